@@ -1,0 +1,54 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/cryptoshred
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+VAULT_BIN ?= $(shell tools/vault/ensure.sh)
+COSIGN = $(shell tools/ensure-tool.sh cosign github.com/sigstore/cosign/v3/cmd/cosign@v3.1.2)
+AGE = $(shell tools/ensure-tool.sh age filippo.io/age/cmd/age@v1.3.2)
+CHROMIUM = $(shell tools/ensure-chromium.sh)
+FUZZTIME ?= 10s
+
+.PHONY: all build vault tools demo test test-go fuzz fuzz-short bench lint clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cryptoshred
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/age-plugin-cryptoshred ./cmd/age-plugin-cryptoshred
+
+# vault builds the pinned Vault server once into the cache (or finds one).
+vault:
+	@echo "vault server: $(VAULT_BIN)"
+
+tools: vault
+	@echo "cosign: $(COSIGN)"; echo "age: $(AGE)"; echo "chromium: $(CHROMIUM)"
+
+# demo runs the whole lifecycle against a local dev Vault.
+demo: build
+	VAULT_BIN=$(VAULT_BIN) examples/demo/demo.sh
+
+# test runs every test against real Vault servers, then each fuzz target briefly.
+test: lint test-go fuzz-short
+
+test-go: tools
+	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) AGE_BIN=$(AGE) CHROMIUM_BIN=$(CHROMIUM) CI=$${CI:-1} \
+		$(GO) test -count=1 -timeout 30m ./...
+
+lint:
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+fuzz-short:
+	tools/fuzz.sh $(FUZZTIME)
+
+fuzz:
+	tools/fuzz.sh $${FUZZTIME:-5m}
+
+bench: tools
+	VAULT_BIN=$(VAULT_BIN) AGE_BIN=$(AGE) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+clean:
+	rm -rf bin

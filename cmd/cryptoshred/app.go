@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+)
+
+// newApp builds the command tree. It never exits the process: errors come
+// back from Run and reportError maps them to exit codes.
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:    "cryptoshred",
+		Usage:   "crypto-shreddable backups, legal holds and signed deletion attestations on HashiCorp Vault",
+		Version: version,
+		Description: "VAULT_TOKEN is read from the environment only, never from a flag.\n\n" +
+			exitCodesHelp,
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		Flags:                globalFlags(),
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		OnUsageError:         onUsageError,
+		Commands: []*cli.Command{
+			initCommand(),
+		},
+	}
+	setUsageErrorHandlers(app.Commands)
+	return app
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return usagef("%v", err)
+}
+
+func setUsageErrorHandlers(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = onUsageError
+		setUsageErrorHandlers(c.Subcommands)
+	}
+}
+
+// requireArgs checks the number of positional arguments.
+func requireArgs(c *cli.Context, min int, what string) error {
+	if c.NArg() < min {
+		return usagef("%s: missing %s", c.Command.FullName(), what)
+	}
+	return nil
+}
+
+func noExtraArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", c.Command.FullName(), c.Args().First())
+	}
+	return nil
+}
+
+func printf(w io.Writer, format string, args ...any) {
+	fmt.Fprintf(w, format, args...)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+func initCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "create the mounts, mount configuration and policies in Vault (idempotent)",
+		Description: "Needs a token that may manage mounts and policies. A second run changes nothing and says so.",
+		Action: func(c *cli.Context) error {
+			if err := noExtraArgs(c); err != nil {
+				return err
+			}
+			o, v, err := setup(c)
+			if err != nil {
+				return err
+			}
+			return runInit(c.Context, o, v, c.App.Writer)
+		},
+	}
+}
+
+func runInit(ctx context.Context, o globalOptions, v *shred.Vault, w io.Writer) error {
+	changes, err := v.Init(ctx)
+	if err != nil {
+		return err
+	}
+	if o.Format == "json" {
+		return writeJSON(w, map[string]any{"changed": len(changes) > 0, "changes": nonNil(changes)})
+	}
+	if len(changes) == 0 {
+		printf(w, "Vault is already set up for cryptoshred at %s: no change\n", v.Address())
+		return nil
+	}
+	for _, ch := range changes {
+		printf(w, "%s\n", ch.What)
+	}
+	return nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

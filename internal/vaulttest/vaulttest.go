@@ -1,0 +1,262 @@
+// Package vaulttest starts real Vault dev servers for tests.
+//
+// There is no mock: every test that needs Vault talks to a `vault server -dev`
+// process listening on a free loopback port. The binary is found through
+// VAULT_BIN, then the cache that `make vault` fills, then PATH. A test that
+// cannot start Vault fails; it never skips.
+package vaulttest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// Version is the Vault server version pinned in tools/vault.
+const Version = "1.19.0"
+
+// Server is a running Vault dev server. Stop it with Stop, or let the test's
+// cleanup do it.
+type Server struct {
+	Addr  string // http://127.0.0.1:PORT
+	Token string // root token
+
+	cmd    *exec.Cmd
+	done   chan struct{}
+	logBuf *lockedBuffer
+}
+
+// Binary returns the path of the Vault server binary to use.
+func Binary() (string, error) {
+	if p := os.Getenv("VAULT_BIN"); p != "" {
+		return p, nil
+	}
+	if p := CachedBinary(); fileExists(p) {
+		return p, nil
+	}
+	if p, err := exec.LookPath("vault"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("no vault binary: set VAULT_BIN, run `make vault`, or put vault on PATH")
+}
+
+// CachedBinary is where `make vault` puts the pinned server.
+func CachedBinary() string {
+	dir := os.Getenv("CRYPTOSHRED_CACHE")
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		dir = filepath.Join(base, "cryptoshred")
+	}
+	return filepath.Join(dir, "vault-"+Version)
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// Start starts a fresh dev server for t and stops it when t ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := StartServer()
+	if err != nil {
+		t.Fatalf("vaulttest: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("vault server log (tail):\n%s", tail(s.Log(), 30))
+		}
+		s.Stop()
+	})
+	return s
+}
+
+// StartServer starts a fresh dev server; the caller must Stop it.
+func StartServer() (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for range 3 {
+		s, err := startOnce(bin)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func startOnce(bin string) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	token := "root-" + randomHex(12)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "server", "-dev",
+		"-dev-root-token-id="+token,
+		"-dev-listen-address="+addr,
+		"-dev-no-store-token")
+	cmd.Env = append(os.Environ(), "VAULT_DISABLE_MLOCK=true", "HOME="+os.TempDir())
+	buf := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("failed to start %s: %w", bin, err)
+	}
+	s := &Server{Addr: "http://" + addr, Token: token, cmd: cmd, done: make(chan struct{}), logBuf: buf}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	if err := s.waitReady(30 * time.Second); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("%w\n%s", err, buf.String())
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return errors.New("vault server exited during start-up")
+		default:
+		}
+		resp, err := http.Get(s.Addr + "/v1/sys/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("vault server did not become ready")
+}
+
+// Client returns an API client for the server authenticated with token.
+func (s *Server) Client(t testing.TB, token string) *api.Client {
+	t.Helper()
+	c, err := s.NewClient(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// NewClient returns an API client for the server authenticated with token.
+func (s *Server) NewClient(token string) (*api.Client, error) {
+	cfg := api.DefaultConfig()
+	cfg.Address = s.Addr
+	cfg.MaxRetries = 0
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.SetToken(token)
+	return c, nil
+}
+
+// Root returns an API client with the root token.
+func (s *Server) Root(t testing.TB) *api.Client { return s.Client(t, s.Token) }
+
+// TokenWithPolicies creates a child token carrying only the given policies.
+func (s *Server) TokenWithPolicies(t testing.TB, displayName string, policies ...string) string {
+	t.Helper()
+	sec, err := s.Root(t).Auth().Token().Create(&api.TokenCreateRequest{
+		Policies:    policies,
+		DisplayName: displayName,
+		NoParent:    true,
+		TTL:         "1h",
+	})
+	if err != nil {
+		t.Fatalf("create token: %v", err)
+	}
+	return sec.Auth.ClientToken
+}
+
+// Env returns VAULT_ADDR and VAULT_TOKEN settings for a child process.
+func (s *Server) Env(token string) []string {
+	return []string{"VAULT_ADDR=" + s.Addr, "VAULT_TOKEN=" + token}
+}
+
+// Log returns what the server printed so far.
+func (s *Server) Log() string { return s.logBuf.String() }
+
+// Stop terminates the server and waits for it to exit.
+func (s *Server) Stop() {
+	if s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Seal seals the server with the root token.
+func (s *Server) Seal(ctx context.Context) error {
+	c, err := s.NewClient(s.Token)
+	if err != nil {
+		return err
+	}
+	return c.Sys().SealWithContext(ctx)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	sb strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.String()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

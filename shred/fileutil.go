@@ -1,0 +1,136 @@
+package shred
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// atomicFile is an output written to a temporary file in the destination
+// directory and moved into place only by Commit, so a reader never sees a
+// partial output and a failure leaves nothing behind.
+type atomicFile struct {
+	*os.File
+	final string
+	done  bool
+}
+
+// createAtomic starts writing final. It refuses if final exists.
+func createAtomic(final string) (*atomicFile, error) {
+	if _, err := os.Lstat(final); err == nil {
+		return nil, fmt.Errorf("%s already exists: refusing to overwrite it", final)
+	}
+	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("failed to create output: %w", err)
+	}
+	return &atomicFile{File: f, final: final}, nil
+}
+
+// Commit syncs the file and links it into place without replacing anything
+// that appeared meanwhile, then syncs the directory.
+func (a *atomicFile) Commit() error {
+	if err := a.Sync(); err != nil {
+		return fmt.Errorf("failed to sync %s: %w", a.final, err)
+	}
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("failed to close %s: %w", a.final, err)
+	}
+	if err := os.Link(a.Name(), a.final); err != nil {
+		return fmt.Errorf("failed to move output into place: %w", err)
+	}
+	a.done = true
+	_ = os.Remove(a.Name())
+	return syncDir(filepath.Dir(a.final))
+}
+
+// Abort removes the temporary file unless Commit succeeded. It is safe to
+// defer.
+func (a *atomicFile) Abort() {
+	if a.done {
+		return
+	}
+	_ = a.Close()
+	_ = os.Remove(a.Name())
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("failed to sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removeAndSync deletes path and syncs its directory. A file already gone
+// is not an error.
+func removeAndSync(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// hashingWriter counts and hashes what passes through it.
+type hashingWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func newHashingWriter(w io.Writer) *hashingWriter {
+	return &hashingWriter{w: w, h: sha256.New()}
+}
+
+func (hw *hashingWriter) Write(p []byte) (int, error) {
+	n, err := hw.w.Write(p)
+	hw.h.Write(p[:n])
+	hw.n += int64(n)
+	return n, err
+}
+
+func (hw *hashingWriter) sum() string { return hex.EncodeToString(hw.h.Sum(nil)) }
+
+// hashingReader counts and hashes what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func newHashingReader(r io.Reader) *hashingReader {
+	return &hashingReader{r: r, h: sha256.New()}
+}
+
+func (hr *hashingReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.h.Write(p[:n])
+	hr.n += int64(n)
+	return n, err
+}
+
+func (hr *hashingReader) sum() string { return hex.EncodeToString(hr.h.Sum(nil)) }
+
+// FileSHA256 returns the SHA-256 and size of the file at path.
+func FileSHA256(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	hr := newHashingReader(f)
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		return "", 0, fmt.Errorf("failed to read %s: %w", path, err)
+	}
+	return hr.sum(), hr.n, nil
+}

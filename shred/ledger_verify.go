@@ -1,0 +1,112 @@
+package shred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// LedgerReport is the outcome of walking the whole chain.
+type LedgerReport struct {
+	Entries int64  `json:"entries"`
+	Head    string `json:"head"`
+	// FirstBad is the sequence number of the first entry that does not
+	// verify, 0 if the chain is intact.
+	FirstBad int64  `json:"firstBad,omitempty"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// LedgerError names the first entry that breaks the chain. It wraps
+// ErrLedgerBroken.
+type LedgerError struct {
+	Seq    int64
+	Reason string
+}
+
+func (e *LedgerError) Error() string {
+	return fmt.Sprintf("ledger entry %d: %s", e.Seq, e.Reason)
+}
+
+// Unwrap makes a LedgerError an ErrLedgerBroken.
+func (e *LedgerError) Unwrap() error { return ErrLedgerBroken }
+
+// VerifyLedger walks the chain from the first entry to the head and checks
+// every link. It returns a *LedgerError for the first bad entry.
+func (v *Vault) VerifyLedger(ctx context.Context) (*LedgerReport, error) {
+	rep := &LedgerReport{}
+	err := v.walkLedger(ctx, func(e *Entry, raw []byte) error {
+		rep.Entries = e.Seq
+		rep.Head = HashEntry(raw)
+		return nil
+	})
+	var le *LedgerError
+	if errors.As(err, &le) {
+		rep.FirstBad, rep.Problem = le.Seq, le.Reason
+	}
+	return rep, err
+}
+
+// Entries returns every ledger entry in order, after verifying the chain.
+func (v *Vault) Entries(ctx context.Context) ([]*Entry, error) {
+	var out []*Entry
+	err := v.walkLedger(ctx, func(e *Entry, _ []byte) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// walkLedger calls fn for each entry in order, checking each link.
+func (v *Vault) walkLedger(ctx context.Context, fn func(*Entry, []byte) error) error {
+	head, _, err := v.readHead(ctx)
+	if err != nil {
+		return err
+	}
+	prev := genesis
+	for seq := int64(1); seq <= head.Seq; seq++ {
+		e, raw, err := v.readEntry(ctx, seq)
+		if err := linkError(seq, e, prev, err); err != nil {
+			return err
+		}
+		prev = HashEntry(raw)
+		if err := fn(e, raw); err != nil {
+			return err
+		}
+	}
+	if prev != head.Hash {
+		return &LedgerError{Seq: head.Seq, Reason: "does not match the ledger head's hash (edited or replaced)"}
+	}
+	return v.checkNothingPastHead(ctx, head)
+}
+
+func linkError(seq int64, e *Entry, prev string, err error) error {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return &LedgerError{Seq: seq, Reason: "is missing (removed)"}
+	case errors.Is(err, ErrVaultUnavailable):
+		return err
+	case err != nil:
+		return &LedgerError{Seq: seq, Reason: err.Error()}
+	case e.Seq != seq:
+		return &LedgerError{Seq: seq, Reason: fmt.Sprintf("holds entry %d (reordered)", e.Seq)}
+	case e.Prev != prev:
+		return &LedgerError{Seq: seq, Reason: "previous-hash link does not match entry " + fmt.Sprint(seq-1) + " (an earlier entry was edited, or this one was moved)"}
+	}
+	return nil
+}
+
+// checkNothingPastHead accepts one entry past the head only if it links to
+// the head: a writer stopped before advancing it, and the next append
+// repairs that.
+func (v *Vault) checkNothingPastHead(ctx context.Context, head Head) error {
+	e, _, err := v.readEntry(ctx, head.Seq+1)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return &LedgerError{Seq: head.Seq + 1, Reason: err.Error()}
+	case e.Prev != head.Hash:
+		return &LedgerError{Seq: head.Seq + 1, Reason: "lies past the head and does not link to it"}
+	}
+	return nil
+}

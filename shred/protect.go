@@ -1,0 +1,205 @@
+package shred
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+
+	"filippo.io/age"
+)
+
+// Digests are the sizes and SHA-256 sums of one encryption pass.
+type Digests struct {
+	Plaintext  FileInfo
+	Ciphertext FileInfo
+}
+
+const copyBufferSize = 1 << 20
+
+// Encrypt streams src through age to dst, wrapping the file key with the
+// Transit key name, and returns the size and SHA-256 of both sides,
+// computed in the same pass. Memory use is constant.
+func (v *Vault) Encrypt(ctx context.Context, name string, src io.Reader, dst io.Writer) (Digests, error) {
+	bw := bufio.NewWriterSize(dst, copyBufferSize)
+	cw := newHashingWriter(bw)
+	pr := newHashingReader(src)
+	w, err := age.Encrypt(cw, NewRecipient(ctx, v, name))
+	if err != nil {
+		return Digests{}, fmt.Errorf("failed to start encryption: %w", err)
+	}
+	if _, err := io.CopyBuffer(w, pr, make([]byte, copyBufferSize)); err != nil {
+		return Digests{}, fmt.Errorf("failed to encrypt: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return Digests{}, fmt.Errorf("failed to finish encryption: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return Digests{}, fmt.Errorf("failed to write ciphertext: %w", err)
+	}
+	return Digests{
+		Plaintext:  FileInfo{Size: pr.n, SHA256: pr.sum()},
+		Ciphertext: FileInfo{Size: cw.n, SHA256: cw.sum()},
+	}, nil
+}
+
+// ProtectRequest describes one file to protect.
+type ProtectRequest struct {
+	Source      string // plaintext file; never modified or deleted
+	OutDir      string // where NAME.age is written
+	System      string
+	Controllers []string
+	Categories  []string
+	Labels      map[string]string
+}
+
+// Validate checks the request's metadata against the catalog's rules.
+func (r *ProtectRequest) Validate() error {
+	if err := CheckText("system", r.System, 128); err != nil {
+		return err
+	}
+	for _, c := range r.Controllers {
+		if err := CheckText("controller", c, 256); err != nil || c == "" {
+			return fmt.Errorf("invalid controller %q", truncate(c, 40))
+		}
+	}
+	for _, c := range r.Categories {
+		if !ValidCategory(c) {
+			return fmt.Errorf("unknown category %q: use one of %s", truncate(c, 40), strings.Join(Categories, ", "))
+		}
+	}
+	return checkLabels(r.Labels)
+}
+
+func checkLabels(labels map[string]string) error {
+	for k, val := range labels {
+		if !ValidID(k) {
+			return fmt.Errorf("invalid label key %q", truncate(k, 40))
+		}
+		if err := CheckText("label "+k, val, 256); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckText rejects free text that is too long or holds control
+// characters, so catalog fields print safely on a terminal.
+func CheckText(what, s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("%s is longer than %d bytes", what, max)
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return fmt.Errorf("%s contains control characters", what)
+	}
+	return nil
+}
+
+// Protect encrypts req.Source into req.OutDir under a new per-backup key
+// and registers it in the catalog. The catalog entry is written first, as
+// an intent, so a crash leaves a visible "protecting" entry rather than an
+// unknown key or file.
+func (v *Vault) Protect(ctx context.Context, actor Actor, req ProtectRequest) (*Backup, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	orig, err := statOriginal(req.Source)
+	if err != nil {
+		return nil, err
+	}
+	b := newBackup(actor, req, orig)
+	if _, err := v.PutBackup(ctx, b, 0); err != nil {
+		return nil, fmt.Errorf("failed to register backup: %w", err)
+	}
+	if err := v.protectData(ctx, b, req.Source); err != nil {
+		v.markFailed(ctx, b.ID, err)
+		return nil, err
+	}
+	return v.finishProtect(ctx, actor, b)
+}
+
+func statOriginal(path string) (*Original, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Original{
+		FileInfo:                   FileInfo{Path: abs, Size: st.Size(), Mtime: st.ModTime().UTC()},
+		EncryptedAfterFirstStorage: true,
+	}, nil
+}
+
+func newBackup(actor Actor, req ProtectRequest, orig *Original) *Backup {
+	id := NewBackupID()
+	name := filepath.Base(req.Source) + ".age"
+	out, _ := filepath.Abs(filepath.Join(req.OutDir, name))
+	return &Backup{
+		ID: id, Name: name, System: req.System, Controllers: req.Controllers,
+		Categories: req.Categories, Labels: req.Labels, State: StateProtecting,
+		Key: id, Ciphertext: FileInfo{Path: out}, Original: orig,
+		CreatedAt: now(), CreatedBy: actor.String(),
+	}
+}
+
+// protectData creates the key and writes the ciphertext, filling in b's
+// digests.
+func (v *Vault) protectData(ctx context.Context, b *Backup, source string) error {
+	if err := v.CreateKey(ctx, b.Key); err != nil {
+		return err
+	}
+	src, err := os.Open(source)
+	if err != nil {
+		return fmt.Errorf("failed to open %s: %w", source, err)
+	}
+	defer src.Close()
+	out, err := createAtomic(b.Ciphertext.Path)
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	d, err := v.Encrypt(ctx, b.Key, src, out)
+	if err != nil {
+		return err
+	}
+	b.Plaintext, b.Original.SHA256 = d.Plaintext, d.Plaintext.SHA256
+	b.Ciphertext.Size, b.Ciphertext.SHA256 = d.Ciphertext.Size, d.Ciphertext.SHA256
+	return out.Commit()
+}
+
+func (v *Vault) finishProtect(ctx context.Context, actor Actor, b *Backup) (*Backup, error) {
+	done := *b
+	done.State = StateProtected
+	if _, err := v.UpdateBackup(ctx, b.ID, func(cur *Backup) error {
+		*cur = done
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("backup %s encrypted to %s but not registered: %w", b.ID, b.Ciphertext.Path, err)
+	}
+	_, err := v.Append(ctx, actor.String(), Event{Event: EventBackupProtected, Backups: []string{b.ID},
+		Details: map[string]string{"sha256": b.Ciphertext.SHA256, "system": b.System}})
+	return &done, err
+}
+
+// markFailed records why protecting b failed; best effort, since the
+// original error is what the caller needs.
+func (v *Vault) markFailed(ctx context.Context, id string, cause error) {
+	if errors.Is(cause, ErrVaultUnavailable) {
+		return
+	}
+	_, _ = v.UpdateBackup(ctx, id, func(b *Backup) error {
+		b.State, b.FailedReason = StateFailed, truncate(cause.Error(), 500)
+		return nil
+	})
+}
