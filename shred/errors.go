@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
@@ -61,7 +62,7 @@ func vaultError(op, path string, err error) error {
 }
 
 func responseError(op, path string, re *api.ResponseError) error {
-	msg := strings.Join(re.Errors, "; ")
+	msg := vaultMessages(re.Errors)
 	switch {
 	case re.StatusCode == http.StatusForbidden:
 		return &RefusedError{Reason: fmt.Sprintf("vault denied %s on %s: the token's policies lack the needed capability (%s)", op, path, msg)}
@@ -95,3 +96,20 @@ var ErrPartial = errors.New("partially done")
 // ErrLedgerBroken marks a ledger whose hash chain does not verify. The CLI
 // maps it to exit code 5.
 var ErrLedgerBroken = errors.New("ledger verification failed")
+
+// vaultMessages flattens Vault's error list, which often nests a
+// multierror ("1 error occurred: * permission denied"), into one line.
+func vaultMessages(errs []string) string {
+	var parts []string
+	for _, e := range errs {
+		for _, line := range strings.Split(e, "\n") {
+			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
+			if line != "" && !multierrorHeader.MatchString(line) {
+				parts = append(parts, line)
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+var multierrorHeader = regexp.MustCompile(`^\d+ errors? occurred:$`)

@@ -23,8 +23,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError:         onUsageError,
+		Action:               unknownCommand,
 		Commands: []*cli.Command{
 			initCommand(),
+			backupCommand(),
 		},
 	}
 	setUsageErrorHandlers(app.Commands)
@@ -38,8 +40,23 @@ func onUsageError(_ *cli.Context, err error, _ bool) error {
 func setUsageErrorHandlers(cmds []*cli.Command) {
 	for _, c := range cmds {
 		c.OnUsageError = onUsageError
+		if len(c.Subcommands) > 0 && c.Action == nil {
+			c.Action = unknownCommand
+		}
 		setUsageErrorHandlers(c.Subcommands)
 	}
+}
+
+// unknownCommand is the action of the app and of command groups: help when
+// called bare, a usage error for a command that does not exist.
+func unknownCommand(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("unknown command %q: see --help", c.Args().First())
+	}
+	if c.Command != nil && c.Command.Name != "" {
+		return cli.ShowSubcommandHelp(c)
+	}
+	return cli.ShowAppHelp(c)
 }
 
 // requireArgs checks the number of positional arguments.

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// permuteArgs moves the flags of the innermost command in front of its
+// positional arguments, so `backup open ID --purpose X` parses as DESIGN.md
+// writes it: urfave/cli/v2 stops reading flags at the first argument.
+func permuteArgs(app *cli.App, args []string) []string {
+	if len(args) == 0 {
+		return args
+	}
+	out := []string{args[0]}
+	flags, cmds, rest := app.Flags, app.Commands, args[1:]
+	for {
+		lead, tail := leadingFlags(rest, flags)
+		out = append(out, lead...)
+		if len(tail) == 0 {
+			return out
+		}
+		cmd := findCommand(cmds, tail[0])
+		if cmd == nil {
+			return append(out, tail...)
+		}
+		out = append(out, tail[0])
+		flags, cmds, rest = cmd.Flags, cmd.Subcommands, tail[1:]
+		if len(cmds) == 0 {
+			return append(out, flagsFirst(rest, flags)...)
+		}
+	}
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.Name == name || slices.Contains(c.Aliases, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// leadingFlags splits args into the flags (with their values) at its start
+// and the rest.
+func leadingFlags(args []string, flags []cli.Flag) (lead, tail []string) {
+	i := 0
+	for i < len(args) && isFlag(args[i]) {
+		i += flagWidth(args, i, flags)
+	}
+	i = min(i, len(args))
+	return args[:i], args[i:]
+}
+
+// flagsFirst returns args with every flag moved before the positional
+// arguments, keeping their order; "--" ends flag parsing.
+func flagsFirst(args []string, flags []cli.Flag) []string {
+	var fl, pos []string
+	for i := 0; i < len(args); {
+		switch {
+		case args[i] == "--":
+			return append(append(fl, "--"), append(pos, args[i+1:]...)...)
+		case isFlag(args[i]):
+			w := min(flagWidth(args, i, flags), len(args)-i)
+			fl = append(fl, args[i:i+w]...)
+			i += w
+		default:
+			pos = append(pos, args[i])
+			i++
+		}
+	}
+	if len(pos) > 0 {
+		fl = append(fl, "--")
+	}
+	return append(fl, pos...)
+}
+
+func isFlag(a string) bool { return len(a) > 1 && a[0] == '-' && a != "--" }
+
+// flagWidth is 2 for a flag whose value is the next argument, else 1.
+func flagWidth(args []string, i int, flags []cli.Flag) int {
+	name := strings.TrimLeft(args[i], "-")
+	if strings.Contains(name, "=") {
+		return 1
+	}
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			if _, isBool := f.(*cli.BoolFlag); isBool {
+				return 1
+			}
+			return 2
+		}
+	}
+	return 1
+}

@@ -1,0 +1,18 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+)
+
+func backupCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "backup",
+		Usage: "protect, list, show and open backups",
+		Subcommands: []*cli.Command{
+			backupProtectCommand(),
+			backupListCommand(),
+			backupShowCommand(),
+			backupOpenCommand(),
+		},
+	}
+}

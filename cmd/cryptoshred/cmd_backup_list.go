@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+func backupListCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list backups in the catalog",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "state", Usage: "only backups in this state"},
+			&cli.StringFlag{Name: "system", Usage: "only backups of this system"},
+			&cli.StringFlag{Name: "case", Usage: "only backups held by or shredded for this case"},
+		},
+		Action: func(c *cli.Context) error {
+			f := shred.BackupFilter{State: shred.State(c.String("state")), System: c.String("system"), Case: c.String("case")}
+			if f.State != "" && !slices.Contains(shred.States, f.State) {
+				return usagef("--state %q: want one of %s", f.State, joinStates())
+			}
+			o, v, err := setup(c)
+			if err != nil {
+				return err
+			}
+			return runBackupList(c.Context, o, v, f, c.App.Writer)
+		},
+	}
+}
+
+func joinStates() string {
+	s := make([]string, len(shred.States))
+	for i, st := range shred.States {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+func runBackupList(ctx context.Context, o globalOptions, v *shred.Vault, f shred.BackupFilter, w io.Writer) error {
+	backups, err := v.ListBackups(ctx, f)
+	if err != nil {
+		return err
+	}
+	if o.Format == "json" {
+		return writeJSON(w, nonNil(backups))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	printf(tw, "ID\tSTATE\tSYSTEM\tHELD BY\tSIZE\tNAME\n")
+	for _, b := range backups {
+		printf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", b.ID, b.State, dash(b.System), dash(strings.Join(b.HeldBy, ",")), b.Plaintext.Size, b.Name)
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+type protectOptions struct {
+	Files       []string
+	OutDir      string
+	System      string
+	Controllers []string
+	Categories  []string
+	Labels      map[string]string
+}
+
+func backupProtectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "protect",
+		Usage:     "encrypt files with age under new per-backup Vault keys and register them",
+		ArgsUsage: "FILE...",
+		Description: "Writes DIR/NAME.age for each FILE. The original is never modified or deleted " +
+			"(see `backup dispose-original`).\nCategories: " + strings.Join(shred.Categories, ", "),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory", Value: "."},
+			&cli.StringFlag{Name: "system", Usage: "source system name"},
+			&cli.StringSliceFlag{Name: "controller", Usage: "data controller (repeatable)"},
+			&cli.StringSliceFlag{Name: "category", Usage: "GDPR special category (repeatable)"},
+			&cli.StringSliceFlag{Name: "label", Usage: "label key=value (repeatable)"},
+		},
+		Action: func(c *cli.Context) error {
+			opts, err := parseProtectOptions(c)
+			if err != nil {
+				return err
+			}
+			o, v, err := setup(c)
+			if err != nil {
+				return err
+			}
+			return runProtect(c.Context, o, v, opts, c.App.Writer, c.App.ErrWriter)
+		},
+	}
+}
+
+func parseProtectOptions(c *cli.Context) (protectOptions, error) {
+	if err := requireArgs(c, 1, "FILE"); err != nil {
+		return protectOptions{}, err
+	}
+	labels, err := parseLabels(c.StringSlice("label"))
+	opts := protectOptions{
+		Files: c.Args().Slice(), OutDir: c.String("out"), System: c.String("system"),
+		Controllers: c.StringSlice("controller"), Categories: c.StringSlice("category"), Labels: labels,
+	}
+	if err != nil {
+		return opts, err
+	}
+	req := opts.request("")
+	if err := req.Validate(); err != nil {
+		return opts, usagef("%v", err)
+	}
+	return opts, nil
+}
+
+func (o protectOptions) request(file string) shred.ProtectRequest {
+	return shred.ProtectRequest{Source: file, OutDir: o.OutDir, System: o.System,
+		Controllers: o.Controllers, Categories: o.Categories, Labels: o.Labels}
+}
+
+func parseLabels(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	labels := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--label %q: want key=value", kv)
+		}
+		labels[k] = val
+	}
+	return labels, nil
+}
+
+func runProtect(ctx context.Context, o globalOptions, v *shred.Vault, opts protectOptions, stdout, stderr io.Writer) error {
+	actor, err := v.WhoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	var done []*shred.Backup
+	var failures []error
+	for _, file := range opts.Files {
+		b, err := v.Protect(ctx, actor, opts.request(file))
+		if err != nil {
+			failures = append(failures, fmt.Errorf("%s: %w", file, err))
+			continue
+		}
+		done = append(done, b)
+		if o.Format == "text" {
+			printf(stdout, "protected %s as %s -> %s (sha256 %s)\n", file, b.ID, b.Ciphertext.Path, b.Ciphertext.SHA256)
+		}
+	}
+	if o.Format == "json" {
+		if err := writeJSON(stdout, nonNil(done)); err != nil {
+			return err
+		}
+	}
+	return batchResult(stderr, len(done), failures, "protect")
+}
+
+// batchResult reports the failures of a command over several items and
+// turns them into one error: nil if all succeeded, the error itself if the
+// only item failed, ErrPartial if some succeeded.
+func batchResult(stderr io.Writer, ok int, failures []error, what string) error {
+	switch {
+	case len(failures) == 0:
+		return nil
+	case ok == 0 && len(failures) == 1:
+		return failures[0]
+	}
+	for _, err := range failures {
+		fmt.Fprintf(stderr, "cryptoshred: %v\n", err)
+	}
+	if ok == 0 {
+		return fmt.Errorf("%s failed for all %d: %w", what, len(failures), failures[0])
+	}
+	return fmt.Errorf("%s: %d done, %d failed: %w", what, ok, len(failures), shred.ErrPartial)
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+// result is what one in-process run of the CLI printed and returned.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runCLI runs the CLI in-process against srv with token.
+func runCLI(t *testing.T, srv *vaulttest.Server, token string, args ...string) result {
+	t.Helper()
+	t.Setenv("VAULT_ADDR", srv.Addr)
+	t.Setenv("VAULT_TOKEN", token)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"cryptoshred"}, args...), strings.NewReader(""), &out, &errb)
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// mustRun runs the CLI and fails the test unless it exits 0.
+func mustRun(t *testing.T, srv *vaulttest.Server, token string, args ...string) result {
+	t.Helper()
+	r := runCLI(t, srv, token, args...)
+	if r.code != 0 {
+		t.Fatalf("cryptoshred %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// expectCode runs the CLI and fails the test unless it exits with code.
+func expectCode(t *testing.T, code int, srv *vaulttest.Server, token string, args ...string) result {
+	t.Helper()
+	r := runCLI(t, srv, token, args...)
+	if r.code != code {
+		t.Fatalf("cryptoshred %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// initVault starts a dev server, runs `cryptoshred init` and returns tokens
+// for each role.
+func initVault(t *testing.T) (*vaulttest.Server, roles) {
+	t.Helper()
+	srv := vaulttest.Start(t)
+	mustRun(t, srv, srv.Token, "init")
+	return srv, roles{
+		admin:      srv.TokenWithPolicies(t, "backup-admin", shred.PolicyAdmin),
+		compliance: srv.TokenWithPolicies(t, "compliance-officer", shred.PolicyCompliance),
+		auditor:    srv.TokenWithPolicies(t, "auditor", shred.PolicyAuditor),
+	}
+}
+
+type roles struct{ admin, compliance, auditor string }
+
+func TestInitTwiceReportsNoChange(t *testing.T) {
+	srv := vaulttest.Start(t)
+	first := mustRun(t, srv, srv.Token, "init")
+	if !strings.Contains(first.stdout, "enabled transit engine at cryptoshred-transit/") ||
+		!strings.Contains(first.stdout, "wrote policy cryptoshred-admin") {
+		t.Fatalf("first init: %s", first.stdout)
+	}
+	second := mustRun(t, srv, srv.Token, "init")
+	if !strings.Contains(second.stdout, "no change") {
+		t.Fatalf("second init: %s", second.stdout)
+	}
+	js := mustRun(t, srv, srv.Token, "--format", "json", "init")
+	if !strings.Contains(js.stdout, `"changed": false`) {
+		t.Fatalf("json init: %s", js.stdout)
+	}
+}
+
+func TestAdminTokenCannotUpdateKeyConfig(t *testing.T) {
+	srv, r := initVault(t)
+	if _, err := srv.Root(t).Logical().Write("cryptoshred-transit/keys/X", map[string]any{"type": "aes256-gcm96"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := srv.Client(t, r.admin).Logical().Write("cryptoshred-transit/keys/X/config", map[string]any{"deletion_allowed": true})
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("admin updating key config: %v", err)
+	}
+}
+
+func TestExitCodesAreInHelp(t *testing.T) {
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"cryptoshred", "--help"}, strings.NewReader(""), &out, &out)
+	if code != exitOK || !strings.Contains(out.String(), "4  refused") || !strings.Contains(out.String(), "5  verification failed") {
+		t.Fatalf("help (exit %d): %s", code, out.String())
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	srv := vaulttest.Start(t)
+	for _, args := range [][]string{
+		{"no-such-command"},
+		{"--format", "yaml", "init"},
+		{"init", "--no-such-flag"},
+		{"backup", "protect"},
+		{"backup", "protect", "--category", "shoe-size", "f"},
+		{"backup", "open", "bk-x", "-o", "out"},
+	} {
+		r := runCLI(t, srv, srv.Token, args...)
+		if r.code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %s)", args, r.code, exitUsage, r.stderr)
+		}
+	}
+}
+
+func TestMissingTokenIsUsageError(t *testing.T) {
+	srv := vaulttest.Start(t)
+	r := runCLI(t, srv, "", "init")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "VAULT_TOKEN is not set") {
+		t.Fatalf("no token: %+v", r)
+	}
+}
+
+// testEnv is an initialised Vault, role tokens and a scratch directory.
+type testEnv struct {
+	srv   *vaulttest.Server
+	roles roles
+	dir   string
+}
+
+func newTestEnv(t *testing.T) testEnv {
+	srv, r := initVault(t)
+	return testEnv{srv: srv, roles: r, dir: t.TempDir()}
+}

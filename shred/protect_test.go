@@ -1,0 +1,179 @@
+package shred_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+var admin = shred.Actor{DisplayName: "test-admin"}
+
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func protect(t *testing.T, v *shred.Vault, data []byte) (*shred.Backup, string) {
+	t.Helper()
+	dir := t.TempDir()
+	src := writeFile(t, dir, "casework.tar", data)
+	b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{
+		Source: src, OutDir: dir, System: "casework", Categories: []string{"health"},
+	})
+	if err != nil {
+		t.Fatalf("protect: %v", err)
+	}
+	return b, src
+}
+
+func open(t *testing.T, v *shred.Vault, id string) ([]byte, error) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "restored")
+	_, err := v.OpenBackup(context.Background(), admin, shred.OpenRequest{ID: id, Purpose: "test restore", Output: out})
+	if err != nil {
+		if _, serr := os.Stat(out); serr == nil {
+			t.Fatalf("failed open left an output file")
+		}
+		return nil, err
+	}
+	return os.ReadFile(out)
+}
+
+func TestProtectOpenRoundTrip(t *testing.T) {
+	_, v := newVault(t)
+	for _, size := range []int{0, 1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 5<<20 + 3} {
+		data := randomBytes(t, size)
+		b, src := protect(t, v, data)
+		got, err := open(t, v, b.ID)
+		if err != nil {
+			t.Fatalf("size %d: open: %v", size, err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("size %d: round trip differs", size)
+		}
+		if orig, _ := os.ReadFile(src); !bytes.Equal(orig, data) {
+			t.Fatalf("size %d: protect changed the original", size)
+		}
+		checkDigests(t, b, data)
+	}
+}
+
+func checkDigests(t *testing.T, b *shred.Backup, data []byte) {
+	t.Helper()
+	sum, size, err := shred.FileSHA256(b.Ciphertext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum != b.Ciphertext.SHA256 || size != b.Ciphertext.Size {
+		t.Fatalf("catalog ciphertext digest %s/%d, file %s/%d", b.Ciphertext.SHA256, b.Ciphertext.Size, sum, size)
+	}
+	if b.Plaintext.Size != int64(len(data)) || b.State != shred.StateProtected {
+		t.Fatalf("catalog entry: %+v", b)
+	}
+}
+
+func TestProtectedFileIsStandardAgeThatNeedsVault(t *testing.T) {
+	_, v := newVault(t)
+	b, _ := protect(t, v, []byte("names and national id numbers"))
+	f, err := os.Open(b.Ciphertext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	other, _ := age.GenerateX25519Identity()
+	_, err = age.Decrypt(f, other)
+	var noMatch *age.NoIdentityMatchError
+	if !errors.As(err, &noMatch) {
+		t.Fatalf("stock age without Vault: %v", err)
+	}
+	head, _ := os.ReadFile(b.Ciphertext.Path)
+	if !bytes.HasPrefix(head, []byte("age-encryption.org/v1\n-> cryptoshred "+b.Key+"\n")) {
+		t.Fatalf("unexpected header: %q", head[:80])
+	}
+}
+
+func TestOpenAfterKeyDeletedSaysDestroyed(t *testing.T) {
+	srv, v := newVault(t)
+	b, _ := protect(t, v, []byte("data"))
+	root := srv.Root(t).Logical()
+	if _, err := root.Write("cryptoshred-transit/keys/"+b.Key+"/config", map[string]any{"deletion_allowed": true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Delete("cryptoshred-transit/keys/" + b.Key); err != nil {
+		t.Fatal(err)
+	}
+	_, err := open(t, v, b.ID)
+	if !errors.Is(err, shred.ErrKeyDestroyed) || !strings.Contains(err.Error(), "destroyed") {
+		t.Fatalf("open after key deletion: %v", err)
+	}
+}
+
+func TestOpenRejectsTamperedCiphertext(t *testing.T) {
+	_, v := newVault(t)
+	b, _ := protect(t, v, randomBytes(t, 200<<10))
+	orig, _ := os.ReadFile(b.Ciphertext.Path)
+	cases := map[string][]byte{
+		"bit flip in payload": flip(orig, len(orig)-100),
+		"bit flip in header":  flip(orig, 30),
+		"truncated":           orig[:len(orig)-1000],
+		"last chunk removed":  orig[:len(orig)-(8<<10+16)], // 200 KiB = 3 full chunks + 8 KiB
+		"extended":            append(append([]byte{}, orig...), 0),
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(b.Ciphertext.Path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := open(t, v, b.ID); err == nil {
+				t.Fatal("tampered ciphertext opened")
+			}
+		})
+	}
+}
+
+func flip(b []byte, i int) []byte {
+	c := append([]byte{}, b...)
+	c[i] ^= 1
+	return c
+}
+
+func TestOpenRequiresPurpose(t *testing.T) {
+	_, v := newVault(t)
+	b, _ := protect(t, v, []byte("x"))
+	out := filepath.Join(t.TempDir(), "o")
+	_, err := v.OpenBackup(context.Background(), admin, shred.OpenRequest{ID: b.ID, Output: out})
+	if err == nil || !strings.Contains(err.Error(), "purpose is required") {
+		t.Fatalf("open without purpose: %v", err)
+	}
+}
+
+func TestProtectRefusesUnknownCategory(t *testing.T) {
+	_, v := newVault(t)
+	dir := t.TempDir()
+	src := writeFile(t, dir, "f", []byte("x"))
+	_, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: dir, Categories: []string{"shoe-size"}})
+	if err == nil || !strings.Contains(err.Error(), "unknown category") {
+		t.Fatalf("unknown category: %v", err)
+	}
+}
