@@ -27,6 +27,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			initCommand(),
 			backupCommand(),
+			caseCommand(),
+			holdCommand(),
+			ledgerCommand(),
+			reportCommand(),
 		},
 	}
 	setUsageErrorHandlers(app.Commands)

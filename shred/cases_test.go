@@ -1,0 +1,141 @@
+package shred_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+var compliance = shred.Actor{DisplayName: "test-compliance"}
+
+func openCase(t *testing.T, v *shred.Vault, id string) {
+	t.Helper()
+	_, err := v.OpenCase(context.Background(), compliance, shred.Case{ID: id, Authority: "Example DPA", Reference: "J.nr. " + id})
+	if err != nil {
+		t.Fatalf("open case %s: %v", id, err)
+	}
+}
+
+func hold(t *testing.T, v *shred.Vault, caseID string, ids ...string) {
+	t.Helper()
+	if _, err := v.PlaceHolds(context.Background(), compliance, caseID, shred.HoldSelector{IDs: ids}); err != nil {
+		t.Fatalf("hold: %v", err)
+	}
+}
+
+func closeCase(t *testing.T, v *shred.Vault, caseID string) *shred.CloseResult {
+	t.Helper()
+	res, err := v.CloseCase(context.Background(), compliance, closeRequest(caseID))
+	if err != nil {
+		t.Fatalf("close %s: %v", caseID, err)
+	}
+	return res
+}
+
+func closeRequest(caseID string) shred.CloseRequest {
+	return shred.CloseRequest{Case: caseID, Reference: caseID + "/closing letter",
+		Document: shred.DocumentRef{Name: "closing.pdf", SHA256: strings.Repeat("ab", 32)}}
+}
+
+func TestHeldKeyCannotBeDeletedByAdminUntilCaseCloses(t *testing.T) {
+	srv, root := newVault(t)
+	adminV := roleVault(t, srv, shred.PolicyAdmin)
+	complianceV := roleVault(t, srv, shred.PolicyCompliance)
+	b, _ := protect(t, adminV, []byte("held data"))
+	openCase(t, complianceV, "DPA-1")
+	hold(t, complianceV, "DPA-1", b.ID)
+
+	adminRaw := srv.Client(t, srv.TokenWithPolicies(t, "a", shred.PolicyAdmin)).Logical()
+	if _, err := adminRaw.Delete("cryptoshred-transit/keys/" + b.Key); err == nil || !strings.Contains(err.Error(), "deletion is not allowed for this key") {
+		t.Fatalf("admin deleting a held key with plain Vault calls: %v", err)
+	}
+	if _, err := adminRaw.Write("cryptoshred-transit/keys/"+b.Key+"/config", map[string]any{"deletion_allowed": true}); err == nil {
+		t.Fatal("admin unlatched a held key")
+	}
+	res := closeCase(t, complianceV, "DPA-1")
+	if len(res.Released) != 1 || res.Released[0] != b.ID {
+		t.Fatalf("released %v", res.Released)
+	}
+	if _, err := adminRaw.Delete("cryptoshred-transit/keys/" + b.Key); err != nil {
+		t.Fatalf("admin delete after close: %v", err)
+	}
+	got, _, _ := root.GetBackup(context.Background(), b.ID)
+	if got.State != shred.StateReleased {
+		t.Fatalf("state %s", got.State)
+	}
+}
+
+func TestBackupHeldByTwoCasesStaysHeldUntilBothClose(t *testing.T) {
+	_, v := newVault(t)
+	b, _ := protect(t, v, []byte("x"))
+	openCase(t, v, "A")
+	openCase(t, v, "B")
+	hold(t, v, "A", b.ID)
+	hold(t, v, "B", b.ID)
+	if res := closeCase(t, v, "A"); len(res.Released) != 0 || len(res.StillHeld) != 1 {
+		t.Fatalf("after closing A: %+v", res)
+	}
+	key, err := v.KeyInfo(context.Background(), b.Key)
+	if err != nil || key.DeletionAllowed {
+		t.Fatalf("key after closing only A: %+v %v", key, err)
+	}
+	if res := closeCase(t, v, "B"); len(res.Released) != 1 {
+		t.Fatalf("after closing B: %+v", res)
+	}
+	if key, _ := v.KeyInfo(context.Background(), b.Key); !key.DeletionAllowed {
+		t.Fatal("key still latched after both cases closed")
+	}
+}
+
+func TestClosingTwiceIsRefused(t *testing.T) {
+	_, v := newVault(t)
+	openCase(t, v, "C")
+	closeCase(t, v, "C")
+	_, err := v.CloseCase(context.Background(), compliance, closeRequest("C"))
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "already closed") {
+		t.Fatalf("second close: %v", err)
+	}
+}
+
+func TestHoldOnClosedCaseAndBadIDsAreRefused(t *testing.T) {
+	_, v := newVault(t)
+	b, _ := protect(t, v, []byte("x"))
+	openCase(t, v, "D")
+	closeCase(t, v, "D")
+	if _, err := v.PlaceHolds(context.Background(), compliance, "D", shred.HoldSelector{IDs: []string{b.ID}}); !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("hold on closed case: %v", err)
+	}
+	for _, id := range []string{"../backups/x", "a/b", "x\ny", strings.Repeat("a", 10000), ""} {
+		_, err := v.OpenCase(context.Background(), compliance, shred.Case{ID: id, Authority: "a", Reference: "r"})
+		if err == nil || !strings.Contains(err.Error(), "invalid case id") {
+			t.Fatalf("case id %q: %v", id, err)
+		}
+	}
+}
+
+func TestHoldBySystemAndCreatedBefore(t *testing.T) {
+	_, v := newVault(t)
+	b1, _ := protect(t, v, []byte("1"))
+	b2, _ := protect(t, v, []byte("2"))
+	openCase(t, v, "E")
+	held, err := v.PlaceHolds(context.Background(), compliance, "E", shred.HoldSelector{System: "casework", CreatedBefore: b2.CreatedAt})
+	if err != nil || len(held) != 1 || held[0] != b1.ID {
+		t.Fatalf("held %v, %v", held, err)
+	}
+}
+
+func TestReleasedBackupCannotBeHeldWhileLatchIsOpen(t *testing.T) {
+	_, v := newVault(t)
+	b, _ := protect(t, v, []byte("x"))
+	openCase(t, v, "F")
+	hold(t, v, "F", b.ID)
+	closeCase(t, v, "F")
+	openCase(t, v, "G")
+	_, err := v.PlaceHolds(context.Background(), compliance, "G", shred.HoldSelector{IDs: []string{b.ID}})
+	if !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("hold on released backup: %v", err)
+	}
+}

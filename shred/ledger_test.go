@@ -1,0 +1,123 @@
+package shred_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+func TestLedgerConcurrentAppendsNeverForkOrLose(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	const writers, each = 16, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_, err := v.Append(ctx, fmt.Sprintf("writer-%d", w), shred.Event{Event: "test.event", Details: map[string]string{"i": fmt.Sprint(i)}})
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := v.VerifyLedger(ctx)
+	if err != nil || rep.Entries != writers*each {
+		t.Fatalf("ledger after %d appends: %+v, %v", writers*each, rep, err)
+	}
+	seen := map[string]bool{}
+	entries, _ := v.Entries(ctx)
+	for _, e := range entries {
+		seen[e.Actor+"/"+e.Details["i"]] = true
+	}
+	if len(seen) != writers*each {
+		t.Fatalf("%d distinct entries, want %d", len(seen), writers*each)
+	}
+}
+
+func appendN(t *testing.T, v *shred.Vault, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := v.Append(context.Background(), "t", shred.Event{Event: "test.event", Details: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// rawKV edits the catalog behind cryptoshred's back, as an attacker with
+// the root token could.
+type rawKV struct {
+	t   *testing.T
+	srv *vaulttest.Server
+}
+
+func (r rawKV) read(path string) map[string]any {
+	sec, err := r.srv.Root(r.t).Logical().Read("cryptoshred/data/" + path)
+	if err != nil || sec == nil {
+		r.t.Fatalf("read %s: %v", path, err)
+	}
+	return sec.Data["data"].(map[string]any)
+}
+
+func (r rawKV) write(path string, data map[string]any) {
+	if _, err := r.srv.Root(r.t).Logical().Write("cryptoshred/data/"+path, map[string]any{"data": data}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r rawKV) remove(path string) {
+	if _, err := r.srv.Root(r.t).Logical().Delete("cryptoshred/data/" + path); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func TestLedgerVerifyDetectsTampering(t *testing.T) {
+	cases := map[string]struct {
+		tamper func(kv rawKV)
+		bad    int64
+	}{
+		"edited entry": {func(kv rawKV) {
+			d := kv.read("ledger/000000000002")
+			d["entry"] = strings.Replace(d["entry"].(string), `"actor":"t"`, `"actor":"u"`, 1)
+			kv.write("ledger/000000000002", d)
+		}, 2},
+		"edited last entry": {func(kv rawKV) {
+			kv.write("ledger/000000000004", kv.read("ledger/000000000004"))
+		}, 4},
+		"removed entry": {func(kv rawKV) { kv.remove("ledger/000000000003") }, 3},
+		"reordered entries": {func(kv rawKV) {
+			a, b := kv.read("ledger/000000000002"), kv.read("ledger/000000000003")
+			kv.write("ledger/000000000002", b)
+			kv.write("ledger/000000000003", a)
+		}, 2},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv, v := newVault(t)
+			appendN(t, v, 4)
+			if _, err := v.VerifyLedger(context.Background()); err != nil {
+				t.Fatalf("intact ledger: %v", err)
+			}
+			c.tamper(rawKV{t: t, srv: srv})
+			_, err := v.VerifyLedger(context.Background())
+			var le *shred.LedgerError
+			if !errors.As(err, &le) || !errors.Is(err, shred.ErrLedgerBroken) || le.Seq != c.bad {
+				t.Fatalf("verify after %s: %v, want first bad entry %d", name, err, c.bad)
+			}
+		})
+	}
+}
