@@ -173,4 +173,3 @@ func renderCase(w io.Writer, kase *shred.Case, holds []*shred.Hold) error {
 	}
 	return tw.Flush()
 }
-
