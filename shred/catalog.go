@@ -102,6 +102,7 @@ type Backup struct {
 	ReleasedAt   time.Time         `json:"releasedAt,omitzero"`
 	ShredAfter   time.Time         `json:"shredAfter,omitzero"`
 	ShredCase    string            `json:"shredCase,omitempty"`
+	CancelledAt  time.Time         `json:"cancelledAt,omitzero"`
 	Destruction  *Destruction      `json:"destruction,omitempty"`
 	FailedReason string            `json:"failedReason,omitempty"`
 }

@@ -1,0 +1,195 @@
+package shred_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+// closedCase protects n backups, holds them for caseID and closes it.
+func closedCase(t *testing.T, v *shred.Vault, caseID string, n int) []*shred.Backup {
+	t.Helper()
+	backups := make([]*shred.Backup, n)
+	ids := make([]string, n)
+	for i := range backups {
+		backups[i], _ = protect(t, v, []byte("backup "+caseID))
+		ids[i] = backups[i].ID
+	}
+	openCase(t, v, caseID)
+	hold(t, v, caseID, ids...)
+	closeCase(t, v, caseID)
+	return backups
+}
+
+func TestPlanRefusesOpenCase(t *testing.T) {
+	_, v := newVault(t)
+	openCase(t, v, "OPEN")
+	if _, err := v.PlanShred(context.Background(), "OPEN", time.Now()); !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("plan on open case: %v", err)
+	}
+	if _, err := v.RunShred(context.Background(), admin, "OPEN", shred.RunOptions{}); !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("run on open case: %v", err)
+	}
+}
+
+func TestShredRunDestroysVerifiesAndRecords(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "DPA-9", 5)
+	plan, err := v.PlanShred(ctx, "DPA-9", time.Now())
+	if err != nil || plan.Count(shred.ActionDestroy) != 5 {
+		t.Fatalf("plan: %+v %v", plan, err)
+	}
+	if w := plan.Items[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "disposal is not recorded") {
+		t.Fatalf("plan warnings: %v", w)
+	}
+	res, err := v.RunShred(ctx, admin, "DPA-9", shred.RunOptions{})
+	if err != nil || len(res.Destroyed) != 5 {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	for _, b := range backups {
+		assertShredded(t, v, b)
+		if _, err := open(t, v, b.ID); !errors.Is(err, shred.ErrKeyDestroyed) {
+			t.Fatalf("open after shred: %v", err)
+		}
+	}
+	if n := destroyedInLedger(t, v)[backups[0].ID]; n != 1 {
+		t.Fatalf("backup recorded %d times in the ledger", n)
+	}
+	again, err := v.RunShred(ctx, admin, "DPA-9", shred.RunOptions{})
+	if err != nil || len(again.Destroyed) != 0 {
+		t.Fatalf("second run: %+v %v", again, err)
+	}
+}
+
+func assertShredded(t *testing.T, v *shred.Vault, b *shred.Backup) {
+	t.Helper()
+	ctx := context.Background()
+	if key, err := v.KeyInfo(ctx, b.Key); err != nil || key != nil {
+		t.Fatalf("key %s still in Vault: %+v %v", b.Key, key, err)
+	}
+	if _, err := os.Stat(b.Ciphertext.Path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("ciphertext %s still there: %v", b.Ciphertext.Path, err)
+	}
+	got, _, err := v.GetBackup(ctx, b.ID)
+	if err != nil || got.State != shred.StateShredded || !got.Destruction.Recorded || !got.Destruction.MountPresent {
+		t.Fatalf("catalog after shred: %+v %v", got, err)
+	}
+}
+
+func destroyedInLedger(t *testing.T, v *shred.Vault) map[string]int {
+	t.Helper()
+	entries, err := v.Entries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, e := range entries {
+		if e.Event == shred.EventKeyDestroyed {
+			for _, id := range e.Backups {
+				counts[id]++
+			}
+		}
+	}
+	return counts
+}
+
+func TestShredSkipsWhatIsNotReleased(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	shared, _ := protect(t, v, []byte("shared"))
+	exportable, _ := protect(t, v, []byte("exportable"))
+	openCase(t, v, "A")
+	openCase(t, v, "B")
+	hold(t, v, "A", shared.ID, exportable.ID)
+	hold(t, v, "B", shared.ID)
+	closeCase(t, v, "A")
+	if _, err := srv.Root(t).Logical().Write("cryptoshred-transit/keys/"+exportable.Key+"/config", map[string]any{"exportable": true}); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := v.PlanShred(ctx, "A", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, it := range plan.Items {
+		reasons[it.Backup.ID] = it.Action + ": " + it.Reason
+	}
+	if !strings.Contains(reasons[shared.ID], "skip: still held by case(s) B") ||
+		!strings.Contains(reasons[exportable.ID], "skip: key "+exportable.Key+" is exportable") {
+		t.Fatalf("plan reasons: %v", reasons)
+	}
+	if _, err := v.RunShred(ctx, admin, "A", shred.RunOptions{}); !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("run with nothing due: %v", err)
+	}
+	if key, _ := v.KeyInfo(ctx, shared.Key); key == nil {
+		t.Fatal("held key destroyed")
+	}
+}
+
+func TestShredGracePeriodAndCancel(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "G", 2)
+	if ids, err := v.Schedule(ctx, admin, "G", time.Hour); err != nil || len(ids) != 2 {
+		t.Fatalf("schedule: %v %v", ids, err)
+	}
+	if _, err := v.RunShred(ctx, admin, "G", shred.RunOptions{}); !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("run during grace: %v", err)
+	}
+	if _, err := v.Cancel(ctx, admin, "G"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.RunShred(ctx, admin, "G", shred.RunOptions{}); !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("run after cancel: %v", err)
+	}
+	if _, err := v.Schedule(ctx, admin, "G", time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	res, err := v.RunShred(ctx, admin, "G", shred.RunOptions{})
+	if err != nil || len(res.Destroyed) != 2 {
+		t.Fatalf("run after grace: %+v %v", res, err)
+	}
+	assertShredded(t, v, backups[1])
+}
+
+func TestTwoConcurrentRunsDoTheWorkOnce(t *testing.T) {
+	_, v := newVault(t)
+	backups := closedCase(t, v, "TWO", 40)
+	var wg sync.WaitGroup
+	results := make([]*shred.RunResult, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = v.RunShred(context.Background(), admin, "TWO", shred.RunOptions{Parallel: 4})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, shred.ErrRefused) {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	if n := len(results[0].Destroyed) + len(results[1].Destroyed); n != 40 {
+		t.Fatalf("runs destroyed %d + %d backups, want 40 in all", len(results[0].Destroyed), len(results[1].Destroyed))
+	}
+	counts := destroyedInLedger(t, v)
+	for _, b := range backups {
+		assertShredded(t, v, b)
+		if counts[b.ID] != 1 {
+			t.Fatalf("%s recorded %d times", b.ID, counts[b.ID])
+		}
+	}
+	if _, err := v.VerifyLedger(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
