@@ -29,6 +29,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			backupCommand(),
 			caseCommand(),
 			holdCommand(),
+			shredCommand(),
 			ledgerCommand(),
 			reportCommand(),
 		},

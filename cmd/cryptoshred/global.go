@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/urfave/cli/v2"
@@ -54,6 +55,9 @@ func connect(o globalOptions) (*shred.Vault, error) {
 		return nil, cfg.Error
 	}
 	cfg.Address = o.VaultAddr
+	// The client retries connection errors and 5xx answers with backoff,
+	// never 4xx: a refusal stays a refusal.
+	cfg.MaxRetries, cfg.MinRetryWait, cfg.MaxRetryWait = 4, 200*time.Millisecond, 3*time.Second
 	client, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, errors.New("failed to configure the Vault client: " + err.Error())

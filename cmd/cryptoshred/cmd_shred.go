@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+func shredCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "shred",
+		Usage: "destroy the keys of a closed case's released backups",
+		Subcommands: []*cli.Command{
+			{
+				Name: "plan", Usage: "show what shred run would do for each backup of a case; changes nothing",
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the closed case"}},
+				Action: shredPlanAction,
+			},
+			shredRunCommand(),
+			{
+				Name: "cancel", Usage: "cancel a scheduled destruction while its grace period runs",
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the case"}},
+				Action: shredCancelAction,
+			},
+		},
+	}
+}
+
+func requireCase(c *cli.Context) (string, error) {
+	if c.String("case") == "" {
+		return "", usagef("%s needs --case", c.Command.FullName())
+	}
+	return c.String("case"), noExtraArgs(c)
+}
+
+func shredPlanAction(c *cli.Context) error {
+	caseID, err := requireCase(c)
+	if err != nil {
+		return err
+	}
+	o, v, err := setup(c)
+	if err != nil {
+		return err
+	}
+	plan, err := v.PlanShred(c.Context, caseID, time.Now())
+	if err != nil {
+		return err
+	}
+	if o.Format == "json" {
+		return writeJSON(c.App.Writer, plan)
+	}
+	return renderPlan(c.App.Writer, plan)
+}
+
+func renderPlan(w io.Writer, plan *shred.Plan) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	printf(tw, "BACKUP\tACTION\tREASON\n")
+	for _, it := range plan.Items {
+		printf(tw, "%s\t%s\t%s\n", it.Backup.ID, it.Action, it.Reason)
+		for _, warn := range it.Warnings {
+			printf(tw, "\twarning\t%s\n", warn)
+		}
+	}
+	printf(tw, "case %s: %d to destroy, %d skipped, %d already done\n", plan.Case.ID,
+		plan.Count(shred.ActionDestroy), plan.Count(shred.ActionSkip), plan.Count(shred.ActionDone))
+	return tw.Flush()
+}
+
+func shredCancelAction(c *cli.Context) error {
+	caseID, err := requireCase(c)
+	if err != nil {
+		return err
+	}
+	_, v, err := setup(c)
+	if err != nil {
+		return err
+	}
+	return runShredCancel(c.Context, v, caseID, c.App.Writer)
+}
+
+func runShredCancel(ctx context.Context, v *shred.Vault, caseID string, w io.Writer) error {
+	actor, err := v.WhoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	ids, err := v.Cancel(ctx, actor, caseID)
+	if err != nil {
+		return err
+	}
+	printf(w, "cancelled the scheduled destruction of %d backup(s) of case %s\n", len(ids), caseID)
+	return nil
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+type shredRunOptions struct {
+	Case                     string
+	Grace                    time.Duration
+	Yes                      bool
+	Parallel                 int
+	RequireOriginalsDisposed bool
+}
+
+func shredRunCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "destroy the keys of the case's released backups, verify, delete ciphertext, record",
+		Description: "Without --grace it destroys what is due now. With --grace it schedules destruction " +
+			"(state pending, cancellable with shred cancel); a later shred run destroys what is due.\n" +
+			"Exit 0 all done, 3 partial, 4 refused (case not closed, nothing released).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "case", Usage: "the closed case"},
+			&cli.DurationFlag{Name: "grace", Usage: "schedule destruction after this grace period instead of now"},
+			&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"},
+			&cli.IntFlag{Name: "parallel", Usage: "backups destroyed at once", Value: shred.DefaultParallel},
+			&cli.BoolFlag{Name: "require-originals-disposed", Usage: "skip backups whose plaintext original's disposal is not recorded"},
+		},
+		Action: shredRunAction,
+	}
+}
+
+func shredRunAction(c *cli.Context) error {
+	caseID, err := requireCase(c)
+	if err != nil {
+		return err
+	}
+	opts := shredRunOptions{Case: caseID, Grace: c.Duration("grace"), Yes: c.Bool("yes"),
+		Parallel: c.Int("parallel"), RequireOriginalsDisposed: c.Bool("require-originals-disposed")}
+	if opts.Parallel < 1 || opts.Parallel > 256 || opts.Grace < 0 {
+		return usagef("--parallel must be 1 to 256 and --grace not negative")
+	}
+	if !opts.Yes && !isTerminal(c.App.Reader) {
+		return usagef("shred run destroys keys: pass --yes when stdin is not a terminal")
+	}
+	o, v, err := setup(c)
+	if err != nil {
+		return err
+	}
+	return runShred(c.Context, o, v, opts, c.App.Reader, c.App.Writer, c.App.ErrWriter)
+}
+
+func runShred(ctx context.Context, o globalOptions, v *shred.Vault, opts shredRunOptions, stdin io.Reader, stdout, stderr io.Writer) error {
+	actor, err := v.WhoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	if !opts.Yes {
+		if err := confirmPlan(ctx, v, opts.Case, stdin, stderr); err != nil {
+			return err
+		}
+	}
+	if opts.Grace > 0 {
+		return runSchedule(ctx, v, actor, opts, stdout)
+	}
+	update, finish := progressUpdater(stderr, "shredding")
+	res, err := v.RunShred(ctx, actor, opts.Case, shred.RunOptions{Parallel: opts.Parallel,
+		RequireOriginalsDisposed: opts.RequireOriginalsDisposed, Progress: update})
+	finish()
+	if res != nil {
+		if rerr := renderRun(o, res, stdout, stderr); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+func confirmPlan(ctx context.Context, v *shred.Vault, caseID string, stdin io.Reader, stderr io.Writer) error {
+	plan, err := v.PlanShred(ctx, caseID, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := renderPlan(stderr, plan); err != nil {
+		return err
+	}
+	if !confirm(stdin, stderr, "Destroy these keys for good?", caseID) {
+		return &shred.RefusedError{Reason: "not confirmed: nothing was destroyed"}
+	}
+	return nil
+}
+
+func runSchedule(ctx context.Context, v *shred.Vault, actor shred.Actor, opts shredRunOptions, w io.Writer) error {
+	ids, err := v.Schedule(ctx, actor, opts.Case, opts.Grace)
+	if err != nil {
+		return err
+	}
+	printf(w, "scheduled %d backup(s) of case %s for destruction after %s (cancel with: cryptoshred shred cancel --case %s)\n",
+		len(ids), opts.Case, time.Now().Add(opts.Grace).UTC().Format(time.RFC3339), opts.Case)
+	return nil
+}
+
+func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) error {
+	if o.Format == "json" {
+		return writeJSON(stdout, res)
+	}
+	for _, b := range res.Destroyed {
+		printf(stdout, "destroyed %s key %s (verified gone), ciphertext deleted: %t\n", b.ID, b.Key, b.Destruction.CiphertextDeleted)
+	}
+	for _, f := range res.Failed {
+		fmt.Fprintf(stderr, "failed %s: %v\n", f.ID, f.Err)
+	}
+	fmt.Fprintf(stderr, "case %s: %d destroyed, %d skipped, %d failed\n", res.Case, len(res.Destroyed), len(res.Skipped), len(res.Failed))
+	return nil
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+// TestMain lets a test run this binary as the cryptoshred CLI in a child
+// process, so it can be killed for real.
+func TestMain(m *testing.M) {
+	if os.Getenv("CRYPTOSHRED_TEST_AS_CLI") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// child returns the CLI as a child process with the given token.
+func child(srv *vaulttest.Server, token string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), append(srv.Env(token), "CRYPTOSHRED_TEST_AS_CLI=1")...)
+	return cmd
+}
+
+// killCase sets up a closed case with n released backups and one backup it
+// held that another open case still holds.
+func killCase(t *testing.T, v *shred.Vault, dir, caseID string, n int) (released []*shred.Backup, held *shred.Backup) {
+	t.Helper()
+	ctx := context.Background()
+	actor := shred.Actor{DisplayName: "setup"}
+	var ids []string
+	for i := range n + 1 {
+		src := filepath.Join(dir, fmt.Sprintf("%s-%d.tar", caseID, i))
+		if err := os.WriteFile(src, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b, err := v.Protect(ctx, actor, shred.ProtectRequest{Source: src, OutDir: dir, System: caseID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
+		released = append(released, b)
+	}
+	held, released = released[n], released[:n]
+	for _, c := range []string{caseID, caseID + "-other"} {
+		if _, err := v.OpenCase(ctx, actor, shred.Case{ID: c, Authority: "DPA", Reference: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := v.PlaceHolds(ctx, actor, caseID, shred.HoldSelector{IDs: ids})
+	if err == nil {
+		_, err = v.PlaceHolds(ctx, actor, caseID+"-other", shred.HoldSelector{IDs: []string{held.ID}})
+	}
+	if err == nil {
+		_, err = v.CloseCase(ctx, actor, shred.CloseRequest{Case: caseID, Reference: "closed",
+			Document: shred.DocumentRef{Name: "d.pdf", SHA256: fmt.Sprintf("%064x", 1)}})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return released, held
+}
+
+// TestShredRunSurvivesSIGKILL kills a real `shred run` child process at
+// evenly spread moments of its run, checks that nothing is wrongly
+// destroyed or lost at that instant, runs it again, and checks the job is
+// finished exactly.
+func TestShredRunSurvivesSIGKILL(t *testing.T) {
+	srv := vaulttest.Start(t)
+	root := shred.NewVault(srv.Root(t), shred.DefaultMounts)
+	if _, err := root.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	admin := srv.TokenWithPolicies(t, "backup-admin", shred.PolicyAdmin)
+	dir := t.TempDir()
+	const n = 24
+	full := timeFullRun(t, srv, root, admin, dir, n)
+	const points = 16
+	for i := range points {
+		delay := full * time.Duration(i) / points
+		caseID := fmt.Sprintf("KILL-%02d", i)
+		released, held := killCase(t, root, dir, caseID, n)
+		killAfter(t, child(srv, admin, "shred", "run", "--case", caseID, "--yes", "--parallel", "4"), delay)
+		checkAfterKill(t, root, released, held)
+		if out, err := child(srv, admin, "shred", "run", "--case", caseID, "--yes").CombinedOutput(); err != nil {
+			t.Fatalf("%s: re-run after kill at %v: %v\n%s", caseID, delay, err, out)
+		}
+		checkFinished(t, root, released, held)
+	}
+}
+
+func timeFullRun(t *testing.T, srv *vaulttest.Server, v *shred.Vault, token, dir string, n int) time.Duration {
+	killCase(t, v, dir, "CALIBRATE", n)
+	start := time.Now()
+	if out, err := child(srv, token, "shred", "run", "--case", "CALIBRATE", "--yes", "--parallel", "4").CombinedOutput(); err != nil {
+		t.Fatalf("calibration run: %v\n%s", err, out)
+	}
+	return time.Since(start)
+}
+
+func killAfter(t *testing.T, cmd *exec.Cmd, delay time.Duration) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(delay)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+}
+
+// checkAfterKill: a backup recorded shredded has no key; a backup without
+// a key is known to be destroying or shredded; the held key is intact.
+func checkAfterKill(t *testing.T, v *shred.Vault, released []*shred.Backup, held *shred.Backup) {
+	t.Helper()
+	states := map[string]int{}
+	defer func() { t.Logf("at the kill: %v", states) }()
+	for _, b := range released {
+		got, key := backupAndKey(t, v, b)
+		states[string(got.State)+recordedSuffix(got)]++
+		if got.State == shred.StateShredded && key != nil {
+			t.Fatalf("%s recorded shredded but its key is still in Vault", b.ID)
+		}
+		if key == nil && got.State != shred.StateDestroying && got.State != shred.StateShredded {
+			t.Fatalf("%s: key gone but catalog says %s (lost track)", b.ID, got.State)
+		}
+	}
+	if _, key := backupAndKey(t, v, held); key == nil {
+		t.Fatalf("held backup %s lost its key", held.ID)
+	}
+}
+
+func checkFinished(t *testing.T, v *shred.Vault, released []*shred.Backup, held *shred.Backup) {
+	t.Helper()
+	for _, b := range released {
+		got, key := backupAndKey(t, v, b)
+		if key != nil || got.State != shred.StateShredded || !got.Destruction.Recorded {
+			t.Fatalf("%s after re-run: state %s, key present %t", b.ID, got.State, key != nil)
+		}
+		if _, err := os.Stat(b.Ciphertext.Path); !os.IsNotExist(err) {
+			t.Fatalf("%s: ciphertext still there", b.ID)
+		}
+	}
+	if got, key := backupAndKey(t, v, held); key == nil || got.State != shred.StateHeld {
+		t.Fatalf("held backup after re-run: %s, key present %t", got.State, key != nil)
+	}
+	if _, err := os.Stat(held.Ciphertext.Path); err != nil {
+		t.Fatalf("held backup's ciphertext: %v", err)
+	}
+	if _, err := v.VerifyLedger(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func backupAndKey(t *testing.T, v *shred.Vault, b *shred.Backup) (*shred.Backup, *shred.KeyInfo) {
+	t.Helper()
+	got, _, err := v.GetBackup(context.Background(), b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := v.KeyInfo(context.Background(), b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, key
+}
+
+func recordedSuffix(b *shred.Backup) string {
+	if b.Destruction != nil && b.Destruction.Recorded {
+		return "+recorded"
+	}
+	return ""
+}

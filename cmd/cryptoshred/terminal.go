@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// isTerminal reports whether v is an *os.File attached to a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progressUpdater returns a progress callback that draws a bar on stderr
+// when it is a terminal and does nothing otherwise.
+func progressUpdater(stderr io.Writer, what string) (update func(done, total int), finish func()) {
+	if !isTerminal(stderr) {
+		return nil, func() {}
+	}
+	var bar *progressbar.ProgressBar
+	update = func(done, total int) {
+		if bar == nil {
+			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr),
+				progressbar.OptionSetDescription(what), progressbar.OptionShowCount(), progressbar.OptionThrottle(100e6))
+		}
+		_ = bar.Set(done)
+	}
+	return update, func() {
+		if bar != nil {
+			_ = bar.Finish()
+			fmt.Fprintln(stderr)
+		}
+	}
+}
+
+// confirm asks on stderr and reads the answer from stdin; the answer must
+// be exactly want.
+func confirm(stdin io.Reader, stderr io.Writer, prompt, want string) bool {
+	fmt.Fprintf(stderr, "%s [type %q to confirm]: ", prompt, want)
+	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	return strings.TrimSpace(line) == want
+}
