@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -95,15 +98,27 @@ func (v *Vault) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, unr
 	return due, unrecorded
 }
 
-// destroyChunk destroys a chunk of backups in parallel and returns those
-// this run recorded as shredded.
+// destroyChunk destroys a chunk of backups and returns those this run
+// recorded as shredded: keys deleted and read back in parallel, the mount
+// checked once, ciphertexts deleted with one directory sync each, then the
+// catalog updated.
 func (v *Vault) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanItem, opts RunOptions, res *RunResult, tick func()) []*PlanItem {
 	byID := itemsByID(chunk)
+	gone, failed := forEach(ctx, slices.Sorted(maps.Keys(byID)), parallelism(opts), func(ctx context.Context, id string) error {
+		return v.destroyKey(ctx, actor, byID[id])
+	})
+	res.Failed = append(res.Failed, withoutDoneElsewhere(failed)...)
+	if err := v.CheckTransitMount(ctx); err != nil {
+		res.Failed = append(res.Failed, itemErrors(gone, fmt.Errorf("could not confirm the transit mount after deleting the key: %w", err))...)
+		return nil
+	}
+	items := pick(byID, gone)
+	deleteCiphertexts(items)
 	var mu sync.Mutex
 	var mine []*PlanItem
-	_, failed := forEach(ctx, slices.Collect(maps.Keys(byID)), parallelism(opts), func(ctx context.Context, id string) error {
+	_, failed = forEach(ctx, gone, parallelism(opts), func(ctx context.Context, id string) error {
 		defer tick()
-		ours, err := v.destroyOne(ctx, actor, byID[id])
+		ours, err := v.markShredded(ctx, byID[id])
 		if ours {
 			mu.Lock()
 			mine = append(mine, byID[id])
@@ -115,6 +130,12 @@ func (v *Vault) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanItem
 	return mine
 }
 
+// withoutDoneElsewhere drops the backups another run shredded meanwhile:
+// they are neither this run's nor failures.
+func withoutDoneElsewhere(failed []*ItemError) []*ItemError {
+	return slices.DeleteFunc(failed, func(e *ItemError) bool { return errors.Is(e, errDoneElsewhere) })
+}
+
 func itemsByID(items []*PlanItem) map[string]*PlanItem {
 	m := make(map[string]*PlanItem, len(items))
 	for _, it := range items {
@@ -123,11 +144,12 @@ func itemsByID(items []*PlanItem) map[string]*PlanItem {
 	return m
 }
 
-func (v *Vault) destroyOne(ctx context.Context, actor Actor, it *PlanItem) (bool, error) {
-	if err := v.destroyKey(ctx, actor, it); err != nil {
-		return false, err
+func pick(byID map[string]*PlanItem, ids []string) []*PlanItem {
+	out := make([]*PlanItem, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
 	}
-	return v.markShredded(ctx, it)
+	return out
 }
 
 // record writes one ledger entry for items, then marks each recorded.
@@ -166,8 +188,11 @@ func itemErrors(ids []string, err error) []*ItemError {
 	return out
 }
 
+// errDoneElsewhere marks a backup another run shredded meanwhile.
+var errDoneElsewhere = errors.New("shredded by another run")
+
 // destroyKey takes one backup from released (or an interrupted
-// destroying) to a key verified gone and its ciphertext deleted.
+// destroying) to a key deleted and read back as not found.
 func (v *Vault) destroyKey(ctx context.Context, actor Actor, it *PlanItem) error {
 	if err := v.markDestroying(ctx, actor, it); err != nil {
 		return err
@@ -175,10 +200,7 @@ func (v *Vault) destroyKey(ctx context.Context, actor Actor, it *PlanItem) error
 	if err := v.DeleteKey(ctx, it.Backup.Key); err != nil {
 		return err
 	}
-	if err := v.verifyGone(ctx, it.Backup); err != nil {
-		return err
-	}
-	return deleteCiphertext(it.Backup)
+	return v.verifyGone(ctx, it.Backup)
 }
 
 // markDestroying records the intent before the key is touched. The write
@@ -204,27 +226,27 @@ func (v *Vault) markDestroying(ctx context.Context, actor Actor, it *PlanItem) e
 // only if it may still be destroyed.
 func (v *Vault) reclaim(ctx context.Context, actor Actor, it *PlanItem) error {
 	fresh, err := v.planItem(ctx, it.Backup.ID, now())
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if fresh.Action != ActionDestroy {
-		if fresh.Action == ActionDone {
-			return nil
-		}
+	case fresh.Action == ActionDone:
+		return errDoneElsewhere
+	case fresh.Action != ActionDestroy:
 		return refusedf("changed since the plan: %s", fresh.Reason)
 	}
 	*it = *fresh
 	return v.markDestroying(ctx, actor, it)
 }
 
-// verifyGone reads the key back: Vault must answer that it does not exist
-// while the Transit mount does.
+// verifyGone reads the key back: Vault must answer that it does not
+// exist. destroyChunk then confirms the Transit mount is present, so a
+// missing mount is never taken for a destroyed key.
 func (v *Vault) verifyGone(ctx context.Context, b *Backup) error {
-	key, err := v.KeyInfo(ctx, b.Key)
+	sec, err := v.client.Logical().ReadWithContext(ctx, v.keyPath(b.Key))
 	if err != nil {
-		return fmt.Errorf("could not verify that key %s is gone: %w", b.Key, err)
+		return fmt.Errorf("could not verify that key %s is gone: %w", b.Key, vaultError("read key", b.Key, err))
 	}
-	if key != nil {
+	if sec != nil {
 		return fmt.Errorf("key %s is still in Vault after its deletion", b.Key)
 	}
 	d := b.Destruction
@@ -233,13 +255,29 @@ func (v *Vault) verifyGone(ctx context.Context, b *Backup) error {
 	return nil
 }
 
-func deleteCiphertext(b *Backup) error {
-	if err := removeAndSync(b.Ciphertext.Path); err != nil {
-		b.Destruction.CiphertextNote = "not deleted: " + err.Error()
-		return nil
+// deleteCiphertexts deletes each backup's ciphertext file and syncs each
+// directory once. A file that cannot be deleted is noted, not fatal: the
+// key is gone, so the file is already unreadable.
+func deleteCiphertexts(items []*PlanItem) {
+	dirs := map[string]bool{}
+	for _, it := range items {
+		d := it.Backup.Destruction
+		if err := os.Remove(it.Backup.Ciphertext.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			d.CiphertextNote = "not deleted: " + err.Error()
+			continue
+		}
+		d.CiphertextDeleted = true
+		dirs[filepath.Dir(it.Backup.Ciphertext.Path)] = true
 	}
-	b.Destruction.CiphertextDeleted = true
-	return nil
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			for _, it := range items {
+				if filepath.Dir(it.Backup.Ciphertext.Path) == dir {
+					it.Backup.Destruction.CiphertextNote = "deleted, but the directory sync failed: " + err.Error()
+				}
+			}
+		}
+	}
 }
 
 // markShredded records the verified destruction and reports whether this
@@ -262,13 +300,19 @@ func (v *Vault) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
 	return false, err
 }
 
+// markRecorded notes that the ledger lists the destruction, writing over
+// the version markShredded left (or re-reading it after an interruption).
 func (v *Vault) markRecorded(ctx context.Context, it *PlanItem) error {
-	_, err := v.UpdateBackup(ctx, it.Backup.ID, func(b *Backup) error {
-		if b.State != StateShredded || b.Destruction == nil {
-			return fmt.Errorf("cannot mark %s recorded in state %s", b.ID, b.State)
+	b := *it.Backup
+	b.Destruction.Recorded = true
+	if _, err := v.PutBackup(ctx, &b, it.version); !errors.Is(err, ErrConflict) {
+		return err
+	}
+	_, err := v.UpdateBackup(ctx, it.Backup.ID, func(cur *Backup) error {
+		if cur.State != StateShredded || cur.Destruction == nil {
+			return fmt.Errorf("cannot mark %s recorded in state %s", cur.ID, cur.State)
 		}
-		b.Destruction.Recorded = true
-		*it.Backup = *b
+		cur.Destruction.Recorded = true
 		return nil
 	})
 	return err

@@ -133,16 +133,22 @@ func holdableState(b *Backup) error {
 	return refusedf("backup %s is %s and cannot be held in that state", b.ID, b.State)
 }
 
-// CaseHolds returns the holds a case placed.
-func (v *Vault) CaseHolds(ctx context.Context, caseID string) ([]*Hold, error) {
+// heldIDs returns the ids of the backups a case held, sorted.
+func (v *Vault) heldIDs(ctx context.Context, caseID string) ([]string, error) {
 	if err := checkID("case", caseID); err != nil {
 		return nil, err
 	}
 	ids, err := v.kvList(ctx, "holds/"+caseID+"/")
+	slices.Sort(ids)
+	return ids, err
+}
+
+// CaseHolds returns the holds a case placed.
+func (v *Vault) CaseHolds(ctx context.Context, caseID string) ([]*Hold, error) {
+	ids, err := v.heldIDs(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(ids)
 	return parallelMap(ctx, ids, 16, func(ctx context.Context, id string) (*Hold, error) {
 		var h Hold
 		_, err := v.getJSON(ctx, holdPath(caseID, id), &h)

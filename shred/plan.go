@@ -58,11 +58,11 @@ func (v *Vault) PlanShred(ctx context.Context, caseID string, at time.Time) (*Pl
 	if err := v.CheckTransitMount(ctx); err != nil {
 		return nil, err
 	}
-	holds, err := v.CaseHolds(ctx, caseID)
+	ids, err := v.heldIDs(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
-	items, err := parallelMap(ctx, holdBackups(holds), 16, func(ctx context.Context, id string) (*PlanItem, error) {
+	items, err := parallelMap(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*PlanItem, error) {
 		return v.planItem(ctx, id, at)
 	})
 	return &Plan{Case: c, At: at, Items: items}, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 )
@@ -165,4 +166,21 @@ func strictUnmarshal(b []byte, out any) error {
 		return errors.New("trailing data")
 	}
 	return nil
+}
+
+// ClientConfig returns a Vault client configuration for addr tuned for
+// cryptoshred: enough idle connections for parallel work (the default
+// keeps a handful and reopens the rest), and retries with backoff for
+// connection errors and 5xx answers, never for 4xx.
+func ClientConfig(addr string) (*api.Config, error) {
+	cfg := api.DefaultConfig()
+	if cfg.Error != nil {
+		return nil, cfg.Error
+	}
+	cfg.Address = addr
+	if t, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
+		t.MaxIdleConnsPerHost = 4 * DefaultParallel
+	}
+	cfg.MaxRetries, cfg.MinRetryWait, cfg.MaxRetryWait = 4, 200*time.Millisecond, 3*time.Second
+	return cfg, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/urfave/cli/v2"
@@ -50,14 +49,10 @@ func connect(o globalOptions) (*shred.Vault, error) {
 	if token == "" {
 		return nil, usagef("VAULT_TOKEN is not set: export a Vault token for your role (it is never taken from a flag)")
 	}
-	cfg := api.DefaultConfig()
-	if cfg.Error != nil {
-		return nil, cfg.Error
+	cfg, err := shred.ClientConfig(o.VaultAddr)
+	if err != nil {
+		return nil, err
 	}
-	cfg.Address = o.VaultAddr
-	// The client retries connection errors and 5xx answers with backoff,
-	// never 4xx: a refusal stays a refusal.
-	cfg.MaxRetries, cfg.MinRetryWait, cfg.MaxRetryWait = 4, 200*time.Millisecond, 3*time.Second
 	client, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, errors.New("failed to configure the Vault client: " + err.Error())

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/cryptoshred/cryptoshred/shred"
 )
 
 // Version is the Vault server version pinned in tools/vault.
@@ -164,8 +166,10 @@ func (s *Server) Client(t testing.TB, token string) *api.Client {
 
 // NewClient returns an API client for the server authenticated with token.
 func (s *Server) NewClient(token string) (*api.Client, error) {
-	cfg := api.DefaultConfig()
-	cfg.Address = s.Addr
+	cfg, err := shred.ClientConfig(s.Addr)
+	if err != nil {
+		return nil, err
+	}
 	cfg.MaxRetries = 0
 	c, err := api.NewClient(cfg)
 	if err != nil {
