@@ -16,14 +16,17 @@ const (
 
 // Case is a data protection authority's case, stored at KV cases/<id>.
 type Case struct {
-	ID        string    `json:"id"`
-	Authority string    `json:"authority"`
-	Reference string    `json:"reference"`
-	State     string    `json:"state"`
-	OpenedAt  time.Time `json:"openedAt"`
-	OpenedBy  string    `json:"openedBy"`
-	Decision  *Decision `json:"decision,omitempty"`
-	ClosedAt  time.Time `json:"closedAt,omitzero"`
+	ID        string `json:"id"`
+	Authority string `json:"authority"`
+	Reference string `json:"reference"`
+	// Controllers are the data controllers the case concerns; a ministry
+	// and its agencies may share one case.
+	Controllers []string  `json:"controllers,omitempty"`
+	State       string    `json:"state"`
+	OpenedAt    time.Time `json:"openedAt"`
+	OpenedBy    string    `json:"openedBy"`
+	Decision    *Decision `json:"decision,omitempty"`
+	ClosedAt    time.Time `json:"closedAt,omitzero"`
 }
 
 // Decision is the authority's closing decision.
@@ -62,6 +65,11 @@ func checkCase(c Case) error {
 	}
 	if err := CheckText("authority", c.Authority, 256); err != nil {
 		return err
+	}
+	for _, ctl := range c.Controllers {
+		if err := CheckText("controller", ctl, 256); err != nil || ctl == "" {
+			return fmt.Errorf("invalid controller %q", truncate(ctl, 40))
+		}
 	}
 	return CheckText("reference", c.Reference, 256)
 }

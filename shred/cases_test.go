@@ -13,7 +13,8 @@ var compliance = shred.Actor{DisplayName: "test-compliance"}
 
 func openCase(t *testing.T, v *shred.Vault, id string) {
 	t.Helper()
-	_, err := v.OpenCase(context.Background(), compliance, shred.Case{ID: id, Authority: "Example DPA", Reference: "J.nr. " + id})
+	_, err := v.OpenCase(context.Background(), compliance, shred.Case{ID: id, Authority: "Example DPA", Reference: "J.nr. " + id,
+		Controllers: []string{"Example Ministry", "Example Immigration Service"}})
 	if err != nil {
 		t.Fatalf("open case %s: %v", id, err)
 	}

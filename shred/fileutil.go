@@ -134,3 +134,18 @@ func FileSHA256(path string) (string, int64, error) {
 	}
 	return hr.sum(), hr.n, nil
 }
+
+// WriteFileAtomic creates path (mode 0600) with what write produces. The
+// file appears only complete: a failure leaves nothing behind. It refuses
+// to replace an existing file.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := createAtomic(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := write(f); err != nil {
+		return err
+	}
+	return f.Commit()
+}

@@ -22,6 +22,7 @@ func caseCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "authority", Usage: "the data protection authority"},
 					&cli.StringFlag{Name: "reference", Usage: "the authority's case reference"},
+					&cli.StringSliceFlag{Name: "controller", Usage: "data controller the case concerns (repeatable)"},
 				},
 				Action: caseOpenAction,
 			},
@@ -43,7 +44,8 @@ func caseOpenAction(c *cli.Context) error {
 	if err := requireArgs(c, 1, "CASE"); err != nil {
 		return err
 	}
-	kase := shred.Case{ID: c.Args().First(), Authority: c.String("authority"), Reference: c.String("reference")}
+	kase := shred.Case{ID: c.Args().First(), Authority: c.String("authority"), Reference: c.String("reference"),
+		Controllers: c.StringSlice("controller")}
 	if kase.Authority == "" || kase.Reference == "" {
 		return usagef("case open needs --authority and --reference")
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/shred"
@@ -17,6 +19,10 @@ type shredRunOptions struct {
 	Yes                      bool
 	Parallel                 int
 	RequireOriginalsDisposed bool
+	SignKey                  string
+	Output                   string
+	SnapshotRetention        time.Duration
+	Operator                 string
 }
 
 func shredRunCommand() *cli.Command {
@@ -32,6 +38,11 @@ func shredRunCommand() *cli.Command {
 			&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"},
 			&cli.IntFlag{Name: "parallel", Usage: "backups destroyed at once", Value: shred.DefaultParallel},
 			&cli.BoolFlag{Name: "require-originals-disposed", Usage: "skip backups whose plaintext original's disposal is not recorded"},
+			&cli.StringFlag{Name: "sign-key", Usage: "attestation signing key: a PEM file or hashivault://NAME", EnvVars: []string{"CRYPTOSHRED_SIGN_KEY"}},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "attestation file (default ./ATTESTATION-ID.dsse.json)"},
+			&cli.DurationFlag{Name: "vault-snapshot-retention", Usage: "how long Vault snapshots are kept (they hold destroyed keys until then)",
+				EnvVars: []string{"CRYPTOSHRED_VAULT_SNAPSHOT_RETENTION"}},
+			&cli.StringFlag{Name: "operator", Usage: "operator name for the attestation (the Vault identity is always recorded)"},
 		},
 		Action: shredRunAction,
 	}
@@ -43,9 +54,11 @@ func shredRunAction(c *cli.Context) error {
 		return err
 	}
 	opts := shredRunOptions{Case: caseID, Grace: c.Duration("grace"), Yes: c.Bool("yes"),
-		Parallel: c.Int("parallel"), RequireOriginalsDisposed: c.Bool("require-originals-disposed")}
-	if opts.Parallel < 1 || opts.Parallel > 256 || opts.Grace < 0 {
-		return usagef("--parallel must be 1 to 256 and --grace not negative")
+		Parallel: c.Int("parallel"), RequireOriginalsDisposed: c.Bool("require-originals-disposed"),
+		SignKey: c.String("sign-key"), Output: c.String("output"),
+		SnapshotRetention: c.Duration("vault-snapshot-retention"), Operator: c.String("operator")}
+	if err := opts.validate(); err != nil {
+		return err
 	}
 	if !opts.Yes && !isTerminal(c.App.Reader) {
 		return usagef("shred run destroys keys: pass --yes when stdin is not a terminal")
@@ -55,6 +68,20 @@ func shredRunAction(c *cli.Context) error {
 		return err
 	}
 	return runShred(c.Context, o, v, opts, c.App.Reader, c.App.Writer, c.App.ErrWriter)
+}
+
+func (o shredRunOptions) validate() error {
+	switch {
+	case o.Parallel < 1 || o.Parallel > 256:
+		return usagef("--parallel must be 1 to 256")
+	case o.Grace < 0:
+		return usagef("--grace must not be negative")
+	case o.Grace == 0 && o.SignKey == "":
+		return usagef("shred run needs --sign-key to sign the deletion attestation")
+	case o.Grace == 0 && o.SnapshotRetention <= 0:
+		return usagef("shred run needs --vault-snapshot-retention: snapshots keep destroyed keys until then, and the attestation must say so")
+	}
+	return nil
 }
 
 func runShred(ctx context.Context, o globalOptions, v *shred.Vault, opts shredRunOptions, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -70,16 +97,46 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Vault, opts shredRu
 	if opts.Grace > 0 {
 		return runSchedule(ctx, v, actor, opts, stdout)
 	}
+	// Load the signer before anything is destroyed, so a wrong key or
+	// password stops the run while it can still change its mind.
+	signer, err := loadSigner(ctx, opts.SignKey, o, stderr)
+	if err != nil {
+		return err
+	}
 	update, finish := progressUpdater(stderr, "shredding")
 	res, err := v.RunShred(ctx, actor, opts.Case, shred.RunOptions{Parallel: opts.Parallel,
 		RequireOriginalsDisposed: opts.RequireOriginalsDisposed, Progress: update})
 	finish()
-	if res != nil {
-		if rerr := renderRun(o, res, stdout, stderr); rerr != nil {
-			return rerr
-		}
+	if res == nil {
+		return err
+	}
+	if rerr := renderRun(o, res, stdout, stderr); rerr != nil {
+		return rerr
+	}
+	if errors.Is(err, shred.ErrRefused) && !errors.Is(err, shred.ErrPartial) {
+		return err
+	}
+	if aerr := issueAttestation(ctx, v, actor, signer, opts, stderr); aerr != nil {
+		return errors.Join(err, aerr)
 	}
 	return err
+}
+
+func issueAttestation(ctx context.Context, v *shred.Vault, actor shred.Actor, signer signature.Signer, opts shredRunOptions, stderr io.Writer) error {
+	a, err := v.Attest(ctx, actor, opts.Case, shred.AttestOptions{Signer: signer,
+		SnapshotRetention: opts.SnapshotRetention, ToolVersion: version, Operator: opts.Operator})
+	if err != nil {
+		return fmt.Errorf("keys destroyed and recorded, but the attestation failed (run shred run again to issue it): %w", err)
+	}
+	out := opts.Output
+	if out == "" {
+		out = a.ID + ".dsse.json"
+	}
+	if err := shred.WriteFileAtomic(out, func(w io.Writer) error { _, err := w.Write(a.Envelope); return err }); err != nil {
+		return fmt.Errorf("attestation %s is stored in Vault but could not be written to %s: %w", a.ID, out, err)
+	}
+	fmt.Fprintf(stderr, "attestation %s covering %d backup(s) written to %s and stored in Vault\n", a.ID, a.Backups, out)
+	return nil
 }
 
 func confirmPlan(ctx context.Context, v *shred.Vault, caseID string, stdin io.Reader, stderr io.Writer) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/cryptoshred/cryptoshred/attest"
 	"io"
 	"strings"
 
@@ -44,7 +45,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, shred.ErrLedgerBroken):
+	case errors.Is(err, attest.ErrVerification), errors.Is(err, shred.ErrLedgerBroken):
 		return exitVerifyKO
 	case errors.Is(err, shred.ErrPartial):
 		return exitPartial

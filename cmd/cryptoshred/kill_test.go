@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
@@ -52,7 +53,7 @@ func killCase(t *testing.T, v *shred.Vault, dir, caseID string, n int) (released
 	}
 	held, released = released[n], released[:n]
 	for _, c := range []string{caseID, caseID + "-other"} {
-		if _, err := v.OpenCase(ctx, actor, shred.Case{ID: c, Authority: "DPA", Reference: c}); err != nil {
+		if _, err := v.OpenCase(ctx, actor, shred.Case{ID: c, Authority: "DPA", Reference: c, Controllers: []string{"Ministry"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,26 +83,36 @@ func TestShredRunSurvivesSIGKILL(t *testing.T) {
 	}
 	admin := srv.TokenWithPolicies(t, "backup-admin", shred.PolicyAdmin)
 	dir := t.TempDir()
+	key := filepath.Join(dir, "signer")
+	if err := attest.WriteKeyPair(key+".key", key+".pub", attest.ECDSAP256, nil); err != nil {
+		t.Fatal(err)
+	}
+	run := func(caseID, out string, extra ...string) *exec.Cmd {
+		args := append([]string{"shred", "run", "--case", caseID, "--yes", "--sign-key", key + ".key",
+			"--vault-snapshot-retention", "720h", "-o", filepath.Join(dir, out)}, extra...)
+		return child(srv, admin, args...)
+	}
 	const n = 24
-	full := timeFullRun(t, srv, root, admin, dir, n)
+	full := timeFullRun(t, root, dir, n, run("CALIBRATE", "calibrate.json", "--parallel", "4"))
 	const points = 16
 	for i := range points {
 		delay := full * time.Duration(i) / points
 		caseID := fmt.Sprintf("KILL-%02d", i)
 		released, held := killCase(t, root, dir, caseID, n)
-		killAfter(t, child(srv, admin, "shred", "run", "--case", caseID, "--yes", "--parallel", "4"), delay)
+		killAfter(t, run(caseID, caseID+"-killed.json", "--parallel", "4"), delay)
 		checkAfterKill(t, root, released, held)
-		if out, err := child(srv, admin, "shred", "run", "--case", caseID, "--yes").CombinedOutput(); err != nil {
+		if out, err := run(caseID, caseID+"-rerun.json").CombinedOutput(); err != nil {
 			t.Fatalf("%s: re-run after kill at %v: %v\n%s", caseID, delay, err, out)
 		}
 		checkFinished(t, root, released, held)
+		checkAttestation(t, filepath.Join(dir, caseID+"-rerun.json"), key+".pub", n)
 	}
 }
 
-func timeFullRun(t *testing.T, srv *vaulttest.Server, v *shred.Vault, token, dir string, n int) time.Duration {
+func timeFullRun(t *testing.T, v *shred.Vault, dir string, n int, cmd *exec.Cmd) time.Duration {
 	killCase(t, v, dir, "CALIBRATE", n)
 	start := time.Now()
-	if out, err := child(srv, token, "shred", "run", "--case", "CALIBRATE", "--yes", "--parallel", "4").CombinedOutput(); err != nil {
+	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("calibration run: %v\n%s", err, out)
 	}
 	return time.Since(start)
@@ -180,4 +191,17 @@ func recordedSuffix(b *shred.Backup) string {
 		return "+recorded"
 	}
 	return ""
+}
+
+// checkAttestation verifies the re-run's attestation and that it covers
+// all n destroyed backups.
+func checkAttestation(t *testing.T, path, pub string, n int) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := runAttestVerify(context.Background(), verifyOptions{File: path, Key: pub, Format: "text"}, &out); err != nil {
+		t.Fatalf("attestation after re-run: %v\n%s", err, out.String())
+	}
+	if want := fmt.Sprintf("%d backup(s)", n); !bytes.Contains(out.Bytes(), []byte(want)) {
+		t.Fatalf("attestation does not cover %s:\n%s", want, out.String())
+	}
 }

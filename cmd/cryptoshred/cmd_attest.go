@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+)
+
+// passwordEnv holds the signing key's password, for unattended runs. It is
+// never a flag.
+const passwordEnv = "CRYPTOSHRED_SIGN_KEY_PASSWORD"
+
+func attestCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "attest",
+		Usage: "create signing keys, verify and show deletion attestations (offline)",
+		Subcommands: []*cli.Command{
+			{
+				Name: "keygen", Usage: "write a signing key pair PREFIX.key (0600) and PREFIX.pub",
+				Description: "The private key is encrypted when " + passwordEnv + " is set, or with --encrypt (asks on the terminal).",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file name prefix", Value: "cryptoshred-attest"},
+					&cli.StringFlag{Name: "algorithm", Usage: "ecdsa-p256 or ed25519", Value: string(attest.ECDSAP256)},
+					&cli.BoolFlag{Name: "encrypt", Usage: "ask for a password to encrypt the private key"},
+				},
+				Action: attestKeygenAction,
+			},
+			attestVerifyCommand(),
+			attestShowCommand(),
+		},
+	}
+}
+
+func attestKeygenAction(c *cli.Context) error {
+	alg := attest.Algorithm(c.String("algorithm"))
+	if alg != attest.ECDSAP256 && alg != attest.Ed25519 {
+		return usagef("--algorithm must be ecdsa-p256 or ed25519")
+	}
+	password, err := newKeyPassword(c.Bool("encrypt"), c.App.ErrWriter)
+	if err != nil {
+		return err
+	}
+	prefix := c.String("output")
+	if err := attest.WriteKeyPair(prefix+".key", prefix+".pub", alg, password); err != nil {
+		return err
+	}
+	printf(c.App.Writer, "wrote %s.key (private, mode 0600, encrypted: %t) and %s.pub\n", prefix, len(password) > 0, prefix)
+	return nil
+}
+
+func newKeyPassword(ask bool, stderr io.Writer) ([]byte, error) {
+	if p := os.Getenv(passwordEnv); p != "" {
+		return []byte(p), nil
+	}
+	if !ask {
+		return nil, nil
+	}
+	first, err := readPassword(stderr, "Password for the new key: ")
+	if err != nil {
+		return nil, err
+	}
+	second, err := readPassword(stderr, "Repeat the password: ")
+	if err != nil || string(first) != string(second) || len(first) == 0 {
+		return nil, usagef("the passwords are empty or do not match")
+	}
+	return first, nil
+}
+
+// keyPassword supplies the signing key's password: from the environment,
+// else asked on the terminal.
+func keyPassword(stderr io.Writer) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		if p := os.Getenv(passwordEnv); p != "" {
+			return []byte(p), nil
+		}
+		return readPassword(stderr, "Password for the signing key: ")
+	}
+}
+
+func readPassword(stderr io.Writer, prompt string) ([]byte, error) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, usagef("the key is encrypted: set %s or run on a terminal", passwordEnv)
+	}
+	fmt.Fprint(stderr, prompt)
+	p, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(stderr)
+	return p, err
+}
+
+// loadSigner loads --sign-key: a PEM file or hashivault://NAME, which signs
+// with a Transit key of the Vault in use.
+func loadSigner(ctx context.Context, ref string, o globalOptions, stderr io.Writer) (signature.Signer, error) {
+	return attest.LoadSigner(ctx, ref, keyPassword(stderr),
+		attest.WithVaultAddress(o.VaultAddr), attest.WithVaultToken(os.Getenv("VAULT_TOKEN")),
+		attest.WithTransitMount(o.TransitMount))
+}
+
+// readFileLimited reads an outside file, refusing one larger than limit.
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, err
+}

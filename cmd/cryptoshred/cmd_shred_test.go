@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+// closedCaseCLI protects data, holds it for caseID and closes the case, all
+// through the CLI with each role's token.
+func closedCaseCLI(t *testing.T, env testEnv, caseID string, data []byte) *shred.Backup {
+	t.Helper()
+	b := protectFile(t, env, caseID+".tar", data, "--system", "casework", "--category", "health")
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", caseID, "--authority", "Example DPA",
+		"--reference", "J.nr. "+caseID, "--controller", "Example Ministry")
+	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", caseID, b.ID)
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", caseID, "--decision-ref", "closing letter",
+		"--decision-file", decisionFile(t, env))
+	return b
+}
+
+func signingKey(t *testing.T, env testEnv) (priv, pub string) {
+	t.Helper()
+	prefix := filepath.Join(env.dir, "attest")
+	mustRun(t, env.srv, env.roles.admin, "attest", "keygen", "-o", prefix)
+	if st, err := os.Stat(prefix + ".key"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("private key file: %v %v", st, err)
+	}
+	return prefix + ".key", prefix + ".pub"
+}
+
+func TestShredPlanRunAttestVerifyShow(t *testing.T) {
+	env := newTestEnv(t)
+	b := closedCaseCLI(t, env, "DPA-7", []byte("old casework"))
+	ciphertext, _ := os.ReadFile(b.Ciphertext.Path)
+	priv, pub := signingKey(t, env)
+
+	plan := mustRun(t, env.srv, env.roles.admin, "shred", "plan", "--case", "DPA-7")
+	if !strings.Contains(plan.stdout, "destroy") || !strings.Contains(plan.stdout, "disposal is not recorded") {
+		t.Fatalf("plan: %s", plan.stdout)
+	}
+	expectCode(t, exitUsage, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-7", "--sign-key", priv, "--vault-snapshot-retention", "720h")
+	expectCode(t, exitUsage, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-7", "--yes", "--sign-key", priv)
+	att := filepath.Join(env.dir, "deletion.dsse.json")
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-7", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "720h", "-o", att)
+
+	if _, err := os.Stat(b.Ciphertext.Path); !os.IsNotExist(err) {
+		t.Fatal("ciphertext still there after shred")
+	}
+	r := expectCode(t, exitError, env.srv, env.roles.admin, "backup", "open", b.ID, "--purpose", "p", "-o", filepath.Join(env.dir, "x"))
+	if !strings.Contains(r.stderr, "destroyed") {
+		t.Fatalf("open after shred: %s", r.stderr)
+	}
+	blob := filepath.Join(env.dir, "blob.age")
+	_ = os.WriteFile(blob, ciphertext, 0o600)
+	v := mustRun(t, env.srv, "", "attest", "verify", att, "--key", pub, "--backup", blob)
+	for _, check := range []string{"PASS  signature", "PASS  predicate-type", "PASS  subject-digest", "WARN", "VERIFIED"} {
+		if !strings.Contains(v.stdout, check) {
+			t.Errorf("verify output lacks %q:\n%s", check, v.stdout)
+		}
+	}
+	html := filepath.Join(env.dir, "certificate.html")
+	mustRun(t, env.srv, "", "attest", "show", att, "--key", pub, "--format", "html", "-o", html)
+	if page, _ := os.ReadFile(html); !strings.Contains(string(page), "Cryptographic Erase") {
+		t.Fatal("certificate lacks the method")
+	}
+	tampered := tamperPayload(t, att)
+	bad := expectCode(t, exitVerifyKO, env.srv, "", "attest", "verify", tampered, "--key", pub)
+	if !strings.Contains(bad.stdout, "FAIL  signature") {
+		t.Fatalf("tampered verify: %s", bad.stdout)
+	}
+}
+
+// tamperPayload flips one byte of the envelope's payload and writes it
+// beside the original.
+func tamperPayload(t *testing.T, path string) string {
+	t.Helper()
+	raw, _ := os.ReadFile(path)
+	var env map[string]any
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatal(err)
+	}
+	p := []byte(env["payload"].(string))
+	p[10] ^= 1
+	if p[10] == '=' || p[10] == '+' {
+		p[10] ^= 3
+	}
+	env["payload"] = string(p)
+	out, _ := json.Marshal(env)
+	bad := path + ".tampered"
+	_ = os.WriteFile(bad, out, 0o600)
+	return bad
+}

@@ -1,0 +1,201 @@
+package shred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+)
+
+// AttestOptions are what an attestation needs beyond the catalog.
+type AttestOptions struct {
+	Signer signature.Signer
+	// SnapshotRetention is how long Vault snapshots taken before the
+	// destruction are kept: they still hold the keys until then. It must
+	// be declared; cryptoshred refuses to guess.
+	SnapshotRetention time.Duration
+	ToolVersion       string
+	Operator          string
+}
+
+// Attestation is a signed deletion attestation as issued.
+type Attestation struct {
+	ID       string
+	Envelope []byte
+	Backups  int
+}
+
+// residualRisks are stated in every attestation.
+var residualRisks = []string{
+	"Vault snapshots taken before destroyedAt contain the key until residualCopiesUntil; restoring one brings the key back",
+	"file keys unwrapped by an authorised open may have been retained by that process",
+	"plaintext copies made before the backup was protected are not erased by destroying its key (see each backup's original)",
+}
+
+// Attest issues a signed attestation covering every backup of a closed
+// case whose key destruction is recorded. It stores the envelope in KV
+// attestations/<id> and records it in the ledger.
+func (v *Vault) Attest(ctx context.Context, actor Actor, caseID string, opts AttestOptions) (*Attestation, error) {
+	if opts.SnapshotRetention <= 0 {
+		return nil, errors.New("the Vault snapshot retention must be declared (--vault-snapshot-retention): the attestation states until when snapshots may still hold the keys")
+	}
+	d, digests, err := v.buildDeletion(ctx, actor, caseID, opts)
+	if err != nil {
+		return nil, err
+	}
+	env, err := attest.Sign(ctx, attest.NewStatement(*d, digests), opts.Signer)
+	if err != nil {
+		return nil, err
+	}
+	return v.storeAttestation(ctx, actor, caseID, d, env)
+}
+
+func (v *Vault) storeAttestation(ctx context.Context, actor Actor, caseID string, d *attest.Deletion, env []byte) (*Attestation, error) {
+	a := &Attestation{ID: d.AttestationID, Envelope: env, Backups: len(d.Backups)}
+	rec := map[string]any{"envelope": string(env), "case": caseID, "issuedAt": d.IssuedAt.Format(time.RFC3339)}
+	if _, err := v.kvPut(ctx, "attestations/"+a.ID, rec, 0); err != nil {
+		return a, fmt.Errorf("attestation signed but not stored in Vault: %w", err)
+	}
+	_, err := v.Append(ctx, actor.String(), Event{Event: EventAttestationIssued, Case: caseID,
+		Details: map[string]string{"attestation": a.ID, "envelopeSha256": sha256Hex(env), "backups": fmt.Sprint(a.Backups)}})
+	return a, err
+}
+
+// GetAttestation returns a stored envelope.
+func (v *Vault) GetAttestation(ctx context.Context, id string) ([]byte, error) {
+	if err := checkID("attestation", id); err != nil {
+		return nil, err
+	}
+	rec, err := v.kvGet(ctx, "attestations/"+id)
+	if err != nil {
+		return nil, err
+	}
+	env, _ := rec.Data["envelope"].(string)
+	return []byte(env), nil
+}
+
+// ledgerFacts is what the attestation takes from the (verified) ledger.
+type ledgerFacts struct {
+	head     Head
+	unwraps  map[string]attest.KeyUnwraps
+	holds    map[string][]attest.Hold
+	placedAt map[string]time.Time
+}
+
+func (v *Vault) buildDeletion(ctx context.Context, actor Actor, caseID string, opts AttestOptions) (*attest.Deletion, map[string]string, error) {
+	c, _, err := v.GetCase(ctx, caseID)
+	if err != nil {
+		return nil, nil, err
+	}
+	backups, err := v.shreddedBackups(ctx, caseID)
+	if err != nil {
+		return nil, nil, err
+	}
+	facts, err := v.ledgerFacts(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(controllers(c, backups)) == 0 {
+		return nil, nil, refusedf("no data controller is recorded for case %s or its backups: name one with case open --controller or backup protect --controller", caseID)
+	}
+	ks, err := v.keyStore(ctx, opts.SnapshotRetention)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &attest.Deletion{
+		AttestationID: "att-" + strings.ToLower(ulid.Make().String()),
+		IssuedAt:      now(),
+		Controllers:   controllers(c, backups),
+		Case:          attestCase(c),
+		Method: attest.Method{Standard: attest.MethodStandard, Category: attest.MethodCategory, Technique: attest.MethodTechnique,
+			Cipher: "age v1: file key wrapped by Vault Transit aes256-gcm96; payload ChaCha20-Poly1305", KeyStrengthBits: 256},
+		KeyStore:      ks,
+		Operator:      attest.Operator{Name: opts.Operator, VaultIdentity: attest.VaultIdentity(actor)},
+		ResidualRisks: residualRisks,
+		Tool:          attest.Tool{Name: "cryptoshred", Version: opts.ToolVersion},
+		Ledger:        attest.Ledger{Head: facts.head.Hash, Entries: facts.head.Seq},
+	}
+	digests := map[string]string{}
+	for _, b := range backups {
+		ab, err := attestBackup(b, facts, ks, subjectName(b, backups))
+		if err != nil {
+			return nil, nil, err
+		}
+		d.Backups = append(d.Backups, ab)
+		digests[ab.Subject] = b.Ciphertext.SHA256
+	}
+	return d, digests, nil
+}
+
+// shreddedBackups returns the case's backups whose destruction is
+// recorded; refuses if there are none.
+func (v *Vault) shreddedBackups(ctx context.Context, caseID string) ([]*Backup, error) {
+	ids, err := v.heldIDs(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	all, err := parallelMap(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*Backup, error) {
+		b, _, err := v.GetBackup(ctx, id)
+		return b, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	done := slices.DeleteFunc(all, func(b *Backup) bool {
+		return b.State != StateShredded || b.Destruction == nil || !b.Destruction.Recorded
+	})
+	if len(done) == 0 {
+		return nil, refusedf("case %s has no recorded key destruction to attest", caseID)
+	}
+	return done, nil
+}
+
+func (v *Vault) keyStore(ctx context.Context, retention time.Duration) (attest.KeyStore, error) {
+	h, err := v.client.Sys().HealthWithContext(ctx)
+	if err != nil {
+		return attest.KeyStore{}, vaultError("read", "sys/health", err)
+	}
+	return attest.KeyStore{Kind: "vault", Address: v.Address(), TransitMount: v.mounts.Transit,
+		Version: h.Version, SnapshotRetention: retention.String()}, nil
+}
+
+func controllers(c *Case, backups []*Backup) []string {
+	out := slices.Clone(c.Controllers)
+	for _, b := range backups {
+		for _, c := range b.Controllers {
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func attestCase(c *Case) attest.Case {
+	d := c.Decision
+	return attest.Case{ID: c.ID, Authority: c.Authority, Reference: c.Reference, OpenedAt: c.OpenedAt, ClosedAt: c.ClosedAt,
+		Decision: attest.Decision{Reference: d.Reference, Document: attest.Document(d.Document), RecordedBy: d.RecordedBy, RecordedAt: d.RecordedAt}}
+}
+
+// subjectName is the ciphertext's file name, qualified by the backup id
+// when two backups of the attestation share a name.
+func subjectName(b *Backup, all []*Backup) string {
+	n := 0
+	for _, o := range all {
+		if o.Name == b.Name {
+			n++
+		}
+	}
+	if n > 1 {
+		return b.ID + "/" + b.Name
+	}
+	return b.Name
+}

@@ -1,0 +1,90 @@
+package shred
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+)
+
+// attestBackup describes one shredded backup for the predicate.
+func attestBackup(b *Backup, facts *ledgerFacts, ks attest.KeyStore, subject string) (attest.Backup, error) {
+	d := b.Destruction
+	until, err := ks.ResidualCopiesUntil(d.DestroyedAt)
+	if err != nil {
+		return attest.Backup{}, err
+	}
+	ab := attest.Backup{
+		BackupID: b.ID, Subject: subject, Categories: nonNilStrings(b.Categories), ProtectedAt: b.CreatedAt,
+		KeyUnwraps: facts.unwraps[b.ID], Holds: facts.holds[b.ID],
+		Key:         attest.Key{Name: b.Key, VersionsDestroyed: d.VersionsDestroyed},
+		DestroyedAt: d.DestroyedAt, DestroyedBy: d.DestroyedBy,
+		Verification:        attest.Verification{Method: "key read after delete", Result: "not found", MountPresent: d.MountPresent, At: d.VerifiedAt},
+		Ciphertext:          attest.Ciphertext{Deleted: d.CiphertextDeleted, Locations: []string{fileURL(b.Ciphertext.Path)}},
+		ResidualCopiesUntil: until,
+	}
+	ab.EncryptedAfterFirstStorage, ab.Original = attestOriginal(b.Original)
+	return ab, nil
+}
+
+func attestOriginal(o *Original) (bool, *attest.Original) {
+	if o == nil || !o.EncryptedAfterFirstStorage {
+		return false, nil
+	}
+	if o.Disposal == nil {
+		return true, &attest.Original{Disposal: attest.DisposalUnknown}
+	}
+	at := o.Disposal.At
+	ao := &attest.Original{Disposal: o.Disposal.Method, At: &at, By: o.Disposal.By, Note: o.Disposal.Note}
+	if e := o.Disposal.Evidence; e != nil {
+		ao.Evidence = &attest.Document{Name: e.Name, SHA256: e.SHA256}
+	}
+	return true, ao
+}
+
+func fileURL(path string) string {
+	return (&url.URL{Scheme: "file", Path: path}).String()
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// ledgerFacts walks the verified ledger once for the head, each backup's
+// opens, and its holds' placement and release times.
+func (v *Vault) ledgerFacts(ctx context.Context) (*ledgerFacts, error) {
+	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, placedAt: map[string]time.Time{}}
+	err := v.walkLedger(ctx, func(e *Entry, raw []byte) error {
+		f.head = Head{Seq: e.Seq, Hash: HashEntry(raw)}
+		f.add(e)
+		return nil
+	})
+	return f, err
+}
+
+func (f *ledgerFacts) add(e *Entry) {
+	for _, id := range e.Backups {
+		switch e.Event {
+		case EventBackupOpened:
+			t := e.Time
+			f.unwraps[id] = attest.KeyUnwraps{Count: f.unwraps[id].Count + 1, Last: &t}
+		case EventHoldPlaced:
+			if _, seen := f.placedAt[e.Case+"/"+id]; !seen {
+				f.placedAt[e.Case+"/"+id] = e.Time
+			}
+		case EventHoldReleased:
+			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: f.placedAt[e.Case+"/"+id], ReleasedAt: e.Time})
+		}
+	}
+}
