@@ -17,7 +17,6 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cryptoshred
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/age-plugin-cryptoshred ./cmd/age-plugin-cryptoshred
 
 # vault builds the pinned Vault server once into the cache (or finds one).
 vault:
@@ -28,7 +27,7 @@ tools: vault
 
 # demo runs the whole lifecycle against a local dev Vault.
 demo: build
-	VAULT_BIN=$(VAULT_BIN) examples/demo/demo.sh
+	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) examples/demo/demo.sh
 
 # test runs every test against real Vault servers, then each fuzz target briefly.
 test: lint test-go fuzz-short

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# ensure-tool.sh NAME MODULE@VERSION: prints the path of a pinned Go tool,
-# installing it once into the cache.
+# ensure-tool.sh NAME MODULE@VERSION: prints the path of a pinned Go tool.
+# A NAME already installed (in the cache, GOPATH/bin or PATH) is used if it
+# reports VERSION; otherwise the tool is installed once into the cache.
 set -euo pipefail
 name=$1 pkg=$2
-cache=${CRYPTOSHRED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cryptoshred}
 version=${pkg##*@}
+cache=${CRYPTOSHRED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cryptoshred}
 bin=$cache/bin/$version/$name
-if [ ! -x "$bin" ]; then
-  echo "installing $pkg into $(dirname "$bin")" >&2
-  mkdir -p "$(dirname "$bin")"
-  GOBIN=$(dirname "$bin") go install -trimpath "$pkg"
-fi
+reports_version() { { "$1" --version 2>&1 || "$1" version 2>&1; } | grep -q -- "$version"; }
+for candidate in "$bin" "$(go env GOPATH)/bin/$name" "$(command -v "$name" || true)"; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ] && reports_version "$candidate"; then
+    echo "$candidate"; exit 0
+  fi
+done
+echo "installing $pkg into $(dirname "$bin") (a few minutes the first time)" >&2
+mkdir -p "$(dirname "$bin")"
+GOBIN=$(dirname "$bin") go install -trimpath "$pkg"
 echo "$bin"

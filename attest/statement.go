@@ -1,0 +1,248 @@
+package attest
+
+import (
+	"time"
+)
+
+// Type URIs and the media type of an attestation.
+const (
+	// StatementType is the in-toto Statement v1 _type.
+	StatementType = "https://in-toto.io/Statement/v1"
+	// PredicateType identifies the cryptoshred deletion predicate.
+	PredicateType = "https://cryptoshred.dev/deletion/v1"
+	// PayloadType is the DSSE payloadType of an in-toto statement.
+	PayloadType = "application/vnd.in-toto+json"
+)
+
+// Values of Method for NIST SP 800-88 Rev. 2 Cryptographic Erase.
+const (
+	MethodStandard  = "NIST SP 800-88 Rev. 2"
+	MethodCategory  = "Purge"
+	MethodTechnique = "Cryptographic Erase"
+)
+
+// Values of Original.Disposal.
+const (
+	// DisposalDeleted means the plaintext original was deleted.
+	DisposalDeleted = "deleted"
+	// DisposalMediaSanitized means the media holding the original were sanitized.
+	DisposalMediaSanitized = "media-sanitized"
+	// DisposalNotOurs means the original is held by someone else, who answers for it.
+	DisposalNotOurs = "not-ours"
+	// DisposalUnknown means nobody recorded what became of the original.
+	DisposalUnknown = "unknown"
+)
+
+// Statement is an in-toto Statement v1 carrying a Deletion predicate. Build
+// one with NewStatement, or fill every field and call Validate.
+type Statement struct {
+	Type          string    `json:"_type"`
+	Subject       []Subject `json:"subject"`
+	PredicateType string    `json:"predicateType"`
+	Predicate     Deletion  `json:"predicate"`
+}
+
+// Subject names one backup ciphertext and its SHA-256 digest.
+type Subject struct {
+	Name        string            `json:"name"`
+	Digest      map[string]string `json:"digest"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Deletion is the predicate: the record of one crypto-shredding run.
+// All times must be in UTC.
+type Deletion struct {
+	AttestationID string    `json:"attestationId"`
+	IssuedAt      time.Time `json:"issuedAt"`
+	Controllers   []string  `json:"controllers"`
+	Case          Case      `json:"case"`
+	Method        Method    `json:"method"`
+	KeyStore      KeyStore  `json:"keyStore"`
+	Operator      Operator  `json:"operator"`
+	Backups       []Backup  `json:"backups"`
+	ResidualRisks []string  `json:"residualRisks"`
+	Tool          Tool      `json:"tool"`
+	Ledger        Ledger    `json:"ledger"`
+}
+
+// Case is the data protection authority's case that held the backups.
+type Case struct {
+	ID        string    `json:"id"`
+	Authority string    `json:"authority"`
+	Reference string    `json:"reference"`
+	OpenedAt  time.Time `json:"openedAt"`
+	ClosedAt  time.Time `json:"closedAt"`
+	Decision  Decision  `json:"decision"`
+}
+
+// Decision is the authority's closing decision that released the holds.
+type Decision struct {
+	Reference  string    `json:"reference"`
+	Document   Document  `json:"document"`
+	RecordedBy string    `json:"recordedBy"`
+	RecordedAt time.Time `json:"recordedAt"`
+}
+
+// Document names a file and its SHA-256 digest (64 lowercase hex digits).
+type Document struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+// Method is the sanitization method, normally MethodStandard, MethodCategory
+// and MethodTechnique.
+type Method struct {
+	Standard        string `json:"standard"`
+	Category        string `json:"category"`
+	Technique       string `json:"technique"`
+	Cipher          string `json:"cipher"`
+	KeyStrengthBits int    `json:"keyStrengthBits"`
+}
+
+// KeyStore describes the Vault (or OpenBao) server that held the keys.
+// SnapshotRetention is a Go duration such as "720h".
+type KeyStore struct {
+	Kind              string `json:"kind"`
+	Address           string `json:"address"`
+	TransitMount      string `json:"transitMount"`
+	Version           string `json:"version"`
+	SnapshotRetention string `json:"snapshotRetention"`
+}
+
+// Operator is who ran the deletion: a name given to the tool and the Vault
+// identity of the token used.
+type Operator struct {
+	Name          string        `json:"name,omitempty"`
+	VaultIdentity VaultIdentity `json:"vaultIdentity"`
+}
+
+// VaultIdentity is a Vault token's identity as Vault reported it.
+type VaultIdentity struct {
+	DisplayName string   `json:"displayName"`
+	EntityID    string   `json:"entityId,omitempty"`
+	Policies    []string `json:"policies,omitempty"`
+}
+
+// Backup records the destruction of one backup's key. Subject must equal the
+// Name of exactly one Statement subject.
+type Backup struct {
+	BackupID                   string       `json:"backupId"`
+	Subject                    string       `json:"subject"`
+	Categories                 []string     `json:"categories,omitempty"`
+	ProtectedAt                time.Time    `json:"protectedAt"`
+	EncryptedAfterFirstStorage bool         `json:"encryptedAfterFirstStorage"`
+	Original                   *Original    `json:"original,omitempty"`
+	KeyUnwraps                 KeyUnwraps   `json:"keyUnwraps"`
+	Holds                      []Hold       `json:"holds"`
+	Key                        Key          `json:"key"`
+	DestroyedAt                time.Time    `json:"destroyedAt"`
+	DestroyedBy                string       `json:"destroyedBy"`
+	Verification               Verification `json:"verification"`
+	Ciphertext                 Ciphertext   `json:"ciphertext"`
+	ResidualCopiesUntil        time.Time    `json:"residualCopiesUntil"`
+}
+
+// Original records what became of a plaintext original of a backup that was
+// encrypted after it was first stored. It must be set exactly when
+// EncryptedAfterFirstStorage is true; Disposal DisposalUnknown says nobody
+// accounted for it. At and By are required unless Disposal is DisposalUnknown.
+type Original struct {
+	Disposal string     `json:"disposal"`
+	At       *time.Time `json:"at,omitempty"`
+	By       string     `json:"by,omitempty"`
+	Note     string     `json:"note,omitempty"`
+	Evidence *Document  `json:"evidence,omitempty"`
+}
+
+// KeyUnwraps counts authorised opens of the backup. Last is nil when Count is 0.
+type KeyUnwraps struct {
+	Count int        `json:"count"`
+	Last  *time.Time `json:"last,omitempty"`
+}
+
+// Hold is a legal hold that was placed on the backup and later released.
+type Hold struct {
+	Case       string    `json:"case"`
+	PlacedAt   time.Time `json:"placedAt"`
+	ReleasedAt time.Time `json:"releasedAt"`
+}
+
+// Key is the destroyed Vault Transit key and its configuration.
+type Key struct {
+	Name                 string `json:"name"`
+	VersionsDestroyed    []int  `json:"versionsDestroyed"`
+	Exportable           bool   `json:"exportable"`
+	AllowPlaintextBackup bool   `json:"allowPlaintextBackup"`
+}
+
+// Verification is how the tool confirmed the key is gone, and Vault's answer.
+type Verification struct {
+	Method       string    `json:"method"`
+	Result       string    `json:"result"`
+	MountPresent bool      `json:"mountPresent"`
+	At           time.Time `json:"at"`
+}
+
+// Ciphertext says whether the ciphertext was deleted, and where it was.
+type Ciphertext struct {
+	Deleted   bool     `json:"deleted"`
+	Locations []string `json:"locations,omitempty"`
+}
+
+// Tool names the software that issued the attestation.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Ledger is the hash-chained ledger's head ("sha256:" + 64 hex) and length.
+type Ledger struct {
+	Head    string `json:"head"`
+	Entries int64  `json:"entries"`
+}
+
+// NewStatement returns a statement for d whose subjects are the given
+// backups' ciphertexts. digests maps each Backup.Subject to the sha256 hex
+// of its ciphertext. The caller must still call Validate (Sign does).
+func NewStatement(d Deletion, digests map[string]string) *Statement {
+	st := &Statement{Type: StatementType, PredicateType: PredicateType, Predicate: d}
+	for _, b := range d.Backups {
+		st.Subject = append(st.Subject, Subject{
+			Name:        b.Subject,
+			Digest:      map[string]string{"sha256": digests[b.Subject]},
+			Annotations: map[string]string{"backupId": b.BackupID},
+		})
+	}
+	return st
+}
+
+// ResidualCopiesUntil returns destroyedAt plus the key store's snapshot
+// retention, the value Backup.ResidualCopiesUntil must carry.
+func (k KeyStore) ResidualCopiesUntil(destroyedAt time.Time) (time.Time, error) {
+	d, err := parseRetention(k.SnapshotRetention)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return destroyedAt.Add(d).UTC(), nil
+}
+
+// Warnings lists what a reader of the attestation must be warned about: each
+// backup whose plaintext original is not accounted for.
+func (d *Deletion) Warnings() []string {
+	var w []string
+	for _, b := range d.Backups {
+		if b.OriginalUnknown() {
+			w = append(w, "backup "+b.BackupID+" ("+b.Subject+") was encrypted after it was first stored, and the disposal of its unencrypted original is not recorded: a plaintext copy may still exist")
+		}
+	}
+	return w
+}
+
+// OriginalUnknown reports whether b had a plaintext original whose disposal
+// nobody recorded.
+func (b *Backup) OriginalUnknown() bool {
+	if !b.EncryptedAfterFirstStorage {
+		return false
+	}
+	return b.Original == nil || b.Original.Disposal == DisposalUnknown || b.Original.Disposal == ""
+}
