@@ -17,8 +17,25 @@ import (
 // partial output and a failure leaves nothing behind.
 type atomicFile struct {
 	*os.File
-	final string
-	done  bool
+	final   string
+	done    bool
+	written int64
+	flushed int64
+}
+
+// writebackEvery is how much an atomicFile writes before it asks the
+// kernel to start writing it back, so Commit's sync has little left to do.
+const writebackEvery = 32 << 20
+
+// Write implements io.Writer.
+func (a *atomicFile) Write(p []byte) (int, error) {
+	n, err := a.File.Write(p)
+	a.written += int64(n)
+	if a.written-a.flushed >= writebackEvery {
+		startWriteback(a.File, a.flushed, a.written-a.flushed)
+		a.flushed = a.written
+	}
+	return n, err
 }
 
 // createAtomic starts writing final. It refuses if final exists.

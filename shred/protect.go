@@ -1,7 +1,6 @@
 package shred
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -24,28 +23,33 @@ const copyBufferSize = 1 << 20
 
 // Encrypt streams src through age to dst, wrapping the file key with the
 // Transit key name, and returns the size and SHA-256 of both sides,
-// computed in the same pass. Memory use is constant.
+// computed in the same pass. Hashing and writing run on their own
+// goroutines beside the encryption; memory use is constant.
 func (v *Vault) Encrypt(ctx context.Context, name string, src io.Reader, dst io.Writer) (Digests, error) {
-	bw := bufio.NewWriterSize(dst, copyBufferSize)
-	cw := newHashingWriter(bw)
-	pr := newHashingReader(src)
-	w, err := age.Encrypt(cw, NewRecipient(ctx, v, name))
-	if err != nil {
-		return Digests{}, fmt.Errorf("failed to start encryption: %w", err)
-	}
-	if _, err := io.CopyBuffer(w, pr, make([]byte, copyBufferSize)); err != nil {
-		return Digests{}, fmt.Errorf("failed to encrypt: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return Digests{}, fmt.Errorf("failed to finish encryption: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return Digests{}, fmt.Errorf("failed to write ciphertext: %w", err)
+	plain, cipher := newAsyncDigest(nil), newAsyncDigest(dst)
+	err := encryptTo(ctx, v, name, src, plain, cipher)
+	perr, cerr := plain.Close(), cipher.Close()
+	if err = errors.Join(err, perr, cerr); err != nil {
+		return Digests{}, err
 	}
 	return Digests{
-		Plaintext:  FileInfo{Size: pr.n, SHA256: pr.sum()},
-		Ciphertext: FileInfo{Size: cw.n, SHA256: cw.sum()},
+		Plaintext:  FileInfo{Size: plain.n, SHA256: plain.sum()},
+		Ciphertext: FileInfo{Size: cipher.n, SHA256: cipher.sum()},
 	}, nil
+}
+
+func encryptTo(ctx context.Context, v *Vault, name string, src io.Reader, plain *asyncDigest, dst io.Writer) error {
+	w, err := age.Encrypt(dst, NewRecipient(ctx, v, name))
+	if err != nil {
+		return fmt.Errorf("failed to start encryption: %w", err)
+	}
+	if err := plain.feed(src, w); err != nil {
+		return fmt.Errorf("failed to encrypt: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("failed to finish encryption: %w", err)
+	}
+	return nil
 }
 
 // ProtectRequest describes one file to protect.
