@@ -33,6 +33,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			attestCommand(),
 			ledgerCommand(),
 			reportCommand(),
+			completionCommand(),
 		},
 	}
 	setUsageErrorHandlers(app.Commands)

@@ -11,7 +11,8 @@ import (
 // positional arguments, so `backup open ID --purpose X` parses as DESIGN.md
 // writes it: urfave/cli/v2 stops reading flags at the first argument.
 func permuteArgs(app *cli.App, args []string) []string {
-	if len(args) == 0 {
+	// urfave/cli recognises a completion request only as the last argument.
+	if len(args) == 0 || args[len(args)-1] == "--generate-bash-completion" {
 		return args
 	}
 	out := []string{args[0]}
