@@ -24,11 +24,7 @@ func TestAttestationOfAShredRunVerifies(t *testing.T) {
 	if _, err := v.RunShred(ctx, admin, "ATT", shred.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	signer, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := testSigner(t)
 	if _, err := v.Attest(ctx, admin, "ATT", shred.AttestOptions{Signer: signer, ToolVersion: "test"}); err == nil || !strings.Contains(err.Error(), "snapshot retention must be declared") {
 		t.Fatalf("attest without retention: %v", err)
 	}
@@ -63,10 +59,22 @@ func TestAttestationOfAShredRunVerifies(t *testing.T) {
 func TestAttestRefusesCaseWithNothingShredded(t *testing.T) {
 	_, v := newVault(t)
 	closedCase(t, v, "NONE", 1)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	signer, _ := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
+	signer := testSigner(t)
 	_, err := v.Attest(context.Background(), admin, "NONE", shred.AttestOptions{Signer: signer, SnapshotRetention: time.Hour})
 	if !errors.Is(err, shred.ErrRefused) {
 		t.Fatalf("attest with nothing shredded: %v", err)
 	}
+}
+
+func testSigner(t *testing.T) signature.SignerVerifier {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
 }

@@ -3,11 +3,9 @@ package shred
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -88,35 +86,6 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
-
-// removeAndSync deletes path and syncs its directory. A file already gone
-// is not an error.
-func removeAndSync(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// hashingWriter counts and hashes what passes through it.
-type hashingWriter struct {
-	w io.Writer
-	h hash.Hash
-	n int64
-}
-
-func newHashingWriter(w io.Writer) *hashingWriter {
-	return &hashingWriter{w: w, h: sha256.New()}
-}
-
-func (hw *hashingWriter) Write(p []byte) (int, error) {
-	n, err := hw.w.Write(p)
-	hw.h.Write(p[:n])
-	hw.n += int64(n)
-	return n, err
-}
-
-func (hw *hashingWriter) sum() string { return hex.EncodeToString(hw.h.Sum(nil)) }
 
 // hashingReader counts and hashes what is read through it.
 type hashingReader struct {

@@ -13,6 +13,7 @@ func backupCommand() *cli.Command {
 			backupListCommand(),
 			backupShowCommand(),
 			backupOpenCommand(),
+			backupDisposeCommand(),
 		},
 	}
 }

@@ -96,3 +96,28 @@ func tamperPayload(t *testing.T, path string) string {
 	_ = os.WriteFile(bad, out, 0o600)
 	return bad
 }
+
+func TestDisposeOriginalThenAttestationSaysSo(t *testing.T) {
+	env := newTestEnv(t)
+	b := closedCaseCLI(t, env, "DPA-8", []byte("old casework"))
+	r := mustRun(t, env.srv, env.roles.admin, "backup", "dispose-original", b.ID, "--method", "deleted", "--note", "staging copy removed")
+	if !strings.Contains(r.stdout, "as deleted") {
+		t.Fatalf("dispose: %s", r.stdout)
+	}
+	if _, err := os.Stat(b.Original.Path); !os.IsNotExist(err) {
+		t.Fatal("original still on disk")
+	}
+	expectCode(t, exitRefused, env.srv, env.roles.admin, "backup", "dispose-original", b.ID, "--method", "deleted", "--note", "again")
+	expectCode(t, exitUsage, env.srv, env.roles.admin, "backup", "dispose-original", b.ID, "--method", "burnt", "--note", "n")
+	priv, pub := signingKey(t, env)
+	att := filepath.Join(env.dir, "a.json")
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-8", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "24h", "-o", att)
+	v := mustRun(t, env.srv, "", "attest", "verify", att, "--key", pub)
+	if strings.Contains(v.stdout, "WARN") {
+		t.Fatalf("verify warns although the original was disposed of:\n%s", v.stdout)
+	}
+	show := mustRun(t, env.srv, "", "attest", "show", att, "--key", pub)
+	if !strings.Contains(strings.ToLower(show.stdout), "deleted") {
+		t.Fatalf("certificate lacks the disposal:\n%s", show.stdout)
+	}
+}

@@ -1,0 +1,103 @@
+package shred_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+func TestDisposeOriginalDeleted(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	b, src := protect(t, v, []byte("plaintext original"))
+	got, err := v.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: b.ID, Method: "deleted", Note: "removed from the staging disk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(src); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("original still there: %v", err)
+	}
+	if d := got.Original.Disposal; d == nil || d.Method != "deleted" || d.By != admin.String() {
+		t.Fatalf("disposal: %+v", d)
+	}
+	if _, err := v.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: b.ID, Method: "deleted", Note: "again"}); !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("second disposal: %v", err)
+	}
+}
+
+func TestDisposeOriginalRefusesChangedFile(t *testing.T) {
+	_, v := newVault(t)
+	b, src := protect(t, v, []byte("plaintext original"))
+	if err := os.WriteFile(src, []byte("something else now"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: b.ID, Method: "deleted", Note: "n"})
+	if !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("disposal of a changed file: %v", err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Fatal("a changed original was deleted")
+	}
+}
+
+// TestAttestationStatesProvenance: one original disposed of with deleted,
+// one declared media-sanitized with evidence, one never accounted for.
+func TestAttestationStatesProvenance(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "PROV", 3)
+	evidence := filepath.Join(t.TempDir(), "sanitisation-certificate.pdf")
+	_ = os.WriteFile(evidence, []byte("%PDF certificate"), 0o600)
+	if _, err := v.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: backups[0].ID, Method: "deleted", Note: "deleted"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: backups[1].ID, Method: "media-sanitized",
+		Note: "tapes sanitised by the supplier", Evidence: evidence}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(t, v, backups[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := v.PlanShred(ctx, "PROV", time.Now())
+	warned := 0
+	for _, it := range plan.Items {
+		warned += len(it.Warnings)
+	}
+	if warned != 1 {
+		t.Fatalf("plan warned %d times, want 1", warned)
+	}
+	if _, err := v.RunShred(ctx, admin, "PROV", shred.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	signer := testSigner(t)
+	a, err := v.Attest(ctx, admin, "PROV", shred.AttestOptions{Signer: signer, SnapshotRetention: time.Hour, ToolVersion: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := attest.Verify(ctx, a.Envelope, signer, attest.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]attest.Backup{}
+	for _, b := range rep.Statement.Predicate.Backups {
+		byID[b.BackupID] = b
+	}
+	if o := byID[backups[0].ID].Original; o == nil || o.Disposal != "deleted" || o.At == nil {
+		t.Fatalf("deleted original: %+v", o)
+	}
+	if o := byID[backups[1].ID].Original; o == nil || o.Disposal != "media-sanitized" || o.Evidence == nil || o.Evidence.Name != "sanitisation-certificate.pdf" {
+		t.Fatalf("sanitised original: %+v", o)
+	}
+	if u := byID[backups[2].ID]; u.Original.Disposal != attest.DisposalUnknown || u.KeyUnwraps.Count != 1 || u.KeyUnwraps.Last == nil {
+		t.Fatalf("unknown original: %+v, unwraps %+v", u.Original, u.KeyUnwraps)
+	}
+	if len(rep.Warnings) != 1 {
+		t.Fatalf("verify warnings: %v", rep.Warnings)
+	}
+}
