@@ -45,8 +45,28 @@ func (v *Vault) CreateKey(ctx context.Context, name string) error {
 	} else if info != nil {
 		return fmt.Errorf("key %s already exists in Vault", name)
 	}
+	return v.createKey(ctx, name)
+}
+
+func (v *Vault) createKey(ctx context.Context, name string) error {
 	_, err := v.client.Logical().WriteWithContext(ctx, v.keyPath(name), map[string]any{"type": KeyType})
 	return vaultError("create key", v.keyPath(name), err)
+}
+
+// ensureKey creates the per-backup key name, or accepts the one an
+// interrupted protect of the same backup created, if it is still honestly
+// shreddable and latched.
+func (v *Vault) ensureKey(ctx context.Context, name string) error {
+	info, err := v.KeyInfo(ctx, name)
+	switch {
+	case err != nil:
+		return err
+	case info == nil:
+		return v.createKey(ctx, name)
+	case info.DeletionAllowed:
+		return refusedf("key %s already exists with deletion allowed", name)
+	}
+	return info.Shreddable()
 }
 
 // KeyInfo reads name's metadata. A missing key returns (nil, nil), but only

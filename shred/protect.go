@@ -116,15 +116,46 @@ func (v *Vault) Protect(ctx context.Context, actor Actor, req ProtectRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	b := newBackup(actor, req, orig)
-	if _, err := v.PutBackup(ctx, b, 0); err != nil {
-		return nil, fmt.Errorf("failed to register backup: %w", err)
+	b, err := v.startProtect(ctx, actor, req, orig)
+	if err != nil {
+		return nil, err
 	}
 	if err := v.protectData(ctx, b, req.Source); err != nil {
 		v.markFailed(ctx, b.ID, err)
 		return nil, err
 	}
 	return v.finishProtect(ctx, actor, b)
+}
+
+// startProtect registers a new backup, or resumes the unfinished protect
+// whose output is already in place: one that wrote its ciphertext but
+// could not record it (Vault went away), so a re-run completes the work.
+func (v *Vault) startProtect(ctx context.Context, actor Actor, req ProtectRequest, orig *Original) (*Backup, error) {
+	b := newBackup(actor, req, orig)
+	if _, err := os.Lstat(b.Ciphertext.Path); err == nil {
+		return v.resumeProtect(ctx, b.Ciphertext.Path, orig)
+	}
+	if _, err := v.PutBackup(ctx, b, 0); err != nil {
+		return nil, fmt.Errorf("failed to register backup: %w", err)
+	}
+	return b, nil
+}
+
+func (v *Vault) resumeProtect(ctx context.Context, path string, orig *Original) (*Backup, error) {
+	unfinished, err := v.ListBackups(ctx, BackupFilter{State: StateProtecting})
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range unfinished {
+		if b.Ciphertext.Path == path {
+			if err := os.Remove(path); err != nil {
+				return nil, fmt.Errorf("failed to remove the unfinished output of %s: %w", b.ID, err)
+			}
+			b.Original = orig
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%s already exists: refusing to overwrite it", path)
 }
 
 func statOriginal(path string) (*Original, error) {
@@ -160,7 +191,7 @@ func newBackup(actor Actor, req ProtectRequest, orig *Original) *Backup {
 // protectData creates the key and writes the ciphertext, filling in b's
 // digests.
 func (v *Vault) protectData(ctx context.Context, b *Backup, source string) error {
-	if err := v.CreateKey(ctx, b.Key); err != nil {
+	if err := v.ensureKey(ctx, b.Key); err != nil {
 		return err
 	}
 	src, err := os.Open(source)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -171,7 +172,8 @@ func strictUnmarshal(b []byte, out any) error {
 // ClientConfig returns a Vault client configuration for addr tuned for
 // cryptoshred: enough idle connections for parallel work (the default
 // keeps a handful and reopens the rest), and retries with backoff for
-// connection errors and 5xx answers, never for 4xx.
+// connection errors and 5xx answers, never for 4xx (4 retries, unless
+// VAULT_MAX_RETRIES says otherwise).
 func ClientConfig(addr string) (*api.Config, error) {
 	cfg := api.DefaultConfig()
 	if cfg.Error != nil {
@@ -181,6 +183,9 @@ func ClientConfig(addr string) (*api.Config, error) {
 	if t, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
 		t.MaxIdleConnsPerHost = 4 * DefaultParallel
 	}
-	cfg.MaxRetries, cfg.MinRetryWait, cfg.MaxRetryWait = 4, 200*time.Millisecond, 3*time.Second
+	cfg.MinRetryWait, cfg.MaxRetryWait = 200*time.Millisecond, 3*time.Second
+	if os.Getenv(api.EnvVaultMaxRetries) == "" {
+		cfg.MaxRetries = 4
+	}
 	return cfg, nil
 }

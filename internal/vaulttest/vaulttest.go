@@ -114,10 +114,22 @@ func startOnce(bin string) (*Server, error) {
 	}
 	token := "root-" + randomHex(12)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "server", "-dev",
+	s, err := launch(bin, addr, healthy, "server", "-dev",
 		"-dev-root-token-id="+token,
 		"-dev-listen-address="+addr,
 		"-dev-no-store-token")
+	if s != nil {
+		s.Token = token
+	}
+	return s, err
+}
+
+func healthy(code int) bool { return code == http.StatusOK }
+
+// launch starts a Vault server process listening on addr and waits until
+// its health endpoint answers with a code ready accepts.
+func launch(bin, addr string, ready func(int) bool, args ...string) (*Server, error) {
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "VAULT_DISABLE_MLOCK=true", "HOME="+os.TempDir())
 	buf := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
@@ -125,16 +137,16 @@ func startOnce(bin string) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("failed to start %s: %w", bin, err)
 	}
-	s := &Server{Addr: "http://" + addr, Token: token, cmd: cmd, done: make(chan struct{}), logBuf: buf}
+	s := &Server{Addr: "http://" + addr, cmd: cmd, done: make(chan struct{}), logBuf: buf}
 	go func() { _ = cmd.Wait(); close(s.done) }()
-	if err := s.waitReady(30 * time.Second); err != nil {
+	if err := s.waitReady(30*time.Second, ready); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("%w\n%s", err, buf.String())
 	}
 	return s, nil
 }
 
-func (s *Server) waitReady(limit time.Duration) error {
+func (s *Server) waitReady(limit time.Duration, ready func(int) bool) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		select {
@@ -145,7 +157,7 @@ func (s *Server) waitReady(limit time.Duration) error {
 		resp, err := http.Get(s.Addr + "/v1/sys/health")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if ready(resp.StatusCode) {
 				return nil
 			}
 		}

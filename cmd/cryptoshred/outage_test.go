@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+// outageEnv is a persistent Vault that tests stop, seal, pause and restart.
+type outageEnv struct {
+	t     *testing.T
+	vault *vaulttest.Persistent
+	roles roles
+	dir   string
+	key   string // signing key prefix
+}
+
+func newOutageEnv(t *testing.T) *outageEnv {
+	t.Helper()
+	p := vaulttest.StartPersistent(t)
+	e := &outageEnv{t: t, vault: p, dir: t.TempDir()}
+	e.must(e.cli(p.Token, "init"))
+	e.roles = roles{
+		admin:      p.TokenWithPolicies(t, "backup-admin", shred.PolicyAdmin),
+		compliance: p.TokenWithPolicies(t, "compliance-officer", shred.PolicyCompliance),
+		auditor:    p.TokenWithPolicies(t, "auditor", shred.PolicyAuditor),
+	}
+	e.key = filepath.Join(e.dir, "signer")
+	if err := attest.WriteKeyPair(e.key+".key", e.key+".pub", attest.ECDSAP256, nil); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// cli returns the CLI as a child process.
+// Retries are cut to one, so a Vault that is down fails fast.
+func (e *outageEnv) cli(token string, args ...string) *exec.Cmd {
+	cmd := child(e.vault.Server, token, args...)
+	cmd.Env = append(cmd.Env, "VAULT_MAX_RETRIES=1")
+	return cmd
+}
+
+// outcome runs cmd and returns its exit code and combined output.
+func outcome(cmd *exec.Cmd) (int, string) {
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	}
+	if err != nil {
+		return -1, err.Error()
+	}
+	return 0, string(out)
+}
+
+func (e *outageEnv) must(cmd *exec.Cmd) string {
+	e.t.Helper()
+	code, out := outcome(cmd)
+	if code != 0 {
+		e.t.Fatalf("%v: exit %d\n%s", cmd.Args[1:], code, out)
+	}
+	return out
+}
+
+func (e *outageEnv) do(err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *outageEnv) shredRun(caseID string) *exec.Cmd {
+	return e.cli(e.roles.admin, "shred", "run", "--case", caseID, "--yes", "--sign-key", e.key+".key",
+		"--vault-snapshot-retention", "720h", "-o", filepath.Join(e.dir, caseID+fmt.Sprint(time.Now().UnixNano())+".json"))
+}
+
+// expectUnavailable checks a command failed with exit 1 and a message that
+// names Vault and says what to do, without a raw HTTP dump.
+func (e *outageEnv) expectUnavailable(cmd *exec.Cmd, want string) {
+	e.t.Helper()
+	code, out := outcome(cmd)
+	if code != exitError || !strings.Contains(out, want) || strings.Contains(out, "URL: ") || strings.Contains(out, "goroutine ") {
+		e.t.Fatalf("%v with Vault down: exit %d\n%s", cmd.Args[1:], code, out)
+	}
+}
+
+func (e *outageEnv) root() *shred.Vault {
+	return shred.NewVault(e.vault.Root(e.t), shred.DefaultMounts)
+}
+
+func writeSource(t *testing.T, dir, name string, size int) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, bytes.Repeat([]byte(name+"\n"), size/(len(name)+1)+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEachCommandWithVaultStoppedThenRestarted: protect, open, case close
+// and shred run each fail clearly while Vault is down, leave no output,
+// and succeed when run again after Vault is back.
+func TestEachCommandWithVaultStoppedThenRestarted(t *testing.T) {
+	e := newOutageEnv(t)
+	src := writeSource(t, e.dir, "casework.tar", 100000)
+	e.must(e.cli(e.roles.admin, "backup", "protect", src, "--out", e.dir))
+	b := onlyBackup(t, e.root())
+	e.must(e.cli(e.roles.compliance, "case", "open", "C1", "--authority", "DPA", "--reference", "R", "--controller", "Ministry"))
+	e.must(e.cli(e.roles.compliance, "hold", "place", "--case", "C1", b.ID))
+	doc := writeSource(t, e.dir, "decision.pdf", 100)
+	src2 := writeSource(t, e.dir, "second.tar", 1000)
+	restored := filepath.Join(e.dir, "restored.tar")
+	steps := []struct {
+		name  string
+		cmd   func() *exec.Cmd
+		after func()
+	}{
+		{"protect", func() *exec.Cmd { return e.cli(e.roles.admin, "backup", "protect", src2, "--out", e.dir) }, func() {
+			if _, err := os.Stat(src2 + ".age"); err != nil {
+				t.Fatal("protect after restart wrote nothing")
+			}
+		}},
+		{"open", func() *exec.Cmd {
+			return e.cli(e.roles.admin, "backup", "open", b.ID, "--purpose", "restore test", "-o", restored)
+		}, func() {}},
+		{"case close", func() *exec.Cmd {
+			return e.cli(e.roles.compliance, "case", "close", "C1", "--decision-ref", "closing", "--decision-file", doc)
+		}, func() {}},
+		{"shred run", func() *exec.Cmd { return e.shredRun("C1") }, func() { assertBackupState(t, e.root(), b.ID, shred.StateShredded) }},
+	}
+	for _, s := range steps {
+		e.vault.Stop()
+		e.expectUnavailable(s.cmd(), "vault is unavailable")
+		if leftovers, _ := filepath.Glob(filepath.Join(e.dir, ".*.tmp")); len(leftovers) > 0 || fileExists(restored) && s.name == "open" {
+			t.Fatalf("%s left output behind with Vault down: %v", s.name, leftovers)
+		}
+		e.do(e.vault.Restart())
+		e.must(s.cmd())
+		s.after()
+	}
+	e.must(e.cli(e.roles.auditor, "ledger", "verify"))
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func onlyBackup(t *testing.T, v *shred.Vault) *shred.Backup {
+	t.Helper()
+	bs, err := v.ListBackups(context.Background(), shred.BackupFilter{})
+	if err != nil || len(bs) != 1 {
+		for _, b := range bs {
+			t.Logf("%s %s %s %s", b.ID, b.State, b.Ciphertext.Path, b.FailedReason)
+		}
+		t.Fatalf("want one backup, got %d (%v)", len(bs), err)
+	}
+	return bs[0]
+}
+
+func assertBackupState(t *testing.T, v *shred.Vault, id string, want shred.State) {
+	t.Helper()
+	b, _, err := v.GetBackup(context.Background(), id)
+	if err != nil || b.State != want {
+		t.Fatalf("backup %s: %v, want state %s", id, err, want)
+	}
+}
+
+// TestVaultStoppedWhileProtectEncrypts stops Vault after protect created
+// the key and while it encrypts a large file: the record cannot be
+// finished, and a re-run once Vault is back completes that same backup.
+func TestVaultStoppedWhileProtectEncrypts(t *testing.T) {
+	e := newOutageEnv(t)
+	src := writeSource(t, e.dir, "big.tar", 512<<20)
+	out := t.TempDir()
+	cmd := e.cli(e.roles.admin, "backup", "protect", src, "--out", out)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	e.do(cmd.Start())
+	waitFor(t, func() bool { return tempFileSize(out) > 16<<20 })
+	e.vault.Stop()
+	if err := cmd.Wait(); err == nil || !strings.Contains(log.String(), "vault is unavailable") {
+		t.Fatalf("protect with Vault stopped mid-way: %v\n%s", err, log.String())
+	}
+	e.do(e.vault.Restart())
+	e.must(e.cli(e.roles.admin, "backup", "protect", src, "--out", out))
+	b := onlyBackup(t, e.root())
+	if b.State != shred.StateProtected {
+		t.Fatalf("after re-run: %s", b.State)
+	}
+	restored := filepath.Join(e.dir, "restored")
+	e.must(e.cli(e.roles.admin, "backup", "open", b.ID, "--purpose", "check", "-o", restored))
+	want, _, _ := shred.FileSHA256(src)
+	if got, _, _ := shred.FileSHA256(restored); got != want {
+		t.Fatal("restored file differs from the original")
+	}
+}
+
+// tempFileSize is the size of the first temporary output in dir: it grows
+// once the key is wrapped and encryption runs.
+func tempFileSize(dir string) int64 {
+	m, _ := filepath.Glob(filepath.Join(dir, ".*.tmp"))
+	if len(m) == 0 {
+		return 0
+	}
+	st, err := os.Stat(m[0])
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("condition not reached in 5 s")
+}
+
+// TestSealedVault: commands say Vault is sealed; after unsealing they work.
+func TestSealedVault(t *testing.T) {
+	e := newOutageEnv(t)
+	src := writeSource(t, e.dir, "f.tar", 1000)
+	e.do(e.vault.Seal())
+	e.expectUnavailable(e.cli(e.roles.admin, "backup", "protect", src, "--out", e.dir), "vault is sealed; unseal it and run the command again")
+	e.expectUnavailable(e.cli(e.roles.auditor, "ledger", "verify"), "sealed")
+	e.do(e.vault.Unseal())
+	e.must(e.cli(e.roles.admin, "backup", "protect", src, "--out", e.dir))
+}
+
+// TestSlowVault pauses Vault for two seconds in the middle of a command:
+// the command waits and completes.
+func TestSlowVault(t *testing.T) {
+	e := newOutageEnv(t)
+	src := writeSource(t, e.dir, "f.tar", 1000)
+	cmd := e.cli(e.roles.admin, "backup", "protect", src, "--out", e.dir)
+	e.vault.Pause()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	e.do(cmd.Start())
+	time.Sleep(2 * time.Second)
+	e.vault.Resume()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("protect across a 2 s stall: %v\n%s", err, out.String())
+	}
+}
