@@ -68,6 +68,9 @@ func (v *Vault) beginClose(ctx context.Context, actor Actor, req CloseRequest) (
 	if err := checkDecision(req); err != nil {
 		return nil, err
 	}
+	if err := v.requireCompliance(ctx); err != nil {
+		return nil, err
+	}
 	c, version, err := v.GetCase(ctx, req.Case)
 	if err != nil {
 		return nil, err

@@ -61,6 +61,9 @@ func (v *Vault) RunShred(ctx context.Context, actor Actor, caseID string, opts R
 	if err != nil {
 		return nil, err
 	}
+	if err := v.requireAdmin(ctx, "delete"); err != nil {
+		return nil, err
+	}
 	res := &RunResult{Case: caseID}
 	due, unrecorded := v.filterDue(plan, opts, res)
 	if len(due) == 0 && len(unrecorded) == 0 && plan.Count(ActionDone) == 0 {

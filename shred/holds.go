@@ -39,6 +39,9 @@ func (v *Vault) PlaceHolds(ctx context.Context, actor Actor, caseID string, sel 
 	if c.State != CaseOpen {
 		return nil, refusedf("case %s is %s: holds can only be placed on an open case", caseID, c.State)
 	}
+	if err := v.requireCompliance(ctx); err != nil {
+		return nil, err
+	}
 	ids, err := v.selectBackups(ctx, sel)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,9 @@ func (v *Vault) checkOpen(ctx context.Context, req OpenRequest) (*Backup, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := v.require(ctx, PolicyAdmin, v.mounts.Transit+"/decrypt/"+b.Key, "update"); err != nil {
+		return nil, err
+	}
 	switch b.State {
 	case StateShredded, StateDestroying:
 		return nil, fmt.Errorf("backup %s is %s: %w", b.ID, b.State, ErrKeyDestroyed)

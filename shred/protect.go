@@ -116,6 +116,9 @@ func (v *Vault) Protect(ctx context.Context, actor Actor, req ProtectRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := v.requireAdmin(ctx, "update"); err != nil {
+		return nil, err
+	}
 	b, err := v.startProtect(ctx, actor, req, orig)
 	if err != nil {
 		return nil, err

@@ -133,3 +133,8 @@ func newTestEnv(t *testing.T) testEnv {
 	srv, r := initVault(t)
 	return testEnv{srv: srv, roles: r, dir: t.TempDir()}
 }
+
+// shredRoot returns the library's view of env's Vault with the root token.
+func shredRoot(t *testing.T, env testEnv) *shred.Vault {
+	return shred.NewVault(env.srv.Root(t), shred.DefaultMounts)
+}
