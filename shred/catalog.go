@@ -148,8 +148,8 @@ func (v *Vault) GetBackup(ctx context.Context, id string) (*Backup, int, error) 
 	if err != nil {
 		return nil, 0, err
 	}
-	if b.ID != id {
-		return nil, 0, fmt.Errorf("catalog entry backups/%s holds id %q: the catalog was edited", id, b.ID)
+	if b.ID != id || b.Key != id {
+		return nil, 0, fmt.Errorf("catalog entry backups/%s holds id %q and key %q: the catalog was edited (a backup's key is named after it)", id, truncate(b.ID, 40), truncate(b.Key, 40))
 	}
 	return &b, version, nil
 }

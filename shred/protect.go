@@ -64,8 +64,8 @@ type ProtectRequest struct {
 
 // Validate checks the request's metadata against the catalog's rules.
 func (r *ProtectRequest) Validate() error {
-	if err := CheckText("system", r.System, 128); err != nil {
-		return err
+	if r.System != "" && !ValidID(r.System) {
+		return fmt.Errorf("invalid system name %q: use 1 to 128 letters, digits, '.', '_' or '-'", truncate(r.System, 40))
 	}
 	for _, c := range r.Controllers {
 		if err := CheckText("controller", c, 256); err != nil || c == "" {

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHostileFilesAndCatalogEdits: ciphertexts swapped between backups, a
+// catalog entry edited to name another key or to carry unknown fields.
+// Each gives a clear error and leaves no output.
+func TestHostileFilesAndCatalogEdits(t *testing.T) {
+	env := newTestEnv(t)
+	a := protectFile(t, env, "a.tar", []byte("backup a"))
+	b := protectFile(t, env, "b.tar", []byte("backup b"))
+	out := filepath.Join(env.dir, "restored")
+	open := func(id string) result {
+		return expectCode(t, exitError, env.srv, env.roles.admin, "backup", "open", id, "--purpose", "p", "-o", out)
+	}
+	aBytes, _ := os.ReadFile(a.Ciphertext.Path)
+	bBytes, _ := os.ReadFile(b.Ciphertext.Path)
+	_ = os.WriteFile(b.Ciphertext.Path, aBytes, 0o600)
+	if r := open(b.ID); !strings.Contains(r.stderr, "wrapped to a different key") {
+		t.Fatalf("open of a file wrapped to another backup's key: %s", r.stderr)
+	}
+	_ = os.WriteFile(b.Ciphertext.Path, bBytes, 0o600)
+
+	kv := rawCatalog{t: t, env: env}
+	rec := kv.read("backups/" + b.ID)
+	rec["key"] = a.Key
+	kv.write("backups/"+b.ID, rec)
+	if r := open(b.ID); !strings.Contains(r.stderr, "the catalog was edited") {
+		t.Fatalf("open after the key was edited in KV: %s", r.stderr)
+	}
+	rec["key"], rec["shredEverything"] = b.Key, true
+	kv.write("backups/"+b.ID, rec)
+	if r := open(b.ID); !strings.Contains(r.stderr, "malformed catalog entry") {
+		t.Fatalf("open of an entry with unknown fields: %s", r.stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatal("a refused open left output")
+	}
+}
+
+// TestHostileNames: ids, labels and system names with path separators,
+// control characters or 10 KB of text are refused and change nothing.
+func TestHostileNames(t *testing.T) {
+	env := newTestEnv(t)
+	src := filepath.Join(env.dir, "f.tar")
+	_ = os.WriteFile(src, []byte("x"), 0o600)
+	long := strings.Repeat("A", 10<<10)
+	before := mustRun(t, env.srv, env.roles.auditor, "ledger", "verify").stdout
+	for _, bad := range []string{"../../backups/x", "a/b", "evil\x1b[2J", "line\nbreak", long} {
+		names := [][]string{
+			{"case", "open", bad, "--authority", "A", "--reference", "R"},
+			{"hold", "place", "--case", bad, "bk-x"},
+			{"backup", "show", bad},
+			{"backup", "protect", src, "--system", bad, "--out", env.dir},
+			{"backup", "protect", src, "--label", bad + "=v", "--out", env.dir},
+		}
+		if !strings.Contains(bad, "/") { // free text may name a path, never hold control characters
+			names = append(names, []string{"case", "open", "OK", "--authority", bad, "--reference", "R"},
+				[]string{"backup", "protect", src, "--label", "k=" + bad, "--out", env.dir})
+		}
+		for _, args := range names {
+			token := env.roles.compliance
+			if args[0] != "case" && args[0] != "hold" {
+				token = env.roles.admin
+			}
+			r := runCLI(t, env.srv, token, args...)
+			if r.code == exitOK || r.code == exitRefused && !strings.Contains(r.stderr, "invalid") || strings.Contains(r.stderr, "goroutine") {
+				t.Errorf("%q: exit %d: %s", args, r.code, r.stderr)
+			}
+			if len(r.stderr) > 600 {
+				t.Errorf("%q: error message of %d bytes echoes the input", args[:2], len(r.stderr))
+			}
+		}
+	}
+	if after := mustRun(t, env.srv, env.roles.auditor, "ledger", "verify").stdout; after != before {
+		t.Fatal("refused commands changed the ledger")
+	}
+	if entries, _ := filepath.Glob(filepath.Join(env.dir, "*.age")); len(entries) != 0 {
+		t.Fatalf("refused protects wrote %v", entries)
+	}
+}
+
+// rawCatalog edits KV behind cryptoshred's back, as a root token could.
+type rawCatalog struct {
+	t   *testing.T
+	env testEnv
+}
+
+func (r rawCatalog) read(path string) map[string]any {
+	sec, err := r.env.srv.Root(r.t).Logical().Read("cryptoshred/data/" + path)
+	if err != nil || sec == nil {
+		r.t.Fatalf("read %s: %v", path, err)
+	}
+	return sec.Data["data"].(map[string]any)
+}
+
+func (r rawCatalog) write(path string, data map[string]any) {
+	if _, err := r.env.srv.Root(r.t).Logical().Write("cryptoshred/data/"+path, map[string]any{"data": data}); err != nil {
+		r.t.Fatal(err)
+	}
+}
