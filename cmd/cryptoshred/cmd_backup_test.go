@@ -74,7 +74,7 @@ func TestAuditorCannotProtectOrOpen(t *testing.T) {
 	src := filepath.Join(env.dir, "g")
 	_ = os.WriteFile(src, []byte("y"), 0o600)
 	r := expectCode(t, exitRefused, env.srv, env.roles.auditor, "backup", "protect", src, "--out", env.dir)
-	if !strings.Contains(r.stderr, "lack the needed capability") {
+	if !strings.Contains(r.stderr, "lacks the \"create\" capability") {
 		t.Fatalf("stderr: %s", r.stderr)
 	}
 	expectCode(t, exitRefused, env.srv, env.roles.auditor, "backup", "open", b.ID, "--purpose", "p", "-o", filepath.Join(env.dir, "o"))
