@@ -36,6 +36,13 @@ func child(srv *vaulttest.Server, token string, args ...string) *exec.Cmd {
 // held that another open case still holds.
 func killCase(t *testing.T, v *shred.Vault, dir, caseID string, n int) (released []*shred.Backup, held *shred.Backup) {
 	t.Helper()
+	return setupHeld(t, v, dir, caseID, n, true)
+}
+
+// setupHeld protects n+1 backups, holds them all for caseID and the last
+// one also for caseID-other, and closes caseID if close is set.
+func setupHeld(t *testing.T, v *shred.Vault, dir, caseID string, n int, close bool) (released []*shred.Backup, held *shred.Backup) {
+	t.Helper()
 	ctx := context.Background()
 	actor := shred.Actor{DisplayName: "setup"}
 	var ids []string
@@ -61,7 +68,7 @@ func killCase(t *testing.T, v *shred.Vault, dir, caseID string, n int) (released
 	if err == nil {
 		_, err = v.PlaceHolds(ctx, actor, caseID+"-other", shred.HoldSelector{IDs: []string{held.ID}})
 	}
-	if err == nil {
+	if err == nil && close {
 		_, err = v.CloseCase(ctx, actor, shred.CloseRequest{Case: caseID, Reference: "closed",
 			Document: shred.DocumentRef{Name: "d.pdf", SHA256: fmt.Sprintf("%064x", 1)}})
 	}

@@ -254,3 +254,59 @@ func TestSlowVault(t *testing.T) {
 		t.Fatalf("protect across a 2 s stall: %v\n%s", err, out.String())
 	}
 }
+
+// TestVaultStoppedDuringCloseAndShred stops Vault at spread moments of a
+// running `case close` and then of a running `shred run`, restarts it and
+// runs the command again: the job finishes, nothing held loses its key,
+// nothing is lost track of, and the ledger verifies.
+func TestVaultStoppedDuringCloseAndShred(t *testing.T) {
+	e := newOutageEnv(t)
+	root := e.root()
+	doc := writeSource(t, e.dir, "decision.pdf", 100)
+	closeCmd := func(caseID string) *exec.Cmd {
+		return e.cli(e.roles.compliance, "case", "close", caseID, "--decision-ref", "closing", "--decision-file", doc)
+	}
+	const n, points = 16, 5
+	openHeld(t, root, e.dir, "CAL", n)
+	closeTime := timed(t, closeCmd("CAL"))
+	shredTime := timed(t, e.shredRun("CAL"))
+	for i := range points {
+		caseID := fmt.Sprintf("STOP-%d", i)
+		released, held := openHeld(t, root, e.dir, caseID, n)
+		e.stopDuring(closeCmd(caseID), closeTime*time.Duration(i)/points)
+		if code, out := outcome(closeCmd(caseID)); code != 0 && !strings.Contains(out, "already closed") {
+			t.Fatalf("%s: close after restart: exit %d\n%s", caseID, code, out)
+		}
+		e.stopDuring(e.shredRun(caseID), shredTime*time.Duration(i)/points)
+		checkAfterKill(t, root, released, held)
+		e.must(e.shredRun(caseID))
+		checkFinished(t, root, released, held)
+	}
+}
+
+// openHeld is killCase without the close: n backups held by caseID, one
+// more also held by another case.
+func openHeld(t *testing.T, v *shred.Vault, dir, caseID string, n int) ([]*shred.Backup, *shred.Backup) {
+	t.Helper()
+	return setupHeld(t, v, dir, caseID, n, false)
+}
+
+func timed(t *testing.T, cmd *exec.Cmd) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if code, out := outcome(cmd); code != 0 {
+		t.Fatalf("%v: exit %d\n%s", cmd.Args[1:], code, out)
+	}
+	return time.Since(start)
+}
+
+// stopDuring starts cmd, stops Vault after delay, waits for cmd, and
+// restarts Vault.
+func (e *outageEnv) stopDuring(cmd *exec.Cmd, delay time.Duration) {
+	e.t.Helper()
+	e.do(cmd.Start())
+	time.Sleep(delay)
+	e.vault.Stop()
+	_ = cmd.Wait()
+	e.do(e.vault.Restart())
+}
