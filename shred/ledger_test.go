@@ -58,32 +58,16 @@ func appendN(t *testing.T, v *shred.Vault, n int) {
 	}
 }
 
-// rawKV edits the catalog behind cryptoshred's back, as an attacker with
+// rawKV edits the ledger behind cryptoshred's back, as an attacker with
 // the root token could.
 type rawKV struct {
 	t   *testing.T
 	srv *vaulttest.Server
 }
 
-func (r rawKV) read(path string) map[string]any {
-	sec, err := r.srv.Root(r.t).Logical().Read("cryptoshred/data/" + path)
-	if err != nil || sec == nil {
-		r.t.Fatalf("read %s: %v", path, err)
-	}
-	return sec.Data["data"].(map[string]any)
-}
-
-func (r rawKV) write(path string, data map[string]any) {
-	if _, err := r.srv.Root(r.t).Logical().Write("cryptoshred/data/"+path, map[string]any{"data": data}); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-func (r rawKV) remove(path string) {
-	if _, err := r.srv.Root(r.t).Logical().Delete("cryptoshred/data/" + path); err != nil {
-		r.t.Fatal(err)
-	}
-}
+func (r rawKV) read(path string) map[string]any     { return r.srv.KVData(r.t, "cryptoshred/data/"+path) }
+func (r rawKV) write(path string, d map[string]any) { r.srv.KVWrite(r.t, "cryptoshred/data/"+path, d) }
+func (r rawKV) remove(path string)                  { r.srv.KVDelete(r.t, "cryptoshred/data/"+path) }
 
 func TestLedgerVerifyDetectsTampering(t *testing.T) {
 	cases := map[string]struct {

@@ -66,15 +66,8 @@ func TestHoldsCasesLedgerAndAccessReport(t *testing.T) {
 
 func editLedgerEntry(t *testing.T, env testEnv, seq int) {
 	t.Helper()
-	root := env.srv.Root(t).Logical()
 	path := fmt.Sprintf("cryptoshred/data/ledger/%012d", seq)
-	sec, err := root.Read(path)
-	if err != nil || sec == nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	data := sec.Data["data"].(map[string]any)
+	data := env.srv.KVData(t, path)
 	data["entry"] = strings.Replace(data["entry"].(string), `"event":"`, `"event":"x`, 1)
-	if _, err := root.Write(path, map[string]any{"data": data}); err != nil {
-		t.Fatal(err)
-	}
+	env.srv.KVWrite(t, path, data)
 }

@@ -92,15 +92,9 @@ type rawCatalog struct {
 }
 
 func (r rawCatalog) read(path string) map[string]any {
-	sec, err := r.env.srv.Root(r.t).Logical().Read("cryptoshred/data/" + path)
-	if err != nil || sec == nil {
-		r.t.Fatalf("read %s: %v", path, err)
-	}
-	return sec.Data["data"].(map[string]any)
+	return r.env.srv.KVData(r.t, "cryptoshred/data/"+path)
 }
 
-func (r rawCatalog) write(path string, data map[string]any) {
-	if _, err := r.env.srv.Root(r.t).Logical().Write("cryptoshred/data/"+path, map[string]any{"data": data}); err != nil {
-		r.t.Fatal(err)
-	}
+func (r rawCatalog) write(path string, d map[string]any) {
+	r.env.srv.KVWrite(r.t, "cryptoshred/data/"+path, d)
 }

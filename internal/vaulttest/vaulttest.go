@@ -276,3 +276,31 @@ func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// KVData reads the data of a KV v2 entry with the root token, as someone
+// editing the catalog behind cryptoshred's back would. path includes the
+// mount, e.g. "cryptoshred/data/backups/ID".
+func (s *Server) KVData(t testing.TB, path string) map[string]any {
+	t.Helper()
+	sec, err := s.Root(t).Logical().Read(path)
+	if err != nil || sec == nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return sec.Data["data"].(map[string]any)
+}
+
+// KVWrite overwrites a KV v2 entry's data with the root token.
+func (s *Server) KVWrite(t testing.TB, path string, data map[string]any) {
+	t.Helper()
+	if _, err := s.Root(t).Logical().Write(path, map[string]any{"data": data}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// KVDelete deletes a KV v2 entry's latest version with the root token.
+func (s *Server) KVDelete(t testing.TB, path string) {
+	t.Helper()
+	if _, err := s.Root(t).Logical().Delete(path); err != nil {
+		t.Fatal(err)
+	}
+}
