@@ -163,12 +163,16 @@ func runSchedule(ctx context.Context, v *shred.Vault, actor shred.Actor, opts sh
 	return nil
 }
 
+// renderRun prints the result, and always a summary line on stderr.
 func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) error {
 	if o.Format == "json" {
-		return writeJSON(stdout, res)
-	}
-	for _, b := range res.Destroyed {
-		printf(stdout, "destroyed %s key %s (verified gone), ciphertext deleted: %t\n", b.ID, b.Key, b.Destruction.CiphertextDeleted)
+		if err := writeJSON(stdout, res); err != nil {
+			return err
+		}
+	} else {
+		for _, b := range res.Destroyed {
+			printf(stdout, "destroyed %s key %s (verified gone), ciphertext deleted: %t\n", b.ID, b.Key, b.Destruction.CiphertextDeleted)
+		}
 	}
 	for _, f := range res.Failed {
 		fmt.Fprintf(stderr, "failed %s: %v\n", f.ID, f.Err)
