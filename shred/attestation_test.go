@@ -66,7 +66,7 @@ func TestAttestRefusesCaseWithNothingShredded(t *testing.T) {
 	}
 }
 
-func testSigner(t *testing.T) signature.SignerVerifier {
+func testSigner(t testing.TB) signature.SignerVerifier {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

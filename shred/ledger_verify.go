@@ -63,14 +63,20 @@ func (v *Vault) walkLedger(ctx context.Context, fn func(*Entry, []byte) error) e
 		return err
 	}
 	prev := genesis
-	for seq := int64(1); seq <= head.Seq; seq++ {
-		e, raw, err := v.readEntry(ctx, seq)
-		if err := linkError(seq, e, prev, err); err != nil {
+	for from := int64(1); from <= head.Seq; from += ledgerWindow {
+		window, err := v.readWindow(ctx, from, min(from+ledgerWindow-1, head.Seq))
+		if err != nil {
 			return err
 		}
-		prev = HashEntry(raw)
-		if err := fn(e, raw); err != nil {
-			return err
+		for i, r := range window {
+			seq := from + int64(i)
+			if err := linkError(seq, r.entry, prev, r.err); err != nil {
+				return err
+			}
+			prev = HashEntry(r.raw)
+			if err := fn(r.entry, r.raw); err != nil {
+				return err
+			}
 		}
 	}
 	if prev != head.Hash {
@@ -109,4 +115,26 @@ func (v *Vault) checkNothingPastHead(ctx context.Context, head Head) error {
 		return &LedgerError{Seq: head.Seq + 1, Reason: "lies past the head and does not link to it"}
 	}
 	return nil
+}
+
+// ledgerWindow is how many entries walkLedger reads at once; the links are
+// still checked one by one, in order.
+const ledgerWindow = 64
+
+// readResult is one entry as read, or why it could not be.
+type readResult struct {
+	entry *Entry
+	raw   []byte
+	err   error
+}
+
+func (v *Vault) readWindow(ctx context.Context, from, to int64) ([]readResult, error) {
+	seqs := make([]int64, 0, to-from+1)
+	for seq := from; seq <= to; seq++ {
+		seqs = append(seqs, seq)
+	}
+	return parallelMap(ctx, seqs, DefaultParallel, func(ctx context.Context, seq int64) (readResult, error) {
+		e, raw, err := v.readEntry(ctx, seq)
+		return readResult{entry: e, raw: raw, err: err}, nil
+	})
 }
