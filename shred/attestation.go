@@ -2,6 +2,7 @@ package shred
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -59,8 +60,7 @@ func (v *Vault) Attest(ctx context.Context, actor Actor, caseID string, opts Att
 
 func (v *Vault) storeAttestation(ctx context.Context, actor Actor, caseID string, d *attest.Deletion, env []byte) (*Attestation, error) {
 	a := &Attestation{ID: d.AttestationID, Envelope: env, Backups: len(d.Backups)}
-	rec := map[string]any{"envelope": string(env), "case": caseID, "issuedAt": d.IssuedAt.Format(time.RFC3339)}
-	if _, err := v.kvPut(ctx, "attestations/"+a.ID, rec, 0); err != nil {
+	if err := v.putAttestation(ctx, a.ID, caseID, env); err != nil {
 		return a, fmt.Errorf("attestation signed but not stored in Vault: %w", err)
 	}
 	_, err := v.Append(ctx, actor.String(), Event{Event: EventAttestationIssued, Case: caseID,
@@ -68,7 +68,27 @@ func (v *Vault) storeAttestation(ctx context.Context, actor Actor, caseID string
 	return a, err
 }
 
-// GetAttestation returns a stored envelope.
+// attestationPart is the most of an envelope one KV entry holds: Vault's
+// integrated storage refuses entries over 1 MiB by default, and a case of
+// a thousand backups signs a larger statement.
+const attestationPart = 512 << 10
+
+// putAttestation stores env in parts under attestations/<id>/<n>, then the
+// index attestations/<id> naming their count and the envelope's SHA-256.
+func (v *Vault) putAttestation(ctx context.Context, id, caseID string, env []byte) error {
+	parts := 0
+	for chunk := range slices.Chunk(env, attestationPart) {
+		if _, err := v.kvPut(ctx, fmt.Sprintf("attestations/%s/%d", id, parts), map[string]any{"data": string(chunk)}, 0); err != nil {
+			return err
+		}
+		parts++
+	}
+	_, err := v.kvPut(ctx, "attestations/"+id, map[string]any{"case": caseID, "parts": parts, "sha256": sha256Hex(env)}, 0)
+	return err
+}
+
+// GetAttestation returns a stored envelope, checked against the SHA-256
+// its index records.
 func (v *Vault) GetAttestation(ctx context.Context, id string) ([]byte, error) {
 	if err := checkID("attestation", id); err != nil {
 		return nil, err
@@ -77,8 +97,21 @@ func (v *Vault) GetAttestation(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, _ := rec.Data["envelope"].(string)
-	return []byte(env), nil
+	count, _ := rec.Data["parts"].(json.Number)
+	parts, _ := count.Int64()
+	var env []byte
+	for n := range min(parts, 1<<10) {
+		part, err := v.kvGet(ctx, fmt.Sprintf("attestations/%s/%d", id, n))
+		if err != nil {
+			return nil, err
+		}
+		s, _ := part.Data["data"].(string)
+		env = append(env, s...)
+	}
+	if sha256Hex(env) != rec.Data["sha256"] {
+		return nil, fmt.Errorf("stored attestation %s does not match its recorded SHA-256", id)
+	}
+	return env, nil
 }
 
 // ledgerFacts is what the attestation takes from the (verified) ledger.
