@@ -139,6 +139,7 @@ func TestOpenRejectsTamperedCiphertext(t *testing.T) {
 		"truncated":           orig[:len(orig)-1000],
 		"last chunk removed":  orig[:len(orig)-(8<<10+16)], // 200 KiB = 3 full chunks + 8 KiB
 		"extended":            append(append([]byte{}, orig...), 0),
+		"chunks reordered":    swapChunks(orig),
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -150,6 +151,19 @@ func TestOpenRejectsTamperedCiphertext(t *testing.T) {
 			}
 		})
 	}
+}
+
+// swapChunks swaps the first two 64 KiB payload chunks, each 64 KiB plus
+// a 16-byte tag, found after the header line "--- ..." and the 16-byte
+// nonce.
+func swapChunks(b []byte) []byte {
+	start := bytes.Index(b, []byte("\n---"))
+	start += bytes.IndexByte(b[start+1:], '\n') + 2 + 16
+	const chunk = 64<<10 + 16
+	c := append([]byte{}, b...)
+	copy(c[start:], b[start+chunk:start+2*chunk])
+	copy(c[start+chunk:], b[start:start+chunk])
+	return c
 }
 
 func flip(b []byte, i int) []byte {
