@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"filippo.io/age"
 )
@@ -92,17 +93,20 @@ func checkLabels(labels map[string]string) error {
 	return nil
 }
 
-// CheckText rejects free text that is too long or holds control
-// characters, so catalog fields print safely on a terminal.
+// CheckText rejects free text that is too long, is not UTF-8, or holds
+// control or format characters (such as bidirectional overrides), so
+// catalog fields print safely on a terminal.
 func CheckText(what, s string, max int) error {
 	if len(s) > max {
 		return fmt.Errorf("%s is longer than %d bytes", what, max)
 	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return fmt.Errorf("%s contains control characters", what)
+	if !utf8.ValidString(s) || strings.IndexFunc(s, unsafeRune) >= 0 {
+		return fmt.Errorf("%s contains control characters or invalid UTF-8", what)
 	}
 	return nil
 }
+
+func unsafeRune(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }
 
 // Protect encrypts req.Source into req.OutDir under a new per-backup key
 // and registers it in the catalog. The catalog entry is written first, as

@@ -1,10 +1,12 @@
 package shred
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -145,8 +147,11 @@ func toMap(in any) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// UseNumber keeps integers above 2^53 exact on their way to Vault.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var m map[string]any
-	return m, json.Unmarshal(b, &m)
+	return m, dec.Decode(&m)
 }
 
 func fromMap(m map[string]any, out any) error {
@@ -163,7 +168,7 @@ func strictUnmarshal(b []byte, out any) error {
 	if err := dec.Decode(out); err != nil {
 		return err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data")
 	}
 	return nil
