@@ -101,3 +101,19 @@ func TestAttestationStatesProvenance(t *testing.T) {
 		t.Fatalf("verify warnings: %v", rep.Warnings)
 	}
 }
+
+func TestRequireOriginalsDisposedSkipsUndisposed(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "REQ", 2)
+	if _, err := v.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: backups[0].ID, Method: "not-ours", Note: "held by the supplier"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.RunShred(ctx, admin, "REQ", shred.RunOptions{RequireOriginalsDisposed: true})
+	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[0].ID || len(res.Skipped) != 1 {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	if key, _ := v.KeyInfo(ctx, backups[1].Key); key == nil {
+		t.Fatal("the backup whose original is unaccounted for lost its key")
+	}
+}
