@@ -17,6 +17,7 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cryptoshred
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/age-plugin-cryptoshred ./cmd/age-plugin-cryptoshred
 
 # vault builds the pinned Vault server once into the cache (or finds one).
 vault:

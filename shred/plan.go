@@ -134,7 +134,11 @@ func originalWarnings(b *Backup) []string {
 	if b.Original == nil || !b.Original.EncryptedAfterFirstStorage || b.Original.Disposal != nil {
 		return nil
 	}
-	return []string{"the plaintext original (" + b.Original.Path + ") existed before encryption and its disposal is not recorded: crypto-shredding does not erase it"}
+	where := b.Original.Path
+	if where == "" {
+		where = "location unknown"
+	}
+	return []string{"the plaintext original (" + where + ") existed before encryption and its disposal is not recorded: crypto-shredding does not erase it"}
 }
 
 // due returns the plan's items to destroy now.

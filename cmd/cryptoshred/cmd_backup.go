@@ -10,6 +10,7 @@ func backupCommand() *cli.Command {
 		Usage: "protect, list, show and open backups",
 		Subcommands: []*cli.Command{
 			backupProtectCommand(),
+			backupRegisterCommand(),
 			backupListCommand(),
 			backupShowCommand(),
 			backupOpenCommand(),

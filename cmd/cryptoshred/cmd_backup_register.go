@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+func backupRegisterCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "register",
+		Usage:     "adopt age files encrypted with age-plugin-cryptoshred to a per-backup key",
+		ArgsUsage: "FILE.age...",
+		Description: "Reads each file's age header without decrypting it. The file must be wrapped to exactly one " +
+			"cryptoshred key named bk-..., not yet registered, held in Vault with deletion not allowed; the key " +
+			"name becomes the backup id. The file is never modified. Its plaintext history is unknown: record " +
+			"what became of the plaintext with `backup dispose-original`.\nCategories: " + strings.Join(shred.Categories, ", "),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "system", Usage: "source system name"},
+			&cli.StringSliceFlag{Name: "controller", Usage: "data controller (repeatable)"},
+			&cli.StringSliceFlag{Name: "category", Usage: "GDPR special category (repeatable)"},
+			&cli.StringSliceFlag{Name: "label", Usage: "label key=value (repeatable)"},
+		},
+		Action: func(c *cli.Context) error {
+			opts, err := parseProtectOptions(c)
+			if err != nil {
+				return err
+			}
+			o, v, err := setup(c)
+			if err != nil {
+				return err
+			}
+			return runRegister(c.Context, o, v, opts, c.App.Writer, c.App.ErrWriter)
+		},
+	}
+}
+
+func registerRequest(o protectOptions, file string) shred.RegisterRequest {
+	return shred.RegisterRequest{File: file, System: o.System,
+		Controllers: o.Controllers, Categories: o.Categories, Labels: o.Labels}
+}
+
+func runRegister(ctx context.Context, o globalOptions, v *shred.Vault, opts protectOptions, stdout, stderr io.Writer) error {
+	actor, err := v.WhoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	var done []*shred.Backup
+	var failures []error
+	for _, file := range opts.Files {
+		b, err := v.Register(ctx, actor, registerRequest(opts, file))
+		if err != nil {
+			failures = append(failures, fmt.Errorf("%s: %w", file, err))
+			continue
+		}
+		done = append(done, b)
+		printRegistered(o, stdout, b)
+	}
+	if o.Format == "json" {
+		if err := writeJSON(stdout, nonNil(done)); err != nil {
+			return err
+		}
+	}
+	return batchResult(stderr, len(done), failures, "register")
+}
+
+func printRegistered(o globalOptions, w io.Writer, b *shred.Backup) {
+	if o.Format != "text" {
+		return
+	}
+	printf(w, "registered %s as %s (sha256 %s); record what became of its plaintext with `cryptoshred backup dispose-original %s`\n",
+		b.Ciphertext.Path, b.ID, b.Ciphertext.SHA256, b.ID)
+}

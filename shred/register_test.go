@@ -1,0 +1,210 @@
+package shred_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+// ageFileTo writes data as an age file encrypted to recipients and
+// returns its path.
+func ageFileTo(t *testing.T, data []byte, recipients ...age.Recipient) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, recipients...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil || w.Close() != nil {
+		t.Fatalf("encrypt: %v", err)
+	}
+	return writeFile(t, t.TempDir(), "backup.tar.age", buf.Bytes())
+}
+
+// newBackupKey creates a per-backup key as the admin and returns its name.
+func newBackupKey(t *testing.T, v *shred.Vault) string {
+	t.Helper()
+	name := shred.NewBackupID()
+	if err := v.CreateKey(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func TestRegisterAdoptsAgeFileWrappedToBackupKey(t *testing.T) {
+	srv, _ := newVault(t)
+	v := roleVault(t, srv, shred.PolicyAdmin)
+	ctx := context.Background()
+	key := newBackupKey(t, v)
+	data := randomBytes(t, 100000)
+	path := ageFileTo(t, data, shred.NewRecipient(ctx, v, key))
+	b, err := v.Register(ctx, admin, shred.RegisterRequest{File: path, System: "casework", Categories: []string{"health"}})
+	if err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	checkRegistered(t, v, b, key, path)
+	if got, err := open(t, v, key); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("open of the registered file: %v", err)
+	}
+	_, err = v.Register(ctx, admin, shred.RegisterRequest{File: path})
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "already in the catalog") {
+		t.Fatalf("second register: %v", err)
+	}
+}
+
+func checkRegistered(t *testing.T, v *shred.Vault, b *shred.Backup, key, path string) {
+	t.Helper()
+	sum, size, _ := shred.FileSHA256(path)
+	if b.ID != key || b.Key != key || b.State != shred.StateProtected || b.System != "casework" {
+		t.Fatalf("registered backup: %+v", b)
+	}
+	if b.Ciphertext.SHA256 != sum || b.Ciphertext.Size != size || b.Ciphertext.Path != path || b.Name != "backup.tar.age" {
+		t.Fatalf("ciphertext %+v, want %s %d %s", b.Ciphertext, sum, size, path)
+	}
+	if o := b.Original; o == nil || !o.EncryptedAfterFirstStorage || o.Path != "" {
+		t.Fatalf("original: %+v", b.Original)
+	}
+	if stored, _, err := v.GetBackup(context.Background(), key); err != nil || stored.Ciphertext.SHA256 != sum {
+		t.Fatalf("catalog entry: %+v %v", stored, err)
+	}
+	entries, err := v.Entries(context.Background())
+	if err != nil || entries[len(entries)-1].Event != shred.EventBackupRegistered || entries[len(entries)-1].Backups[0] != key {
+		t.Fatalf("ledger: %v", err)
+	}
+}
+
+func TestDisposeOriginalOfRegisteredBackupRecordsDeclaration(t *testing.T) {
+	srv, _ := newVault(t)
+	v := roleVault(t, srv, shred.PolicyAdmin)
+	ctx := context.Background()
+	key := newBackupKey(t, v)
+	path := ageFileTo(t, []byte("x"), shred.NewRecipient(ctx, v, key))
+	if _, err := v.Register(ctx, admin, shred.RegisterRequest{File: path}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: key, Method: "deleted", Note: "staging copy removed by the backup job"})
+	if err != nil || b.Original.Disposal == nil || b.Original.Disposal.Method != "deleted" {
+		t.Fatalf("dispose: %+v %v", b, err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("dispose-original touched the ciphertext: %v", err)
+	}
+}
+
+// forgedRecipient writes a cryptoshred stanza naming key without asking
+// Vault, as a hand-made header would.
+type forgedRecipient struct{ key string }
+
+func (f forgedRecipient) Wrap([]byte) ([]*age.Stanza, error) {
+	return []*age.Stanza{{Type: shred.StanzaType, Args: []string{f.key}, Body: []byte("vault:v1:AAAA")}}, nil
+}
+
+func TestRegisterRefuses(t *testing.T) {
+	srv, root := newVault(t)
+	v := roleVault(t, srv, shred.PolicyAdmin)
+	ctx := context.Background()
+	x, _ := age.GenerateX25519Identity()
+	rawKey := func(name string, params map[string]any) string {
+		if _, err := srv.Root(t).Logical().Write("cryptoshred-transit/keys/"+name, params); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	exportable := rawKey(shred.NewBackupID(), map[string]any{"type": "aes256-gcm96", "exportable": true})
+	unlatched := newBackupKey(t, v)
+	if err := root.AllowDeletion(ctx, unlatched); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := newBackupKey(t, v), newBackupKey(t, v)
+	for name, tc := range map[string]struct {
+		recipients []age.Recipient
+		want       string
+	}{
+		"x25519 too":       {[]age.Recipient{shred.NewRecipient(ctx, v, k1), x.Recipient()}, `"X25519" recipient stanza`},
+		"two keys":         {[]age.Recipient{shred.NewRecipient(ctx, v, k1), shred.NewRecipient(ctx, v, k2)}, "2 cryptoshred keys"},
+		"not a backup key": {[]age.Recipient{shred.NewRecipient(ctx, root, rawKey("casework", map[string]any{"type": "aes256-gcm96"}))}, `must start with "bk-"`},
+		"unknown key":      {[]age.Recipient{forgedRecipient{"bk-01nosuchkey"}}, "not in Vault"},
+		"exportable key":   {[]age.Recipient{shred.NewRecipient(ctx, root, exportable)}, "is exportable"},
+		"deletion allowed": {[]age.Recipient{shred.NewRecipient(ctx, v, unlatched)}, "already allows deletion"},
+	} {
+		path := ageFileTo(t, []byte("data"), tc.recipients...)
+		_, err := v.Register(ctx, admin, shred.RegisterRequest{File: path})
+		if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a refusal saying %q", name, err, tc.want)
+		}
+	}
+	if list, _ := v.ListBackups(ctx, shred.BackupFilter{}); len(list) != 0 {
+		t.Fatalf("refused files were registered: %d", len(list))
+	}
+}
+
+func TestRegisterRejectsWhatIsNotAnAgeFile(t *testing.T) {
+	srv, _ := newVault(t)
+	v := roleVault(t, srv, shred.PolicyAdmin)
+	dir := t.TempDir()
+	for _, path := range []string{writeFile(t, dir, "plain.tar", []byte("not encrypted\n")), dir, filepath.Join(dir, "missing.age")} {
+		_, err := v.Register(context.Background(), admin, shred.RegisterRequest{File: path})
+		if err == nil || errors.Is(err, shred.ErrRefused) {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+	_, err := v.Register(context.Background(), admin, shred.RegisterRequest{File: "f", Categories: []string{"shoe-size"}})
+	if err == nil || !strings.Contains(err.Error(), "unknown category") {
+		t.Fatalf("bad category: %v", err)
+	}
+}
+
+func TestRegisterNeedsTheAdminRole(t *testing.T) {
+	srv, _ := newVault(t)
+	v := roleVault(t, srv, shred.PolicyAuditor)
+	_, err := v.Register(context.Background(), admin, shred.RegisterRequest{File: "f.age"})
+	if !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("auditor register: %v", err)
+	}
+}
+
+// x25519File returns data encrypted to a fresh X25519 identity, armored
+// if asked.
+func x25519File(t *testing.T, armored bool) []byte {
+	t.Helper()
+	x, _ := age.GenerateX25519Identity()
+	var buf bytes.Buffer
+	var dst io.Writer = &buf
+	aw := armor.NewWriter(&buf)
+	if armored {
+		dst = aw
+	}
+	w, err := age.Encrypt(dst, x.Recipient())
+	if err != nil || w.Close() != nil {
+		t.Fatal(err)
+	}
+	if armored && aw.Close() != nil {
+		t.Fatal("armor")
+	}
+	return buf.Bytes()
+}
+
+func TestHeaderStanzasOfBinaryAndArmoredFiles(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"binary":  x25519File(t, false),
+		"armored": append([]byte("\n\n"), x25519File(t, true)...),
+	} {
+		stanzas, err := shred.HeaderStanzas(bytes.NewReader(data))
+		if err != nil || len(stanzas) != 1 || stanzas[0].Type != "X25519" {
+			t.Errorf("%s: %v %v", name, stanzas, err)
+		}
+	}
+	if _, err := shred.HeaderStanzas(strings.NewReader("age-encryption.org/v1\n")); err == nil || !strings.Contains(err.Error(), "not an age file") {
+		t.Fatalf("truncated header: %v", err)
+	}
+}
