@@ -12,13 +12,16 @@ import (
 
 // atomicFile is an output written to a temporary file in the destination
 // directory and moved into place only by Commit, so a reader never sees a
-// partial output and a failure leaves nothing behind.
+// partial output and a failure leaves nothing behind. Where the system
+// allows (Linux O_TMPFILE) the temporary file has no name at all, so even a
+// process killed mid-write leaves no partial plaintext on disk.
 type atomicFile struct {
 	*os.File
-	final   string
-	done    bool
-	written int64
-	flushed int64
+	final     string
+	anonymous bool
+	done      bool
+	written   int64
+	flushed   int64
 }
 
 // writebackEvery is how much an atomicFile writes before it asks the
@@ -41,6 +44,9 @@ func createAtomic(final string) (*atomicFile, error) {
 	if _, err := os.Lstat(final); err == nil {
 		return nil, fmt.Errorf("%s already exists: refusing to overwrite it", final)
 	}
+	if f := openAnonymous(filepath.Dir(final)); f != nil {
+		return &atomicFile{File: f, final: final, anonymous: true}, nil
+	}
 	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("failed to create output: %w", err)
@@ -54,15 +60,25 @@ func (a *atomicFile) Commit() error {
 	if err := a.Sync(); err != nil {
 		return fmt.Errorf("failed to sync %s: %w", a.final, err)
 	}
-	if err := a.Close(); err != nil {
-		return fmt.Errorf("failed to close %s: %w", a.final, err)
-	}
-	if err := os.Link(a.Name(), a.final); err != nil {
+	if err := a.link(); err != nil {
 		return fmt.Errorf("failed to move output into place: %w", err)
 	}
 	a.done = true
-	_ = os.Remove(a.Name())
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("failed to close %s: %w", a.final, err)
+	}
+	if !a.anonymous {
+		_ = os.Remove(a.Name())
+	}
 	return syncDir(filepath.Dir(a.final))
+}
+
+// link gives the written file its final name, failing if that name exists.
+func (a *atomicFile) link() error {
+	if a.anonymous {
+		return linkAnonymous(a.File, a.final)
+	}
+	return os.Link(a.Name(), a.final)
 }
 
 // Abort removes the temporary file unless Commit succeeded. It is safe to
@@ -72,7 +88,9 @@ func (a *atomicFile) Abort() {
 		return
 	}
 	_ = a.Close()
-	_ = os.Remove(a.Name())
+	if !a.anonymous {
+		_ = os.Remove(a.Name())
+	}
 }
 
 func syncDir(dir string) error {

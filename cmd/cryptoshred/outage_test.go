@@ -183,7 +183,7 @@ func TestVaultStoppedWhileProtectEncrypts(t *testing.T) {
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	e.do(cmd.Start())
-	waitFor(t, func() bool { return tempFileSize(out) > 16<<20 })
+	waitFor(t, func() bool { return unnamedOutputSize(cmd.Process.Pid, out) > 16<<20 })
 	e.vault.Stop()
 	if err := cmd.Wait(); err == nil || !strings.Contains(log.String(), "vault is unavailable") {
 		t.Fatalf("protect with Vault stopped mid-way: %v\n%s", err, log.String())
@@ -202,18 +202,21 @@ func TestVaultStoppedWhileProtectEncrypts(t *testing.T) {
 	}
 }
 
-// tempFileSize is the size of the first temporary output in dir: it grows
-// once the key is wrapped and encryption runs.
-func tempFileSize(dir string) int64 {
-	m, _ := filepath.Glob(filepath.Join(dir, ".*.tmp"))
-	if len(m) == 0 {
-		return 0
+// unnamedOutputSize is the size of the unnamed (O_TMPFILE) output that
+// process pid is writing in dir, found through /proc: it grows once the
+// key is wrapped and encryption runs.
+func unnamedOutputSize(pid int, dir string) int64 {
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, fd := range fds {
+		target, err := os.Readlink(fd)
+		if err != nil || !strings.HasPrefix(target, dir+"/#") {
+			continue
+		}
+		if st, err := os.Stat(fd); err == nil {
+			return st.Size()
+		}
 	}
-	st, err := os.Stat(m[0])
-	if err != nil {
-		return 0
-	}
-	return st.Size()
+	return 0
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -309,4 +312,23 @@ func (e *outageEnv) stopDuring(cmd *exec.Cmd, delay time.Duration) {
 	e.vault.Stop()
 	_ = cmd.Wait()
 	e.do(e.vault.Restart())
+}
+
+// TestKilledOpenLeavesNoPlaintext kills `backup open` while it writes a
+// large restore: the output is an unnamed file until complete, so nothing
+// is left on disk.
+func TestKilledOpenLeavesNoPlaintext(t *testing.T) {
+	e := newOutageEnv(t)
+	src := writeSource(t, e.dir, "big.tar", 256<<20)
+	e.must(e.cli(e.roles.admin, "backup", "protect", src, "--out", e.dir))
+	b := onlyBackup(t, e.root())
+	restore := t.TempDir()
+	cmd := e.cli(e.roles.admin, "backup", "open", b.ID, "--purpose", "restore", "-o", filepath.Join(restore, "big.tar"))
+	e.do(cmd.Start())
+	waitFor(t, func() bool { return unnamedOutputSize(cmd.Process.Pid, restore) > 16<<20 })
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if left, _ := os.ReadDir(restore); len(left) != 0 {
+		t.Fatalf("a killed open left %d file(s) in the output directory", len(left))
+	}
 }
