@@ -27,13 +27,9 @@ func backupProtectCommand() *cli.Command {
 		ArgsUsage: "FILE...",
 		Description: "Writes DIR/NAME.age for each FILE. The original is never modified or deleted " +
 			"(see `backup dispose-original`).\nCategories: " + strings.Join(shred.Categories, ", "),
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory", Value: "."},
-			&cli.StringFlag{Name: "system", Usage: "source system name"},
-			&cli.StringSliceFlag{Name: "controller", Usage: "data controller (repeatable)"},
-			&cli.StringSliceFlag{Name: "category", Usage: "GDPR special category (repeatable)"},
-			&cli.StringSliceFlag{Name: "label", Usage: "label key=value (repeatable)"},
-		},
+		}, metadataFlags()...),
 		Action: func(c *cli.Context) error {
 			opts, err := parseProtectOptions(c)
 			if err != nil {
@@ -45,6 +41,16 @@ func backupProtectCommand() *cli.Command {
 			}
 			return runProtect(c.Context, o, v, opts, c.App.Writer, c.App.ErrWriter)
 		},
+	}
+}
+
+// metadataFlags are the catalog fields protect and register both take.
+func metadataFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "system", Usage: "source system name"},
+		&cli.StringSliceFlag{Name: "controller", Usage: "data controller (repeatable)"},
+		&cli.StringSliceFlag{Name: "category", Usage: "GDPR special category (repeatable)"},
+		&cli.StringSliceFlag{Name: "label", Usage: "label key=value (repeatable)"},
 	}
 }
 
@@ -88,21 +94,34 @@ func parseLabels(kvs []string) (map[string]string, error) {
 }
 
 func runProtect(ctx context.Context, o globalOptions, v *shred.Vault, opts protectOptions, stdout, stderr io.Writer) error {
+	return runEachFile(ctx, o, v, opts.Files, stdout, stderr, "protect",
+		func(actor shred.Actor, file string) (*shred.Backup, error) {
+			return v.Protect(ctx, actor, opts.request(file))
+		},
+		func(file string, b *shred.Backup) {
+			printf(stdout, "protected %s as %s -> %s (sha256 %s)\n", file, b.ID, b.Ciphertext.Path, b.Ciphertext.SHA256)
+		})
+}
+
+// runEachFile applies do to every file as the token's actor, printing
+// each success in text mode and all of them at the end in json mode.
+func runEachFile(ctx context.Context, o globalOptions, v *shred.Vault, files []string, stdout, stderr io.Writer, what string,
+	do func(shred.Actor, string) (*shred.Backup, error), show func(string, *shred.Backup)) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
 	}
 	var done []*shred.Backup
 	var failures []error
-	for _, file := range opts.Files {
-		b, err := v.Protect(ctx, actor, opts.request(file))
+	for _, file := range files {
+		b, err := do(actor, file)
 		if err != nil {
 			failures = append(failures, fmt.Errorf("%s: %w", file, err))
 			continue
 		}
 		done = append(done, b)
 		if o.Format == "text" {
-			printf(stdout, "protected %s as %s -> %s (sha256 %s)\n", file, b.ID, b.Ciphertext.Path, b.Ciphertext.SHA256)
+			show(file, b)
 		}
 	}
 	if o.Format == "json" {
@@ -110,7 +129,7 @@ func runProtect(ctx context.Context, o globalOptions, v *shred.Vault, opts prote
 			return err
 		}
 	}
-	return batchResult(stderr, len(done), failures, "protect")
+	return batchResult(stderr, len(done), failures, what)
 }
 
 // batchResult reports the failures of a command over several items and

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 
@@ -20,12 +19,7 @@ func backupRegisterCommand() *cli.Command {
 			"cryptoshred key named bk-..., not yet registered, held in Vault with deletion not allowed; the key " +
 			"name becomes the backup id. The file is never modified. Its plaintext history is unknown: record " +
 			"what became of the plaintext with `backup dispose-original`.\nCategories: " + strings.Join(shred.Categories, ", "),
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "system", Usage: "source system name"},
-			&cli.StringSliceFlag{Name: "controller", Usage: "data controller (repeatable)"},
-			&cli.StringSliceFlag{Name: "category", Usage: "GDPR special category (repeatable)"},
-			&cli.StringSliceFlag{Name: "label", Usage: "label key=value (repeatable)"},
-		},
+		Flags: metadataFlags(),
 		Action: func(c *cli.Context) error {
 			opts, err := parseProtectOptions(c)
 			if err != nil {
@@ -46,33 +40,12 @@ func registerRequest(o protectOptions, file string) shred.RegisterRequest {
 }
 
 func runRegister(ctx context.Context, o globalOptions, v *shred.Vault, opts protectOptions, stdout, stderr io.Writer) error {
-	actor, err := v.WhoAmI(ctx)
-	if err != nil {
-		return err
-	}
-	var done []*shred.Backup
-	var failures []error
-	for _, file := range opts.Files {
-		b, err := v.Register(ctx, actor, registerRequest(opts, file))
-		if err != nil {
-			failures = append(failures, fmt.Errorf("%s: %w", file, err))
-			continue
-		}
-		done = append(done, b)
-		printRegistered(o, stdout, b)
-	}
-	if o.Format == "json" {
-		if err := writeJSON(stdout, nonNil(done)); err != nil {
-			return err
-		}
-	}
-	return batchResult(stderr, len(done), failures, "register")
-}
-
-func printRegistered(o globalOptions, w io.Writer, b *shred.Backup) {
-	if o.Format != "text" {
-		return
-	}
-	printf(w, "registered %s as %s (sha256 %s); record what became of its plaintext with `cryptoshred backup dispose-original %s`\n",
-		b.Ciphertext.Path, b.ID, b.Ciphertext.SHA256, b.ID)
+	return runEachFile(ctx, o, v, opts.Files, stdout, stderr, "register",
+		func(actor shred.Actor, file string) (*shred.Backup, error) {
+			return v.Register(ctx, actor, registerRequest(opts, file))
+		},
+		func(_ string, b *shred.Backup) {
+			printf(stdout, "registered %s as %s (sha256 %s); record what became of its plaintext with `cryptoshred backup dispose-original %s`\n",
+				b.Ciphertext.Path, b.ID, b.Ciphertext.SHA256, b.ID)
+		})
 }
