@@ -40,6 +40,50 @@ var residualRisks = []string{
 	"plaintext copies made before the backup was protected are not erased by destroying its key (see each backup's original)",
 }
 
+// CheckAttestable refuses, before any key is destroyed, a run whose
+// attestation could not be issued: no declared snapshot retention, no
+// data controller on record, or a signer that cannot sign (a Vault key the
+// token may not use, say).
+func (v *Vault) CheckAttestable(ctx context.Context, caseID string, opts AttestOptions) error {
+	if opts.SnapshotRetention <= 0 {
+		return errors.New("the Vault snapshot retention must be declared (--vault-snapshot-retention): the attestation states until when snapshots may still hold the keys")
+	}
+	c, _, err := v.GetCase(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	if err := v.checkControllers(ctx, c); err != nil {
+		return err
+	}
+	if _, err := opts.Signer.SignMessage(strings.NewReader("cryptoshred signer check")); err != nil {
+		return refusedf("the signing key cannot sign, so no attestation could be issued: %v", err)
+	}
+	return nil
+}
+
+// checkControllers refuses a case where neither the case nor any of its
+// backups names a data controller: the attestation must say whose data it was.
+func (v *Vault) checkControllers(ctx context.Context, c *Case) error {
+	if len(c.Controllers) > 0 {
+		return nil
+	}
+	ids, err := v.heldIDs(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	backups, err := parallelMap(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*Backup, error) {
+		b, _, err := v.GetBackup(ctx, id)
+		return b, err
+	})
+	if err != nil {
+		return err
+	}
+	if len(controllers(c, backups)) == 0 {
+		return refusedf("no data controller is recorded for case %s or its backups: name one with case open --controller or backup protect --controller", c.ID)
+	}
+	return nil
+}
+
 // Attest issues a signed attestation covering every backup of a closed
 // case whose key destruction is recorded. It stores the envelope in KV
 // attestations/<id> and records it in the ledger.
@@ -136,7 +180,7 @@ func (v *Vault) buildDeletion(ctx context.Context, actor Actor, caseID string, o
 		return nil, nil, err
 	}
 	if len(controllers(c, backups)) == 0 {
-		return nil, nil, refusedf("no data controller is recorded for case %s or its backups: name one with case open --controller or backup protect --controller", caseID)
+		return nil, nil, refusedf("no data controller is recorded for case %s or its backups", caseID)
 	}
 	ks, err := v.keyStore(ctx, opts.SnapshotRetention)
 	if err != nil {

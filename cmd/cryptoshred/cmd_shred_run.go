@@ -97,10 +97,14 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Vault, opts shredRu
 	if opts.Grace > 0 {
 		return runSchedule(ctx, v, actor, opts, stdout)
 	}
-	// Load the signer before anything is destroyed, so a wrong key or
-	// password stops the run while it can still change its mind.
+	// Load and try the signer, and check the attestation can be issued,
+	// before anything is destroyed, so the run stops while it can still
+	// change its mind.
 	signer, err := loadSigner(ctx, opts.SignKey, o, stderr)
 	if err != nil {
+		return err
+	}
+	if err := v.CheckAttestable(ctx, opts.Case, attestOptions(signer, opts)); err != nil {
 		return err
 	}
 	update, finish := progressUpdater(stderr, "shredding")
@@ -123,8 +127,7 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Vault, opts shredRu
 }
 
 func issueAttestation(ctx context.Context, v *shred.Vault, actor shred.Actor, signer signature.Signer, opts shredRunOptions, stderr io.Writer) error {
-	a, err := v.Attest(ctx, actor, opts.Case, shred.AttestOptions{Signer: signer,
-		SnapshotRetention: opts.SnapshotRetention, ToolVersion: version, Operator: opts.Operator})
+	a, err := v.Attest(ctx, actor, opts.Case, attestOptions(signer, opts))
 	if err != nil {
 		return fmt.Errorf("keys destroyed and recorded, but the attestation failed (run shred run again to issue it): %w", err)
 	}
@@ -179,4 +182,8 @@ func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stderr, "case %s: %d destroyed, %d skipped, %d failed\n", res.Case, len(res.Destroyed), len(res.Skipped), len(res.Failed))
 	return nil
+}
+
+func attestOptions(signer signature.Signer, opts shredRunOptions) shred.AttestOptions {
+	return shred.AttestOptions{Signer: signer, SnapshotRetention: opts.SnapshotRetention, ToolVersion: version, Operator: opts.Operator}
 }

@@ -121,3 +121,34 @@ func TestDisposeOriginalThenAttestationSaysSo(t *testing.T) {
 		t.Fatalf("certificate lacks the disposal:\n%s", show.stdout)
 	}
 }
+
+// TestShredRefusesBeforeDestroyingWhatItCouldNotAttest: no data controller
+// on record, or a Vault signing key the token may not use, stop the run
+// before any key is destroyed.
+func TestShredRefusesBeforeDestroyingWhatItCouldNotAttest(t *testing.T) {
+	env := newTestEnv(t)
+	b := protectFile(t, env, "x.tar", []byte("x"))
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "NOCTL", "--authority", "A", "--reference", "R")
+	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", "NOCTL", b.ID)
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", "NOCTL", "--decision-ref", "r", "--decision-file", decisionFile(t, env))
+	priv, _ := signingKey(t, env)
+	r := expectCode(t, exitRefused, env.srv, env.roles.admin, "shred", "run", "--case", "NOCTL", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "1h")
+	if !strings.Contains(r.stderr, "no data controller") {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
+	c := closedCaseCLI(t, env, "VAULTKEY", []byte("y"))
+	if _, err := env.srv.Root(t).Logical().Write("cryptoshred-transit/keys/attest-signer", map[string]any{"type": "ecdsa-p256"}); err != nil {
+		t.Fatal(err)
+	}
+	r = expectCode(t, exitRefused, env.srv, env.roles.admin, "shred", "run", "--case", "VAULTKEY", "--yes",
+		"--sign-key", "hashivault://attest-signer", "--vault-snapshot-retention", "1h")
+	if !strings.Contains(r.stderr, "cannot sign") {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
+	root := shredRoot(t, env)
+	for _, bk := range []*shred.Backup{b, c} {
+		if _, key := backupAndKey(t, root, bk); key == nil {
+			t.Fatalf("%s lost its key although no attestation could be issued", bk.ID)
+		}
+	}
+}
