@@ -3,8 +3,10 @@ package shred_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/shred"
 )
@@ -119,13 +121,29 @@ func TestHoldOnClosedCaseAndBadIDsAreRefused(t *testing.T) {
 
 func TestHoldBySystemAndCreatedBefore(t *testing.T) {
 	_, v := newVault(t)
-	b1, _ := protect(t, v, []byte("1"))
-	b2, _ := protect(t, v, []byte("2"))
+	old := protectDated(t, v, time.Date(2019, 11, 30, 0, 0, 0, 0, time.UTC))
+	protectDated(t, v, time.Date(2021, 5, 31, 0, 0, 0, 0, time.UTC))
 	openCase(t, v, "E")
-	held, err := v.PlaceHolds(context.Background(), compliance, "E", shred.HoldSelector{System: "casework", CreatedBefore: b2.CreatedAt})
-	if err != nil || len(held) != 1 || held[0] != b1.ID {
+	held, err := v.PlaceHolds(context.Background(), compliance, "E",
+		shred.HoldSelector{System: "casework", CreatedBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil || len(held) != 1 || held[0] != old.ID {
 		t.Fatalf("held %v, %v", held, err)
 	}
+}
+
+// protectDated protects a file whose modification time is mtime.
+func protectDated(t *testing.T, v *shred.Vault, mtime time.Time) *shred.Backup {
+	t.Helper()
+	dir := t.TempDir()
+	src := writeFile(t, dir, "casework.tar", []byte(mtime.String()))
+	if err := os.Chtimes(src, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: dir, System: "casework"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestReleasedBackupCannotBeHeldWhileLatchIsOpen(t *testing.T) {

@@ -64,6 +64,8 @@ func vaultError(op, path string, err error) error {
 func responseError(op, path string, re *api.ResponseError) error {
 	msg := vaultMessages(re.Errors)
 	switch {
+	case re.StatusCode == http.StatusForbidden && strings.Contains(msg, "invalid token"):
+		return &RefusedError{Reason: "vault rejected the token in VAULT_TOKEN: it is invalid, expired or revoked"}
 	case re.StatusCode == http.StatusForbidden:
 		return &RefusedError{Reason: fmt.Sprintf("vault denied %s on %s: the token's policies lack the needed capability (%s)", op, path, msg)}
 	case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(msg, "sealed"):

@@ -21,7 +21,8 @@ type Hold struct {
 func holdPath(caseID, backupID string) string { return "holds/" + caseID + "/" + backupID }
 
 // HoldSelector picks the backups to hold: explicit ids, or every backup of
-// a system (optionally created before a time).
+// a system that can still be held (optionally made before a time: the
+// original's modification time, or the protect time when unknown).
 type HoldSelector struct {
 	IDs           []string
 	System        string
@@ -70,7 +71,7 @@ func (v *Vault) selectBackups(ctx context.Context, sel HoldSelector) ([]string, 
 	}
 	var ids []string
 	for _, b := range backups {
-		if sel.CreatedBefore.IsZero() || b.CreatedAt.Before(sel.CreatedBefore) {
+		if holdableState(b) == nil && (sel.CreatedBefore.IsZero() || backupDate(b).Before(sel.CreatedBefore)) {
 			ids = append(ids, b.ID)
 		}
 	}
@@ -78,6 +79,15 @@ func (v *Vault) selectBackups(ctx context.Context, sel HoldSelector) ([]string, 
 		return nil, refusedf("no backup of system %q matches", sel.System)
 	}
 	return ids, nil
+}
+
+// backupDate is when the backed-up data was made: the original's
+// modification time when known, else when it was protected.
+func backupDate(b *Backup) time.Time {
+	if b.Original != nil && !b.Original.Mtime.IsZero() {
+		return b.Original.Mtime
+	}
+	return b.CreatedAt
 }
 
 // placeHold writes the hold record first, then marks the backup held, so a

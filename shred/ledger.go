@@ -137,14 +137,14 @@ func (v *Vault) readEntry(ctx context.Context, seq int64) (*Entry, []byte, error
 	}
 	s, ok := rec.Data["entry"].(string)
 	if !ok || len(rec.Data) != 1 {
-		return nil, nil, fmt.Errorf("ledger entry %d is malformed", seq)
+		return nil, nil, errors.New("is malformed")
 	}
 	e, err := ParseEntry([]byte(s))
 	if err != nil {
-		return nil, nil, fmt.Errorf("ledger entry %d: %w", seq, err)
+		return nil, nil, err
 	}
 	if rec.Version != 1 {
-		return e, []byte(s), fmt.Errorf("ledger entry %d was rewritten (KV version %d)", seq, rec.Version)
+		return e, []byte(s), fmt.Errorf("was rewritten (KV version %d)", rec.Version)
 	}
 	return e, []byte(s), nil
 }

@@ -24,7 +24,10 @@ type LedgerError struct {
 }
 
 func (e *LedgerError) Error() string {
-	return fmt.Sprintf("ledger entry %d: %s", e.Seq, e.Reason)
+	if e.Seq == 0 {
+		return "ledger: " + e.Reason
+	}
+	return fmt.Sprintf("ledger entry %d %s", e.Seq, e.Reason)
 }
 
 // Unwrap makes a LedgerError an ErrLedgerBroken.
@@ -59,6 +62,9 @@ func (v *Vault) Entries(ctx context.Context) ([]*Entry, error) {
 // walkLedger calls fn for each entry in order, checking each link.
 func (v *Vault) walkLedger(ctx context.Context, fn func(*Entry, []byte) error) error {
 	head, _, err := v.readHead(ctx)
+	if err != nil && !errors.Is(err, ErrVaultUnavailable) && !errors.Is(err, ErrRefused) {
+		return &LedgerError{Seq: 0, Reason: "the ledger head is unreadable: " + err.Error()}
+	}
 	if err != nil {
 		return err
 	}
@@ -92,11 +98,11 @@ func linkError(seq int64, e *Entry, prev string, err error) error {
 	case errors.Is(err, ErrVaultUnavailable):
 		return err
 	case err != nil:
-		return &LedgerError{Seq: seq, Reason: err.Error()}
+		return &LedgerError{Seq: seq, Reason: "is unreadable: " + err.Error()}
 	case e.Seq != seq:
 		return &LedgerError{Seq: seq, Reason: fmt.Sprintf("holds entry %d (reordered)", e.Seq)}
 	case e.Prev != prev:
-		return &LedgerError{Seq: seq, Reason: "previous-hash link does not match entry " + fmt.Sprint(seq-1) + " (an earlier entry was edited, or this one was moved)"}
+		return &LedgerError{Seq: seq, Reason: "has a previous-hash link that does not match entry " + fmt.Sprint(seq-1) + " (an earlier entry was edited, or this one was moved)"}
 	}
 	return nil
 }
@@ -110,7 +116,7 @@ func (v *Vault) checkNothingPastHead(ctx context.Context, head Head) error {
 	case errors.Is(err, ErrNotFound):
 		return nil
 	case err != nil:
-		return &LedgerError{Seq: head.Seq + 1, Reason: err.Error()}
+		return &LedgerError{Seq: head.Seq + 1, Reason: "lies past the head and is unreadable: " + err.Error()}
 	case e.Prev != head.Hash:
 		return &LedgerError{Seq: head.Seq + 1, Reason: "lies past the head and does not link to it"}
 	}

@@ -120,6 +120,9 @@ func (v *Vault) Protect(ctx context.Context, actor Actor, req ProtectRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if st, err := os.Stat(req.OutDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("output directory %s does not exist or is not a directory", req.OutDir)
+	}
 	if err := v.requireAdmin(ctx, "update"); err != nil {
 		return nil, err
 	}

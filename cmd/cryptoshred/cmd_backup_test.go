@@ -79,3 +79,20 @@ func TestAuditorCannotProtectOrOpen(t *testing.T) {
 	}
 	expectCode(t, exitRefused, env.srv, env.roles.auditor, "backup", "open", b.ID, "--purpose", "p", "-o", filepath.Join(env.dir, "o"))
 }
+
+func TestProtectToMissingDirectoryAndBadTokenChangeNothing(t *testing.T) {
+	env := newTestEnv(t)
+	src := filepath.Join(env.dir, "f.tar")
+	_ = os.WriteFile(src, []byte("x"), 0o600)
+	r := expectCode(t, exitError, env.srv, env.roles.admin, "backup", "protect", src, "--out", filepath.Join(env.dir, "missing"))
+	if !strings.Contains(r.stderr, "does not exist") {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
+	r = expectCode(t, exitRefused, env.srv, "not-a-token", "backup", "list")
+	if !strings.Contains(r.stderr, "invalid, expired or revoked") {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
+	if list := mustRun(t, env.srv, env.roles.auditor, "--format", "json", "backup", "list"); strings.TrimSpace(list.stdout) != "[]" {
+		t.Fatalf("catalog after refused protects: %s", list.stdout)
+	}
+}

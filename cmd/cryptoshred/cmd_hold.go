@@ -21,7 +21,7 @@ func holdCommand() *cli.Command {
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "case", Usage: "the case placing the hold"},
 				&cli.StringFlag{Name: "system", Usage: "hold every backup of this system"},
-				&cli.StringFlag{Name: "created-before", Usage: "with --system: only backups created before this date (YYYY-MM-DD or RFC 3339)"},
+				&cli.StringFlag{Name: "created-before", Usage: "with --system: only backups whose original was last modified (or, if unknown, that were protected) before this date (YYYY-MM-DD or RFC 3339)"},
 			},
 			Action: holdPlaceAction,
 		}},
@@ -46,7 +46,7 @@ func parseHoldSelector(c *cli.Context) (shred.HoldSelector, error) {
 	case c.String("case") == "":
 		return sel, usagef("hold place needs --case")
 	case (len(sel.IDs) > 0) == (sel.System != ""):
-		return sel, usagef("hold place needs backup IDs or --system, not both")
+		return sel, usagef("hold place needs either backup IDs or --system (exactly one of them)")
 	case c.String("created-before") != "" && sel.System == "":
 		return sel, usagef("--created-before goes with --system")
 	}
