@@ -9,7 +9,9 @@ import (
 
 // permuteArgs moves the flags of the innermost command in front of its
 // positional arguments, so `backup open ID --purpose X` parses as DESIGN.md
-// writes it: urfave/cli/v2 stops reading flags at the first argument.
+// writes it: urfave/cli/v2 stops reading flags at the first argument. Global
+// flags given after the command (`backup list --format json`) move to the
+// front, unless the command has a flag of that name itself.
 func permuteArgs(app *cli.App, args []string) []string {
 	// urfave/cli recognises a completion request only as the last argument.
 	if len(args) == 0 || args[len(args)-1] == "--generate-bash-completion" {
@@ -30,7 +32,9 @@ func permuteArgs(app *cli.App, args []string) []string {
 		out = append(out, tail[0])
 		flags, cmds, rest = cmd.Flags, cmd.Subcommands, tail[1:]
 		if len(cmds) == 0 {
-			return append(out, flagsFirst(rest, flags)...)
+			all := append(slices.Clone(flags), app.Flags...)
+			global, local := hoistGlobal(flagsFirst(rest, all), app.Flags, flags)
+			return append(append([]string{out[0]}, global...), append(out[1:], local...)...)
 		}
 	}
 }
@@ -95,4 +99,32 @@ func flagWidth(args []string, i int, flags []cli.Flag) int {
 		}
 	}
 	return 1
+}
+
+// hoistGlobal splits the leading flags of args into global flags (known to
+// the app, not to the command) and the rest, which keeps its order.
+func hoistGlobal(args []string, global, local []cli.Flag) (hoisted, rest []string) {
+	for i := 0; i < len(args); {
+		if !isFlag(args[i]) {
+			return hoisted, append(rest, args[i:]...)
+		}
+		w := min(flagWidth(args, i, append(slices.Clone(local), global...)), len(args)-i)
+		if knows(global, args[i]) && !knows(local, args[i]) {
+			hoisted = append(hoisted, args[i:i+w]...)
+		} else {
+			rest = append(rest, args[i:i+w]...)
+		}
+		i += w
+	}
+	return hoisted, rest
+}
+
+func knows(flags []cli.Flag, arg string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }

@@ -15,6 +15,12 @@ func TestPermuteArgs(t *testing.T) {
 			[]string{"cs", "shred", "run", "--case", "C", "--yes", "--", "x"}},
 		{[]string{"cs", "attest", "verify", "f", "--key=k", "--", "-weird"},
 			[]string{"cs", "attest", "verify", "--key=k", "--", "f", "-weird"}},
+		{[]string{"cs", "backup", "list", "--format", "json", "--state", "held"},
+			[]string{"cs", "--format", "json", "backup", "list", "--state", "held"}},
+		{[]string{"cs", "attest", "show", "f", "--format=html"},
+			[]string{"cs", "attest", "show", "--format=html", "--", "f"}},
+		{[]string{"cs", "ledger", "verify", "--vault-addr=http://x"},
+			[]string{"cs", "--vault-addr=http://x", "ledger", "verify"}},
 		{[]string{"cs", "backup", "protect", "a", "--generate-bash-completion"},
 			[]string{"cs", "backup", "protect", "a", "--generate-bash-completion"}},
 	}
