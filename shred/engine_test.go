@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
 
@@ -59,7 +60,7 @@ func TestShredRunDestroysVerifiesAndRecords(t *testing.T) {
 			t.Fatalf("open after shred: %v", err)
 		}
 	}
-	if n := destroyedInLedger(t, v)[backups[0].ID]; n != 1 {
+	if n := shredtest.DestroyedInLedger(t, v)[backups[0].ID]; n != 1 {
 		t.Fatalf("backup recorded %d times in the ledger", n)
 	}
 	again, err := v.RunShred(ctx, admin, "DPA-9", shred.RunOptions{})
@@ -81,23 +82,6 @@ func assertShredded(t *testing.T, v *shred.Vault, b *shred.Backup) {
 	if err != nil || got.State != shred.StateShredded || !got.Destruction.Recorded || !got.Destruction.MountPresent {
 		t.Fatalf("catalog after shred: %+v %v", got, err)
 	}
-}
-
-func destroyedInLedger(t *testing.T, v *shred.Vault) map[string]int {
-	t.Helper()
-	entries, err := v.Entries(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]int{}
-	for _, e := range entries {
-		if e.Event == shred.EventKeyDestroyed {
-			for _, id := range e.Backups {
-				counts[id]++
-			}
-		}
-	}
-	return counts
 }
 
 func TestShredSkipsWhatIsNotReleased(t *testing.T) {
@@ -182,7 +166,7 @@ func TestTwoConcurrentRunsDoTheWorkOnce(t *testing.T) {
 	if n := len(results[0].Destroyed) + len(results[1].Destroyed); n != 40 {
 		t.Fatalf("runs destroyed %d + %d backups, want 40 in all", len(results[0].Destroyed), len(results[1].Destroyed))
 	}
-	counts := destroyedInLedger(t, v)
+	counts := shredtest.DestroyedInLedger(t, v)
 	for _, b := range backups {
 		assertShredded(t, v, b)
 		if counts[b.ID] != 1 {

@@ -30,17 +30,23 @@ func backupProtectCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory", Value: "."},
 		}, metadataFlags()...),
-		Action: func(c *cli.Context) error {
-			opts, err := parseProtectOptions(c)
-			if err != nil {
-				return err
-			}
-			o, v, err := setup(c)
-			if err != nil {
-				return err
-			}
-			return runProtect(c.Context, o, v, opts, c.App.Writer, c.App.ErrWriter)
-		},
+		Action: fileBatchAction(runProtect),
+	}
+}
+
+// fileBatchAction parses the options protect and register share, connects
+// and calls run.
+func fileBatchAction(run func(context.Context, globalOptions, *shred.Vault, protectOptions, io.Writer, io.Writer) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		opts, err := parseProtectOptions(c)
+		if err != nil {
+			return err
+		}
+		o, v, err := setup(c)
+		if err != nil {
+			return err
+		}
+		return run(c.Context, o, v, opts, c.App.Writer, c.App.ErrWriter)
 	}
 }
 

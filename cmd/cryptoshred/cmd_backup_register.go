@@ -19,18 +19,8 @@ func backupRegisterCommand() *cli.Command {
 			"cryptoshred key named bk-..., not yet registered, held in Vault with deletion not allowed; the key " +
 			"name becomes the backup id. The file is never modified. Its plaintext history is unknown: record " +
 			"what became of the plaintext with `backup dispose-original`.\nCategories: " + strings.Join(shred.Categories, ", "),
-		Flags: metadataFlags(),
-		Action: func(c *cli.Context) error {
-			opts, err := parseProtectOptions(c)
-			if err != nil {
-				return err
-			}
-			o, v, err := setup(c)
-			if err != nil {
-				return err
-			}
-			return runRegister(c.Context, o, v, opts, c.App.Writer, c.App.ErrWriter)
-		},
+		Flags:  metadataFlags(),
+		Action: fileBatchAction(runRegister),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
 
@@ -68,7 +69,7 @@ func TestConcurrentOperators(t *testing.T) {
 			t.Fatalf("shred run %d: exit %d\n%s", i, c, outs[i])
 		}
 	}
-	recorded := destroyedCounts(t, root)
+	recorded := shredtest.DestroyedInLedger(t, root)
 	for _, b := range backups {
 		got, key := backupAndKey(t, root, b)
 		if got.State != shred.StateShredded || key != nil || recorded[b.ID] != 1 {
@@ -76,21 +77,4 @@ func TestConcurrentOperators(t *testing.T) {
 		}
 	}
 	mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
-}
-
-func destroyedCounts(t *testing.T, v *shred.Vault) map[string]int {
-	t.Helper()
-	entries, err := v.Entries(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]int{}
-	for _, e := range entries {
-		if e.Event == shred.EventKeyDestroyed {
-			for _, id := range e.Backups {
-				counts[id]++
-			}
-		}
-	}
-	return counts
 }
