@@ -10,29 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 )
 
 // cosignVersion is the cosign release the interop tests are written against.
 const cosignVersion = "v3.1.2"
 
-// cosign returns the cosign binary: $COSIGN_BIN, cosign on PATH, or
-// $(go env GOPATH)/bin/cosign. Without one the test fails.
+// cosign returns the cosign binary (COSIGN_BIN, the tool cache,
+// GOPATH/bin or PATH). Without one the test fails.
 func cosign(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("COSIGN_BIN"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("cosign"); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "cosign")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("no cosign binary: run `go install github.com/sigstore/cosign/v3/cmd/cosign@%s` or set COSIGN_BIN", cosignVersion)
-	return ""
+	return testtools.Find(t, "COSIGN_BIN", "cosign", cosignVersion, "`make tools`")
 }
 
 // runCosign runs cosign offline in dir and returns its combined output.

@@ -12,39 +12,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
 
 // ageVersion is the age CLI the plugin is tested with.
 const ageVersion = "v1.3.2"
 
-// ageBinary finds the age CLI: AGE_BIN, then the cache `make tools` fills,
-// then PATH. Without one the test fails; it never skips.
+// ageBinary finds the age CLI (AGE_BIN, the tool cache, GOPATH/bin or
+// PATH). Without one the test fails; it never skips.
 func ageBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("AGE_BIN"); p != "" {
-		return p
-	}
-	if p := filepath.Join(toolCache(), "bin", ageVersion, "age"); fileExists(p) {
-		return p
-	}
-	if p, err := exec.LookPath("age"); err == nil {
-		return p
-	}
-	t.Fatal("no age binary: set AGE_BIN, run `make tools`, or put age " + ageVersion + " on PATH")
-	return ""
-}
-
-// toolCache is where tools/ensure-tool.sh installs pinned tools.
-func toolCache() string {
-	if dir := os.Getenv("CRYPTOSHRED_CACHE"); dir != "" {
-		return dir
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	return filepath.Join(base, "cryptoshred")
+	return testtools.Find(t, "AGE_BIN", "age", ageVersion, "`make tools`")
 }
 
 // buildPlugin builds age-plugin-cryptoshred into a fresh directory and

@@ -25,6 +25,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
 
@@ -58,15 +59,7 @@ func Binary() (string, error) {
 
 // CachedBinary is where `make vault` puts the pinned server.
 func CachedBinary() string {
-	dir := os.Getenv("CRYPTOSHRED_CACHE")
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			base = os.TempDir()
-		}
-		dir = filepath.Join(base, "cryptoshred")
-	}
-	return filepath.Join(dir, "vault-"+Version)
+	return filepath.Join(testtools.CacheDir(), "vault-"+Version)
 }
 
 func fileExists(p string) bool {
