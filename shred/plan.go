@@ -3,7 +3,6 @@ package shred
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -139,9 +138,4 @@ func originalWarnings(b *Backup) []string {
 		where = "location unknown"
 	}
 	return []string{"the plaintext original (" + where + ") existed before encryption and its disposal is not recorded: crypto-shredding does not erase it"}
-}
-
-// due returns the plan's items to destroy now.
-func (p *Plan) due() []*PlanItem {
-	return slices.DeleteFunc(slices.Clone(p.Items), func(it *PlanItem) bool { return it.Action != ActionDestroy })
 }
