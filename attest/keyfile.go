@@ -88,23 +88,14 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// LoadSigner returns the signer named by ref: a path to a PEM private key
-// (ECDSA P-256 or Ed25519; password is called only if the key is encrypted),
-// or hashivault://NAME (openbao://NAME) for an ecdsa-p256 or ed25519 key in
-// a Vault Transit mount, configured by opts. For a Vault key, LoadSigner
-// reads the public key, so it fails early if the key is missing.
-func LoadSigner(ctx context.Context, ref string, password func() ([]byte, error), opts ...SignerOption) (signature.SignerVerifier, error) {
-	if scheme, _, ok := strings.Cut(ref, "://"); ok {
-		if scheme != "hashivault" && scheme != "openbao" {
-			return nil, fmt.Errorf("unsupported key reference scheme %q: use a PEM file or hashivault://NAME", scheme)
-		}
-		cfg := &signerConfig{}
-		for _, o := range opts {
-			o(cfg)
-		}
-		return loadVaultSigner(ctx, ref, cfg)
+// LoadSigner returns the signer for the PEM private key at path (ECDSA
+// P-256 or Ed25519; password is called only if the key is encrypted). Keys
+// held in Vault are loaded by package vaultsign.
+func LoadSigner(ctx context.Context, path string, password func() ([]byte, error)) (signature.SignerVerifier, error) {
+	if scheme, _, ok := strings.Cut(path, "://"); ok {
+		return nil, fmt.Errorf("unsupported key reference scheme %q: use a PEM file, or hashivault://NAME through package vaultsign", scheme)
 	}
-	return loadFileSigner(ref, password)
+	return loadFileSigner(path, password)
 }
 
 func loadFileSigner(path string, password func() ([]byte, error)) (signature.SignerVerifier, error) {

@@ -45,7 +45,7 @@ func GenerateKey(alg Algorithm) (crypto.Signer, error) {
 // is empty, else "ENCRYPTED SIGSTORE PRIVATE KEY" (scrypt and NaCl secretbox,
 // the format cosign reads). The caller must keep the result secret.
 func MarshalPrivateKey(key crypto.Signer, password []byte) ([]byte, error) {
-	if _, err := verifierFor(key.Public()); err != nil {
+	if _, err := NewVerifier(key.Public()); err != nil {
 		return nil, err
 	}
 	if len(password) == 0 {
@@ -88,7 +88,7 @@ func LoadVerifier(pemBytes []byte) (signature.Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to parse public key: %w", err)
 	}
-	return verifierFor(pub)
+	return NewVerifier(pub)
 }
 
 // signerFor wraps a private key in the sigstore signer cosign would use.

@@ -55,7 +55,7 @@ func checkOwnSignature(ctx context.Context, s signature.Signer, pae, sig []byte)
 	if err != nil {
 		return fmt.Errorf("failed to get the signer's public key: %w", err)
 	}
-	v, err := verifierFor(pub)
+	v, err := NewVerifier(pub)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func checkOwnSignature(ctx context.Context, s signature.Signer, pae, sig []byte)
 
 // verifierFor returns the verifier cosign would use for pub: ECDSA P-256
 // with SHA-256, or pure Ed25519.
-func verifierFor(pub crypto.PublicKey) (signature.Verifier, error) {
+func NewVerifier(pub crypto.PublicKey) (signature.Verifier, error) {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() {

@@ -123,6 +123,14 @@ type VaultIdentity struct {
 	Policies    []string `json:"policies,omitempty"`
 }
 
+// String names the identity for the ledger and certificates.
+func (i VaultIdentity) String() string {
+	if i.EntityID != "" {
+		return i.DisplayName + " (entity " + i.EntityID + ")"
+	}
+	return i.DisplayName
+}
+
 // Backup records the destruction of one backup's key. Subject must equal the
 // Name of exactly one Statement subject.
 type Backup struct {

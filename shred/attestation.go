@@ -2,7 +2,6 @@ package shred
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +12,10 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/parallel"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
 // AttestOptions are what an attestation needs beyond the catalog.
@@ -40,46 +43,29 @@ var residualRisks = []string{
 	"plaintext copies made before the backup was protected are not erased by destroying its key (see each backup's original)",
 }
 
-// CheckAttestable refuses, before any key is destroyed, a run whose
+// checkAttestable refuses, before any key is destroyed, a plan whose
 // attestation could not be issued: no declared snapshot retention, no
 // data controller on record, or a signer that cannot sign (a Vault key the
 // token may not use, say).
-func (v *Vault) CheckAttestable(ctx context.Context, caseID string, opts AttestOptions) error {
-	if opts.SnapshotRetention <= 0 {
-		return errors.New("the Vault snapshot retention must be declared (--vault-snapshot-retention): the attestation states until when snapshots may still hold the keys")
-	}
-	c, _, err := v.GetCase(ctx, caseID)
-	if err != nil {
+func (s *Service) checkAttestable(plan *Plan, opts AttestOptions) error {
+	if err := checkRetention(opts); err != nil {
 		return err
 	}
-	if err := v.checkControllers(ctx, c); err != nil {
-		return err
+	if opts.Signer == nil {
+		return errors.New("no signing key: a run must be able to sign its attestation")
+	}
+	if len(controllers(plan.Case, plan.backups())) == 0 {
+		return errs.Refusedf("no data controller is recorded for case %s or its backups: name one with case open --controller or backup protect --controller", plan.Case.ID)
 	}
 	if _, err := opts.Signer.SignMessage(strings.NewReader("cryptoshred signer check")); err != nil {
-		return refusedf("the signing key cannot sign, so no attestation could be issued: %v", err)
+		return errs.Refusedf("the signing key cannot sign, so no attestation could be issued: %v", err)
 	}
 	return nil
 }
 
-// checkControllers refuses a case where neither the case nor any of its
-// backups names a data controller: the attestation must say whose data it was.
-func (v *Vault) checkControllers(ctx context.Context, c *Case) error {
-	if len(c.Controllers) > 0 {
-		return nil
-	}
-	ids, err := v.heldIDs(ctx, c.ID)
-	if err != nil {
-		return err
-	}
-	backups, err := parallelMap(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*Backup, error) {
-		b, _, err := v.GetBackup(ctx, id)
-		return b, err
-	})
-	if err != nil {
-		return err
-	}
-	if len(controllers(c, backups)) == 0 {
-		return refusedf("no data controller is recorded for case %s or its backups: name one with case open --controller or backup protect --controller", c.ID)
+func checkRetention(opts AttestOptions) error {
+	if opts.SnapshotRetention <= 0 {
+		return errors.New("the Vault snapshot retention must be declared (--vault-snapshot-retention): the attestation states until when snapshots may still hold the keys")
 	}
 	return nil
 }
@@ -87,11 +73,20 @@ func (v *Vault) checkControllers(ctx context.Context, c *Case) error {
 // Attest issues a signed attestation covering every backup of a closed
 // case whose key destruction is recorded. It stores the envelope in KV
 // attestations/<id> and records it in the ledger.
-func (v *Vault) Attest(ctx context.Context, actor Actor, caseID string, opts AttestOptions) (*Attestation, error) {
-	if opts.SnapshotRetention <= 0 {
-		return nil, errors.New("the Vault snapshot retention must be declared (--vault-snapshot-retention): the attestation states until when snapshots may still hold the keys")
+func (s *Service) Attest(ctx context.Context, actor Actor, caseID string, opts AttestOptions) (*Attestation, error) {
+	if err := checkRetention(opts); err != nil {
+		return nil, err
 	}
-	d, digests, err := v.buildDeletion(ctx, actor, caseID, opts)
+	c, _, err := s.catalog.GetCase(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, actor, c, opts)
+}
+
+// issue signs and stores the attestation of c's recorded destructions.
+func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions) (*Attestation, error) {
+	d, digests, err := s.buildDeletion(ctx, actor, c, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -99,96 +94,53 @@ func (v *Vault) Attest(ctx context.Context, actor Actor, caseID string, opts Att
 	if err != nil {
 		return nil, err
 	}
-	return v.storeAttestation(ctx, actor, caseID, d, env)
+	return s.storeAttestation(ctx, actor, c.ID, d, env)
 }
 
-func (v *Vault) storeAttestation(ctx context.Context, actor Actor, caseID string, d *attest.Deletion, env []byte) (*Attestation, error) {
+func (s *Service) storeAttestation(ctx context.Context, actor Actor, caseID string, d *attest.Deletion, env []byte) (*Attestation, error) {
 	a := &Attestation{ID: d.AttestationID, Envelope: env, Backups: len(d.Backups)}
-	if err := v.putAttestation(ctx, a.ID, caseID, env); err != nil {
+	if err := s.catalog.PutAttestation(ctx, a.ID, caseID, env); err != nil {
 		return a, fmt.Errorf("attestation signed but not stored in Vault: %w", err)
 	}
-	_, err := v.Append(ctx, actor.String(), Event{Event: EventAttestationIssued, Case: caseID,
+	_, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindAttestationIssued, Case: caseID,
 		Details: map[string]string{"attestation": a.ID, "envelopeSha256": sha256Hex(env), "backups": fmt.Sprint(a.Backups)}})
 	return a, err
 }
 
-// attestationPart is the most of an envelope one KV entry holds: Vault's
-// integrated storage refuses entries over 1 MiB by default, and a case of
-// a thousand backups signs a larger statement.
-const attestationPart = 512 << 10
-
-// putAttestation stores env in parts under attestations/<id>/<n>, then the
-// index attestations/<id> naming their count and the envelope's SHA-256.
-func (v *Vault) putAttestation(ctx context.Context, id, caseID string, env []byte) error {
-	parts := 0
-	for chunk := range slices.Chunk(env, attestationPart) {
-		if _, err := v.kvPut(ctx, fmt.Sprintf("attestations/%s/%d", id, parts), map[string]any{"data": string(chunk)}, 0); err != nil {
-			return err
-		}
-		parts++
-	}
-	_, err := v.kvPut(ctx, "attestations/"+id, map[string]any{"case": caseID, "parts": parts, "sha256": sha256Hex(env)}, 0)
-	return err
-}
-
 // GetAttestation returns a stored envelope, checked against the SHA-256
 // its index records.
-func (v *Vault) GetAttestation(ctx context.Context, id string) ([]byte, error) {
-	if err := checkID("attestation", id); err != nil {
-		return nil, err
-	}
-	rec, err := v.kvGet(ctx, "attestations/"+id)
-	if err != nil {
-		return nil, err
-	}
-	count, _ := rec.Data["parts"].(json.Number)
-	parts, _ := count.Int64()
-	var env []byte
-	for n := range min(parts, 1<<10) {
-		part, err := v.kvGet(ctx, fmt.Sprintf("attestations/%s/%d", id, n))
-		if err != nil {
-			return nil, err
-		}
-		s, _ := part.Data["data"].(string)
-		env = append(env, s...)
-	}
-	if sha256Hex(env) != rec.Data["sha256"] {
-		return nil, fmt.Errorf("stored attestation %s does not match its recorded SHA-256", id)
-	}
-	return env, nil
+func (s *Service) GetAttestation(ctx context.Context, id string) ([]byte, error) {
+	return s.catalog.GetAttestation(ctx, id)
 }
 
 // ledgerFacts is what the attestation takes from the (verified) ledger.
 type ledgerFacts struct {
-	head     Head
+	head     ledger.Head
 	unwraps  map[string]attest.KeyUnwraps
 	holds    map[string][]attest.Hold
 	placedAt map[string]time.Time
 }
 
-func (v *Vault) buildDeletion(ctx context.Context, actor Actor, caseID string, opts AttestOptions) (*attest.Deletion, map[string]string, error) {
-	c, _, err := v.GetCase(ctx, caseID)
+func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions) (*attest.Deletion, map[string]string, error) {
+	caseID := c.ID
+	backups, err := s.shreddedBackups(ctx, caseID)
 	if err != nil {
 		return nil, nil, err
 	}
-	backups, err := v.shreddedBackups(ctx, caseID)
-	if err != nil {
-		return nil, nil, err
-	}
-	facts, err := v.ledgerFacts(ctx)
+	facts, err := s.ledgerFacts(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(controllers(c, backups)) == 0 {
-		return nil, nil, refusedf("no data controller is recorded for case %s or its backups", caseID)
+		return nil, nil, errs.Refusedf("no data controller is recorded for case %s or its backups", caseID)
 	}
-	ks, err := v.keyStore(ctx, opts.SnapshotRetention)
+	ks, err := s.keyStore(ctx, opts.SnapshotRetention)
 	if err != nil {
 		return nil, nil, err
 	}
 	d := &attest.Deletion{
 		AttestationID: "att-" + strings.ToLower(ulid.Make().String()),
-		IssuedAt:      now(),
+		IssuedAt:      catalog.Now(),
 		Controllers:   controllers(c, backups),
 		Case:          attestCase(c),
 		Method: attest.Method{Standard: attest.MethodStandard, Category: attest.MethodCategory, Technique: attest.MethodTechnique,
@@ -213,37 +165,34 @@ func (v *Vault) buildDeletion(ctx context.Context, actor Actor, caseID string, o
 
 // shreddedBackups returns the case's backups whose destruction is
 // recorded; refuses if there are none.
-func (v *Vault) shreddedBackups(ctx context.Context, caseID string) ([]*Backup, error) {
-	ids, err := v.heldIDs(ctx, caseID)
+func (s *Service) shreddedBackups(ctx context.Context, caseID string) ([]*catalog.Backup, error) {
+	ids, err := s.catalog.HeldIDs(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
-	all, err := parallelMap(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*Backup, error) {
-		b, _, err := v.GetBackup(ctx, id)
+	all, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*catalog.Backup, error) {
+		b, _, err := s.catalog.GetBackup(ctx, id)
 		return b, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	done := slices.DeleteFunc(all, func(b *Backup) bool {
-		return b.State != StateShredded || b.Destruction == nil || !b.Destruction.Recorded
+	done := slices.DeleteFunc(all, func(b *catalog.Backup) bool {
+		return b.State != catalog.StateShredded || b.Destruction == nil || !b.Destruction.Recorded
 	})
 	if len(done) == 0 {
-		return nil, refusedf("case %s has no recorded key destruction to attest", caseID)
+		return nil, errs.Refusedf("case %s has no recorded key destruction to attest", caseID)
 	}
 	return done, nil
 }
 
-func (v *Vault) keyStore(ctx context.Context, retention time.Duration) (attest.KeyStore, error) {
-	h, err := v.client.Sys().HealthWithContext(ctx)
-	if err != nil {
-		return attest.KeyStore{}, vaultError("read", "sys/health", err)
-	}
-	return attest.KeyStore{Kind: "vault", Address: v.Address(), TransitMount: v.mounts.Transit,
-		Version: h.Version, SnapshotRetention: retention.String()}, nil
+func (s *Service) keyStore(ctx context.Context, retention time.Duration) (attest.KeyStore, error) {
+	ks, err := s.keys.Describe(ctx)
+	ks.SnapshotRetention = retention.String()
+	return ks, err
 }
 
-func controllers(c *Case, backups []*Backup) []string {
+func controllers(c *catalog.Case, backups []*catalog.Backup) []string {
 	out := slices.Clone(c.Controllers)
 	for _, b := range backups {
 		for _, c := range b.Controllers {
@@ -256,7 +205,7 @@ func controllers(c *Case, backups []*Backup) []string {
 	return out
 }
 
-func attestCase(c *Case) attest.Case {
+func attestCase(c *catalog.Case) attest.Case {
 	d := c.Decision
 	return attest.Case{ID: c.ID, Authority: c.Authority, Reference: c.Reference, OpenedAt: c.OpenedAt, ClosedAt: c.ClosedAt,
 		Decision: attest.Decision{Reference: d.Reference, Document: attest.Document(d.Document), RecordedBy: d.RecordedBy, RecordedAt: d.RecordedAt}}
@@ -264,7 +213,7 @@ func attestCase(c *Case) attest.Case {
 
 // subjectName is the ciphertext's file name, qualified by the backup id
 // when two backups of the attestation share a name.
-func subjectName(b *Backup, all []*Backup) string {
+func subjectName(b *catalog.Backup, all []*catalog.Backup) string {
 	n := 0
 	for _, o := range all {
 		if o.Name == b.Name {

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
 // attestBackup describes one shredded backup for the predicate.
-func attestBackup(b *Backup, facts *ledgerFacts, ks attest.KeyStore, subject string) (attest.Backup, error) {
+func attestBackup(b *catalog.Backup, facts *ledgerFacts, ks attest.KeyStore, subject string) (attest.Backup, error) {
 	d := b.Destruction
 	until, err := ks.ResidualCopiesUntil(d.DestroyedAt)
 	if err != nil {
@@ -30,7 +32,7 @@ func attestBackup(b *Backup, facts *ledgerFacts, ks attest.KeyStore, subject str
 	return ab, nil
 }
 
-func attestOriginal(o *Original) (bool, *attest.Original) {
+func attestOriginal(o *catalog.Original) (bool, *attest.Original) {
 	if o == nil || !o.EncryptedAfterFirstStorage {
 		return false, nil
 	}
@@ -63,27 +65,27 @@ func sha256Hex(b []byte) string {
 
 // ledgerFacts walks the verified ledger once for the head, each backup's
 // opens, and its holds' placement and release times.
-func (v *Vault) ledgerFacts(ctx context.Context) (*ledgerFacts, error) {
+func (s *Service) ledgerFacts(ctx context.Context) (*ledgerFacts, error) {
 	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, placedAt: map[string]time.Time{}}
-	err := v.walkLedger(ctx, func(e *Entry, raw []byte) error {
-		f.head = Head{Seq: e.Seq, Hash: HashEntry(raw)}
+	err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, raw []byte) error {
+		f.head = ledger.Head{Seq: e.Seq, Hash: ledger.HashEntry(raw)}
 		f.add(e)
 		return nil
 	})
 	return f, err
 }
 
-func (f *ledgerFacts) add(e *Entry) {
+func (f *ledgerFacts) add(e *ledger.Entry) {
 	for _, id := range e.Backups {
-		switch e.Event {
-		case EventBackupOpened:
+		switch e.Kind {
+		case ledger.KindBackupOpened:
 			t := e.Time
 			f.unwraps[id] = attest.KeyUnwraps{Count: f.unwraps[id].Count + 1, Last: &t}
-		case EventHoldPlaced:
+		case ledger.KindHoldPlaced:
 			if _, seen := f.placedAt[e.Case+"/"+id]; !seen {
 				f.placedAt[e.Case+"/"+id] = e.Time
 			}
-		case EventHoldReleased:
+		case ledger.KindHoldReleased:
 			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: f.placedAt[e.Case+"/"+id], ReleasedAt: e.Time})
 		}
 	}

@@ -21,7 +21,7 @@ func TestAttestationOfAShredRunVerifies(t *testing.T) {
 	_, v := newVault(t)
 	ctx := context.Background()
 	backups := closedCase(t, v, "ATT", 3)
-	if _, err := v.RunShred(ctx, admin, "ATT", shred.RunOptions{}); err != nil {
+	if _, err := v.RunShred(ctx, admin, "ATT", runOpts(t)); err != nil {
 		t.Fatal(err)
 	}
 	signer := testSigner(t)

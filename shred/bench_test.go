@@ -13,6 +13,8 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // BenchmarkShred10k shreds 10,000 protected backups of one closed case and
@@ -29,7 +31,7 @@ func BenchmarkShred10k(b *testing.B) {
 		setupCase(b, v, "BENCH", n)
 		b.ResetTimer()
 		start := time.Now()
-		res, err := v.RunShred(context.Background(), admin, "BENCH", shred.RunOptions{})
+		res, err := v.RunShred(context.Background(), admin, "BENCH", runOpts(b))
 		elapsed := time.Since(start)
 		b.StopTimer()
 		if err != nil || len(res.Destroyed) != n {
@@ -48,7 +50,7 @@ func BenchmarkShred10k(b *testing.B) {
 
 // reportLedgerAndAttestation times the ledger walk and the attestation of
 // the whole case, which both read every ledger entry.
-func reportLedgerAndAttestation(b *testing.B, v *shred.Vault, caseID string) {
+func reportLedgerAndAttestation(b *testing.B, v *shred.Service, caseID string) {
 	ctx := context.Background()
 	start := time.Now()
 	rep, err := v.VerifyLedger(ctx)
@@ -65,7 +67,7 @@ func reportLedgerAndAttestation(b *testing.B, v *shred.Vault, caseID string) {
 		rep.Entries, verify.Round(time.Millisecond), a.Backups, len(a.Envelope)>>10, time.Since(start).Round(time.Millisecond))
 }
 
-func benchVault(b *testing.B) (*vaulttest.Server, *shred.Vault) {
+func benchVault(b *testing.B) (*vaulttest.Server, *shred.Service) {
 	srv, err := vaulttest.StartServer()
 	if err != nil {
 		b.Fatal(err)
@@ -75,15 +77,15 @@ func benchVault(b *testing.B) (*vaulttest.Server, *shred.Vault) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := shred.NewVault(c, shred.DefaultMounts)
+	v := vault.New(c, vault.DefaultMounts)
 	if _, err := v.Init(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	return srv, v
+	return srv, newService(v)
 }
 
 // setupCase protects n tiny backups, holds them for caseID and closes it.
-func setupCase(b *testing.B, v *shred.Vault, caseID string, n int) {
+func setupCase(b *testing.B, v *shred.Service, caseID string, n int) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	ids := make([]string, n)
@@ -105,14 +107,14 @@ func setupCase(b *testing.B, v *shred.Vault, caseID string, n int) {
 	if err := g.Wait(); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := v.OpenCase(ctx, compliance, shred.Case{ID: caseID, Authority: "DPA", Reference: "bench", Controllers: []string{"Ministry"}}); err != nil {
+	if _, err := v.OpenCase(ctx, compliance, catalog.Case{ID: caseID, Authority: "DPA", Reference: "bench", Controllers: []string{"Ministry"}}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := v.PlaceHolds(ctx, compliance, caseID, shred.HoldSelector{IDs: ids}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := v.CloseCase(ctx, compliance, shred.CloseRequest{Case: caseID, Reference: "r",
-		Document: shred.DocumentRef{Name: "d", SHA256: fmt.Sprintf("%064x", 7)}}); err != nil {
+		Document: catalog.DocumentRef{Name: "d", SHA256: fmt.Sprintf("%064x", 7)}}); err != nil {
 		b.Fatal(err)
 	}
 }

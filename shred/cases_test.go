@@ -9,27 +9,29 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 var compliance = shred.Actor{DisplayName: "test-compliance"}
 
-func openCase(t *testing.T, v *shred.Vault, id string) {
+func openCase(t *testing.T, v *shred.Service, id string) {
 	t.Helper()
-	_, err := v.OpenCase(context.Background(), compliance, shred.Case{ID: id, Authority: "Example DPA", Reference: "J.nr. " + id,
+	_, err := v.OpenCase(context.Background(), compliance, catalog.Case{ID: id, Authority: "Example DPA", Reference: "J.nr. " + id,
 		Controllers: []string{"Example Ministry", "Example Immigration Service"}})
 	if err != nil {
 		t.Fatalf("open case %s: %v", id, err)
 	}
 }
 
-func hold(t *testing.T, v *shred.Vault, caseID string, ids ...string) {
+func hold(t *testing.T, v *shred.Service, caseID string, ids ...string) {
 	t.Helper()
 	if _, err := v.PlaceHolds(context.Background(), compliance, caseID, shred.HoldSelector{IDs: ids}); err != nil {
 		t.Fatalf("hold: %v", err)
 	}
 }
 
-func closeCase(t *testing.T, v *shred.Vault, caseID string) *shred.CloseResult {
+func closeCase(t *testing.T, v *shred.Service, caseID string) *shred.CloseResult {
 	t.Helper()
 	res, err := v.CloseCase(context.Background(), compliance, closeRequest(caseID))
 	if err != nil {
@@ -40,18 +42,18 @@ func closeCase(t *testing.T, v *shred.Vault, caseID string) *shred.CloseResult {
 
 func closeRequest(caseID string) shred.CloseRequest {
 	return shred.CloseRequest{Case: caseID, Reference: caseID + "/closing letter",
-		Document: shred.DocumentRef{Name: "closing.pdf", SHA256: strings.Repeat("ab", 32)}}
+		Document: catalog.DocumentRef{Name: "closing.pdf", SHA256: strings.Repeat("ab", 32)}}
 }
 
 func TestHeldKeyCannotBeDeletedByAdminUntilCaseCloses(t *testing.T) {
 	srv, root := newVault(t)
-	adminV := roleVault(t, srv, shred.PolicyAdmin)
-	complianceV := roleVault(t, srv, shred.PolicyCompliance)
+	adminV := roleVault(t, srv, vault.PolicyAdmin)
+	complianceV := roleVault(t, srv, vault.PolicyCompliance)
 	b, _ := protect(t, adminV, []byte("held data"))
 	openCase(t, complianceV, "DPA-1")
 	hold(t, complianceV, "DPA-1", b.ID)
 
-	adminRaw := srv.Client(t, srv.TokenWithPolicies(t, "a", shred.PolicyAdmin)).Logical()
+	adminRaw := srv.Client(t, srv.TokenWithPolicies(t, "a", vault.PolicyAdmin)).Logical()
 	if _, err := adminRaw.Delete("cryptoshred-transit/keys/" + b.Key); err == nil || !strings.Contains(err.Error(), "deletion is not allowed for this key") {
 		t.Fatalf("admin deleting a held key with plain Vault calls: %v", err)
 	}
@@ -66,7 +68,7 @@ func TestHeldKeyCannotBeDeletedByAdminUntilCaseCloses(t *testing.T) {
 		t.Fatalf("admin delete after close: %v", err)
 	}
 	got, _, _ := root.GetBackup(context.Background(), b.ID)
-	if got.State != shred.StateReleased {
+	if got.State != catalog.StateReleased {
 		t.Fatalf("state %s", got.State)
 	}
 }
@@ -112,7 +114,7 @@ func TestHoldOnClosedCaseAndBadIDsAreRefused(t *testing.T) {
 		t.Fatalf("hold on closed case: %v", err)
 	}
 	for _, id := range []string{"../backups/x", "a/b", "x\ny", strings.Repeat("a", 10000), ""} {
-		_, err := v.OpenCase(context.Background(), compliance, shred.Case{ID: id, Authority: "a", Reference: "r"})
+		_, err := v.OpenCase(context.Background(), compliance, catalog.Case{ID: id, Authority: "a", Reference: "r"})
 		if err == nil || !strings.Contains(err.Error(), "invalid case id") {
 			t.Fatalf("case id %q: %v", id, err)
 		}
@@ -132,7 +134,7 @@ func TestHoldBySystemAndCreatedBefore(t *testing.T) {
 }
 
 // protectDated protects a file whose modification time is mtime.
-func protectDated(t *testing.T, v *shred.Vault, mtime time.Time) *shred.Backup {
+func protectDated(t *testing.T, v *shred.Service, mtime time.Time) *catalog.Backup {
 	t.Helper()
 	dir := t.TempDir()
 	src := writeFile(t, dir, "casework.tar", []byte(mtime.String()))

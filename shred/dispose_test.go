@@ -72,7 +72,7 @@ func TestAttestationStatesProvenance(t *testing.T) {
 	if warned != 1 {
 		t.Fatalf("plan warned %d times, want 1", warned)
 	}
-	if _, err := v.RunShred(ctx, admin, "PROV", shred.RunOptions{}); err != nil {
+	if _, err := v.RunShred(ctx, admin, "PROV", runOpts(t)); err != nil {
 		t.Fatal(err)
 	}
 	signer := testSigner(t)
@@ -109,7 +109,7 @@ func TestRequireOriginalsDisposedSkipsUndisposed(t *testing.T) {
 	if _, err := v.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: backups[0].ID, Method: "not-ours", Note: "held by the supplier"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := v.RunShred(ctx, admin, "REQ", shred.RunOptions{RequireOriginalsDisposed: true})
+	res, err := v.RunShred(ctx, admin, "REQ", withAttest(t, shred.RunOptions{RequireOriginalsDisposed: true}))
 	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[0].ID || len(res.Skipped) != 1 {
 		t.Fatalf("run: %+v %v", res, err)
 	}

@@ -4,23 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
-)
 
-// DefaultParallel is how many backups shred destroys at once: enough to
-// keep a Vault cluster busy without crowding out other clients.
-const DefaultParallel = 16
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
+)
 
 // ledgerBatch is how many destroyed backups one ledger entry lists.
 const ledgerBatch = 256
 
-// RunOptions tune a shred run.
+// RunOptions tune a shred run and describe its attestation.
 type RunOptions struct {
 	Parallel int
 	// RequireOriginalsDisposed refuses a backup whose plaintext original's
@@ -28,62 +26,102 @@ type RunOptions struct {
 	RequireOriginalsDisposed bool
 	// Progress, if set, is called after each backup with the count done.
 	Progress func(done, total int)
+	// Attest is what the run's attestation needs; Run refuses to start
+	// without it.
+	Attest AttestOptions
 }
 
 // RunResult says what one run destroyed and what it could not.
 type RunResult struct {
-	Case      string       `json:"case"`
-	Destroyed []*Backup    `json:"destroyed"`
-	Skipped   []*PlanItem  `json:"skipped"`
-	Failed    []*ItemError `json:"failed"`
+	Case      string            `json:"case"`
+	Destroyed []*catalog.Backup `json:"destroyed"`
+	Skipped   []*PlanItem       `json:"skipped"`
+	Failed    []*ItemError      `json:"failed"`
+	// Attestation is the attestation the run issued, if it got that far.
+	Attestation *Attestation `json:"-"`
 
 	mu sync.Mutex
 }
 
-func (r *RunResult) destroyed(b *Backup) {
+func (r *RunResult) destroyed(b *catalog.Backup) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Destroyed = append(r.Destroyed, b)
 }
 
-// RunShred destroys the keys of every released backup of a closed case
-// that is due, verifies in Vault that each is gone, deletes the
-// ciphertext, and records the result in the catalog and the ledger.
-//
-// Each backup moves released -> destroying -> shredded -> recorded, every
-// step written before the next starts, so a run killed at any point is
-// finished by running it again. Two operators may run it at once: catalog
-// writes use check-and-set, only the run that records a backup shredded
-// writes its ledger entry, and the other counts it as done.
-func (v *Vault) RunShred(ctx context.Context, actor Actor, caseID string, opts RunOptions) (*RunResult, error) {
-	plan, err := v.PlanShred(ctx, caseID, now())
+// RunShred plans the case's destruction now and runs that plan, for
+// callers that confirm nothing (see Run).
+func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts RunOptions) (*RunResult, error) {
+	plan, err := s.PlanShred(ctx, caseID, catalog.Now())
 	if err != nil {
 		return nil, err
 	}
-	if err := v.requireAdmin(ctx, "delete"); err != nil {
+	return s.Run(ctx, actor, plan, opts)
+}
+
+// Run carries out plan, the plan the caller showed and the user confirmed,
+// and attests it. Before any key is destroyed it checks that the
+// attestation can be issued, so a key is never destroyed that cannot be
+// attested. It then destroys the key of every backup the plan marks for
+// destruction, verifies in Vault that each is gone, deletes the
+// ciphertext, records the result in the catalog and the ledger, and
+// issues and stores the signed attestation.
+//
+// Each backup moves released -> destroying -> shredded -> recorded, every
+// step written before the next starts, so a run killed at any point is
+// finished by running it again. Two operators may run at once: catalog
+// writes use check-and-set against the versions the plan read (a backup
+// changed since the plan is planned again before anything happens to it),
+// only the run that records a backup shredded writes its ledger entry, and
+// the other counts it as done.
+func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOptions) (*RunResult, error) {
+	if err := s.checkAttestable(plan, opts.Attest); err != nil {
 		return nil, err
 	}
+	res, err := s.destroy(ctx, actor, plan, opts)
+	if res == nil || (errors.Is(err, errs.ErrRefused) && !errors.Is(err, errs.ErrPartial)) {
+		return res, err
+	}
+	res.Attestation, err = s.attest(ctx, actor, plan.Case, opts.Attest, err)
+	return res, err
+}
+
+// attest issues the run's attestation; runErr is what the destruction
+// reported, kept beside an attestation failure.
+func (s *Service) attest(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, runErr error) (*Attestation, error) {
+	a, err := s.issue(ctx, actor, c, opts)
+	if err != nil {
+		err = fmt.Errorf("keys destroyed and recorded, but the attestation failed (run shred run again to issue it): %w", err)
+	}
+	return a, errors.Join(runErr, err)
+}
+
+func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts RunOptions) (*RunResult, error) {
+	if err := s.guard.RequireAdmin(ctx, "delete"); err != nil {
+		return nil, err
+	}
+	caseID := plan.Case.ID
 	res := &RunResult{Case: caseID}
-	due, unrecorded := v.filterDue(plan, opts, res)
+	due, unrecorded := s.filterDue(plan, opts, res)
 	if len(due) == 0 && len(unrecorded) == 0 && plan.Count(ActionDone) == 0 {
-		return res, refusedf("nothing to shred for case %s: no backup is released and due", caseID)
+		return res, errs.Refusedf("nothing to shred for case %s: no backup is released and due", caseID)
 	}
 	var done atomic.Int64
 	for chunk := range slices.Chunk(due, ledgerBatch) {
-		mine := v.destroyChunk(ctx, actor, chunk, opts, res, func() {
+		mine := s.destroyChunk(ctx, actor, chunk, opts, res, func() {
 			if opts.Progress != nil {
 				opts.Progress(int(done.Add(1)), len(due))
 			}
 		})
-		v.record(ctx, actor, mine, opts, res)
+		s.record(ctx, actor, mine, opts, res)
 	}
-	v.record(ctx, actor, unrecorded, opts, res)
+	s.record(ctx, actor, unrecorded, opts, res)
 	return res, batchError(len(res.Destroyed), res.Failed)
 }
 
 // filterDue splits the plan into backups to destroy now and backups
 // destroyed by an interrupted run but not yet in the ledger.
-func (v *Vault) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, unrecorded []*PlanItem) {
+func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, unrecorded []*PlanItem) {
 	for _, it := range plan.Items {
 		switch {
 		case it.Action == ActionDone && !it.Backup.Destruction.Recorded:
@@ -104,23 +142,23 @@ func (v *Vault) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, unr
 // recorded as shredded: keys deleted and read back in parallel, the mount
 // checked once, ciphertexts deleted with one directory sync each, then the
 // catalog updated.
-func (v *Vault) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanItem, opts RunOptions, res *RunResult, tick func()) []*PlanItem {
+func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanItem, opts RunOptions, res *RunResult, tick func()) []*PlanItem {
 	byID := itemsByID(chunk)
 	gone, failed := forEach(ctx, slices.Sorted(maps.Keys(byID)), parallelism(opts), func(ctx context.Context, id string) error {
-		return v.destroyKey(ctx, actor, byID[id])
+		return s.destroyKey(ctx, actor, byID[id])
 	})
 	res.Failed = append(res.Failed, withoutDoneElsewhere(failed)...)
-	if err := v.CheckTransitMount(ctx); err != nil {
+	if err := s.keys.CheckMount(ctx); err != nil {
 		res.Failed = append(res.Failed, itemErrors(gone, fmt.Errorf("could not confirm the transit mount after deleting the key: %w", err))...)
 		return nil
 	}
 	items := pick(byID, gone)
-	deleteCiphertexts(items)
+	s.deleteCiphertexts(ctx, items)
 	var mu sync.Mutex
 	var mine []*PlanItem
 	_, failed = forEach(ctx, gone, parallelism(opts), func(ctx context.Context, id string) error {
 		defer tick()
-		ours, err := v.markShredded(ctx, byID[id])
+		ours, err := s.markShredded(ctx, byID[id])
 		if ours {
 			mu.Lock()
 			mine = append(mine, byID[id])
@@ -155,18 +193,18 @@ func pick(byID map[string]*PlanItem, ids []string) []*PlanItem {
 }
 
 // record writes one ledger entry for items, then marks each recorded.
-func (v *Vault) record(ctx context.Context, actor Actor, items []*PlanItem, opts RunOptions, res *RunResult) {
+func (s *Service) record(ctx context.Context, actor Actor, items []*PlanItem, opts RunOptions, res *RunResult) {
 	if len(items) == 0 {
 		return
 	}
 	byID := itemsByID(items)
 	ids := slices.Sorted(maps.Keys(byID))
-	if _, err := v.Append(ctx, actor.String(), Event{Event: EventKeyDestroyed, Case: res.Case, Backups: ids}); err != nil {
+	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindKeyDestroyed, Case: res.Case, Backups: ids}); err != nil {
 		res.Failed = append(res.Failed, itemErrors(ids, fmt.Errorf("key destroyed and verified, but not yet recorded in the ledger (run again): %w", err))...)
 		return
 	}
 	_, failed := forEach(ctx, ids, parallelism(opts), func(ctx context.Context, id string) error {
-		if err := v.markRecorded(ctx, byID[id]); err != nil {
+		if err := s.markRecorded(ctx, byID[id]); err != nil {
 			return err
 		}
 		res.destroyed(byID[id].Backup)
@@ -195,30 +233,30 @@ var errDoneElsewhere = errors.New("shredded by another run")
 
 // destroyKey takes one backup from released (or an interrupted
 // destroying) to a key deleted and read back as not found.
-func (v *Vault) destroyKey(ctx context.Context, actor Actor, it *PlanItem) error {
-	if err := v.markDestroying(ctx, actor, it); err != nil {
+func (s *Service) destroyKey(ctx context.Context, actor Actor, it *PlanItem) error {
+	if err := s.markDestroying(ctx, actor, it); err != nil {
 		return err
 	}
-	if err := v.DeleteKey(ctx, it.Backup.Key); err != nil {
+	if err := s.keys.DeleteKey(ctx, it.Backup.Key); err != nil {
 		return err
 	}
-	return v.verifyGone(ctx, it.Backup)
+	return s.verifyGone(ctx, it.Backup)
 }
 
 // markDestroying records the intent before the key is touched. The write
 // uses the version the plan read, so a change since the plan (a new hold,
 // another run) is seen before anything is destroyed.
-func (v *Vault) markDestroying(ctx context.Context, actor Actor, it *PlanItem) error {
+func (s *Service) markDestroying(ctx context.Context, actor Actor, it *PlanItem) error {
 	b := it.Backup
-	if b.State == StateDestroying {
+	if b.State == catalog.StateDestroying {
 		return nil
 	}
 	versions := slices.Clone(it.key.Versions)
-	b.State = StateDestroying
-	b.Destruction = &Destruction{VersionsDestroyed: versions, DestroyedBy: actor.String()}
-	version, err := v.PutBackup(ctx, b, it.version)
-	if errors.Is(err, ErrConflict) {
-		return v.reclaim(ctx, actor, it)
+	b.State = catalog.StateDestroying
+	b.Destruction = &catalog.Destruction{VersionsDestroyed: versions, DestroyedBy: actor.String()}
+	version, err := s.catalog.PutBackup(ctx, b, it.version)
+	if errors.Is(err, errs.ErrConflict) {
+		return s.reclaim(ctx, actor, it)
 	}
 	it.version = version
 	return err
@@ -226,77 +264,73 @@ func (v *Vault) markDestroying(ctx context.Context, actor Actor, it *PlanItem) e
 
 // reclaim re-reads a backup that changed since the plan and carries on
 // only if it may still be destroyed.
-func (v *Vault) reclaim(ctx context.Context, actor Actor, it *PlanItem) error {
-	fresh, err := v.planItem(ctx, it.Backup.ID, now())
+func (s *Service) reclaim(ctx context.Context, actor Actor, it *PlanItem) error {
+	fresh, err := s.planItem(ctx, it.Backup.ID, catalog.Now())
 	switch {
 	case err != nil:
 		return err
 	case fresh.Action == ActionDone:
 		return errDoneElsewhere
 	case fresh.Action != ActionDestroy:
-		return refusedf("changed since the plan: %s", fresh.Reason)
+		return errs.Refusedf("changed since the plan: %s", fresh.Reason)
 	}
 	*it = *fresh
-	return v.markDestroying(ctx, actor, it)
+	return s.markDestroying(ctx, actor, it)
 }
 
 // verifyGone reads the key back: Vault must answer that it does not
 // exist. destroyChunk then confirms the Transit mount is present, so a
 // missing mount is never taken for a destroyed key.
-func (v *Vault) verifyGone(ctx context.Context, b *Backup) error {
-	sec, err := v.client.Logical().ReadWithContext(ctx, v.keyPath(b.Key))
+func (s *Service) verifyGone(ctx context.Context, b *catalog.Backup) error {
+	absent, err := s.keys.KeyAbsent(ctx, b.Key)
 	if err != nil {
-		return fmt.Errorf("could not verify that key %s is gone: %w", b.Key, vaultError("read key", b.Key, err))
+		return fmt.Errorf("could not verify that key %s is gone: %w", b.Key, err)
 	}
-	if sec != nil {
+	if !absent {
 		return fmt.Errorf("key %s is still in Vault after its deletion", b.Key)
 	}
 	d := b.Destruction
-	d.DestroyedAt, d.VerifiedAt, d.MountPresent = now(), now(), true
+	d.DestroyedAt, d.VerifiedAt, d.MountPresent = catalog.Now(), catalog.Now(), true
 	d.Verification = "key read after delete: not found; transit mount present"
 	return nil
 }
 
-// deleteCiphertexts deletes each backup's ciphertext file and syncs each
-// directory once. A file that cannot be deleted is noted, not fatal: the
-// key is gone, so the file is already unreadable.
-func deleteCiphertexts(items []*PlanItem) {
-	dirs := map[string]bool{}
-	for _, it := range items {
-		d := it.Backup.Destruction
-		if err := os.Remove(it.Backup.Ciphertext.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			d.CiphertextNote = "not deleted: " + err.Error()
-			continue
-		}
-		d.CiphertextDeleted = true
-		dirs[filepath.Dir(it.Backup.Ciphertext.Path)] = true
+// deleteCiphertexts deletes each backup's ciphertext. A ciphertext that
+// cannot be deleted is noted, not fatal: the key is gone, so it is
+// already unreadable.
+func (s *Service) deleteCiphertexts(ctx context.Context, items []*PlanItem) {
+	locs := make([]string, len(items))
+	for i, it := range items {
+		locs[i] = it.Backup.Ciphertext.Path
 	}
-	for dir := range dirs {
-		if err := syncDir(dir); err != nil {
-			for _, it := range items {
-				if filepath.Dir(it.Backup.Ciphertext.Path) == dir {
-					it.Backup.Destruction.CiphertextNote = "deleted, but the directory sync failed: " + err.Error()
-				}
-			}
+	for i, err := range s.storage.Delete(ctx, locs) {
+		d := items[i].Backup.Destruction
+		switch {
+		case err == nil, errors.Is(err, errs.ErrNotFound):
+			d.CiphertextDeleted = true
+		case errors.Is(err, storage.ErrNotDurable):
+			d.CiphertextDeleted, d.CiphertextNote = true, err.Error()
+		default:
+			d.CiphertextNote = "not deleted: " + err.Error()
 		}
 	}
 }
 
 // markShredded records the verified destruction and reports whether this
 // run did so. If another run recorded it first, that record stands.
-func (v *Vault) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
+func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
 	b := *it.Backup
-	b.State = StateShredded
-	version, err := v.PutBackup(ctx, &b, it.version)
+	b.State = catalog.StateShredded
+	version, err := s.catalog.PutBackup(ctx, &b, it.version)
 	if err == nil {
 		*it.Backup, it.version = b, version
 		return true, nil
 	}
-	if !errors.Is(err, ErrConflict) {
+	if !errors.Is(err, errs.ErrConflict) {
 		return false, err
 	}
-	cur, _, err := v.GetBackup(ctx, b.ID)
-	if err == nil && cur.State != StateShredded {
+	cur, _, err := s.catalog.GetBackup(ctx, b.ID)
+	if err == nil && cur.State != catalog.StateShredded {
 		err = fmt.Errorf("key destroyed and verified, but the catalog changed meanwhile (state %s): run again", cur.State)
 	}
 	return false, err
@@ -304,14 +338,14 @@ func (v *Vault) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
 
 // markRecorded notes that the ledger lists the destruction, writing over
 // the version markShredded left (or re-reading it after an interruption).
-func (v *Vault) markRecorded(ctx context.Context, it *PlanItem) error {
+func (s *Service) markRecorded(ctx context.Context, it *PlanItem) error {
 	b := *it.Backup
 	b.Destruction.Recorded = true
-	if _, err := v.PutBackup(ctx, &b, it.version); !errors.Is(err, ErrConflict) {
+	if _, err := s.catalog.PutBackup(ctx, &b, it.version); !errors.Is(err, errs.ErrConflict) {
 		return err
 	}
-	_, err := v.UpdateBackup(ctx, it.Backup.ID, func(cur *Backup) error {
-		if cur.State != StateShredded || cur.Destruction == nil {
+	_, err := s.catalog.UpdateBackup(ctx, it.Backup.ID, func(cur *catalog.Backup) error {
+		if cur.State != catalog.StateShredded || cur.Destruction == nil {
 			return fmt.Errorf("cannot mark %s recorded in state %s", cur.ID, cur.State)
 		}
 		cur.Destruction.Recorded = true

@@ -11,12 +11,13 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 // closedCase protects n backups, holds them for caseID and closes it.
-func closedCase(t *testing.T, v *shred.Vault, caseID string, n int) []*shred.Backup {
+func closedCase(t *testing.T, v *shred.Service, caseID string, n int) []*catalog.Backup {
 	t.Helper()
-	backups := make([]*shred.Backup, n)
+	backups := make([]*catalog.Backup, n)
 	ids := make([]string, n)
 	for i := range backups {
 		backups[i], _ = protect(t, v, []byte("backup "+caseID))
@@ -34,7 +35,7 @@ func TestPlanRefusesOpenCase(t *testing.T) {
 	if _, err := v.PlanShred(context.Background(), "OPEN", time.Now()); !errors.Is(err, shred.ErrRefused) {
 		t.Fatalf("plan on open case: %v", err)
 	}
-	if _, err := v.RunShred(context.Background(), admin, "OPEN", shred.RunOptions{}); !errors.Is(err, shred.ErrRefused) {
+	if _, err := v.RunShred(context.Background(), admin, "OPEN", runOpts(t)); !errors.Is(err, shred.ErrRefused) {
 		t.Fatalf("run on open case: %v", err)
 	}
 }
@@ -50,7 +51,7 @@ func TestShredRunDestroysVerifiesAndRecords(t *testing.T) {
 	if w := plan.Items[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "disposal is not recorded") {
 		t.Fatalf("plan warnings: %v", w)
 	}
-	res, err := v.RunShred(ctx, admin, "DPA-9", shred.RunOptions{})
+	res, err := v.RunShred(ctx, admin, "DPA-9", runOpts(t))
 	if err != nil || len(res.Destroyed) != 5 {
 		t.Fatalf("run: %+v %v", res, err)
 	}
@@ -63,13 +64,13 @@ func TestShredRunDestroysVerifiesAndRecords(t *testing.T) {
 	if n := shredtest.DestroyedInLedger(t, v)[backups[0].ID]; n != 1 {
 		t.Fatalf("backup recorded %d times in the ledger", n)
 	}
-	again, err := v.RunShred(ctx, admin, "DPA-9", shred.RunOptions{})
+	again, err := v.RunShred(ctx, admin, "DPA-9", runOpts(t))
 	if err != nil || len(again.Destroyed) != 0 {
 		t.Fatalf("second run: %+v %v", again, err)
 	}
 }
 
-func assertShredded(t *testing.T, v *shred.Vault, b *shred.Backup) {
+func assertShredded(t *testing.T, v *shred.Service, b *catalog.Backup) {
 	t.Helper()
 	ctx := context.Background()
 	if key, err := v.KeyInfo(ctx, b.Key); err != nil || key != nil {
@@ -79,7 +80,7 @@ func assertShredded(t *testing.T, v *shred.Vault, b *shred.Backup) {
 		t.Fatalf("ciphertext %s still there: %v", b.Ciphertext.Path, err)
 	}
 	got, _, err := v.GetBackup(ctx, b.ID)
-	if err != nil || got.State != shred.StateShredded || !got.Destruction.Recorded || !got.Destruction.MountPresent {
+	if err != nil || got.State != catalog.StateShredded || !got.Destruction.Recorded || !got.Destruction.MountPresent {
 		t.Fatalf("catalog after shred: %+v %v", got, err)
 	}
 }
@@ -109,7 +110,7 @@ func TestShredSkipsWhatIsNotReleased(t *testing.T) {
 		!strings.Contains(reasons[exportable.ID], "skip: key "+exportable.Key+" is exportable") {
 		t.Fatalf("plan reasons: %v", reasons)
 	}
-	if _, err := v.RunShred(ctx, admin, "A", shred.RunOptions{}); !errors.Is(err, shred.ErrRefused) {
+	if _, err := v.RunShred(ctx, admin, "A", runOpts(t)); !errors.Is(err, shred.ErrRefused) {
 		t.Fatalf("run with nothing due: %v", err)
 	}
 	if key, _ := v.KeyInfo(ctx, shared.Key); key == nil {
@@ -124,20 +125,20 @@ func TestShredGracePeriodAndCancel(t *testing.T) {
 	if ids, err := v.Schedule(ctx, admin, "G", time.Hour); err != nil || len(ids) != 2 {
 		t.Fatalf("schedule: %v %v", ids, err)
 	}
-	if _, err := v.RunShred(ctx, admin, "G", shred.RunOptions{}); !errors.Is(err, shred.ErrRefused) {
+	if _, err := v.RunShred(ctx, admin, "G", runOpts(t)); !errors.Is(err, shred.ErrRefused) {
 		t.Fatalf("run during grace: %v", err)
 	}
 	if _, err := v.Cancel(ctx, admin, "G"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.RunShred(ctx, admin, "G", shred.RunOptions{}); !errors.Is(err, shred.ErrRefused) {
+	if _, err := v.RunShred(ctx, admin, "G", runOpts(t)); !errors.Is(err, shred.ErrRefused) {
 		t.Fatalf("run after cancel: %v", err)
 	}
 	if _, err := v.Schedule(ctx, admin, "G", time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
-	res, err := v.RunShred(ctx, admin, "G", shred.RunOptions{})
+	res, err := v.RunShred(ctx, admin, "G", runOpts(t))
 	if err != nil || len(res.Destroyed) != 2 {
 		t.Fatalf("run after grace: %+v %v", res, err)
 	}
@@ -154,7 +155,7 @@ func TestTwoConcurrentRunsDoTheWorkOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = v.RunShred(context.Background(), admin, "TWO", shred.RunOptions{Parallel: 4})
+			results[i], errs[i] = v.RunShred(context.Background(), admin, "TWO", withAttest(t, shred.RunOptions{Parallel: 4}))
 		}()
 	}
 	wg.Wait()

@@ -2,116 +2,25 @@ package shred
 
 import (
 	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"regexp"
-	"strings"
 
-	"github.com/hashicorp/vault/api"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
-// ErrRefused marks an operation refused by a hold, a policy or a
-// precondition. The CLI maps it to exit code 4.
-var ErrRefused = errors.New("refused")
-
-// ErrNotFound marks a catalog object that does not exist.
-var ErrNotFound = errors.New("not found")
-
-// ErrKeyDestroyed marks a backup whose key was destroyed in Vault.
-var ErrKeyDestroyed = errors.New("the backup's key was destroyed in Vault; the backup can no longer be decrypted")
-
-// ErrVaultUnavailable marks a Vault server that could not be reached or is
-// sealed. The operation changed nothing that a re-run will not complete.
-var ErrVaultUnavailable = errors.New("vault is unavailable")
-
-// ErrConflict marks a check-and-set write that lost a race with another
-// operator.
-var ErrConflict = errors.New("concurrent update")
+// The errors callers test with errors.Is; the CLI maps them to exit
+// codes. They are the shared values of package errs and ledger.
+var (
+	ErrRefused          = errs.ErrRefused
+	ErrNotFound         = errs.ErrNotFound
+	ErrConflict         = errs.ErrConflict
+	ErrVaultUnavailable = errs.ErrUnavailable
+	ErrPartial          = errs.ErrPartial
+	ErrKeyDestroyed     = errs.ErrKeyDestroyed
+	ErrLedgerBroken     = ledger.ErrBroken
+)
 
 // RefusedError explains why an operation was refused.
-type RefusedError struct {
-	Reason string
-}
+type RefusedError = errs.RefusedError
 
-func (e *RefusedError) Error() string { return e.Reason }
-
-// Is reports that a RefusedError is an ErrRefused.
-func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
-
-func refusedf(format string, args ...any) error {
-	return &RefusedError{Reason: fmt.Sprintf(format, args...)}
-}
-
-// vaultError turns a Vault client error for op on path into one that names
-// what went wrong without dumping the raw HTTP exchange.
-func vaultError(op, path string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var re *api.ResponseError
-	if errors.As(err, &re) {
-		return responseError(op, path, re)
-	}
-	var ne net.Error
-	var oe *net.OpError
-	if errors.As(err, &ne) || errors.As(err, &oe) || strings.Contains(err.Error(), "connection refused") {
-		return fmt.Errorf("%w: cannot %s %s: is VAULT_ADDR right and the server running? (%v)", ErrVaultUnavailable, op, path, rootCause(err))
-	}
-	return fmt.Errorf("failed to %s %s: %w", op, path, err)
-}
-
-func responseError(op, path string, re *api.ResponseError) error {
-	msg := vaultMessages(re.Errors)
-	switch {
-	case re.StatusCode == http.StatusForbidden && strings.Contains(msg, "invalid token"):
-		return &RefusedError{Reason: "vault rejected the token in VAULT_TOKEN: it is invalid, expired or revoked"}
-	case re.StatusCode == http.StatusForbidden:
-		return &RefusedError{Reason: fmt.Sprintf("vault denied %s on %s: the token's policies lack the needed capability (%s)", op, path, msg)}
-	case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(msg, "sealed"):
-		return fmt.Errorf("%w: vault is sealed; unseal it and run the command again", ErrVaultUnavailable)
-	case re.StatusCode >= 500:
-		return fmt.Errorf("%w: vault answered %d to %s %s: %s", ErrVaultUnavailable, re.StatusCode, op, path, msg)
-	}
-	return fmt.Errorf("vault refused %s on %s (%d): %s", op, path, re.StatusCode, msg)
-}
-
-func rootCause(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
-}
-
-func isStatus(err error, code int) bool {
-	var re *api.ResponseError
-	return errors.As(err, &re) && re.StatusCode == code
-}
-
-// ErrPartial marks a run in which some backups failed and the rest were
-// done. The CLI maps it to exit code 3.
-var ErrPartial = errors.New("partially done")
-
-// ErrLedgerBroken marks a ledger whose hash chain does not verify. The CLI
-// maps it to exit code 5.
-var ErrLedgerBroken = errors.New("ledger verification failed")
-
-// vaultMessages flattens Vault's error list, which often nests a
-// multierror ("1 error occurred: * permission denied"), into one line.
-func vaultMessages(errs []string) string {
-	var parts []string
-	for _, e := range errs {
-		for _, line := range strings.Split(e, "\n") {
-			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
-			if line != "" && !multierrorHeader.MatchString(line) {
-				parts = append(parts, line)
-			}
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-var multierrorHeader = regexp.MustCompile(`^\d+ errors? occurred:$`)
+// ErrTampered marks a ciphertext whose digest differs from the catalog's.
+var ErrTampered = errors.New("ciphertext does not match its catalog digest (tampered, truncated or replaced)")

@@ -3,22 +3,13 @@ package shred
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
-
-// Hold is one case's hold on one backup, stored at KV holds/<case>/<backup>.
-type Hold struct {
-	Case       string    `json:"case"`
-	Backup     string    `json:"backup"`
-	PlacedAt   time.Time `json:"placedAt"`
-	PlacedBy   string    `json:"placedBy"`
-	ReleasedAt time.Time `json:"releasedAt,omitzero"`
-	ReleasedBy string    `json:"releasedBy,omitempty"`
-}
-
-func holdPath(caseID, backupID string) string { return "holds/" + caseID + "/" + backupID }
 
 // HoldSelector picks the backups to hold: explicit ids, or every backup of
 // a system that can still be held (optionally made before a time: the
@@ -32,40 +23,40 @@ type HoldSelector struct {
 // PlaceHolds holds the selected backups for an open case. A held backup's
 // key keeps deletion_allowed=false in Vault, which the admin role cannot
 // change: Vault, not this code, stops its deletion.
-func (v *Vault) PlaceHolds(ctx context.Context, actor Actor, caseID string, sel HoldSelector) ([]string, error) {
-	c, _, err := v.GetCase(ctx, caseID)
+func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, sel HoldSelector) ([]string, error) {
+	c, _, err := s.catalog.GetCase(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
-	if c.State != CaseOpen {
-		return nil, refusedf("case %s is %s: holds can only be placed on an open case", caseID, c.State)
+	if c.State != catalog.CaseOpen {
+		return nil, errs.Refusedf("case %s is %s: holds can only be placed on an open case", caseID, c.State)
 	}
-	if err := v.requireCompliance(ctx); err != nil {
+	if err := s.guard.RequireCompliance(ctx); err != nil {
 		return nil, err
 	}
-	ids, err := v.selectBackups(ctx, sel)
+	ids, err := s.selectBackups(ctx, sel)
 	if err != nil {
 		return nil, err
 	}
-	held, failed := forEach(ctx, ids, 16, func(ctx context.Context, id string) error {
-		return v.placeHold(ctx, actor, caseID, id)
+	held, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
+		return s.placeHold(ctx, actor, caseID, id)
 	})
 	if len(held) > 0 {
-		if _, err := v.Append(ctx, actor.String(), Event{Event: EventHoldPlaced, Case: caseID, Backups: held}); err != nil {
+		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: held}); err != nil {
 			return held, err
 		}
 	}
 	return held, batchError(len(held), failed)
 }
 
-func (v *Vault) selectBackups(ctx context.Context, sel HoldSelector) ([]string, error) {
+func (s *Service) selectBackups(ctx context.Context, sel HoldSelector) ([]string, error) {
 	if len(sel.IDs) > 0 {
 		return sel.IDs, nil
 	}
 	if sel.System == "" {
 		return nil, errors.New("name backups to hold, or a --system")
 	}
-	backups, err := v.ListBackups(ctx, BackupFilter{System: sel.System})
+	backups, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{System: sel.System})
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +67,14 @@ func (v *Vault) selectBackups(ctx context.Context, sel HoldSelector) ([]string, 
 		}
 	}
 	if len(ids) == 0 {
-		return nil, refusedf("no backup of system %q matches", sel.System)
+		return nil, errs.Refusedf("no backup of system %q matches", sel.System)
 	}
 	return ids, nil
 }
 
 // backupDate is when the backed-up data was made: the original's
 // modification time when known, else when it was protected.
-func backupDate(b *Backup) time.Time {
+func backupDate(b *catalog.Backup) time.Time {
 	if b.Original != nil && !b.Original.Mtime.IsZero() {
 		return b.Original.Mtime
 	}
@@ -92,26 +83,26 @@ func backupDate(b *Backup) time.Time {
 
 // placeHold writes the hold record first, then marks the backup held, so a
 // crash in between is repaired by placing the hold again.
-func (v *Vault) placeHold(ctx context.Context, actor Actor, caseID, id string) error {
-	b, _, err := v.GetBackup(ctx, id)
+func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string) error {
+	b, _, err := s.catalog.GetBackup(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := v.checkHoldable(ctx, b); err != nil {
+	if err := s.checkHoldable(ctx, b); err != nil {
 		return err
 	}
-	h := Hold{Case: caseID, Backup: id, PlacedAt: now(), PlacedBy: actor.String()}
-	if _, err := v.putJSON(ctx, holdPath(caseID, id), h, 0); err != nil && !errors.Is(err, ErrConflict) {
+	h := catalog.Hold{Case: caseID, Backup: id, PlacedAt: catalog.Now(), PlacedBy: actor.String()}
+	if _, err := s.catalog.PutHold(ctx, &h, 0); err != nil && !errors.Is(err, errs.ErrConflict) {
 		return err
 	}
-	_, err = v.UpdateBackup(ctx, id, func(b *Backup) error {
+	_, err = s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
 		if err := holdableState(b); err != nil {
 			return err
 		}
 		if !slices.Contains(b.HeldBy, caseID) {
 			b.HeldBy = append(b.HeldBy, caseID)
 		}
-		b.State = StateHeld
+		b.State = catalog.StateHeld
 		return nil
 	})
 	return err
@@ -119,55 +110,38 @@ func (v *Vault) placeHold(ctx context.Context, actor Actor, caseID, id string) e
 
 // checkHoldable refuses a hold that Vault would not enforce: a backup that
 // is gone, or whose key's deletion latch is already open.
-func (v *Vault) checkHoldable(ctx context.Context, b *Backup) error {
+func (s *Service) checkHoldable(ctx context.Context, b *catalog.Backup) error {
 	if err := holdableState(b); err != nil {
 		return err
 	}
-	key, err := v.KeyInfo(ctx, b.Key)
+	key, err := s.keys.KeyInfo(ctx, b.Key)
 	switch {
 	case err != nil:
 		return err
 	case key == nil:
-		return refusedf("backup %s: its key %s is not in Vault; there is nothing left to hold", b.ID, b.Key)
+		return errs.Refusedf("backup %s: its key %s is not in Vault; there is nothing left to hold", b.ID, b.Key)
 	case key.DeletionAllowed:
-		return refusedf("backup %s was already released: its key's deletion latch is open and only a Vault operator can close it "+
-			"(vault write %s/keys/%s/config deletion_allowed=false); then place the hold again", b.ID, v.mounts.Transit, b.Key)
+		return errs.Refusedf("backup %s was already released: its key's deletion latch is open and only a Vault operator can close it "+
+			"(vault write %s/keys/%s/config deletion_allowed=false); then place the hold again", b.ID, s.transitMount(ctx), b.Key)
 	}
 	return nil
 }
 
-func holdableState(b *Backup) error {
+func holdableState(b *catalog.Backup) error {
 	switch b.State {
-	case StateProtected, StateHeld:
+	case catalog.StateProtected, catalog.StateHeld:
 		return nil
-	case StateShredded, StateDestroying:
-		return refusedf("backup %s is %s: there is nothing left to hold", b.ID, b.State)
+	case catalog.StateShredded, catalog.StateDestroying:
+		return errs.Refusedf("backup %s is %s: there is nothing left to hold", b.ID, b.State)
 	}
-	return refusedf("backup %s is %s and cannot be held in that state", b.ID, b.State)
+	return errs.Refusedf("backup %s is %s and cannot be held in that state", b.ID, b.State)
 }
 
-// heldIDs returns the ids of the backups a case held, sorted.
-func (v *Vault) heldIDs(ctx context.Context, caseID string) ([]string, error) {
-	if err := checkID("case", caseID); err != nil {
-		return nil, err
+// transitMount names the key mount for an operator's instructions.
+func (s *Service) transitMount(ctx context.Context) string {
+	ks, err := s.keys.Describe(ctx)
+	if err != nil || ks.TransitMount == "" {
+		return "TRANSIT-MOUNT"
 	}
-	ids, err := v.kvList(ctx, "holds/"+caseID+"/")
-	slices.Sort(ids)
-	return ids, err
-}
-
-// CaseHolds returns the holds a case placed.
-func (v *Vault) CaseHolds(ctx context.Context, caseID string) ([]*Hold, error) {
-	ids, err := v.heldIDs(ctx, caseID)
-	if err != nil {
-		return nil, err
-	}
-	return parallelMap(ctx, ids, 16, func(ctx context.Context, id string) (*Hold, error) {
-		var h Hold
-		_, err := v.getJSON(ctx, holdPath(caseID, id), &h)
-		if err == nil && (h.Case != caseID || h.Backup != id) {
-			return nil, fmt.Errorf("hold record holds/%s/%s was edited", caseID, id)
-		}
-		return &h, err
-	})
+	return ks.TransitMount
 }

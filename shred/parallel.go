@@ -4,24 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/cryptoshred/cryptoshred/internal/parallel"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
-
-// parallelMap applies fn to each item with at most limit calls at once and
-// returns the results in input order, or the first error.
-func parallelMap[T, R any](ctx context.Context, items []T, limit int, fn func(context.Context, T) (R, error)) ([]R, error) {
-	out := make([]R, len(items))
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(limit)
-	for i, item := range items {
-		g.Go(func() error {
-			r, err := fn(ctx, item)
-			out[i] = r
-			return err
-		})
-	}
-	return out, g.Wait()
-}
 
 // ItemError is the failure of one item of a batch.
 type ItemError struct {
@@ -36,19 +21,9 @@ func (e *ItemError) Unwrap() error { return e.Err }
 // the first failure. It returns the ids that succeeded, in input order, and
 // one ItemError per failure.
 func forEach(ctx context.Context, ids []string, limit int, fn func(context.Context, string) error) ([]string, []*ItemError) {
-	errs := make([]error, len(ids))
-	var g errgroup.Group
-	g.SetLimit(limit)
-	for i, id := range ids {
-		g.Go(func() error {
-			errs[i] = fn(ctx, id)
-			return nil
-		})
-	}
-	_ = g.Wait()
 	var ok []string
 	var failed []*ItemError
-	for i, err := range errs {
+	for i, err := range parallel.Each(ctx, ids, limit, fn) {
 		if err != nil {
 			failed = append(failed, &ItemError{ID: ids[i], Err: err})
 		} else {
@@ -59,7 +34,7 @@ func forEach(ctx context.Context, ids []string, limit int, fn func(context.Conte
 }
 
 // BatchError reports the items of a batch that failed while the others
-// were done. It is an ErrPartial when at least one item succeeded.
+// were done. It is an errs.ErrPartial when at least one item succeeded.
 type BatchError struct {
 	Done   int
 	Failed []*ItemError
@@ -73,11 +48,11 @@ func (e *BatchError) Error() string {
 	return msg
 }
 
-// Is makes a BatchError with some successes an ErrPartial.
-func (e *BatchError) Is(target error) bool { return target == ErrPartial && e.Done > 0 }
+// Is makes a BatchError with some successes an errs.ErrPartial.
+func (e *BatchError) Is(target error) bool { return target == errs.ErrPartial && e.Done > 0 }
 
 // Unwrap exposes the item errors, so a batch whose items were all refused
-// is itself ErrRefused.
+// is itself errs.ErrRefused.
 func (e *BatchError) Unwrap() []error {
 	if e.Done > 0 {
 		return nil

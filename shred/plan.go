@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/cryptoshred/cryptoshred/internal/parallel"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
 // Plan actions.
@@ -16,10 +20,10 @@ const (
 
 // PlanItem is what shred would do with one backup of a case.
 type PlanItem struct {
-	Backup   *Backup  `json:"backup"`
-	Action   string   `json:"action"`
-	Reason   string   `json:"reason"`
-	Warnings []string `json:"warnings,omitempty"`
+	Backup   *catalog.Backup `json:"backup"`
+	Action   string          `json:"action"`
+	Reason   string          `json:"reason"`
+	Warnings []string        `json:"warnings,omitempty"`
 
 	version int
 	key     *KeyInfo
@@ -28,9 +32,9 @@ type PlanItem struct {
 // Plan is what `shred run` would do for a case, computed without changing
 // anything.
 type Plan struct {
-	Case  *Case       `json:"case"`
-	At    time.Time   `json:"at"`
-	Items []*PlanItem `json:"items"`
+	Case  *catalog.Case `json:"case"`
+	At    time.Time     `json:"at"`
+	Items []*PlanItem   `json:"items"`
 }
 
 // Count returns how many items have action.
@@ -46,41 +50,41 @@ func (p *Plan) Count(action string) int {
 
 // PlanShred works out, for every backup the case held, whether it would
 // be destroyed now or why not. It changes nothing. The case must be closed.
-func (v *Vault) PlanShred(ctx context.Context, caseID string, at time.Time) (*Plan, error) {
-	c, _, err := v.GetCase(ctx, caseID)
+func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*Plan, error) {
+	c, _, err := s.catalog.GetCase(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
-	if c.State != CaseClosed {
-		return nil, refusedf("case %s is %s: the authority's closing decision must be recorded first (case close)", c.ID, c.State)
+	if c.State != catalog.CaseClosed {
+		return nil, errs.Refusedf("case %s is %s: the authority's closing decision must be recorded first (case close)", c.ID, c.State)
 	}
-	if err := v.CheckTransitMount(ctx); err != nil {
+	if err := s.keys.CheckMount(ctx); err != nil {
 		return nil, err
 	}
-	ids, err := v.heldIDs(ctx, caseID)
+	ids, err := s.catalog.HeldIDs(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
-	items, err := parallelMap(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*PlanItem, error) {
-		return v.planItem(ctx, id, at)
+	items, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*PlanItem, error) {
+		return s.planItem(ctx, id, at)
 	})
 	return &Plan{Case: c, At: at, Items: items}, err
 }
 
-func (v *Vault) planItem(ctx context.Context, id string, at time.Time) (*PlanItem, error) {
-	b, version, err := v.GetBackup(ctx, id)
+func (s *Service) planItem(ctx context.Context, id string, at time.Time) (*PlanItem, error) {
+	b, version, err := s.catalog.GetBackup(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	it := &PlanItem{Backup: b, version: version, Warnings: originalWarnings(b)}
 	if reason := stateSkipReason(b, at); reason != "" {
 		it.Action, it.Reason = ActionSkip, reason
-		if b.State == StateShredded {
+		if b.State == catalog.StateShredded {
 			it.Action = ActionDone
 		}
 		return it, nil
 	}
-	it.key, err = v.KeyInfo(ctx, b.Key)
+	it.key, err = s.keys.KeyInfo(ctx, b.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -90,21 +94,21 @@ func (v *Vault) planItem(ctx context.Context, id string, at time.Time) (*PlanIte
 
 // stateSkipReason says why the catalog state rules out destruction now, or
 // "" if it does not.
-func stateSkipReason(b *Backup, at time.Time) string {
+func stateSkipReason(b *catalog.Backup, at time.Time) string {
 	switch b.State {
-	case StateShredded:
+	case catalog.StateShredded:
 		return "already shredded at " + b.Destruction.DestroyedAt.Format(time.RFC3339)
-	case StateHeld:
+	case catalog.StateHeld:
 		return "still held by case(s) " + strings.Join(b.HeldBy, ", ")
-	case StatePending:
+	case catalog.StatePending:
 		if at.Before(b.ShredAfter) {
 			return "grace period runs until " + b.ShredAfter.Format(time.RFC3339)
 		}
-	case StateReleased:
+	case catalog.StateReleased:
 		if !b.CancelledAt.IsZero() {
 			return "its scheduled destruction was cancelled at " + b.CancelledAt.Format(time.RFC3339) + ": schedule it again with shred run --grace"
 		}
-	case StateDestroying:
+	case catalog.StateDestroying:
 	default:
 		return "backup is " + string(b.State)
 	}
@@ -115,9 +119,9 @@ func stateSkipReason(b *Backup, at time.Time) string {
 }
 
 // keyDecision decides from Vault's view of the key.
-func keyDecision(b *Backup, key *KeyInfo) (string, string) {
+func keyDecision(b *catalog.Backup, key *KeyInfo) (string, string) {
 	switch {
-	case key == nil && b.State == StateDestroying:
+	case key == nil && b.State == catalog.StateDestroying:
 		return ActionDestroy, "key already gone from Vault: verify and record the interrupted destruction"
 	case key == nil:
 		return ActionSkip, "key " + b.Key + " is not in Vault, but the catalog never recorded its destruction: investigate"
@@ -129,7 +133,7 @@ func keyDecision(b *Backup, key *KeyInfo) (string, string) {
 	return ActionDestroy, fmt.Sprintf("released: destroy key %s (versions %v) and delete %s", b.Key, key.Versions, b.Ciphertext.Path)
 }
 
-func originalWarnings(b *Backup) []string {
+func originalWarnings(b *catalog.Backup) []string {
 	if b.Original == nil || !b.Original.EncryptedAfterFirstStorage || b.Original.Disposal != nil {
 		return nil
 	}
@@ -138,4 +142,13 @@ func originalWarnings(b *Backup) []string {
 		where = "location unknown"
 	}
 	return []string{"the plaintext original (" + where + ") existed before encryption and its disposal is not recorded: crypto-shredding does not erase it"}
+}
+
+// backups returns the plan's backups.
+func (p *Plan) backups() []*catalog.Backup {
+	out := make([]*catalog.Backup, len(p.Items))
+	for i, it := range p.Items {
+		out[i] = it.Backup
+	}
+	return out
 }

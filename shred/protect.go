@@ -4,54 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
-	"filippo.io/age"
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
-
-// Digests are the sizes and SHA-256 sums of one encryption pass.
-type Digests struct {
-	Plaintext  FileInfo
-	Ciphertext FileInfo
-}
-
-const copyBufferSize = 1 << 20
-
-// Encrypt streams src through age to dst, wrapping the file key with the
-// Transit key name, and returns the size and SHA-256 of both sides,
-// computed in the same pass. Hashing and writing run on their own
-// goroutines beside the encryption; memory use is constant.
-func (v *Vault) Encrypt(ctx context.Context, name string, src io.Reader, dst io.Writer) (Digests, error) {
-	plain, cipher := newAsyncDigest(nil), newAsyncDigest(dst)
-	err := encryptTo(ctx, v, name, src, plain, cipher)
-	perr, cerr := plain.Close(), cipher.Close()
-	if err = errors.Join(err, perr, cerr); err != nil {
-		return Digests{}, err
-	}
-	return Digests{
-		Plaintext:  FileInfo{Size: plain.n, SHA256: plain.sum()},
-		Ciphertext: FileInfo{Size: cipher.n, SHA256: cipher.sum()},
-	}, nil
-}
-
-func encryptTo(ctx context.Context, v *Vault, name string, src io.Reader, plain *asyncDigest, dst io.Writer) error {
-	w, err := age.Encrypt(dst, NewRecipient(ctx, v, name))
-	if err != nil {
-		return fmt.Errorf("failed to start encryption: %w", err)
-	}
-	if err := plain.feed(src, w); err != nil {
-		return fmt.Errorf("failed to encrypt: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("failed to finish encryption: %w", err)
-	}
-	return nil
-}
 
 // ProtectRequest describes one file to protect.
 type ProtectRequest struct {
@@ -63,56 +23,18 @@ type ProtectRequest struct {
 	Labels      map[string]string
 }
 
+func (r *ProtectRequest) metadata() catalog.Metadata {
+	return catalog.Metadata{System: r.System, Controllers: r.Controllers, Categories: r.Categories, Labels: r.Labels}
+}
+
 // Validate checks the request's metadata against the catalog's rules.
-func (r *ProtectRequest) Validate() error {
-	if r.System != "" && !ValidID(r.System) {
-		return fmt.Errorf("invalid system name %q: use 1 to 128 letters, digits, '.', '_' or '-'", truncate(r.System, 40))
-	}
-	for _, c := range r.Controllers {
-		if err := CheckText("controller", c, 256); err != nil || c == "" {
-			return fmt.Errorf("invalid controller %q", truncate(c, 40))
-		}
-	}
-	for _, c := range r.Categories {
-		if !ValidCategory(c) {
-			return fmt.Errorf("unknown category %q: use one of %s", truncate(c, 40), strings.Join(Categories, ", "))
-		}
-	}
-	return checkLabels(r.Labels)
-}
-
-func checkLabels(labels map[string]string) error {
-	for k, val := range labels {
-		if !ValidID(k) {
-			return fmt.Errorf("invalid label key %q", truncate(k, 40))
-		}
-		if err := CheckText("label "+k, val, 256); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// CheckText rejects free text that is too long, is not UTF-8, or holds
-// control or format characters (such as bidirectional overrides), so
-// catalog fields print safely on a terminal.
-func CheckText(what, s string, max int) error {
-	if len(s) > max {
-		return fmt.Errorf("%s is longer than %d bytes", what, max)
-	}
-	if !utf8.ValidString(s) || strings.IndexFunc(s, unsafeRune) >= 0 {
-		return fmt.Errorf("%s contains control characters or invalid UTF-8", what)
-	}
-	return nil
-}
-
-func unsafeRune(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }
+func (r *ProtectRequest) Validate() error { return r.metadata().Validate() }
 
 // Protect encrypts req.Source into req.OutDir under a new per-backup key
 // and registers it in the catalog. The catalog entry is written first, as
 // an intent, so a crash leaves a visible "protecting" entry rather than an
 // unknown key or file.
-func (v *Vault) Protect(ctx context.Context, actor Actor, req ProtectRequest) (*Backup, error) {
+func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) (*catalog.Backup, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -120,45 +42,46 @@ func (v *Vault) Protect(ctx context.Context, actor Actor, req ProtectRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(req.OutDir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("output directory %s does not exist or is not a directory", req.OutDir)
-	}
-	if err := v.requireAdmin(ctx, "update"); err != nil {
-		return nil, err
-	}
-	b, err := v.startProtect(ctx, actor, req, orig)
+	out, err := s.storage.Locate(req.OutDir, filepath.Base(req.Source)+".age")
 	if err != nil {
 		return nil, err
 	}
-	if err := v.protectData(ctx, b, req.Source); err != nil {
-		v.markFailed(ctx, b.ID, err)
+	if err := s.guard.RequireAdmin(ctx, "update"); err != nil {
 		return nil, err
 	}
-	return v.finishProtect(ctx, actor, b)
+	b, err := s.startProtect(ctx, actor, req, orig, out)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.protectData(ctx, b, req.Source); err != nil {
+		s.markFailed(ctx, b.ID, err)
+		return nil, err
+	}
+	return s.finishProtect(ctx, actor, b)
 }
 
 // startProtect registers a new backup, or resumes the unfinished protect
 // whose output is already in place: one that wrote its ciphertext but
 // could not record it (Vault went away), so a re-run completes the work.
-func (v *Vault) startProtect(ctx context.Context, actor Actor, req ProtectRequest, orig *Original) (*Backup, error) {
-	b := newBackup(actor, req, orig)
-	if _, err := os.Lstat(b.Ciphertext.Path); err == nil {
-		return v.resumeProtect(ctx, b.Ciphertext.Path, orig)
+func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequest, orig *catalog.Original, out string) (*catalog.Backup, error) {
+	b := newBackup(actor, req, orig, out)
+	if _, err := s.storage.Stat(ctx, out); err == nil {
+		return s.resumeProtect(ctx, b.Ciphertext.Path, orig)
 	}
-	if _, err := v.PutBackup(ctx, b, 0); err != nil {
+	if _, err := s.catalog.PutBackup(ctx, b, 0); err != nil {
 		return nil, fmt.Errorf("failed to register backup: %w", err)
 	}
 	return b, nil
 }
 
-func (v *Vault) resumeProtect(ctx context.Context, path string, orig *Original) (*Backup, error) {
-	unfinished, err := v.ListBackups(ctx, BackupFilter{State: StateProtecting})
+func (s *Service) resumeProtect(ctx context.Context, path string, orig *catalog.Original) (*catalog.Backup, error) {
+	unfinished, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{State: catalog.StateProtecting})
 	if err != nil {
 		return nil, err
 	}
 	for _, b := range unfinished {
 		if b.Ciphertext.Path == path {
-			if err := os.Remove(path); err != nil {
+			if err := s.storage.Delete(ctx, []string{path})[0]; err != nil {
 				return nil, fmt.Errorf("failed to remove the unfinished output of %s: %w", b.ID, err)
 			}
 			b.Original = orig
@@ -168,7 +91,7 @@ func (v *Vault) resumeProtect(ctx context.Context, path string, orig *Original) 
 	return nil, fmt.Errorf("%s already exists: refusing to overwrite it", path)
 }
 
-func statOriginal(path string) (*Original, error) {
+func statOriginal(path string) (*catalog.Original, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read %s: %w", path, err)
@@ -180,28 +103,27 @@ func statOriginal(path string) (*Original, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Original{
-		FileInfo:                   FileInfo{Path: abs, Size: st.Size(), Mtime: st.ModTime().UTC()},
+	return &catalog.Original{
+		FileInfo:                   catalog.FileInfo{Path: abs, Size: st.Size(), Mtime: st.ModTime().UTC()},
 		EncryptedAfterFirstStorage: true,
 	}, nil
 }
 
-func newBackup(actor Actor, req ProtectRequest, orig *Original) *Backup {
-	id := NewBackupID()
+func newBackup(actor Actor, req ProtectRequest, orig *catalog.Original, out string) *catalog.Backup {
+	id := catalog.NewBackupID()
 	name := filepath.Base(req.Source) + ".age"
-	out, _ := filepath.Abs(filepath.Join(req.OutDir, name))
-	return &Backup{
+	return &catalog.Backup{
 		ID: id, Name: name, System: req.System, Controllers: req.Controllers,
-		Categories: req.Categories, Labels: req.Labels, State: StateProtecting,
-		Key: id, Ciphertext: FileInfo{Path: out}, Original: orig,
-		CreatedAt: now(), CreatedBy: actor.String(),
+		Categories: req.Categories, Labels: req.Labels, State: catalog.StateProtecting,
+		Key: id, Ciphertext: catalog.FileInfo{Path: out}, Original: orig,
+		CreatedAt: catalog.Now(), CreatedBy: actor.String(),
 	}
 }
 
 // protectData creates the key and writes the ciphertext, filling in b's
 // digests.
-func (v *Vault) protectData(ctx context.Context, b *Backup, source string) error {
-	if err := v.ensureKey(ctx, b.Key); err != nil {
+func (s *Service) protectData(ctx context.Context, b *catalog.Backup, source string) error {
+	if err := s.ensureKey(ctx, b.Key); err != nil {
 		return err
 	}
 	src, err := os.Open(source)
@@ -209,42 +131,70 @@ func (v *Vault) protectData(ctx context.Context, b *Backup, source string) error
 		return fmt.Errorf("failed to open %s: %w", source, err)
 	}
 	defer src.Close()
-	out, err := createAtomic(b.Ciphertext.Path)
+	out, err := s.storage.Create(ctx, b.Ciphertext.Path)
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
-	d, err := v.Encrypt(ctx, b.Key, src, out)
+	d, err := agefile.Encrypt(ctx, s.keys, b.Key, src, out)
 	if err != nil {
 		return err
 	}
-	b.Plaintext, b.Original.SHA256 = d.Plaintext, d.Plaintext.SHA256
+	b.Plaintext = catalog.FileInfo{Size: d.Plaintext.Size, SHA256: d.Plaintext.SHA256}
+	b.Original.SHA256 = d.Plaintext.SHA256
 	b.Ciphertext.Size, b.Ciphertext.SHA256 = d.Ciphertext.Size, d.Ciphertext.SHA256
-	return out.Commit()
+	return out.Commit(ctx)
 }
 
-func (v *Vault) finishProtect(ctx context.Context, actor Actor, b *Backup) (*Backup, error) {
+func (s *Service) finishProtect(ctx context.Context, actor Actor, b *catalog.Backup) (*catalog.Backup, error) {
 	done := *b
-	done.State = StateProtected
-	if _, err := v.UpdateBackup(ctx, b.ID, func(cur *Backup) error {
+	done.State = catalog.StateProtected
+	if _, err := s.catalog.UpdateBackup(ctx, b.ID, func(cur *catalog.Backup) error {
 		*cur = done
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("backup %s encrypted to %s but not registered: %w", b.ID, b.Ciphertext.Path, err)
 	}
-	_, err := v.Append(ctx, actor.String(), Event{Event: EventBackupProtected, Backups: []string{b.ID},
+	_, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupProtected, Backups: []string{b.ID},
 		Details: map[string]string{"sha256": b.Ciphertext.SHA256, "system": b.System}})
 	return &done, err
 }
 
 // markFailed records why protecting b failed; best effort, since the
 // original error is what the caller needs.
-func (v *Vault) markFailed(ctx context.Context, id string, cause error) {
-	if errors.Is(cause, ErrVaultUnavailable) {
+func (s *Service) markFailed(ctx context.Context, id string, cause error) {
+	if errors.Is(cause, errs.ErrUnavailable) {
 		return
 	}
-	_, _ = v.UpdateBackup(ctx, id, func(b *Backup) error {
-		b.State, b.FailedReason = StateFailed, truncate(cause.Error(), 500)
+	_, _ = s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
+		b.State, b.FailedReason = catalog.StateFailed, catalog.Truncate(cause.Error(), 500)
 		return nil
 	})
+}
+
+// ensureKey creates the per-backup key name, or accepts the one an
+// interrupted protect of the same backup created, if it is still honestly
+// shreddable and latched.
+func (s *Service) ensureKey(ctx context.Context, name string) error {
+	info, err := s.keys.KeyInfo(ctx, name)
+	switch {
+	case err != nil:
+		return err
+	case info == nil:
+		return s.keys.CreateKey(ctx, name)
+	case info.DeletionAllowed:
+		return errs.Refusedf("key %s already exists with deletion allowed", name)
+	}
+	return info.Shreddable()
+}
+
+// CreateKey creates a new per-backup key name in the key store; an
+// existing key is an error, since two backups never share a key.
+func (s *Service) CreateKey(ctx context.Context, name string) error {
+	if info, err := s.keys.KeyInfo(ctx, name); err != nil {
+		return err
+	} else if info != nil {
+		return fmt.Errorf("key %s already exists in Vault", name)
+	}
+	return s.keys.CreateKey(ctx, name)
 }

@@ -92,7 +92,7 @@ func timeAgeCLI(b *testing.B, bin, src, out string) time.Duration {
 	return d
 }
 
-func timeProtect(b *testing.B, v *shred.Vault, src, dir string) time.Duration {
+func timeProtect(b *testing.B, v *shred.Service, src, dir string) time.Duration {
 	out := b.TempDir()
 	start := time.Now()
 	bk, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out})

@@ -12,7 +12,9 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 var admin = shred.Actor{DisplayName: "test-admin"}
@@ -34,7 +36,7 @@ func randomBytes(t *testing.T, n int) []byte {
 	return b
 }
 
-func protect(t *testing.T, v *shred.Vault, data []byte) (*shred.Backup, string) {
+func protect(t *testing.T, v *shred.Service, data []byte) (*catalog.Backup, string) {
 	t.Helper()
 	dir := t.TempDir()
 	src := writeFile(t, dir, "casework.tar", data)
@@ -47,10 +49,10 @@ func protect(t *testing.T, v *shred.Vault, data []byte) (*shred.Backup, string) 
 	return b, src
 }
 
-func open(t *testing.T, v *shred.Vault, id string) ([]byte, error) {
+func open(t *testing.T, v *shred.Service, id string) ([]byte, error) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "restored")
-	_, err := v.OpenBackup(context.Background(), admin, shred.OpenRequest{ID: id, Purpose: "test restore", Output: out})
+	_, err := v.Restore(context.Background(), admin, shred.RestoreRequest{ID: id, Purpose: "test restore", Output: out})
 	if err != nil {
 		if _, serr := os.Stat(out); serr == nil {
 			t.Fatalf("failed open left an output file")
@@ -79,16 +81,16 @@ func TestProtectOpenRoundTrip(t *testing.T) {
 	}
 }
 
-func checkDigests(t *testing.T, b *shred.Backup, data []byte) {
+func checkDigests(t *testing.T, b *catalog.Backup, data []byte) {
 	t.Helper()
-	sum, size, err := shred.FileSHA256(b.Ciphertext.Path)
+	sum, size, err := fsutil.FileSHA256(b.Ciphertext.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sum != b.Ciphertext.SHA256 || size != b.Ciphertext.Size {
 		t.Fatalf("catalog ciphertext digest %s/%d, file %s/%d", b.Ciphertext.SHA256, b.Ciphertext.Size, sum, size)
 	}
-	if b.Plaintext.Size != int64(len(data)) || b.State != shred.StateProtected {
+	if b.Plaintext.Size != int64(len(data)) || b.State != catalog.StateProtected {
 		t.Fatalf("catalog entry: %+v", b)
 	}
 }
@@ -176,7 +178,7 @@ func TestOpenRequiresPurpose(t *testing.T) {
 	_, v := newVault(t)
 	b, _ := protect(t, v, []byte("x"))
 	out := filepath.Join(t.TempDir(), "o")
-	_, err := v.OpenBackup(context.Background(), admin, shred.OpenRequest{ID: b.ID, Output: out})
+	_, err := v.Restore(context.Background(), admin, shred.RestoreRequest{ID: b.ID, Output: out})
 	if err == nil || !strings.Contains(err.Error(), "purpose is required") {
 		t.Fatalf("open without purpose: %v", err)
 	}

@@ -13,7 +13,12 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/armor"
 
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // ageFileTo writes data as an age file encrypted to recipients and
@@ -32,9 +37,9 @@ func ageFileTo(t *testing.T, data []byte, recipients ...age.Recipient) string {
 }
 
 // newBackupKey creates a per-backup key as the admin and returns its name.
-func newBackupKey(t *testing.T, v *shred.Vault) string {
+func newBackupKey(t *testing.T, v *shred.Service) string {
 	t.Helper()
-	name := shred.NewBackupID()
+	name := catalog.NewBackupID()
 	if err := v.CreateKey(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +48,11 @@ func newBackupKey(t *testing.T, v *shred.Vault) string {
 
 func TestRegisterAdoptsAgeFileWrappedToBackupKey(t *testing.T) {
 	srv, _ := newVault(t)
-	v := roleVault(t, srv, shred.PolicyAdmin)
+	v := roleVault(t, srv, vault.PolicyAdmin)
 	ctx := context.Background()
 	key := newBackupKey(t, v)
 	data := randomBytes(t, 100000)
-	path := ageFileTo(t, data, shred.NewRecipient(ctx, v, key))
+	path := ageFileTo(t, data, agefile.NewRecipient(ctx, rootKeys(t, srv), key))
 	b, err := v.Register(ctx, admin, shred.RegisterRequest{File: path, System: "casework", Categories: []string{"health"}})
 	if err != nil {
 		t.Fatalf("register: %v", err)
@@ -62,10 +67,10 @@ func TestRegisterAdoptsAgeFileWrappedToBackupKey(t *testing.T) {
 	}
 }
 
-func checkRegistered(t *testing.T, v *shred.Vault, b *shred.Backup, key, path string) {
+func checkRegistered(t *testing.T, v *shred.Service, b *catalog.Backup, key, path string) {
 	t.Helper()
-	sum, size, _ := shred.FileSHA256(path)
-	if b.ID != key || b.Key != key || b.State != shred.StateProtected || b.System != "casework" {
+	sum, size, _ := fsutil.FileSHA256(path)
+	if b.ID != key || b.Key != key || b.State != catalog.StateProtected || b.System != "casework" {
 		t.Fatalf("registered backup: %+v", b)
 	}
 	if b.Ciphertext.SHA256 != sum || b.Ciphertext.Size != size || b.Ciphertext.Path != path || b.Name != "backup.tar.age" {
@@ -78,17 +83,17 @@ func checkRegistered(t *testing.T, v *shred.Vault, b *shred.Backup, key, path st
 		t.Fatalf("catalog entry: %+v %v", stored, err)
 	}
 	entries, err := v.Entries(context.Background())
-	if err != nil || entries[len(entries)-1].Event != shred.EventBackupRegistered || entries[len(entries)-1].Backups[0] != key {
+	if err != nil || entries[len(entries)-1].Kind != ledger.KindBackupRegistered || entries[len(entries)-1].Backups[0] != key {
 		t.Fatalf("ledger: %v", err)
 	}
 }
 
 func TestDisposeOriginalOfRegisteredBackupRecordsDeclaration(t *testing.T) {
 	srv, _ := newVault(t)
-	v := roleVault(t, srv, shred.PolicyAdmin)
+	v := roleVault(t, srv, vault.PolicyAdmin)
 	ctx := context.Background()
 	key := newBackupKey(t, v)
-	path := ageFileTo(t, []byte("x"), shred.NewRecipient(ctx, v, key))
+	path := ageFileTo(t, []byte("x"), agefile.NewRecipient(ctx, rootKeys(t, srv), key))
 	if _, err := v.Register(ctx, admin, shred.RegisterRequest{File: path}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,12 +111,12 @@ func TestDisposeOriginalOfRegisteredBackupRecordsDeclaration(t *testing.T) {
 type forgedRecipient struct{ key string }
 
 func (f forgedRecipient) Wrap([]byte) ([]*age.Stanza, error) {
-	return []*age.Stanza{{Type: shred.StanzaType, Args: []string{f.key}, Body: []byte("vault:v1:AAAA")}}, nil
+	return []*age.Stanza{{Type: agefile.StanzaType, Args: []string{f.key}, Body: []byte("vault:v1:AAAA")}}, nil
 }
 
 func TestRegisterRefuses(t *testing.T) {
-	srv, root := newVault(t)
-	v := roleVault(t, srv, shred.PolicyAdmin)
+	srv, _ := newVault(t)
+	v := roleVault(t, srv, vault.PolicyAdmin)
 	ctx := context.Background()
 	x, _ := age.GenerateX25519Identity()
 	rawKey := func(name string, params map[string]any) string {
@@ -120,9 +125,9 @@ func TestRegisterRefuses(t *testing.T) {
 		}
 		return name
 	}
-	exportable := rawKey(shred.NewBackupID(), map[string]any{"type": "aes256-gcm96", "exportable": true})
+	exportable := rawKey(catalog.NewBackupID(), map[string]any{"type": "aes256-gcm96", "exportable": true})
 	unlatched := newBackupKey(t, v)
-	if err := root.AllowDeletion(ctx, unlatched); err != nil {
+	if err := rootKeys(t, srv).AllowDeletion(ctx, unlatched); err != nil {
 		t.Fatal(err)
 	}
 	k1, k2 := newBackupKey(t, v), newBackupKey(t, v)
@@ -130,12 +135,12 @@ func TestRegisterRefuses(t *testing.T) {
 		recipients []age.Recipient
 		want       string
 	}{
-		"x25519 too":       {[]age.Recipient{shred.NewRecipient(ctx, v, k1), x.Recipient()}, `"X25519" recipient stanza`},
-		"two keys":         {[]age.Recipient{shred.NewRecipient(ctx, v, k1), shred.NewRecipient(ctx, v, k2)}, "2 cryptoshred keys"},
-		"not a backup key": {[]age.Recipient{shred.NewRecipient(ctx, root, rawKey("casework", map[string]any{"type": "aes256-gcm96"}))}, `must start with "bk-"`},
+		"x25519 too":       {[]age.Recipient{agefile.NewRecipient(ctx, rootKeys(t, srv), k1), x.Recipient()}, `"X25519" recipient stanza`},
+		"two keys":         {[]age.Recipient{agefile.NewRecipient(ctx, rootKeys(t, srv), k1), agefile.NewRecipient(ctx, rootKeys(t, srv), k2)}, "2 cryptoshred keys"},
+		"not a backup key": {[]age.Recipient{agefile.NewRecipient(ctx, rootKeys(t, srv), rawKey("casework", map[string]any{"type": "aes256-gcm96"}))}, `must start with "bk-"`},
 		"unknown key":      {[]age.Recipient{forgedRecipient{"bk-01nosuchkey"}}, "not in Vault"},
-		"exportable key":   {[]age.Recipient{shred.NewRecipient(ctx, root, exportable)}, "is exportable"},
-		"deletion allowed": {[]age.Recipient{shred.NewRecipient(ctx, v, unlatched)}, "already allows deletion"},
+		"exportable key":   {[]age.Recipient{agefile.NewRecipient(ctx, rootKeys(t, srv), exportable)}, "is exportable"},
+		"deletion allowed": {[]age.Recipient{agefile.NewRecipient(ctx, rootKeys(t, srv), unlatched)}, "already allows deletion"},
 	} {
 		path := ageFileTo(t, []byte("data"), tc.recipients...)
 		_, err := v.Register(ctx, admin, shred.RegisterRequest{File: path})
@@ -143,14 +148,14 @@ func TestRegisterRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want a refusal saying %q", name, err, tc.want)
 		}
 	}
-	if list, _ := v.ListBackups(ctx, shred.BackupFilter{}); len(list) != 0 {
+	if list, _ := v.ListBackups(ctx, catalog.BackupFilter{}); len(list) != 0 {
 		t.Fatalf("refused files were registered: %d", len(list))
 	}
 }
 
 func TestRegisterRejectsWhatIsNotAnAgeFile(t *testing.T) {
 	srv, _ := newVault(t)
-	v := roleVault(t, srv, shred.PolicyAdmin)
+	v := roleVault(t, srv, vault.PolicyAdmin)
 	dir := t.TempDir()
 	for _, path := range []string{writeFile(t, dir, "plain.tar", []byte("not encrypted\n")), dir, filepath.Join(dir, "missing.age")} {
 		_, err := v.Register(context.Background(), admin, shred.RegisterRequest{File: path})
@@ -166,7 +171,7 @@ func TestRegisterRejectsWhatIsNotAnAgeFile(t *testing.T) {
 
 func TestRegisterNeedsTheAdminRole(t *testing.T) {
 	srv, _ := newVault(t)
-	v := roleVault(t, srv, shred.PolicyAuditor)
+	v := roleVault(t, srv, vault.PolicyAuditor)
 	_, err := v.Register(context.Background(), admin, shred.RegisterRequest{File: "f.age"})
 	if !errors.Is(err, shred.ErrRefused) {
 		t.Fatalf("auditor register: %v", err)
@@ -199,12 +204,12 @@ func TestHeaderStanzasOfBinaryAndArmoredFiles(t *testing.T) {
 		"binary":  x25519File(t, false),
 		"armored": append([]byte("\n\n"), x25519File(t, true)...),
 	} {
-		stanzas, err := shred.HeaderStanzas(bytes.NewReader(data))
+		stanzas, err := agefile.HeaderStanzas(bytes.NewReader(data))
 		if err != nil || len(stanzas) != 1 || stanzas[0].Type != "X25519" {
 			t.Errorf("%s: %v %v", name, stanzas, err)
 		}
 	}
-	if _, err := shred.HeaderStanzas(strings.NewReader("age-encryption.org/v1\n")); err == nil || !strings.Contains(err.Error(), "not an age file") {
+	if _, err := agefile.HeaderStanzas(strings.NewReader("age-encryption.org/v1\n")); err == nil || !strings.Contains(err.Error(), "not an age file") {
 		t.Fatalf("truncated header: %v", err)
 	}
 }

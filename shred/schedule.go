@@ -4,41 +4,45 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
 // Schedule puts every released backup of a closed case into the pending
 // state for grace; a later RunShred destroys them once it has passed.
-func (v *Vault) Schedule(ctx context.Context, actor Actor, caseID string, grace time.Duration) ([]string, error) {
-	return v.setPending(ctx, actor, caseID, EventShredScheduled, func(b *Backup) bool {
-		if b.State != StateReleased {
+func (s *Service) Schedule(ctx context.Context, actor Actor, caseID string, grace time.Duration) ([]string, error) {
+	return s.changeSchedule(ctx, actor, caseID, ledger.KindShredScheduled, func(b *catalog.Backup) bool {
+		if b.State != catalog.StateReleased {
 			return false
 		}
-		b.State, b.ShredAfter, b.ShredCase, b.CancelledAt = StatePending, now().Add(grace), caseID, time.Time{}
+		b.State, b.ShredAfter, b.ShredCase, b.CancelledAt = catalog.StatePending, catalog.Now().Add(grace), caseID, time.Time{}
 		return true
 	})
 }
 
 // Cancel returns every pending backup of the case to released.
-func (v *Vault) Cancel(ctx context.Context, actor Actor, caseID string) ([]string, error) {
-	return v.setPending(ctx, actor, caseID, EventShredCancelled, func(b *Backup) bool {
-		if b.State != StatePending {
+func (s *Service) Cancel(ctx context.Context, actor Actor, caseID string) ([]string, error) {
+	return s.changeSchedule(ctx, actor, caseID, ledger.KindShredCancelled, func(b *catalog.Backup) bool {
+		if b.State != catalog.StatePending {
 			return false
 		}
-		b.State, b.ShredAfter, b.CancelledAt = StateReleased, time.Time{}, now()
+		b.State, b.ShredAfter, b.CancelledAt = catalog.StateReleased, time.Time{}, catalog.Now()
 		return true
 	})
 }
 
 var errUnchanged = errors.New("unchanged")
 
-func (v *Vault) setPending(ctx context.Context, actor Actor, caseID, event string, change func(*Backup) bool) ([]string, error) {
-	plan, err := v.PlanShred(ctx, caseID, now())
+func (s *Service) changeSchedule(ctx context.Context, actor Actor, caseID, event string, change func(*catalog.Backup) bool) ([]string, error) {
+	plan, err := s.PlanShred(ctx, caseID, catalog.Now())
 	if err != nil {
 		return nil, err
 	}
 	var changed []string
 	for _, it := range plan.Items {
-		_, err := v.UpdateBackup(ctx, it.Backup.ID, func(b *Backup) error {
+		_, err := s.catalog.UpdateBackup(ctx, it.Backup.ID, func(b *catalog.Backup) error {
 			if !change(b) {
 				return errUnchanged
 			}
@@ -52,8 +56,8 @@ func (v *Vault) setPending(ctx context.Context, actor Actor, caseID, event strin
 		}
 	}
 	if len(changed) == 0 {
-		return nil, refusedf("no backup of case %s to change", caseID)
+		return nil, errs.Refusedf("no backup of case %s to change", caseID)
 	}
-	_, err = v.Append(ctx, actor.String(), Event{Event: event, Case: caseID, Backups: changed})
+	_, err = s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: event, Case: caseID, Backups: changed})
 	return changed, err
 }

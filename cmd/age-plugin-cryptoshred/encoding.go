@@ -5,8 +5,7 @@ import (
 	"fmt"
 
 	"filippo.io/age/plugin"
-
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 // newKey is the recipient payload that asks for a fresh per-backup key,
@@ -39,14 +38,14 @@ func encodeIdentity(name string) (string, error) {
 }
 
 func checkRecipientPayload(name string) error {
-	if name != newKey && !shred.ValidKeyName(name) {
+	if name != newKey && !catalog.ValidID(name) {
 		return fmt.Errorf("invalid recipient %q: want a Transit key name or %q", truncate(name), newKey)
 	}
 	return nil
 }
 
 func checkIdentityPayload(name string) error {
-	if name != "" && !shred.ValidKeyName(name) {
+	if name != "" && !catalog.ValidID(name) {
 		return errors.New("invalid identity: its payload must be empty or a Transit key name")
 	}
 	return nil

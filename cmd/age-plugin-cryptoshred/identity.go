@@ -7,19 +7,20 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // keyIdentity unwraps cryptoshred stanzas through Vault: those of one key
 // if key is set, else those of any key.
 type keyIdentity struct {
 	ctx   context.Context
-	vault func() (*shred.Vault, error)
+	vault func() (*vault.Client, error)
 	key   string
 }
 
 // newIdentity parses an identity payload: empty, or a Transit key name.
-func newIdentity(ctx context.Context, vault func() (*shred.Vault, error), data []byte) (age.Identity, error) {
+func newIdentity(ctx context.Context, vault func() (*vault.Client, error), data []byte) (age.Identity, error) {
 	name := string(data)
 	if err := checkIdentityPayload(name); err != nil {
 		return nil, err
@@ -40,7 +41,7 @@ func (i *keyIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 	}
 	var errs []error
 	for _, s := range mine {
-		fileKey, err := shred.NewIdentity(i.ctx, v, i.key).Unwrap([]*age.Stanza{s})
+		fileKey, err := agefile.NewIdentity(i.ctx, v, i.key).Unwrap([]*age.Stanza{s})
 		if err == nil {
 			return fileKey, nil
 		}
@@ -50,5 +51,5 @@ func (i *keyIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 }
 
 func (i *keyIdentity) accepts(s *age.Stanza) bool {
-	return s.Type == shred.StanzaType && (i.key == "" || len(s.Args) == 1 && s.Args[0] == i.key)
+	return s.Type == agefile.StanzaType && (i.key == "" || len(s.Args) == 1 && s.Args[0] == i.key)
 }

@@ -10,7 +10,8 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/plugin"
 
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 func TestEncodingsRoundTrip(t *testing.T) {
@@ -53,7 +54,7 @@ func TestManualInvocation(t *testing.T) {
 }
 
 func TestIdentityLeavesOtherStanzasAlone(t *testing.T) {
-	noVault := func() (*shred.Vault, error) {
+	noVault := func() (*vault.Client, error) {
 		t.Fatal("the identity asked Vault about a stanza that is not its own")
 		return nil, errors.New("unreachable")
 	}
@@ -63,7 +64,7 @@ func TestIdentityLeavesOtherStanzasAlone(t *testing.T) {
 	}
 	stanzas := []*age.Stanza{
 		{Type: "X25519", Args: []string{"AAAA"}, Body: make([]byte, 32)},
-		{Type: shred.StanzaType, Args: []string{"bk-other"}, Body: []byte("vault:v1:AAAA")},
+		{Type: agefile.StanzaType, Args: []string{"bk-other"}, Body: []byte("vault:v1:AAAA")},
 	}
 	if _, err := id.Unwrap(stanzas); !errors.Is(err, age.ErrIncorrectIdentity) {
 		t.Fatalf("unwrap: %v", err)

@@ -7,11 +7,13 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/plugin"
 
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // newRecipient parses a recipient payload: a Transit key name, or "new".
-func newRecipient(ctx context.Context, p *plugin.Plugin, vault func() (*shred.Vault, error), data []byte) (age.Recipient, error) {
+func newRecipient(ctx context.Context, p *plugin.Plugin, vault func() (*vault.Client, error), data []byte) (age.Recipient, error) {
 	name := string(data)
 	if err := checkRecipientPayload(name); err != nil {
 		return nil, err
@@ -29,7 +31,7 @@ func newRecipient(ctx context.Context, p *plugin.Plugin, vault func() (*shred.Va
 // keyRecipient wraps file keys with an existing Transit key.
 type keyRecipient struct {
 	ctx   context.Context
-	vault *shred.Vault
+	vault *vault.Client
 	name  string
 }
 
@@ -46,7 +48,7 @@ func (r *keyRecipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 	if err := info.Shreddable(); err != nil {
 		return nil, err
 	}
-	return shred.NewRecipient(r.ctx, r.vault, r.name).Wrap(fileKey)
+	return agefile.NewRecipient(r.ctx, r.vault, r.name).Wrap(fileKey)
 }
 
 // newKeyRecipient creates a fresh per-backup key for each file key it
@@ -54,16 +56,16 @@ func (r *keyRecipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 type newKeyRecipient struct {
 	ctx   context.Context
 	p     *plugin.Plugin
-	vault *shred.Vault
+	vault *vault.Client
 }
 
 // Wrap implements age.Recipient.
 func (r *newKeyRecipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
-	name := shred.NewBackupID()
+	name := catalog.NewBackupID()
 	if err := r.vault.CreateKey(r.ctx, name); err != nil {
 		return nil, err
 	}
-	stanzas, err := shred.NewRecipient(r.ctx, r.vault, name).Wrap(fileKey)
+	stanzas, err := agefile.NewRecipient(r.ctx, r.vault, name).Wrap(fileKey)
 	if err != nil {
 		return nil, err
 	}

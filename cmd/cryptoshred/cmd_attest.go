@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/attest/vaultsign"
 )
 
 // passwordEnv holds the signing key's password, for unattended runs. It is
@@ -97,9 +98,11 @@ func readPassword(stderr io.Writer, prompt string) ([]byte, error) {
 // loadSigner loads --sign-key: a PEM file or hashivault://NAME, which signs
 // with a Transit key of the Vault in use.
 func loadSigner(ctx context.Context, ref string, o globalOptions, stderr io.Writer) (signature.Signer, error) {
-	return attest.LoadSigner(ctx, ref, keyPassword(stderr),
-		attest.WithVaultAddress(o.VaultAddr), attest.WithVaultToken(os.Getenv("VAULT_TOKEN")),
-		attest.WithTransitMount(o.TransitMount))
+	if vaultsign.IsReference(ref) {
+		return vaultsign.Load(ctx, ref, vaultsign.WithVaultAddress(o.VaultAddr),
+			vaultsign.WithVaultToken(os.Getenv("VAULT_TOKEN")), vaultsign.WithTransitMount(o.TransitMount))
+	}
+	return attest.LoadSigner(ctx, ref, keyPassword(stderr))
 }
 
 // readFileLimited reads an outside file, refusing one larger than limit.

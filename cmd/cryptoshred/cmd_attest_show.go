@@ -8,7 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/attest"
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 )
 
 type showOptions struct {
@@ -51,7 +51,7 @@ func runAttestShow(ctx context.Context, opts showOptions, stdout io.Writer) erro
 	if opts.Output == "" {
 		return renderCertificate(stdout, opts.Format, st, fp)
 	}
-	return shred.WriteFileAtomic(opts.Output, func(w io.Writer) error {
+	return fsutil.WriteFileAtomic(opts.Output, func(w io.Writer) error {
 		return renderCertificate(w, opts.Format, st, fp)
 	})
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/attest"
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 )
 
 type verifyOptions struct {
@@ -55,7 +55,7 @@ func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error
 	}
 	digest := opts.Digest
 	if opts.Backup != "" {
-		if digest, _, err = shred.FileSHA256(opts.Backup); err != nil {
+		if digest, _, err = fsutil.FileSHA256(opts.Backup); err != nil {
 			return err
 		}
 	}

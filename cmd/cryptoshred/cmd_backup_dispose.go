@@ -41,7 +41,7 @@ func backupDisposeCommand() *cli.Command {
 	}
 }
 
-func runDispose(ctx context.Context, o globalOptions, v *shred.Vault, req shred.DisposeRequest, w io.Writer) error {
+func runDispose(ctx context.Context, o globalOptions, v *shred.Service, req shred.DisposeRequest, w io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 func backupListCommand() *cli.Command {
@@ -22,8 +23,8 @@ func backupListCommand() *cli.Command {
 			&cli.StringFlag{Name: "case", Usage: "only backups held by or shredded for this case"},
 		},
 		Action: func(c *cli.Context) error {
-			f := shred.BackupFilter{State: shred.State(c.String("state")), System: c.String("system"), Case: c.String("case")}
-			if f.State != "" && !slices.Contains(shred.States, f.State) {
+			f := catalog.BackupFilter{State: catalog.State(c.String("state")), System: c.String("system"), Case: c.String("case")}
+			if f.State != "" && !slices.Contains(catalog.States, f.State) {
 				return usagef("--state %q: want one of %s", f.State, joinStates())
 			}
 			o, v, err := setup(c)
@@ -36,14 +37,14 @@ func backupListCommand() *cli.Command {
 }
 
 func joinStates() string {
-	s := make([]string, len(shred.States))
-	for i, st := range shred.States {
+	s := make([]string, len(catalog.States))
+	for i, st := range catalog.States {
 		s[i] = string(st)
 	}
 	return strings.Join(s, ", ")
 }
 
-func runBackupList(ctx context.Context, o globalOptions, v *shred.Vault, f shred.BackupFilter, w io.Writer) error {
+func runBackupList(ctx context.Context, o globalOptions, v *shred.Service, f catalog.BackupFilter, w io.Writer) error {
 	backups, err := v.ListBackups(ctx, f)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func backupOpenCommand() *cli.Command {
 			if err := requireArgs(c, 1, "ID"); err != nil {
 				return err
 			}
-			req := shred.OpenRequest{ID: c.Args().First(), Purpose: c.String("purpose"), Output: c.String("output")}
+			req := shred.RestoreRequest{ID: c.Args().First(), Purpose: c.String("purpose"), Output: c.String("output")}
 			if req.Purpose == "" {
 				return usagef("--purpose is required and must not be empty")
 			}
@@ -38,12 +38,12 @@ func backupOpenCommand() *cli.Command {
 	}
 }
 
-func runOpen(ctx context.Context, o globalOptions, v *shred.Vault, req shred.OpenRequest, stderr io.Writer) error {
+func runOpen(ctx context.Context, o globalOptions, v *shred.Service, req shred.RestoreRequest, stderr io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
 	}
-	b, err := v.OpenBackup(ctx, actor, req)
+	b, err := v.Restore(ctx, actor, req)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 type protectOptions struct {
@@ -26,7 +27,7 @@ func backupProtectCommand() *cli.Command {
 		Usage:     "encrypt files with age under new per-backup Vault keys and register them",
 		ArgsUsage: "FILE...",
 		Description: "Writes DIR/NAME.age for each FILE. The original is never modified or deleted " +
-			"(see `backup dispose-original`).\nCategories: " + strings.Join(shred.Categories, ", "),
+			"(see `backup dispose-original`).\nCategories: " + strings.Join(catalog.Categories, ", "),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory", Value: "."},
 		}, metadataFlags()...),
@@ -36,7 +37,7 @@ func backupProtectCommand() *cli.Command {
 
 // fileBatchAction parses the options protect and register share, connects
 // and calls run.
-func fileBatchAction(run func(context.Context, globalOptions, *shred.Vault, protectOptions, io.Writer, io.Writer) error) cli.ActionFunc {
+func fileBatchAction(run func(context.Context, globalOptions, *shred.Service, protectOptions, io.Writer, io.Writer) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		opts, err := parseProtectOptions(c)
 		if err != nil {
@@ -99,25 +100,25 @@ func parseLabels(kvs []string) (map[string]string, error) {
 	return labels, nil
 }
 
-func runProtect(ctx context.Context, o globalOptions, v *shred.Vault, opts protectOptions, stdout, stderr io.Writer) error {
+func runProtect(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, stdout, stderr io.Writer) error {
 	return runEachFile(ctx, o, v, opts.Files, stdout, stderr, "protect",
-		func(actor shred.Actor, file string) (*shred.Backup, error) {
+		func(actor shred.Actor, file string) (*catalog.Backup, error) {
 			return v.Protect(ctx, actor, opts.request(file))
 		},
-		func(file string, b *shred.Backup) {
+		func(file string, b *catalog.Backup) {
 			printf(stdout, "protected %s as %s -> %s (sha256 %s)\n", file, b.ID, b.Ciphertext.Path, b.Ciphertext.SHA256)
 		})
 }
 
 // runEachFile applies do to every file as the token's actor, printing
 // each success in text mode and all of them at the end in json mode.
-func runEachFile(ctx context.Context, o globalOptions, v *shred.Vault, files []string, stdout, stderr io.Writer, what string,
-	do func(shred.Actor, string) (*shred.Backup, error), show func(string, *shred.Backup)) error {
+func runEachFile(ctx context.Context, o globalOptions, v *shred.Service, files []string, stdout, stderr io.Writer, what string,
+	do func(shred.Actor, string) (*catalog.Backup, error), show func(string, *catalog.Backup)) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
 	}
-	var done []*shred.Backup
+	var done []*catalog.Backup
 	var failures []error
 	for _, file := range files {
 		b, err := do(actor, file)

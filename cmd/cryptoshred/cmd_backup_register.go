@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 func backupRegisterCommand() *cli.Command {
@@ -18,7 +19,7 @@ func backupRegisterCommand() *cli.Command {
 		Description: "Reads each file's age header without decrypting it. The file must be wrapped to exactly one " +
 			"cryptoshred key named bk-..., not yet registered, held in Vault with deletion not allowed; the key " +
 			"name becomes the backup id. The file is never modified. Its plaintext history is unknown: record " +
-			"what became of the plaintext with `backup dispose-original`.\nCategories: " + strings.Join(shred.Categories, ", "),
+			"what became of the plaintext with `backup dispose-original`.\nCategories: " + strings.Join(catalog.Categories, ", "),
 		Flags:  metadataFlags(),
 		Action: fileBatchAction(runRegister),
 	}
@@ -29,12 +30,12 @@ func registerRequest(o protectOptions, file string) shred.RegisterRequest {
 		Controllers: o.Controllers, Categories: o.Categories, Labels: o.Labels}
 }
 
-func runRegister(ctx context.Context, o globalOptions, v *shred.Vault, opts protectOptions, stdout, stderr io.Writer) error {
+func runRegister(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, stdout, stderr io.Writer) error {
 	return runEachFile(ctx, o, v, opts.Files, stdout, stderr, "register",
-		func(actor shred.Actor, file string) (*shred.Backup, error) {
+		func(actor shred.Actor, file string) (*catalog.Backup, error) {
 			return v.Register(ctx, actor, registerRequest(opts, file))
 		},
-		func(_ string, b *shred.Backup) {
+		func(_ string, b *catalog.Backup) {
 			printf(stdout, "registered %s as %s (sha256 %s); record what became of its plaintext with `cryptoshred backup dispose-original %s`\n",
 				b.Ciphertext.Path, b.ID, b.Ciphertext.SHA256, b.ID)
 		})

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
-
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // ageFileFor writes an age file encrypted in-process to recipients.
@@ -34,10 +34,10 @@ func ageFileFor(t *testing.T, env testEnv, name string, recipients ...age.Recipi
 func TestBackupRegisterOutputsAndExitCodes(t *testing.T) {
 	env := newTestEnv(t)
 	ctx := context.Background()
-	v := shred.NewVault(env.srv.Client(t, env.roles.admin), shred.DefaultMounts)
-	good := ageFileFor(t, env, "good.age", shred.NewRecipient(ctx, v, adminKey(t, env)))
+	v := vault.New(env.srv.Client(t, env.roles.admin), vault.DefaultMounts)
+	good := ageFileFor(t, env, "good.age", agefile.NewRecipient(ctx, v, adminKey(t, env)))
 	x, _ := age.GenerateX25519Identity()
-	leaky := ageFileFor(t, env, "leaky.age", shred.NewRecipient(ctx, v, adminKey(t, env)), x.Recipient())
+	leaky := ageFileFor(t, env, "leaky.age", agefile.NewRecipient(ctx, v, adminKey(t, env)), x.Recipient())
 
 	expectCode(t, exitUsage, env.srv, env.roles.admin, "backup", "register")
 	expectCode(t, exitUsage, env.srv, env.roles.admin, "backup", "register", good, "--category", "shoe-size")

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 func backupShowCommand() *cli.Command {
@@ -31,7 +32,7 @@ func backupShowCommand() *cli.Command {
 	}
 }
 
-func runBackupShow(ctx context.Context, o globalOptions, v *shred.Vault, id string, w io.Writer) error {
+func runBackupShow(ctx context.Context, o globalOptions, v *shred.Service, id string, w io.Writer) error {
 	b, _, err := v.GetBackup(ctx, id)
 	if err != nil {
 		return err
@@ -46,7 +47,7 @@ func runBackupShow(ctx context.Context, o globalOptions, v *shred.Vault, id stri
 	return renderBackup(w, b, key)
 }
 
-func renderBackup(w io.Writer, b *shred.Backup, key *shred.KeyInfo) error {
+func renderBackup(w io.Writer, b *catalog.Backup, key *shred.KeyInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { printf(tw, "%s:\t%s\n", k, dash(v)) }
 	row("ID", b.ID)
@@ -77,7 +78,7 @@ func describeKey(k *shred.KeyInfo) string {
 	return "(in Vault, deletion not allowed)"
 }
 
-func describeDisposal(d *shred.Disposal) string {
+func describeDisposal(d *catalog.Disposal) string {
 	if d == nil {
 		return "not recorded"
 	}

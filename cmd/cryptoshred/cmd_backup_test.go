@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 // protectFile protects a file with the admin token and returns its entry.
-func protectFile(t *testing.T, env testEnv, name string, data []byte, extra ...string) *shred.Backup {
+func protectFile(t *testing.T, env testEnv, name string, data []byte, extra ...string) *catalog.Backup {
 	t.Helper()
 	src := filepath.Join(env.dir, name)
 	if err := os.WriteFile(src, data, 0o600); err != nil {
@@ -20,7 +20,7 @@ func protectFile(t *testing.T, env testEnv, name string, data []byte, extra ...s
 	}
 	args := append([]string{"--format", "json", "backup", "protect", src, "--out", env.dir}, extra...)
 	r := mustRun(t, env.srv, env.roles.admin, args...)
-	var out []*shred.Backup
+	var out []*catalog.Backup
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 {
 		t.Fatalf("protect output %q: %v", r.stdout, err)
 	}

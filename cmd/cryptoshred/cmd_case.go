@@ -9,7 +9,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 func caseCommand() *cli.Command {
@@ -44,7 +46,7 @@ func caseOpenAction(c *cli.Context) error {
 	if err := requireArgs(c, 1, "CASE"); err != nil {
 		return err
 	}
-	kase := shred.Case{ID: c.Args().First(), Authority: c.String("authority"), Reference: c.String("reference"),
+	kase := catalog.Case{ID: c.Args().First(), Authority: c.String("authority"), Reference: c.String("reference"),
 		Controllers: c.StringSlice("controller")}
 	if kase.Authority == "" || kase.Reference == "" {
 		return usagef("case open needs --authority and --reference")
@@ -56,7 +58,7 @@ func caseOpenAction(c *cli.Context) error {
 	return runCaseOpen(c.Context, o, v, kase, c.App.Writer)
 }
 
-func runCaseOpen(ctx context.Context, o globalOptions, v *shred.Vault, kase shred.Case, w io.Writer) error {
+func runCaseOpen(ctx context.Context, o globalOptions, v *shred.Service, kase catalog.Case, w io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
@@ -91,15 +93,15 @@ func caseCloseAction(c *cli.Context) error {
 }
 
 func closeRequest(caseID, ref, file string) (shred.CloseRequest, error) {
-	sum, _, err := shred.FileSHA256(file)
+	sum, _, err := fsutil.FileSHA256(file)
 	if err != nil {
 		return shred.CloseRequest{}, err
 	}
 	return shred.CloseRequest{Case: caseID, Reference: ref,
-		Document: shred.DocumentRef{Name: filepath.Base(file), SHA256: sum}}, nil
+		Document: catalog.DocumentRef{Name: filepath.Base(file), SHA256: sum}}, nil
 }
 
-func runCaseClose(ctx context.Context, o globalOptions, v *shred.Vault, req shred.CloseRequest, w io.Writer) error {
+func runCaseClose(ctx context.Context, o globalOptions, v *shred.Service, req shred.CloseRequest, w io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
@@ -158,7 +160,7 @@ func caseShowAction(c *cli.Context) error {
 	return renderCase(c.App.Writer, kase, holds)
 }
 
-func renderCase(w io.Writer, kase *shred.Case, holds []*shred.Hold) error {
+func renderCase(w io.Writer, kase *catalog.Case, holds []*catalog.Hold) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	printf(tw, "Case:\t%s\nState:\t%s\nAuthority:\t%s\nReference:\t%s\nOpened:\t%s by %s\n",
 		kase.ID, kase.State, kase.Authority, kase.Reference, kase.OpenedAt.Format(time.RFC3339), kase.OpenedBy)

@@ -67,7 +67,7 @@ func parseDate(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339, s)
 }
 
-func runHoldPlace(ctx context.Context, o globalOptions, v *shred.Vault, caseID string, sel shred.HoldSelector, w io.Writer) error {
+func runHoldPlace(ctx context.Context, o globalOptions, v *shred.Service, caseID string, sel shred.HoldSelector, w io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err

@@ -4,9 +4,8 @@ import (
 	"context"
 	"io"
 
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 	"github.com/urfave/cli/v2"
-
-	"github.com/cryptoshred/cryptoshred/shred"
 )
 
 func initCommand() *cli.Command {
@@ -18,7 +17,7 @@ func initCommand() *cli.Command {
 			if err := noExtraArgs(c); err != nil {
 				return err
 			}
-			o, v, err := setup(c)
+			o, v, err := setupVault(c)
 			if err != nil {
 				return err
 			}
@@ -27,7 +26,7 @@ func initCommand() *cli.Command {
 	}
 }
 
-func runInit(ctx context.Context, o globalOptions, v *shred.Vault, w io.Writer) error {
+func runInit(ctx context.Context, o globalOptions, v *vault.Client, w io.Writer) error {
 	changes, err := v.Init(ctx)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func ledgerVerifyAction(c *cli.Context) error {
 	return runLedgerVerify(c.Context, o, v, c.App.Writer)
 }
 
-func runLedgerVerify(ctx context.Context, o globalOptions, v *shred.Vault, w io.Writer) error {
+func runLedgerVerify(ctx context.Context, o globalOptions, v *shred.Service, w io.Writer) error {
 	rep, err := v.VerifyLedger(ctx)
 	if o.Format == "json" {
 		if jerr := writeJSON(w, rep); jerr != nil {
@@ -63,7 +63,7 @@ func ledgerShowAction(c *cli.Context) error {
 		return writeJSON(c.App.Writer, nonNil(entries))
 	}
 	for _, e := range entries {
-		printf(c.App.Writer, "%6d  %s  %-22s %s%s%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Event, e.Actor,
+		printf(c.App.Writer, "%6d  %s  %-22s %s%s%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Kind, e.Actor,
 			caseSuffix(e.Case), backupsSuffix(e.Backups)+detailsSuffix(e.Details))
 	}
 	return nil

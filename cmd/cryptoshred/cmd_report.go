@@ -36,7 +36,7 @@ func reportCommand() *cli.Command {
 	}
 }
 
-func runReportAccess(ctx context.Context, o globalOptions, v *shred.Vault, since time.Duration, w io.Writer) error {
+func runReportAccess(ctx context.Context, o globalOptions, v *shred.Service, since time.Duration, w io.Writer) error {
 	var from time.Time
 	if since > 0 {
 		from = time.Now().Add(-since)

@@ -83,7 +83,7 @@ func shredCancelAction(c *cli.Context) error {
 	return runShredCancel(c.Context, v, caseID, c.App.Writer)
 }
 
-func runShredCancel(ctx context.Context, v *shred.Vault, caseID string, w io.Writer) error {
+func runShredCancel(ctx context.Context, v *shred.Service, caseID string, w io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err

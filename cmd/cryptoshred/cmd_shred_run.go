@@ -10,6 +10,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/urfave/cli/v2"
 
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
 
@@ -84,32 +85,39 @@ func (o shredRunOptions) validate() error {
 	return nil
 }
 
-func runShred(ctx context.Context, o globalOptions, v *shred.Vault, opts shredRunOptions, stdin io.Reader, stdout, stderr io.Writer) error {
+func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shredRunOptions, stdin io.Reader, stdout, stderr io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
 	}
+	plan, err := v.PlanShred(ctx, opts.Case, time.Now())
+	if err != nil {
+		return err
+	}
 	if !opts.Yes {
-		if err := confirmPlan(ctx, v, opts.Case, stdin, stderr); err != nil {
+		if err := confirmPlan(plan, stdin, stderr); err != nil {
 			return err
 		}
 	}
 	if opts.Grace > 0 {
 		return runSchedule(ctx, v, actor, opts, stdout)
 	}
-	// Load and try the signer, and check the attestation can be issued,
-	// before anything is destroyed, so the run stops while it can still
-	// change its mind.
+	// The signer is loaded and tried, and the attestation checked, before
+	// anything is destroyed, so the run stops while it can still change
+	// its mind.
 	signer, err := loadSigner(ctx, opts.SignKey, o, stderr)
 	if err != nil {
 		return err
 	}
-	if err := v.CheckAttestable(ctx, opts.Case, attestOptions(signer, opts)); err != nil {
-		return err
-	}
+	return runPlan(ctx, o, v, actor, plan, signer, opts, stdout, stderr)
+}
+
+// runPlan runs the confirmed plan, prints what it did and writes the
+// attestation it issued.
+func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred.Actor, plan *shred.Plan, signer signature.Signer, opts shredRunOptions, stdout, stderr io.Writer) error {
 	update, finish := progressUpdater(stderr, "shredding")
-	res, err := v.RunShred(ctx, actor, opts.Case, shred.RunOptions{Parallel: opts.Parallel,
-		RequireOriginalsDisposed: opts.RequireOriginalsDisposed, Progress: update})
+	res, err := v.Run(ctx, actor, plan, shred.RunOptions{Parallel: opts.Parallel,
+		RequireOriginalsDisposed: opts.RequireOriginalsDisposed, Progress: update, Attest: attestOptions(signer, opts)})
 	finish()
 	if res == nil {
 		return err
@@ -117,46 +125,34 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Vault, opts shredRu
 	if rerr := renderRun(o, res, stdout, stderr); rerr != nil {
 		return rerr
 	}
-	if errors.Is(err, shred.ErrRefused) && !errors.Is(err, shred.ErrPartial) {
-		return err
-	}
-	if aerr := issueAttestation(ctx, v, actor, signer, opts, stderr); aerr != nil {
-		return errors.Join(err, aerr)
+	if res.Attestation != nil {
+		return errors.Join(err, writeAttestation(res.Attestation, opts.Output, stderr))
 	}
 	return err
 }
 
-func issueAttestation(ctx context.Context, v *shred.Vault, actor shred.Actor, signer signature.Signer, opts shredRunOptions, stderr io.Writer) error {
-	a, err := v.Attest(ctx, actor, opts.Case, attestOptions(signer, opts))
-	if err != nil {
-		return fmt.Errorf("keys destroyed and recorded, but the attestation failed (run shred run again to issue it): %w", err)
-	}
-	out := opts.Output
+func writeAttestation(a *shred.Attestation, out string, stderr io.Writer) error {
 	if out == "" {
 		out = a.ID + ".dsse.json"
 	}
-	if err := shred.WriteFileAtomic(out, func(w io.Writer) error { _, err := w.Write(a.Envelope); return err }); err != nil {
+	if err := fsutil.WriteFileAtomic(out, func(w io.Writer) error { _, err := w.Write(a.Envelope); return err }); err != nil {
 		return fmt.Errorf("attestation %s is stored in Vault but could not be written to %s: %w", a.ID, out, err)
 	}
 	fmt.Fprintf(stderr, "attestation %s covering %d backup(s) written to %s and stored in Vault\n", a.ID, a.Backups, out)
 	return nil
 }
 
-func confirmPlan(ctx context.Context, v *shred.Vault, caseID string, stdin io.Reader, stderr io.Writer) error {
-	plan, err := v.PlanShred(ctx, caseID, time.Now())
-	if err != nil {
-		return err
-	}
+func confirmPlan(plan *shred.Plan, stdin io.Reader, stderr io.Writer) error {
 	if err := renderPlan(stderr, plan); err != nil {
 		return err
 	}
-	if !confirm(stdin, stderr, "Destroy these keys for good?", caseID) {
+	if !confirm(stdin, stderr, "Destroy these keys for good?", plan.Case.ID) {
 		return &shred.RefusedError{Reason: "not confirmed: nothing was destroyed"}
 	}
 	return nil
 }
 
-func runSchedule(ctx context.Context, v *shred.Vault, actor shred.Actor, opts shredRunOptions, w io.Writer) error {
+func runSchedule(ctx context.Context, v *shred.Service, actor shred.Actor, opts shredRunOptions, w io.Writer) error {
 	ids, err := v.Schedule(ctx, actor, opts.Case, opts.Grace)
 	if err != nil {
 		return err

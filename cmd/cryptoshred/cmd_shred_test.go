@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 // closedCaseCLI protects data, holds it for caseID and closes the case, all
 // through the CLI with each role's token.
-func closedCaseCLI(t *testing.T, env testEnv, caseID string, data []byte) *shred.Backup {
+func closedCaseCLI(t *testing.T, env testEnv, caseID string, data []byte) *catalog.Backup {
 	t.Helper()
 	b := protectFile(t, env, caseID+".tar", data, "--system", "casework", "--category", "health")
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", caseID, "--authority", "Example DPA",
@@ -146,7 +146,7 @@ func TestShredRefusesBeforeDestroyingWhatItCouldNotAttest(t *testing.T) {
 		t.Fatalf("stderr: %s", r.stderr)
 	}
 	root := shredRoot(t, env)
-	for _, bk := range []*shred.Backup{b, c} {
+	for _, bk := range []*catalog.Backup{b, c} {
 		if _, key := backupAndKey(t, root, bk); key == nil {
 			t.Fatalf("%s lost its key although no attestation could be issued", bk.ID)
 		}

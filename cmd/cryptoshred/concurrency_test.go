@@ -10,7 +10,7 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/shredtest"
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 // runAll runs the commands at once and returns their exit codes and output.
@@ -47,7 +47,7 @@ func TestConcurrentOperators(t *testing.T) {
 		}
 	}
 	root := shredRoot(t, env)
-	backups, err := root.ListBackups(context.Background(), shred.BackupFilter{State: shred.StateProtected})
+	backups, err := root.ListBackups(context.Background(), catalog.BackupFilter{State: catalog.StateProtected})
 	if err != nil || len(backups) != n {
 		t.Fatalf("%d protected backups, want %d (%v)", len(backups), n, err)
 	}
@@ -72,7 +72,7 @@ func TestConcurrentOperators(t *testing.T) {
 	recorded := shredtest.DestroyedInLedger(t, root)
 	for _, b := range backups {
 		got, key := backupAndKey(t, root, b)
-		if got.State != shred.StateShredded || key != nil || recorded[b.ID] != 1 {
+		if got.State != catalog.StateShredded || key != nil || recorded[b.ID] != 1 {
 			t.Fatalf("%s: state %s, key present %t, recorded %d times", b.ID, got.State, key != nil, recorded[b.ID])
 		}
 	}

@@ -3,9 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/cryptoshred/cryptoshred/attest"
 	"io"
 	"strings"
+
+	"github.com/cryptoshred/cryptoshred/attest"
 
 	"github.com/cryptoshred/cryptoshred/shred"
 )

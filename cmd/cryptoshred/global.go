@@ -10,6 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/storage/local"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // globalOptions are the settings every command shares.
@@ -23,8 +25,8 @@ type globalOptions struct {
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "vault-addr", Usage: "Vault address", EnvVars: []string{"VAULT_ADDR"}, Value: "https://127.0.0.1:8200"},
-		&cli.StringFlag{Name: "transit-mount", Usage: "Transit mount holding the backup keys", EnvVars: []string{"CRYPTOSHRED_TRANSIT_MOUNT"}, Value: shred.DefaultMounts.Transit},
-		&cli.StringFlag{Name: "kv-mount", Usage: "KV v2 mount holding the catalog and ledger", EnvVars: []string{"CRYPTOSHRED_KV_MOUNT"}, Value: shred.DefaultMounts.KV},
+		&cli.StringFlag{Name: "transit-mount", Usage: "Transit mount holding the backup keys", EnvVars: []string{"CRYPTOSHRED_TRANSIT_MOUNT"}, Value: vault.DefaultMounts.Transit},
+		&cli.StringFlag{Name: "kv-mount", Usage: "KV v2 mount holding the catalog and ledger", EnvVars: []string{"CRYPTOSHRED_KV_MOUNT"}, Value: vault.DefaultMounts.KV},
 		&cli.StringFlag{Name: "format", Usage: "output format: text or json", Value: "text"},
 	}
 }
@@ -42,14 +44,14 @@ func globalOpts(c *cli.Context) (globalOptions, error) {
 	return o, nil
 }
 
-// connect returns a Vault for the global options, with the token taken from
-// VAULT_TOKEN.
-func connect(o globalOptions) (*shred.Vault, error) {
+// connect returns a Vault client for the global options, with the token
+// taken from VAULT_TOKEN.
+func connect(o globalOptions) (*vault.Client, error) {
 	token := os.Getenv("VAULT_TOKEN")
 	if token == "" {
 		return nil, usagef("VAULT_TOKEN is not set: export a Vault token for your role (it is never taken from a flag)")
 	}
-	cfg, err := shred.ClientConfig(o.VaultAddr)
+	cfg, err := vault.ClientConfig(o.VaultAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -58,17 +60,31 @@ func connect(o globalOptions) (*shred.Vault, error) {
 		return nil, errors.New("failed to configure the Vault client: " + err.Error())
 	}
 	client.SetToken(token)
-	return shred.NewVault(client, shred.Mounts{Transit: o.TransitMount, KV: o.KVMount}), nil
+	return vault.New(client, vault.Mounts{Transit: o.TransitMount, KV: o.KVMount}), nil
 }
 
-// setup parses the global options and connects to Vault.
-func setup(c *cli.Context) (globalOptions, *shred.Vault, error) {
+// setup parses the global options, connects to Vault and returns the
+// service over it, with ciphertexts in local files.
+func setup(c *cli.Context) (globalOptions, *shred.Service, error) {
+	o, v, err := setupVault(c)
+	if err != nil {
+		return o, nil, err
+	}
+	return o, newService(v), nil
+}
+
+// setupVault parses the global options and connects to Vault.
+func setupVault(c *cli.Context) (globalOptions, *vault.Client, error) {
 	o, err := globalOpts(c)
 	if err != nil {
 		return o, nil, err
 	}
 	v, err := connect(o)
 	return o, v, err
+}
+
+func newService(v *vault.Client) *shred.Service {
+	return shred.New(shred.Config{Records: v, Keys: v, Guard: v, Storage: local.New()})
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -14,6 +14,8 @@ import (
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // TestMain lets a test run this binary as the cryptoshred CLI in a child
@@ -34,14 +36,14 @@ func child(srv *vaulttest.Server, token string, args ...string) *exec.Cmd {
 
 // killCase sets up a closed case with n released backups and one backup it
 // held that another open case still holds.
-func killCase(t *testing.T, v *shred.Vault, dir, caseID string, n int) (released []*shred.Backup, held *shred.Backup) {
+func killCase(t *testing.T, v *shred.Service, dir, caseID string, n int) (released []*catalog.Backup, held *catalog.Backup) {
 	t.Helper()
 	return setupHeld(t, v, dir, caseID, n, true)
 }
 
 // setupHeld protects n+1 backups, holds them all for caseID and the last
 // one also for caseID-other, and closes caseID if close is set.
-func setupHeld(t *testing.T, v *shred.Vault, dir, caseID string, n int, close bool) (released []*shred.Backup, held *shred.Backup) {
+func setupHeld(t *testing.T, v *shred.Service, dir, caseID string, n int, close bool) (released []*catalog.Backup, held *catalog.Backup) {
 	t.Helper()
 	ctx := context.Background()
 	actor := shred.Actor{DisplayName: "setup"}
@@ -60,7 +62,7 @@ func setupHeld(t *testing.T, v *shred.Vault, dir, caseID string, n int, close bo
 	}
 	held, released = released[n], released[:n]
 	for _, c := range []string{caseID, caseID + "-other"} {
-		if _, err := v.OpenCase(ctx, actor, shred.Case{ID: c, Authority: "DPA", Reference: c, Controllers: []string{"Ministry"}}); err != nil {
+		if _, err := v.OpenCase(ctx, actor, catalog.Case{ID: c, Authority: "DPA", Reference: c, Controllers: []string{"Ministry"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +72,7 @@ func setupHeld(t *testing.T, v *shred.Vault, dir, caseID string, n int, close bo
 	}
 	if err == nil && close {
 		_, err = v.CloseCase(ctx, actor, shred.CloseRequest{Case: caseID, Reference: "closed",
-			Document: shred.DocumentRef{Name: "d.pdf", SHA256: fmt.Sprintf("%064x", 1)}})
+			Document: catalog.DocumentRef{Name: "d.pdf", SHA256: fmt.Sprintf("%064x", 1)}})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -84,11 +86,12 @@ func setupHeld(t *testing.T, v *shred.Vault, dir, caseID string, n int, close bo
 // finished exactly.
 func TestShredRunSurvivesSIGKILL(t *testing.T) {
 	srv := vaulttest.Start(t)
-	root := shred.NewVault(srv.Root(t), shred.DefaultMounts)
-	if _, err := root.Init(context.Background()); err != nil {
+	rootVault := vault.New(srv.Root(t), vault.DefaultMounts)
+	if _, err := rootVault.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	admin := srv.TokenWithPolicies(t, "backup-admin", shred.PolicyAdmin)
+	root := newService(rootVault)
+	admin := srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "signer")
 	if err := attest.WriteKeyPair(key+".key", key+".pub", attest.ECDSAP256, nil); err != nil {
@@ -116,7 +119,7 @@ func TestShredRunSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
-func timeFullRun(t *testing.T, v *shred.Vault, dir string, n int, cmd *exec.Cmd) time.Duration {
+func timeFullRun(t *testing.T, v *shred.Service, dir string, n int, cmd *exec.Cmd) time.Duration {
 	killCase(t, v, dir, "CALIBRATE", n)
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -139,17 +142,17 @@ func killAfter(t *testing.T, cmd *exec.Cmd, delay time.Duration) {
 
 // checkAfterKill: a backup recorded shredded has no key; a backup without
 // a key is known to be destroying or shredded; the held key is intact.
-func checkAfterKill(t *testing.T, v *shred.Vault, released []*shred.Backup, held *shred.Backup) {
+func checkAfterKill(t *testing.T, v *shred.Service, released []*catalog.Backup, held *catalog.Backup) {
 	t.Helper()
 	states := map[string]int{}
 	defer func() { t.Logf("at the kill: %v", states) }()
 	for _, b := range released {
 		got, key := backupAndKey(t, v, b)
 		states[string(got.State)+recordedSuffix(got)]++
-		if got.State == shred.StateShredded && key != nil {
+		if got.State == catalog.StateShredded && key != nil {
 			t.Fatalf("%s recorded shredded but its key is still in Vault", b.ID)
 		}
-		if key == nil && got.State != shred.StateDestroying && got.State != shred.StateShredded {
+		if key == nil && got.State != catalog.StateDestroying && got.State != catalog.StateShredded {
 			t.Fatalf("%s: key gone but catalog says %s (lost track)", b.ID, got.State)
 		}
 	}
@@ -158,18 +161,18 @@ func checkAfterKill(t *testing.T, v *shred.Vault, released []*shred.Backup, held
 	}
 }
 
-func checkFinished(t *testing.T, v *shred.Vault, released []*shred.Backup, held *shred.Backup) {
+func checkFinished(t *testing.T, v *shred.Service, released []*catalog.Backup, held *catalog.Backup) {
 	t.Helper()
 	for _, b := range released {
 		got, key := backupAndKey(t, v, b)
-		if key != nil || got.State != shred.StateShredded || !got.Destruction.Recorded {
+		if key != nil || got.State != catalog.StateShredded || !got.Destruction.Recorded {
 			t.Fatalf("%s after re-run: state %s, key present %t", b.ID, got.State, key != nil)
 		}
 		if _, err := os.Stat(b.Ciphertext.Path); !os.IsNotExist(err) {
 			t.Fatalf("%s: ciphertext still there", b.ID)
 		}
 	}
-	if got, key := backupAndKey(t, v, held); key == nil || got.State != shred.StateHeld {
+	if got, key := backupAndKey(t, v, held); key == nil || got.State != catalog.StateHeld {
 		t.Fatalf("held backup after re-run: %s, key present %t", got.State, key != nil)
 	}
 	if _, err := os.Stat(held.Ciphertext.Path); err != nil {
@@ -180,7 +183,7 @@ func checkFinished(t *testing.T, v *shred.Vault, released []*shred.Backup, held 
 	}
 }
 
-func backupAndKey(t *testing.T, v *shred.Vault, b *shred.Backup) (*shred.Backup, *shred.KeyInfo) {
+func backupAndKey(t *testing.T, v *shred.Service, b *catalog.Backup) (*catalog.Backup, *shred.KeyInfo) {
 	t.Helper()
 	got, _, err := v.GetBackup(context.Background(), b.ID)
 	if err != nil {
@@ -193,7 +196,7 @@ func backupAndKey(t *testing.T, v *shred.Vault, b *shred.Backup) (*shred.Backup,
 	return got, key
 }
 
-func recordedSuffix(b *shred.Backup) string {
+func recordedSuffix(b *catalog.Backup) string {
 	if b.Destruction != nil && b.Destruction.Recorded {
 		return "+recorded"
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // result is what one in-process run of the CLI printed and returned.
@@ -53,9 +54,9 @@ func initVault(t *testing.T) (*vaulttest.Server, roles) {
 	srv := vaulttest.Start(t)
 	mustRun(t, srv, srv.Token, "init")
 	return srv, roles{
-		admin:      srv.TokenWithPolicies(t, "backup-admin", shred.PolicyAdmin),
-		compliance: srv.TokenWithPolicies(t, "compliance-officer", shred.PolicyCompliance),
-		auditor:    srv.TokenWithPolicies(t, "auditor", shred.PolicyAuditor),
+		admin:      srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin),
+		compliance: srv.TokenWithPolicies(t, "compliance-officer", vault.PolicyCompliance),
+		auditor:    srv.TokenWithPolicies(t, "auditor", vault.PolicyAuditor),
 	}
 }
 
@@ -135,6 +136,6 @@ func newTestEnv(t *testing.T) testEnv {
 }
 
 // shredRoot returns the library's view of env's Vault with the root token.
-func shredRoot(t *testing.T, env testEnv) *shred.Vault {
-	return shred.NewVault(env.srv.Root(t), shred.DefaultMounts)
+func shredRoot(t *testing.T, env testEnv) *shred.Service {
+	return newService(vault.New(env.srv.Root(t), vault.DefaultMounts))
 }

@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // outageEnv is a persistent Vault that tests stop, seal, pause and restart.
@@ -31,9 +34,9 @@ func newOutageEnv(t *testing.T) *outageEnv {
 	e := &outageEnv{t: t, vault: p, dir: t.TempDir()}
 	e.must(e.cli(p.Token, "init"))
 	e.roles = roles{
-		admin:      p.TokenWithPolicies(t, "backup-admin", shred.PolicyAdmin),
-		compliance: p.TokenWithPolicies(t, "compliance-officer", shred.PolicyCompliance),
-		auditor:    p.TokenWithPolicies(t, "auditor", shred.PolicyAuditor),
+		admin:      p.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin),
+		compliance: p.TokenWithPolicies(t, "compliance-officer", vault.PolicyCompliance),
+		auditor:    p.TokenWithPolicies(t, "auditor", vault.PolicyAuditor),
 	}
 	e.key = filepath.Join(e.dir, "signer")
 	if err := attest.WriteKeyPair(e.key+".key", e.key+".pub", attest.ECDSAP256, nil); err != nil {
@@ -93,8 +96,8 @@ func (e *outageEnv) expectUnavailable(cmd *exec.Cmd, want string) {
 	}
 }
 
-func (e *outageEnv) root() *shred.Vault {
-	return shred.NewVault(e.vault.Root(e.t), shred.DefaultMounts)
+func (e *outageEnv) root() *shred.Service {
+	return newService(vault.New(e.vault.Root(e.t), vault.DefaultMounts))
 }
 
 func writeSource(t *testing.T, dir, name string, size int) string {
@@ -135,7 +138,7 @@ func TestEachCommandWithVaultStoppedThenRestarted(t *testing.T) {
 		{"case close", func() *exec.Cmd {
 			return e.cli(e.roles.compliance, "case", "close", "C1", "--decision-ref", "closing", "--decision-file", doc)
 		}, func() {}},
-		{"shred run", func() *exec.Cmd { return e.shredRun("C1") }, func() { assertBackupState(t, e.root(), b.ID, shred.StateShredded) }},
+		{"shred run", func() *exec.Cmd { return e.shredRun("C1") }, func() { assertBackupState(t, e.root(), b.ID, catalog.StateShredded) }},
 	}
 	for _, s := range steps {
 		e.vault.Stop()
@@ -152,9 +155,9 @@ func TestEachCommandWithVaultStoppedThenRestarted(t *testing.T) {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func onlyBackup(t *testing.T, v *shred.Vault) *shred.Backup {
+func onlyBackup(t *testing.T, v *shred.Service) *catalog.Backup {
 	t.Helper()
-	bs, err := v.ListBackups(context.Background(), shred.BackupFilter{})
+	bs, err := v.ListBackups(context.Background(), catalog.BackupFilter{})
 	if err != nil || len(bs) != 1 {
 		for _, b := range bs {
 			t.Logf("%s %s %s %s", b.ID, b.State, b.Ciphertext.Path, b.FailedReason)
@@ -164,7 +167,7 @@ func onlyBackup(t *testing.T, v *shred.Vault) *shred.Backup {
 	return bs[0]
 }
 
-func assertBackupState(t *testing.T, v *shred.Vault, id string, want shred.State) {
+func assertBackupState(t *testing.T, v *shred.Service, id string, want catalog.State) {
 	t.Helper()
 	b, _, err := v.GetBackup(context.Background(), id)
 	if err != nil || b.State != want {
@@ -191,13 +194,13 @@ func TestVaultStoppedWhileProtectEncrypts(t *testing.T) {
 	e.do(e.vault.Restart())
 	e.must(e.cli(e.roles.admin, "backup", "protect", src, "--out", out))
 	b := onlyBackup(t, e.root())
-	if b.State != shred.StateProtected {
+	if b.State != catalog.StateProtected {
 		t.Fatalf("after re-run: %s", b.State)
 	}
 	restored := filepath.Join(e.dir, "restored")
 	e.must(e.cli(e.roles.admin, "backup", "open", b.ID, "--purpose", "check", "-o", restored))
-	want, _, _ := shred.FileSHA256(src)
-	if got, _, _ := shred.FileSHA256(restored); got != want {
+	want, _, _ := fsutil.FileSHA256(src)
+	if got, _, _ := fsutil.FileSHA256(restored); got != want {
 		t.Fatal("restored file differs from the original")
 	}
 }
@@ -289,7 +292,7 @@ func TestVaultStoppedDuringCloseAndShred(t *testing.T) {
 
 // openHeld is killCase without the close: n backups held by caseID, one
 // more also held by another case.
-func openHeld(t *testing.T, v *shred.Vault, dir, caseID string, n int) ([]*shred.Backup, *shred.Backup) {
+func openHeld(t *testing.T, v *shred.Service, dir, caseID string, n int) ([]*catalog.Backup, *catalog.Backup) {
 	t.Helper()
 	return setupHeld(t, v, dir, caseID, n, false)
 }

@@ -12,8 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/internal/testtools"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // ageVersion is the age CLI the plugin is tested with.
@@ -144,10 +148,10 @@ func tarSources(t *testing.T) (dir string, names []string) {
 }
 
 // registerJSON runs `backup register` and returns the backups it prints.
-func registerJSON(t *testing.T, env testEnv, args ...string) []*shred.Backup {
+func registerJSON(t *testing.T, env testEnv, args ...string) []*catalog.Backup {
 	t.Helper()
 	r := mustRun(t, env.srv, env.roles.admin, append([]string{"--format", "json", "backup", "register"}, args...)...)
-	var out []*shred.Backup
+	var out []*catalog.Backup
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("register output %q: %v", r.stdout, err)
 	}
@@ -157,8 +161,8 @@ func registerJSON(t *testing.T, env testEnv, args ...string) []*shred.Backup {
 // adminKey creates a per-backup key with the admin token.
 func adminKey(t *testing.T, env testEnv) string {
 	t.Helper()
-	name := shred.NewBackupID()
-	v := shred.NewVault(env.srv.Client(t, env.roles.admin), shred.DefaultMounts)
+	name := catalog.NewBackupID()
+	v := newService(vault.New(env.srv.Client(t, env.roles.admin), vault.DefaultMounts))
 	if err := v.CreateKey(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +178,7 @@ func TestAgePluginEncryptRegisterDecrypt(t *testing.T) {
 	plain, _ := a.encryptTar(a.plugin("-recipient", key), file, src, names...)
 
 	b := registerJSON(t, env, file, "--system", "casework", "--category", "health", "--label", "site=dc1")
-	sum, size, _ := shred.FileSHA256(file)
+	sum, size, _ := fsutil.FileSHA256(file)
 	if len(b) != 1 || b[0].ID != key || b[0].Ciphertext.SHA256 != sum || b[0].Ciphertext.Size != size || b[0].System != "casework" {
 		t.Fatalf("registered: %+v", b)
 	}
@@ -235,11 +239,11 @@ func headerKey(t *testing.T, file string) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	stanzas, err := shred.HeaderStanzas(f)
+	stanzas, err := agefile.HeaderStanzas(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := shred.RegistrableKey(stanzas)
+	key, err := agefile.RegistrableKey(stanzas)
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}

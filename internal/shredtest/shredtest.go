@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
 // DestroyedInLedger counts, per backup id, the key.destroyed ledger
 // entries that name it, after verifying the chain.
-func DestroyedInLedger(t testing.TB, v *shred.Vault) map[string]int {
+func DestroyedInLedger(t testing.TB, v *shred.Service) map[string]int {
 	t.Helper()
 	entries, err := v.Entries(context.Background())
 	if err != nil {
@@ -18,7 +19,7 @@ func DestroyedInLedger(t testing.TB, v *shred.Vault) map[string]int {
 	}
 	counts := map[string]int{}
 	for _, e := range entries {
-		if e.Event == shred.EventKeyDestroyed {
+		if e.Kind == ledger.KindKeyDestroyed {
 			for _, id := range e.Backups {
 				counts[id]++
 			}

@@ -26,7 +26,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/cryptoshred/cryptoshred/internal/testtools"
-	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // Version is the Vault server version pinned in tools/vault.
@@ -171,7 +171,7 @@ func (s *Server) Client(t testing.TB, token string) *api.Client {
 
 // NewClient returns an API client for the server authenticated with token.
 func (s *Server) NewClient(token string) (*api.Client, error) {
-	cfg, err := shred.ClientConfig(s.Addr)
+	cfg, err := vault.ClientConfig(s.Addr)
 	if err != nil {
 		return nil, err
 	}

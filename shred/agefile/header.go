@@ -1,0 +1,85 @@
+package agefile
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// maxArmorLead is how much leading whitespace an armored file may have,
+// as age itself allows.
+const maxArmorLead = 1024
+
+// HeaderStanzas returns the recipient stanzas of the age file r (binary
+// or armored) without decrypting it: age parses the header (at most
+// 2 MiB) and hands its stanzas to an identity that records them and
+// unwraps nothing. r is left somewhere past the header.
+func HeaderStanzas(r io.Reader) ([]*age.Stanza, error) {
+	rec := &stanzaRecorder{}
+	_, err := age.Decrypt(dearmor(r), rec)
+	if rec.stanzas == nil {
+		return nil, fmt.Errorf("not an age file: %w", err)
+	}
+	return rec.stanzas, nil
+}
+
+func dearmor(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	start, _ := br.Peek(maxArmorLead + len(armor.Header))
+	if bytes.HasPrefix(bytes.TrimSpace(start), []byte(armor.Header)) {
+		return armor.NewReader(br)
+	}
+	return br
+}
+
+// stanzaRecorder is an age.Identity that keeps the stanzas it is shown
+// and never unwraps a file key.
+type stanzaRecorder struct{ stanzas []*age.Stanza }
+
+// Unwrap implements age.Identity.
+func (s *stanzaRecorder) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	s.stanzas = slices.Clone(stanzas)
+	return nil, age.ErrIncorrectIdentity
+}
+
+// RegistrableKey returns the per-backup key an age file's stanzas are
+// wrapped to. It refuses any other stanza (whoever holds that identity
+// could decrypt the file after the key is destroyed), more than one key,
+// and a key name that is not a backup id ("bk-...").
+func RegistrableKey(stanzas []*age.Stanza) (string, error) {
+	for _, s := range stanzas {
+		if s.Type != StanzaType {
+			return "", errs.Refusedf("the file also has a %q recipient stanza: it can be decrypted without Vault, so destroying its key would not erase it", catalog.Truncate(s.Type, 40))
+		}
+	}
+	if len(stanzas) != 1 {
+		return "", errs.Refusedf("the file is wrapped to %d cryptoshred keys: a backup has exactly one", len(stanzas))
+	}
+	key, _, err := ParseStanza(stanzas[0])
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(key, "bk-") || !catalog.ValidID(key) {
+		return "", errs.Refusedf("key %s is not a per-backup key (its name must start with \"bk-\"): encrypt to a fresh key with the age plugin's \"new\" recipient", key)
+	}
+	return key, nil
+}
+
+// HeaderKey reads an age file's header from r and returns the one
+// per-backup key it is wrapped to (see RegistrableKey).
+func HeaderKey(r io.Reader) (string, error) {
+	stanzas, err := HeaderStanzas(r)
+	if err != nil {
+		return "", err
+	}
+	return RegistrableKey(stanzas)
+}

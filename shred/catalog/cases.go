@@ -1,0 +1,43 @@
+package catalog
+
+import "time"
+
+// Case states.
+const (
+	CaseOpen    = "open"
+	CaseClosing = "closing"
+	CaseClosed  = "closed"
+)
+
+// Case is a data protection authority's case, stored at KV cases/<id>.
+type Case struct {
+	ID        string `json:"id"`
+	Authority string `json:"authority"`
+	Reference string `json:"reference"`
+	// Controllers are the data controllers the case concerns; a ministry
+	// and its agencies may share one case.
+	Controllers []string  `json:"controllers,omitempty"`
+	State       string    `json:"state"`
+	OpenedAt    time.Time `json:"openedAt"`
+	OpenedBy    string    `json:"openedBy"`
+	Decision    *Decision `json:"decision,omitempty"`
+	ClosedAt    time.Time `json:"closedAt,omitzero"`
+}
+
+// Decision is the authority's closing decision.
+type Decision struct {
+	Reference  string      `json:"reference"`
+	Document   DocumentRef `json:"document"`
+	RecordedBy string      `json:"recordedBy"`
+	RecordedAt time.Time   `json:"recordedAt"`
+}
+
+// Hold is one case's hold on one backup, stored at KV holds/<case>/<backup>.
+type Hold struct {
+	Case       string    `json:"case"`
+	Backup     string    `json:"backup"`
+	PlacedAt   time.Time `json:"placedAt"`
+	PlacedBy   string    `json:"placedBy"`
+	ReleasedAt time.Time `json:"releasedAt,omitzero"`
+	ReleasedBy string    `json:"releasedBy,omitempty"`
+}

@@ -1,0 +1,185 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cryptoshred/cryptoshred/internal/parallel"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// Catalog reads and writes backups, cases and holds in a Store, checking
+// each record against the path it was read from.
+type Catalog struct {
+	store Store
+}
+
+// New returns a Catalog over store.
+func New(store Store) *Catalog { return &Catalog{store: store} }
+
+// Store returns the underlying store.
+func (c *Catalog) Store() Store { return c.store }
+
+func backupPath(id string) string             { return "backups/" + id }
+func casePath(id string) string               { return "cases/" + id }
+func holdPath(caseID, backupID string) string { return "holds/" + caseID + "/" + backupID }
+
+// GetBackup reads a backup and the version to use for check-and-set.
+func (c *Catalog) GetBackup(ctx context.Context, id string) (*Backup, int, error) {
+	if err := CheckID("backup", id); err != nil {
+		return nil, 0, err
+	}
+	var b Backup
+	version, err := GetJSON(ctx, c.store, backupPath(id), &b)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, 0, fmt.Errorf("backup %s: %w", id, errs.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if b.ID != id || b.Key != id {
+		return nil, 0, fmt.Errorf("catalog entry backups/%s holds id %q and key %q: the catalog was edited (a backup's key is named after it)", id, Truncate(b.ID, 40), Truncate(b.Key, 40))
+	}
+	return &b, version, nil
+}
+
+// PutBackup writes b if the stored version is still cas (0: new).
+func (c *Catalog) PutBackup(ctx context.Context, b *Backup, cas int) (int, error) {
+	return PutJSON(ctx, c.store, backupPath(b.ID), b, cas)
+}
+
+// UpdateBackup applies change to backup id under check-and-set, retrying
+// when another operator wrote first. change sees the latest record each
+// time; if it returns an error nothing is written.
+func (c *Catalog) UpdateBackup(ctx context.Context, id string, change func(*Backup) error) (*Backup, error) {
+	for attempt := 0; attempt < 50; attempt++ {
+		b, version, err := c.GetBackup(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := change(b); err != nil {
+			return b, err
+		}
+		if _, err = c.PutBackup(ctx, b, version); !errors.Is(err, errs.ErrConflict) {
+			return b, err
+		}
+		SleepJitter(ctx, attempt)
+	}
+	return nil, fmt.Errorf("backup %s: %w (gave up after many retries)", id, errs.ErrConflict)
+}
+
+// BackupFilter selects backups in ListBackups; empty fields match all.
+type BackupFilter struct {
+	State  State
+	System string
+	Case   string
+}
+
+func (f BackupFilter) match(b *Backup) bool {
+	return (f.State == "" || b.State == f.State) &&
+		(f.System == "" || b.System == f.System) &&
+		(f.Case == "" || slices.Contains(b.HeldBy, f.Case) || b.ShredCase == f.Case)
+}
+
+// ListBackups returns the catalog's backups that match f, oldest first.
+func (c *Catalog) ListBackups(ctx context.Context, f BackupFilter) ([]*Backup, error) {
+	ids, err := c.store.List(ctx, "backups/")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	backups, err := c.GetBackups(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(backups, func(b *Backup) bool { return !f.match(b) }), nil
+}
+
+// GetBackups reads the backups ids, in order.
+func (c *Catalog) GetBackups(ctx context.Context, ids []string) ([]*Backup, error) {
+	return parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (*Backup, error) {
+		b, _, err := c.GetBackup(ctx, id)
+		return b, err
+	})
+}
+
+// GetCase reads a case and its version.
+func (c *Catalog) GetCase(ctx context.Context, id string) (*Case, int, error) {
+	if err := CheckID("case", id); err != nil {
+		return nil, 0, err
+	}
+	var cs Case
+	version, err := GetJSON(ctx, c.store, casePath(id), &cs)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, 0, fmt.Errorf("case %s: %w", id, errs.ErrNotFound)
+	}
+	if err == nil && cs.ID != id {
+		return nil, 0, fmt.Errorf("catalog entry cases/%s holds id %q: the catalog was edited", id, cs.ID)
+	}
+	return &cs, version, err
+}
+
+// PutCase writes cs if the stored version is still cas (0: new).
+func (c *Catalog) PutCase(ctx context.Context, cs *Case, cas int) (int, error) {
+	return PutJSON(ctx, c.store, casePath(cs.ID), cs, cas)
+}
+
+// ListCases returns every case.
+func (c *Catalog) ListCases(ctx context.Context) ([]*Case, error) {
+	ids, err := c.store.List(ctx, "cases/")
+	if err != nil {
+		return nil, err
+	}
+	return parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (*Case, error) {
+		cs, _, err := c.GetCase(ctx, id)
+		return cs, err
+	})
+}
+
+// GetHold reads caseID's hold on backup id and its version.
+func (c *Catalog) GetHold(ctx context.Context, caseID, id string) (*Hold, int, error) {
+	var h Hold
+	version, err := GetJSON(ctx, c.store, holdPath(caseID, id), &h)
+	if err == nil && (h.Case != caseID || h.Backup != id) {
+		return nil, 0, fmt.Errorf("hold record holds/%s/%s was edited", caseID, id)
+	}
+	return &h, version, err
+}
+
+// PutHold writes h if the stored version is still cas (0: new).
+func (c *Catalog) PutHold(ctx context.Context, h *Hold, cas int) (int, error) {
+	return PutJSON(ctx, c.store, holdPath(h.Case, h.Backup), h, cas)
+}
+
+// HeldIDs returns the ids of the backups a case held, sorted.
+func (c *Catalog) HeldIDs(ctx context.Context, caseID string) ([]string, error) {
+	if err := CheckID("case", caseID); err != nil {
+		return nil, err
+	}
+	ids, err := c.store.List(ctx, "holds/"+caseID+"/")
+	slices.Sort(ids)
+	return ids, err
+}
+
+// CaseHolds returns the holds a case placed.
+func (c *Catalog) CaseHolds(ctx context.Context, caseID string) ([]*Hold, error) {
+	ids, err := c.HeldIDs(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (*Hold, error) {
+		h, _, err := c.GetHold(ctx, caseID, id)
+		return h, err
+	})
+}
+
+// HeldBackups returns the backups a case held, sorted by id.
+func (c *Catalog) HeldBackups(ctx context.Context, caseID string) ([]*Backup, error) {
+	ids, err := c.HeldIDs(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return c.GetBackups(ctx, ids)
+}

@@ -1,0 +1,106 @@
+package catalog
+
+import (
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// State is where a backup is in its lifecycle.
+type State string
+
+// The lifecycle of DESIGN.md. Protecting and Destroying are intents written
+// before the step they name, so a crash never leaves a backup unaccounted.
+const (
+	StateProtecting State = "protecting"
+	StateProtected  State = "protected"
+	StateHeld       State = "held"
+	StateReleased   State = "released"
+	StatePending    State = "pending"
+	StateDestroying State = "destroying"
+	StateShredded   State = "shredded"
+	StateFailed     State = "failed"
+)
+
+// States lists every state, for validation of --state.
+var States = []State{StateProtecting, StateProtected, StateHeld, StateReleased, StatePending, StateDestroying, StateShredded, StateFailed}
+
+// Categories is the closed list of GDPR special categories (Art. 9 and 10)
+// a backup may be tagged with.
+var Categories = []string{
+	"ethnicity", "political", "religion", "trade-union", "genetic",
+	"biometric", "health", "sex-life", "criminal", "national-id", "children",
+}
+
+// FileInfo describes one file by location, size and SHA-256.
+type FileInfo struct {
+	Path   string    `json:"path"`
+	Size   int64     `json:"size"`
+	SHA256 string    `json:"sha256"`
+	Mtime  time.Time `json:"mtime,omitzero"`
+}
+
+// Original is the plaintext the backup was made from.
+type Original struct {
+	FileInfo
+	// EncryptedAfterFirstStorage is true when the data existed unencrypted
+	// before protect: crypto-shredding alone does not erase that copy.
+	EncryptedAfterFirstStorage bool      `json:"encryptedAfterFirstStorage"`
+	Disposal                   *Disposal `json:"disposal,omitempty"`
+}
+
+// Disposal records what became of the plaintext original.
+type Disposal struct {
+	Method   string       `json:"method"`
+	At       time.Time    `json:"at"`
+	By       string       `json:"by"`
+	Note     string       `json:"note"`
+	Evidence *DocumentRef `json:"evidence,omitempty"`
+}
+
+// DocumentRef names a document by file name and SHA-256.
+type DocumentRef struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+// Destruction is what shred did and verified for a backup.
+type Destruction struct {
+	VersionsDestroyed []int     `json:"versionsDestroyed"`
+	DestroyedAt       time.Time `json:"destroyedAt"`
+	DestroyedBy       string    `json:"destroyedBy"`
+	Verification      string    `json:"verification"`
+	VerifiedAt        time.Time `json:"verifiedAt"`
+	MountPresent      bool      `json:"mountPresent"`
+	CiphertextDeleted bool      `json:"ciphertextDeleted"`
+	CiphertextNote    string    `json:"ciphertextNote,omitempty"`
+	Recorded          bool      `json:"recorded"`
+}
+
+// Backup is a catalog entry, stored at KV backups/<id>.
+type Backup struct {
+	ID           string            `json:"id"`
+	Name         string            `json:"name"`
+	System       string            `json:"system,omitempty"`
+	Controllers  []string          `json:"controllers,omitempty"`
+	Categories   []string          `json:"categories,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	State        State             `json:"state"`
+	Key          string            `json:"key"`
+	Ciphertext   FileInfo          `json:"ciphertext"`
+	Plaintext    FileInfo          `json:"plaintext"`
+	Original     *Original         `json:"original,omitempty"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	CreatedBy    string            `json:"createdBy"`
+	HeldBy       []string          `json:"heldBy,omitempty"`
+	ReleasedAt   time.Time         `json:"releasedAt,omitzero"`
+	ShredAfter   time.Time         `json:"shredAfter,omitzero"`
+	ShredCase    string            `json:"shredCase,omitempty"`
+	CancelledAt  time.Time         `json:"cancelledAt,omitzero"`
+	Destruction  *Destruction      `json:"destruction,omitempty"`
+	FailedReason string            `json:"failedReason,omitempty"`
+}
+
+// NewBackupID returns a fresh, time-ordered backup id.
+func NewBackupID() string { return "bk-" + strings.ToLower(ulid.Make().String()) }

@@ -1,0 +1,27 @@
+package ledger
+
+import "time"
+
+// Access is one recorded open of a backup.
+type Access struct {
+	At      time.Time `json:"at"`
+	Who     string    `json:"who"`
+	Backup  string    `json:"backup"`
+	Purpose string    `json:"purpose"`
+	Seq     int64     `json:"ledgerSeq"`
+}
+
+// Accesses lists every open among entries since from; a zero from means
+// all.
+func Accesses(entries []*Entry, from time.Time) []Access {
+	var out []Access
+	for _, e := range entries {
+		if e.Kind != KindBackupOpened || e.Time.Before(from) {
+			continue
+		}
+		for _, id := range e.Backups {
+			out = append(out, Access{At: e.Time, Who: e.Actor, Backup: id, Purpose: e.Details["purpose"], Seq: e.Seq})
+		}
+	}
+	return out
+}

@@ -1,0 +1,94 @@
+// Package local stores ciphertexts as files in local directories.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
+)
+
+// Backend stores each ciphertext as a file named by its absolute path.
+// Files are written atomically (see fsutil.Create) and deletions are
+// synced to their directory.
+type Backend struct{}
+
+// New returns the local file back end.
+func New() *Backend { return &Backend{} }
+
+// Properties implements storage.Backend: a file system offers no hold.
+func (*Backend) Properties() storage.Properties { return storage.Properties{Name: "file"} }
+
+// Locate implements storage.Backend: dest must be an existing directory.
+func (*Backend) Locate(dest, name string) (string, error) {
+	if st, err := os.Stat(dest); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("output directory %s does not exist or is not a directory", dest)
+	}
+	return filepath.Abs(filepath.Join(dest, name))
+}
+
+// Create implements storage.Backend.
+func (*Backend) Create(_ context.Context, loc string) (storage.Upload, error) {
+	f, err := fsutil.Create(loc)
+	if err != nil {
+		return nil, err
+	}
+	return upload{f}, nil
+}
+
+type upload struct{ *fsutil.AtomicFile }
+
+func (u upload) Commit(context.Context) error { return u.AtomicFile.Commit() }
+
+// Open implements storage.Backend.
+func (*Backend) Open(_ context.Context, loc string) (io.ReadCloser, error) {
+	f, err := os.Open(loc)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return f, nil
+}
+
+// Stat implements storage.Backend.
+func (*Backend) Stat(_ context.Context, loc string) (storage.Info, error) {
+	st, err := os.Lstat(loc)
+	if err != nil {
+		return storage.Info{}, notFound(err)
+	}
+	return storage.Info{Size: st.Size()}, nil
+}
+
+// Delete implements storage.Backend, syncing each directory once.
+func (*Backend) Delete(_ context.Context, locs []string) []error {
+	out := make([]error, len(locs))
+	dirs := map[string][]int{}
+	for i, loc := range locs {
+		if err := os.Remove(loc); err != nil {
+			out[i] = notFound(err)
+			continue
+		}
+		dirs[filepath.Dir(loc)] = append(dirs[filepath.Dir(loc)], i)
+	}
+	for dir, items := range dirs {
+		if err := fsutil.SyncDir(dir); err != nil {
+			for _, i := range items {
+				out[i] = fmt.Errorf("%w: %v", storage.ErrNotDurable, err)
+			}
+		}
+	}
+	return out
+}
+
+func notFound(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %w", errs.ErrNotFound, err)
+	}
+	return err
+}

@@ -1,0 +1,224 @@
+// Package storagetest is the test suite every storage.Backend must pass.
+// A back end's test calls Run with a function that returns a fresh
+// back end and a destination to write under.
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
+)
+
+// NewFunc returns an empty back end and a destination in it.
+type NewFunc func(t *testing.T) (b storage.Backend, dest string)
+
+// Run runs every test of the suite against the back ends newBackend
+// returns.
+func Run(t *testing.T, newBackend NewFunc) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, storage.Backend, string)
+	}{
+		{"RoundTrip", testRoundTrip},
+		{"LargeStream", testLargeStream},
+		{"CreateRefusesExisting", testCreateRefusesExisting},
+		{"AbortLeavesNothing", testAbortLeavesNothing},
+		{"AbortAfterCommitKeeps", testAbortAfterCommitKeeps},
+		{"Delete", testDelete},
+		{"DeleteMissing", testDeleteMissing},
+		{"MissingIsNotFound", testMissingIsNotFound},
+		{"LocateDistinct", testLocateDistinct},
+		{"Properties", testProperties},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, dest := newBackend(t)
+			tc.fn(t, b, dest)
+		})
+	}
+}
+
+func locate(t *testing.T, b storage.Backend, dest, name string) string {
+	t.Helper()
+	loc, err := b.Locate(dest, name)
+	if err != nil {
+		t.Fatalf("Locate(%q, %q): %v", dest, name, err)
+	}
+	return loc
+}
+
+// store writes data at a new location for name and returns it.
+func store(t *testing.T, b storage.Backend, dest, name string, data []byte) string {
+	t.Helper()
+	loc := locate(t, b, dest, name)
+	up, err := b.Create(context.Background(), loc)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	defer up.Abort()
+	if _, err := up.Write(data); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := up.Commit(context.Background()); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	return loc
+}
+
+func read(t *testing.T, b storage.Backend, loc string) []byte {
+	t.Helper()
+	r, err := b.Open(context.Background(), loc)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", loc, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read %s: %v", loc, err)
+	}
+	return data
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func testRoundTrip(t *testing.T, b storage.Backend, dest string) {
+	data := []byte("age-encryption.org/v1\n-> cryptoshred bk-1\n")
+	loc := store(t, b, dest, "one.age", data)
+	if got := read(t, b, loc); !bytes.Equal(got, data) {
+		t.Fatalf("read back %q, wrote %q", got, data)
+	}
+	info, err := b.Stat(context.Background(), loc)
+	if err != nil || info.Size != int64(len(data)) {
+		t.Fatalf("Stat: %+v %v, want size %d", info, err, len(data))
+	}
+}
+
+func testLargeStream(t *testing.T, b storage.Backend, dest string) {
+	data := randomBytes(t, 9<<20+17)
+	loc := locate(t, b, dest, "large.age")
+	up, err := b.Create(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Abort()
+	for chunk := range slices.Chunk(data, 64<<10+3) {
+		if _, err := up.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := up.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, b, loc); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes that differ from the %d written", len(got), len(data))
+	}
+}
+
+func testCreateRefusesExisting(t *testing.T, b storage.Backend, dest string) {
+	loc := store(t, b, dest, "kept.age", []byte("first"))
+	if up, err := b.Create(context.Background(), loc); err == nil {
+		up.Abort()
+		t.Fatal("Create over an existing ciphertext succeeded")
+	}
+	if got := read(t, b, loc); string(got) != "first" {
+		t.Fatalf("existing ciphertext changed to %q", got)
+	}
+}
+
+func testAbortLeavesNothing(t *testing.T, b storage.Backend, dest string) {
+	loc := locate(t, b, dest, "aborted.age")
+	up, err := b.Create(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Write([]byte("partial")); err != nil {
+		t.Fatal(err)
+	}
+	up.Abort()
+	if _, err := b.Stat(context.Background(), loc); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("Stat after Abort: %v, want ErrNotFound", err)
+	}
+}
+
+func testAbortAfterCommitKeeps(t *testing.T, b storage.Backend, dest string) {
+	loc := locate(t, b, dest, "committed.age")
+	up, err := b.Create(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Write([]byte("whole")); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	up.Abort()
+	if got := read(t, b, loc); string(got) != "whole" {
+		t.Fatalf("after Commit and Abort read %q", got)
+	}
+}
+
+func testDelete(t *testing.T, b storage.Backend, dest string) {
+	first := store(t, b, dest, "a.age", []byte("a"))
+	second := store(t, b, dest, "b.age", []byte("b"))
+	errs := b.Delete(context.Background(), []string{first, second})
+	if len(errs) != 2 || errs[0] != nil || errs[1] != nil {
+		t.Fatalf("Delete: %v", errs)
+	}
+	for _, loc := range []string{first, second} {
+		if _, err := b.Stat(context.Background(), loc); err == nil {
+			t.Fatalf("%s still there after Delete", loc)
+		}
+	}
+}
+
+func testDeleteMissing(t *testing.T, b storage.Backend, dest string) {
+	kept := store(t, b, dest, "kept.age", []byte("kept"))
+	missing := locate(t, b, dest, "never-written.age")
+	got := b.Delete(context.Background(), []string{missing})
+	if len(got) != 1 || !errors.Is(got[0], errs.ErrNotFound) {
+		t.Fatalf("Delete of a missing ciphertext: %v, want ErrNotFound", got)
+	}
+	if string(read(t, b, kept)) != "kept" {
+		t.Fatal("deleting a missing ciphertext touched another")
+	}
+}
+
+func testMissingIsNotFound(t *testing.T, b storage.Backend, dest string) {
+	loc := locate(t, b, dest, "absent.age")
+	if _, err := b.Open(context.Background(), loc); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("Open of a missing ciphertext: %v, want ErrNotFound", err)
+	}
+	if _, err := b.Stat(context.Background(), loc); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("Stat of a missing ciphertext: %v, want ErrNotFound", err)
+	}
+}
+
+func testLocateDistinct(t *testing.T, b storage.Backend, dest string) {
+	if locate(t, b, dest, "x.age") == locate(t, b, dest, "y.age") {
+		t.Fatal("two names located at the same place")
+	}
+	if locate(t, b, dest, "x.age") != locate(t, b, dest, "x.age") {
+		t.Fatal("Locate is not repeatable")
+	}
+}
+
+func testProperties(t *testing.T, b storage.Backend, _ string) {
+	if b.Properties().Name == "" {
+		t.Fatal("back end declares no name")
+	}
+}

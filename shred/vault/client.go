@@ -1,0 +1,144 @@
+// Package vault is cryptoshred's only contact with HashiCorp Vault: the
+// connection and the token's identity, KV v2 records with check-and-set,
+// Transit keys, capability checks and init. Client implements the stores
+// and key interfaces the shred service needs.
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/cryptoshred/cryptoshred/internal/parallel"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// Mounts names the Vault mounts cryptoshred uses.
+type Mounts struct {
+	Transit string // Transit engine holding one key per backup
+	KV      string // KV v2 engine holding the catalog and the ledger
+}
+
+// DefaultMounts are the mount names of DESIGN.md.
+var DefaultMounts = Mounts{Transit: "cryptoshred-transit", KV: "cryptoshred"}
+
+// Client is cryptoshred's view of a Vault server: Transit for keys and KV
+// v2 for the catalog and the ledger. It is safe for concurrent use.
+type Client struct {
+	client *api.Client
+	mounts Mounts
+}
+
+// New wraps client. The client carries the address and token.
+func New(client *api.Client, mounts Mounts) *Client {
+	if mounts.Transit == "" {
+		mounts.Transit = DefaultMounts.Transit
+	}
+	if mounts.KV == "" {
+		mounts.KV = DefaultMounts.KV
+	}
+	return &Client{client: client, mounts: mounts}
+}
+
+// Client returns the underlying API client.
+func (v *Client) Client() *api.Client { return v.client }
+
+// Mounts returns the mount names in use.
+func (v *Client) Mounts() Mounts { return v.mounts }
+
+// Address returns the Vault address.
+func (v *Client) Address() string { return v.client.Address() }
+
+func (v *Client) kvData(path string) string     { return v.mounts.KV + "/data/" + path }
+func (v *Client) kvMetadata(path string) string { return v.mounts.KV + "/metadata/" + path }
+
+// Get implements catalog.Store over KV v2. A missing or deleted entry
+// returns errs.ErrNotFound.
+func (v *Client) Get(ctx context.Context, path string) (*catalog.Record, error) {
+	sec, err := v.client.Logical().ReadWithContext(ctx, v.kvData(path))
+	if err != nil {
+		return nil, vaultError("read", v.kvData(path), err)
+	}
+	if sec == nil || sec.Data == nil {
+		return nil, fmt.Errorf("%s: %w", path, errs.ErrNotFound)
+	}
+	data, _ := sec.Data["data"].(map[string]any)
+	if data == nil {
+		return nil, fmt.Errorf("%s: %w", path, errs.ErrNotFound)
+	}
+	return &catalog.Record{Data: data, Version: metadataVersion(sec.Data["metadata"])}, nil
+}
+
+func metadataVersion(m any) int {
+	meta, _ := m.(map[string]any)
+	n, _ := meta["version"].(json.Number)
+	i, _ := n.Int64()
+	return int(i)
+}
+
+// Put implements catalog.Store: it writes data at path if its current
+// version is cas (0: must not exist). A lost race returns errs.ErrConflict.
+func (v *Client) Put(ctx context.Context, path string, data map[string]any, cas int) (int, error) {
+	body := map[string]any{"data": data, "options": map[string]any{"cas": cas}}
+	sec, err := v.client.Logical().WriteWithContext(ctx, v.kvData(path), body)
+	if err != nil {
+		if isStatus(err, http.StatusBadRequest) && strings.Contains(err.Error(), "check-and-set") {
+			return 0, fmt.Errorf("%s: %w", path, errs.ErrConflict)
+		}
+		return 0, vaultError("write", v.kvData(path), err)
+	}
+	if sec == nil {
+		return 0, fmt.Errorf("failed to write %s: empty response", path)
+	}
+	n, _ := sec.Data["version"].(json.Number)
+	i, _ := n.Int64()
+	return int(i), nil
+}
+
+// List implements catalog.Store: the keys under dir; a missing dir lists
+// nothing.
+func (v *Client) List(ctx context.Context, dir string) ([]string, error) {
+	sec, err := v.client.Logical().ListWithContext(ctx, v.kvMetadata(dir))
+	if err != nil {
+		return nil, vaultError("list", v.kvMetadata(dir), err)
+	}
+	if sec == nil {
+		return nil, nil
+	}
+	raw, _ := sec.Data["keys"].([]any)
+	keys := make([]string, 0, len(raw))
+	for _, k := range raw {
+		if s, ok := k.(string); ok {
+			keys = append(keys, s)
+		}
+	}
+	return keys, nil
+}
+
+// ClientConfig returns a Vault client configuration for addr tuned for
+// cryptoshred: enough idle connections for parallel work (the default
+// keeps a handful and reopens the rest), and retries with backoff for
+// connection errors and 5xx answers, never for 4xx (4 retries, unless
+// VAULT_MAX_RETRIES says otherwise).
+func ClientConfig(addr string) (*api.Config, error) {
+	cfg := api.DefaultConfig()
+	if cfg.Error != nil {
+		return nil, cfg.Error
+	}
+	cfg.Address = addr
+	if t, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
+		t.MaxIdleConnsPerHost = 4 * parallel.DefaultLimit
+	}
+	cfg.MinRetryWait, cfg.MaxRetryWait = 200*time.Millisecond, 3*time.Second
+	if os.Getenv(api.EnvVaultMaxRetries) == "" {
+		cfg.MaxRetries = 4
+	}
+	return cfg, nil
+}

@@ -1,0 +1,79 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// vaultError turns a Vault client error for op on path into one that names
+// what went wrong without dumping the raw HTTP exchange.
+func vaultError(op, path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		return responseError(op, path, re)
+	}
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &ne) || errors.As(err, &oe) || strings.Contains(err.Error(), "connection refused") {
+		return fmt.Errorf("%w: cannot %s %s: is VAULT_ADDR right and the server running? (%v)", errs.ErrUnavailable, op, path, rootCause(err))
+	}
+	return fmt.Errorf("failed to %s %s: %w", op, path, err)
+}
+
+func responseError(op, path string, re *api.ResponseError) error {
+	msg := vaultMessages(re.Errors)
+	switch {
+	case re.StatusCode == http.StatusForbidden && strings.Contains(msg, "invalid token"):
+		return &errs.RefusedError{Reason: "vault rejected the token in VAULT_TOKEN: it is invalid, expired or revoked"}
+	case re.StatusCode == http.StatusForbidden:
+		return &errs.RefusedError{Reason: fmt.Sprintf("vault denied %s on %s: the token's policies lack the needed capability (%s)", op, path, msg)}
+	case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(msg, "sealed"):
+		return fmt.Errorf("%w: vault is sealed; unseal it and run the command again", errs.ErrUnavailable)
+	case re.StatusCode >= 500:
+		return fmt.Errorf("%w: vault answered %d to %s %s: %s", errs.ErrUnavailable, re.StatusCode, op, path, msg)
+	}
+	return fmt.Errorf("vault refused %s on %s (%d): %s", op, path, re.StatusCode, msg)
+}
+
+func rootCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+func isStatus(err error, code int) bool {
+	var re *api.ResponseError
+	return errors.As(err, &re) && re.StatusCode == code
+}
+
+// vaultMessages flattens Vault's error list, which often nests a
+// multierror ("1 error occurred: * permission denied"), into one line.
+func vaultMessages(errs []string) string {
+	var parts []string
+	for _, e := range errs {
+		for _, line := range strings.Split(e, "\n") {
+			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
+			if line != "" && !multierrorHeader.MatchString(line) {
+				parts = append(parts, line)
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+var multierrorHeader = regexp.MustCompile(`^\d+ errors? occurred:$`)

@@ -1,0 +1,120 @@
+package vault_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+func TestLedgerConcurrentAppendsNeverForkOrLose(t *testing.T) {
+	_, v := newLedger(t)
+	ctx := context.Background()
+	const writers, each = 16, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_, err := v.Append(ctx, fmt.Sprintf("writer-%d", w), ledger.Event{Kind: "test.event", Details: map[string]string{"i": fmt.Sprint(i)}})
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := v.Verify(ctx)
+	if err != nil || rep.Entries != writers*each {
+		t.Fatalf("ledger after %d appends: %+v, %v", writers*each, rep, err)
+	}
+	seen := map[string]bool{}
+	entries, _ := v.Entries(ctx)
+	for _, e := range entries {
+		seen[e.Actor+"/"+e.Details["i"]] = true
+	}
+	if len(seen) != writers*each {
+		t.Fatalf("%d distinct entries, want %d", len(seen), writers*each)
+	}
+}
+
+func appendN(t *testing.T, v *ledger.Ledger, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := v.Append(context.Background(), "t", ledger.Event{Kind: "test.event", Details: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// rawKV edits the ledger behind cryptoshred's back, as an attacker with
+// the root token could.
+type rawKV struct {
+	t   *testing.T
+	srv *vaulttest.Server
+}
+
+func (r rawKV) read(path string) map[string]any     { return r.srv.KVData(r.t, "cryptoshred/data/"+path) }
+func (r rawKV) write(path string, d map[string]any) { r.srv.KVWrite(r.t, "cryptoshred/data/"+path, d) }
+func (r rawKV) remove(path string)                  { r.srv.KVDelete(r.t, "cryptoshred/data/"+path) }
+
+func TestLedgerVerifyDetectsTampering(t *testing.T) {
+	cases := map[string]struct {
+		tamper func(kv rawKV)
+		bad    int64
+	}{
+		"edited entry": {func(kv rawKV) {
+			d := kv.read("ledger/000000000002")
+			d["entry"] = strings.Replace(d["entry"].(string), `"actor":"t"`, `"actor":"u"`, 1)
+			kv.write("ledger/000000000002", d)
+		}, 2},
+		"edited last entry": {func(kv rawKV) {
+			kv.write("ledger/000000000004", kv.read("ledger/000000000004"))
+		}, 4},
+		"removed entry": {func(kv rawKV) { kv.remove("ledger/000000000003") }, 3},
+		"reordered entries": {func(kv rawKV) {
+			a, b := kv.read("ledger/000000000002"), kv.read("ledger/000000000003")
+			kv.write("ledger/000000000002", b)
+			kv.write("ledger/000000000003", a)
+		}, 2},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv, v := newLedger(t)
+			appendN(t, v, 4)
+			if _, err := v.Verify(context.Background()); err != nil {
+				t.Fatalf("intact ledger: %v", err)
+			}
+			c.tamper(rawKV{t: t, srv: srv})
+			_, err := v.Verify(context.Background())
+			var le *ledger.BrokenError
+			if !errors.As(err, &le) || !errors.Is(err, ledger.ErrBroken) || le.Seq != c.bad {
+				t.Fatalf("verify after %s: %v, want first bad entry %d", name, err, c.bad)
+			}
+		})
+	}
+}
+
+// newLedger starts a dev server, runs Init and returns the server and the
+// ledger kept in its KV mount, written with the root token.
+func newLedger(t *testing.T) (*vaulttest.Server, *ledger.Ledger) {
+	t.Helper()
+	srv := vaulttest.Start(t)
+	v := vault.New(srv.Root(t), vault.DefaultMounts)
+	if _, err := v.Init(context.Background()); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	return srv, ledger.New(v)
+}
