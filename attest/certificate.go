@@ -37,7 +37,7 @@ var (
 // caller must pass "" when the signature was not verified, and the
 // certificate then says so.
 func RenderText(w io.Writer, st *Statement, fp string) error {
-	if err := textTmpl.Execute(w, newCertView(st, fp)); err != nil {
+	if err := textTmpl.Execute(w, newCertView(escapedStatement(st), fp)); err != nil {
 		return fmt.Errorf("failed to render certificate: %w", err)
 	}
 	return nil
@@ -46,7 +46,7 @@ func RenderText(w io.Writer, st *Statement, fp string) error {
 // RenderHTML writes a self-contained HTML Certificate of Sanitization for st
 // (inline CSS, no external assets, A4 print layout). fp is as for RenderText.
 func RenderHTML(w io.Writer, st *Statement, fp string) error {
-	if err := htmlTmpl.Execute(w, newCertView(st, fp)); err != nil {
+	if err := htmlTmpl.Execute(w, newCertView(escapedStatement(st), fp)); err != nil {
 		return fmt.Errorf("failed to render certificate: %w", err)
 	}
 	return nil

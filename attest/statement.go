@@ -193,8 +193,12 @@ type Verification struct {
 
 // Ciphertext says whether the ciphertext was deleted, and where it was.
 type Ciphertext struct {
-	Deleted   bool     `json:"deleted"`
-	Locations []string `json:"locations,omitempty"`
+	Deleted bool `json:"deleted"`
+	// AbsentBeforeShred is true when the ciphertext was already gone when
+	// cryptoshred came to delete it: nothing was deleted, and nobody
+	// should read "deleted" as a claim about that file.
+	AbsentBeforeShred bool     `json:"absentBeforeShred,omitempty"`
+	Locations         []string `json:"locations,omitempty"`
 }
 
 // Tool names the software that issued the attestation.

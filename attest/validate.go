@@ -124,8 +124,10 @@ func (c *checker) subject(path string, s Subject) {
 
 func (c *checker) subjectsMatchBackups(s *Statement) {
 	bySubject := map[string]int{}
+	idsBySubject := map[string][]string{}
 	for _, b := range s.Predicate.Backups {
 		bySubject[b.Subject]++
+		idsBySubject[b.Subject] = append(idsBySubject[b.Subject], b.BackupID)
 	}
 	seen := map[string]bool{}
 	for i, sub := range s.Subject {
@@ -137,7 +139,7 @@ func (c *checker) subjectsMatchBackups(s *Statement) {
 		if n := bySubject[sub.Name]; n != 1 {
 			c.fail(path, "needs exactly 1 predicate.backups entry with subject %q, found %d", sub.Name, n)
 		}
-		c.annotationMatches(path, sub, s.Predicate.Backups)
+		c.annotationMatches(path, sub, idsBySubject[sub.Name])
 	}
 	for i, b := range s.Predicate.Backups {
 		if !seen[b.Subject] {
@@ -146,14 +148,17 @@ func (c *checker) subjectsMatchBackups(s *Statement) {
 	}
 }
 
-func (c *checker) annotationMatches(path string, sub Subject, backups []Backup) {
+// annotationMatches checks a subject's backupId annotation against the
+// ids of the backup entries naming that subject (looked up once, so
+// validation stays linear in the number of subjects).
+func (c *checker) annotationMatches(path string, sub Subject, ids []string) {
 	id, ok := sub.Annotations["backupId"]
-	if !ok {
-		return
+	if !ok || len(ids) != 1 {
+		return // a subject without exactly one entry is reported already
 	}
-	for _, b := range backups {
-		if b.Subject == sub.Name && b.BackupID != id {
-			c.fail(path+".annotations.backupId", "is %q but the backup entry says %q", id, b.BackupID)
+	for _, got := range ids {
+		if got != id {
+			c.fail(path+".annotations.backupId", "is %q but the backup entry says %q", id, got)
 		}
 	}
 }

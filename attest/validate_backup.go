@@ -119,6 +119,9 @@ func (c *checker) ciphertext(path string, ct Ciphertext) {
 	if ct.Deleted && len(ct.Locations) == 0 {
 		c.fail(path+".locations", "must list where the ciphertext was deleted")
 	}
+	if ct.Deleted && ct.AbsentBeforeShred {
+		c.fail(path+".absentBeforeShred", "contradicts deleted: a ciphertext is either deleted or was already absent")
+	}
 	c.strs(path+".locations", ct.Locations, 0)
 }
 

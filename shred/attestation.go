@@ -86,7 +86,7 @@ func (s *Service) Attest(ctx context.Context, actor Actor, caseID string, opts A
 
 // issue signs and stores the attestation of c's recorded destructions.
 func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions) (*Attestation, error) {
-	d, digests, err := s.buildDeletion(ctx, actor, c, opts)
+	d, digests, excluded, err := s.buildDeletion(ctx, actor, c, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,11 @@ func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts 
 	if err != nil {
 		return nil, err
 	}
-	return s.storeAttestation(ctx, actor, c.ID, d, env)
+	a, err := s.storeAttestation(ctx, actor, c.ID, d, env)
+	if err != nil {
+		return a, err
+	}
+	return a, batchError(len(d.Backups), excluded)
 }
 
 func (s *Service) storeAttestation(ctx context.Context, actor Actor, caseID string, d *attest.Deletion, env []byte) (*Attestation, error) {
@@ -115,28 +119,40 @@ func (s *Service) GetAttestation(ctx context.Context, id string) ([]byte, error)
 
 // ledgerFacts is what the attestation takes from the (verified) ledger.
 type ledgerFacts struct {
-	head     ledger.Head
-	unwraps  map[string]attest.KeyUnwraps
-	holds    map[string][]attest.Hold
-	placedAt map[string]time.Time
+	head      ledger.Head
+	unwraps   map[string]attest.KeyUnwraps
+	holds     map[string][]attest.Hold
+	placedAt  map[string]time.Time
+	destroyed map[string]bool
 }
 
-func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions) (*attest.Deletion, map[string]string, error) {
+// buildDeletion assembles the statement from what it checked: each
+// subject's key read back from Vault as gone, its destruction in the
+// verified ledger, no active hold on it, its digest from its write-once
+// registration. Subjects that fail a check are left out and returned.
+func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions) (*attest.Deletion, map[string]string, []*ItemError, error) {
 	caseID := c.ID
 	backups, err := s.shreddedBackups(ctx, caseID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	facts, err := s.ledgerFacts(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	backups, excluded, err := s.checkSubjects(ctx, backups, facts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(backups) == 0 {
+		return nil, nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
 	}
 	if len(controllers(c, backups)) == 0 {
-		return nil, nil, errs.Refusedf("no data controller is recorded for case %s or its backups", caseID)
+		return nil, nil, nil, errs.Refusedf("no data controller is recorded for case %s or its backups", caseID)
 	}
 	ks, err := s.keyStore(ctx, opts.SnapshotRetention)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	d := &attest.Deletion{
 		AttestationID: "att-" + strings.ToLower(ulid.Make().String()),
@@ -155,12 +171,59 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	for _, b := range backups {
 		ab, err := attestBackup(b, facts, ks, subjectName(b, backups))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		d.Backups = append(d.Backups, ab)
 		digests[ab.Subject] = b.Ciphertext.SHA256
 	}
-	return d, digests, nil
+	return d, digests, excluded, nil
+}
+
+// checkSubjects keeps the backups whose destruction checks out now and
+// returns why each other one was left out.
+func (s *Service) checkSubjects(ctx context.Context, backups []*catalog.Backup, facts *ledgerFacts) ([]*catalog.Backup, []*ItemError, error) {
+	ids := make([]string, len(backups))
+	for i, b := range backups {
+		ids[i] = b.ID
+	}
+	held, err := s.catalog.ActiveHolds(ctx, ids, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	problems, err := parallel.Map(ctx, backups, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (string, error) {
+		return s.subjectProblem(ctx, b, held[b.ID], facts)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var ok []*catalog.Backup
+	var excluded []*ItemError
+	for i, b := range backups {
+		if problems[i] != "" {
+			excluded = append(excluded, &ItemError{ID: b.ID, Err: errs.Refusedf("left out of the attestation: %s", problems[i])})
+		} else {
+			ok = append(ok, b)
+		}
+	}
+	return ok, excluded, nil
+}
+
+// subjectProblem says why b cannot be attested as destroyed, or "". An
+// error is a failure to ask Vault at all.
+func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy []string, facts *ledgerFacts) (string, error) {
+	switch {
+	case releasable(b) != nil:
+		return releasable(b).Error(), nil
+	case len(heldBy) > 0:
+		return "held by case(s) " + strings.Join(heldBy, ", ") + ", and no attestation covers a held backup", nil
+	case !facts.destroyed[b.ID]:
+		return "the verified ledger records no destruction of its key", nil
+	}
+	key, err := s.keys.KeyInfo(ctx, b.Key)
+	if err != nil || key == nil {
+		return "", err
+	}
+	return "its key " + b.Key + " is still in Vault, so the catalog's record of its destruction is false", nil
 }
 
 // shreddedBackups returns the case's backups whose destruction is

@@ -25,7 +25,7 @@ func attestBackup(b *catalog.Backup, facts *ledgerFacts, ks attest.KeyStore, sub
 		Key:         attest.Key{Name: b.Key, VersionsDestroyed: d.VersionsDestroyed},
 		DestroyedAt: d.DestroyedAt, DestroyedBy: d.DestroyedBy,
 		Verification:        attest.Verification{Method: "key read after delete", Result: "not found", MountPresent: d.MountPresent, At: d.VerifiedAt},
-		Ciphertext:          attest.Ciphertext{Deleted: d.CiphertextDeleted, Locations: []string{fileURL(b.Ciphertext.Path)}},
+		Ciphertext:          attest.Ciphertext{Deleted: d.CiphertextDeleted, AbsentBeforeShred: d.CiphertextAbsent, Locations: []string{fileURL(b.Ciphertext.Path)}},
 		ResidualCopiesUntil: until,
 	}
 	ab.EncryptedAfterFirstStorage, ab.Original = attestOriginal(b.Original)
@@ -66,12 +66,13 @@ func sha256Hex(b []byte) string {
 // ledgerFacts walks the verified ledger once for the head, each backup's
 // opens, and its holds' placement and release times.
 func (s *Service) ledgerFacts(ctx context.Context) (*ledgerFacts, error) {
-	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, placedAt: map[string]time.Time{}}
-	err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, raw []byte) error {
-		f.head = ledger.Head{Seq: e.Seq, Hash: ledger.HashEntry(raw)}
+	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{},
+		placedAt: map[string]time.Time{}, destroyed: map[string]bool{}}
+	rep, err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
 		f.add(e)
 		return nil
 	})
+	f.head = ledger.Head{Seq: rep.Entries, Hash: rep.Head}
 	return f, err
 }
 
@@ -85,6 +86,8 @@ func (f *ledgerFacts) add(e *ledger.Entry) {
 			if _, seen := f.placedAt[e.Case+"/"+id]; !seen {
 				f.placedAt[e.Case+"/"+id] = e.Time
 			}
+		case ledger.KindKeyDestroyed:
+			f.destroyed[id] = true
 		case ledger.KindHoldReleased:
 			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: f.placedAt[e.Case+"/"+id], ReleasedAt: e.Time})
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -48,9 +49,14 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 	if err != nil {
 		return nil, err
 	}
+	ids := holdBackups(holds)
+	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, c.ID)
+	if err != nil {
+		return nil, err
+	}
 	res := &CloseResult{Case: c, Released: []string{}, StillHeld: []string{}}
-	done, failed := forEach(ctx, holdBackups(holds), DefaultParallel, func(ctx context.Context, id string) error {
-		return s.releaseHold(ctx, actor, c.ID, id, res)
+	done, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
+		return s.releaseHold(ctx, actor, c.ID, id, len(elsewhere[id]) > 0, res)
 	})
 	if len(failed) > 0 {
 		return res, fmt.Errorf("case %s stays closing; run the command again to finish: %w", c.ID, batchError(len(done), failed))
@@ -112,13 +118,18 @@ func sameDecision(c *catalog.Case, req CloseRequest) error {
 	return nil
 }
 
-// releaseHold removes caseID's hold on a backup and, if no hold remains,
-// releases it: catalog first, then the Vault latch, so a crash leaves a
-// released backup whose key Vault still protects, never the reverse.
-func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id string, res *CloseResult) error {
+// releaseHold lifts caseID's hold on a backup and, if no other case's
+// hold record covers it (stillHeld is false), releases it: hold record,
+// then status, then the Vault latch, so a crash leaves a released backup
+// whose key Vault still protects, never the reverse. The status record's
+// heldBy, which the admin role can rewrite, decides nothing.
+func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id string, stillHeld bool, res *CloseResult) error {
+	if err := s.markHoldReleased(ctx, actor, caseID, id); err != nil {
+		return err
+	}
 	b, err := s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
-		if len(b.HeldBy) == 0 && b.State == catalog.StateHeld {
+		if !stillHeld && (b.State == catalog.StateHeld || b.State == catalog.StateProtected) {
 			b.State, b.ReleasedAt = catalog.StateReleased, catalog.Now()
 		}
 		return nil
@@ -126,18 +137,18 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 	if err != nil {
 		return err
 	}
-	if err := s.markHoldReleased(ctx, actor, caseID, id); err != nil {
-		return err
+	if stillHeld {
+		res.add(&res.StillHeld, id)
+		return nil
 	}
-	return s.ensureReleased(ctx, b, res)
+	return s.openLatch(ctx, b, res)
 }
 
-func (s *Service) ensureReleased(ctx context.Context, b *catalog.Backup, res *CloseResult) error {
-	if b.State != catalog.StateReleased {
-		if len(b.HeldBy) > 0 {
-			res.add(&res.StillHeld, b.ID)
-		}
-		return nil
+// openLatch lets Vault delete a released backup's key. Only a registered
+// backup's own key ("bk-" and its id) is ever unlatched.
+func (s *Service) openLatch(ctx context.Context, b *catalog.Backup, res *CloseResult) error {
+	if err := releasable(b); err != nil {
+		return err
 	}
 	key, err := s.keys.KeyInfo(ctx, b.Key)
 	if err != nil || key == nil {
@@ -149,6 +160,18 @@ func (s *Service) ensureReleased(ctx context.Context, b *catalog.Backup, res *Cl
 		}
 	}
 	res.add(&res.Released, b.ID)
+	return nil
+}
+
+// releasable refuses to hold or release what is not a backup: a key not
+// named like one, or a record without its write-once registration.
+func releasable(b *catalog.Backup) error {
+	switch {
+	case !strings.HasPrefix(b.Key, "bk-") || b.Key != b.ID:
+		return errs.Refusedf("%s is not a backup key: only per-backup keys (bk-...) are held or released", b.Key)
+	case !b.Registered:
+		return errs.Refusedf("backup %s has no registration: it was never completely protected or registered, so it is not held or released", b.ID)
+	}
 	return nil
 }
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -91,19 +91,32 @@ func newDisposal(actor Actor, req DisposeRequest) (*catalog.Disposal, error) {
 }
 
 // deleteOriginal removes the original only if it is the file protect
-// encrypted; one that is already gone is fine.
+// encrypted: a regular file, not a symbolic link, with the SHA-256 its
+// write-once registration records, and removes that very file. One that
+// is already gone is fine.
 func deleteOriginal(o *catalog.Original) error {
-	sum, _, err := fsutil.FileSHA256(o.Path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if o.Path == "" {
+		return nil // a registered file's original is not known here: the operator declares it deleted
+	}
+	if o.SHA256 == "" {
+		return errs.Refusedf("the original's digest is not on record, so %s cannot be recognised and is not deleted", o.Path)
+	}
+	err := fsutil.RemoveChecked(o.Path, func(r io.Reader) error {
+		hr := fsutil.NewHashingReader(r)
+		if _, err := io.Copy(io.Discard, hr); err != nil {
+			return err
+		}
+		if sum := hr.Sum(); sum != o.SHA256 {
+			return fmt.Errorf("it has changed since it was protected (sha256 %s, recorded %s)", sum, o.SHA256)
+		}
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if sum != o.SHA256 {
-		return errs.Refusedf("%s has changed since it was protected (sha256 %s, recorded %s): not deleting it", o.Path, sum, o.SHA256)
-	}
-	if err := os.Remove(o.Path); err != nil {
+	})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case errors.Is(err, fsutil.ErrNotRemovable):
+		return errs.Refusedf("not deleting the original: %v", err)
+	case err != nil:
 		return fmt.Errorf("failed to delete the original: %w", err)
 	}
 	return fsutil.SyncDir(filepath.Dir(o.Path))

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -90,7 +92,7 @@ func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOpti
 // reported, kept beside an attestation failure.
 func (s *Service) attest(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, runErr error) (*Attestation, error) {
 	a, err := s.issue(ctx, actor, c, opts)
-	if err != nil {
+	if a == nil && err != nil {
 		err = fmt.Errorf("keys destroyed and recorded, but the attestation failed (run shred run again to issue it): %w", err)
 	}
 	return a, errors.Join(runErr, err)
@@ -248,7 +250,7 @@ func (s *Service) destroyKey(ctx context.Context, actor Actor, it *PlanItem) err
 // another run) is seen before anything is destroyed.
 func (s *Service) markDestroying(ctx context.Context, actor Actor, it *PlanItem) error {
 	b := it.Backup
-	if b.State == catalog.StateDestroying {
+	if b.State == catalog.StateDestroying && b.Destruction != nil {
 		return nil
 	}
 	versions := slices.Clone(it.key.Versions)
@@ -265,7 +267,11 @@ func (s *Service) markDestroying(ctx context.Context, actor Actor, it *PlanItem)
 // reclaim re-reads a backup that changed since the plan and carries on
 // only if it may still be destroyed.
 func (s *Service) reclaim(ctx context.Context, actor Actor, it *PlanItem) error {
-	fresh, err := s.planItem(ctx, it.Backup.ID, catalog.Now())
+	held, err := s.catalog.ActiveHolds(ctx, []string{it.Backup.ID}, "")
+	if err != nil {
+		return err
+	}
+	fresh, err := s.planItem(ctx, it.Backup.ID, held[it.Backup.ID], catalog.Now())
 	switch {
 	case err != nil:
 		return err
@@ -295,24 +301,43 @@ func (s *Service) verifyGone(ctx context.Context, b *catalog.Backup) error {
 	return nil
 }
 
-// deleteCiphertexts deletes each backup's ciphertext. A ciphertext that
-// cannot be deleted is noted, not fatal: the key is gone, so it is
-// already unreadable.
+// deleteCiphertexts deletes each backup's ciphertext: the file its
+// registration names, and only if its age header names exactly this
+// backup's key. A ciphertext that cannot be deleted is noted, not fatal:
+// the key is gone, so it is already unreadable. One already gone is
+// recorded as absent, not as deleted.
 func (s *Service) deleteCiphertexts(ctx context.Context, items []*PlanItem) {
-	locs := make([]string, len(items))
+	objs := make([]storage.Object, len(items))
 	for i, it := range items {
-		locs[i] = it.Backup.Ciphertext.Path
+		objs[i] = storage.Object{Loc: it.Backup.Ciphertext.Path, Check: headerNames(it.Backup.Key)}
 	}
-	for i, err := range s.storage.Delete(ctx, locs) {
+	for i, err := range s.storage.Delete(ctx, objs) {
 		d := items[i].Backup.Destruction
 		switch {
-		case err == nil, errors.Is(err, errs.ErrNotFound):
+		case err == nil:
 			d.CiphertextDeleted = true
+		case errors.Is(err, errs.ErrNotFound):
+			d.CiphertextAbsent, d.CiphertextNote = true, "absent before shred: nothing was there to delete"
 		case errors.Is(err, storage.ErrNotDurable):
 			d.CiphertextDeleted, d.CiphertextNote = true, err.Error()
 		default:
 			d.CiphertextNote = "not deleted: " + err.Error()
 		}
+	}
+}
+
+// headerNames accepts an age file whose header names key and no other
+// recipient.
+func headerNames(key string) func(io.Reader) error {
+	return func(r io.Reader) error {
+		got, err := agefile.HeaderKey(r)
+		if err != nil {
+			return fmt.Errorf("not this backup's ciphertext: %w", err)
+		}
+		if got != key {
+			return fmt.Errorf("not this backup's ciphertext: its header names key %s", got)
+		}
+		return nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -34,9 +35,9 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	if err := s.guard.RequireCompliance(ctx); err != nil {
 		return nil, err
 	}
-	ids, err := s.selectBackups(ctx, sel)
+	ids, skipped, err := s.selectBackups(ctx, sel)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, batchError(0, skipped))
 	}
 	held, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
 		return s.placeHold(ctx, actor, caseID, id)
@@ -46,30 +47,34 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 			return held, err
 		}
 	}
-	return held, batchError(len(held), failed)
+	return held, batchError(len(held), append(skipped, failed...))
 }
 
-func (s *Service) selectBackups(ctx context.Context, sel HoldSelector) ([]string, error) {
+// selectBackups returns the ids to hold, and the catalog records a
+// system-wide selection had to skip as unreadable.
+func (s *Service) selectBackups(ctx context.Context, sel HoldSelector) ([]string, []*ItemError, error) {
 	if len(sel.IDs) > 0 {
-		return sel.IDs, nil
+		return sel.IDs, nil, nil
 	}
 	if sel.System == "" {
-		return nil, errors.New("name backups to hold, or a --system")
+		return nil, nil, errors.New("name backups to hold, or a --system")
 	}
-	backups, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{System: sel.System})
+	backups, bad, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{System: sel.System})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var ids []string
-	for _, b := range backups {
-		if holdableState(b) == nil && (sel.CreatedBefore.IsZero() || backupDate(b).Before(sel.CreatedBefore)) {
-			ids = append(ids, b.ID)
-		}
+	skipped := make([]*ItemError, len(bad))
+	for i, r := range bad {
+		skipped[i] = &ItemError{ID: r.Path, Err: r}
+	}
+	ids, err := s.holdable(ctx, backups, sel.CreatedBefore)
+	if err != nil {
+		return nil, skipped, err
 	}
 	if len(ids) == 0 {
-		return nil, errs.Refusedf("no backup of system %q matches", sel.System)
+		return nil, skipped, errs.Refusedf("no backup of system %q matches", sel.System)
 	}
-	return ids, nil
+	return ids, skipped, nil
 }
 
 // backupDate is when the backed-up data was made: the original's
@@ -96,9 +101,6 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string)
 		return err
 	}
 	_, err = s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
-		if err := holdableState(b); err != nil {
-			return err
-		}
 		if !slices.Contains(b.HeldBy, caseID) {
 			b.HeldBy = append(b.HeldBy, caseID)
 		}
@@ -108,10 +110,11 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string)
 	return err
 }
 
-// checkHoldable refuses a hold that Vault would not enforce: a backup that
-// is gone, or whose key's deletion latch is already open.
+// checkHoldable refuses a hold that Vault would not enforce: something
+// that is not a registered backup, a key that is gone, or one whose
+// deletion latch is already open. Vault decides, not the status record.
 func (s *Service) checkHoldable(ctx context.Context, b *catalog.Backup) error {
-	if err := holdableState(b); err != nil {
+	if err := releasable(b); err != nil {
 		return err
 	}
 	key, err := s.keys.KeyInfo(ctx, b.Key)
@@ -127,14 +130,25 @@ func (s *Service) checkHoldable(ctx context.Context, b *catalog.Backup) error {
 	return nil
 }
 
-func holdableState(b *catalog.Backup) error {
-	switch b.State {
-	case catalog.StateProtected, catalog.StateHeld:
-		return nil
-	case catalog.StateShredded, catalog.StateDestroying:
-		return errs.Refusedf("backup %s is %s: there is nothing left to hold", b.ID, b.State)
+// holdable returns the backups a system-wide hold takes: every registered
+// backup made before the cutoff whose key Vault still holds latched. The
+// status record is not asked: an admin could have rewritten it to hide a
+// backup from the hold.
+func (s *Service) holdable(ctx context.Context, backups []*catalog.Backup, before time.Time) ([]string, error) {
+	candidates := slices.DeleteFunc(slices.Clone(backups), func(b *catalog.Backup) bool {
+		return releasable(b) != nil || (!before.IsZero() && !backupDate(b).Before(before))
+	})
+	keep, err := parallel.Map(ctx, candidates, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (bool, error) {
+		key, err := s.keys.KeyInfo(ctx, b.Key)
+		return err == nil && key != nil && !key.DeletionAllowed, err
+	})
+	var ids []string
+	for i, b := range candidates {
+		if keep[i] {
+			ids = append(ids, b.ID)
+		}
 	}
-	return errs.Refusedf("backup %s is %s and cannot be held in that state", b.ID, b.State)
+	return ids, err
 }
 
 // transitMount names the key mount for an operator's instructions.

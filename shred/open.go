@@ -57,11 +57,14 @@ func (s *Service) checkRestore(ctx context.Context, req RestoreRequest) (*catalo
 	if err := s.guard.RequireDecrypt(ctx, b.Key); err != nil {
 		return nil, err
 	}
-	switch b.State {
-	case catalog.StateShredded, catalog.StateDestroying:
-		return nil, fmt.Errorf("backup %s is %s: %w", b.ID, b.State, errs.ErrKeyDestroyed)
-	case catalog.StateProtecting, catalog.StateFailed:
+	if !b.Registered {
 		return nil, fmt.Errorf("backup %s was never completely protected (state %s)", b.ID, b.State)
+	}
+	if b.State == catalog.StateShredded || b.State == catalog.StateDestroying {
+		// The status record may lie either way: ask Vault before refusing.
+		if key, err := s.keys.KeyInfo(ctx, b.Key); err != nil || key == nil {
+			return nil, errors.Join(err, fmt.Errorf("backup %s is %s: %w", b.ID, b.State, errs.ErrKeyDestroyed))
+		}
 	}
 	return b, nil
 }

@@ -2,6 +2,7 @@ package shred
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -50,6 +51,8 @@ func (p *Plan) Count(action string) int {
 
 // PlanShred works out, for every backup the case held, whether it would
 // be destroyed now or why not. It changes nothing. The case must be closed.
+// A hold record of another case, and Vault's view of each key, decide;
+// the status records only add grace periods and what was already done.
 func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*Plan, error) {
 	c, _, err := s.catalog.GetCase(ctx, caseID)
 	if err != nil {
@@ -65,41 +68,56 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 	if err != nil {
 		return nil, err
 	}
+	held, err := s.catalog.ActiveHolds(ctx, ids, "")
+	if err != nil {
+		return nil, err
+	}
 	items, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*PlanItem, error) {
-		return s.planItem(ctx, id, at)
+		return s.planItem(ctx, id, held[id], at)
 	})
 	return &Plan{Case: c, At: at, Items: items}, err
 }
 
-func (s *Service) planItem(ctx context.Context, id string, at time.Time) (*PlanItem, error) {
+func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time) (*PlanItem, error) {
 	b, version, err := s.catalog.GetBackup(ctx, id)
-	if err != nil {
+	if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
 		return nil, err
+	}
+	if err != nil {
+		return &PlanItem{Backup: &catalog.Backup{ID: id, Key: id}, Action: ActionSkip,
+			Reason: "its catalog record is unreadable, so nothing is done to it: " + err.Error()}, nil
 	}
 	it := &PlanItem{Backup: b, version: version, Warnings: originalWarnings(b)}
-	if reason := stateSkipReason(b, at); reason != "" {
+	if reason := skipReason(b, heldBy, at); reason != "" {
 		it.Action, it.Reason = ActionSkip, reason
-		if b.State == catalog.StateShredded {
-			it.Action = ActionDone
-		}
 		return it, nil
 	}
-	it.key, err = s.keys.KeyInfo(ctx, b.Key)
-	if err != nil {
+	if it.key, err = s.keys.KeyInfo(ctx, b.Key); err != nil {
 		return nil, err
+	}
+	if b.State == catalog.StateShredded && it.key == nil {
+		it.Action, it.Reason = ActionDone, "already shredded at "+b.Destruction.DestroyedAt.Format(time.RFC3339)
+		return it, nil
 	}
 	it.Action, it.Reason = keyDecision(b, it.key)
 	return it, nil
 }
 
-// stateSkipReason says why the catalog state rules out destruction now, or
-// "" if it does not.
-func stateSkipReason(b *catalog.Backup, at time.Time) string {
+// skipReason says why destruction is ruled out now, or "" if it is not:
+// no registration, another case's active hold, a grace period, a
+// cancelled schedule, or a catalog that records nothing to act on.
+func skipReason(b *catalog.Backup, heldBy []string, at time.Time) string {
+	switch {
+	case releasable(b) != nil:
+		return releasable(b).Error()
+	case len(heldBy) > 0:
+		return "still held by case(s) " + strings.Join(heldBy, ", ")
+	}
 	switch b.State {
 	case catalog.StateShredded:
-		return "already shredded at " + b.Destruction.DestroyedAt.Format(time.RFC3339)
-	case catalog.StateHeld:
-		return "still held by case(s) " + strings.Join(b.HeldBy, ", ")
+		if b.Destruction == nil {
+			return "the catalog says shredded but records no destruction: investigate"
+		}
 	case catalog.StatePending:
 		if at.Before(b.ShredAfter) {
 			return "grace period runs until " + b.ShredAfter.Format(time.RFC3339)
@@ -108,12 +126,9 @@ func stateSkipReason(b *catalog.Backup, at time.Time) string {
 		if !b.CancelledAt.IsZero() {
 			return "its scheduled destruction was cancelled at " + b.CancelledAt.Format(time.RFC3339) + ": schedule it again with shred run --grace"
 		}
-	case catalog.StateDestroying:
+	case catalog.StateHeld, catalog.StateDestroying, catalog.StateProtected:
 	default:
 		return "backup is " + string(b.State)
-	}
-	if len(b.HeldBy) > 0 {
-		return "still held by case(s) " + strings.Join(b.HeldBy, ", ")
 	}
 	return ""
 }
@@ -121,7 +136,7 @@ func stateSkipReason(b *catalog.Backup, at time.Time) string {
 // keyDecision decides from Vault's view of the key.
 func keyDecision(b *catalog.Backup, key *KeyInfo) (string, string) {
 	switch {
-	case key == nil && b.State == catalog.StateDestroying:
+	case key == nil && b.State == catalog.StateDestroying && b.Destruction != nil:
 		return ActionDestroy, "key already gone from Vault: verify and record the interrupted destruction"
 	case key == nil:
 		return ActionSkip, "key " + b.Key + " is not in Vault, but the catalog never recorded its destruction: investigate"

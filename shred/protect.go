@@ -11,6 +11,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
 
 // ProtectRequest describes one file to protect.
@@ -75,13 +76,14 @@ func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequ
 }
 
 func (s *Service) resumeProtect(ctx context.Context, path string, orig *catalog.Original) (*catalog.Backup, error) {
-	unfinished, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{State: catalog.StateProtecting})
+	unfinished, _, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{State: catalog.StateProtecting})
 	if err != nil {
 		return nil, err
 	}
 	for _, b := range unfinished {
-		if b.Ciphertext.Path == path {
-			if err := s.storage.Delete(ctx, []string{path})[0]; err != nil {
+		if b.Ciphertext.Path == path && !b.Registered {
+			obj := storage.Object{Loc: path, Check: headerNames(b.Key)}
+			if err := s.storage.Delete(ctx, []storage.Object{obj})[0]; err != nil {
 				return nil, fmt.Errorf("failed to remove the unfinished output of %s: %w", b.ID, err)
 			}
 			b.Original = orig
@@ -147,7 +149,11 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, source str
 }
 
 func (s *Service) finishProtect(ctx context.Context, actor Actor, b *catalog.Backup) (*catalog.Backup, error) {
+	if err := s.catalog.PutRegistration(ctx, catalog.NewRegistration(b)); err != nil {
+		return nil, fmt.Errorf("backup %s encrypted to %s but not registered: %w", b.ID, b.Ciphertext.Path, err)
+	}
 	done := *b
+	done.Registered = true
 	done.State = catalog.StateProtected
 	if _, err := s.catalog.UpdateBackup(ctx, b.ID, func(cur *catalog.Backup) error {
 		*cur = done

@@ -42,6 +42,10 @@ func (s *Service) Register(ctx context.Context, actor Actor, req RegisterRequest
 		return nil, err
 	}
 	fillRegistered(b, actor, req)
+	if err := s.catalog.PutRegistration(ctx, catalog.NewRegistration(b)); err != nil {
+		return nil, err
+	}
+	b.Registered = true
 	if err := s.putRegistered(ctx, b); err != nil {
 		return nil, err
 	}

@@ -148,7 +148,7 @@ func TestRegisterRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want a refusal saying %q", name, err, tc.want)
 		}
 	}
-	if list, _ := v.ListBackups(ctx, catalog.BackupFilter{}); len(list) != 0 {
+	if list, _, _ := v.ListBackups(ctx, catalog.BackupFilter{}); len(list) != 0 {
 		t.Fatalf("refused files were registered: %d", len(list))
 	}
 }

@@ -89,8 +89,9 @@ func (s *Service) GetBackup(ctx context.Context, id string) (*catalog.Backup, in
 	return s.catalog.GetBackup(ctx, id)
 }
 
-// ListBackups returns the backups that match f, oldest first.
-func (s *Service) ListBackups(ctx context.Context, f catalog.BackupFilter) ([]*catalog.Backup, error) {
+// ListBackups returns the backups that match f, oldest first, and the
+// records it skipped because they are malformed.
+func (s *Service) ListBackups(ctx context.Context, f catalog.BackupFilter) ([]*catalog.Backup, []*catalog.RecordError, error) {
 	return s.catalog.ListBackups(ctx, f)
 }
 

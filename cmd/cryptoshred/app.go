@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/cryptoshred/cryptoshred/internal/safetext"
 	"github.com/urfave/cli/v2"
 )
 
@@ -82,5 +84,35 @@ func noExtraArgs(c *cli.Context) error {
 }
 
 func printf(w io.Writer, format string, args ...any) {
-	fmt.Fprintf(w, format, args...)
+	fmt.Fprintf(w, format, escapeArgs(args)...)
+}
+
+// escapeArgs makes every text argument safe to print: names, actors and
+// reasons come from records anyone with a role token may have written,
+// and a control character in one must not rewrite what the terminal
+// shows around it.
+func escapeArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			out[i] = safetext.Escape(v)
+		case error:
+			out[i] = escapeLines(v.Error())
+		case fmt.Stringer:
+			out[i] = safetext.Escape(v.String())
+		default:
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// escapeLines escapes each line of s, keeping the line breaks.
+func escapeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = safetext.Escape(l)
+	}
+	return strings.Join(lines, "\n")
 }

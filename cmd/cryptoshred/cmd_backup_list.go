@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cryptoshred/cryptoshred/internal/safetext"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
@@ -31,7 +33,7 @@ func backupListCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return runBackupList(c.Context, o, v, f, c.App.Writer)
+			return runBackupList(c.Context, o, v, f, c.App.Writer, c.App.ErrWriter)
 		},
 	}
 }
@@ -44,10 +46,13 @@ func joinStates() string {
 	return strings.Join(s, ", ")
 }
 
-func runBackupList(ctx context.Context, o globalOptions, v *shred.Service, f catalog.BackupFilter, w io.Writer) error {
-	backups, err := v.ListBackups(ctx, f)
+func runBackupList(ctx context.Context, o globalOptions, v *shred.Service, f catalog.BackupFilter, w, ew io.Writer) error {
+	backups, skipped, err := v.ListBackups(ctx, f)
 	if err != nil {
 		return err
+	}
+	for _, r := range skipped {
+		fmt.Fprintf(ew, "warning: %s\n", safetext.Escape(r.Error()))
 	}
 	if o.Format == "json" {
 		return writeJSON(w, nonNil(backups))

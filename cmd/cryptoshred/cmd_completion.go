@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 )
 
@@ -53,6 +55,6 @@ func runCompletion(c *cli.Context, kind string) error {
 	if err != nil {
 		return err
 	}
-	printf(c.App.Writer, "%s", out)
+	fmt.Fprint(c.App.Writer, out)
 	return nil
 }

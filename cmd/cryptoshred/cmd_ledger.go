@@ -44,6 +44,9 @@ func runLedgerVerify(ctx context.Context, o globalOptions, v *shred.Service, w i
 		if rep.FirstBad > 0 {
 			printf(w, "ledger BROKEN at entry %d: %s\n", rep.FirstBad, rep.Problem)
 		}
+		for _, f := range rep.Findings {
+			printf(w, "ledger FINDING: %s\n", f)
+		}
 		return err
 	}
 	printf(w, "ledger OK: %d entries, every link verified, head %s\n", rep.Entries, rep.Head)

@@ -174,7 +174,7 @@ func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) 
 		}
 	}
 	for _, f := range res.Failed {
-		fmt.Fprintf(stderr, "failed %s: %v\n", f.ID, f.Err)
+		printf(stderr, "failed %s: %v\n", f.ID, f.Err)
 	}
 	fmt.Fprintf(stderr, "case %s: %d destroyed, %d skipped, %d failed\n", res.Case, len(res.Destroyed), len(res.Skipped), len(res.Failed))
 	return nil

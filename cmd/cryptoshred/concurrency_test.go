@@ -47,7 +47,7 @@ func TestConcurrentOperators(t *testing.T) {
 		}
 	}
 	root := shredRoot(t, env)
-	backups, err := root.ListBackups(context.Background(), catalog.BackupFilter{State: catalog.StateProtected})
+	backups, _, err := root.ListBackups(context.Background(), catalog.BackupFilter{State: catalog.StateProtected})
 	if err != nil || len(backups) != n {
 		t.Fatalf("%d protected backups, want %d (%v)", len(backups), n, err)
 	}

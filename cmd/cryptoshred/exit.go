@@ -61,7 +61,7 @@ func reportError(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	msg := strings.TrimSpace(err.Error())
+	msg := escapeLines(strings.TrimSpace(err.Error()))
 	fmt.Fprintf(stderr, "cryptoshred: %s\n", msg)
 	return exitCode(err)
 }

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // TestHostileFilesAndCatalogEdits: ciphertexts swapped between backups, a
@@ -97,4 +104,54 @@ func (r rawCatalog) read(path string) map[string]any {
 
 func (r rawCatalog) write(path string, d map[string]any) {
 	r.env.srv.KVWrite(r.t, "cryptoshred/data/"+path, d)
+}
+
+// TestLedgerShowEscapesActors: an entry appended with plain KV calls by
+// the admin token, whose actor carries terminal escapes, prints escaped.
+func TestLedgerShowEscapesActors(t *testing.T) {
+	env := newTestEnv(t)
+	protectFile(t, env, "a.tar", []byte("a"))
+	adminKV := env.srv.Client(t, env.roles.admin).Logical()
+	seq, prev := ledgerEnd(t, env)
+	entry, _ := json.Marshal(map[string]any{"seq": seq + 1, "prev": prev, "time": "2026-11-28T10:00:00Z",
+		"actor": "\x1b[2K\rcompliance-officer\x1b[8m", "event": "case.opened"})
+	if _, err := adminKV.Write(fmt.Sprintf("cryptoshred/data/ledger/%012d", seq+1),
+		map[string]any{"data": map[string]any{"entry": string(entry)}}); err != nil {
+		t.Fatal(err)
+	}
+	r := mustRun(t, env.srv, env.roles.auditor, "ledger", "show")
+	if strings.ContainsAny(r.stdout, "\x1b\r") || !strings.Contains(r.stdout, `\x1b[2K\x0dcompliance-officer`) {
+		t.Fatalf("ledger show printed a raw escape:\n%q", r.stdout)
+	}
+}
+
+// ledgerEnd returns the last entry's sequence number and hash.
+func ledgerEnd(t *testing.T, env testEnv) (int64, string) {
+	t.Helper()
+	v := newService(vault.New(env.srv.Root(t), vault.DefaultMounts))
+	rep, err := v.VerifyLedger(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Entries, rep.Head
+}
+
+// TestRegisterRefusesFIFO: a FIFO is refused before it is opened, so the
+// command cannot hang waiting for a writer.
+func TestRegisterRefusesFIFO(t *testing.T) {
+	env := newTestEnv(t)
+	fifo := filepath.Join(env.dir, "pipe.age")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result, 1)
+	go func() { done <- runCLI(t, env.srv, env.roles.admin, "backup", "register", fifo) }()
+	select {
+	case r := <-done:
+		if r.code == 0 || !strings.Contains(r.stderr, "not a regular file") {
+			t.Fatalf("register of a FIFO: exit %d, %s", r.code, r.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("register of a FIFO hangs")
+	}
 }

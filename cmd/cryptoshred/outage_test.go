@@ -157,7 +157,7 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func onlyBackup(t *testing.T, v *shred.Service) *catalog.Backup {
 	t.Helper()
-	bs, err := v.ListBackups(context.Background(), catalog.BackupFilter{})
+	bs, _, err := v.ListBackups(context.Background(), catalog.BackupFilter{})
 	if err != nil || len(bs) != 1 {
 		for _, b := range bs {
 			t.Logf("%s %s %s %s", b.ID, b.State, b.Ciphertext.Path, b.FailedReason)

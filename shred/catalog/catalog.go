@@ -42,7 +42,21 @@ func (c *Catalog) GetBackup(ctx context.Context, id string) (*Backup, int, error
 	if b.ID != id || b.Key != id {
 		return nil, 0, fmt.Errorf("catalog entry backups/%s holds id %q and key %q: the catalog was edited (a backup's key is named after it)", id, Truncate(b.ID, 40), Truncate(b.Key, 40))
 	}
-	return &b, version, nil
+	return &b, version, c.register(ctx, &b)
+}
+
+// register applies b's registration, if it has one. A backup still being
+// protected has none yet.
+func (c *Catalog) register(ctx context.Context, b *Backup) error {
+	r, err := c.GetRegistration(ctx, b.ID)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("backup %s: %w", b.ID, err)
+	}
+	r.apply(b)
+	return nil
 }
 
 // PutBackup writes b if the stored version is still cas (0: new).
@@ -83,27 +97,66 @@ func (f BackupFilter) match(b *Backup) bool {
 		(f.Case == "" || slices.Contains(b.HeldBy, f.Case) || b.ShredCase == f.Case)
 }
 
-// ListBackups returns the catalog's backups that match f, oldest first.
-func (c *Catalog) ListBackups(ctx context.Context, f BackupFilter) ([]*Backup, error) {
+// ListBackups returns the catalog's backups that match f, oldest first,
+// and one RecordError per record it could not read. A malformed record
+// is skipped and reported, so no single record stops a listing; a failure
+// to reach the store is an error.
+func (c *Catalog) ListBackups(ctx context.Context, f BackupFilter) ([]*Backup, []*RecordError, error) {
 	ids, err := c.store.List(ctx, "backups/")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	slices.Sort(ids)
-	backups, err := c.GetBackups(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(backups, func(b *Backup) bool { return !f.match(b) }), nil
+	backups, bad, err := c.ReadBackups(ctx, ids)
+	return slices.DeleteFunc(backups, func(b *Backup) bool { return !f.match(b) }), bad, err
 }
 
-// GetBackups reads the backups ids, in order.
+// GetBackups reads the backups ids, in order; any unreadable record is an
+// error.
 func (c *Catalog) GetBackups(ctx context.Context, ids []string) ([]*Backup, error) {
 	return parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (*Backup, error) {
 		b, _, err := c.GetBackup(ctx, id)
 		return b, err
 	})
 }
+
+// ReadBackups reads the backups ids, in order, skipping and reporting
+// the records that are missing or malformed.
+func (c *Catalog) ReadBackups(ctx context.Context, ids []string) ([]*Backup, []*RecordError, error) {
+	type read struct {
+		b   *Backup
+		err error
+	}
+	all, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (read, error) {
+		b, _, err := c.GetBackup(ctx, id)
+		if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
+			return read{}, err
+		}
+		return read{b, err}, nil
+	})
+	var out []*Backup
+	var bad []*RecordError
+	for i, r := range all {
+		if r.err != nil {
+			bad = append(bad, &RecordError{Path: backupPath(ids[i]), Err: r.err})
+		} else if r.b != nil {
+			out = append(out, r.b)
+		}
+	}
+	return out, bad, err
+}
+
+// RecordError is a record a listing skipped because it could not be read
+// or is malformed.
+type RecordError struct {
+	Path string
+	Err  error
+}
+
+func (e *RecordError) Error() string { return "skipped " + e.Path + ": " + e.Err.Error() }
+
+// Unwrap returns why the record was skipped.
+func (e *RecordError) Unwrap() error { return e.Err }
 
 // GetCase reads a case and its version.
 func (c *Catalog) GetCase(ctx context.Context, id string) (*Case, int, error) {

@@ -74,8 +74,11 @@ type Destruction struct {
 	VerifiedAt        time.Time `json:"verifiedAt"`
 	MountPresent      bool      `json:"mountPresent"`
 	CiphertextDeleted bool      `json:"ciphertextDeleted"`
-	CiphertextNote    string    `json:"ciphertextNote,omitempty"`
-	Recorded          bool      `json:"recorded"`
+	// CiphertextAbsent is true when the ciphertext was already gone when
+	// shred came to delete it.
+	CiphertextAbsent bool   `json:"ciphertextAbsent,omitempty"`
+	CiphertextNote   string `json:"ciphertextNote,omitempty"`
+	Recorded         bool   `json:"recorded"`
 }
 
 // Backup is a catalog entry, stored at KV backups/<id>.
@@ -100,6 +103,10 @@ type Backup struct {
 	CancelledAt  time.Time         `json:"cancelledAt,omitzero"`
 	Destruction  *Destruction      `json:"destruction,omitempty"`
 	FailedReason string            `json:"failedReason,omitempty"`
+
+	// Registered is true when the write-once registration was found and
+	// its facts replaced the status record's.
+	Registered bool `json:"-"`
 }
 
 // NewBackupID returns a fresh, time-ordered backup id.

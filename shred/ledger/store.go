@@ -10,8 +10,16 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
-// Ledger appends to and reads the chain kept in a catalog.Store: one
-// entry per path ledger/NNNNNNNNNNNN, written once, and ledger/head.
+// Ledger appends to and reads the chain kept in a catalog.Store: one slot
+// per path ledger/NNNNNNNNNNNN, created once and never updated (the role
+// policies give create but not update on slots), and ledger/head, a hint
+// of where the chain ends.
+//
+// Every slot is part of the chain whatever it holds: the next entry links
+// to the hash of the slot's exact bytes. So a slot that a role token
+// filled with junk is reported by verification but never stops anyone
+// from appending after it, and the head, which any role may rewrite, is
+// only where the search for the end starts.
 type Ledger struct {
 	store catalog.Store
 }
@@ -23,10 +31,17 @@ const headPath = "ledger/head"
 
 func entryPath(seq int64) string { return fmt.Sprintf("ledger/%012d", seq) }
 
+// ErrMalformedSlot marks a slot that does not hold one entry string; its
+// bytes (the canonical JSON of what it holds) still chain.
+var ErrMalformedSlot = errors.New("is not a ledger entry")
+
+// ErrRewritten marks a slot written more than once: slots are create-only
+// for every role, so only a Vault operator can have done it.
+var ErrRewritten = errors.New("was rewritten")
+
 // Append adds ev to the ledger as actor and returns the new entry. Writers
-// race through check-and-set: an entry slot is written only if empty and
-// the head only if unchanged, so concurrent writers never fork the chain or
-// lose an entry.
+// race through check-and-set on the empty slot after the end, so
+// concurrent writers never fork the chain or lose an entry.
 func (l *Ledger) Append(ctx context.Context, actor string, ev Event) (*Entry, error) {
 	for attempt := 0; attempt < 200; attempt++ {
 		e, err := l.tryAppend(ctx, actor, ev)
@@ -39,77 +54,105 @@ func (l *Ledger) Append(ctx context.Context, actor string, ev Event) (*Entry, er
 }
 
 func (l *Ledger) tryAppend(ctx context.Context, actor string, ev Event) (*Entry, error) {
-	head, headVersion, err := l.readHead(ctx)
+	end, headVersion, err := l.findEnd(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e := &Entry{Seq: head.Seq + 1, Prev: head.Hash, Time: catalog.Now(), Actor: actor,
+	e := &Entry{Seq: end.Seq + 1, Prev: end.Hash, Time: catalog.Now(), Actor: actor,
 		Kind: ev.Kind, Case: ev.Case, Backups: ev.Backups, Details: ev.Details}
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := l.store.Put(ctx, entryPath(e.Seq), map[string]any{"entry": string(raw)}, 0); err != nil {
-		if errors.Is(err, errs.ErrConflict) {
-			return nil, l.repairHead(ctx, head, headVersion)
-		}
 		return nil, err
 	}
-	// The slot is ours. If the head moved, another writer repaired it to
-	// point at our entry; either way the entry is in the chain.
-	_, err = catalog.PutJSON(ctx, l.store, headPath, Head{Seq: e.Seq, Hash: HashEntry(raw)}, headVersion)
-	if err != nil && !errors.Is(err, errs.ErrConflict) {
-		return nil, fmt.Errorf("ledger entry %d written but head not advanced (the next append repairs it): %w", e.Seq, err)
-	}
+	// The head is a hint: a lost race or a refused write leaves it behind,
+	// and the next append or verification finds the end anyway.
+	_, _ = catalog.PutJSON(ctx, l.store, headPath, Head{Seq: e.Seq, Hash: HashEntry(raw)}, headVersion)
 	return e, nil
 }
 
-// repairHead advances a head left behind by a writer that stopped between
-// writing its entry and the head. It always returns ErrConflict so the
-// caller retries.
-func (l *Ledger) repairHead(ctx context.Context, head Head, version int) error {
-	raw, err := l.ReadEntry(ctx, head.Seq+1)
+// findEnd returns the last slot's sequence number and hash, starting from
+// the head's hint and reading forward past every filled slot. A head that
+// names a missing slot, or cannot be read, costs a scan from the start.
+func (l *Ledger) findEnd(ctx context.Context) (Head, int, error) {
+	hint, version, err := l.readHead(ctx)
+	if err != nil && !errors.Is(err, errs.ErrNotFound) {
+		if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
+			return Head{}, 0, err
+		}
+		hint = Head{}
+	}
+	end, err := l.slotHead(ctx, hint.Seq)
+	if errors.Is(err, errs.ErrNotFound) {
+		end, err = l.slotHead(ctx, 0)
+	}
 	if err != nil {
-		return errs.ErrConflict
+		return Head{}, 0, err
 	}
-	next, err := ParseEntry(raw)
-	if err != nil || next.Prev != head.Hash {
-		return errs.ErrConflict
+	for {
+		raw, err := l.ReadEntry(ctx, end.Seq+1)
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+			return end, version, nil
+		case raw == nil:
+			return Head{}, 0, err
+		}
+		end = Head{Seq: end.Seq + 1, Hash: HashEntry(raw)}
 	}
-	_, _ = catalog.PutJSON(ctx, l.store, headPath, Head{Seq: next.Seq, Hash: HashEntry(raw)}, version)
-	return errs.ErrConflict
 }
 
-// ReadHead returns the head as stored; an empty ledger has a genesis head.
+// slotHead returns slot seq as a head: its number and the hash of its
+// bytes; slot 0 is the genesis.
+func (l *Ledger) slotHead(ctx context.Context, seq int64) (Head, error) {
+	if seq <= 0 {
+		return Head{Hash: Genesis}, nil
+	}
+	raw, err := l.ReadEntry(ctx, seq)
+	if raw == nil {
+		return Head{}, err
+	}
+	return Head{Seq: seq, Hash: HashEntry(raw)}, nil
+}
+
+// ReadHead returns the head as stored: only a hint of where the chain
+// ends. An empty ledger has a genesis head.
 func (l *Ledger) ReadHead(ctx context.Context) (Head, error) {
 	h, _, err := l.readHead(ctx)
+	if errors.Is(err, errs.ErrNotFound) {
+		return Head{Hash: Genesis}, nil
+	}
 	return h, err
 }
 
 func (l *Ledger) readHead(ctx context.Context) (Head, int, error) {
 	var h Head
 	version, err := catalog.GetJSON(ctx, l.store, headPath, &h)
-	if errors.Is(err, errs.ErrNotFound) {
-		return Head{Hash: Genesis}, 0, nil
-	}
 	return h, version, err
 }
 
-// ReadEntry returns entry seq's exact bytes. An entry slot written more
-// than once is reported as rewritten, with its bytes.
+// ReadEntry returns slot seq's exact bytes. A slot that does not hold one
+// entry string returns the canonical JSON of what it holds with
+// ErrMalformedSlot; a slot written more than once returns its bytes with
+// ErrRewritten.
 func (l *Ledger) ReadEntry(ctx context.Context, seq int64) ([]byte, error) {
 	rec, err := l.store.Get(ctx, entryPath(seq))
 	if err != nil {
 		return nil, err
 	}
 	s, ok := rec.Data["entry"].(string)
+	raw := []byte(s)
 	if !ok || len(rec.Data) != 1 {
-		return nil, errors.New("is malformed")
+		raw, _ = json.Marshal(rec.Data)
 	}
-	if rec.Version != 1 {
-		return []byte(s), fmt.Errorf("was rewritten (KV version %d)", rec.Version)
+	switch {
+	case rec.Version != 1:
+		return raw, fmt.Errorf("%w (KV version %d)", ErrRewritten, rec.Version)
+	case !ok || len(rec.Data) != 1:
+		return raw, ErrMalformedSlot
 	}
-	return []byte(s), nil
+	return raw, nil
 }
 
 // Verify walks the whole chain; see Verify.

@@ -4,27 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
-// Source gives a ledger's entries to Verify: Vault through a Ledger, or an
+// Source gives a ledger's slots to Walk: Vault through a Ledger, or an
 // exported file.
 type Source interface {
-	// ReadHead returns the head as recorded.
+	// ReadHead returns the head as recorded: a hint of where the chain
+	// ends.
 	ReadHead(ctx context.Context) (Head, error)
-	// ReadEntry returns entry seq's exact bytes, or an error wrapping
-	// errs.ErrNotFound when there is none.
+	// ReadEntry returns slot seq's exact bytes, or an error wrapping
+	// errs.ErrNotFound when the slot is empty. A slot that holds
+	// something other than one entry returns its bytes with an error
+	// wrapping ErrMalformedSlot; a rewritten slot, with ErrRewritten.
 	ReadEntry(ctx context.Context, seq int64) ([]byte, error)
 }
 
-// ErrBroken marks a ledger whose hash chain does not verify. The CLI maps
-// it to exit code 5.
+// ErrBroken marks a ledger that does not verify. The CLI maps it to exit
+// code 5.
 var ErrBroken = errors.New("ledger verification failed")
 
-// BrokenError names the first entry that breaks the chain. It wraps
-// ErrBroken.
+// BrokenError names the first slot that breaks the chain, or with Seq 0 a
+// problem of the head. It wraps ErrBroken.
 type BrokenError struct {
 	Seq    int64
 	Reason string
@@ -40,139 +44,201 @@ func (e *BrokenError) Error() string {
 // Unwrap makes a BrokenError an ErrBroken.
 func (e *BrokenError) Unwrap() error { return ErrBroken }
 
+// Finding is a slot or head that verification found written outside
+// cryptoshred. It does not break the chain: entries after it still link.
+type Finding struct {
+	Seq     int64  `json:"seq"`
+	Problem string `json:"problem"`
+}
+
 // Report is the outcome of walking the whole chain.
 type Report struct {
 	Entries int64  `json:"entries"`
 	Head    string `json:"head"`
-	// FirstBad is the sequence number of the first entry that does not
-	// verify, 0 if the chain is intact.
+	// FirstBad is the sequence number of the first slot that breaks the
+	// chain, 0 if the chain is intact.
 	FirstBad int64  `json:"firstBad,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+	// Findings are junk slots and head edits the chain survived.
+	Findings []Finding `json:"findings,omitempty"`
 }
 
-// Verify walks src's chain from the first entry to the head and checks
-// every link. It returns a *BrokenError for the first bad entry.
+// Verify walks src's chain and checks every link. It returns a
+// *BrokenError for the first slot that breaks the chain, and otherwise an
+// error wrapping ErrBroken that names every finding, if there are any.
 func Verify(ctx context.Context, src Source) (*Report, error) {
-	rep := &Report{}
-	err := Walk(ctx, src, func(e *Entry, raw []byte) error {
-		rep.Entries = e.Seq
-		rep.Head = HashEntry(raw)
-		return nil
-	})
+	rep, err := Walk(ctx, src, func(*Entry, []byte) error { return nil })
 	var be *BrokenError
 	if errors.As(err, &be) {
 		rep.FirstBad, rep.Problem = be.Seq, be.Reason
 	}
+	if err == nil && len(rep.Findings) > 0 {
+		err = findingsError(rep.Findings)
+	}
 	return rep, err
 }
 
-// Entries returns every entry of src in order, after verifying the chain.
+func findingsError(fs []Finding) error {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = f.String()
+	}
+	return fmt.Errorf("%w: %s", ErrBroken, strings.Join(parts, "; "))
+}
+
+func (f Finding) String() string {
+	if f.Seq == 0 {
+		return "ledger/head " + f.Problem
+	}
+	return fmt.Sprintf("ledger slot %d %s", f.Seq, f.Problem)
+}
+
+// Entries returns every entry of src in order, after verifying the chain;
+// junk slots are left out.
 func Entries(ctx context.Context, src Source) ([]*Entry, error) {
 	var out []*Entry
-	err := Walk(ctx, src, func(e *Entry, _ []byte) error {
+	_, err := Walk(ctx, src, func(e *Entry, _ []byte) error {
 		out = append(out, e)
 		return nil
 	})
 	return out, err
 }
 
-// Walk calls fn for each entry of src in order, checking each link, and
-// returns a *BrokenError for the first entry that does not verify.
-func Walk(ctx context.Context, src Source, fn func(*Entry, []byte) error) error {
+// Walk calls fn for each entry of src in order, from the first slot to
+// the last filled one whatever the head says, checking each link. Slots
+// that hold junk are skipped and reported as findings, as is a head that
+// does not name the end. It returns a *BrokenError for a slot that was
+// removed or rewritten.
+func Walk(ctx context.Context, src Source, fn func(*Entry, []byte) error) (*Report, error) {
+	rep := &Report{Head: Genesis}
 	head, err := src.ReadHead(ctx)
-	if err != nil && !errors.Is(err, errs.ErrUnavailable) && !errors.Is(err, errs.ErrRefused) {
-		return &BrokenError{Seq: 0, Reason: "the ledger head is unreadable: " + err.Error()}
+	if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
+		return rep, err
 	}
 	if err != nil {
-		return err
+		rep.Findings = append(rep.Findings, Finding{Problem: "is unreadable: " + err.Error()})
 	}
-	prev := Genesis
-	for from := int64(1); from <= head.Seq; from += window {
-		entries, err := readWindow(ctx, src, from, min(from+window-1, head.Seq))
+	w := walker{rep: rep, prev: Genesis, fn: fn}
+	for from := int64(1); !w.done; from += window {
+		slots, err := readWindow(ctx, src, from, from+window-1)
 		if err != nil {
+			return rep, err
+		}
+		if err := w.window(from, slots); err != nil {
+			return rep, err
+		}
+	}
+	if err := checkGap(ctx, src, rep.Entries); err != nil {
+		return rep, err
+	}
+	return rep, checkHead(rep, head, err == nil)
+}
+
+// walker carries the chain state across windows.
+type walker struct {
+	rep  *Report
+	prev string
+	fn   func(*Entry, []byte) error
+	done bool
+}
+
+func (w *walker) window(from int64, slots []slot) error {
+	for i, s := range slots {
+		seq := from + int64(i)
+		switch {
+		case errors.Is(s.err, errs.ErrNotFound):
+			w.done = true
+			return nil
+		case errors.Is(s.err, errs.ErrUnavailable):
+			return s.err
+		case s.raw == nil || errors.Is(s.err, ErrRewritten):
+			return &BrokenError{Seq: seq, Reason: "is unreadable: " + errString(s.err)}
+		}
+		if err := w.slot(seq, s); err != nil {
 			return err
 		}
-		for i, r := range entries {
-			seq := from + int64(i)
-			if err := linkError(seq, r.entry, prev, r.err); err != nil {
-				return err
-			}
-			prev = HashEntry(r.raw)
-			if err := fn(r.entry, r.raw); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+func (w *walker) slot(seq int64, s slot) error {
+	e, err := ParseEntry(s.raw)
+	switch {
+	case errors.Is(s.err, ErrMalformedSlot):
+		w.junk(seq, "holds something other than a ledger entry")
+	case err != nil:
+		w.junk(seq, "holds junk that is not a ledger entry: "+err.Error())
+	case e.Seq != seq:
+		w.junk(seq, fmt.Sprintf("holds an entry numbered %d", e.Seq))
+	case e.Prev != w.prev:
+		w.junk(seq, "holds an entry that does not link to the slot before it")
+	default:
+		if err := w.fn(e, s.raw); err != nil {
+			return err
 		}
 	}
-	if prev != head.Hash {
-		return &BrokenError{Seq: head.Seq, Reason: "does not match the ledger head's hash (edited or replaced)"}
-	}
-	return checkNothingPastHead(ctx, src, head)
+	w.prev = HashEntry(s.raw)
+	w.rep.Entries, w.rep.Head = seq, w.prev
+	return nil
 }
 
-func linkError(seq int64, e *Entry, prev string, err error) error {
+func (w *walker) junk(seq int64, problem string) {
+	w.rep.Findings = append(w.rep.Findings, Finding{Seq: seq, Problem: problem + " (written outside cryptoshred; later entries still link)"})
+}
+
+// checkGap refuses a chain with a filled slot past an empty one: a slot
+// was removed.
+func checkGap(ctx context.Context, src Source, end int64) error {
+	raw, err := src.ReadEntry(ctx, end+2)
 	switch {
-	case errors.Is(err, errs.ErrNotFound):
-		return &BrokenError{Seq: seq, Reason: "is missing (removed)"}
-	case errors.Is(err, errs.ErrUnavailable):
+	case raw != nil:
+		return &BrokenError{Seq: end + 1, Reason: "is missing (removed)"}
+	case err != nil && !errors.Is(err, errs.ErrNotFound):
 		return err
-	case err != nil:
-		return &BrokenError{Seq: seq, Reason: "is unreadable: " + err.Error()}
-	case e.Seq != seq:
-		return &BrokenError{Seq: seq, Reason: fmt.Sprintf("holds entry %d (reordered)", e.Seq)}
-	case e.Prev != prev:
-		return &BrokenError{Seq: seq, Reason: "has a previous-hash link that does not match entry " + fmt.Sprint(seq-1) + " (an earlier entry was edited, or this one was moved)"}
 	}
 	return nil
 }
 
-// checkNothingPastHead accepts one entry past the head only if it links to
-// the head: a writer stopped before advancing it, and the next append
-// repairs that.
-func checkNothingPastHead(ctx context.Context, src Source, head Head) error {
-	e, _, err := readParsed(ctx, src, head.Seq+1)
+// checkHead compares the head hint with the end the walk found. A head
+// one slot behind is a writer that stopped before moving it.
+func checkHead(rep *Report, head Head, readable bool) error {
+	end := rep.Entries
 	switch {
-	case errors.Is(err, errs.ErrNotFound):
-		return nil
-	case err != nil:
-		return &BrokenError{Seq: head.Seq + 1, Reason: "lies past the head and is unreadable: " + err.Error()}
-	case e.Prev != head.Hash:
-		return &BrokenError{Seq: head.Seq + 1, Reason: "lies past the head and does not link to it"}
+	case !readable:
+	case head.Seq > end:
+		return &BrokenError{Reason: fmt.Sprintf("the head names entry %d but the chain ends at %d: entries were removed or the head was edited", head.Seq, end)}
+	case head.Seq < end-1:
+		rep.Findings = append(rep.Findings, Finding{Problem: fmt.Sprintf("names entry %d but the chain continues to %d (moved backwards)", head.Seq, end)})
+	case head.Seq == end && head.Hash != rep.Head:
+		rep.Findings = append(rep.Findings, Finding{Problem: fmt.Sprintf("names entry %d with a hash that is not its hash (edited)", head.Seq)})
 	}
 	return nil
 }
 
-// window is how many entries Walk reads at once; the links are still
+func errString(err error) string {
+	if err == nil {
+		return "empty"
+	}
+	return err.Error()
+}
+
+// window is how many slots Walk reads at once; the links are still
 // checked one by one, in order.
 const window = 64
 
-// readResult is one entry as read, or why it could not be.
-type readResult struct {
-	entry *Entry
-	raw   []byte
-	err   error
+// slot is one slot as read, or why it could not be.
+type slot struct {
+	raw []byte
+	err error
 }
 
-func readWindow(ctx context.Context, src Source, from, to int64) ([]readResult, error) {
+func readWindow(ctx context.Context, src Source, from, to int64) ([]slot, error) {
 	seqs := make([]int64, 0, to-from+1)
 	for seq := from; seq <= to; seq++ {
 		seqs = append(seqs, seq)
 	}
-	return parallel.Map(ctx, seqs, parallel.DefaultLimit, func(ctx context.Context, seq int64) (readResult, error) {
-		e, raw, err := readParsed(ctx, src, seq)
-		return readResult{entry: e, raw: raw, err: err}, nil
+	return parallel.Map(ctx, seqs, parallel.DefaultLimit, func(ctx context.Context, seq int64) (slot, error) {
+		raw, err := src.ReadEntry(ctx, seq)
+		return slot{raw: raw, err: err}, nil
 	})
-}
-
-// readParsed reads and parses entry seq. A parse error comes before any
-// read error that still returned bytes (a rewritten slot).
-func readParsed(ctx context.Context, src Source, seq int64) (*Entry, []byte, error) {
-	raw, err := src.ReadEntry(ctx, seq)
-	if raw == nil {
-		return nil, nil, err
-	}
-	e, perr := ParseEntry(raw)
-	if perr != nil {
-		return nil, nil, perr
-	}
-	return e, raw, err
 }

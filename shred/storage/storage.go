@@ -23,12 +23,21 @@ type Backend interface {
 	Open(ctx context.Context, loc string) (io.ReadCloser, error)
 	// Stat describes the ciphertext at loc.
 	Stat(ctx context.Context, loc string) (Info, error)
-	// Delete removes the ciphertexts at locs and returns one error per
-	// location, in order: nil when it was deleted and the deletion is
-	// durable.
-	Delete(ctx context.Context, locs []string) []error
+	// Delete removes each object that its Check accepts and returns one
+	// error per object, in order: nil when it was deleted and the
+	// deletion is durable. It removes exactly what was checked, never
+	// what a name points to a moment later.
+	Delete(ctx context.Context, objs []Object) []error
 	// Properties declares what the back end can do.
 	Properties() Properties
+}
+
+// Object names a stored ciphertext to delete and how to recognise it.
+type Object struct {
+	Loc string
+	// Check reads the start of the object (at least its age header) and
+	// returns an error if it is not the one to delete.
+	Check func(io.Reader) error
 }
 
 // Upload is a ciphertext being written. Exactly one of Commit or Abort

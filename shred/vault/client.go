@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -54,7 +55,21 @@ func (v *Client) Client() *api.Client { return v.client }
 func (v *Client) Mounts() Mounts { return v.mounts }
 
 // Address returns the Vault address.
-func (v *Client) Address() string { return v.client.Address() }
+//
+// Any user name or password in the address is left out: the address is
+// printed and signed into attestations.
+func (v *Client) Address() string { return RedactAddress(v.client.Address()) }
+
+// RedactAddress returns addr without the userinfo (user:password@) an
+// address may carry.
+func RedactAddress(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "(unparsable address)"
+	}
+	u.User = nil
+	return u.String()
+}
 
 func (v *Client) kvData(path string) string     { return v.mounts.KV + "/data/" + path }
 func (v *Client) kvMetadata(path string) string { return v.mounts.KV + "/metadata/" + path }
@@ -92,6 +107,11 @@ func (v *Client) Put(ctx context.Context, path string, data map[string]any, cas 
 		if isStatus(err, http.StatusBadRequest) && strings.Contains(err.Error(), "check-and-set") {
 			return 0, fmt.Errorf("%s: %w", path, errs.ErrConflict)
 		}
+		if cas == 0 && isStatus(err, http.StatusForbidden) && v.exists(ctx, path) {
+			// A create-only policy answers 403, not a check-and-set
+			// error, when the record exists: that is a lost race.
+			return 0, fmt.Errorf("%s: %w", path, errs.ErrConflict)
+		}
 		return 0, vaultError("write", v.kvData(path), err)
 	}
 	if sec == nil {
@@ -100,6 +120,11 @@ func (v *Client) Put(ctx context.Context, path string, data map[string]any, cas 
 	n, _ := sec.Data["version"].(json.Number)
 	i, _ := n.Int64()
 	return int(i), nil
+}
+
+func (v *Client) exists(ctx context.Context, path string) bool {
+	_, err := v.Get(ctx, path)
+	return err == nil
 }
 
 // List implements catalog.Store: the keys under dir; a missing dir lists

@@ -56,7 +56,8 @@ func (*Backend) Open(_ context.Context, loc string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// Stat implements storage.Backend.
+// Stat implements storage.Backend. A symbolic link is described, not
+// followed.
 func (*Backend) Stat(_ context.Context, loc string) (storage.Info, error) {
 	st, err := os.Lstat(loc)
 	if err != nil {
@@ -65,16 +66,18 @@ func (*Backend) Stat(_ context.Context, loc string) (storage.Info, error) {
 	return storage.Info{Size: st.Size()}, nil
 }
 
-// Delete implements storage.Backend, syncing each directory once.
-func (*Backend) Delete(_ context.Context, locs []string) []error {
-	out := make([]error, len(locs))
+// Delete implements storage.Backend: each file is removed only if it is
+// a regular file its Check accepts (see fsutil.RemoveChecked), and each
+// directory is synced once.
+func (*Backend) Delete(_ context.Context, objs []storage.Object) []error {
+	out := make([]error, len(objs))
 	dirs := map[string][]int{}
-	for i, loc := range locs {
-		if err := os.Remove(loc); err != nil {
+	for i, o := range objs {
+		if err := fsutil.RemoveChecked(o.Loc, o.Check); err != nil {
 			out[i] = notFound(err)
 			continue
 		}
-		dirs[filepath.Dir(loc)] = append(dirs[filepath.Dir(loc)], i)
+		dirs[filepath.Dir(o.Loc)] = append(dirs[filepath.Dir(o.Loc)], i)
 	}
 	for dir, items := range dirs {
 		if err := fsutil.SyncDir(dir); err != nil {

@@ -33,6 +33,7 @@ func Run(t *testing.T, newBackend NewFunc) {
 		{"AbortAfterCommitKeeps", testAbortAfterCommitKeeps},
 		{"Delete", testDelete},
 		{"DeleteMissing", testDeleteMissing},
+		{"DeleteRefusedByCheck", testDeleteRefusedByCheck},
 		{"MissingIsNotFound", testMissingIsNotFound},
 		{"LocateDistinct", testLocateDistinct},
 		{"Properties", testProperties},
@@ -175,7 +176,7 @@ func testAbortAfterCommitKeeps(t *testing.T, b storage.Backend, dest string) {
 func testDelete(t *testing.T, b storage.Backend, dest string) {
 	first := store(t, b, dest, "a.age", []byte("a"))
 	second := store(t, b, dest, "b.age", []byte("b"))
-	errs := b.Delete(context.Background(), []string{first, second})
+	errs := b.Delete(context.Background(), []storage.Object{{Loc: first, Check: accept}, {Loc: second, Check: accept}})
 	if len(errs) != 2 || errs[0] != nil || errs[1] != nil {
 		t.Fatalf("Delete: %v", errs)
 	}
@@ -189,12 +190,33 @@ func testDelete(t *testing.T, b storage.Backend, dest string) {
 func testDeleteMissing(t *testing.T, b storage.Backend, dest string) {
 	kept := store(t, b, dest, "kept.age", []byte("kept"))
 	missing := locate(t, b, dest, "never-written.age")
-	got := b.Delete(context.Background(), []string{missing})
+	got := b.Delete(context.Background(), []storage.Object{{Loc: missing, Check: accept}})
 	if len(got) != 1 || !errors.Is(got[0], errs.ErrNotFound) {
 		t.Fatalf("Delete of a missing ciphertext: %v, want ErrNotFound", got)
 	}
 	if string(read(t, b, kept)) != "kept" {
 		t.Fatal("deleting a missing ciphertext touched another")
+	}
+}
+
+func accept(io.Reader) error { return nil }
+
+// testDeleteRefusedByCheck: an object its check rejects stays, whole.
+func testDeleteRefusedByCheck(t *testing.T, b storage.Backend, dest string) {
+	loc := store(t, b, dest, "held.age", []byte("age-encryption.org/v1\n-> cryptoshred bk-held\n"))
+	reject := func(r io.Reader) error {
+		head := make([]byte, 12)
+		if _, err := io.ReadFull(r, head); err != nil || string(head) != "age-encrypti" {
+			return errors.New("check did not see the object's first bytes")
+		}
+		return errors.New("names another key")
+	}
+	got := b.Delete(context.Background(), []storage.Object{{Loc: loc, Check: reject}})
+	if len(got) != 1 || got[0] == nil || got[0].Error() == "" || errors.Is(got[0], errs.ErrNotFound) {
+		t.Fatalf("Delete of a rejected object: %v, want a refusal", got)
+	}
+	if string(read(t, b, loc)) != "age-encryption.org/v1\n-> cryptoshred bk-held\n" {
+		t.Fatal("a rejected object changed")
 	}
 }
 

@@ -31,6 +31,13 @@ path "cryptoshred-transit/decrypt/+" {
   capabilities = ["update"]
 }
 
+# Registrations are written once, when a backup is protected or
+# registered: create but never update, so the ciphertext, digests and
+# original on record cannot be changed afterwards.
+path "cryptoshred/data/registrations/*" {
+  capabilities = ["create", "read"]
+}
+
 path "cryptoshred/data/backups/*" {
   capabilities = ["create", "update", "read"]
 }
@@ -39,7 +46,13 @@ path "cryptoshred/data/attestations/*" {
   capabilities = ["create", "read"]
 }
 
-path "cryptoshred/data/ledger/*" {
+# Ledger slots are created once and never updated, so no role can edit or
+# replace an entry; the head is only a hint of where the chain ends.
+path "cryptoshred/data/ledger/0*" {
+  capabilities = ["create", "read"]
+}
+
+path "cryptoshred/data/ledger/head" {
   capabilities = ["create", "update", "read"]
 }
 

@@ -28,11 +28,24 @@ path "cryptoshred/data/holds/*" {
   capabilities = ["create", "update", "read"]
 }
 
+# Registrations are written once, when a backup is protected or
+# registered: create but never update, so the ciphertext, digests and
+# original on record cannot be changed afterwards.
+path "cryptoshred/data/registrations/*" {
+  capabilities = ["read"]
+}
+
 path "cryptoshred/data/backups/*" {
   capabilities = ["update", "read"]
 }
 
-path "cryptoshred/data/ledger/*" {
+# Ledger slots are created once and never updated, so no role can edit or
+# replace an entry; the head is only a hint of where the chain ends.
+path "cryptoshred/data/ledger/0*" {
+  capabilities = ["create", "read"]
+}
+
+path "cryptoshred/data/ledger/head" {
   capabilities = ["create", "update", "read"]
 }
 

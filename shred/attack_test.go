@@ -1,0 +1,335 @@
+package shred_test
+
+// Attacks by the people cryptoshred constrains, made as they would make
+// them: plain Vault HTTP calls with their own role's token, no
+// cryptoshred code involved. Each test then shows the product refusing,
+// detecting or ignoring the change, and that nothing held was lost.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// insider is a role token used with plain Vault calls.
+type insider struct {
+	t *testing.T
+	l *api.Logical
+}
+
+func asRole(t *testing.T, srv *vaulttest.Server, policy string) insider {
+	return insider{t, srv.Client(t, srv.TokenWithPolicies(t, "insider-"+policy, policy)).Logical()}
+}
+
+// read returns the data of KV record path (under the cryptoshred mount).
+func (in insider) read(path string) map[string]any {
+	in.t.Helper()
+	sec, err := in.l.Read("cryptoshred/data/" + path)
+	if err != nil || sec == nil {
+		in.t.Fatalf("read %s: %v", path, err)
+	}
+	return sec.Data["data"].(map[string]any)
+}
+
+// write overwrites KV record path with data.
+func (in insider) write(path string, data map[string]any) error {
+	_, err := in.l.Write("cryptoshred/data/"+path, map[string]any{"data": data})
+	return err
+}
+
+func (in insider) mustWrite(path string, data map[string]any) {
+	in.t.Helper()
+	if err := in.write(path, data); err != nil {
+		in.t.Fatalf("write %s: %v", path, err)
+	}
+}
+
+func keyAlive(t *testing.T, srv *vaulttest.Server, key string) (alive, latched bool) {
+	t.Helper()
+	sec, err := srv.Root(t).Logical().Read("cryptoshred-transit/keys/" + key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec == nil {
+		return false, false
+	}
+	return true, sec.Data["deletion_allowed"] != true
+}
+
+func roles(t *testing.T) (*vaulttest.Server, *shred.Service, *shred.Service) {
+	srv, _ := newVault(t)
+	return srv, roleVault(t, srv, vault.PolicyAdmin), roleVault(t, srv, vault.PolicyCompliance)
+}
+
+// Attack 1: the admin drops case B from a backup's heldBy; closing case A
+// must still not release what B holds.
+func TestAttackAdminRewritesHeldBy(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, _ := protect(t, adminV, []byte("held by two cases"))
+	openCase(t, complianceV, "A")
+	openCase(t, complianceV, "B")
+	hold(t, complianceV, "A", b.ID)
+	hold(t, complianceV, "B", b.ID)
+
+	admin := asRole(t, srv, vault.PolicyAdmin)
+	rec := admin.read("backups/" + b.ID)
+	rec["heldBy"] = []string{"A"}
+	admin.mustWrite("backups/"+b.ID, rec)
+	if err := admin.write("holds/B/"+b.ID, map[string]any{"case": "B", "backup": b.ID, "releasedAt": "2026-01-01T00:00:00Z"}); err == nil {
+		t.Fatal("the admin token rewrote a hold record")
+	}
+
+	res := closeCase(t, complianceV, "A")
+	if !slices.Contains(res.StillHeld, b.ID) || slices.Contains(res.Released, b.ID) {
+		t.Fatalf("closing A released a backup case B holds: %+v", res)
+	}
+	if alive, latched := keyAlive(t, srv, b.Key); !alive || !latched {
+		t.Fatalf("key after closing A: alive %t, latched %t", alive, latched)
+	}
+	if _, err := admin.l.Delete("cryptoshred-transit/keys/" + b.Key); err == nil {
+		t.Fatal("the admin deleted a key case B holds")
+	}
+}
+
+// Attack 2: records that name files. The admin points a backup's status
+// record at another backup's ciphertext and at the signing key, and
+// plants a "protecting" record on a held ciphertext; no file but the
+// backup's own ciphertext and original may be deleted.
+func TestAttackRecordsNameOtherFiles(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	victim, _ := protect(t, adminV, []byte("held backup"))
+	doomed, original := protect(t, adminV, []byte("released backup"))
+	secret := writeFile(t, t.TempDir(), "signer.key", []byte("PRIVATE KEY"))
+	openCase(t, complianceV, "KEEP")
+	hold(t, complianceV, "KEEP", victim.ID)
+	openCase(t, complianceV, "GO")
+	hold(t, complianceV, "GO", doomed.ID)
+	closeCase(t, complianceV, "GO")
+
+	admin := asRole(t, srv, vault.PolicyAdmin)
+	rec := admin.read("backups/" + doomed.ID)
+	rec["ciphertext"].(map[string]any)["path"] = victim.Ciphertext.Path
+	rec["original"].(map[string]any)["path"] = secret
+	admin.mustWrite("backups/"+doomed.ID, rec)
+	reg := admin.read("registrations/" + doomed.ID)
+	reg["ciphertext"].(map[string]any)["path"] = victim.Ciphertext.Path
+	if err := admin.write("registrations/"+doomed.ID, reg); err == nil {
+		t.Fatal("the admin token rewrote a write-once registration")
+	}
+
+	if _, err := adminV.DisposeOriginal(context.Background(), admin0, shred.DisposeRequest{ID: doomed.ID, Method: "deleted", Note: "n"}); err != nil {
+		t.Fatalf("dispose-original: %v", err)
+	}
+	res, err := adminV.RunShred(context.Background(), admin0, "GO", runOpts(t))
+	if err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	mustExist(t, victim.Ciphertext.Path, secret)
+	mustBeGone(t, doomed.Ciphertext.Path, original)
+	if d := res.Destroyed[0].Destruction; !d.CiphertextDeleted {
+		t.Fatalf("own ciphertext not deleted: %+v", d)
+	}
+}
+
+// Attack 2, protect's resume: a planted "protecting" record naming a held
+// backup's ciphertext must not make an operator's protect delete it.
+func TestAttackPlantedProtectingRecord(t *testing.T) {
+	srv, adminV, _ := roles(t)
+	victim, _ := protect(t, adminV, []byte("held backup"))
+	admin := asRole(t, srv, vault.PolicyAdmin)
+	admin.mustWrite("backups/"+victim.ID, map[string]any{"id": victim.ID, "key": victim.ID, "name": victim.Name,
+		"state": "protecting", "ciphertext": map[string]any{"path": victim.Ciphertext.Path}})
+	src := writeFile(t, t.TempDir(), filepath.Base(strings.TrimSuffix(victim.Ciphertext.Path, ".age")), []byte("new data"))
+	_, err := adminV.Protect(context.Background(), admin0, shred.ProtectRequest{Source: src, OutDir: filepath.Dir(victim.Ciphertext.Path)})
+	if err == nil {
+		t.Fatal("protect over a registered backup's ciphertext succeeded")
+	}
+	mustExist(t, victim.Ciphertext.Path)
+	if got, err := open(t, adminV, victim.ID); err != nil || string(got) != "held backup" {
+		t.Fatalf("held backup after the attack: %q %v", got, err)
+	}
+}
+
+// Attack 3: a compliance token marks a held backup shredded; the
+// attestation must not say its key was destroyed.
+func TestAttackForgedShreddedRecord(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	gone, _ := protect(t, adminV, []byte("released"))
+	kept, _ := protect(t, adminV, []byte("still held"))
+	openCase(t, complianceV, "OTHER")
+	hold(t, complianceV, "OTHER", kept.ID)
+	openCase(t, complianceV, "CLOSE")
+	hold(t, complianceV, "CLOSE", gone.ID, kept.ID)
+	closeCase(t, complianceV, "CLOSE")
+
+	comp := asRole(t, srv, vault.PolicyCompliance)
+	rec := comp.read("backups/" + kept.ID)
+	rec["state"] = "shredded"
+	rec["destruction"] = map[string]any{"versionsDestroyed": []int{1}, "destroyedAt": "2026-11-28T10:00:00Z", "destroyedBy": "x",
+		"verification": "forged", "verifiedAt": "2026-11-28T10:00:00Z", "mountPresent": true, "ciphertextDeleted": true, "recorded": true}
+	comp.mustWrite("backups/"+kept.ID, rec)
+
+	res, err := adminV.RunShred(context.Background(), admin0, "CLOSE", runOpts(t))
+	if !errors.Is(err, shred.ErrPartial) || res == nil || res.Attestation == nil {
+		t.Fatalf("shred run with a forged record: %v (want a partial attestation that leaves the forged backup out)", err)
+	}
+	st := attestedStatement(t, res.Attestation)
+	if len(st.Predicate.Backups) != 1 || st.Predicate.Backups[0].BackupID != gone.ID {
+		t.Fatalf("attested %+v, want only %s", st.Predicate.Backups, gone.ID)
+	}
+	if !strings.Contains(err.Error(), kept.ID) || !strings.Contains(err.Error(), "held by case(s) OTHER") {
+		t.Fatalf("the error does not name the forged backup: %v", err)
+	}
+	if alive, latched := keyAlive(t, srv, kept.Key); !alive || !latched {
+		t.Fatalf("held key: alive %t latched %t", alive, latched)
+	}
+}
+
+// Attack 4: junk written at the next ledger slot, and the head moved
+// backwards, by role tokens.
+func TestAttackLedgerJunkAndHead(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, _ := protect(t, adminV, []byte("opened later"))
+	openCase(t, complianceV, "J")
+	rep, err := adminV.VerifyLedger(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := asRole(t, srv, vault.PolicyAdmin)
+	if err := admin.write("ledger/000000000001", map[string]any{"entry": "{}"}); err == nil {
+		t.Fatal("the admin token overwrote a ledger entry")
+	}
+	junkSeq := rep.Entries + 1
+	admin.mustWrite(slotPath(junkSeq), map[string]any{"garbage": true})
+	if _, err := open(t, adminV, b.ID); err != nil {
+		t.Fatalf("open after junk in the ledger: %v", err)
+	}
+	hold(t, complianceV, "J", b.ID)
+	admin.mustWrite("ledger/head", map[string]any{"seq": 1, "hash": "sha256:" + strings.Repeat("0", 64)})
+
+	rep, err = adminV.VerifyLedger(context.Background())
+	if !errors.Is(err, shred.ErrLedgerBroken) || !strings.Contains(err.Error(), fmt.Sprintf("ledger slot %d ", junkSeq)) ||
+		!strings.Contains(err.Error(), "moved backwards") {
+		t.Fatalf("verify after junk and a moved head: %v", err)
+	}
+	access, err := adminV.AccessReport(context.Background(), time.Time{})
+	if err != nil || len(access) != 1 || access[0].Backup != b.ID {
+		t.Fatalf("access report with a moved head: %+v %v", access, err)
+	}
+	entries, err := adminV.Entries(context.Background())
+	if err != nil || entries[len(entries)-1].Kind != ledger.KindHoldPlaced {
+		t.Fatalf("entries after the junk: %v", err)
+	}
+}
+
+// Attack 5: junk under backups/ and a shredded record without a
+// destruction must not stop listing, holds or planning.
+func TestAttackJunkCatalogRecords(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	a, _ := protect(t, adminV, []byte("a"))
+	b, _ := protect(t, adminV, []byte("b"))
+	admin := asRole(t, srv, vault.PolicyAdmin)
+	admin.mustWrite("backups/bk-junk", map[string]any{"junk": 1})
+	rec := admin.read("backups/" + b.ID)
+	rec["state"] = "shredded"
+	delete(rec, "destruction")
+	admin.mustWrite("backups/"+b.ID, rec)
+
+	list, skipped, err := adminV.ListBackups(context.Background(), catalog.BackupFilter{})
+	if err != nil || len(list) != 2 || len(skipped) != 1 || !strings.Contains(skipped[0].Error(), "bk-junk") {
+		t.Fatalf("list with a junk record: %d listed, skipped %v, %v", len(list), skipped, err)
+	}
+	openCase(t, complianceV, "S")
+	held, err := complianceV.PlaceHolds(context.Background(), compliance, "S", shred.HoldSelector{System: "casework"})
+	if len(held) != 2 || !slices.Contains(held, a.ID) || !slices.Contains(held, b.ID) {
+		t.Fatalf("system hold with junk around: held %v, %v", held, err)
+	}
+	closeCase(t, complianceV, "S")
+	plan, err := adminV.PlanShred(context.Background(), "S", time.Now())
+	if err != nil || plan.Count(shred.ActionDestroy) != 2 {
+		t.Fatalf("plan: %+v %v", plan, err)
+	}
+}
+
+// Attack 6: a fabricated record naming the attestation signing key.
+func TestAttackFabricatedRecordForSigningKey(t *testing.T) {
+	srv, _, complianceV := roles(t)
+	if _, err := srv.Root(t).Logical().Write("cryptoshred-transit/keys/attest-signer", map[string]any{"type": "ed25519"}); err != nil {
+		t.Fatal(err)
+	}
+	admin := asRole(t, srv, vault.PolicyAdmin)
+	fake := map[string]any{"id": "attest-signer", "key": "attest-signer", "name": "x.age", "system": "casework"}
+	admin.mustWrite("registrations/attest-signer", fake)
+	fake["state"] = "protected"
+	admin.mustWrite("backups/attest-signer", fake)
+	openCase(t, complianceV, "F")
+	if _, err := complianceV.PlaceHolds(context.Background(), compliance, "F", shred.HoldSelector{IDs: []string{"attest-signer"}}); !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("hold on the signing key: %v", err)
+	}
+	if held, err := complianceV.PlaceHolds(context.Background(), compliance, "F", shred.HoldSelector{System: "casework"}); len(held) != 0 {
+		t.Fatalf("system hold took %v (%v)", held, err)
+	}
+	if alive, latched := keyAlive(t, srv, "attest-signer"); !alive || !latched {
+		t.Fatalf("signing key: alive %t latched %t", alive, latched)
+	}
+}
+
+// Attack 7: credentials in VAULT_ADDR never reach the attestation.
+func TestAddressUserinfoIsRedacted(t *testing.T) {
+	srv, _ := newVault(t)
+	c := srv.Root(t)
+	if err := c.SetAddress(strings.Replace(c.Address(), "http://", "http://operator:s3cret@", 1)); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := vault.New(c, vault.DefaultMounts).Describe(context.Background())
+	if err != nil || strings.Contains(ks.Address, "s3cret") || strings.Contains(ks.Address, "operator") {
+		t.Fatalf("key store address %q (%v)", ks.Address, err)
+	}
+}
+
+var admin0 = admin
+
+func slotPath(seq int64) string { return fmt.Sprintf("ledger/%012d", seq) }
+
+// attestedStatement returns the statement of an issued envelope.
+func attestedStatement(t *testing.T, a *shred.Attestation) *attest.Statement {
+	t.Helper()
+	st, err := attest.ParseUnverified(a.Envelope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func mustExist(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s was deleted: %v", p, err)
+		}
+	}
+}
+
+func mustBeGone(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			t.Fatalf("%s is still there", p)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// Registration is what is known of a backup once it is protected, stored
+// write-once at registrations/<id>: the role policies give create but not
+// update there, so no role token can change it afterwards. Every decision
+// about which file is deleted, which digest is attested and which key is
+// destroyed is taken from it, never from the mutable status record.
+type Registration struct {
+	ID          string            `json:"id"`
+	Key         string            `json:"key"`
+	Name        string            `json:"name"`
+	System      string            `json:"system,omitempty"`
+	Controllers []string          `json:"controllers,omitempty"`
+	Categories  []string          `json:"categories,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Ciphertext  FileInfo          `json:"ciphertext"`
+	Plaintext   FileInfo          `json:"plaintext"`
+	// Original is the plaintext the backup was made from, if it existed
+	// unencrypted before protect; its disposal is recorded later, in the
+	// status record.
+	Original  *FileInfo `json:"original,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	CreatedBy string    `json:"createdBy"`
+}
+
+func registrationPath(id string) string { return "registrations/" + id }
+
+// NewRegistration takes the registration facts from a backup about to be
+// marked protected.
+func NewRegistration(b *Backup) *Registration {
+	r := &Registration{ID: b.ID, Key: b.Key, Name: b.Name, System: b.System, Controllers: b.Controllers,
+		Categories: b.Categories, Labels: b.Labels, Ciphertext: b.Ciphertext, Plaintext: b.Plaintext,
+		CreatedAt: b.CreatedAt, CreatedBy: b.CreatedBy}
+	if b.Original != nil && b.Original.EncryptedAfterFirstStorage {
+		o := b.Original.FileInfo
+		r.Original = &o
+	}
+	return r
+}
+
+// PutRegistration writes r once. A registration that exists already is
+// accepted only if it records the same ciphertext (a re-run of an
+// interrupted protect); anything else is refused.
+func (c *Catalog) PutRegistration(ctx context.Context, r *Registration) error {
+	_, err := PutJSON(ctx, c.store, registrationPath(r.ID), r, 0)
+	if !errors.Is(err, errs.ErrConflict) {
+		return err
+	}
+	cur, err := c.GetRegistration(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if cur.Ciphertext.SHA256 != r.Ciphertext.SHA256 || cur.Key != r.Key {
+		return errs.Refusedf("backup %s is already registered with another ciphertext: a registration is written once", r.ID)
+	}
+	return nil
+}
+
+// GetRegistration reads backup id's registration.
+func (c *Catalog) GetRegistration(ctx context.Context, id string) (*Registration, error) {
+	var r Registration
+	if _, err := GetJSON(ctx, c.store, registrationPath(id), &r); err != nil {
+		return nil, err
+	}
+	if r.ID != id || r.Key != id {
+		return nil, fmt.Errorf("registration %s holds id %q and key %q", id, Truncate(r.ID, 40), Truncate(r.Key, 40))
+	}
+	return &r, nil
+}
+
+// apply overwrites b's registration facts with r's, so no decision can
+// rest on a status record edited since.
+func (r *Registration) apply(b *Backup) {
+	b.ID, b.Key, b.Name, b.System = r.ID, r.Key, r.Name, r.System
+	b.Controllers, b.Categories, b.Labels = r.Controllers, r.Categories, r.Labels
+	b.Ciphertext, b.Plaintext, b.CreatedAt, b.CreatedBy = r.Ciphertext, r.Plaintext, r.CreatedAt, r.CreatedBy
+	b.Registered = true
+	if r.Original == nil {
+		return
+	}
+	var disposal *Disposal
+	if b.Original != nil {
+		disposal = b.Original.Disposal
+	}
+	b.Original = &Original{FileInfo: *r.Original, EncryptedAfterFirstStorage: true, Disposal: disposal}
+}
