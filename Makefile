@@ -8,6 +8,7 @@ LDFLAGS := -X main.version=$(VERSION)
 VAULT_BIN ?= $(shell tools/vault/ensure.sh)
 COSIGN = $(shell tools/ensure-tool.sh cosign github.com/sigstore/cosign/v3/cmd/cosign@v3.1.2)
 AGE = $(shell tools/ensure-tool.sh age filippo.io/age/cmd/age@v1.3.2)
+VERSITYGW = $(shell tools/ensure-tool.sh versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0)
 CHROMIUM = $(shell tools/ensure-chromium.sh)
 FUZZTIME ?= 10s
 
@@ -24,17 +25,17 @@ vault:
 	@echo "vault server: $(VAULT_BIN)"
 
 tools: vault
-	@echo "cosign: $(COSIGN)"; echo "age: $(AGE)"; echo "chromium: $(CHROMIUM)"
+	@echo "cosign: $(COSIGN)"; echo "age: $(AGE)"; echo "versitygw: $(VERSITYGW)"; echo "chromium: $(CHROMIUM)"
 
 # demo runs the whole lifecycle against a local dev Vault.
 demo: build
-	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) examples/demo/demo.sh
+	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) VERSITYGW_BIN=$(VERSITYGW) examples/demo/demo.sh
 
 # test runs every test against real Vault servers, then each fuzz target briefly.
 test: lint test-go fuzz-short
 
 test-go: tools
-	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) AGE_BIN=$(AGE) CHROMIUM_BIN=$(CHROMIUM) CI=$${CI:-1} \
+	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) AGE_BIN=$(AGE) VERSITYGW_BIN=$(VERSITYGW) CHROMIUM_BIN=$(CHROMIUM) CI=$${CI:-1} \
 		$(GO) test -count=1 -timeout 30m ./...
 
 lint:
@@ -48,7 +49,7 @@ fuzz:
 	tools/fuzz.sh $${FUZZTIME:-5m}
 
 bench: tools
-	VAULT_BIN=$(VAULT_BIN) AGE_BIN=$(AGE) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	VAULT_BIN=$(VAULT_BIN) AGE_BIN=$(AGE) VERSITYGW_BIN=$(VERSITYGW) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 clean:
 	rm -rf bin

@@ -199,6 +199,20 @@ type Ciphertext struct {
 	// should read "deleted" as a claim about that file.
 	AbsentBeforeShred bool     `json:"absentBeforeShred,omitempty"`
 	Locations         []string `json:"locations,omitempty"`
+	// Storage is where the ciphertext was kept: "file" or "s3".
+	Storage string `json:"storage,omitempty"`
+	// Removed names exactly what was deleted: the file, or each S3 object
+	// version, after which a listing confirmed that none was left.
+	Removed []string `json:"removed,omitempty"`
+	// StorageHold is when the storage itself (an S3 Object Lock legal
+	// hold) held the ciphertext; absent where no storage hold applied.
+	StorageHold *Span `json:"storageHold,omitempty"`
+}
+
+// Span is a period of time.
+type Span struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to,omitzero"`
 }
 
 // Tool names the software that issued the attestation.

@@ -119,6 +119,10 @@ func (c *checker) ciphertext(path string, ct Ciphertext) {
 	if ct.Deleted && len(ct.Locations) == 0 {
 		c.fail(path+".locations", "must list where the ciphertext was deleted")
 	}
+	if h := ct.StorageHold; h != nil {
+		c.time(path+".storageHold.from", h.From)
+		c.order(path+".storageHold.from", h.From, path+".storageHold.to", h.To)
+	}
 	if ct.Deleted && ct.AbsentBeforeShred {
 		c.fail(path+".absentBeforeShred", "contradicts deleted: a ciphertext is either deleted or was already absent")
 	}

@@ -124,6 +124,8 @@ type ledgerFacts struct {
 	holds     map[string][]attest.Hold
 	placedAt  map[string]time.Time
 	destroyed map[string]bool
+	// storageHolds are the spans of the case's storage holds, by backup.
+	storageHolds map[string]*attest.Span
 }
 
 // buildDeletion assembles the statement from what it checked: each
@@ -138,6 +140,9 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	}
 	facts, err := s.ledgerFacts(ctx)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if facts.storageHolds, err = s.storageHolds(ctx, caseID); err != nil {
 		return nil, nil, nil, err
 	}
 	backups, excluded, err := s.checkSubjects(ctx, backups, facts)
@@ -287,4 +292,20 @@ func subjectName(b *catalog.Backup, all []*catalog.Backup) string {
 		return b.ID + "/" + b.Name
 	}
 	return b.Name
+}
+
+// storageHolds returns, by backup, when the storage held its ciphertext
+// for the case, from the case's hold records.
+func (s *Service) storageHolds(ctx context.Context, caseID string) (map[string]*attest.Span, error) {
+	holds, err := s.catalog.CaseHolds(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*attest.Span{}
+	for _, h := range holds {
+		if !h.StorageHeldAt.IsZero() {
+			out[h.Backup] = &attest.Span{From: h.StorageHeldAt, To: h.StorageReleasedAt}
+		}
+	}
+	return out, nil
 }

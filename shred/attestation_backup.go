@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
@@ -25,7 +27,7 @@ func attestBackup(b *catalog.Backup, facts *ledgerFacts, ks attest.KeyStore, sub
 		Key:         attest.Key{Name: b.Key, VersionsDestroyed: d.VersionsDestroyed},
 		DestroyedAt: d.DestroyedAt, DestroyedBy: d.DestroyedBy,
 		Verification:        attest.Verification{Method: "key read after delete", Result: "not found", MountPresent: d.MountPresent, At: d.VerifiedAt},
-		Ciphertext:          attest.Ciphertext{Deleted: d.CiphertextDeleted, AbsentBeforeShred: d.CiphertextAbsent, Locations: []string{fileURL(b.Ciphertext.Path)}},
+		Ciphertext:          attestCiphertext(b, facts.storageHolds[b.ID]),
 		ResidualCopiesUntil: until,
 	}
 	ab.EncryptedAfterFirstStorage, ab.Original = attestOriginal(b.Original)
@@ -45,6 +47,22 @@ func attestOriginal(o *catalog.Original) (bool, *attest.Original) {
 		ao.Evidence = &attest.Document{Name: e.Name, SHA256: e.SHA256}
 	}
 	return true, ao
+}
+
+func attestCiphertext(b *catalog.Backup, hold *attest.Span) attest.Ciphertext {
+	d := b.Destruction
+	ct := attest.Ciphertext{Deleted: d.CiphertextDeleted, AbsentBeforeShred: d.CiphertextAbsent,
+		Storage: "file", Removed: slices.Clone(d.CiphertextRemoved), StorageHold: hold}
+	if strings.HasPrefix(b.Ciphertext.Path, "s3://") {
+		loc, _, _ := strings.Cut(b.Ciphertext.Path, "?")
+		ct.Storage, ct.Locations = "s3", []string{loc}
+		return ct
+	}
+	ct.Locations = []string{fileURL(b.Ciphertext.Path)}
+	for i, r := range ct.Removed {
+		ct.Removed[i] = fileURL(r)
+	}
+	return ct
 }
 
 func fileURL(path string) string {

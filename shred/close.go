@@ -141,6 +141,9 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 		res.add(&res.StillHeld, id)
 		return nil
 	}
+	if err := s.liftStorageHold(ctx, caseID, b); err != nil {
+		return err
+	}
 	return s.openLatch(ctx, b, res)
 }
 

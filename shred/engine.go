@@ -130,7 +130,7 @@ func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, u
 			unrecorded = append(unrecorded, it)
 		case it.Action == ActionSkip:
 			res.Skipped = append(res.Skipped, it)
-		case it.Action == ActionDestroy && opts.RequireOriginalsDisposed && len(it.Warnings) > 0:
+		case it.Action == ActionDestroy && opts.RequireOriginalsDisposed && len(originalWarnings(it.Backup)) > 0:
 			it.Action, it.Reason = ActionSkip, "original's disposal not recorded (--require-originals-disposed)"
 			res.Skipped = append(res.Skipped, it)
 		case it.Action == ActionDestroy:
@@ -307,22 +307,43 @@ func (s *Service) verifyGone(ctx context.Context, b *catalog.Backup) error {
 // the key is gone, so it is already unreadable. One already gone is
 // recorded as absent, not as deleted.
 func (s *Service) deleteCiphertexts(ctx context.Context, items []*PlanItem) {
-	objs := make([]storage.Object, len(items))
-	for i, it := range items {
-		objs[i] = storage.Object{Loc: it.Backup.Ciphertext.Path, Check: headerNames(it.Backup.Key)}
-	}
-	for i, err := range s.storage.Delete(ctx, objs) {
-		d := items[i].Backup.Destruction
-		switch {
-		case err == nil:
-			d.CiphertextDeleted = true
-		case errors.Is(err, errs.ErrNotFound):
-			d.CiphertextAbsent, d.CiphertextNote = true, "absent before shred: nothing was there to delete"
-		case errors.Is(err, storage.ErrNotDurable):
-			d.CiphertextDeleted, d.CiphertextNote = true, err.Error()
-		default:
-			d.CiphertextNote = "not deleted: " + err.Error()
+	for be, group := range s.byBackend(items) {
+		objs := make([]storage.Object, len(group))
+		for i, it := range group {
+			objs[i] = storage.Object{Loc: it.Backup.Ciphertext.Path, Check: headerNames(it.Backup.Key)}
 		}
+		for i, r := range be.Delete(ctx, objs) {
+			recordDeletion(group[i].Backup.Destruction, r)
+		}
+	}
+}
+
+// byBackend groups items by the back end that stores their ciphertext;
+// an item whose back end cannot be reached is noted and left out.
+func (s *Service) byBackend(items []*PlanItem) map[storage.Backend][]*PlanItem {
+	out := map[storage.Backend][]*PlanItem{}
+	for _, it := range items {
+		be, err := s.storage.For(it.Backup.Ciphertext.Path)
+		if err != nil {
+			it.Backup.Destruction.CiphertextNote = "not deleted: " + err.Error()
+			continue
+		}
+		out[be] = append(out[be], it)
+	}
+	return out
+}
+
+func recordDeletion(d *catalog.Destruction, r storage.Result) {
+	d.CiphertextRemoved = r.Removed
+	switch {
+	case r.Err == nil:
+		d.CiphertextDeleted = true
+	case errors.Is(r.Err, errs.ErrNotFound):
+		d.CiphertextAbsent, d.CiphertextNote = true, "absent before shred: nothing was there to delete"
+	case errors.Is(r.Err, storage.ErrNotDurable):
+		d.CiphertextDeleted, d.CiphertextNote = true, r.Err.Error()
+	default:
+		d.CiphertextNote = "not deleted: " + r.Err.Error()
 	}
 }
 

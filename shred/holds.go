@@ -39,15 +39,20 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	if err != nil {
 		return nil, errors.Join(err, batchError(0, skipped))
 	}
+	var problems problemList
 	held, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
-		return s.placeHold(ctx, actor, caseID, id)
+		if err := s.placeHold(ctx, actor, caseID, id); err != nil {
+			return err
+		}
+		problems.add(s.holdStorage(ctx, caseID, id))
+		return nil
 	})
 	if len(held) > 0 {
 		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: held}); err != nil {
 			return held, err
 		}
 	}
-	return held, batchError(len(held), append(skipped, failed...))
+	return held, errors.Join(batchError(len(held), append(skipped, failed...)), problems.err())
 }
 
 // selectBackups returns the ids to hold, and the catalog records a

@@ -81,7 +81,11 @@ func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup
 // decryptFile decrypts b's ciphertext into w and checks the ciphertext
 // digest against the catalog.
 func (s *Service) decryptFile(ctx context.Context, b *catalog.Backup, w io.Writer) error {
-	f, err := s.storage.Open(ctx, b.Ciphertext.Path)
+	be, err := s.storage.For(b.Ciphertext.Path)
+	if err != nil {
+		return err
+	}
+	f, err := be.Open(ctx, b.Ciphertext.Path)
 	if err != nil {
 		return fmt.Errorf("failed to open the ciphertext of %s: %w", b.ID, err)
 	}

@@ -100,6 +100,11 @@ func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at t
 		return it, nil
 	}
 	it.Action, it.Reason = keyDecision(b, it.key)
+	if it.Action == ActionDestroy && b.State != catalog.StateDestroying {
+		if w := s.ciphertextWarning(ctx, b); w != "" {
+			it.Warnings = append(it.Warnings, w)
+		}
+	}
 	return it, nil
 }
 

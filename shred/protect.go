@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -14,14 +15,19 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
 
-// ProtectRequest describes one file to protect.
+// ProtectRequest describes one file or stream to protect.
 type ProtectRequest struct {
-	Source      string // plaintext file; never modified or deleted
-	OutDir      string // where NAME.age is written
-	System      string
-	Controllers []string
-	Categories  []string
-	Labels      map[string]string
+	Source string    // plaintext file; never modified or deleted
+	Input  io.Reader // or a plaintext stream, such as a pipe from pg_dump
+	Name   string    // the backup's name when reading Input
+	OutDir string    // where NAME.age is written: a directory or s3://BUCKET/PREFIX
+	// NoStorageHold allows an S3 destination whose bucket has no Object
+	// Lock, so no hold can protect the ciphertext there.
+	NoStorageHold bool
+	System        string
+	Controllers   []string
+	Categories    []string
+	Labels        map[string]string
 }
 
 func (r *ProtectRequest) metadata() catalog.Metadata {
@@ -29,45 +35,88 @@ func (r *ProtectRequest) metadata() catalog.Metadata {
 }
 
 // Validate checks the request's metadata against the catalog's rules.
-func (r *ProtectRequest) Validate() error { return r.metadata().Validate() }
+func (r *ProtectRequest) Validate() error {
+	if r.Input != nil && !catalog.ValidID(r.Name) {
+		return fmt.Errorf("a backup read from a stream needs a --name of 1 to 128 letters, digits, '.', '_' or '-', not %q", catalog.Truncate(r.Name, 40))
+	}
+	return r.metadata().Validate()
+}
 
-// Protect encrypts req.Source into req.OutDir under a new per-backup key
-// and registers it in the catalog. The catalog entry is written first, as
-// an intent, so a crash leaves a visible "protecting" entry rather than an
-// unknown key or file.
+func (r *ProtectRequest) name() string {
+	if r.Input != nil {
+		return r.Name + ".age"
+	}
+	return filepath.Base(r.Source) + ".age"
+}
+
+// Protect encrypts req.Source (or req.Input) into req.OutDir under a new
+// per-backup key and registers it in the catalog. The catalog entry is
+// written first, as an intent, so a crash leaves a visible "protecting"
+// entry rather than an unknown key or file.
 func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) (*catalog.Backup, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	orig, err := statOriginal(req.Source)
+	orig, err := originalOf(req)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.storage.Locate(req.OutDir, filepath.Base(req.Source)+".age")
+	be, out, err := s.destination(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.guard.RequireAdmin(ctx, "update"); err != nil {
 		return nil, err
 	}
-	b, err := s.startProtect(ctx, actor, req, orig, out)
+	b, err := s.startProtect(ctx, actor, req, be, orig, out)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.protectData(ctx, b, req.Source); err != nil {
+	if err := s.protectData(ctx, b, be, req); err != nil {
 		s.markFailed(ctx, b.ID, err)
 		return nil, err
 	}
 	return s.finishProtect(ctx, actor, b)
 }
 
+// destination returns the back end and location of the new ciphertext.
+// An S3 bucket must be able to hold it (Object Lock) unless the request
+// says otherwise.
+func (s *Service) destination(ctx context.Context, req ProtectRequest) (storage.Backend, string, error) {
+	be, err := s.storage.For(req.OutDir)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := be.Locate(req.OutDir, req.name())
+	if err != nil {
+		return nil, "", err
+	}
+	holder, ok := be.(storage.Holder)
+	if !ok || !be.Properties().LegalHold || req.NoStorageHold {
+		return be, out, nil
+	}
+	can, err := holder.CanHold(ctx, out)
+	if err != nil || !can {
+		return nil, "", errs.Refusedf("%s has no Object Lock, so no legal hold could protect the ciphertext there "+
+			"(create the bucket with Object Lock, or pass --no-storage-hold)%s", req.OutDir, errSuffix(err))
+	}
+	return be, out, nil
+}
+
+func errSuffix(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ": " + err.Error()
+}
+
 // startProtect registers a new backup, or resumes the unfinished protect
 // whose output is already in place: one that wrote its ciphertext but
 // could not record it (Vault went away), so a re-run completes the work.
-func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequest, orig *catalog.Original, out string) (*catalog.Backup, error) {
+func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequest, be storage.Backend, orig *catalog.Original, out string) (*catalog.Backup, error) {
 	b := newBackup(actor, req, orig, out)
-	if _, err := s.storage.Stat(ctx, out); err == nil {
-		return s.resumeProtect(ctx, b.Ciphertext.Path, orig)
+	if _, err := be.Stat(ctx, out); err == nil {
+		return s.resumeProtect(ctx, be, out, orig)
 	}
 	if _, err := s.catalog.PutBackup(ctx, b, 0); err != nil {
 		return nil, fmt.Errorf("failed to register backup: %w", err)
@@ -75,7 +124,7 @@ func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequ
 	return b, nil
 }
 
-func (s *Service) resumeProtect(ctx context.Context, path string, orig *catalog.Original) (*catalog.Backup, error) {
+func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path string, orig *catalog.Original) (*catalog.Backup, error) {
 	unfinished, _, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{State: catalog.StateProtecting})
 	if err != nil {
 		return nil, err
@@ -83,7 +132,7 @@ func (s *Service) resumeProtect(ctx context.Context, path string, orig *catalog.
 	for _, b := range unfinished {
 		if b.Ciphertext.Path == path && !b.Registered {
 			obj := storage.Object{Loc: path, Check: headerNames(b.Key)}
-			if err := s.storage.Delete(ctx, []storage.Object{obj})[0]; err != nil {
+			if err := be.Delete(ctx, []storage.Object{obj})[0].Err; err != nil {
 				return nil, fmt.Errorf("failed to remove the unfinished output of %s: %w", b.ID, err)
 			}
 			b.Original = orig
@@ -93,15 +142,20 @@ func (s *Service) resumeProtect(ctx context.Context, path string, orig *catalog.
 	return nil, fmt.Errorf("%s already exists: refusing to overwrite it", path)
 }
 
-func statOriginal(path string) (*catalog.Original, error) {
-	st, err := os.Stat(path)
+// originalOf describes the plaintext original. A stream has none: its
+// data was never stored unencrypted by this step.
+func originalOf(req ProtectRequest) (*catalog.Original, error) {
+	if req.Input != nil {
+		return nil, nil
+	}
+	st, err := os.Stat(req.Source)
 	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", path, err)
+		return nil, fmt.Errorf("failed to read %s: %w", req.Source, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
+		return nil, fmt.Errorf("%s is not a regular file", req.Source)
 	}
-	abs, err := filepath.Abs(path)
+	abs, err := filepath.Abs(req.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -113,9 +167,8 @@ func statOriginal(path string) (*catalog.Original, error) {
 
 func newBackup(actor Actor, req ProtectRequest, orig *catalog.Original, out string) *catalog.Backup {
 	id := catalog.NewBackupID()
-	name := filepath.Base(req.Source) + ".age"
 	return &catalog.Backup{
-		ID: id, Name: name, System: req.System, Controllers: req.Controllers,
+		ID: id, Name: req.name(), System: req.System, Controllers: req.Controllers,
 		Categories: req.Categories, Labels: req.Labels, State: catalog.StateProtecting,
 		Key: id, Ciphertext: catalog.FileInfo{Path: out}, Original: orig,
 		CreatedAt: catalog.Now(), CreatedBy: actor.String(),
@@ -123,17 +176,17 @@ func newBackup(actor Actor, req ProtectRequest, orig *catalog.Original, out stri
 }
 
 // protectData creates the key and writes the ciphertext, filling in b's
-// digests.
-func (s *Service) protectData(ctx context.Context, b *catalog.Backup, source string) error {
+// digests and its final location.
+func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage.Backend, req ProtectRequest) error {
 	if err := s.ensureKey(ctx, b.Key); err != nil {
 		return err
 	}
-	src, err := os.Open(source)
+	src, err := openSource(req)
 	if err != nil {
-		return fmt.Errorf("failed to open %s: %w", source, err)
+		return err
 	}
 	defer src.Close()
-	out, err := s.storage.Create(ctx, b.Ciphertext.Path)
+	out, err := be.Create(ctx, b.Ciphertext.Path)
 	if err != nil {
 		return err
 	}
@@ -143,9 +196,23 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, source str
 		return err
 	}
 	b.Plaintext = catalog.FileInfo{Size: d.Plaintext.Size, SHA256: d.Plaintext.SHA256}
-	b.Original.SHA256 = d.Plaintext.SHA256
+	if b.Original != nil {
+		b.Original.SHA256 = d.Plaintext.SHA256
+	}
 	b.Ciphertext.Size, b.Ciphertext.SHA256 = d.Ciphertext.Size, d.Ciphertext.SHA256
-	return out.Commit(ctx)
+	b.Ciphertext.Path, err = out.Commit(ctx)
+	return err
+}
+
+func openSource(req ProtectRequest) (io.ReadCloser, error) {
+	if req.Input != nil {
+		return io.NopCloser(req.Input), nil
+	}
+	src, err := os.Open(req.Source)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open %s: %w", req.Source, err)
+	}
+	return src, nil
 }
 
 func (s *Service) finishProtect(ctx context.Context, actor Actor, b *catalog.Backup) (*catalog.Backup, error) {

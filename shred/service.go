@@ -60,10 +60,10 @@ type Guard interface {
 
 // Config is what a Service is built from.
 type Config struct {
-	Records catalog.Store   // catalog and ledger records (Vault KV v2)
-	Keys    Keys            // one key per backup (Vault Transit)
-	Guard   Guard           // identity and capability checks
-	Storage storage.Backend // where ciphertexts live
+	Records catalog.Store    // catalog and ledger records (Vault KV v2)
+	Keys    Keys             // one key per backup (Vault Transit)
+	Guard   Guard            // identity and capability checks
+	Storage storage.Resolver // where ciphertexts live
 }
 
 // Service is the application. It is safe for concurrent use.
@@ -72,7 +72,7 @@ type Service struct {
 	ledger  *ledger.Ledger
 	keys    Keys
 	guard   Guard
-	storage storage.Backend
+	storage storage.Resolver
 }
 
 // New returns the Service cfg describes.

@@ -8,6 +8,9 @@ version=${pkg##*@}
 cache=${CRYPTOSHRED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cryptoshred}
 bin=$cache/bin/$version/$name
 reports_version() { { "$1" --version 2>&1 || "$1" version 2>&1; } | grep -q -- "$version"; }
+# Some tools (versitygw) do not report their module version; the cache
+# keeps a note of the version it installed beside the binary.
+if [ -x "$bin" ] && [ "$(cat "$bin.installed" 2>/dev/null)" = "$pkg" ]; then echo "$bin"; exit 0; fi
 for candidate in "$bin" "$(go env GOPATH)/bin/$name" "$(command -v "$name" || true)"; do
   if [ -n "$candidate" ] && [ -x "$candidate" ] && reports_version "$candidate"; then
     echo "$candidate"; exit 0
@@ -16,4 +19,5 @@ done
 echo "installing $pkg into $(dirname "$bin") (a few minutes the first time)" >&2
 mkdir -p "$(dirname "$bin")"
 GOBIN=$(dirname "$bin") go install -trimpath "$pkg"
+echo "$pkg" > "$bin.installed"
 echo "$bin"

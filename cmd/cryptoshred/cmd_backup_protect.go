@@ -13,23 +13,30 @@ import (
 )
 
 type protectOptions struct {
-	Files       []string
-	OutDir      string
-	System      string
-	Controllers []string
-	Categories  []string
-	Labels      map[string]string
+	Files         []string
+	Name          string // for "-", the backup's name
+	NoStorageHold bool
+	OutDir        string
+	System        string
+	Controllers   []string
+	Categories    []string
+	Labels        map[string]string
 }
 
 func backupProtectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "protect",
 		Usage:     "encrypt files with age under new per-backup Vault keys and register them",
-		ArgsUsage: "FILE...",
-		Description: "Writes DIR/NAME.age for each FILE. The original is never modified or deleted " +
-			"(see `backup dispose-original`).\nCategories: " + strings.Join(catalog.Categories, ", "),
+		ArgsUsage: "FILE... | - --name NAME",
+		Description: "Writes OUT/NAME.age for each FILE, or for standard input (\"-\") under --name. OUT is a directory or " +
+			"s3://BUCKET/PREFIX (credentials and endpoint from the standard AWS_* variables; an S3 bucket must have " +
+			"Object Lock, so a legal hold can protect the ciphertext, unless --no-storage-hold). The original is never " +
+			"modified or deleted (see `backup dispose-original`); a stream has no original left behind.\nCategories: " +
+			strings.Join(catalog.Categories, ", "),
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory", Value: "."},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory or s3://BUCKET/PREFIX", Value: "."},
+			&cli.StringFlag{Name: "name", Usage: "the backup's name when reading standard input (\"-\")"},
+			&cli.BoolFlag{Name: "no-storage-hold", Usage: "allow an S3 bucket without Object Lock, where no hold can protect the ciphertext"},
 		}, metadataFlags()...),
 		Action: fileBatchAction(runProtect),
 	}
@@ -37,7 +44,7 @@ func backupProtectCommand() *cli.Command {
 
 // fileBatchAction parses the options protect and register share, connects
 // and calls run.
-func fileBatchAction(run func(context.Context, globalOptions, *shred.Service, protectOptions, io.Writer, io.Writer) error) cli.ActionFunc {
+func fileBatchAction(run func(context.Context, globalOptions, *shred.Service, protectOptions, io.Reader, io.Writer, io.Writer) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		opts, err := parseProtectOptions(c)
 		if err != nil {
@@ -47,7 +54,7 @@ func fileBatchAction(run func(context.Context, globalOptions, *shred.Service, pr
 		if err != nil {
 			return err
 		}
-		return run(c.Context, o, v, opts, c.App.Writer, c.App.ErrWriter)
+		return run(c.Context, o, v, opts, c.App.Reader, c.App.Writer, c.App.ErrWriter)
 	}
 }
 
@@ -67,22 +74,42 @@ func parseProtectOptions(c *cli.Context) (protectOptions, error) {
 	}
 	labels, err := parseLabels(c.StringSlice("label"))
 	opts := protectOptions{
-		Files: c.Args().Slice(), OutDir: c.String("out"), System: c.String("system"),
+		Files: c.Args().Slice(), Name: c.String("name"), NoStorageHold: c.Bool("no-storage-hold"), OutDir: c.String("out"), System: c.String("system"),
 		Controllers: c.StringSlice("controller"), Categories: c.StringSlice("category"), Labels: labels,
 	}
 	if err != nil {
 		return opts, err
 	}
-	req := opts.request("")
+	if err := opts.checkStdin(); err != nil {
+		return opts, err
+	}
+	req := opts.request("", nil)
 	if err := req.Validate(); err != nil {
 		return opts, usagef("%v", err)
 	}
 	return opts, nil
 }
 
-func (o protectOptions) request(file string) shred.ProtectRequest {
-	return shred.ProtectRequest{Source: file, OutDir: o.OutDir, System: o.System,
+// checkStdin allows "-" (standard input) only alone and with a --name.
+func (o protectOptions) checkStdin() error {
+	for _, f := range o.Files {
+		if f == "-" && (len(o.Files) != 1 || o.Name == "") {
+			return usagef("\"-\" reads standard input: give it alone, with --name NAME")
+		}
+	}
+	if o.Name != "" && (len(o.Files) != 1 || o.Files[0] != "-") {
+		return usagef("--name names a backup read from standard input (\"-\")")
+	}
+	return nil
+}
+
+func (o protectOptions) request(file string, stdin io.Reader) shred.ProtectRequest {
+	req := shred.ProtectRequest{Source: file, OutDir: o.OutDir, NoStorageHold: o.NoStorageHold, System: o.System,
 		Controllers: o.Controllers, Categories: o.Categories, Labels: o.Labels}
+	if file == "-" {
+		req.Source, req.Input, req.Name = "", stdin, o.Name
+	}
+	return req
 }
 
 func parseLabels(kvs []string) (map[string]string, error) {
@@ -100,10 +127,10 @@ func parseLabels(kvs []string) (map[string]string, error) {
 	return labels, nil
 }
 
-func runProtect(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, stdout, stderr io.Writer) error {
+func runProtect(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, stdin io.Reader, stdout, stderr io.Writer) error {
 	return runEachFile(ctx, o, v, opts.Files, stdout, stderr, "protect",
 		func(actor shred.Actor, file string) (*catalog.Backup, error) {
-			return v.Protect(ctx, actor, opts.request(file))
+			return v.Protect(ctx, actor, opts.request(file, stdin))
 		},
 		func(file string, b *catalog.Backup) {
 			printf(stdout, "protected %s as %s -> %s (sha256 %s)\n", file, b.ID, b.Ciphertext.Path, b.Ciphertext.SHA256)

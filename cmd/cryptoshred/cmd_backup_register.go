@@ -30,7 +30,7 @@ func registerRequest(o protectOptions, file string) shred.RegisterRequest {
 		Controllers: o.Controllers, Categories: o.Categories, Labels: o.Labels}
 }
 
-func runRegister(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, stdout, stderr io.Writer) error {
+func runRegister(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, _ io.Reader, stdout, stderr io.Writer) error {
 	return runEachFile(ctx, o, v, opts.Files, stdout, stderr, "register",
 		func(actor shred.Actor, file string) (*catalog.Backup, error) {
 			return v.Register(ctx, actor, registerRequest(opts, file))

@@ -46,7 +46,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, attest.ErrVerification), errors.Is(err, shred.ErrLedgerBroken):
+	case errors.Is(err, attest.ErrVerification), errors.Is(err, shred.ErrLedgerBroken), errors.Is(err, shred.ErrCiphertextChanged):
 		return exitVerifyKO
 	case errors.Is(err, shred.ErrPartial):
 		return exitPartial

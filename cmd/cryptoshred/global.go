@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/local"
+	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -84,7 +87,15 @@ func setupVault(c *cli.Context) (globalOptions, *vault.Client, error) {
 }
 
 func newService(v *vault.Client) *shred.Service {
-	return shred.New(shred.Config{Records: v, Keys: v, Guard: v, Storage: local.New()})
+	return shred.New(shred.Config{Records: v, Keys: v, Guard: v, Storage: newStorage()})
+}
+
+// newStorage routes s3:// locations to S3, configured from the AWS_*
+// environment on first use, and everything else to local files.
+func newStorage() storage.Resolver {
+	return &storage.Router{Local: local.New(), NewS3: func() (storage.Backend, error) {
+		return s3.New(context.Background())
+	}}
 }
 
 func writeJSON(w io.Writer, v any) error {

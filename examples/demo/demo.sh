@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole cryptoshred lifecycle against a throw-away local dev Vault:
 # protect, hold, open with a purpose, refused shred, closing decision, shred,
-# signed attestation, verification, certificate, ledger and access report.
+# signed attestation, verification, certificate, ledger and access report;
+# then the same with the backups on S3 (a local versitygw gateway), where
+# the storage itself refuses to delete a held object.
 # Each step prints one line; the script exits non-zero if any step does not
 # behave as shown. Outputs are left in the folder named at the end.
 set -euo pipefail
@@ -37,7 +39,8 @@ root_token="demo-root-$RANDOM$RANDOM"
 VAULT_DISABLE_MLOCK=true "$vault_bin" server -dev -dev-root-token-id="$root_token" \
   -dev-listen-address="127.0.0.1:$port" -dev-no-store-token >"$out/vault.log" 2>&1 &
 vault_pid=$!
-trap 'kill $vault_pid 2>/dev/null || true; wait $vault_pid 2>/dev/null || true; rm -f "$log.out"' EXIT
+s3_pid=""
+trap 'kill $vault_pid $s3_pid 2>/dev/null || true; wait $vault_pid $s3_pid 2>/dev/null || true; rm -f "$log.out"' EXIT
 for _ in $(seq 100); do curl -fs "$VAULT_ADDR/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs "$VAULT_ADDR/v1/sys/health" >/dev/null || fail "Vault did not start (see $out/vault.log)"
 say "started a dev Vault $("$vault_bin" version | cut -d' ' -f2 | tr -d ,) at $VAULT_ADDR (in memory, gone when the demo ends)"
@@ -122,6 +125,9 @@ fi
 expect 0 "$cs" attest show "$out/attestation.dsse.json" --key "$out/attest-signer.pub" --format html -o "$out/certificate.html"
 expect 0 "$cs" attest show "$out/attestation.dsse.json" --key "$out/attest-signer.pub" -o "$out/certificate.txt"
 say "rendered the certificate of sanitization: certificate.html and certificate.txt"
+
+# --- the same with the backups on S3 object storage under legal hold ---------
+. "$here/s3.sh"
 
 role "$auditor"
 expect 0 "$cs" ledger verify

@@ -39,6 +39,9 @@ func (a *AtomicFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Final returns the name the file gets on Commit.
+func (a *AtomicFile) Final() string { return a.final }
+
 // Create starts writing final. It refuses if final exists.
 func Create(final string) (*AtomicFile, error) {
 	if _, err := os.Lstat(final); err == nil {

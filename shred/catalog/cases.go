@@ -40,4 +40,9 @@ type Hold struct {
 	PlacedBy   string    `json:"placedBy"`
 	ReleasedAt time.Time `json:"releasedAt,omitzero"`
 	ReleasedBy string    `json:"releasedBy,omitempty"`
+	// StorageHeldAt and StorageReleasedAt are when the storage itself (an
+	// S3 Object Lock legal hold) started and stopped holding the
+	// ciphertext for this case; zero where the storage cannot hold.
+	StorageHeldAt     time.Time `json:"storageHeldAt,omitzero"`
+	StorageReleasedAt time.Time `json:"storageReleasedAt,omitzero"`
 }

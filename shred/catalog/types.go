@@ -76,9 +76,12 @@ type Destruction struct {
 	CiphertextDeleted bool      `json:"ciphertextDeleted"`
 	// CiphertextAbsent is true when the ciphertext was already gone when
 	// shred came to delete it.
-	CiphertextAbsent bool   `json:"ciphertextAbsent,omitempty"`
-	CiphertextNote   string `json:"ciphertextNote,omitempty"`
-	Recorded         bool   `json:"recorded"`
+	CiphertextAbsent bool `json:"ciphertextAbsent,omitempty"`
+	// CiphertextRemoved names what was removed: the file, or each S3
+	// object version.
+	CiphertextRemoved []string `json:"ciphertextRemoved,omitempty"`
+	CiphertextNote    string   `json:"ciphertextNote,omitempty"`
+	Recorded          bool     `json:"recorded"`
 }
 
 // Backup is a catalog entry, stored at KV backups/<id>.

@@ -6,7 +6,10 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
+	"sync"
 )
 
 // Backend stores ciphertexts at locations it names itself: an absolute
@@ -24,10 +27,9 @@ type Backend interface {
 	// Stat describes the ciphertext at loc.
 	Stat(ctx context.Context, loc string) (Info, error)
 	// Delete removes each object that its Check accepts and returns one
-	// error per object, in order: nil when it was deleted and the
-	// deletion is durable. It removes exactly what was checked, never
-	// what a name points to a moment later.
-	Delete(ctx context.Context, objs []Object) []error
+	// Result per object, in order. It removes exactly what was checked,
+	// never what a name points to a moment later.
+	Delete(ctx context.Context, objs []Object) []Result
 	// Properties declares what the back end can do.
 	Properties() Properties
 }
@@ -40,11 +42,21 @@ type Object struct {
 	Check func(io.Reader) error
 }
 
+// Result is what Delete did with one object: Err is nil when it was
+// deleted and the deletion is durable; Removed names what was removed
+// (the file, or each S3 version).
+type Result struct {
+	Removed []string
+	Err     error
+}
+
 // Upload is a ciphertext being written. Exactly one of Commit or Abort
 // takes effect; Abort after Commit does nothing, so it can be deferred.
 type Upload interface {
 	io.Writer
-	Commit(ctx context.Context) error
+	// Commit makes the object appear and returns its final location,
+	// which may name the version written (S3).
+	Commit(ctx context.Context) (string, error)
 	Abort()
 }
 
@@ -62,6 +74,46 @@ type Properties struct {
 	LegalHold bool
 }
 
+// Holder is a back end whose storage itself can refuse to delete or
+// overwrite a stored object: S3 Object Lock legal holds.
+type Holder interface {
+	// CanHold reports whether objects at loc can be put under a hold
+	// (for S3: the bucket has Object Lock enabled).
+	CanHold(ctx context.Context, loc string) (bool, error)
+	// SetHold puts the object at loc under a legal hold (on) or lifts
+	// it, and reads the hold back to confirm.
+	SetHold(ctx context.Context, loc string, on bool) error
+}
+
+// Resolver picks the back end that stores a location.
+type Resolver interface {
+	For(loc string) (Backend, error)
+}
+
 // ErrNotDurable marks a deletion that happened but whose durability could
 // not be confirmed (a directory sync failed).
 var ErrNotDurable = errors.New("deleted, but the directory sync failed")
+
+// Router sends each location to its back end: s3://... to S3, an absolute
+// path to local files. The S3 back end is made on first use, so whoever
+// keeps backups only in files needs no AWS configuration.
+type Router struct {
+	Local Backend
+	NewS3 func() (Backend, error)
+
+	once  sync.Once
+	s3    Backend
+	s3err error
+}
+
+// For implements Resolver.
+func (r *Router) For(loc string) (Backend, error) {
+	switch {
+	case strings.HasPrefix(loc, "s3://"):
+		r.once.Do(func() { r.s3, r.s3err = r.NewS3() })
+		return r.s3, r.s3err
+	case strings.Contains(loc, "://"):
+		return nil, fmt.Errorf("unsupported location %q: use a directory or s3://BUCKET/PREFIX", loc)
+	}
+	return r.Local, nil
+}

@@ -45,7 +45,10 @@ func (*Backend) Create(_ context.Context, loc string) (storage.Upload, error) {
 
 type upload struct{ *fsutil.AtomicFile }
 
-func (u upload) Commit(context.Context) error { return u.AtomicFile.Commit() }
+func (u upload) Commit(context.Context) (string, error) { return u.Final(), u.AtomicFile.Commit() }
+
+// For implements storage.Resolver: every location is a local file.
+func (b *Backend) For(string) (storage.Backend, error) { return b, nil }
 
 // Open implements storage.Backend.
 func (*Backend) Open(_ context.Context, loc string) (io.ReadCloser, error) {
@@ -69,20 +72,21 @@ func (*Backend) Stat(_ context.Context, loc string) (storage.Info, error) {
 // Delete implements storage.Backend: each file is removed only if it is
 // a regular file its Check accepts (see fsutil.RemoveChecked), and each
 // directory is synced once.
-func (*Backend) Delete(_ context.Context, objs []storage.Object) []error {
-	out := make([]error, len(objs))
+func (*Backend) Delete(_ context.Context, objs []storage.Object) []storage.Result {
+	out := make([]storage.Result, len(objs))
 	dirs := map[string][]int{}
 	for i, o := range objs {
 		if err := fsutil.RemoveChecked(o.Loc, o.Check); err != nil {
-			out[i] = notFound(err)
+			out[i].Err = notFound(err)
 			continue
 		}
+		out[i].Removed = []string{o.Loc}
 		dirs[filepath.Dir(o.Loc)] = append(dirs[filepath.Dir(o.Loc)], i)
 	}
 	for dir, items := range dirs {
 		if err := fsutil.SyncDir(dir); err != nil {
 			for _, i := range items {
-				out[i] = fmt.Errorf("%w: %v", storage.ErrNotDurable, err)
+				out[i].Err = fmt.Errorf("%w: %v", storage.ErrNotDurable, err)
 			}
 		}
 	}

@@ -30,7 +30,7 @@ func TestCreatedFilesAreOwnerOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	up.Write([]byte("x"))
-	if err := up.Commit(t.Context()); err != nil {
+	if _, err := up.Commit(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(loc)

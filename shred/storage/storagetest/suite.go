@@ -67,10 +67,11 @@ func store(t *testing.T, b storage.Backend, dest, name string, data []byte) stri
 	if _, err := up.Write(data); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	if err := up.Commit(context.Background()); err != nil {
+	final, err := up.Commit(context.Background())
+	if err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
-	return loc
+	return final
 }
 
 func read(t *testing.T, b storage.Backend, loc string) []byte {
@@ -121,10 +122,11 @@ func testLargeStream(t *testing.T, b storage.Backend, dest string) {
 			t.Fatal(err)
 		}
 	}
-	if err := up.Commit(context.Background()); err != nil {
+	final, err := up.Commit(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := read(t, b, loc); !bytes.Equal(got, data) {
+	if got := read(t, b, final); !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes that differ from the %d written", len(got), len(data))
 	}
 }
@@ -164,11 +166,12 @@ func testAbortAfterCommitKeeps(t *testing.T, b storage.Backend, dest string) {
 	if _, err := up.Write([]byte("whole")); err != nil {
 		t.Fatal(err)
 	}
-	if err := up.Commit(context.Background()); err != nil {
+	final, err := up.Commit(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
 	up.Abort()
-	if got := read(t, b, loc); string(got) != "whole" {
+	if got := read(t, b, final); string(got) != "whole" {
 		t.Fatalf("after Commit and Abort read %q", got)
 	}
 }
@@ -176,9 +179,9 @@ func testAbortAfterCommitKeeps(t *testing.T, b storage.Backend, dest string) {
 func testDelete(t *testing.T, b storage.Backend, dest string) {
 	first := store(t, b, dest, "a.age", []byte("a"))
 	second := store(t, b, dest, "b.age", []byte("b"))
-	errs := b.Delete(context.Background(), []storage.Object{{Loc: first, Check: accept}, {Loc: second, Check: accept}})
-	if len(errs) != 2 || errs[0] != nil || errs[1] != nil {
-		t.Fatalf("Delete: %v", errs)
+	res := b.Delete(context.Background(), []storage.Object{{Loc: first, Check: accept}, {Loc: second, Check: accept}})
+	if len(res) != 2 || res[0].Err != nil || res[1].Err != nil || len(res[0].Removed) == 0 {
+		t.Fatalf("Delete: %+v", res)
 	}
 	for _, loc := range []string{first, second} {
 		if _, err := b.Stat(context.Background(), loc); err == nil {
@@ -191,7 +194,7 @@ func testDeleteMissing(t *testing.T, b storage.Backend, dest string) {
 	kept := store(t, b, dest, "kept.age", []byte("kept"))
 	missing := locate(t, b, dest, "never-written.age")
 	got := b.Delete(context.Background(), []storage.Object{{Loc: missing, Check: accept}})
-	if len(got) != 1 || !errors.Is(got[0], errs.ErrNotFound) {
+	if len(got) != 1 || !errors.Is(got[0].Err, errs.ErrNotFound) {
 		t.Fatalf("Delete of a missing ciphertext: %v, want ErrNotFound", got)
 	}
 	if string(read(t, b, kept)) != "kept" {
@@ -212,7 +215,7 @@ func testDeleteRefusedByCheck(t *testing.T, b storage.Backend, dest string) {
 		return errors.New("names another key")
 	}
 	got := b.Delete(context.Background(), []storage.Object{{Loc: loc, Check: reject}})
-	if len(got) != 1 || got[0] == nil || got[0].Error() == "" || errors.Is(got[0], errs.ErrNotFound) {
+	if len(got) != 1 || got[0].Err == nil || len(got[0].Removed) > 0 {
 		t.Fatalf("Delete of a rejected object: %v, want a refusal", got)
 	}
 	if string(read(t, b, loc)) != "age-encryption.org/v1\n-> cryptoshred bk-held\n" {

@@ -1,0 +1,156 @@
+package shred_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/cryptoshred/cryptoshred/internal/s3test"
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
+	"github.com/cryptoshred/cryptoshred/shred/storage/local"
+	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// s3Env is a Vault and a versitygw whose bucket "backups" has Object
+// Lock and the bucket policy of examples/s3: the admin's S3 user may
+// write and delete versions, the compliance user may set legal holds.
+type s3Env struct {
+	gw                 *s3test.Server
+	admin, compliance  *shred.Service
+	adminS3, complyS3  *awss3.Client
+	adminKey, adminSec string
+}
+
+func newS3Env(t *testing.T) s3Env {
+	srv, _ := newVault(t)
+	gw := s3test.Start(t)
+	ak, as := gw.CreateUser(t, "admin")
+	ck, cs := gw.CreateUser(t, "compliance")
+	gw.CreateLockedBucketAs(t, "backups")
+	policy, err := os.ReadFile("../examples/s3/bucket-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := strings.NewReplacer("ADMIN_ACCESS_KEY_OR_ARN", ak, "COMPLIANCE_ACCESS_KEY_OR_ARN", ck, "BUCKET", "backups").Replace(string(policy))
+	gw.PutBucketPolicy(t, "backups", p)
+	return s3Env{gw: gw,
+		admin:      roleServiceOn(t, srv, vault.PolicyAdmin, s3.NewFromConfig(gw.Config(ak, as), true)),
+		compliance: roleServiceOn(t, srv, vault.PolicyCompliance, s3.NewFromConfig(gw.Config(ck, cs), true)),
+		adminS3:    gw.Client(ak, as), complyS3: gw.Client(ck, cs), adminKey: ak, adminSec: as}
+}
+
+// roleServiceOn is roleVault with ciphertexts on the S3 back end b.
+func roleServiceOn(t *testing.T, srv *vaulttest.Server, policy string, b storage.Backend) *shred.Service {
+	v := vault.New(srv.Client(t, srv.TokenWithPolicies(t, policy, policy)), vault.DefaultMounts)
+	return shred.New(shred.Config{Records: v, Keys: v, Guard: v,
+		Storage: &storage.Router{Local: local.New(), NewS3: func() (storage.Backend, error) { return b, nil }}})
+}
+
+func versionsLeft(t *testing.T, c *awss3.Client, prefix string) int {
+	t.Helper()
+	out, err := c.ListObjectVersions(context.Background(), &awss3.ListObjectVersionsInput{Bucket: aws.String("backups"), Prefix: &prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Versions) + len(out.DeleteMarkers)
+}
+
+func TestS3HoldIsEnforcedByStorageAndShredLeavesNothing(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	fromFile, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("file backup"))
+	stream := []byte("pg_dump output")
+	fromStdin, err := env.admin.Protect(ctx, admin, shred.ProtectRequest{Input: bytes.NewReader(stream), Name: "db-2026-11-28.sql",
+		OutDir: "s3://backups/casework", System: "casework"})
+	if err != nil {
+		t.Fatalf("protect from a stream: %v", err)
+	}
+	if fromStdin.Original != nil || !strings.Contains(fromStdin.Ciphertext.Path, "versionId=") {
+		t.Fatalf("stream backup: original %+v, location %s", fromStdin.Original, fromStdin.Ciphertext.Path)
+	}
+	openCase(t, env.compliance, "S3")
+	hold(t, env.compliance, "S3", fromFile.ID, fromStdin.ID)
+
+	bucket, key, version := splitLoc(t, fromFile.Ciphertext.Path)
+	_, err = env.adminS3.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if !s3.IsAccessDenied(err) {
+		t.Fatalf("the admin's own S3 credentials deleted a held version: %v", err)
+	}
+	_, err = env.adminS3.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version,
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}})
+	if !s3.IsAccessDenied(err) {
+		t.Fatalf("the admin's own S3 credentials lifted a legal hold: %v", err)
+	}
+	if got, err := open(t, env.admin, fromStdin.ID); err != nil || !bytes.Equal(got, stream) {
+		t.Fatalf("restore from S3: %q %v", got, err)
+	}
+
+	closeCase(t, env.compliance, "S3")
+	res, err := env.admin.RunShred(ctx, admin, "S3", runOpts(t))
+	if err != nil || len(res.Destroyed) != 2 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	for _, b := range res.Destroyed {
+		if !b.Destruction.CiphertextDeleted || len(b.Destruction.CiphertextRemoved) == 0 {
+			t.Fatalf("%s: %+v", b.ID, b.Destruction)
+		}
+	}
+	if n := versionsLeft(t, env.adminS3, "casework/"); n != 0 {
+		t.Fatalf("%d versions or delete markers left after shred", n)
+	}
+	st := attestedStatement(t, res.Attestation)
+	for _, ab := range st.Predicate.Backups {
+		ct := ab.Ciphertext
+		if !ct.Deleted || ct.Storage != "s3" || !strings.HasPrefix(ct.Locations[0], "s3://backups/casework/") ||
+			len(ct.Removed) == 0 || !strings.Contains(ct.Removed[0], "versionId=") || ct.StorageHold == nil || ct.StorageHold.To.IsZero() {
+			t.Fatalf("attested ciphertext %+v", ab.Ciphertext)
+		}
+	}
+}
+
+func TestS3ProtectRefusesBucketWithoutObjectLock(t *testing.T) {
+	env := newS3Env(t)
+	env.gw.SetEnv(t, env.gw.AccessKey, env.gw.SecretKey)
+	s3test.CreateBucket(t, "unlocked")
+	env.gw.PutBucketPolicy(t, "unlocked", strings.ReplaceAll(allowAll, "ADMIN", env.adminKey))
+	dir := t.TempDir()
+	src := writeFile(t, dir, "x.tar", []byte("x"))
+	_, err := env.admin.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: "s3://unlocked/p"})
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "no Object Lock") {
+		t.Fatalf("protect into a bucket without Object Lock: %v", err)
+	}
+	if _, err := env.admin.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: "s3://unlocked/p", NoStorageHold: true}); err != nil {
+		t.Fatalf("protect with --no-storage-hold: %v", err)
+	}
+}
+
+const allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["ADMIN"]},"Action":["s3:*"],"Resource":["arn:aws:s3:::unlocked","arn:aws:s3:::unlocked/*"]}]}`
+
+func protectTo(t *testing.T, v *shred.Service, out string, data []byte) (*catalog.Backup, string) {
+	t.Helper()
+	src := writeFile(t, t.TempDir(), "casework.tar", data)
+	b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, System: "casework"})
+	if err != nil {
+		t.Fatalf("protect to %s: %v", out, err)
+	}
+	return b, src
+}
+
+func splitLoc(t *testing.T, loc string) (bucket, key, version string) {
+	t.Helper()
+	rest := strings.TrimPrefix(loc, "s3://")
+	bucket, rest, _ = strings.Cut(rest, "/")
+	key, q, _ := strings.Cut(rest, "?versionId=")
+	return bucket, key, q
+}

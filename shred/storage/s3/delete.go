@@ -1,0 +1,128 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
+)
+
+// headerBytes is how much of an object Check sees: enough for any age
+// header cryptoshred writes.
+const headerBytes = 64 << 10
+
+// Delete implements storage.Backend. For each object it deletes every
+// version under its key whose content the check accepts, and every delete
+// marker, then lists the key again to confirm none of those is left. A
+// version the check rejects (another backup's, written under the same key
+// later) is kept.
+func (b *Backend) Delete(ctx context.Context, objs []storage.Object) []storage.Result {
+	out := make([]storage.Result, len(objs))
+	for i, obj := range objs {
+		out[i] = b.deleteOne(ctx, obj)
+	}
+	return out
+}
+
+func (b *Backend) deleteOne(ctx context.Context, obj storage.Object) storage.Result {
+	o, err := parse(obj.Loc)
+	if err != nil {
+		return storage.Result{Err: err}
+	}
+	ours, markers, err := b.ourVersions(ctx, o, obj.Check)
+	if err != nil {
+		return storage.Result{Err: err}
+	}
+	if len(ours) == 0 {
+		return storage.Result{Err: fmt.Errorf("%w: no version of %s is this backup's", errs.ErrNotFound, o)}
+	}
+	for _, v := range append(slicesClone(ours), markers...) {
+		if _, err := b.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &o.bucket, Key: &o.key, VersionId: aws.String(v)}); err != nil {
+			return storage.Result{Err: fmt.Errorf("failed to delete version %s of %s: %w", v, o, err)}
+		}
+	}
+	left, _, err := b.ourVersions(ctx, o, obj.Check)
+	switch {
+	case err != nil:
+		return storage.Result{Removed: locations(o, ours), Err: fmt.Errorf("%w: could not confirm that nothing is left of %s: %v", storage.ErrNotDurable, o, err)}
+	case len(left) > 0:
+		return storage.Result{Err: fmt.Errorf("%s: versions %v are still there after their deletion", o, left)}
+	}
+	return storage.Result{Removed: locations(o, ours)}
+}
+
+// locations names each version of o's key as a location.
+func locations(o object, versions []string) []string {
+	out := make([]string, len(versions))
+	for i, v := range versions {
+		o.version = v
+		out[i] = o.String()
+	}
+	return out
+}
+
+// ourVersions lists the key's versions the check accepts, and its delete
+// markers.
+func (b *Backend) ourVersions(ctx context.Context, o object, check func(io.Reader) error) (ours, markers []string, err error) {
+	p := awss3.NewListObjectVersionsPaginator(b.client, &awss3.ListObjectVersionsInput{Bucket: &o.bucket, Prefix: &o.key})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("failed to list the versions of %s: %w", o, err)
+		}
+		for _, m := range page.DeleteMarkers {
+			if aws.ToString(m.Key) == o.key {
+				markers = append(markers, aws.ToString(m.VersionId))
+			}
+		}
+		mine, err := b.checked(ctx, o, page.Versions, check)
+		if err != nil {
+			return nil, nil, err
+		}
+		ours = append(ours, mine...)
+	}
+	return ours, markers, nil
+}
+
+func (b *Backend) checked(ctx context.Context, o object, versions []types.ObjectVersion, check func(io.Reader) error) ([]string, error) {
+	var ours []string
+	for _, v := range versions {
+		if aws.ToString(v.Key) != o.key {
+			continue
+		}
+		id := aws.ToString(v.VersionId)
+		err := b.checkVersion(ctx, o, id, check)
+		if errors.Is(err, errNotOurs) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ours = append(ours, id)
+	}
+	return ours, nil
+}
+
+var errNotOurs = errors.New("not this backup's")
+
+func (b *Backend) checkVersion(ctx context.Context, o object, id string, check func(io.Reader) error) error {
+	out, err := b.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: &o.bucket, Key: &o.key, VersionId: &id,
+		Range: aws.String(fmt.Sprintf("bytes=0-%d", headerBytes-1))})
+	if err != nil {
+		return fmt.Errorf("failed to read version %s of %s: %w", id, o, err)
+	}
+	defer out.Body.Close()
+	if check(out.Body) != nil {
+		return errNotOurs
+	}
+	return nil
+}
+
+func slicesClone(s []string) []string { return append([]string(nil), s...) }

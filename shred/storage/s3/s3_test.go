@@ -1,0 +1,68 @@
+package s3_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/internal/s3test"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
+	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
+	"github.com/cryptoshred/cryptoshred/shred/storage/storagetest"
+)
+
+func TestSuite(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
+	n := 0
+	storagetest.Run(t, func(t *testing.T) (storage.Backend, string) {
+		b, err := s3.New(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		bucket := fmt.Sprintf("suite-%d", n)
+		s3test.CreateLockedBucket(t, bucket)
+		return b, "s3://" + bucket + "/backups"
+	})
+}
+
+func TestLegalHoldRefusesDeleteForEveryone(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
+	s3test.CreateLockedBucket(t, "held")
+	b, err := s3.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	loc, _ := b.Locate("s3://held/x", "one.age")
+	up, err := b.Create(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write([]byte("age-encryption.org/v1\n"))
+	final, err := up.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.CanHold(ctx, final); !ok || err != nil {
+		t.Fatalf("CanHold on a locked bucket: %t %v", ok, err)
+	}
+	if err := b.SetHold(ctx, final, true); err != nil {
+		t.Fatal(err)
+	}
+	res := b.Delete(ctx, []storage.Object{{Loc: final, Check: func(r io.Reader) error { return nil }}})
+	if res[0].Err == nil || !s3.IsAccessDenied(errors.Unwrap(res[0].Err)) && !strings.Contains(res[0].Err.Error(), "AccessDenied") {
+		t.Fatalf("delete of a held version: %+v", res[0])
+	}
+	if err := b.SetHold(ctx, final, false); err != nil {
+		t.Fatal(err)
+	}
+	if res := b.Delete(ctx, []storage.Object{{Loc: final, Check: func(io.Reader) error { return nil }}}); res[0].Err != nil {
+		t.Fatalf("delete after the hold was lifted: %v", res[0].Err)
+	}
+}

@@ -1,0 +1,189 @@
+package shred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
+)
+
+// setStorageHold puts b's ciphertext under the storage's own legal hold
+// (on) or lifts it, where the storage can hold; it reports whether it
+// could.
+func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool) (bool, error) {
+	be, err := s.storage.For(b.Ciphertext.Path)
+	if err != nil {
+		return false, err
+	}
+	holder, ok := be.(storage.Holder)
+	if !ok || !be.Properties().LegalHold {
+		return false, nil
+	}
+	if can, err := holder.CanHold(ctx, b.Ciphertext.Path); err != nil || !can {
+		return false, err
+	}
+	if err := holder.SetHold(ctx, b.Ciphertext.Path, on); err != nil {
+		return false, fmt.Errorf("backup %s: %w", b.ID, err)
+	}
+	return true, nil
+}
+
+// liftStorageHold lifts the storage hold of a backup no case holds any
+// more, and records when in the case's hold record.
+func (s *Service) liftStorageHold(ctx context.Context, caseID string, b *catalog.Backup) error {
+	held, err := s.setStorageHold(ctx, b, false)
+	if err != nil || !held {
+		return err
+	}
+	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
+	if err != nil || !h.StorageReleasedAt.IsZero() {
+		return err
+	}
+	h.StorageReleasedAt = catalog.Now()
+	_, err = s.catalog.PutHold(ctx, h, version)
+	return err
+}
+
+// ErrCiphertextChanged marks a ciphertext that is missing, or whose size
+// or SHA-256 differs from its registration. The CLI maps it to exit 5.
+var ErrCiphertextChanged = errors.New("ciphertext missing or changed")
+
+// VerifyCiphertext re-reads b's ciphertext and checks it against the
+// size and SHA-256 of its registration.
+func (s *Service) VerifyCiphertext(ctx context.Context, b *catalog.Backup) error {
+	if !b.Registered {
+		return errs.Refusedf("backup %s has no registration to verify against", b.ID)
+	}
+	be, err := s.storage.For(b.Ciphertext.Path)
+	if err != nil {
+		return err
+	}
+	r, err := be.Open(ctx, b.Ciphertext.Path)
+	if errors.Is(err, errs.ErrNotFound) {
+		return fmt.Errorf("backup %s: %s is missing: %w", b.ID, b.Ciphertext.Path, ErrCiphertextChanged)
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	hr := fsutil.NewHashingReader(r)
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		return fmt.Errorf("failed to read %s: %w", b.Ciphertext.Path, err)
+	}
+	if hr.N != b.Ciphertext.Size || hr.Sum() != b.Ciphertext.SHA256 {
+		return fmt.Errorf("backup %s: %s has %d bytes with sha256 %s, registered %d bytes with sha256 %s: %w",
+			b.ID, b.Ciphertext.Path, hr.N, hr.Sum(), b.Ciphertext.Size, b.Ciphertext.SHA256, ErrCiphertextChanged)
+	}
+	return nil
+}
+
+// VerifyResult is the outcome of verifying one backup's ciphertext.
+type VerifyResult struct {
+	ID      string `json:"id"`
+	Path    string `json:"path"`
+	OK      bool   `json:"ok"`
+	Problem string `json:"problem,omitempty"`
+}
+
+// VerifyBackups re-reads and re-hashes the ciphertexts of ids (or of
+// every backup the case held, if caseID is set), skipping shredded ones.
+func (s *Service) VerifyBackups(ctx context.Context, ids []string, caseID string) ([]VerifyResult, error) {
+	if caseID != "" {
+		held, err := s.catalog.HeldIDs(ctx, caseID)
+		if err != nil {
+			return nil, err
+		}
+		ids = held
+	}
+	out := make([]VerifyResult, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, s.verifyOne(ctx, id))
+	}
+	return out, nil
+}
+
+func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
+	b, _, err := s.catalog.GetBackup(ctx, id)
+	if err != nil {
+		return VerifyResult{ID: id, Problem: err.Error()}
+	}
+	r := VerifyResult{ID: id, Path: b.Ciphertext.Path}
+	if b.State == catalog.StateShredded {
+		r.OK, r.Problem = true, "shredded: nothing to verify"
+		return r
+	}
+	if err := s.VerifyCiphertext(ctx, b); err != nil {
+		r.Problem = err.Error()
+		return r
+	}
+	r.OK = true
+	return r
+}
+
+// holdStorage follows a key hold to the ciphertext: it verifies the
+// ciphertext against its registration and, where the storage can hold
+// it, puts it under the storage's legal hold and records when. The key
+// hold stands whatever happens here; a missing or changed ciphertext, or
+// a storage that refuses the hold, is reported.
+func (s *Service) holdStorage(ctx context.Context, caseID, id string) error {
+	b, _, err := s.catalog.GetBackup(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.VerifyCiphertext(ctx, b); err != nil {
+		return err
+	}
+	held, err := s.setStorageHold(ctx, b, true)
+	if err != nil || !held {
+		return err
+	}
+	h, version, err := s.catalog.GetHold(ctx, caseID, id)
+	if err != nil || !h.StorageHeldAt.IsZero() {
+		return err
+	}
+	h.StorageHeldAt = catalog.Now()
+	_, err = s.catalog.PutHold(ctx, h, version)
+	return err
+}
+
+// ciphertextWarning checks, for a plan, that a local ciphertext is
+// present with its registered digest, and that any other is present; it
+// returns a warning or "".
+func (s *Service) ciphertextWarning(ctx context.Context, b *catalog.Backup) string {
+	be, err := s.storage.For(b.Ciphertext.Path)
+	if err != nil {
+		return err.Error()
+	}
+	if be.Properties().Name == "file" {
+		err = s.VerifyCiphertext(ctx, b)
+	} else {
+		_, err = be.Stat(ctx, b.Ciphertext.Path)
+	}
+	if err != nil {
+		return "the ciphertext is missing or changed (" + err.Error() + "): it may be lost or copied elsewhere"
+	}
+	return ""
+}
+
+// problemList collects errors from concurrent calls.
+type problemList struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (p *problemList) add(err error) {
+	if err == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.errs = append(p.errs, err)
+}
+
+func (p *problemList) err() error { return errors.Join(p.errs...) }
