@@ -104,7 +104,7 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	}
 	caseID := plan.Case.ID
 	res := &RunResult{Case: caseID}
-	due, unrecorded := s.filterDue(plan, opts, res)
+	due, unrecorded, leftover := s.filterDue(plan, opts, res)
 	if len(due) == 0 && len(unrecorded) == 0 && plan.Count(ActionDone) == 0 {
 		return res, errs.Refusedf("nothing to shred for case %s: no backup is released and due", caseID)
 	}
@@ -118,16 +118,19 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 		s.record(ctx, actor, mine, opts, res)
 	}
 	s.record(ctx, actor, unrecorded, opts, res)
+	s.retryCiphertexts(ctx, leftover, res)
 	return res, batchError(len(res.Destroyed), res.Failed)
 }
 
 // filterDue splits the plan into backups to destroy now and backups
 // destroyed by an interrupted run but not yet in the ledger.
-func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, unrecorded []*PlanItem) {
+func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, unrecorded, leftover []*PlanItem) {
 	for _, it := range plan.Items {
 		switch {
 		case it.Action == ActionDone && !it.Backup.Destruction.Recorded:
 			unrecorded = append(unrecorded, it)
+		case it.Action == ActionDone && ciphertextLeft(it.Backup.Destruction):
+			leftover = append(leftover, it)
 		case it.Action == ActionSkip:
 			res.Skipped = append(res.Skipped, it)
 		case it.Action == ActionDestroy && opts.RequireOriginalsDisposed && len(originalWarnings(it.Backup)) > 0:
@@ -137,7 +140,7 @@ func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, u
 			due = append(due, it)
 		}
 	}
-	return due, unrecorded
+	return due, unrecorded, leftover
 }
 
 // destroyChunk destroys a chunk of backups and returns those this run
@@ -210,7 +213,7 @@ func (s *Service) record(ctx context.Context, actor Actor, items []*PlanItem, op
 			return err
 		}
 		res.destroyed(byID[id].Backup)
-		return nil
+		return ciphertextError(byID[id].Backup.Destruction)
 	})
 	res.Failed = append(res.Failed, failed...)
 }

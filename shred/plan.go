@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -25,6 +26,9 @@ type PlanItem struct {
 	Action   string          `json:"action"`
 	Reason   string          `json:"reason"`
 	Warnings []string        `json:"warnings,omitempty"`
+	// StorageHold is when the storage itself held the ciphertext for the
+	// case (an S3 Object Lock legal hold); nil where none applied.
+	StorageHold *attest.Span `json:"storageHold,omitempty"`
 
 	version int
 	key     *KeyInfo
@@ -72,8 +76,16 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 	if err != nil {
 		return nil, err
 	}
+	spans, err := s.storageHolds(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
 	items, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*PlanItem, error) {
-		return s.planItem(ctx, id, held[id], at)
+		it, err := s.planItem(ctx, id, held[id], at)
+		if it != nil {
+			it.StorageHold = spans[id]
+		}
+		return it, err
 	})
 	return &Plan{Case: c, At: at, Items: items}, err
 }

@@ -65,6 +65,9 @@ func renderPlan(w io.Writer, plan *shred.Plan) error {
 		for _, warn := range it.Warnings {
 			printf(tw, "\twarning\t%s\n", warn)
 		}
+		if h := it.StorageHold; h != nil {
+			printf(tw, "\tstorage hold\t%s to %s\n", h.From.Format(time.RFC3339), orDash(h.To))
+		}
 	}
 	printf(tw, "case %s: %d to destroy, %d skipped, %d already done\n", plan.Case.ID,
 		plan.Count(shred.ActionDestroy), plan.Count(shred.ActionSkip), plan.Count(shred.ActionDone))
@@ -94,4 +97,11 @@ func runShredCancel(ctx context.Context, v *shred.Service, caseID string, w io.W
 	}
 	printf(w, "cancelled the scheduled destruction of %d backup(s) of case %s\n", len(ids), caseID)
 	return nil
+}
+
+func orDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
 }
