@@ -85,7 +85,7 @@ func TestLogPairsRequestsAcrossFiles(t *testing.T) {
 	if len(unwraps) != 3 || st.Failed != 1 || st.Unanswered != 1 || st.Garbage != 1 || st.Files != 2 || st.Duplicates != 2 {
 		t.Fatalf("unwraps %+v\nstats %+v", unwraps, st)
 	}
-	if unwraps[0].RequestID != "r1" || unwraps[1].Outcome != OutcomeUnanswered || unwraps[2].Backup != "3" {
+	if unwraps[0].RequestID != "r1" || unwraps[1].Outcome != OutcomeUnanswered || unwraps[2].Backup != "bk-3" {
 		t.Fatalf("unwraps %+v", unwraps)
 	}
 	if !st.From.Equal(t0) || !st.To.Equal(time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)) || st.Lines != 11 {
@@ -125,9 +125,9 @@ func open(seq int64, backup, actor, purpose string, at time.Time) *ledger.Entry 
 }
 
 func TestReconcileRules(t *testing.T) {
-	e1 := open(1, "1", "token-a", "inquiry", t0.Add(-time.Second))
-	e2 := open(2, "1", "token-a", "second", t0.Add(time.Minute))
-	e3 := open(3, "2", "token-b", "other", t0)
+	e1 := open(1, "bk-1", "token-a", "inquiry", t0.Add(-time.Second))
+	e2 := open(2, "bk-1", "token-a", "second", t0.Add(time.Minute))
+	e3 := open(3, "bk-2", "token-b", "other", t0)
 	withHeader := decrypt("h", "bk-1", "token-a", t0)
 	withHeader.header = e1.Hash
 	replay := decrypt("replay", "bk-1", "token-a", t0.Add(time.Hour))
@@ -157,7 +157,7 @@ func TestReconcileRules(t *testing.T) {
 }
 
 func TestReconcileAllAccounted(t *testing.T) {
-	e1 := open(1, "1", "token-a (entity e-1)", "inquiry", t0)
+	e1 := open(1, "bk-1", "token-a (entity e-1)", "inquiry", t0)
 	u := decrypt("h", "bk-1", "token-a", t0.Add(time.Second))
 	u.entity = "e-1"
 	rep := Reconcile(readLog(t, time.Time{}, pair(t, u)), []*ledger.Entry{e1}, Options{})

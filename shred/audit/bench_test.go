@@ -52,7 +52,7 @@ func readBenchLog(b *testing.B, path string) *Report {
 	if err := log.Read(b.Context(), f); err != nil {
 		b.Fatal(err)
 	}
-	return Reconcile(log, []*ledger.Entry{open(1, "1", "token-a", "p", t0)}, Options{})
+	return Reconcile(log, []*ledger.Entry{open(1, "bk-1", "token-a", "p", t0)}, Options{})
 }
 
 func writeBenchLog(b *testing.B, size int64) (string, int64) {

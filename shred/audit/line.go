@@ -21,7 +21,8 @@ import (
 // `cryptoshred init` makes Vault log it in clear (hmac=false).
 const LedgerHeader = "X-Cryptoshred-Ledger-Entry"
 
-// KeyPrefix starts the name of every backup's Transit key.
+// KeyPrefix starts every backup id, which is also the name of the
+// backup's Transit key.
 const KeyPrefix = "bk-"
 
 // Operations on a Transit key that unwrap (or re-wrap) key material.

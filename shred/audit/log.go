@@ -36,8 +36,7 @@ type Unwrap struct {
 	Time          time.Time `json:"time"`
 	RequestID     string    `json:"requestId"`
 	Operation     string    `json:"operation"`
-	Key           string    `json:"key"`
-	Backup        string    `json:"backup"`
+	Backup        string    `json:"backup"` // the backup id, also its Transit key's name
 	DisplayName   string    `json:"displayName"`
 	EntityID      string    `json:"entityId,omitempty"`
 	Policies      []string  `json:"policies,omitempty"`
@@ -187,8 +186,8 @@ func (l *Log) add(ln *Line) {
 
 func newUnwrap(ln *Line) *Unwrap {
 	return &Unwrap{
-		Time: ln.Time, RequestID: ln.RequestID, Operation: ln.Operation, Key: ln.Key,
-		Backup: ln.Key[len(KeyPrefix):], DisplayName: ln.DisplayName, EntityID: ln.EntityID,
+		Time: ln.Time, RequestID: ln.RequestID, Operation: ln.Operation,
+		Backup: ln.Key, DisplayName: ln.DisplayName, EntityID: ln.EntityID,
 		Policies: ln.Policies, RemoteAddress: ln.RemoteAddress, Header: ln.Header, Outcome: OutcomeUnanswered,
 	}
 }
