@@ -176,7 +176,9 @@ func (l *Log) add(ln *Line) {
 	delete(l.pending, ln.RequestID)
 	l.settled[ln.RequestID] = true
 	if ln.Error != "" {
-		l.stats.Failed++
+		if !ln.Time.Before(l.since) {
+			l.stats.Failed++
+		}
 		return
 	}
 	u := newUnwrap(ln)
