@@ -3,6 +3,7 @@ package shred
 import (
 	"errors"
 
+	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
@@ -17,6 +18,7 @@ var (
 	ErrPartial          = errs.ErrPartial
 	ErrKeyDestroyed     = errs.ErrKeyDestroyed
 	ErrLedgerBroken     = ledger.ErrBroken
+	ErrUnrecordedUnwrap = audit.ErrUnrecorded
 )
 
 // RefusedError explains why an operation was refused.

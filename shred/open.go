@@ -8,6 +8,7 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -34,10 +35,13 @@ func (s *Service) Restore(ctx context.Context, actor Actor, req RestoreRequest) 
 		return nil, err
 	}
 	defer out.Abort()
-	if err := s.recordOpen(ctx, actor, b, req.Purpose); err != nil {
+	entry, err := s.recordOpen(ctx, actor, b, req.Purpose)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.decryptFile(ctx, b, out); err != nil {
+	// The key store names the entry in its audit log (a Vault request
+	// header), so the unwrap is matched with its purpose exactly.
+	if err := s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, out); err != nil {
 		return nil, err
 	}
 	return b, out.Commit()
@@ -69,13 +73,13 @@ func (s *Service) checkRestore(ctx context.Context, req RestoreRequest) (*catalo
 	return b, nil
 }
 
-func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup, purpose string) error {
-	_, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupOpened, Backups: []string{b.ID},
+func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup, purpose string) (*ledger.Entry, error) {
+	e, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupOpened, Backups: []string{b.ID},
 		Details: map[string]string{"purpose": purpose}})
 	if err != nil {
-		return fmt.Errorf("failed to record the access in the ledger, so the backup was not opened: %w", err)
+		return nil, fmt.Errorf("failed to record the access in the ledger, so the backup was not opened: %w", err)
 	}
-	return nil
+	return e, nil
 }
 
 // decryptFile decrypts b's ciphertext into w and checks the ciphertext

@@ -12,6 +12,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -133,6 +134,16 @@ func (s *Service) AccessReport(ctx context.Context, from time.Time) ([]ledger.Ac
 		return nil, err
 	}
 	return ledger.Accesses(entries, from), nil
+}
+
+// ReconcileUnwraps matches the backup key unwraps read from Vault's audit
+// log with the opens recorded in the verified ledger; see audit.Reconcile.
+func (s *Service) ReconcileUnwraps(ctx context.Context, log *audit.Log, opts audit.Options) (*audit.Report, error) {
+	entries, err := s.ledger.Entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return audit.Reconcile(log, entries, opts), nil
 }
 
 // KeyType is the Transit key type of every backup key.

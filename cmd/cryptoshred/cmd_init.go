@@ -12,7 +12,7 @@ func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "init",
 		Usage:       "create the mounts, mount configuration and policies in Vault (idempotent)",
-		Description: "Needs a token that may manage mounts and policies. A second run changes nothing and says so.",
+		Description: "Needs a token that may manage mounts, policies and audited request headers (sys/config/auditing). A second run changes nothing and says so.",
 		Action: func(c *cli.Context) error {
 			if err := noExtraArgs(c); err != nil {
 				return err

@@ -18,7 +18,7 @@ const (
 	exitUsage    = 2
 	exitPartial  = 3
 	exitRefused  = 4
-	exitVerifyKO = 5
+	exitVerifyKO = 5 // also: report access --fail-on-unrecorded found an unwrap without a purpose
 )
 
 const exitCodesHelp = `EXIT CODES:
@@ -27,7 +27,7 @@ const exitCodesHelp = `EXIT CODES:
    2  usage error
    3  partial: some backups failed, the rest are done
    4  refused: a hold, a Vault policy or a precondition forbids it
-   5  verification failed`
+   5  verification failed (attestation, ledger, or a key unwrap without a recorded purpose)`
 
 // usageError marks a mistake on the command line.
 type usageError struct{ msg string }
@@ -46,7 +46,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, attest.ErrVerification), errors.Is(err, shred.ErrLedgerBroken), errors.Is(err, shred.ErrCiphertextChanged):
+	case errors.Is(err, attest.ErrVerification), errors.Is(err, shred.ErrLedgerBroken),
+		errors.Is(err, shred.ErrCiphertextChanged), errors.Is(err, shred.ErrUnrecordedUnwrap):
 		return exitVerifyKO
 	case errors.Is(err, shred.ErrPartial):
 		return exitPartial

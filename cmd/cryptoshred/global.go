@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/urfave/cli/v2"
@@ -39,12 +41,32 @@ func globalOpts(c *cli.Context) (globalOptions, error) {
 		VaultAddr:    c.String("vault-addr"),
 		TransitMount: c.String("transit-mount"),
 		KVMount:      c.String("kv-mount"),
-		Format:       c.String("format"),
+		Format:       formatOption(c),
 	}
-	if o.Format != "text" && o.Format != "json" {
-		return o, usagef("--format must be text or json, not %q", o.Format)
+	if formats := commandFormats(c); !slices.Contains(formats, o.Format) {
+		return o, usagef("--format must be %s, not %q", strings.Join(formats, " or "), o.Format)
 	}
 	return o, nil
+}
+
+// formatOption is --format as given after the command (for a command
+// with its own --format flag) or else before it.
+func formatOption(c *cli.Context) string {
+	for _, cc := range c.Lineage() {
+		if f := cc.String("format"); f != "" {
+			return f
+		}
+	}
+	return "text"
+}
+
+// commandFormats are the output formats of c's command: text and json,
+// and csv for a command that declares its own --format flag for it.
+func commandFormats(c *cli.Context) []string {
+	if c.Command != nil && slices.ContainsFunc(c.Command.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "format") }) {
+		return []string{"text", "json", "csv"}
+	}
+	return []string{"text", "json"}
 }
 
 // connect returns a Vault client for the global options, with the token

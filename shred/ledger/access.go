@@ -9,6 +9,7 @@ type Access struct {
 	Backup  string    `json:"backup"`
 	Purpose string    `json:"purpose"`
 	Seq     int64     `json:"ledgerSeq"`
+	Hash    string    `json:"ledgerHash"`
 }
 
 // Accesses lists every open among entries since from; a zero from means
@@ -20,7 +21,7 @@ func Accesses(entries []*Entry, from time.Time) []Access {
 			continue
 		}
 		for _, id := range e.Backups {
-			out = append(out, Access{At: e.Time, Who: e.Actor, Backup: id, Purpose: e.Details["purpose"], Seq: e.Seq})
+			out = append(out, Access{At: e.Time, Who: e.Actor, Backup: id, Purpose: e.Details["purpose"], Seq: e.Seq, Hash: e.Hash})
 		}
 	}
 	return out

@@ -42,6 +42,10 @@ type Entry struct {
 	Case    string            `json:"case,omitempty"`
 	Backups []string          `json:"backups,omitempty"`
 	Details map[string]string `json:"details,omitempty"`
+	// Hash is the chain hash of the entry's exact bytes (HashEntry), the
+	// value that names this entry elsewhere (in Vault's audit log, say).
+	// Append and Walk fill it in; it is not part of the entry's bytes.
+	Hash string `json:"-"`
 }
 
 // Event is what a caller appends; the ledger fills in Seq, Prev and Time.

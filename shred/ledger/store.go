@@ -67,9 +67,10 @@ func (l *Ledger) tryAppend(ctx context.Context, actor string, ev Event) (*Entry,
 	if _, err := l.store.Put(ctx, entryPath(e.Seq), map[string]any{"entry": string(raw)}, 0); err != nil {
 		return nil, err
 	}
+	e.Hash = HashEntry(raw)
 	// The head is a hint: a lost race or a refused write leaves it behind,
 	// and the next append or verification finds the end anyway.
-	_, _ = catalog.PutJSON(ctx, l.store, headPath, Head{Seq: e.Seq, Hash: HashEntry(raw)}, headVersion)
+	_, _ = catalog.PutJSON(ctx, l.store, headPath, Head{Seq: e.Seq, Hash: e.Hash}, headVersion)
 	return e, nil
 }
 

@@ -173,6 +173,7 @@ func (w *walker) slot(seq int64, s slot) error {
 	case e.Prev != w.prev:
 		w.junk(seq, "holds an entry that does not link to the slot before it")
 	default:
+		e.Hash = HashEntry(s.raw)
 		if err := w.fn(e, s.raw); err != nil {
 			return err
 		}

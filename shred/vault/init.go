@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
@@ -33,13 +34,15 @@ type Change struct {
 }
 
 // Init makes Vault ready for cryptoshred: the Transit mount with
-// disable_upsert, the KV v2 mount, and the three policies. It changes only
-// what differs, so a second run returns no changes. It needs a token that
-// may manage mounts and policies (a Vault operator's).
+// disable_upsert, the KV v2 mount, the three policies, and the audited
+// request header that lets an audit log line name the ledger entry of an
+// open (audit.LedgerHeader, logged in clear). It changes only what
+// differs, so a second run returns no changes. It needs a token that may
+// manage mounts, policies and sys/config/auditing (a Vault operator's).
 func (v *Client) Init(ctx context.Context) ([]Change, error) {
 	var changes []Change
 	steps := []func(context.Context) (string, error){
-		v.ensureTransitMount, v.ensureKVMount, v.ensureNoUpsert,
+		v.ensureTransitMount, v.ensureKVMount, v.ensureNoUpsert, v.ensureAuditHeader,
 	}
 	for _, step := range steps {
 		what, err := step(ctx)
@@ -120,6 +123,44 @@ func (v *Client) ensureNoUpsert(ctx context.Context) (string, error) {
 		return "", vaultError("write", path, err)
 	}
 	return "set disable_upsert=true on " + path, nil
+}
+
+// auditHeadersPath is where Vault keeps the request headers its audit
+// devices log.
+const auditHeadersPath = "sys/config/auditing/request-headers"
+
+// ensureAuditHeader makes Vault's audit devices log audit.LedgerHeader
+// without HMAC: the value is a ledger entry's hash, no secret, and an
+// auditor must read it to match the unwrap with the entry.
+func (v *Client) ensureAuditHeader(ctx context.Context) (string, error) {
+	sec, err := v.client.Logical().ReadWithContext(ctx, auditHeadersPath)
+	if err != nil {
+		return "", vaultError("read", auditHeadersPath, err)
+	}
+	if auditHeaderInClear(sec) {
+		return "", nil
+	}
+	path := auditHeadersPath + "/" + audit.LedgerHeader
+	if _, err := v.client.Logical().WriteWithContext(ctx, path, map[string]any{"hmac": false}); err != nil {
+		return "", vaultError("write", path, err)
+	}
+	return "registered audited request header " + audit.LedgerHeader + " (hmac=false)", nil
+}
+
+// auditHeaderInClear reports whether Vault's list of audited headers has
+// audit.LedgerHeader with hmac=false; Vault lists names in lower case.
+func auditHeaderInClear(sec *api.Secret) bool {
+	if sec == nil {
+		return false
+	}
+	headers, _ := sec.Data["headers"].(map[string]any)
+	for name, cfg := range headers {
+		c, _ := cfg.(map[string]any)
+		if strings.EqualFold(name, audit.LedgerHeader) && c["hmac"] == false {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *Client) ensurePolicies(ctx context.Context) ([]Change, error) {

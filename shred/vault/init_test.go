@@ -2,12 +2,14 @@ package vault_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
 
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -19,8 +21,8 @@ func TestInitIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first) != 6 {
-		t.Fatalf("first init made %d changes, want 6: %v", len(first), first)
+	if len(first) != 7 {
+		t.Fatalf("first init made %d changes, want 7: %v", len(first), first)
 	}
 	second, err := v.Init(ctx)
 	if err != nil {
@@ -28,6 +30,27 @@ func TestInitIsIdempotent(t *testing.T) {
 	}
 	if len(second) != 0 {
 		t.Fatalf("second init changed %v", second)
+	}
+}
+
+// init makes the audit devices log the ledger entry header in clear, and
+// puts it back when an operator turned HMAC on.
+func TestInitRegistersAuditedLedgerHeader(t *testing.T) {
+	srv := vaulttest.Start(t)
+	root := srv.Root(t)
+	v := vault.New(root, vault.DefaultMounts)
+	ctx := context.Background()
+	path := "sys/config/auditing/request-headers/" + audit.LedgerHeader
+	if _, err := root.Logical().Write(path, map[string]any{"hmac": true}); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := v.Init(ctx)
+	if err != nil || !strings.Contains(fmt.Sprint(changes), "X-Cryptoshred-Ledger-Entry (hmac=false)") {
+		t.Fatalf("init: %v %v", changes, err)
+	}
+	sec, err := root.Logical().Read(path)
+	if err != nil || sec == nil || strings.ToLower(fmt.Sprint(sec.Data)) != "map[x-cryptoshred-ledger-entry:map[hmac:false]]" {
+		t.Fatalf("header config: %v %v", sec, err)
 	}
 }
 

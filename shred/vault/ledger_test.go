@@ -118,3 +118,22 @@ func newLedger(t *testing.T) (*vaulttest.Server, *ledger.Ledger) {
 	}
 	return srv, ledger.New(v)
 }
+
+// The hash Append returns is the one a walk computes from the stored
+// bytes, and the one the head records: it names the entry in Vault's
+// audit log.
+func TestLedgerEntryHashIsTheChainHash(t *testing.T) {
+	_, v := newLedger(t)
+	ctx := context.Background()
+	e, err := v.Append(ctx, "t", ledger.Event{Kind: ledger.KindBackupOpened, Backups: []string{"x"}})
+	if err != nil || !strings.HasPrefix(e.Hash, "sha256:") {
+		t.Fatalf("append: %+v %v", e, err)
+	}
+	entries, err := v.Entries(ctx)
+	if err != nil || len(entries) != 1 || entries[0].Hash != e.Hash {
+		t.Fatalf("entries: %+v %v", entries, err)
+	}
+	if rep, err := v.Verify(ctx); err != nil || rep.Head != e.Hash {
+		t.Fatalf("head %+v %v, want %s", rep, err, e.Hash)
+	}
+}

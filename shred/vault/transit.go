@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/vault/api"
+
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
@@ -90,10 +93,12 @@ func (v *Client) WrapKey(ctx context.Context, name string, fileKey []byte) (stri
 }
 
 // UnwrapKey decrypts a file key wrapped by WrapKey. If the key is gone it
-// returns an error wrapping errs.ErrKeyDestroyed.
+// returns an error wrapping errs.ErrKeyDestroyed. The ledger entry hash
+// in ctx (audit.WithLedgerEntry), if any, is sent in the audited
+// audit.LedgerHeader, so Vault's audit log names the entry.
 func (v *Client) UnwrapKey(ctx context.Context, name, ciphertext string) ([]byte, error) {
 	path := v.mounts.Transit + "/decrypt/" + name
-	sec, err := v.client.Logical().WriteWithContext(ctx, path, map[string]any{"ciphertext": ciphertext})
+	sec, err := v.withLedgerHeader(ctx).Logical().WriteWithContext(ctx, path, map[string]any{"ciphertext": ciphertext})
 	if err != nil {
 		return nil, v.keyUseError(ctx, "decrypt with", name, err)
 	}
@@ -103,6 +108,16 @@ func (v *Client) UnwrapKey(ctx context.Context, name, ciphertext string) ([]byte
 		return nil, fmt.Errorf("vault returned a malformed plaintext for key %s", name)
 	}
 	return key, nil
+}
+
+// withLedgerHeader returns the client to send a request with: one that
+// adds the ledger entry header when ctx carries an entry.
+func (v *Client) withLedgerHeader(ctx context.Context) *api.Client {
+	entry := audit.LedgerEntry(ctx)
+	if entry == "" {
+		return v.client
+	}
+	return v.client.WithRequestCallbacks(func(r *api.Request) { r.Headers.Set(audit.LedgerHeader, entry) })
 }
 
 // keyUseError explains a failed encrypt or decrypt: a destroyed key is

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	"github.com/cryptoshred/cryptoshred/shred/audit"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+)
+
+// enableFileAudit enables a file audit device on env's Vault and returns
+// the log's path.
+func enableFileAudit(t *testing.T, env testEnv) string {
+	t.Helper()
+	path := filepath.Join(env.dir, "vault-audit.log")
+	err := env.srv.Root(t).Sys().EnableAuditWithOptions("file", &api.EnableAuditOptions{
+		Type: "file", Options: map[string]string{"file_path": path},
+	})
+	if err != nil {
+		t.Fatalf("enable the file audit device: %v", err)
+	}
+	return path
+}
+
+// plainDecrypt unwraps b's file key with a plain Transit decrypt, as an
+// admin could with `vault write cryptoshred-transit/decrypt/KEY`.
+func plainDecrypt(t *testing.T, env testEnv, b *catalog.Backup) {
+	t.Helper()
+	f, err := os.Open(b.Ciphertext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stanzas, err := agefile.HeaderStanzas(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ct, err := agefile.ParseStanza(stanzas[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = env.srv.Client(t, env.roles.admin).Logical().Write("cryptoshred-transit/decrypt/"+b.Key, map[string]any{"ciphertext": ct})
+	if err != nil {
+		t.Fatalf("plain decrypt: %v", err)
+	}
+}
+
+func TestReportAccessReconcilesVaultAuditLog(t *testing.T) {
+	env := newTestEnv(t)
+	logPath := enableFileAudit(t, env)
+	b1 := protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	b2 := protectFile(t, env, "payroll.tar", []byte("salaries"))
+	mustRun(t, env.srv, env.roles.admin, "backup", "open", b1.ID, "--purpose", "=DPA inspection copy", "-o", filepath.Join(env.dir, "copy1"))
+	plainDecrypt(t, env, b2)
+	_, err := env.srv.Client(t, env.roles.admin).Logical().Write("cryptoshred-transit/decrypt/"+b2.Key, map[string]any{"ciphertext": "vault:v1:AAAA"})
+	if err == nil {
+		t.Fatal("a decrypt of junk succeeded")
+	}
+	time.Sleep(10 * time.Millisecond)
+	afterPlain := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	mustRun(t, env.srv, env.roles.admin, "backup", "open", b1.ID, "--purpose", "second look", "-o", filepath.Join(env.dir, "copy2"))
+
+	report := func(code int, args ...string) result {
+		return expectCode(t, code, env.srv, env.roles.auditor, append([]string{"report", "access"}, args...)...)
+	}
+	text := report(0, "--vault-audit-log", logPath).stdout
+	lines := strings.Split(text, "\n")
+	if !strings.Contains(text, "Backup key unwraps: 3 (1 without a recorded purpose); 1 failed request(s) not listed") ||
+		!strings.Contains(text, "Counting: each request is counted once") {
+		t.Fatalf("summary:\n%s", text)
+	}
+	row := tableRows(t, lines)
+	if len(row) != 3 || !strings.HasPrefix(row[0], "NONE") || !strings.Contains(row[0], b2.ID) ||
+		!strings.Contains(row[0], "token-backup-admin [cryptoshred-admin,default]") || !strings.Contains(row[0], "127.0.0.1") {
+		t.Fatalf("unaccounted unwrap not first:\n%s", text)
+	}
+	for _, r := range row[1:] {
+		if !strings.HasPrefix(r, "recorded  header") || !strings.Contains(r, b1.ID) {
+			t.Fatalf("CLI open not matched by header:\n%s", text)
+		}
+	}
+
+	fail := report(exitVerifyKO, "--vault-audit-log", logPath, "--fail-on-unrecorded")
+	if !strings.Contains(fail.stdout, "NONE") || !strings.Contains(fail.stderr, "key unwraps without a recorded purpose: 1 of 3") {
+		t.Fatalf("--fail-on-unrecorded: %+v", fail)
+	}
+	since := afterPlain.UTC().Format(time.RFC3339Nano)
+	ok := report(0, "--vault-audit-log", logPath, "--fail-on-unrecorded", "--since", since)
+	if rows := tableRows(t, strings.Split(ok.stdout, "\n")); len(rows) != 1 || !strings.Contains(rows[0], `"second look"`) {
+		t.Fatalf("--since %s:\n%s", since, ok.stdout)
+	}
+
+	checkJSONAndCSV(t, report(0, "--vault-audit-log", logPath, "--format", "json").stdout,
+		report(0, "--vault-audit-log", logPath, "--format", "csv").stdout, b2)
+
+	// The same log rotated, the older half gzip-compressed, split between
+	// a request and its response, given newest first: the same report.
+	newer, older := rotate(t, env, logPath, b2.Key)
+	rotated := report(0, "--vault-audit-log", newer, older)
+	if got, want := tableRows(t, strings.Split(rotated.stdout, "\n")), row; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rotated log:\n%s\nwant rows:\n%s", rotated.stdout, strings.Join(want, "\n"))
+	}
+	if !strings.Contains(rotated.stdout, "2 file(s)") {
+		t.Fatalf("rotated: %s", rotated.stdout)
+	}
+
+	// Without the header (a log from before `init` registered it), the
+	// time+identity rule still accounts for the CLI opens.
+	stripped := filepath.Join(env.dir, "no-header.log")
+	raw, _ := os.ReadFile(logPath)
+	os.WriteFile(stripped, bytes.ReplaceAll(raw, []byte("x-cryptoshred-ledger-entry"), []byte("x-other")), 0o600)
+	fallback := report(0, "--vault-audit-log", stripped).stdout
+	if strings.Count(fallback, "recorded  time+identity") != 2 {
+		t.Fatalf("fallback:\n%s", fallback)
+	}
+
+	report(exitUsage, "--fail-on-unrecorded")
+	report(exitUsage, "--since", "18 months")
+	report(exitError, "--vault-audit-log", filepath.Join(env.dir, "missing.log"))
+}
+
+// tableRows returns the rows under the text report's PURPOSE? header.
+func tableRows(t *testing.T, lines []string) []string {
+	t.Helper()
+	for i, l := range lines {
+		if strings.HasPrefix(l, "PURPOSE?") {
+			var rows []string
+			for _, r := range lines[i+1:] {
+				if r != "" {
+					rows = append(rows, r)
+				}
+			}
+			return rows
+		}
+	}
+	t.Fatalf("no table in:\n%s", strings.Join(lines, "\n"))
+	return nil
+}
+
+func checkJSONAndCSV(t *testing.T, js, cs string, unaccounted *catalog.Backup) {
+	t.Helper()
+	var rep audit.Report
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatalf("json %v:\n%s", err, js)
+	}
+	if rep.Unaccounted != 1 || len(rep.Findings) != 3 || rep.Findings[0].Backup != unaccounted.ID ||
+		rep.Findings[0].Rule != audit.RuleNone || rep.Findings[1].Rule != audit.RuleHeader ||
+		!strings.HasPrefix(rep.Findings[1].LedgerHash, "sha256:") || rep.Log.Failed != 1 {
+		t.Fatalf("json: %+v", rep)
+	}
+	rows, err := csv.NewReader(strings.NewReader(cs)).ReadAll()
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("csv %v:\n%s", err, cs)
+	}
+	if rows[0][0] != "recorded_purpose" || rows[1][0] != "false" || rows[1][1] != "none" || rows[1][4] != unaccounted.ID ||
+		rows[2][1] != "header" || rows[2][14] != "'=DPA inspection copy" {
+		t.Fatalf("csv rows: %q", rows)
+	}
+}
+
+// rotate splits the log at the request line of the plain decrypt of key
+// into an older, gzip-compressed file and a newer plain one.
+func rotate(t *testing.T, env testEnv, logPath, key string) (newer, older string) {
+	t.Helper()
+	raw, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(raw), "\n")
+	cut := -1
+	for i, l := range lines {
+		if strings.Contains(l, `"path":"cryptoshred-transit/decrypt/`+key+`"`) && strings.Contains(l, `"type":"request"`) {
+			cut = i + 1
+			break
+		}
+	}
+	if cut < 0 {
+		t.Fatalf("no decrypt request of %s in the log", key)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(strings.Join(lines[:cut], "")))
+	zw.Close()
+	older, newer = filepath.Join(env.dir, "vault-audit.log.1.gz"), filepath.Join(env.dir, "vault-audit.log.new")
+	if err := os.WriteFile(older, gz.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(newer, []byte(strings.Join(lines[cut:], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return newer, older
+}

@@ -1,0 +1,167 @@
+package audit
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+)
+
+func TestParseLineKeyOperations(t *testing.T) {
+	for path, want := range map[string]string{
+		"cryptoshred-transit/decrypt/bk-1":             "decrypt bk-1",
+		"cryptoshred-transit/rewrap/bk-1":              "rewrap bk-1",
+		"cryptoshred-transit/datakey/plaintext/bk-1":   "datakey bk-1",
+		"cryptoshred-transit/datakey/wrapped/bk-1":     "datakey bk-1",
+		"cryptoshred-transit/encrypt/bk-1":             "",
+		"cryptoshred-transit/decrypt/signer":           "",
+		"cryptoshred-transit/decrypt/bk-":              "",
+		"cryptoshred-transit/keys/bk-1":                "",
+		"other-transit/decrypt/bk-1":                   "",
+		"cryptoshred/data/cryptoshred-transit/decrypt": "",
+	} {
+		e := decrypt("r1", "", "token-admin", t0)
+		e.path, e.typ = path, TypeResponse
+		ln, err := ParseLine(vaultLine(t, e), "cryptoshred-transit")
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		got := ""
+		if ln != nil {
+			got = ln.Operation + " " + ln.Key
+		}
+		if got != want {
+			t.Errorf("%s: got %q, want %q", path, got, want)
+		}
+	}
+}
+
+func TestParseLineFields(t *testing.T) {
+	e := decrypt("r1", "bk-01abc", "token-backup-admin", t0)
+	e.typ, e.entity, e.header = TypeResponse, "ent-1", "sha256:ab"
+	ln, err := ParseLine(append([]byte("prefix "), vaultLine(t, e)...), "cryptoshred-transit")
+	if err != nil || ln == nil {
+		t.Fatalf("%v %v", ln, err)
+	}
+	if ln.DisplayName != "token-backup-admin" || ln.EntityID != "ent-1" || ln.Header != "sha256:ab" ||
+		ln.RemoteAddress != "10.0.0.7" || !ln.Time.Equal(t0) || ln.RequestID != "r1" || len(ln.Policies) != 2 {
+		t.Fatalf("fields: %+v", ln)
+	}
+}
+
+func TestParseLineGarbage(t *testing.T) {
+	for _, s := range []string{
+		"", "not json", "{", "\n", `prefix {"type":"request"`,
+		`{"type":"x","time":"2025-01-01T00:00:00Z","request":{"id":"1","path":"cryptoshred-transit/decrypt/bk-1"}}`,
+		`{"type":"request","request":{"id":"1","path":"cryptoshred-transit/decrypt/bk-1"}}`,
+		`{"type":"request","time":"2025-01-01T00:00:00Z","request":{"path":"cryptoshred-transit/decrypt/bk-1"}}`,
+		`{"type":"request","time":"2025-01-01T00:00:00Z","request":{"id":1,"path":"cryptoshred-transit/x"}}`,
+	} {
+		if _, err := ParseLine([]byte(s), "cryptoshred-transit"); !errors.Is(err, ErrNotAuditLine) {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+}
+
+// A request counts once, from its response; errors are failed, missing
+// responses unanswered; a log read twice or split across rotated files
+// counts the same.
+func TestLogPairsRequestsAcrossFiles(t *testing.T) {
+	ok := pair(t, decrypt("r1", "bk-1", "token-a", t0))
+	failed := decrypt("r2", "bk-1", "token-a", t0.Add(time.Second))
+	failed.err = "permission denied"
+	req := decrypt("r3", "bk-2", "token-b", t0.Add(2*time.Second))
+	req.typ = TypeRequest
+	other := `{"type":"request","time":"2025-03-14T09:30:00Z","request":{"id":"k","path":"cryptoshred/data/ledger/000000000001"}}` + "\n"
+	cut := pair(t, decrypt("r4", "bk-3", "token-a", t0.Add(3*time.Second)))
+	split := strings.SplitAfterN(cut, "\n", 2)
+	log := readLog(t, time.Time{}, ok+pair(t, failed)+string(vaultLine(t, req))+"\n"+other+"garbage\n"+split[0],
+		split[1]+ok)
+	unwraps, st := log.Unwraps()
+	if len(unwraps) != 3 || st.Failed != 1 || st.Unanswered != 1 || st.Garbage != 1 || st.Files != 2 || st.Duplicates != 2 {
+		t.Fatalf("unwraps %+v\nstats %+v", unwraps, st)
+	}
+	if unwraps[0].RequestID != "r1" || unwraps[1].Outcome != OutcomeUnanswered || unwraps[2].Backup != "bk-3" {
+		t.Fatalf("unwraps %+v", unwraps)
+	}
+	if !st.From.Equal(t0) || !st.To.Equal(time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)) || st.Lines != 11 {
+		t.Fatalf("span %v..%v, %d lines", st.From, st.To, st.Lines)
+	}
+}
+
+func TestLogGzipAndSince(t *testing.T) {
+	text := pair(t, decrypt("r1", "bk-1", "a", t0)) + pair(t, decrypt("r2", "bk-1", "a", t0.Add(48*time.Hour)))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(text))
+	zw.Close()
+	log := readLog(t, t0.Add(time.Hour), gz.String())
+	unwraps, st := log.Unwraps()
+	if len(unwraps) != 1 || unwraps[0].RequestID != "r2" || st.Earlier != 1 || st.Lines != 4 {
+		t.Fatalf("%+v %+v", unwraps, st)
+	}
+	if err := NewLog("m", time.Time{}).Read(t.Context(), strings.NewReader("\x1f\x8bnot gzip")); err == nil {
+		t.Fatal("a broken gzip stream read without error")
+	}
+}
+
+func TestLogSkipsOverlongLines(t *testing.T) {
+	long := `{"type":"request","x":"` + strings.Repeat("a", MaxLineBytes) + `"}` + "\n"
+	mid := `{"type":"request","x":"` + strings.Repeat("b", 1<<20) + `"}` + "\n"
+	log := readLog(t, time.Time{}, long+mid+pair(t, decrypt("r1", "bk-1", "a", t0)))
+	unwraps, st := log.Unwraps()
+	if len(unwraps) != 1 || st.Garbage != 1 || st.Lines != 4 {
+		t.Fatalf("%+v %+v", unwraps, st)
+	}
+}
+
+func open(seq int64, backup, actor, purpose string, at time.Time) *ledger.Entry {
+	return &ledger.Entry{Seq: seq, Kind: ledger.KindBackupOpened, Actor: actor, Time: at, Backups: []string{backup},
+		Details: map[string]string{"purpose": purpose}, Hash: "sha256:" + strings.Repeat(string(rune('a'+seq)), 64)}
+}
+
+func TestReconcileRules(t *testing.T) {
+	e1 := open(1, "bk-1", "token-a", "inquiry", t0.Add(-time.Second))
+	e2 := open(2, "bk-1", "token-a", "second", t0.Add(time.Minute))
+	e3 := open(3, "bk-2", "token-b", "other", t0)
+	withHeader := decrypt("h", "bk-1", "token-a", t0)
+	withHeader.header = e1.Hash
+	replay := decrypt("replay", "bk-1", "token-a", t0.Add(time.Hour))
+	replay.header = e1.Hash
+	stranger := decrypt("s", "bk-2", "token-x", t0.Add(time.Second))
+	log := readLog(t, time.Time{}, pair(t, withHeader)+pair(t, replay)+pair(t, stranger)+
+		pair(t, decrypt("t", "bk-1", "token-a", t0.Add(time.Minute+time.Second)))+
+		pair(t, decrypt("late", "bk-2", "token-b", t0.Add(10*time.Minute))))
+	rep := Reconcile(log, []*ledger.Entry{e1, e2, e3}, Options{})
+	got, notes := map[string]string{}, map[string]string{}
+	for _, f := range rep.Findings {
+		got[f.RequestID], notes[f.RequestID] = f.Rule, f.Note
+	}
+	want := map[string]string{"h": RuleHeader, "t": RuleTimeIdentity, "replay": RuleNone, "s": RuleNone, "late": RuleNone}
+	for id, rule := range want {
+		if got[id] != rule {
+			t.Errorf("%s: rule %q, want %q", id, got[id], rule)
+		}
+	}
+	if rep.Unaccounted != 3 || rep.Findings[0].Accounted() || !rep.Findings[4].Accounted() ||
+		!errors.Is(rep.Check(), ErrUnrecorded) {
+		t.Fatalf("report %+v", rep)
+	}
+	if !strings.Contains(notes["replay"], "already accounts") {
+		t.Fatalf("replay note: %q", notes["replay"])
+	}
+}
+
+func TestReconcileAllAccounted(t *testing.T) {
+	e1 := open(1, "bk-1", "token-a (entity e-1)", "inquiry", t0)
+	u := decrypt("h", "bk-1", "token-a", t0.Add(time.Second))
+	u.entity = "e-1"
+	rep := Reconcile(readLog(t, time.Time{}, pair(t, u)), []*ledger.Entry{e1}, Options{})
+	if rep.Check() != nil || rep.Findings[0].Rule != RuleTimeIdentity || rep.Findings[0].Purpose != "inquiry" {
+		t.Fatalf("%+v", rep)
+	}
+}

@@ -1,0 +1,221 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Outcomes of an unwrap request.
+const (
+	// OutcomeOK: Vault's response line carries no error.
+	OutcomeOK = "ok"
+	// OutcomeUnanswered: only the request line was found (a log cut at
+	// rotation, or Vault stopped); the unwrap may have succeeded.
+	OutcomeUnanswered = "unanswered"
+)
+
+// Counting says how requests are counted, for reports.
+const Counting = "each request is counted once, by request id, from its response line; " +
+	"a request whose response carries an error (denied, bad ciphertext) is counted as failed and not listed; " +
+	"a request without a response line is listed as unanswered"
+
+// MaxLineBytes is the longest line read; a longer one is skipped and
+// counted as garbage, so memory stays bounded whatever the log holds.
+const MaxLineBytes = 16 << 20
+
+// Unwrap is one request that unwrapped (or re-wrapped) a backup's file key
+// with its Transit key, as Vault's audit log records it.
+type Unwrap struct {
+	Time          time.Time `json:"time"`
+	RequestID     string    `json:"requestId"`
+	Operation     string    `json:"operation"`
+	Backup        string    `json:"backup"` // the backup id, also its Transit key's name
+	DisplayName   string    `json:"displayName"`
+	EntityID      string    `json:"entityId,omitempty"`
+	Policies      []string  `json:"policies,omitempty"`
+	RemoteAddress string    `json:"remoteAddress"`
+	Header        string    `json:"ledgerHeader,omitempty"`
+	Outcome       string    `json:"outcome"`
+}
+
+// Stats counts what the logs held.
+type Stats struct {
+	Files      int       `json:"files"`
+	Lines      int64     `json:"lines"`
+	Garbage    int64     `json:"garbageLines"`
+	Unwraps    int       `json:"unwraps"`
+	Failed     int       `json:"failedUnwraps"`
+	Unanswered int       `json:"unansweredUnwraps"`
+	Duplicates int64     `json:"duplicateLines"`
+	Earlier    int       `json:"unwrapsBeforeSince"`
+	From       time.Time `json:"from,omitzero"`
+	To         time.Time `json:"to,omitzero"`
+}
+
+// Log collects the backup key unwraps of one or more audit log files,
+// read one after the other in any order (rotated files too: a request
+// and its response may sit in two files). It keeps one record per unwrap
+// request, never a line, so memory does not grow with the log.
+type Log struct {
+	mount   string
+	since   time.Time
+	pending map[string]*Unwrap // request seen, response not yet
+	settled map[string]bool    // response seen
+	unwraps []Unwrap
+	stats   Stats
+}
+
+// NewLog returns a Log of unwraps under the Transit mount, leaving out
+// those before since (zero: none).
+func NewLog(mount string, since time.Time) *Log {
+	return &Log{mount: mount, since: since, pending: map[string]*Unwrap{}, settled: map[string]bool{}}
+}
+
+// Read reads one audit log file from r, plain or gzip-compressed (told by
+// its magic bytes), a line at a time.
+func (l *Log) Read(ctx context.Context, r io.Reader) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("failed to read a gzip-compressed log: %w", err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 256<<10)
+	}
+	l.stats.Files++
+	return l.readLines(ctx, br)
+}
+
+// readLines hands each line to l.line. A line longer than the read
+// buffer is gathered up to MaxLineBytes; a longer one is skipped to its
+// newline and counted as garbage.
+func (l *Log) readLines(ctx context.Context, br *bufio.Reader) error {
+	var long []byte
+	skipping := false
+	for n := 0; ; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		part, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			skipping = skipping || len(long)+len(part) > MaxLineBytes
+			if !skipping {
+				long = append(long, part...)
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("failed to read the log: %w", err)
+		}
+		switch {
+		case skipping || len(long)+len(part) > MaxLineBytes:
+			l.stats.Lines++
+			l.stats.Garbage++
+			skipping, long = false, long[:0]
+		case len(long) > 0:
+			l.line(append(long, part...))
+			long = long[:0]
+		default:
+			l.line(part)
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// line accounts for one line.
+func (l *Log) line(raw []byte) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return
+	}
+	l.stats.Lines++
+	if t, ok := lineTime(raw); ok {
+		l.span(t)
+	}
+	ln, err := ParseLine(raw, l.mount)
+	switch {
+	case err != nil:
+		l.stats.Garbage++
+	case ln != nil:
+		l.add(ln)
+	}
+}
+
+func (l *Log) span(t time.Time) {
+	if l.stats.From.IsZero() || t.Before(l.stats.From) {
+		l.stats.From = t
+	}
+	if t.After(l.stats.To) {
+		l.stats.To = t
+	}
+}
+
+// add pairs request and response lines by request id.
+func (l *Log) add(ln *Line) {
+	if l.settled[ln.RequestID] {
+		l.stats.Duplicates++
+		return
+	}
+	if ln.Type == TypeRequest {
+		if _, ok := l.pending[ln.RequestID]; ok {
+			l.stats.Duplicates++
+			return
+		}
+		l.pending[ln.RequestID] = newUnwrap(ln)
+		return
+	}
+	delete(l.pending, ln.RequestID)
+	l.settled[ln.RequestID] = true
+	if ln.Error != "" {
+		if !ln.Time.Before(l.since) {
+			l.stats.Failed++
+		}
+		return
+	}
+	u := newUnwrap(ln)
+	u.Outcome = OutcomeOK
+	l.keep(*u)
+}
+
+func newUnwrap(ln *Line) *Unwrap {
+	return &Unwrap{
+		Time: ln.Time, RequestID: ln.RequestID, Operation: ln.Operation,
+		Backup: ln.Key, DisplayName: ln.DisplayName, EntityID: ln.EntityID,
+		Policies: ln.Policies, RemoteAddress: ln.RemoteAddress, Header: ln.Header, Outcome: OutcomeUnanswered,
+	}
+}
+
+func (l *Log) keep(u Unwrap) {
+	if u.Time.Before(l.since) {
+		l.stats.Earlier++
+		return
+	}
+	l.unwraps = append(l.unwraps, u)
+}
+
+// Unwraps returns every unwrap read so far, oldest first, and the counts;
+// requests still without a response are included as unanswered.
+func (l *Log) Unwraps() ([]Unwrap, Stats) {
+	out := slices.Clone(l.unwraps)
+	st := l.stats
+	for _, u := range l.pending {
+		if u.Time.Before(l.since) {
+			st.Earlier++
+			continue
+		}
+		out = append(out, *u)
+		st.Unanswered++
+	}
+	slices.SortStableFunc(out, func(a, b Unwrap) int { return a.Time.Compare(b.Time) })
+	st.Unwraps = len(out)
+	return out, st
+}

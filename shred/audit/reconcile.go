@@ -1,0 +1,190 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+)
+
+// Rules by which an unwrap was matched with a ledger entry.
+const (
+	// RuleHeader: the request carried the LedgerHeader naming the hash of
+	// an open of this backup by this identity, made before it.
+	RuleHeader = "header"
+	// RuleTimeIdentity: no header; an open of this backup by the same
+	// identity was recorded within the window before it.
+	RuleTimeIdentity = "time+identity"
+	// RuleNone: no recorded purpose accounts for the unwrap.
+	RuleNone = "none"
+)
+
+// ErrUnrecorded marks key unwraps that no ledger entry with a purpose
+// accounts for. The CLI maps it to exit code 5.
+var ErrUnrecorded = errors.New("key unwraps without a recorded purpose")
+
+// Options tune the match.
+type Options struct {
+	// Window is how long before an unwrap its open may have been
+	// recorded, for the time+identity rule (default DefaultWindow).
+	Window time.Duration
+	// Skew is how far the ledger's clock (the client's) may run ahead of
+	// Vault's (default DefaultSkew).
+	Skew time.Duration
+}
+
+// Defaults of Options.
+const (
+	DefaultWindow = 2 * time.Minute
+	DefaultSkew   = time.Minute
+)
+
+// Finding is one unwrap and what in the ledger accounts for it.
+type Finding struct {
+	Unwrap
+	Rule       string    `json:"rule"`
+	LedgerSeq  int64     `json:"ledgerSeq,omitempty"`
+	LedgerHash string    `json:"ledgerHash,omitempty"`
+	LedgerAt   time.Time `json:"ledgerAt,omitzero"`
+	Purpose    string    `json:"purpose,omitempty"`
+	// Note says why a header named no usable entry.
+	Note string `json:"note,omitempty"`
+}
+
+// Accounted reports whether a recorded purpose accounts for the unwrap.
+func (f Finding) Accounted() bool { return f.Rule != RuleNone }
+
+// Report is the reconciliation of an audit log with the ledger.
+type Report struct {
+	// Findings lists unaccounted unwraps first, then the rest, each
+	// oldest first.
+	Findings    []Finding `json:"unwraps"`
+	Unaccounted int       `json:"unaccounted"`
+	Log         Stats     `json:"log"`
+	Counting    string    `json:"counting"`
+}
+
+// Check returns an error wrapping ErrUnrecorded if any unwrap is
+// unaccounted.
+func (r *Report) Check() error {
+	if r.Unaccounted == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d of %d", ErrUnrecorded, r.Unaccounted, len(r.Findings))
+}
+
+// Reconcile matches every unwrap in log with the backup.opened entries of
+// a verified ledger. Each entry accounts for one unwrap at most. Header
+// matches are taken first; the time+identity rule then pairs the
+// remaining unwraps without a header, oldest first, each with the oldest
+// unused open in its window.
+func Reconcile(log *Log, entries []*ledger.Entry, opts Options) *Report {
+	unwraps, stats := log.Unwraps()
+	m := newMatcher(entries, opts)
+	findings := make([]Finding, len(unwraps))
+	for i, u := range unwraps {
+		findings[i] = Finding{Unwrap: u, Rule: RuleNone}
+		if u.Header != "" {
+			m.byHeader(&findings[i])
+		}
+	}
+	for i := range findings {
+		if findings[i].Header == "" {
+			m.byTime(&findings[i])
+		}
+	}
+	return newReport(findings, stats)
+}
+
+func newReport(findings []Finding, stats Stats) *Report {
+	slices.SortStableFunc(findings, func(a, b Finding) int {
+		if a.Accounted() != b.Accounted() {
+			if a.Accounted() {
+				return 1
+			}
+			return -1
+		}
+		return a.Time.Compare(b.Time)
+	})
+	rep := &Report{Findings: findings, Log: stats, Counting: Counting}
+	for _, f := range findings {
+		if !f.Accounted() {
+			rep.Unaccounted++
+		}
+	}
+	return rep
+}
+
+// matcher holds the opens that may account for unwraps and which are
+// used.
+type matcher struct {
+	opts   Options
+	opens  []*ledger.Entry // backup.opened with a purpose, in ledger order
+	byHash map[string]*ledger.Entry
+	used   map[*ledger.Entry]bool
+}
+
+func newMatcher(entries []*ledger.Entry, opts Options) *matcher {
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
+	}
+	if opts.Skew <= 0 {
+		opts.Skew = DefaultSkew
+	}
+	m := &matcher{opts: opts, byHash: map[string]*ledger.Entry{}, used: map[*ledger.Entry]bool{}}
+	for _, e := range entries {
+		if e.Kind == ledger.KindBackupOpened && e.Details["purpose"] != "" {
+			m.opens = append(m.opens, e)
+			m.byHash[e.Hash] = e
+		}
+	}
+	return m
+}
+
+// byHeader matches f with the entry its header names, if that entry is an
+// unused open of f's backup by f's identity recorded before f.
+func (m *matcher) byHeader(f *Finding) {
+	e := m.byHash[f.Header]
+	switch {
+	case e == nil:
+		f.Note = "the ledger header names no open with a purpose in the ledger"
+	case m.used[e]:
+		f.Note = fmt.Sprintf("the ledger header names entry %d, which already accounts for another unwrap", e.Seq)
+	case !m.fits(e, f):
+		f.Note = fmt.Sprintf("the ledger header names entry %d, which is not an open of %s by %s before this unwrap",
+			e.Seq, f.Backup, identity(f.Unwrap))
+	default:
+		m.claim(f, e, RuleHeader)
+	}
+}
+
+// byTime matches f with the oldest unused open of its backup by its
+// identity recorded within the window before it.
+func (m *matcher) byTime(f *Finding) {
+	for _, e := range m.opens {
+		if !m.used[e] && m.fits(e, f) && !e.Time.Before(f.Time.Add(-m.opts.Window)) {
+			m.claim(f, e, RuleTimeIdentity)
+			return
+		}
+	}
+}
+
+// fits reports whether e records an open of f's backup by f's identity,
+// no later than f (give or take the clock skew).
+func (m *matcher) fits(e *ledger.Entry, f *Finding) bool {
+	return slices.Contains(e.Backups, f.Backup) && e.Actor == identity(f.Unwrap) &&
+		!e.Time.After(f.Time.Add(m.opts.Skew))
+}
+
+func (m *matcher) claim(f *Finding, e *ledger.Entry, rule string) {
+	m.used[e] = true
+	f.Rule, f.LedgerSeq, f.LedgerHash, f.LedgerAt, f.Purpose = rule, e.Seq, e.Hash, e.Time, e.Details["purpose"]
+}
+
+// identity names u's Vault identity as the ledger names its actors.
+func identity(u Unwrap) string {
+	return attest.VaultIdentity{DisplayName: u.DisplayName, EntityID: u.EntityID}.String()
+}
