@@ -31,7 +31,7 @@ func roleVault(t *testing.T, srv *vaulttest.Server, policy string) *shred.Servic
 
 // newService returns the service over v, with ciphertexts in local files.
 func newService(v *vault.Client) *shred.Service {
-	return shred.New(shred.Config{Records: v, Keys: v, Guard: v, Storage: local.New()})
+	return shred.New(shred.Config{Records: v, Keys: v, Guard: v, Signer: v, Storage: local.New()})
 }
 
 // rootKeys returns the root token's Vault client, to wrap file keys with

@@ -42,7 +42,7 @@ func BenchmarkProtect1GiBToS3(b *testing.B) {
 	}
 	v := vault.New(c, vault.DefaultMounts)
 	be := s3.NewFromConfig(gw.Config(gw.AccessKey, gw.SecretKey), true)
-	svc := shred.New(shred.Config{Records: v, Keys: v, Guard: v,
+	svc := shred.New(shred.Config{Records: v, Keys: v, Guard: v, Signer: v,
 		Storage: &storage.Router{Local: local.New(), NewS3: func() (storage.Backend, error) { return be, nil }}})
 	for range b.N {
 		n := 0

@@ -53,7 +53,7 @@ func newS3Env(t *testing.T) s3Env {
 // roleServiceOn is roleVault with ciphertexts on the S3 back end b.
 func roleServiceOn(t *testing.T, srv *vaulttest.Server, policy string, b storage.Backend) *shred.Service {
 	v := vault.New(srv.Client(t, srv.TokenWithPolicies(t, policy, policy)), vault.DefaultMounts)
-	return shred.New(shred.Config{Records: v, Keys: v, Guard: v,
+	return shred.New(shred.Config{Records: v, Keys: v, Guard: v, Signer: v,
 		Storage: &storage.Router{Local: local.New(), NewS3: func() (storage.Backend, error) { return b, nil }}})
 }
 

@@ -64,6 +64,7 @@ type Config struct {
 	Records catalog.Store    // catalog and ledger records (Vault KV v2)
 	Keys    Keys             // one key per backup (Vault Transit)
 	Guard   Guard            // identity and capability checks
+	Signer  ledger.Signer    // each role's ledger signing key (Vault Transit)
 	Storage storage.Resolver // where ciphertexts live
 }
 
@@ -78,7 +79,7 @@ type Service struct {
 
 // New returns the Service cfg describes.
 func New(cfg Config) *Service {
-	return &Service{catalog: catalog.New(cfg.Records), ledger: ledger.New(cfg.Records),
+	return &Service{catalog: catalog.New(cfg.Records), ledger: ledger.New(cfg.Records, cfg.Signer),
 		keys: cfg.Keys, guard: cfg.Guard, storage: cfg.Storage}
 }
 

@@ -109,7 +109,7 @@ func setupVault(c *cli.Context) (globalOptions, *vault.Client, error) {
 }
 
 func newService(v *vault.Client) *shred.Service {
-	return shred.New(shred.Config{Records: v, Keys: v, Guard: v, Storage: newStorage()})
+	return shred.New(shred.Config{Records: v, Keys: v, Guard: v, Signer: v, Storage: newStorage()})
 }
 
 // newStorage routes s3:// locations to S3, configured from the AWS_*

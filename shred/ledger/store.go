@@ -21,11 +21,13 @@ import (
 // from appending after it, and the head, which any role may rewrite, is
 // only where the search for the end starts.
 type Ledger struct {
-	store catalog.Store
+	store  catalog.Store
+	signer Signer
 }
 
-// New returns the ledger kept in store.
-func New(store catalog.Store) *Ledger { return &Ledger{store: store} }
+// New returns the ledger kept in store, whose entries signer signs with
+// the key of the role that writes each kind.
+func New(store catalog.Store, signer Signer) *Ledger { return &Ledger{store: store, signer: signer} }
 
 const headPath = "ledger/head"
 
@@ -64,7 +66,11 @@ func (l *Ledger) tryAppend(ctx context.Context, actor string, ev Event) (*Entry,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := l.store.Put(ctx, entryPath(e.Seq), map[string]any{"entry": string(raw)}, 0); err != nil {
+	sig, err := l.sign(ctx, e.Kind, raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := l.store.Put(ctx, entryPath(e.Seq), map[string]any{"entry": string(raw), "sig": sig}, 0); err != nil {
 		return nil, err
 	}
 	e.Hash = HashEntry(raw)
@@ -72,6 +78,18 @@ func (l *Ledger) tryAppend(ctx context.Context, actor string, ev Event) (*Entry,
 	// and the next append or verification finds the end anyway.
 	_, _ = catalog.PutJSON(ctx, l.store, headPath, Head{Seq: e.Seq, Hash: e.Hash}, headVersion)
 	return e, nil
+}
+
+func (l *Ledger) sign(ctx context.Context, kind string, raw []byte) (string, error) {
+	role, err := RoleOf(kind)
+	if err != nil {
+		return "", err
+	}
+	sig, err := l.signer.Sign(ctx, role, raw)
+	if err != nil {
+		return "", fmt.Errorf("failed to sign the ledger entry with the %s key: %w", role, err)
+	}
+	return sig, nil
 }
 
 // findEnd returns the last slot's sequence number and hash, starting from
@@ -93,14 +111,14 @@ func (l *Ledger) findEnd(ctx context.Context) (Head, int, error) {
 		return Head{}, 0, err
 	}
 	for {
-		raw, err := l.ReadEntry(ctx, end.Seq+1)
+		slot, err := l.ReadSlot(ctx, end.Seq+1)
 		switch {
 		case errors.Is(err, errs.ErrNotFound):
 			return end, version, nil
-		case raw == nil:
+		case slot.Raw == nil:
 			return Head{}, 0, err
 		}
-		end = Head{Seq: end.Seq + 1, Hash: HashEntry(raw)}
+		end = Head{Seq: end.Seq + 1, Hash: HashEntry(slot.Raw)}
 	}
 }
 
@@ -110,11 +128,11 @@ func (l *Ledger) slotHead(ctx context.Context, seq int64) (Head, error) {
 	if seq <= 0 {
 		return Head{Hash: Genesis}, nil
 	}
-	raw, err := l.ReadEntry(ctx, seq)
-	if raw == nil {
+	slot, err := l.ReadSlot(ctx, seq)
+	if slot.Raw == nil {
 		return Head{}, err
 	}
-	return Head{Seq: seq, Hash: HashEntry(raw)}, nil
+	return Head{Seq: seq, Hash: HashEntry(slot.Raw)}, nil
 }
 
 // ReadHead returns the head as stored: only a hint of where the chain
@@ -133,28 +151,34 @@ func (l *Ledger) readHead(ctx context.Context) (Head, int, error) {
 	return h, version, err
 }
 
-// ReadEntry returns slot seq's exact bytes. A slot that does not hold one
-// entry string returns the canonical JSON of what it holds with
-// ErrMalformedSlot; a slot written more than once returns its bytes with
-// ErrRewritten.
-func (l *Ledger) ReadEntry(ctx context.Context, seq int64) ([]byte, error) {
+// ReadSlot returns slot seq: the entry's exact bytes and its signature.
+// A slot that does not hold one entry string (and a signature) returns
+// the canonical JSON of what it holds with ErrMalformedSlot; a slot
+// written more than once returns its bytes with ErrRewritten.
+func (l *Ledger) ReadSlot(ctx context.Context, seq int64) (Slot, error) {
 	rec, err := l.store.Get(ctx, entryPath(seq))
 	if err != nil {
-		return nil, err
+		return Slot{}, err
 	}
-	s, ok := rec.Data["entry"].(string)
-	raw := []byte(s)
-	if !ok || len(rec.Data) != 1 {
-		raw, _ = json.Marshal(rec.Data)
+	entry, ok := rec.Data["entry"].(string)
+	sig, _ := rec.Data["sig"].(string)
+	slot := Slot{Raw: []byte(entry), Sig: sig}
+	wellFormed := ok && len(rec.Data) == 1 || ok && sig != "" && len(rec.Data) == 2
+	if !wellFormed {
+		slot.Raw, _ = json.Marshal(rec.Data)
+		slot.Sig = ""
 	}
 	switch {
 	case rec.Version != 1:
-		return raw, fmt.Errorf("%w (KV version %d)", ErrRewritten, rec.Version)
-	case !ok || len(rec.Data) != 1:
-		return raw, ErrMalformedSlot
+		return slot, fmt.Errorf("%w (KV version %d)", ErrRewritten, rec.Version)
+	case !wellFormed:
+		return slot, ErrMalformedSlot
 	}
-	return raw, nil
+	return slot, nil
 }
+
+// PublicKeys returns the roles' public keys from the signer.
+func (l *Ledger) PublicKeys(ctx context.Context) (PublicKeys, error) { return l.signer.PublicKeys(ctx) }
 
 // Verify walks the whole chain; see Verify.
 func (l *Ledger) Verify(ctx context.Context) (*Report, error) { return Verify(ctx, l) }

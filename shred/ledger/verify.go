@@ -16,12 +16,27 @@ type Source interface {
 	// ReadHead returns the head as recorded: a hint of where the chain
 	// ends.
 	ReadHead(ctx context.Context) (Head, error)
-	// ReadEntry returns slot seq's exact bytes, or an error wrapping
-	// errs.ErrNotFound when the slot is empty. A slot that holds
-	// something other than one entry returns its bytes with an error
-	// wrapping ErrMalformedSlot; a rewritten slot, with ErrRewritten.
-	ReadEntry(ctx context.Context, seq int64) ([]byte, error)
+	// ReadSlot returns slot seq, or an error wrapping errs.ErrNotFound
+	// when the slot is empty. A slot that holds something other than one
+	// entry returns its bytes with an error wrapping ErrMalformedSlot; a
+	// rewritten slot, with ErrRewritten.
+	ReadSlot(ctx context.Context, seq int64) (Slot, error)
+	// PublicKeys returns the roles' public keys that entries are
+	// verified with.
+	PublicKeys(ctx context.Context) (PublicKeys, error)
 }
+
+// Slot is one ledger slot as stored.
+type Slot struct {
+	// Raw is the entry's exact bytes; nil where an export of one case
+	// left out an entry of another, keeping only its Hash.
+	Raw []byte
+	// Sig is the writing role's signature over Raw.
+	Sig string
+	// Hash is the slot's chain hash when Raw is left out.
+	Hash string
+}
+
 
 // ErrBroken marks a ledger that does not verify. The CLI maps it to exit
 // code 5.
@@ -111,14 +126,18 @@ func Entries(ctx context.Context, src Source) ([]*Entry, error) {
 // removed or rewritten.
 func Walk(ctx context.Context, src Source, fn func(*Entry, []byte) error) (*Report, error) {
 	rep := &Report{Head: Genesis}
-	head, err := src.ReadHead(ctx)
-	if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
-		return rep, err
+	head, headErr := src.ReadHead(ctx)
+	if errors.Is(headErr, errs.ErrUnavailable) || errors.Is(headErr, errs.ErrRefused) {
+		return rep, headErr
 	}
+	if headErr != nil {
+		rep.Findings = append(rep.Findings, Finding{Problem: "is unreadable: " + headErr.Error()})
+	}
+	keys, err := src.PublicKeys(ctx)
 	if err != nil {
-		rep.Findings = append(rep.Findings, Finding{Problem: "is unreadable: " + err.Error()})
+		return rep, fmt.Errorf("failed to read the ledger's public keys: %w", err)
 	}
-	w := walker{rep: rep, prev: Genesis, fn: fn}
+	w := walker{rep: rep, prev: Genesis, fn: fn, keys: keys}
 	for from := int64(1); !w.done; from += window {
 		slots, err := readWindow(ctx, src, from, from+window-1)
 		if err != nil {
@@ -131,7 +150,7 @@ func Walk(ctx context.Context, src Source, fn func(*Entry, []byte) error) (*Repo
 	if err := checkGap(ctx, src, rep.Entries); err != nil {
 		return rep, err
 	}
-	return rep, checkHead(rep, head, err == nil)
+	return rep, checkHead(rep, head, headErr == nil)
 }
 
 // walker carries the chain state across windows.
@@ -139,6 +158,7 @@ type walker struct {
 	rep  *Report
 	prev string
 	fn   func(*Entry, []byte) error
+	keys PublicKeys
 	done bool
 }
 
@@ -151,7 +171,7 @@ func (w *walker) window(from int64, slots []slot) error {
 			return nil
 		case errors.Is(s.err, errs.ErrUnavailable):
 			return s.err
-		case s.raw == nil || errors.Is(s.err, ErrRewritten):
+		case s.slot.Raw == nil && s.slot.Hash == "" || errors.Is(s.err, ErrRewritten):
 			return &BrokenError{Seq: seq, Reason: "is unreadable: " + errString(s.err)}
 		}
 		if err := w.slot(seq, s); err != nil {
@@ -162,7 +182,11 @@ func (w *walker) window(from int64, slots []slot) error {
 }
 
 func (w *walker) slot(seq int64, s slot) error {
-	e, err := ParseEntry(s.raw)
+	if s.slot.Raw == nil {
+		w.advance(seq, s.slot.Hash)
+		return nil
+	}
+	e, err := ParseEntry(s.slot.Raw)
 	switch {
 	case errors.Is(s.err, ErrMalformedSlot):
 		w.junk(seq, "holds something other than a ledger entry")
@@ -173,14 +197,22 @@ func (w *walker) slot(seq int64, s slot) error {
 	case e.Prev != w.prev:
 		w.junk(seq, "holds an entry that does not link to the slot before it")
 	default:
-		e.Hash = HashEntry(s.raw)
-		if err := w.fn(e, s.raw); err != nil {
+		if err := checkSigned(w.keys, e, s.slot.Raw, s.slot.Sig); err != nil {
+			w.rep.Findings = append(w.rep.Findings, Finding{Seq: seq, Problem: err.Error()})
+			break
+		}
+		e.Hash = HashEntry(s.slot.Raw)
+		if err := w.fn(e, s.slot.Raw); err != nil {
 			return err
 		}
 	}
-	w.prev = HashEntry(s.raw)
-	w.rep.Entries, w.rep.Head = seq, w.prev
+	w.advance(seq, HashEntry(s.slot.Raw))
 	return nil
+}
+
+func (w *walker) advance(seq int64, hash string) {
+	w.prev = hash
+	w.rep.Entries, w.rep.Head = seq, hash
 }
 
 func (w *walker) junk(seq int64, problem string) {
@@ -190,9 +222,9 @@ func (w *walker) junk(seq int64, problem string) {
 // checkGap refuses a chain with a filled slot past an empty one: a slot
 // was removed.
 func checkGap(ctx context.Context, src Source, end int64) error {
-	raw, err := src.ReadEntry(ctx, end+2)
+	slot, err := src.ReadSlot(ctx, end+2)
 	switch {
-	case raw != nil:
+	case slot.Raw != nil || slot.Hash != "":
 		return &BrokenError{Seq: end + 1, Reason: "is missing (removed)"}
 	case err != nil && !errors.Is(err, errs.ErrNotFound):
 		return err
@@ -229,8 +261,8 @@ const window = 64
 
 // slot is one slot as read, or why it could not be.
 type slot struct {
-	raw []byte
-	err error
+	slot Slot
+	err  error
 }
 
 func readWindow(ctx context.Context, src Source, from, to int64) ([]slot, error) {
@@ -239,7 +271,7 @@ func readWindow(ctx context.Context, src Source, from, to int64) ([]slot, error)
 		seqs = append(seqs, seq)
 	}
 	return parallel.Map(ctx, seqs, parallel.DefaultLimit, func(ctx context.Context, seq int64) (slot, error) {
-		raw, err := src.ReadEntry(ctx, seq)
-		return slot{raw: raw, err: err}, nil
+		s, err := src.ReadSlot(ctx, seq)
+		return slot{slot: s, err: err}, nil
 	})
 }

@@ -25,10 +25,11 @@ import (
 type Mounts struct {
 	Transit string // Transit engine holding one key per backup
 	KV      string // KV v2 engine holding the catalog and the ledger
+	Ledger  string // Transit engine holding each role's ledger signing key
 }
 
 // DefaultMounts are the mount names of DESIGN.md.
-var DefaultMounts = Mounts{Transit: "cryptoshred-transit", KV: "cryptoshred"}
+var DefaultMounts = Mounts{Transit: "cryptoshred-transit", KV: "cryptoshred", Ledger: "cryptoshred-ledger"}
 
 // Client is cryptoshred's view of a Vault server: Transit for keys and KV
 // v2 for the catalog and the ledger. It is safe for concurrent use.
@@ -41,6 +42,9 @@ type Client struct {
 func New(client *api.Client, mounts Mounts) *Client {
 	if mounts.Transit == "" {
 		mounts.Transit = DefaultMounts.Transit
+	}
+	if mounts.Ledger == "" {
+		mounts.Ledger = DefaultMounts.Ledger
 	}
 	if mounts.KV == "" {
 		mounts.KV = DefaultMounts.KV

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
 // policies holds admin.hcl, compliance.hcl and auditor.hcl, written for
@@ -43,6 +44,7 @@ func (v *Client) Init(ctx context.Context) ([]Change, error) {
 	var changes []Change
 	steps := []func(context.Context) (string, error){
 		v.ensureTransitMount, v.ensureKVMount, v.ensureNoUpsert, v.ensureAuditHeader,
+		v.ensureLedgerMount, v.ensureLedgerKey(ledger.RoleAdmin), v.ensureLedgerKey(ledger.RoleCompliance),
 	}
 	for _, step := range steps {
 		what, err := step(ctx)
@@ -217,6 +219,7 @@ func (v *Client) rewriteMounts(policy string) string {
 		`"`+DefaultMounts.Transit+`/`, `"`+v.mounts.Transit+`/`,
 		`"`+DefaultMounts.Transit+`"`, `"`+v.mounts.Transit+`"`,
 		`"`+DefaultMounts.KV+`/`, `"`+v.mounts.KV+`/`,
+		`"`+DefaultMounts.Ledger+`/`, `"`+v.mounts.Ledger+`/`,
 	)
 	return r.Replace(policy)
 }

@@ -24,7 +24,7 @@ func TestLedgerConcurrentAppendsNeverForkOrLose(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				_, err := v.Append(ctx, fmt.Sprintf("writer-%d", w), ledger.Event{Kind: "test.event", Details: map[string]string{"i": fmt.Sprint(i)}})
+				_, err := v.Append(ctx, fmt.Sprintf("writer-%d", w), ledger.Event{Kind: ledger.KindBackupOpened, Details: map[string]string{"i": fmt.Sprint(i)}})
 				errs <- err
 			}
 		}()
@@ -53,7 +53,7 @@ func TestLedgerConcurrentAppendsNeverForkOrLose(t *testing.T) {
 func appendN(t *testing.T, v *ledger.Ledger, n int) {
 	t.Helper()
 	for i := range n {
-		if _, err := v.Append(context.Background(), "t", ledger.Event{Kind: "test.event", Details: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
+		if _, err := v.Append(context.Background(), "t", ledger.Event{Kind: ledger.KindBackupOpened, Details: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,7 +116,7 @@ func newLedger(t *testing.T) (*vaulttest.Server, *ledger.Ledger) {
 	if _, err := v.Init(context.Background()); err != nil {
 		t.Fatalf("init: %v", err)
 	}
-	return srv, ledger.New(v)
+	return srv, ledger.New(v, v)
 }
 
 // The hash Append returns is the one a walk computes from the stored

@@ -67,3 +67,14 @@ path "cryptoshred/data/holds/*" {
 path "cryptoshred/metadata/*" {
   capabilities = ["read", "list"]
 }
+
+# Each role signs its ledger entries with its own key, and only with it:
+# an entry claiming another role's kind cannot carry that role's
+# signature.
+path "cryptoshred-ledger/sign/ledger-admin" {
+  capabilities = ["update"]
+}
+
+path "cryptoshred-ledger/keys/*" {
+  capabilities = ["read"]
+}

@@ -21,3 +21,7 @@ path "cryptoshred/data/*" {
 path "cryptoshred/metadata/*" {
   capabilities = ["read", "list"]
 }
+
+path "cryptoshred-ledger/keys/*" {
+  capabilities = ["read"]
+}

@@ -56,3 +56,14 @@ path "cryptoshred/data/attestations/*" {
 path "cryptoshred/metadata/*" {
   capabilities = ["read", "list"]
 }
+
+# Each role signs its ledger entries with its own key, and only with it:
+# an entry claiming another role's kind cannot carry that role's
+# signature.
+path "cryptoshred-ledger/sign/ledger-compliance" {
+  capabilities = ["update"]
+}
+
+path "cryptoshred-ledger/keys/*" {
+  capabilities = ["read"]
+}

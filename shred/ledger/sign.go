@@ -1,0 +1,116 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The roles that write the ledger, each with a signing key of its own.
+const (
+	RoleAdmin      = "admin"
+	RoleCompliance = "compliance"
+)
+
+// Roles lists every role that writes entries.
+var Roles = []string{RoleAdmin, RoleCompliance}
+
+// kindRoles says which role writes each kind of entry: only compliance
+// opens and closes cases and places or releases holds; only the admin
+// protects, opens and destroys. An entry of any other kind, or signed by
+// another role, does not verify.
+var kindRoles = map[string]string{
+	KindBackupProtected: RoleAdmin, KindBackupRegistered: RoleAdmin, KindBackupOpened: RoleAdmin,
+	KindOriginalDisposed: RoleAdmin, KindShredScheduled: RoleAdmin, KindShredCancelled: RoleAdmin,
+	KindKeyDestroyed: RoleAdmin, KindAttestationIssued: RoleAdmin,
+	KindCaseOpened: RoleCompliance, KindHoldPlaced: RoleCompliance, KindCaseClosed: RoleCompliance,
+	KindHoldReleased: RoleCompliance,
+}
+
+// RoleOf returns the role that writes entries of kind.
+func RoleOf(kind string) (string, error) {
+	role, ok := kindRoles[kind]
+	if !ok {
+		return "", fmt.Errorf("unknown ledger entry kind %q", kind)
+	}
+	return role, nil
+}
+
+// Signer signs ledger entries with a role's key, which never leaves the
+// key store (a Vault Transit ed25519 key), and publishes the public keys.
+type Signer interface {
+	// Sign signs msg with role's key and returns the signature as the
+	// key store writes it ("vault:vN:BASE64").
+	Sign(ctx context.Context, role string, msg []byte) (string, error)
+	// PublicKeys returns every version of every role's public key.
+	PublicKeys(ctx context.Context) (PublicKeys, error)
+}
+
+// PublicKeys are the roles' public keys by role and key version.
+type PublicKeys map[string]map[int]ed25519.PublicKey
+
+// ErrBadSignature marks an entry whose signature does not verify with the
+// public key of the role that writes its kind.
+var ErrBadSignature = errors.New("signature does not verify")
+
+// Check verifies sig, as Sign returns it, over msg with role's key.
+func (k PublicKeys) Check(role string, msg []byte, sig string) error {
+	version, raw, err := parseSignature(sig)
+	if err != nil {
+		return err
+	}
+	pub, ok := k[role][version]
+	if !ok {
+		return fmt.Errorf("%w: no version %d of the %s key", ErrBadSignature, version, role)
+	}
+	if !ed25519.Verify(pub, msg, raw) {
+		return fmt.Errorf("%w with the %s key", ErrBadSignature, role)
+	}
+	return nil
+}
+
+func parseSignature(sig string) (int, []byte, error) {
+	rest, ok := strings.CutPrefix(sig, "vault:v")
+	v, b64, ok2 := strings.Cut(rest, ":")
+	version, err := strconv.Atoi(v)
+	if !ok || !ok2 || err != nil || version < 1 {
+		return 0, nil, fmt.Errorf("%w: malformed signature", ErrBadSignature)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(raw) != ed25519.SignatureSize {
+		return 0, nil, fmt.Errorf("%w: malformed signature", ErrBadSignature)
+	}
+	return version, raw, nil
+}
+
+// Fingerprint names a public key for people to compare: the SHA-256 of
+// the raw key, in hex.
+func Fingerprint(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// checkSigned verifies that e was signed by the role that writes its
+// kind. keys nil means signatures are not checked.
+func checkSigned(keys PublicKeys, e *Entry, raw []byte, sig string) error {
+	if keys == nil {
+		return nil
+	}
+	role, err := RoleOf(e.Kind)
+	if err != nil {
+		return err
+	}
+	if sig == "" {
+		return fmt.Errorf("is not signed (a %s entry must carry the %s key's signature)", e.Kind, role)
+	}
+	if err := keys.Check(role, raw, sig); err != nil {
+		return fmt.Errorf("is a %s entry whose %v (forged, or written by another role)", e.Kind, err)
+	}
+	return nil
+}
