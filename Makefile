@@ -9,6 +9,7 @@ VAULT_BIN ?= $(shell tools/vault/ensure.sh)
 COSIGN = $(shell tools/ensure-tool.sh cosign github.com/sigstore/cosign/v3/cmd/cosign@v3.1.2)
 AGE = $(shell tools/ensure-tool.sh age filippo.io/age/cmd/age@v1.3.2)
 VERSITYGW = $(shell tools/ensure-tool.sh versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0)
+TSA = $(shell tools/ensure-tool.sh timestamp-server github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server@v2.1.3)
 CHROMIUM = $(shell tools/ensure-chromium.sh)
 FUZZTIME ?= 10s
 
@@ -25,7 +26,7 @@ vault:
 	@echo "vault server: $(VAULT_BIN)"
 
 tools: vault
-	@echo "cosign: $(COSIGN)"; echo "age: $(AGE)"; echo "versitygw: $(VERSITYGW)"; echo "chromium: $(CHROMIUM)"
+	@echo "cosign: $(COSIGN)"; echo "age: $(AGE)"; echo "versitygw: $(VERSITYGW)"; echo "timestamp-server: $(TSA)"; echo "chromium: $(CHROMIUM)"
 
 # demo runs the whole lifecycle against a local dev Vault.
 demo: build
@@ -35,7 +36,7 @@ demo: build
 test: lint test-go fuzz-short
 
 test-go: tools
-	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) AGE_BIN=$(AGE) VERSITYGW_BIN=$(VERSITYGW) CHROMIUM_BIN=$(CHROMIUM) CI=$${CI:-1} \
+	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) AGE_BIN=$(AGE) VERSITYGW_BIN=$(VERSITYGW) TSA_BIN=$(TSA) CHROMIUM_BIN=$(CHROMIUM) CI=$${CI:-1} \
 		$(GO) test -count=1 -timeout 30m ./...
 
 lint:

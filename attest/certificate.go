@@ -9,6 +9,9 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+
+	"github.com/cryptoshred/cryptoshred/attest/tsa"
+	"github.com/cryptoshred/cryptoshred/internal/safetext"
 )
 
 //go:embed certificate.html.tmpl
@@ -35,18 +38,21 @@ var (
 // RenderText writes a plain-text NIST SP 800-88 Certificate of Sanitization
 // for st. fp is the fingerprint of the key that verified st's signature; the
 // caller must pass "" when the signature was not verified, and the
-// certificate then says so.
-func RenderText(w io.Writer, st *Statement, fp string) error {
-	if err := textTmpl.Execute(w, newCertView(escapedStatement(st), fp)); err != nil {
+// certificate then says so. times are the verified RFC 3161 timestamps
+// (Report.TrustedTimes), shown with their authority; pass none when they
+// were not verified.
+func RenderText(w io.Writer, st *Statement, fp string, times ...tsa.Verified) error {
+	if err := textTmpl.Execute(w, newCertView(escapedStatement(st), fp, times)); err != nil {
 		return fmt.Errorf("failed to render certificate: %w", err)
 	}
 	return nil
 }
 
 // RenderHTML writes a self-contained HTML Certificate of Sanitization for st
-// (inline CSS, no external assets, A4 print layout). fp is as for RenderText.
-func RenderHTML(w io.Writer, st *Statement, fp string) error {
-	if err := htmlTmpl.Execute(w, newCertView(escapedStatement(st), fp)); err != nil {
+// (inline CSS, no external assets, A4 print layout). fp and times are as
+// for RenderText.
+func RenderHTML(w io.Writer, st *Statement, fp string, times ...tsa.Verified) error {
+	if err := htmlTmpl.Execute(w, newCertView(escapedStatement(st), fp, times)); err != nil {
 		return fmt.Errorf("failed to render certificate: %w", err)
 	}
 	return nil
@@ -56,11 +62,13 @@ func RenderHTML(w io.Writer, st *Statement, fp string) error {
 type certView struct {
 	*Deletion
 	Fingerprint string
-	Backups     []backupView
-	Warnings    []string
-	FirstDone   time.Time
-	LastDone    time.Time
-	Residual    time.Time
+	// TrustedTimes are verified RFC 3161 times, authority names escaped.
+	TrustedTimes []tsa.Verified
+	Backups      []backupView
+	Warnings     []string
+	FirstDone    time.Time
+	LastDone     time.Time
+	Residual     time.Time
 }
 
 // backupView is one backup with its subject digest and its original's fate
@@ -72,8 +80,12 @@ type backupView struct {
 	OriginalWarning bool
 }
 
-func newCertView(st *Statement, fp string) *certView {
+func newCertView(st *Statement, fp string, times []tsa.Verified) *certView {
 	v := &certView{Deletion: &st.Predicate, Fingerprint: fp, Warnings: st.Predicate.Warnings()}
+	for _, t := range times {
+		t.Authority = safetext.Escape(t.Authority)
+		v.TrustedTimes = append(v.TrustedTimes, t)
+	}
 	for _, b := range st.Predicate.Backups {
 		v.Backups = append(v.Backups, backupView{
 			Backup:          b,

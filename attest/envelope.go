@@ -36,14 +36,15 @@ type envelopeSignature struct {
 	Sig   string `json:"sig"`
 }
 
-// ReadEnvelope reads an envelope from r, refusing more than MaxEnvelopeSize
-// bytes. The caller must still Verify it.
+// ReadEnvelope reads an attestation, an envelope or a bundle, from r,
+// refusing more than MaxEnvelopeSize bytes for an envelope and
+// MaxBundleSize for a bundle. The caller must still Verify it.
 func ReadEnvelope(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxEnvelopeSize+1))
+	b, err := io.ReadAll(io.LimitReader(r, MaxBundleSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("failed to read envelope: %w", err)
 	}
-	if len(b) > MaxEnvelopeSize {
+	if len(b) > MaxBundleSize || (len(b) > MaxEnvelopeSize && !IsBundle(b)) {
 		return nil, &VerificationError{Check: CheckEnvelope, Err: errTooLarge}
 	}
 	return b, nil

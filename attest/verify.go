@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/cryptoshred/cryptoshred/attest/tsa"
 )
 
 // Names of the checks Verify runs, in the order it runs them.
@@ -20,6 +23,8 @@ const (
 	CheckPredicateType = "predicate-type"
 	CheckPredicate     = "predicate"
 	CheckSubjectDigest = "subject-digest"
+	CheckBundle        = "bundle"
+	CheckTimestamps    = "timestamps"
 )
 
 // ErrVerification marks an attestation that failed verification. Every
@@ -47,6 +52,15 @@ type VerifyOptions struct {
 	// SubjectDigest, if set, is the SHA-256 of a backup's ciphertext (hex,
 	// optionally prefixed "sha256:"), which must be one subject's digest.
 	SubjectDigest string
+	// Authorities are the RFC 3161 timestamping authorities trusted. When
+	// set, the attestation must be a bundle carrying at least one
+	// timestamp, and every timestamp it carries must verify with one of
+	// them. When empty, timestamps are not checked, and Verify warns that
+	// a bundle's times are unproven.
+	Authorities []tsa.Authority
+	// TimeTolerance is how far the statement's times may stray from a
+	// trusted time before Verify warns; 0 means DefaultTimeTolerance.
+	TimeTolerance time.Duration
 }
 
 // Check is one check Verify ran.
@@ -60,10 +74,13 @@ type Check struct {
 // failure. Statement is set only when every check passed. Warnings are not
 // failures, but must be shown to the reader.
 type Report struct {
-	Checks         []Check    `json:"checks"`
-	Warnings       []string   `json:"warnings,omitempty"`
-	KeyFingerprint string     `json:"keyFingerprint,omitempty"`
-	Statement      *Statement `json:"statement,omitempty"`
+	Checks         []Check  `json:"checks"`
+	Warnings       []string `json:"warnings,omitempty"`
+	KeyFingerprint string   `json:"keyFingerprint,omitempty"`
+	// TrustedTimes are the verified RFC 3161 timestamps, one per timestamp
+	// of the bundle, when authorities were given.
+	TrustedTimes []tsa.Verified `json:"trustedTimes,omitempty"`
+	Statement    *Statement     `json:"statement,omitempty"`
 }
 
 // OK reports whether every check passed.
@@ -80,20 +97,26 @@ func (r *Report) fail(name string, err error) error {
 	return &VerificationError{Check: name, Err: err}
 }
 
-// Verify checks envelope against the public key of v and returns a report of
-// every check it ran. It verifies the signature before it reads the
-// statement, and parses the statement only from the verified payload. The
-// error is a *VerificationError when the attestation is bad, or another error
-// when opts or v are unusable. v must hold an ECDSA P-256 or Ed25519 key.
-func Verify(ctx context.Context, envelope []byte, v signature.Verifier, opts VerifyOptions) (*Report, error) {
-	run, err := newVerifyRun(ctx, envelope, v, opts)
+// Verify checks an attestation, a DSSE envelope or a Sigstore bundle
+// holding one, against the public key of v and returns a report of every
+// check it ran. It verifies the signature before it reads the statement,
+// and parses the statement only from the verified payload; a bundle's
+// timestamps are verified over the signature against opts.Authorities. The
+// error is a *VerificationError when the attestation is bad, or another
+// error when opts or v are unusable. v must hold an ECDSA P-256 or Ed25519
+// key.
+func Verify(ctx context.Context, attestation []byte, v signature.Verifier, opts VerifyOptions) (*Report, error) {
+	run, err := newVerifyRun(ctx, attestation, v, opts)
 	if err != nil {
 		return nil, err
 	}
 	steps := []func() error{
 		run.parseEnvelope, run.checkPayloadType, run.checkSignatures,
-		run.verifySignature, run.parseStatement, run.checkStatementType,
+		run.verifySignature, run.checkTimestamps, run.parseStatement, run.checkStatementType,
 		run.checkPredicateType, run.checkPredicate, run.checkSubjectDigest,
+	}
+	if IsBundle(attestation) {
+		steps = append([]func() error{run.parseBundle}, steps...)
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -101,7 +124,7 @@ func Verify(ctx context.Context, envelope []byte, v signature.Verifier, opts Ver
 		}
 	}
 	run.report.Statement = run.stmt
-	run.report.Warnings = run.stmt.Predicate.Warnings()
+	run.report.Warnings = append(append(run.stmt.Predicate.Warnings(), run.warnings...), run.timeWarnings()...)
 	return run.report, nil
 }
 
@@ -114,15 +137,18 @@ func normalizeDigest(d string) (string, error) {
 	return d, nil
 }
 
-// ParseUnverified decodes the statement in envelope WITHOUT checking any
-// signature, for showing an attestation. The caller must present the result
+// ParseUnverified decodes the statement in an envelope or bundle WITHOUT
+// checking any signature or timestamp, for showing an attestation. The caller must present the result
 // as unverified (render it with an empty fingerprint) and use Verify before
 // trusting it. It runs every check of Verify except the signature checks.
-func ParseUnverified(envelope []byte) (*Statement, error) {
-	run := &verifyRun{ctx: context.Background(), raw: envelope, report: &Report{}}
+func ParseUnverified(attestation []byte) (*Statement, error) {
+	run := &verifyRun{ctx: context.Background(), raw: attestation, report: &Report{}}
 	steps := []func() error{
 		run.parseEnvelope, run.checkPayloadType, run.parseStatement,
 		run.checkStatementType, run.checkPredicateType, run.checkPredicate,
+	}
+	if IsBundle(attestation) {
+		steps = append([]func() error{run.parseBundle}, steps...)
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
+
+	"github.com/cryptoshred/cryptoshred/attest/tsa"
 )
 
 // verifyRun carries one Verify call from step to step. Each step records a
@@ -20,6 +23,13 @@ type verifyRun struct {
 	verifier signature.Verifier
 	digest   string
 	report   *Report
+
+	authorities []tsa.Authority
+	tolerance   time.Duration
+
+	bundle     bool
+	timestamps [][]byte
+	warnings   []string
 
 	env     envelope
 	payload []byte
@@ -41,7 +51,11 @@ func newVerifyRun(ctx context.Context, raw []byte, v signature.Verifier, opts Ve
 	if v == nil {
 		return nil, errors.New("no verification key")
 	}
-	run := &verifyRun{ctx: ctx, raw: raw, verifier: v, report: &Report{}}
+	run := &verifyRun{ctx: ctx, raw: raw, verifier: v, report: &Report{},
+		authorities: opts.Authorities, tolerance: opts.TimeTolerance}
+	if run.tolerance <= 0 {
+		run.tolerance = DefaultTimeTolerance
+	}
 	if opts.SubjectDigest != "" {
 		d, err := normalizeDigest(opts.SubjectDigest)
 		if err != nil {
@@ -87,6 +101,9 @@ func (r *verifyRun) checkSignatures() error {
 	n := len(r.env.Signatures)
 	if n == 0 || n > maxSignatures {
 		return r.report.fail(CheckSignatures, fmt.Errorf("envelope has %d signatures, want 1 to %d", n, maxSignatures))
+	}
+	if r.bundle && n != 1 {
+		return r.report.fail(CheckSignatures, fmt.Errorf("a bundle's envelope has %d signatures, want exactly 1 (its timestamps cover one)", n))
 	}
 	for i, s := range r.env.Signatures {
 		sig, err := decodeBase64(s.Sig)

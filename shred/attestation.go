@@ -10,6 +10,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
@@ -27,13 +28,30 @@ type AttestOptions struct {
 	SnapshotRetention time.Duration
 	ToolVersion       string
 	Operator          string
+	// Timestampers are RFC 3161 authorities asked for a timestamp over the
+	// attestation's signature; each must answer, before any key is
+	// destroyed and again when the attestation is issued.
+	Timestampers []Timestamper
 }
 
-// Attestation is a signed deletion attestation as issued.
+// Timestamper obtains a checked RFC 3161 timestamp (a DER TimeStampResp)
+// over the SHA-256 of message. *tsa.Client satisfies it.
+type Timestamper interface {
+	Timestamp(ctx context.Context, message []byte) ([]byte, error)
+}
+
+// timestampCheck is what checkAttestable has each authority timestamp.
+var timestampCheck = []byte("cryptoshred timestamping authority check")
+
+// Attestation is a signed deletion attestation as issued: the DSSE
+// envelope, and the Sigstore bundle holding it with the timestamps over its
+// signature.
 type Attestation struct {
-	ID       string
-	Envelope []byte
-	Backups  int
+	ID         string
+	Envelope   []byte
+	Bundle     []byte
+	Timestamps int
+	Backups    int
 }
 
 // residualRisks are stated in every attestation.
@@ -45,9 +63,10 @@ var residualRisks = []string{
 
 // checkAttestable refuses, before any key is destroyed, a plan whose
 // attestation could not be issued: no declared snapshot retention, no
-// data controller on record, or a signer that cannot sign (a Vault key the
-// token may not use, say).
-func (s *Service) checkAttestable(plan *Plan, opts AttestOptions) error {
+// data controller on record, a signer that cannot sign (a Vault key the
+// token may not use, say), or a timestamping authority that does not
+// answer with a good timestamp.
+func (s *Service) checkAttestable(ctx context.Context, plan *Plan, opts AttestOptions) error {
 	if err := checkRetention(opts); err != nil {
 		return err
 	}
@@ -59,6 +78,11 @@ func (s *Service) checkAttestable(plan *Plan, opts AttestOptions) error {
 	}
 	if _, err := opts.Signer.SignMessage(strings.NewReader("cryptoshred signer check")); err != nil {
 		return errs.Refusedf("the signing key cannot sign, so no attestation could be issued: %v", err)
+	}
+	for _, t := range opts.Timestampers {
+		if _, err := t.Timestamp(ctx, timestampCheck); err != nil {
+			return errs.Refusedf("no trusted timestamp could be issued, so nothing was destroyed: %v", err)
+		}
 	}
 	return nil
 }
@@ -94,11 +118,40 @@ func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts 
 	if err != nil {
 		return nil, err
 	}
+	bundle, err := newBundle(ctx, env, opts)
+	if err != nil {
+		return nil, err
+	}
 	a, err := s.storeAttestation(ctx, actor, c.ID, d, env)
+	if a != nil {
+		a.Bundle, a.Timestamps = bundle, len(opts.Timestampers)
+	}
 	if err != nil {
 		return a, err
 	}
 	return a, batchError(len(d.Backups), excluded)
+}
+
+// newBundle asks every timestamper for a timestamp over env's signature
+// and wraps env and the timestamps in a Sigstore bundle.
+func newBundle(ctx context.Context, env []byte, opts AttestOptions) ([]byte, error) {
+	sig, err := attest.EnvelopeSignature(env)
+	if err != nil {
+		return nil, err
+	}
+	var stamps [][]byte
+	for _, t := range opts.Timestampers {
+		ts, err := t.Timestamp(ctx, sig)
+		if err != nil {
+			return nil, fmt.Errorf("failed to timestamp the attestation: %w", err)
+		}
+		stamps = append(stamps, ts)
+	}
+	pub, err := opts.Signer.PublicKey(options.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("failed to get the signer's public key: %w", err)
+	}
+	return attest.NewBundle(env, pub, stamps)
 }
 
 func (s *Service) storeAttestation(ctx context.Context, actor Actor, caseID string, d *attest.Deletion, env []byte) (*Attestation, error) {

@@ -77,7 +77,7 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // only the run that records a backup shredded writes its ledger entry, and
 // the other counts it as done.
 func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOptions) (*RunResult, error) {
-	if err := s.checkAttestable(plan, opts.Attest); err != nil {
+	if err := s.checkAttestable(ctx, plan, opts.Attest); err != nil {
 		return nil, err
 	}
 	res, err := s.destroy(ctx, actor, plan, opts)

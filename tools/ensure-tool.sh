@@ -7,7 +7,9 @@ name=$1 pkg=$2
 version=${pkg##*@}
 cache=${CRYPTOSHRED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cryptoshred}
 bin=$cache/bin/$version/$name
-reports_version() { { "$1" --version 2>&1 || "$1" version 2>&1; } | grep -q -- "$version"; }
+# The output is read whole first: grep -q stopping early would SIGPIPE a long
+# banner and fail the pipeline under pipefail.
+reports_version() { local out; out=$({ "$1" --version 2>&1 || "$1" version 2>&1; }); grep -q -- "$version" <<<"$out"; }
 # Some tools (versitygw) do not report their module version; the cache
 # keeps a note of the version it installed beside the binary.
 if [ -x "$bin" ] && [ "$(cat "$bin.installed" 2>/dev/null)" = "$pkg" ]; then echo "$bin"; exit 0; fi

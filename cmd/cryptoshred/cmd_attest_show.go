@@ -16,6 +16,7 @@ type showOptions struct {
 	Key    string
 	Format string
 	Output string
+	Trust  timeTrust
 }
 
 func attestShowCommand() *cli.Command {
@@ -24,19 +25,24 @@ func attestShowCommand() *cli.Command {
 		Usage:     "render an attestation as a NIST SP 800-88 certificate of sanitization",
 		ArgsUsage: "FILE",
 		Description: "With --key the attestation is verified first and the certificate names the key's fingerprint; " +
-			"without it the certificate is marked unverified.",
-		Flags: []cli.Flag{
+			"without it the certificate is marked unverified. With --key and a bundle's authority (--tsa-chain or --trusted-root) " +
+			"the certificate shows the trusted time and the authority's name.",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "key", Usage: "verify with this public key (PEM) first"},
 			&cli.StringFlag{Name: "format", Usage: "text, json or html", Value: "text"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to this file instead of stdout"},
-		},
+		}, timeTrustFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
-			opts := showOptions{File: c.Args().First(), Key: c.String("key"), Format: c.String("format"), Output: c.String("output")}
+			opts := showOptions{File: c.Args().First(), Key: c.String("key"), Format: c.String("format"), Output: c.String("output"),
+				Trust: timeTrustFrom(c)}
 			if opts.Format != "text" && opts.Format != "json" && opts.Format != "html" {
 				return usagef("--format must be text, json or html")
+			}
+			if opts.Key == "" && (len(opts.Trust.Chains) > 0 || opts.Trust.TrustedRoot != "") {
+				return usagef("--tsa-chain and --trusted-root need --key: a timestamp is checked over a verified signature")
 			}
 			return runAttestShow(c.Context, opts, c.App.Writer)
 		},
@@ -44,49 +50,55 @@ func attestShowCommand() *cli.Command {
 }
 
 func runAttestShow(ctx context.Context, opts showOptions, stdout io.Writer) error {
-	st, fp, err := loadForShow(ctx, opts)
+	rep, err := loadForShow(ctx, opts)
 	if err != nil {
 		return err
 	}
 	if opts.Output == "" {
-		return renderCertificate(stdout, opts.Format, st, fp)
+		return renderCertificate(stdout, opts.Format, rep)
 	}
 	return fsutil.WriteFileAtomic(opts.Output, func(w io.Writer) error {
-		return renderCertificate(w, opts.Format, st, fp)
+		return renderCertificate(w, opts.Format, rep)
 	})
 }
 
-func loadForShow(ctx context.Context, opts showOptions) (*attest.Statement, string, error) {
+// loadForShow returns the verified report, or with no --key a report
+// holding only the unverified statement (no fingerprint, no times).
+func loadForShow(ctx context.Context, opts showOptions) (*attest.Report, error) {
 	if opts.Key == "" {
-		f, err := os.Open(opts.File)
-		if err != nil {
-			return nil, "", err
-		}
-		defer f.Close()
-		env, err := attest.ReadEnvelope(f)
-		if err != nil {
-			return nil, "", err
-		}
-		st, err := attest.ParseUnverified(env)
-		return st, "", err
+		st, err := parseForShow(opts.File)
+		return &attest.Report{Statement: st}, err
 	}
 	env, v, err := loadForVerify(verifyOptions{File: opts.File, Key: opts.Key})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	rep, err := attest.Verify(ctx, env, v, attest.VerifyOptions{})
+	vopts, err := opts.Trust.verifyOptions("")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return rep.Statement, rep.KeyFingerprint, nil
+	return attest.Verify(ctx, env, v, vopts)
 }
 
-func renderCertificate(w io.Writer, format string, st *attest.Statement, fp string) error {
+func parseForShow(file string) (*attest.Statement, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	env, err := attest.ReadEnvelope(f)
+	if err != nil {
+		return nil, err
+	}
+	return attest.ParseUnverified(env)
+}
+
+func renderCertificate(w io.Writer, format string, rep *attest.Report) error {
 	switch format {
 	case "json":
-		return writeJSON(w, st)
+		return writeJSON(w, rep.Statement)
 	case "html":
-		return attest.RenderHTML(w, st, fp)
+		return attest.RenderHTML(w, rep.Statement, rep.KeyFingerprint, rep.TrustedTimes...)
 	}
-	return attest.RenderText(w, st, fp)
+	return attest.RenderText(w, rep.Statement, rep.KeyFingerprint, rep.TrustedTimes...)
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/attest/tsa"
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 )
 
@@ -19,26 +21,86 @@ type verifyOptions struct {
 	Backup string
 	Digest string
 	Format string
+	Trust  timeTrust
+}
+
+// timeTrust names the timestamping authorities a verifier trusts.
+type timeTrust struct {
+	Chains      []string
+	TrustedRoot string
+	Tolerance   time.Duration
+}
+
+// timeTrustFlags are the flags of attest verify and attest show that name
+// the trusted timestamping authorities.
+func timeTrustFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "tsa-chain", Usage: "PEM `FILE` with a timestamping authority's chain, leaf first (repeatable): the bundle's timestamps must verify with it"},
+		&cli.StringFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json `FILE` whose timestampAuthorities are trusted"},
+		&cli.DurationFlag{Name: "time-tolerance", Usage: "warn when the statement's times and the trusted time differ by more than this", Value: attest.DefaultTimeTolerance},
+	}
+}
+
+func timeTrustFrom(c *cli.Context) timeTrust {
+	return timeTrust{Chains: c.StringSlice("tsa-chain"), TrustedRoot: c.String("trusted-root"), Tolerance: c.Duration("time-tolerance")}
+}
+
+// authorities reads the trusted timestamping authorities.
+func (tt timeTrust) authorities() ([]tsa.Authority, error) {
+	var out []tsa.Authority
+	for _, path := range tt.Chains {
+		b, err := readFileLimited(path, 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		a, err := tsa.ParseChainPEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, a)
+	}
+	if tt.TrustedRoot != "" {
+		b, err := readFileLimited(tt.TrustedRoot, 4<<20)
+		if err != nil {
+			return nil, err
+		}
+		as, err := tsa.ParseTrustedRoot(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", tt.TrustedRoot, err)
+		}
+		out = append(out, as...)
+	}
+	return out, nil
+}
+
+func (tt timeTrust) verifyOptions(digest string) (attest.VerifyOptions, error) {
+	auths, err := tt.authorities()
+	return attest.VerifyOptions{SubjectDigest: digest, Authorities: auths, TimeTolerance: tt.Tolerance}, err
 }
 
 func attestVerifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
-		Usage:     "verify an attestation offline and print each check; exit 5 if any fails",
+		Usage:     "verify an attestation (DSSE envelope or Sigstore bundle) offline and print each check; exit 5 if any fails",
 		ArgsUsage: "FILE",
-		Flags: []cli.Flag{
+		Description: "A bundle's RFC 3161 timestamps are verified when the authority's chain is given " +
+			"(--tsa-chain or --trusted-root); the trusted time is then printed, and a warning when the statement's times disagree with it.",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "key", Usage: "the signer's public key (PEM)"},
 			&cli.StringFlag{Name: "backup", Usage: "a backup ciphertext file that must be a subject"},
 			&cli.StringFlag{Name: "digest", Usage: "a SHA-256 that must be a subject's digest"},
-		},
+		}, timeTrustFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
 			opts := verifyOptions{File: c.Args().First(), Key: c.String("key"), Backup: c.String("backup"),
-				Digest: c.String("digest"), Format: c.String("format")}
+				Digest: c.String("digest"), Format: c.String("format"), Trust: timeTrustFrom(c)}
 			if opts.Key == "" || (opts.Backup != "" && opts.Digest != "") {
 				return usagef("attest verify needs --key, and at most one of --backup and --digest")
+			}
+			if opts.Trust.Tolerance <= 0 {
+				return usagef("--time-tolerance must be positive")
 			}
 			if _, err := globalOpts(c); err != nil {
 				return err
@@ -59,7 +121,11 @@ func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error
 			return err
 		}
 	}
-	rep, verr := attest.Verify(ctx, env, verifier, attest.VerifyOptions{SubjectDigest: digest})
+	vopts, err := opts.Trust.verifyOptions(digest)
+	if err != nil {
+		return err
+	}
+	rep, verr := attest.Verify(ctx, env, verifier, vopts)
 	if rep == nil {
 		return verr
 	}
@@ -100,11 +166,21 @@ func renderReport(w io.Writer, format string, rep *attest.Report) error {
 	for _, warn := range rep.Warnings {
 		printf(w, "WARN  %s\n", warn)
 	}
+	for _, tt := range rep.TrustedTimes {
+		printf(w, "TIME  %s (RFC 3161 timestamp by %s, serial %s)\n", tt.Time.Format(time.RFC3339), tt.Authority, tt.Serial)
+	}
 	if rep.OK() {
-		printf(w, "VERIFIED: attestation %s, %d backup(s), signed by key %s\n",
-			rep.Statement.Predicate.AttestationID, len(rep.Statement.Predicate.Backups), rep.KeyFingerprint)
+		printf(w, "VERIFIED: attestation %s, %d backup(s), signed by key %s, %s\n",
+			rep.Statement.Predicate.AttestationID, len(rep.Statement.Predicate.Backups), rep.KeyFingerprint, trustedTimeSummary(rep))
 	}
 	return nil
+}
+
+func trustedTimeSummary(rep *attest.Report) string {
+	if len(rep.TrustedTimes) == 0 {
+		return "no trusted time verified"
+	}
+	return fmt.Sprintf("trusted time %s", rep.TrustedTimes[0].Time.Format(time.RFC3339))
 }
 
 func passFail(ok bool) string {

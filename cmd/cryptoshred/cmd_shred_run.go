@@ -10,6 +10,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/urfave/cli/v2"
 
+	"github.com/cryptoshred/cryptoshred/attest/tsa"
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
@@ -24,6 +25,9 @@ type shredRunOptions struct {
 	Output                   string
 	SnapshotRetention        time.Duration
 	Operator                 string
+	Bundle                   string
+	TimestampURLs            []string
+	TimestampTimeout         time.Duration
 }
 
 func shredRunCommand() *cli.Command {
@@ -44,6 +48,9 @@ func shredRunCommand() *cli.Command {
 			&cli.DurationFlag{Name: "vault-snapshot-retention", Usage: "how long Vault snapshots are kept (they hold destroyed keys until then)",
 				EnvVars: []string{"CRYPTOSHRED_VAULT_SNAPSHOT_RETENTION"}},
 			&cli.StringFlag{Name: "operator", Usage: "operator name for the attestation (the Vault identity is always recorded)"},
+			&cli.StringFlag{Name: "bundle", Usage: "also write the attestation as a Sigstore bundle v0.3 to this file (what cosign --bundle reads)"},
+			&cli.StringSliceFlag{Name: "timestamp-url", Usage: "RFC 3161 timestamping authority `URL` whose timestamp over the signature goes in the bundle (repeatable; tried before any key is destroyed)"},
+			&cli.DurationFlag{Name: "timestamp-timeout", Usage: "time limit of one request to a timestamping authority", Value: tsa.DefaultTimeout},
 		},
 		Action: shredRunAction,
 	}
@@ -57,7 +64,8 @@ func shredRunAction(c *cli.Context) error {
 	opts := shredRunOptions{Case: caseID, Grace: c.Duration("grace"), Yes: c.Bool("yes"),
 		Parallel: c.Int("parallel"), RequireOriginalsDisposed: c.Bool("require-originals-disposed"),
 		SignKey: c.String("sign-key"), Output: c.String("output"),
-		SnapshotRetention: c.Duration("vault-snapshot-retention"), Operator: c.String("operator")}
+		SnapshotRetention: c.Duration("vault-snapshot-retention"), Operator: c.String("operator"),
+		Bundle: c.String("bundle"), TimestampURLs: c.StringSlice("timestamp-url"), TimestampTimeout: c.Duration("timestamp-timeout")}
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -81,8 +89,28 @@ func (o shredRunOptions) validate() error {
 		return usagef("shred run needs --sign-key to sign the deletion attestation")
 	case o.Grace == 0 && o.SnapshotRetention <= 0:
 		return usagef("shred run needs --vault-snapshot-retention: snapshots keep destroyed keys until then, and the attestation must say so")
+	case len(o.TimestampURLs) > 0 && o.Bundle == "":
+		return usagef("--timestamp-url needs --bundle: timestamps are carried in the Sigstore bundle")
+	case len(o.TimestampURLs) > 8:
+		return usagef("at most 8 --timestamp-url")
+	case o.TimestampTimeout <= 0:
+		return usagef("--timestamp-timeout must be positive")
 	}
-	return nil
+	_, err := o.timestampers()
+	return err
+}
+
+// timestampers returns a client for each --timestamp-url.
+func (o shredRunOptions) timestampers() ([]shred.Timestamper, error) {
+	var out []shred.Timestamper
+	for _, u := range o.TimestampURLs {
+		c, err := tsa.NewClient(u, o.TimestampTimeout)
+		if err != nil {
+			return nil, usagef("--timestamp-url: %v", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shredRunOptions, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -115,9 +143,13 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 // runPlan runs the confirmed plan, prints what it did and writes the
 // attestation it issued.
 func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred.Actor, plan *shred.Plan, signer signature.Signer, opts shredRunOptions, stdout, stderr io.Writer) error {
+	attestOpts, err := attestOptions(signer, opts)
+	if err != nil {
+		return err
+	}
 	update, finish := progressUpdater(stderr, "shredding")
 	res, err := v.Run(ctx, actor, plan, shred.RunOptions{Parallel: opts.Parallel,
-		RequireOriginalsDisposed: opts.RequireOriginalsDisposed, Progress: update, Attest: attestOptions(signer, opts)})
+		RequireOriginalsDisposed: opts.RequireOriginalsDisposed, Progress: update, Attest: attestOpts})
 	finish()
 	if res == nil {
 		return err
@@ -126,9 +158,21 @@ func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred
 		return rerr
 	}
 	if res.Attestation != nil {
-		return errors.Join(err, writeAttestation(res.Attestation, opts.Output, stderr))
+		return errors.Join(err, writeAttestation(res.Attestation, opts.Output, stderr), writeBundle(res.Attestation, opts.Bundle, stderr))
 	}
 	return err
+}
+
+// writeBundle writes the attestation's Sigstore bundle to out, if asked.
+func writeBundle(a *shred.Attestation, out string, stderr io.Writer) error {
+	if out == "" {
+		return nil
+	}
+	if err := fsutil.WriteFileAtomic(out, func(w io.Writer) error { _, err := w.Write(a.Bundle); return err }); err != nil {
+		return fmt.Errorf("attestation %s is stored in Vault but its bundle could not be written to %s: %w", a.ID, out, err)
+	}
+	fmt.Fprintf(stderr, "Sigstore bundle of attestation %s with %d RFC 3161 timestamp(s) written to %s\n", a.ID, a.Timestamps, out)
+	return nil
 }
 
 func writeAttestation(a *shred.Attestation, out string, stderr io.Writer) error {
@@ -180,6 +224,8 @@ func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) 
 	return nil
 }
 
-func attestOptions(signer signature.Signer, opts shredRunOptions) shred.AttestOptions {
-	return shred.AttestOptions{Signer: signer, SnapshotRetention: opts.SnapshotRetention, ToolVersion: version, Operator: opts.Operator}
+func attestOptions(signer signature.Signer, opts shredRunOptions) (shred.AttestOptions, error) {
+	ts, err := opts.timestampers()
+	return shred.AttestOptions{Signer: signer, SnapshotRetention: opts.SnapshotRetention, ToolVersion: version,
+		Operator: opts.Operator, Timestampers: ts}, err
 }

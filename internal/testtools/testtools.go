@@ -1,6 +1,6 @@
 // Package testtools finds the pinned external programs the tests run
-// (the Vault server, cosign, age). It imports only the standard library,
-// so any package's tests may use it.
+// (the Vault server, cosign, age, timestamp-server). It imports only the
+// standard library, so any package's tests may use it.
 package testtools
 
 import (

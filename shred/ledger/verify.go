@@ -37,7 +37,6 @@ type Slot struct {
 	Hash string
 }
 
-
 // ErrBroken marks a ledger that does not verify. The CLI maps it to exit
 // code 5.
 var ErrBroken = errors.New("ledger verification failed")

@@ -1,0 +1,72 @@
+package attest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/attest/tsa"
+)
+
+// DefaultTimeTolerance is how far the statement's times may stray from the
+// trusted time before Verify warns, when VerifyOptions.TimeTolerance is 0.
+const DefaultTimeTolerance = 10 * time.Minute
+
+// checkTimestamps verifies every RFC 3161 timestamp of a bundle over the
+// first signature's bytes against the trusted authorities. With no
+// authority given it runs no check and warns that the times are unproven;
+// with authorities given, a bare envelope or a bundle without timestamps
+// fails.
+func (r *verifyRun) checkTimestamps() error {
+	switch {
+	case len(r.authorities) == 0 && len(r.timestamps) > 0:
+		r.warnings = append(r.warnings, fmt.Sprintf("the bundle carries %d RFC 3161 timestamp(s), not verified: "+
+			"give the authority's chain (--tsa-chain or --trusted-root) to prove the time", len(r.timestamps)))
+		return nil
+	case len(r.authorities) == 0:
+		return nil
+	case !r.bundle:
+		return r.report.fail(CheckTimestamps, errors.New("a timestamping authority was given, but a bare DSSE envelope carries no timestamp: verify the bundle"))
+	case len(r.timestamps) == 0:
+		return r.report.fail(CheckTimestamps, errors.New("a timestamping authority was given, but the bundle carries no timestamp"))
+	}
+	var got []string
+	for i, ts := range r.timestamps {
+		v, err := tsa.Verify(ts, r.sigs[0], r.authorities)
+		if err != nil {
+			return r.report.fail(CheckTimestamps, fmt.Errorf("timestamp %d of %d: %w", i+1, len(r.timestamps), err))
+		}
+		r.report.TrustedTimes = append(r.report.TrustedTimes, *v)
+		got = append(got, v.Time.Format(time.RFC3339)+" by "+v.Authority)
+	}
+	r.report.pass(CheckTimestamps, "%d RFC 3161 timestamp(s) over the signature verify: %s", len(got), strings.Join(got, "; "))
+	return nil
+}
+
+// timeWarnings compares the statement's own times with each trusted time:
+// issuedAt should be within the tolerance of it, and nothing the statement
+// reports may have happened after it.
+func (r *verifyRun) timeWarnings() []string {
+	var out []string
+	p := &r.stmt.Predicate
+	for _, tt := range r.report.TrustedTimes {
+		if d := tt.Time.Sub(p.IssuedAt).Abs(); d > r.tolerance {
+			out = append(out, fmt.Sprintf("issuedAt %s and the trusted time %s (%s) differ by %s, more than %s: the issuer's clock or the attestation is not to be trusted",
+				p.IssuedAt.UTC().Format(time.RFC3339), tt.Time.Format(time.RFC3339), tt.Authority, d.Round(time.Second), r.tolerance))
+		}
+		for _, b := range p.Backups {
+			if late := latest(b.DestroyedAt, b.Verification.At); late.After(tt.Time.Add(r.tolerance)) {
+				out = append(out, fmt.Sprintf("backup %s reports %s, after the trusted time %s", b.BackupID, late.UTC().Format(time.RFC3339), tt.Time.Format(time.RFC3339)))
+			}
+		}
+	}
+	return out
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
