@@ -7,6 +7,7 @@ package shred
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
@@ -176,4 +177,16 @@ func (k *KeyInfo) Shreddable() error {
 func (s *Service) appendEvent(ctx context.Context, actor Actor, ev ledger.Event) error {
 	_, err := s.ledger.Append(ctx, actor.String(), ev)
 	return err
+}
+
+// ExportLedger writes a self-contained, offline-verifiable copy of the
+// ledger to w (see ledger.WriteExport); caseID keeps one case's entries.
+func (s *Service) ExportLedger(ctx context.Context, w io.Writer, caseID string) error {
+	return ledger.WriteExport(ctx, s.ledger, w, caseID, catalog.Now())
+}
+
+// VerifyLedgerCheckpoints verifies the ledger and that every checkpoint
+// (the heads attestations name) is still in the chain.
+func (s *Service) VerifyLedgerCheckpoints(ctx context.Context, cps []ledger.Checkpoint) (*ledger.Report, error) {
+	return ledger.VerifyCheckpoints(ctx, s.ledger, cps)
 }

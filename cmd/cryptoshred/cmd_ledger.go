@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 	"github.com/urfave/cli/v2"
-
-	"github.com/cryptoshred/cryptoshred/shred"
 )
 
 func ledgerCommand() *cli.Command {
@@ -18,22 +17,43 @@ func ledgerCommand() *cli.Command {
 		Name:  "ledger",
 		Usage: "show and verify the hash-chained ledger of every state change",
 		Subcommands: []*cli.Command{
-			{Name: "verify", Usage: "walk the chain; exit 5 naming the first bad entry", Action: ledgerVerifyAction},
+			{Name: "verify", Usage: "walk the chain and check every signature; exit 5 naming the first bad entry",
+				Description: "--file verifies an export (cryptoshred ledger export) with no Vault and no network.\n" +
+					"--attestation ATT checks that the ledger head each attestation names is still in the chain\n" +
+					"(it is not after a Vault snapshot restore or a truncation).",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "file", Usage: "verify this export file instead of the ledger in Vault"},
+					&cli.StringSliceFlag{Name: "attestation", Usage: "an attestation whose ledger head must still be in the chain (repeatable)"},
+				},
+				Action: ledgerVerifyAction},
+			ledgerExportCommand(),
 			{Name: "show", Usage: "print every entry (after verifying the chain)", Action: ledgerShowAction},
 		},
 	}
 }
 
 func ledgerVerifyAction(c *cli.Context) error {
-	o, v, err := setup(c)
+	if err := noExtraArgs(c); err != nil {
+		return err
+	}
+	o, err := globalOpts(c)
 	if err != nil {
 		return err
 	}
-	return runLedgerVerify(c.Context, o, v, c.App.Writer)
+	cps, err := attestedHeads(c.StringSlice("attestation"))
+	if err != nil {
+		return err
+	}
+	src, verify, err := ledgerSource(c, c.String("file"))
+	if err != nil {
+		return err
+	}
+	return runLedgerVerify(c.Context, o, src, cps, verify, c.App.Writer)
 }
 
-func runLedgerVerify(ctx context.Context, o globalOptions, v *shred.Service, w io.Writer) error {
-	rep, err := v.VerifyLedger(ctx)
+func runLedgerVerify(ctx context.Context, o globalOptions, src ledger.Source, cps []ledger.Checkpoint,
+	verify func(context.Context, []ledger.Checkpoint) (*ledger.Report, error), w io.Writer) error {
+	rep, err := verify(ctx, cps)
 	if o.Format == "json" {
 		if jerr := writeJSON(w, rep); jerr != nil {
 			return jerr
@@ -49,8 +69,11 @@ func runLedgerVerify(ctx context.Context, o globalOptions, v *shred.Service, w i
 		}
 		return err
 	}
-	printf(w, "ledger OK: %d entries, every link verified, head %s\n", rep.Entries, rep.Head)
-	return nil
+	printf(w, "ledger OK: %d entries, every link and signature verified, head %s\n", rep.Entries, rep.Head)
+	if len(cps) > 0 {
+		printf(w, "every attested head (%d) is still in the chain\n", len(cps))
+	}
+	return printKeyFingerprints(ctx, src, w)
 }
 
 func ledgerShowAction(c *cli.Context) error {
@@ -100,4 +123,22 @@ func detailsSuffix(d map[string]string) string {
 		b.WriteString(" " + k + "=" + strconv.Quote(d[k]))
 	}
 	return b.String()
+}
+
+// printKeyFingerprints shows the role keys an export was verified with, to
+// compare with the fingerprints the operator published.
+func printKeyFingerprints(ctx context.Context, src ledger.Source, w io.Writer) error {
+	if src == nil {
+		return nil
+	}
+	keys, err := src.PublicKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, role := range ledger.Roles {
+		for v, k := range keys[role] {
+			printf(w, "verified with the %s key v%d %s (compare it with the published fingerprint)\n", role, v, ledger.Fingerprint(k))
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -106,17 +107,22 @@ func (r rawCatalog) write(path string, d map[string]any) {
 	r.env.srv.KVWrite(r.t, "cryptoshred/data/"+path, d)
 }
 
-// TestLedgerShowEscapesActors: an entry appended with plain KV calls by
-// the admin token, whose actor carries terminal escapes, prints escaped.
+// TestLedgerShowEscapesActors: an entry appended with plain Vault calls by
+// the admin token (of a kind the admin writes, signed with the admin's
+// ledger key), whose actor carries terminal escapes, prints escaped.
 func TestLedgerShowEscapesActors(t *testing.T) {
 	env := newTestEnv(t)
 	protectFile(t, env, "a.tar", []byte("a"))
 	adminKV := env.srv.Client(t, env.roles.admin).Logical()
 	seq, prev := ledgerEnd(t, env)
 	entry, _ := json.Marshal(map[string]any{"seq": seq + 1, "prev": prev, "time": "2026-11-28T10:00:00Z",
-		"actor": "\x1b[2K\rcompliance-officer\x1b[8m", "event": "case.opened"})
+		"actor": "\x1b[2K\rcompliance-officer\x1b[8m", "event": "backup.opened"})
+	sig, err := adminKV.Write("cryptoshred-ledger/sign/ledger-admin", map[string]any{"input": base64.StdEncoding.EncodeToString(entry)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := adminKV.Write(fmt.Sprintf("cryptoshred/data/ledger/%012d", seq+1),
-		map[string]any{"data": map[string]any{"entry": string(entry)}}); err != nil {
+		map[string]any{"data": map[string]any{"entry": string(entry), "sig": sig.Data["signature"]}}); err != nil {
 		t.Fatal(err)
 	}
 	r := mustRun(t, env.srv, env.roles.auditor, "ledger", "show")

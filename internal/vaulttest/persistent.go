@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -140,5 +141,41 @@ func (p *Persistent) Running() bool {
 		return false
 	default:
 		return true
+	}
+}
+
+// dataDir is where the server's file storage lives.
+func (p *Persistent) dataDir() string { return filepath.Join(filepath.Dir(p.config), "data") }
+
+// Snapshot stops the server, copies its storage aside, as a backup of
+// Vault's data would be taken, and starts it again. It returns the copy.
+func (p *Persistent) Snapshot(t testing.TB) string {
+	t.Helper()
+	p.Resume()
+	p.Stop()
+	snap := filepath.Join(t.TempDir(), "snapshot")
+	if out, err := exec.Command("cp", "-a", p.dataDir(), snap).CombinedOutput(); err != nil {
+		t.Fatalf("snapshot: %v: %s", err, out)
+	}
+	if err := p.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// RestoreSnapshot stops the server, replaces its storage with snap and
+// starts it again: what restoring a backup of Vault's data does.
+func (p *Persistent) RestoreSnapshot(t testing.TB, snap string) {
+	t.Helper()
+	p.Resume()
+	p.Stop()
+	if err := os.RemoveAll(p.dataDir()); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", "-a", snap, p.dataDir()).CombinedOutput(); err != nil {
+		t.Fatalf("restore: %v: %s", err, out)
+	}
+	if err := p.Restart(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -80,8 +80,10 @@ type Report struct {
 // Verify walks src's chain and checks every link. It returns a
 // *BrokenError for the first slot that breaks the chain, and otherwise an
 // error wrapping ErrBroken that names every finding, if there are any.
-func Verify(ctx context.Context, src Source) (*Report, error) {
-	rep, err := Walk(ctx, src, func(*Entry, []byte) error { return nil })
+func Verify(ctx context.Context, src Source) (*Report, error) { return verify(ctx, src, nil) }
+
+func verify(ctx context.Context, src Source, onSlot func(int64, string)) (*Report, error) {
+	rep, err := walk(ctx, src, func(*Entry, []byte) error { return nil }, onSlot)
 	var be *BrokenError
 	if errors.As(err, &be) {
 		rep.FirstBad, rep.Problem = be.Seq, be.Reason
@@ -124,6 +126,10 @@ func Entries(ctx context.Context, src Source) ([]*Entry, error) {
 // does not name the end. It returns a *BrokenError for a slot that was
 // removed or rewritten.
 func Walk(ctx context.Context, src Source, fn func(*Entry, []byte) error) (*Report, error) {
+	return walk(ctx, src, fn, nil)
+}
+
+func walk(ctx context.Context, src Source, fn func(*Entry, []byte) error, onSlot func(int64, string)) (*Report, error) {
 	rep := &Report{Head: Genesis}
 	head, headErr := src.ReadHead(ctx)
 	if errors.Is(headErr, errs.ErrUnavailable) || errors.Is(headErr, errs.ErrRefused) {
@@ -136,7 +142,7 @@ func Walk(ctx context.Context, src Source, fn func(*Entry, []byte) error) (*Repo
 	if err != nil {
 		return rep, fmt.Errorf("failed to read the ledger's public keys: %w", err)
 	}
-	w := walker{rep: rep, prev: Genesis, fn: fn, keys: keys}
+	w := walker{rep: rep, prev: Genesis, fn: fn, keys: keys, onSlot: onSlot}
 	for from := int64(1); !w.done; from += window {
 		slots, err := readWindow(ctx, src, from, from+window-1)
 		if err != nil {
@@ -159,6 +165,8 @@ type walker struct {
 	fn   func(*Entry, []byte) error
 	keys PublicKeys
 	done bool
+	// onSlot, if set, sees every slot's chain hash, junk included.
+	onSlot func(int64, string)
 }
 
 func (w *walker) window(from int64, slots []slot) error {
@@ -210,6 +218,9 @@ func (w *walker) slot(seq int64, s slot) error {
 }
 
 func (w *walker) advance(seq int64, hash string) {
+	if w.onSlot != nil {
+		w.onSlot(seq, hash)
+	}
 	w.prev = hash
 	w.rep.Entries, w.rep.Head = seq, hash
 }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// TestLedgerExportVerifiesOffline: an export verifies with the Vault
+// process stopped, a case's export too, and one edited byte fails.
+func TestLedgerExportVerifiesOffline(t *testing.T) {
+	env := newTestEnv(t)
+	a := protectFile(t, env, "a.tar", []byte("a"))
+	protectFile(t, env, "b.tar", []byte("b"))
+	shredCase(t, env, "EXP", a.ID)
+	full, one := filepath.Join(env.dir, "ledger.json"), filepath.Join(env.dir, "case.json")
+	mustRun(t, env.srv, env.roles.auditor, "ledger", "export", "-o", full)
+	mustRun(t, env.srv, env.roles.auditor, "ledger", "export", "--case", "EXP", "-o", one)
+	env.srv.Stop()
+	t.Setenv("VAULT_TOKEN", "")
+
+	for _, f := range []string{full, one} {
+		r := mustRun(t, env.srv, "", "ledger", "verify", "--file", f)
+		if !strings.Contains(r.stdout, "ledger OK") || !strings.Contains(r.stdout, "verified with the compliance key v1 sha256:") {
+			t.Fatalf("offline verify of %s:\n%s", f, r.stdout)
+		}
+	}
+	caseExport, _ := os.ReadFile(one)
+	if bytes.Contains(caseExport, []byte(`b.tar.age`)) {
+		t.Fatal("the case's export holds another backup's entry")
+	}
+	data, _ := os.ReadFile(full)
+	edited := filepath.Join(env.dir, "edited.json")
+	os.WriteFile(edited, bytes.Replace(data, []byte(`\"actor\":\"`), []byte(`\"actor\":\"x`), 1), 0o600)
+	if bytes.Equal(mustRead(t, edited), data) {
+		t.Fatal("the test did not edit the export")
+	}
+	r := expectCode(t, exitVerifyKO, env.srv, "", "ledger", "verify", "--file", edited)
+	if !strings.Contains(r.stdout+r.stderr, "ledger") {
+		t.Fatalf("edited export: %s %s", r.stdout, r.stderr)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestRestoredSnapshotIsDetected: Vault's data restored from a copy taken
+// before a shred brings the keys back and a shorter, valid chain; the
+// attestation's ledger head is no longer in it, and ledger verify
+// --attestation says so (exit 5, naming the attestation).
+func TestRestoredSnapshotIsDetected(t *testing.T) {
+	p := vaulttest.StartPersistent(t)
+	mustRun(t, p.Server, p.Token, "init")
+	env := testEnv{srv: p.Server, dir: t.TempDir(), roles: roles{
+		admin:      p.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin),
+		compliance: p.TokenWithPolicies(t, "compliance-officer", vault.PolicyCompliance),
+		auditor:    p.TokenWithPolicies(t, "auditor", vault.PolicyAuditor),
+	}}
+	b := protectFile(t, env, "r.tar", []byte("restored later"))
+	snap := p.Snapshot(t)
+	shredCase(t, env, "SNAP", b.ID)
+	att := filepath.Join(env.dir, "SNAP.dsse.json")
+	mustRun(t, env.srv, env.roles.auditor, "ledger", "verify", "--attestation", att)
+
+	p.RestoreSnapshot(t, snap)
+	mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
+	r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "ledger", "verify", "--attestation", att)
+	if !strings.Contains(r.stderr, "no longer in the chain") || !strings.Contains(r.stderr, "SNAP.dsse.json") {
+		t.Fatalf("verify after a restored snapshot: %s", r.stderr)
+	}
+}
