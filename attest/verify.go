@@ -25,6 +25,7 @@ const (
 	CheckSubjectDigest = "subject-digest"
 	CheckBundle        = "bundle"
 	CheckTimestamps    = "timestamps"
+	CheckWitness       = "witness"
 )
 
 // ErrVerification marks an attestation that failed verification. Every

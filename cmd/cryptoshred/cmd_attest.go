@@ -34,6 +34,7 @@ func attestCommand() *cli.Command {
 				Action: attestKeygenAction,
 			},
 			attestVerifyCommand(),
+			attestWitnessCommand(),
 			attestShowCommand(),
 		},
 	}

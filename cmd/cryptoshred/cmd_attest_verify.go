@@ -22,6 +22,9 @@ type verifyOptions struct {
 	Digest string
 	Format string
 	Trust  timeTrust
+	// Witness and WitnessKey name a witness statement that must verify
+	// with its own key and refer to this attestation.
+	Witness, WitnessKey string
 }
 
 // timeTrust names the timestamping authorities a verifier trusts.
@@ -89,13 +92,16 @@ func attestVerifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "key", Usage: "the signer's public key (PEM)"},
 			&cli.StringFlag{Name: "backup", Usage: "a backup ciphertext file that must be a subject"},
 			&cli.StringFlag{Name: "digest", Usage: "a SHA-256 that must be a subject's digest"},
+			&cli.StringFlag{Name: "witness", Usage: "a witness statement (attest witness) that must verify and refer to this attestation"},
+			&cli.StringFlag{Name: "witness-key", Usage: "the witness's public key (PEM)"},
 		}, timeTrustFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
 			opts := verifyOptions{File: c.Args().First(), Key: c.String("key"), Backup: c.String("backup"),
-				Digest: c.String("digest"), Format: c.String("format"), Trust: timeTrustFrom(c)}
+				Digest: c.String("digest"), Format: c.String("format"), Trust: timeTrustFrom(c),
+				Witness: c.String("witness"), WitnessKey: c.String("witness-key")}
 			if opts.Key == "" || (opts.Backup != "" && opts.Digest != "") {
 				return usagef("attest verify needs --key, and at most one of --backup and --digest")
 			}
@@ -131,6 +137,9 @@ func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error
 	}
 	if err := renderReport(w, opts.Format, rep); err != nil {
 		return err
+	}
+	if verr == nil && opts.Witness != "" {
+		return verifyWitness(ctx, env, opts.Witness, opts.WitnessKey, w)
 	}
 	return verr
 }

@@ -126,6 +126,20 @@ expect 0 "$cs" attest show "$out/attestation.dsse.json" --key "$out/attest-signe
 expect 0 "$cs" attest show "$out/attestation.dsse.json" --key "$out/attest-signer.pub" -o "$out/certificate.txt"
 say "rendered the certificate of sanitization: certificate.html and certificate.txt"
 
+role "$auditor"
+"$cs" attest keygen --algorithm ed25519 -o "$out/auditor-witness" >>"$log" 2>&1 || fail "auditor keygen"
+expect 0 "$cs" attest witness "$out/attestation.dsse.json" --key "$out/attest-signer.pub" \
+  --sign-key "$out/auditor-witness.key" --operator "Demo Auditor" -o "$out/witness.dsse.json"
+expect 0 "$cs" attest verify "$out/attestation.dsse.json" --key "$out/attest-signer.pub" \
+  --witness "$out/witness.dsse.json" --witness-key "$out/auditor-witness.pub"
+grep -q "^PASS  witness" <<<"$last_out" || fail "the witness did not verify: $last_out"
+if [ -n "${COSIGN_BIN:-}" ]; then
+  expect 0 "$COSIGN_BIN" verify-blob-attestation --key "$out/auditor-witness.pub" \
+    --type https://cryptoshred.dev/deletion-witness/v1 --signature "$out/witness.dsse.json" --insecure-ignore-tlog \
+    "$out/attestation.dsse.json"
+fi
+say "auditor witnessed it with a read-only token: keys and ciphertexts checked gone in Vault and on disk, ledger verified; both signatures verify (cosign too)"
+
 # --- the same with the backups on S3 object storage under legal hold ---------
 . "$here/s3.sh"
 
@@ -136,5 +150,14 @@ expect 0 "$cs" report access
 say "auditor: access report lists $(($(wc -l <<<"$last_out") - 1)) open(s) of a backup, with who and why"
 "$cs" report access >"$out/access-report.txt"
 "$cs" ledger show >"$out/ledger.txt"
+expect 0 "$cs" ledger export -o "$out/ledger-export.json"
+expect 0 "$cs" ledger verify --attestation "$out/attestation.dsse.json" --attestation "$out/attestation-s3.dsse.json"
+say "auditor: both attested ledger heads are still in the chain (no snapshot restored since)"
+
+kill "$vault_pid" 2>/dev/null || true
+wait "$vault_pid" 2>/dev/null || true
+expect 0 env -u VAULT_TOKEN VAULT_ADDR=http://127.0.0.1:1 "$cs" ledger verify --file "$out/ledger-export.json"
+grep -q "ledger OK" <<<"$last_out" || fail "offline ledger verify: $last_out"
+say "the authority verifies the exported ledger with Vault stopped: every link and every role's signature"
 
 echo "Demo complete. Outputs are in $out"

@@ -1,0 +1,120 @@
+package shred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/parallel"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+)
+
+// WitnessOptions are what a witness needs: the attestation's signer's
+// public key, the witness's own signing key, and names for the record.
+type WitnessOptions struct {
+	Verifier    signature.Verifier
+	Signer      signature.Signer
+	ToolVersion string
+	Operator    string
+}
+
+// Witness is an independent check of a deletion attestation, meant for an
+// auditor with a read-only token: it verifies env's signature, then asks
+// Vault and the storage themselves, not any record, that every subject's
+// key is gone with the mount present, that the ledger verifies and still
+// holds the attested head, and that each ciphertext is gone from where it
+// was stored. Only if all of that holds does it sign a witness statement.
+func (s *Service) Witness(ctx context.Context, actor Actor, env []byte, opts WitnessOptions) ([]byte, error) {
+	rep, err := attest.Verify(ctx, env, opts.Verifier, attest.VerifyOptions{})
+	if err != nil {
+		return nil, err
+	}
+	st := rep.Statement
+	lrep, err := s.ledgerWitness(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	backups, err := s.witnessBackups(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := s.keys.Describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := attest.Witness{WitnessID: "wit-" + strings.ToLower(ulid.Make().String()), IssuedAt: catalog.Now(),
+		Attestation: attest.WitnessedAttestation{SignerKeyFingerprint: rep.KeyFingerprint}, KeyStore: ks,
+		Witness: attest.Operator{Name: opts.Operator, VaultIdentity: actor}, Ledger: lrep, Backups: backups,
+		Tool: attest.Tool{Name: "cryptoshred", Version: opts.ToolVersion}}
+	return attest.SignWitness(ctx, attest.NewWitnessStatement(w, env, st), opts.Signer)
+}
+
+// ledgerWitness verifies the ledger and that the attested head is in it.
+func (s *Service) ledgerWitness(ctx context.Context, st *attest.Statement) (attest.WitnessLedger, error) {
+	l := st.Predicate.Ledger
+	cp := ledger.Checkpoint{Name: "attestation " + st.Predicate.AttestationID, Head: ledger.Head{Seq: l.Entries, Hash: l.Head}}
+	rep, err := ledger.VerifyCheckpoints(ctx, s.ledger, []ledger.Checkpoint{cp})
+	if err != nil {
+		return attest.WitnessLedger{}, errs.Refusedf("not witnessed: %v", err)
+	}
+	return attest.WitnessLedger{Head: rep.Head, Entries: rep.Entries, AttestedHeadInChain: true}, nil
+}
+
+// witnessBackups checks each attested backup in Vault and the storage and
+// refuses, naming them, if any is not destroyed.
+func (s *Service) witnessBackups(ctx context.Context, st *attest.Statement) ([]attest.WitnessBackup, error) {
+	out, err := parallel.Map(ctx, st.Predicate.Backups, DefaultParallel, s.witnessBackup)
+	if err != nil {
+		return nil, err
+	}
+	var problems []error
+	for _, w := range out {
+		if !w.KeyAbsent || !w.CiphertextGone {
+			problems = append(problems, fmt.Errorf("backup %s: key absent %t, ciphertext gone %t", w.BackupID, w.KeyAbsent, w.CiphertextGone))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errs.Refusedf("not witnessed: %v", errors.Join(problems...))
+	}
+	return out, nil
+}
+
+func (s *Service) witnessBackup(ctx context.Context, b attest.Backup) (attest.WitnessBackup, error) {
+	w := attest.WitnessBackup{BackupID: b.BackupID, Key: b.Key.Name}
+	key, err := s.keys.KeyInfo(ctx, b.Key.Name)
+	if err != nil {
+		return w, err
+	}
+	// KeyInfo answers "absent" only after confirming the mount exists.
+	w.KeyAbsent, w.MountPresent = key == nil, key == nil
+	w.CiphertextGone, err = s.ciphertextGone(ctx, b.Ciphertext.Locations)
+	w.CheckedAt = catalog.Now()
+	return w, err
+}
+
+// ciphertextGone asks each storage whether anything is left where the
+// attestation says the ciphertext was.
+func (s *Service) ciphertextGone(ctx context.Context, locations []string) (bool, error) {
+	for _, loc := range locations {
+		if u, err := url.Parse(loc); err == nil && u.Scheme == "file" {
+			loc = u.Path
+		}
+		be, err := s.storage.For(loc)
+		if err != nil {
+			return false, err
+		}
+		_, err = be.Stat(ctx, loc)
+		if !errors.Is(err, errs.ErrNotFound) {
+			return false, err
+		}
+	}
+	return true, nil
+}
