@@ -1,0 +1,59 @@
+package ledger_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+)
+
+// BenchmarkVerifyExport10k verifies an export of 10,000 entries, each
+// signed with a real ed25519 key as Vault Transit signs them: the work an
+// authority's laptop does offline.
+func BenchmarkVerifyExport10k(b *testing.B) {
+	data := syntheticExport(b, 10000)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		x, err := ledger.ReadExport(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := ledger.Verify(context.Background(), x)
+		if err != nil || rep.Entries != 10000 {
+			b.Fatalf("%+v %v", rep, err)
+		}
+		fmt.Printf("ledger verify --file: %d entries (%d KiB) in %v\n", rep.Entries, len(data)>>10, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+func syntheticExport(b *testing.B, n int) []byte {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	x := ledger.Export{Format: ledger.ExportFormat, ExportedAt: time.Now().UTC(),
+		Keys: map[string]map[int][]byte{ledger.RoleAdmin: {1: pub}, ledger.RoleCompliance: {1: pub}}}
+	prev := ledger.Genesis
+	for i := 1; i <= n; i++ {
+		e := ledger.Entry{Seq: int64(i), Prev: prev, Time: time.Now().UTC(), Actor: "bench", Kind: ledger.KindBackupOpened,
+			Backups: []string{fmt.Sprintf("bk-%07d", i)}, Details: map[string]string{"purpose": "benchmark"}}
+		raw, err := json.Marshal(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sig := "vault:v1:" + base64.StdEncoding.EncodeToString(ed25519.Sign(priv, raw))
+		x.Slots = append(x.Slots, ledger.ExportSlot{Seq: int64(i), Entry: string(raw), Sig: sig})
+		prev = ledger.HashEntry(raw)
+	}
+	x.Head = ledger.Head{Seq: int64(n), Hash: prev}
+	data, err := json.Marshal(x)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
