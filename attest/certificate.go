@@ -42,7 +42,40 @@ var (
 // (Report.TrustedTimes), shown with their authority; pass none when they
 // were not verified.
 func RenderText(w io.Writer, st *Statement, fp string, times ...tsa.Verified) error {
-	if err := textTmpl.Execute(w, newCertView(escapedStatement(st), fp, times)); err != nil {
+	return RenderTextWith(w, st, fp, CertExtras{Times: times})
+}
+
+// CertExtras are what a certificate shows beyond the statement: verified
+// trusted times and a verified witness.
+type CertExtras struct {
+	Times   []tsa.Verified
+	Witness *WitnessSeal
+}
+
+// WitnessSeal is a verified witness, for the certificate: the caller must
+// set it only after VerifyWitness succeeded.
+type WitnessSeal struct {
+	ID          string
+	Signer      string
+	Fingerprint string
+	IssuedAt    time.Time
+	Backups     int
+}
+
+// NewWitnessSeal describes a verified witness statement signed by the key
+// with fingerprint fp.
+func NewWitnessSeal(ws *WitnessStatement, fp string) *WitnessSeal {
+	p := ws.Predicate
+	signer := p.Witness.VaultIdentity.String()
+	if p.Witness.Name != "" {
+		signer = p.Witness.Name + ", " + signer
+	}
+	return &WitnessSeal{ID: p.WitnessID, Signer: safetext.Escape(signer), Fingerprint: fp, IssuedAt: p.IssuedAt, Backups: len(p.Backups)}
+}
+
+// RenderTextWith is RenderText with a witness.
+func RenderTextWith(w io.Writer, st *Statement, fp string, x CertExtras) error {
+	if err := textTmpl.Execute(w, newCertView(escapedStatement(st), fp, x)); err != nil {
 		return fmt.Errorf("failed to render certificate: %w", err)
 	}
 	return nil
@@ -52,7 +85,12 @@ func RenderText(w io.Writer, st *Statement, fp string, times ...tsa.Verified) er
 // (inline CSS, no external assets, A4 print layout). fp and times are as
 // for RenderText.
 func RenderHTML(w io.Writer, st *Statement, fp string, times ...tsa.Verified) error {
-	if err := htmlTmpl.Execute(w, newCertView(escapedStatement(st), fp, times)); err != nil {
+	return RenderHTMLWith(w, st, fp, CertExtras{Times: times})
+}
+
+// RenderHTMLWith is RenderHTML with a witness.
+func RenderHTMLWith(w io.Writer, st *Statement, fp string, x CertExtras) error {
+	if err := htmlTmpl.Execute(w, newCertView(escapedStatement(st), fp, x)); err != nil {
 		return fmt.Errorf("failed to render certificate: %w", err)
 	}
 	return nil
@@ -64,6 +102,7 @@ type certView struct {
 	Fingerprint string
 	// TrustedTimes are verified RFC 3161 times, authority names escaped.
 	TrustedTimes []tsa.Verified
+	Witness      *WitnessSeal
 	Backups      []backupView
 	Warnings     []string
 	FirstDone    time.Time
@@ -80,9 +119,9 @@ type backupView struct {
 	OriginalWarning bool
 }
 
-func newCertView(st *Statement, fp string, times []tsa.Verified) *certView {
-	v := &certView{Deletion: &st.Predicate, Fingerprint: fp, Warnings: st.Predicate.Warnings()}
-	for _, t := range times {
+func newCertView(st *Statement, fp string, x CertExtras) *certView {
+	v := &certView{Deletion: &st.Predicate, Fingerprint: fp, Warnings: st.Predicate.Warnings(), Witness: x.Witness}
+	for _, t := range x.Times {
 		t.Authority = safetext.Escape(t.Authority)
 		v.TrustedTimes = append(v.TrustedTimes, t)
 	}

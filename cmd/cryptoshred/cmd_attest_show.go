@@ -17,6 +17,8 @@ type showOptions struct {
 	Format string
 	Output string
 	Trust  timeTrust
+	// Witness and WitnessKey add a verified witness to the certificate.
+	Witness, WitnessKey string
 }
 
 func attestShowCommand() *cli.Command {
@@ -31,13 +33,18 @@ func attestShowCommand() *cli.Command {
 			&cli.StringFlag{Name: "key", Usage: "verify with this public key (PEM) first"},
 			&cli.StringFlag{Name: "format", Usage: "text, json or html", Value: "text"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to this file instead of stdout"},
+			&cli.StringFlag{Name: "witness", Usage: "a witness statement to verify and show beside the signer"},
+			&cli.StringFlag{Name: "witness-key", Usage: "the witness's public key (PEM)"},
 		}, timeTrustFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
 			opts := showOptions{File: c.Args().First(), Key: c.String("key"), Format: c.String("format"), Output: c.String("output"),
-				Trust: timeTrustFrom(c)}
+				Trust: timeTrustFrom(c), Witness: c.String("witness"), WitnessKey: c.String("witness-key")}
+			if opts.Witness != "" && (opts.Key == "" || opts.WitnessKey == "") {
+				return usagef("--witness needs --key and --witness-key: both signatures are verified before the certificate names them")
+			}
 			if opts.Format != "text" && opts.Format != "json" && opts.Format != "html" {
 				return usagef("--format must be text, json or html")
 			}
@@ -54,12 +61,43 @@ func runAttestShow(ctx context.Context, opts showOptions, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	seal, err := witnessSeal(ctx, opts)
+	if err != nil {
+		return err
+	}
 	if opts.Output == "" {
-		return renderCertificate(stdout, opts.Format, rep)
+		return renderCertificate(stdout, opts.Format, rep, seal)
 	}
 	return fsutil.WriteFileAtomic(opts.Output, func(w io.Writer) error {
-		return renderCertificate(w, opts.Format, rep)
+		return renderCertificate(w, opts.Format, rep, seal)
 	})
+}
+
+// witnessSeal verifies the witness, if one is given, against the
+// attestation file.
+func witnessSeal(ctx context.Context, opts showOptions) (*attest.WitnessSeal, error) {
+	if opts.Witness == "" {
+		return nil, nil
+	}
+	env, _, err := loadForVerify(verifyOptions{File: opts.File, Key: opts.Key})
+	if err != nil {
+		return nil, err
+	}
+	wenv, err := readFileLimited(opts.Witness, attest.MaxEnvelopeSize)
+	if err != nil {
+		return nil, err
+	}
+	_, v, err := loadForVerify(verifyOptions{File: opts.File, Key: opts.WitnessKey})
+	if err != nil {
+		return nil, err
+	}
+	ws, err := attest.VerifyWitness(ctx, wenv, env, v)
+	if err != nil {
+		return nil, err
+	}
+	pk, _ := v.PublicKey()
+	fp, _ := attest.Fingerprint(pk)
+	return attest.NewWitnessSeal(ws, fp), nil
 }
 
 // loadForShow returns the verified report, or with no --key a report
@@ -93,12 +131,12 @@ func parseForShow(file string) (*attest.Statement, error) {
 	return attest.ParseUnverified(env)
 }
 
-func renderCertificate(w io.Writer, format string, rep *attest.Report) error {
+func renderCertificate(w io.Writer, format string, rep *attest.Report, seal *attest.WitnessSeal) error {
 	switch format {
 	case "json":
 		return writeJSON(w, rep.Statement)
 	case "html":
-		return attest.RenderHTML(w, rep.Statement, rep.KeyFingerprint, rep.TrustedTimes...)
+		return attest.RenderHTMLWith(w, rep.Statement, rep.KeyFingerprint, attest.CertExtras{Times: rep.TrustedTimes, Witness: seal})
 	}
-	return attest.RenderText(w, rep.Statement, rep.KeyFingerprint, rep.TrustedTimes...)
+	return attest.RenderTextWith(w, rep.Statement, rep.KeyFingerprint, attest.CertExtras{Times: rep.TrustedTimes, Witness: seal})
 }

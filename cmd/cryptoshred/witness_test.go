@@ -38,6 +38,10 @@ func TestWitness(t *testing.T) {
 		t.Fatalf("attest verify with the witness:\n%s", r.stdout)
 	}
 	expectCode(t, exitVerifyKO, env.srv, "", "attest", "verify", att, "--key", adminPub, "--witness", wit, "--witness-key", adminPub)
+	r = mustRun(t, env.srv, "", "attest", "show", att, "--key", adminPub, "--witness", wit, "--witness-key", auditorKey+".pub")
+	if !strings.Contains(r.stdout, "Witnessed by       token-auditor") {
+		t.Fatalf("the certificate does not show the witness:\n%s", r.stdout)
+	}
 	wantCosign(t, true, att, wit, auditorKey+".pub", attest.WitnessPredicateType)
 	wantCosign(t, false, att, wit, adminPub, attest.WitnessPredicateType)
 	wantCosign(t, false, keep, att, auditorKey+".pub", attest.PredicateType)
