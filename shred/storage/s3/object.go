@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -13,9 +15,13 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
 
-// partSize is the multipart part size: memory use of an upload is one
-// part, whatever the object's size.
-const partSize = 16 << 20
+// partSize is the multipart part size, and partsInFlight how many parts
+// upload at once while the next is filled: memory use of an upload is
+// partsInFlight+1 parts, whatever the object's size.
+const (
+	partSize      = 16 << 20
+	partsInFlight = 3
+)
 
 // Create implements storage.Backend. It refuses a key that holds an
 // object already; the object appears only on Commit.
@@ -27,7 +33,11 @@ func (b *Backend) Create(ctx context.Context, loc string) (storage.Upload, error
 	if _, err := b.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &o.bucket, Key: &o.key}); err == nil {
 		return nil, fmt.Errorf("%s already exists: refusing to overwrite it", loc)
 	}
-	return &upload{b: b, o: o, buf: make([]byte, 0, partSize)}, nil
+	u := &upload{b: b, o: o, buf: make([]byte, 0, partSize), free: make(chan []byte, partsInFlight)}
+	for range partsInFlight {
+		u.free <- make([]byte, 0, partSize)
+	}
+	return u, nil
 }
 
 // upload streams an object: one PutObject if it fits in a part, else a
@@ -37,28 +47,34 @@ type upload struct {
 	o      object
 	buf    []byte
 	id     string
-	parts  []types.CompletedPart
-	ctx    context.Context
-	err    error
 	closed bool
+	next   int32
+	free   chan []byte // buffers not being uploaded
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	parts []types.CompletedPart
+	err   error
 }
 
 // Write implements io.Writer.
 func (u *upload) Write(p []byte) (int, error) {
 	n := len(p)
-	for len(p) > 0 && u.err == nil {
+	for len(p) > 0 && u.failed() == nil {
 		k := copy(u.buf[len(u.buf):cap(u.buf)], p)
 		u.buf, p = u.buf[:len(u.buf)+k], p[k:]
 		if len(u.buf) == cap(u.buf) {
-			u.err = u.flush(context.Background())
+			u.fail(u.flush(context.Background()))
 		}
 	}
-	if u.err != nil {
-		return 0, u.err
+	if err := u.failed(); err != nil {
+		return 0, err
 	}
 	return n, nil
 }
 
+// flush starts uploading the full buffer as the next part and continues
+// with a free buffer; it waits only when partsInFlight are uploading.
 func (u *upload) flush(ctx context.Context) error {
 	if u.id == "" {
 		out, err := u.b.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &u.o.bucket, Key: &u.o.key,
@@ -68,22 +84,53 @@ func (u *upload) flush(ctx context.Context) error {
 		}
 		u.id = aws.ToString(out.UploadId)
 	}
-	n := int32(len(u.parts) + 1)
+	u.next++
+	n, part := u.next, u.buf
+	u.buf = (<-u.free)[:0]
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		u.fail(u.uploadPart(ctx, n, part))
+		u.free <- part
+	}()
+	return nil
+}
+
+func (u *upload) uploadPart(ctx context.Context, n int32, part []byte) error {
 	out, err := u.b.client.UploadPart(ctx, &awss3.UploadPartInput{Bucket: &u.o.bucket, Key: &u.o.key, UploadId: &u.id,
-		PartNumber: &n, Body: bytes.NewReader(u.buf), ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+		PartNumber: &n, Body: bytes.NewReader(part), ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
 	if err != nil {
 		return fmt.Errorf("failed to upload part %d of %s: %w", n, u.o, err)
 	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	u.parts = append(u.parts, types.CompletedPart{PartNumber: &n, ETag: out.ETag, ChecksumSHA256: out.ChecksumSHA256})
-	u.buf = u.buf[:0]
 	return nil
+}
+
+func (u *upload) fail(err error) {
+	if err == nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.err == nil {
+		u.err = err
+	}
+}
+
+func (u *upload) failed() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.err
 }
 
 // Commit implements storage.Upload and returns the location with the
 // version id S3 assigned.
 func (u *upload) Commit(ctx context.Context) (string, error) {
-	if u.err != nil {
-		return "", u.err
+	if err := u.failed(); err != nil {
+		u.Abort()
+		return "", err
 	}
 	version, err := u.finish(ctx)
 	if err != nil {
@@ -110,6 +157,11 @@ func (u *upload) finish(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
+	u.wg.Wait()
+	if err := u.failed(); err != nil {
+		return "", err
+	}
+	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	out, err := u.b.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &u.o.bucket, Key: &u.o.key,
 		UploadId: &u.id, MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts}})
 	if err != nil {
@@ -124,6 +176,7 @@ func (u *upload) Abort() {
 		return
 	}
 	u.closed = true
+	u.wg.Wait()
 	if u.id != "" {
 		_, _ = u.b.client.AbortMultipartUpload(context.Background(), &awss3.AbortMultipartUploadInput{Bucket: &u.o.bucket, Key: &u.o.key, UploadId: &u.id})
 	}

@@ -110,7 +110,7 @@ func testRoundTrip(t *testing.T, b storage.Backend, dest string) {
 }
 
 func testLargeStream(t *testing.T, b storage.Backend, dest string) {
-	data := randomBytes(t, 9<<20+17)
+	data := randomBytes(t, 40<<20+17) // several S3 parts
 	loc := locate(t, b, dest, "large.age")
 	up, err := b.Create(context.Background(), loc)
 	if err != nil {
