@@ -30,7 +30,7 @@ tools: vault
 
 # demo runs the whole lifecycle against a local dev Vault.
 demo: build
-	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) VERSITYGW_BIN=$(VERSITYGW) examples/demo/demo.sh
+	VAULT_BIN=$(VAULT_BIN) COSIGN_BIN=$(COSIGN) VERSITYGW_BIN=$(VERSITYGW) TSA_BIN=$(TSA) examples/demo/demo.sh
 
 # test runs every test against real Vault servers, then each fuzz target briefly.
 test: lint test-go fuzz-short

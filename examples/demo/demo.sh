@@ -39,8 +39,8 @@ root_token="demo-root-$RANDOM$RANDOM"
 VAULT_DISABLE_MLOCK=true "$vault_bin" server -dev -dev-root-token-id="$root_token" \
   -dev-listen-address="127.0.0.1:$port" -dev-no-store-token >"$out/vault.log" 2>&1 &
 vault_pid=$!
-s3_pid=""
-trap 'kill $vault_pid $s3_pid 2>/dev/null || true; wait $vault_pid $s3_pid 2>/dev/null || true; rm -f "$log.out"' EXIT
+s3_pid="" tsa_pid=""
+trap 'kill $vault_pid $s3_pid $tsa_pid 2>/dev/null || true; wait $vault_pid $s3_pid $tsa_pid 2>/dev/null || true; rm -f "$log.out"' EXIT
 for _ in $(seq 100); do curl -fs "$VAULT_ADDR/v1/sys/health" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs "$VAULT_ADDR/v1/sys/health" >/dev/null || fail "Vault did not start (see $out/vault.log)"
 say "started a dev Vault $("$vault_bin" version | cut -d' ' -f2 | tr -d ,) at $VAULT_ADDR (in memory, gone when the demo ends)"
@@ -103,11 +103,25 @@ expect 0 "$cs" shred plan --case DPA-2021-0211
 grep -q "3 to destroy, 0 skipped" <<<"$last_out" || fail "unexpected plan: $last_out"
 [ "$(grep -c warning <<<"$last_out")" = 3 ] || fail "expected 3 warnings about undisposed originals"
 say "shred plan: 3 to destroy (with a warning for each plaintext original not yet disposed of)"
+# A local RFC 3161 timestamping authority (the sigstore timestamp-server).
+tsa_bin=${TSA_BIN:-$("$root/tools/ensure-tool.sh" timestamp-server github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server@v2.1.3)}
+tsa_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+tsa_url="http://127.0.0.1:$tsa_port"
+"$tsa_bin" serve --host 127.0.0.1 --port "$tsa_port" --timestamp-signer memory --disable-ntp-monitoring \
+  >"$out/timestamp-server.log" 2>&1 &
+tsa_pid=$!
+for _ in $(seq 100); do curl -fs -o "$out/tsa-chain.pem" "$tsa_url/api/v1/timestamp/certchain" 2>/dev/null && break; sleep 0.1; done
+[ -s "$out/tsa-chain.pem" ] || fail "the timestamp authority did not start (see $out/timestamp-server.log)"
 expect 0 "$cs" shred run --case DPA-2021-0211 --yes --sign-key "$out/attest-signer.key" \
-  --vault-snapshot-retention 720h --operator "Demo Operator" -o "$out/attestation.dsse.json"
+  --vault-snapshot-retention 720h --operator "Demo Operator" -o "$out/attestation.dsse.json" \
+  --bundle "$out/attestation.sigstore.json" --timestamp-url "$tsa_url/api/v1/timestamp"
 [ "$(grep -c "^destroyed bk-.*verified gone" <<<"$last_out")" = 3 ] || fail "expected 3 destroyed backups: $last_out"
 [ -z "$(ls "$out/backups")" ] || fail "ciphertexts left in $out/backups"
-say "shred run: 3 keys destroyed and verified gone, ciphertexts deleted, attestation signed"
+say "shred run: 3 keys destroyed and verified gone, ciphertexts deleted, attestation signed and timestamped (RFC 3161)"
+expect 0 "$cs" attest verify "$out/attestation.sigstore.json" --key "$out/attest-signer.pub" --tsa-chain "$out/tsa-chain.pem"
+grep -q "^PASS  timestamps" <<<"$last_out" || fail "the timestamp did not verify: $last_out"
+kill "$tsa_pid" 2>/dev/null || true
+say "the Sigstore bundle verifies with the authority's chain: trusted time $(grep -o 'trusted time [^,)]*' <<<"$last_out" | head -1 | cut -d' ' -f3-)"
 
 expect 1 "$cs" backup open "${ids[0]}" --purpose "after shred" -o "$out/restore/too-late.tar"
 grep -q "destroyed" "$log" || fail "open after shred did not say the key was destroyed"
