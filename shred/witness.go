@@ -15,6 +15,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
 
 // WitnessOptions are what a witness needs: the attestation's signer's
@@ -110,6 +111,13 @@ func (s *Service) ciphertextGone(ctx context.Context, locations []string) (bool,
 		be, err := s.storage.For(loc)
 		if err != nil {
 			return false, err
+		}
+		if r, ok := be.(storage.Remainder); ok {
+			left, err := r.Remains(ctx, loc)
+			if err != nil || len(left) > 0 {
+				return false, err
+			}
+			continue
 		}
 		_, err = be.Stat(ctx, loc)
 		if !errors.Is(err, errs.ErrNotFound) {

@@ -85,6 +85,13 @@ type Holder interface {
 	SetHold(ctx context.Context, loc string, on bool) error
 }
 
+// Remainder is a back end that can list everything left at a location,
+// beyond what Stat sees: every object version and delete marker of an S3
+// key. A witness asks it that nothing at all is left.
+type Remainder interface {
+	Remains(ctx context.Context, loc string) ([]string, error)
+}
+
 // Resolver picks the back end that stores a location.
 type Resolver interface {
 	For(loc string) (Backend, error)

@@ -126,3 +126,18 @@ func (b *Backend) checkVersion(ctx context.Context, o object, id string, check f
 }
 
 func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+// Remains implements storage.Remainder: every version and delete marker
+// of loc's key, whoever wrote it.
+func (b *Backend) Remains(ctx context.Context, loc string) ([]string, error) {
+	o, err := parse(loc)
+	if err != nil {
+		return nil, err
+	}
+	all := func(io.Reader) error { return nil }
+	versions, markers, err := b.ourVersions(ctx, o, all)
+	if err != nil {
+		return nil, err
+	}
+	return locations(o, append(versions, markers...)), nil
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/cryptoshred/cryptoshred/internal/s3test"
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
@@ -64,5 +66,35 @@ func TestLegalHoldRefusesDeleteForEveryone(t *testing.T) {
 	}
 	if res := b.Delete(ctx, []storage.Object{{Loc: final, Check: func(io.Reader) error { return nil }}}); res[0].Err != nil {
 		t.Fatalf("delete after the hold was lifted: %v", res[0].Err)
+	}
+}
+
+// A key whose latest version is a delete marker answers 404 to HEAD but
+// still holds its versions: Remains lists them.
+func TestRemainsSeesVersionsBehindADeleteMarker(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
+	s3test.CreateLockedBucket(t, "marked")
+	b, err := s3.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	loc, _ := b.Locate("s3://marked", "x.age")
+	up, _ := b.Create(ctx, loc)
+	up.Write([]byte("age"))
+	if _, err := up.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Client(srv.AccessKey, srv.SecretKey)
+	if _, err := c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("marked"), Key: aws.String("x.age")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Stat(ctx, loc); err == nil {
+		t.Fatal("Stat found the key behind its delete marker")
+	}
+	left, err := b.Remains(ctx, loc)
+	if err != nil || len(left) != 2 {
+		t.Fatalf("Remains: %v %v, want the version and the marker", left, err)
 	}
 }
