@@ -5,12 +5,8 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 )
 
 // Server is a running versitygw.
@@ -37,7 +34,7 @@ type Server struct {
 	bin  string
 	args []string
 	cmd  *exec.Cmd
-	log  bytes.Buffer
+	log  testtools.LockedBuffer
 }
 
 // Binary returns the versitygw binary: $VERSITYGW_BIN or the cached one.
@@ -68,7 +65,7 @@ func Start(t testing.TB) *Server {
 	}
 	port, admin := freePort(t), freePort(t)
 	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Admin: fmt.Sprintf("http://127.0.0.1:%d", admin),
-		AccessKey: "root" + randomHex(6), SecretKey: randomHex(20), Dir: dir, bin: bin}
+		AccessKey: "root" + testtools.RandomHex(6), SecretKey: testtools.RandomHex(20), Dir: dir, bin: bin}
 	s.args = []string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--admin-port", fmt.Sprintf("127.0.0.1:%d", admin),
 		"--iam-dir", filepath.Join(dir, "iam"), "posix", "--versioning-dir", filepath.Join(dir, "versions"), filepath.Join(dir, "data")}
 	if err := s.launch(); err != nil {
@@ -117,7 +114,7 @@ func (s *Server) Restart(t testing.TB) {
 // CreateUser adds a user with role "user" and returns its keys.
 func (s *Server) CreateUser(t testing.TB, name string) (access, secret string) {
 	t.Helper()
-	access, secret = name+randomHex(4), randomHex(20)
+	access, secret = name+testtools.RandomHex(4), testtools.RandomHex(20)
 	out, err := exec.Command(s.bin, "admin", "-a", s.AccessKey, "-s", s.SecretKey, "-er", s.Admin,
 		"create-user", "-a", access, "-s", secret, "-r", "user").CombinedOutput()
 	if err != nil {
@@ -149,18 +146,11 @@ func (s *Server) SetEnv(t testing.TB, access, secret string) {
 func (s *Server) Log() string { return s.log.String() }
 
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testtools.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return port
 }
 
 // CreateLockedBucket creates bucket with Object Lock (and so versioning)

@@ -1,6 +1,7 @@
 // Package testtools finds the pinned external programs the tests run
-// (the Vault server, cosign, age, timestamp-server). It imports only the
-// standard library, so any package's tests may use it.
+// (the Vault server, cosign, age, timestamp-server, versitygw) and holds
+// what the starters of those servers share (free ports, their output). It
+// imports only the standard library, so any package's tests may use it.
 package testtools
 
 import (

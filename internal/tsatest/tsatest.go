@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,7 +49,7 @@ type Server struct {
 	base string
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *lockedBuffer
+	log  *testtools.LockedBuffer
 	lock *os.File
 	once sync.Once
 }
@@ -75,7 +74,7 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("timestamp-server log (tail):\n%s", tail(s.log.String(), 20))
+			t.Logf("timestamp-server log (tail):\n%s", testtools.Tail(s.log.String(), 20))
 		}
 		s.Stop()
 	})
@@ -126,14 +125,14 @@ func startRetrying(bin string, lock *os.File) (*Server, error) {
 }
 
 func startOnce(bin string) (*Server, error) {
-	port, err := freePort()
+	port, err := testtools.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--host", "127.0.0.1", "--port", fmt.Sprint(port),
 		"--timestamp-signer", "memory", "--disable-ntp-monitoring", "--log-type", "prod", "--graceful-timeout", "1s")
 	cmd.Env = append(os.Environ(), "HOME="+os.TempDir())
-	buf := &lockedBuffer{}
+	buf := &testtools.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -144,7 +143,7 @@ func startOnce(bin string) (*Server, error) {
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	if err := s.waitReady(30 * time.Second); err != nil {
 		s.kill()
-		return nil, fmt.Errorf("%w\n%s", err, tail(buf.String(), 20))
+		return nil, fmt.Errorf("%w\n%s", err, testtools.Tail(buf.String(), 20))
 	}
 	return s, nil
 }
@@ -278,35 +277,4 @@ func (s *Server) kill() {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -31,7 +32,7 @@ func StartPersistent(t testing.TB) *Persistent {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("vault server log (tail):\n%s", tail(p.Log(), 30))
+			t.Logf("vault server log (tail):\n%s", testtools.Tail(p.Log(), 30))
 		}
 		p.Resume()
 		p.Stop()
@@ -44,7 +45,7 @@ func startPersistent(dir string) (*Persistent, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := testtools.FreePort()
 	if err != nil {
 		return nil, err
 	}

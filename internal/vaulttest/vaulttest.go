@@ -8,17 +8,12 @@ package vaulttest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,7 +35,7 @@ type Server struct {
 
 	cmd    *exec.Cmd
 	done   chan struct{}
-	logBuf *lockedBuffer
+	logBuf *testtools.LockedBuffer
 }
 
 // Binary returns the path of the Vault server binary to use.
@@ -76,7 +71,7 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("vault server log (tail):\n%s", tail(s.Log(), 30))
+			t.Logf("vault server log (tail):\n%s", testtools.Tail(s.Log(), 30))
 		}
 		s.Stop()
 	})
@@ -101,11 +96,11 @@ func StartServer() (*Server, error) {
 }
 
 func startOnce(bin string) (*Server, error) {
-	port, err := freePort()
+	port, err := testtools.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	token := "root-" + randomHex(12)
+	token := "root-" + testtools.RandomHex(12)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	s, err := launch(bin, addr, healthy, "server", "-dev",
 		"-dev-root-token-id="+token,
@@ -124,7 +119,7 @@ func healthy(code int) bool { return code == http.StatusOK }
 func launch(bin, addr string, ready func(int) bool, args ...string) (*Server, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "VAULT_DISABLE_MLOCK=true", "HOME="+os.TempDir())
-	buf := &lockedBuffer{}
+	buf := &testtools.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -231,43 +226,6 @@ func (s *Server) Seal(ctx context.Context) error {
 		return err
 	}
 	return c.Sys().SealWithContext(ctx)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // KVData reads the data of a KV v2 entry with the root token, as someone
