@@ -132,13 +132,3 @@ func (p *Persistent) Pause() { _ = p.cmd.Process.Signal(syscall.SIGSTOP) }
 
 // Resume lets a paused server run again.
 func (p *Persistent) Resume() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }
-
-// Running reports whether the server process is alive.
-func (p *Persistent) Running() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
