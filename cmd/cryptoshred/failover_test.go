@@ -40,6 +40,10 @@ func killLeaderDuring(t *testing.T, c *vaulttest.Cluster, cmd *exec.Cmd, started
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// A request a standby was forwarding when the leader died can hang
+	// until the client's timeout (60 s by default, then retried): bound it,
+	// as production.md advises for unattended runs.
+	cmd.Env = append(cmd.Env, "VAULT_CLIENT_TIMEOUT=10s")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
