@@ -237,9 +237,15 @@ func (s *Service) finishProtect(ctx context.Context, actor Actor, b *catalog.Bac
 	return s.recordProtected(ctx, actor, b)
 }
 
-// recordProtected marks a registered backup protected and records it in
-// the ledger.
+// recordProtected records a registered backup in the ledger, then marks
+// it protected. In this order an interruption leaves the backup in
+// protecting, which a re-run of protect on the same file resumes; at worst
+// the ledger then lists its protection twice, never not at all.
 func (s *Service) recordProtected(ctx context.Context, actor Actor, b *catalog.Backup) (*catalog.Backup, error) {
+	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupProtected, Backups: []string{b.ID},
+		Details: map[string]string{"sha256": b.Ciphertext.SHA256, "system": b.System}}); err != nil {
+		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but not recorded in the ledger (run protect again): %w", b.ID, b.Ciphertext.Path, err)
+	}
 	done := *b
 	done.Registered = true
 	done.State = catalog.StateProtected
@@ -249,9 +255,7 @@ func (s *Service) recordProtected(ctx context.Context, actor Actor, b *catalog.B
 	}); err != nil {
 		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but its status not recorded (run protect again): %w", b.ID, b.Ciphertext.Path, err)
 	}
-	_, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupProtected, Backups: []string{b.ID},
-		Details: map[string]string{"sha256": b.Ciphertext.SHA256, "system": b.System}})
-	return &done, err
+	return &done, nil
 }
 
 // markFailed records why protecting b failed; best effort, since the
