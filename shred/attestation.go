@@ -226,8 +226,9 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		Ledger:        attest.Ledger{Head: facts.head.Hash, Entries: facts.head.Seq},
 	}
 	digests := map[string]string{}
+	names := nameCounts(backups)
 	for _, b := range backups {
-		ab, err := attestBackup(b, facts, ks, subjectName(b, backups))
+		ab, err := attestBackup(b, facts, ks, subjectName(b, names))
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -332,16 +333,19 @@ func attestCase(c *catalog.Case) attest.Case {
 		Decision: attest.Decision{Reference: d.Reference, Document: attest.Document(d.Document), RecordedBy: d.RecordedBy, RecordedAt: d.RecordedAt}}
 }
 
+// nameCounts counts the backups of each name.
+func nameCounts(all []*catalog.Backup) map[string]int {
+	n := map[string]int{}
+	for _, b := range all {
+		n[b.Name]++
+	}
+	return n
+}
+
 // subjectName is the ciphertext's file name, qualified by the backup id
 // when two backups of the attestation share a name.
-func subjectName(b *catalog.Backup, all []*catalog.Backup) string {
-	n := 0
-	for _, o := range all {
-		if o.Name == b.Name {
-			n++
-		}
-	}
-	if n > 1 {
+func subjectName(b *catalog.Backup, names map[string]int) string {
+	if names[b.Name] > 1 {
 		return b.ID + "/" + b.Name
 	}
 	return b.Name

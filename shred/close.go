@@ -191,10 +191,10 @@ func (s *Service) markHoldReleased(ctx context.Context, actor Actor, caseID, id 
 func (s *Service) finishClose(ctx context.Context, actor Actor, c *catalog.Case, unheld []string, res *CloseResult) error {
 	slices.Sort(res.Released)
 	slices.Sort(res.StillHeld)
-	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}); err != nil {
+	if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}); err != nil {
 		return err
 	}
-	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindCaseClosed, Case: c.ID, Backups: res.Released,
+	if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindCaseClosed, Case: c.ID, Backups: res.Released,
 		Details: map[string]string{"decision": c.Decision.Reference, "documentSha256": c.Decision.Document.SHA256,
 			"stillHeldByOtherCases": fmt.Sprint(len(res.StillHeld))}}); err != nil {
 		return err

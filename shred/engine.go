@@ -20,6 +20,30 @@ import (
 // ledgerBatch is how many destroyed backups one ledger entry lists.
 const ledgerBatch = 256
 
+// ledgerIDsPerEntry is the most backup ids one ledger entry lists: an id
+// takes about 30 bytes in the entry, so an entry stays near 32 KiB, far
+// below the 1 MiB that Vault's integrated storage accepts per entry.
+var ledgerIDsPerEntry = 1000
+
+// appendSplit appends ev to the ledger, as one entry per
+// ledgerIDsPerEntry of its backups (one entry if it lists none). Every
+// entry carries the event's kind, case and details, so a reader adding up
+// the entries of one kind and case gets the whole list.
+func (s *Service) appendSplit(ctx context.Context, actor Actor, ev ledger.Event) error {
+	if len(ev.Backups) <= ledgerIDsPerEntry {
+		_, err := s.ledger.Append(ctx, actor.String(), ev)
+		return err
+	}
+	for part := range slices.Chunk(ev.Backups, ledgerIDsPerEntry) {
+		e := ev
+		e.Backups = part
+		if _, err := s.ledger.Append(ctx, actor.String(), e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RunOptions tune a shred run and describe its attestation.
 type RunOptions struct {
 	Parallel int
@@ -109,7 +133,8 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 		return res, errs.Refusedf("nothing to shred for case %s: no backup is released and due", caseID)
 	}
 	var done atomic.Int64
-	for chunk := range slices.Chunk(due, ledgerBatch) {
+	batch := min(ledgerBatch, ledgerIDsPerEntry)
+	for chunk := range slices.Chunk(due, batch) {
 		mine := s.destroyChunk(ctx, actor, chunk, opts, res, func() {
 			if opts.Progress != nil {
 				opts.Progress(int(done.Add(1)), len(due))
@@ -117,7 +142,9 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 		})
 		s.record(ctx, actor, mine, opts, res)
 	}
-	s.record(ctx, actor, unrecorded, opts, res)
+	for chunk := range slices.Chunk(unrecorded, batch) {
+		s.record(ctx, actor, chunk, opts, res)
+	}
 	s.retryCiphertexts(ctx, leftover, res)
 	return res, batchError(len(res.Destroyed), res.Failed)
 }

@@ -48,7 +48,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		return nil
 	})
 	if len(held) > 0 {
-		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: held}); err != nil {
+		if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: held}); err != nil {
 			return held, err
 		}
 	}

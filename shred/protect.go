@@ -72,6 +72,9 @@ func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) 
 	if err != nil {
 		return nil, err
 	}
+	if b.Registered {
+		return s.recordProtected(ctx, actor, b)
+	}
 	if err := s.protectData(ctx, b, be, req); err != nil {
 		s.markFailed(ctx, b.ID, err)
 		return nil, err
@@ -113,6 +116,9 @@ func errSuffix(err error) string {
 // startProtect registers a new backup, or resumes the unfinished protect
 // whose output is already in place: one that wrote its ciphertext but
 // could not record it (Vault went away), so a re-run completes the work.
+// A resumed backup whose registration was written is returned registered,
+// its ciphertext checked against the registration: only its status and
+// ledger entry are left to write.
 func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequest, be storage.Backend, orig *catalog.Original, out string) (*catalog.Backup, error) {
 	b := newBackup(actor, req, orig, out)
 	if _, err := be.Stat(ctx, out); err == nil {
@@ -130,6 +136,9 @@ func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path st
 		return nil, err
 	}
 	for _, b := range unfinished {
+		if b.Ciphertext.Path == path && b.Registered && sameOriginal(b.Original, orig) {
+			return b, s.VerifyCiphertext(ctx, b)
+		}
 		if b.Ciphertext.Path == path && !b.Registered {
 			obj := storage.Object{Loc: path, Check: headerNames(b.Key)}
 			if err := be.Delete(ctx, []storage.Object{obj})[0].Err; err != nil {
@@ -140,6 +149,12 @@ func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path st
 		}
 	}
 	return nil, fmt.Errorf("%s already exists: refusing to overwrite it", path)
+}
+
+// sameOriginal reports whether a resumed backup was made from the file
+// being protected now (neither is a stream, and the path is the same).
+func sameOriginal(registered, now *catalog.Original) bool {
+	return registered != nil && now != nil && registered.Path == now.Path
 }
 
 // originalOf describes the plaintext original. A stream has none: its
@@ -219,6 +234,18 @@ func (s *Service) finishProtect(ctx context.Context, actor Actor, b *catalog.Bac
 	if err := s.catalog.PutRegistration(ctx, catalog.NewRegistration(b)); err != nil {
 		return nil, fmt.Errorf("backup %s encrypted to %s but not registered: %w", b.ID, b.Ciphertext.Path, err)
 	}
+	return s.recordProtected(ctx, actor, b)
+}
+
+// recordProtected records a registered backup in the ledger, then marks
+// it protected. In this order an interruption leaves the backup in
+// protecting, which a re-run of protect on the same file resumes; at worst
+// the ledger then lists its protection twice, never not at all.
+func (s *Service) recordProtected(ctx context.Context, actor Actor, b *catalog.Backup) (*catalog.Backup, error) {
+	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupProtected, Backups: []string{b.ID},
+		Details: map[string]string{"sha256": b.Ciphertext.SHA256, "system": b.System}}); err != nil {
+		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but not recorded in the ledger (run protect again): %w", b.ID, b.Ciphertext.Path, err)
+	}
 	done := *b
 	done.Registered = true
 	done.State = catalog.StateProtected
@@ -226,11 +253,9 @@ func (s *Service) finishProtect(ctx context.Context, actor Actor, b *catalog.Bac
 		*cur = done
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("backup %s encrypted to %s but not registered: %w", b.ID, b.Ciphertext.Path, err)
+		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but its status not recorded (run protect again): %w", b.ID, b.Ciphertext.Path, err)
 	}
-	_, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupProtected, Backups: []string{b.ID},
-		Details: map[string]string{"sha256": b.Ciphertext.SHA256, "system": b.System}})
-	return &done, err
+	return &done, nil
 }
 
 // markFailed records why protecting b failed; best effort, since the

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
+	par "github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
@@ -21,6 +23,7 @@ type protectOptions struct {
 	Controllers   []string
 	Categories    []string
 	Labels        map[string]string
+	Parallel      int // files protected at once
 }
 
 func backupProtectCommand() *cli.Command {
@@ -37,6 +40,7 @@ func backupProtectCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory or s3://BUCKET/PREFIX", Value: "."},
 			&cli.StringFlag{Name: "name", Usage: "the backup's name when reading standard input (\"-\")"},
 			&cli.BoolFlag{Name: "no-storage-hold", Usage: "allow an S3 bucket without Object Lock, where no hold can protect the ciphertext"},
+			&cli.IntFlag{Name: "parallel", Usage: "files protected at once (1 to 64)", Value: 1},
 		}, metadataFlags()...),
 		Action: fileBatchAction(runProtect),
 	}
@@ -76,6 +80,10 @@ func parseProtectOptions(c *cli.Context) (protectOptions, error) {
 	opts := protectOptions{
 		Files: c.Args().Slice(), Name: c.String("name"), NoStorageHold: c.Bool("no-storage-hold"), OutDir: c.String("out"), System: c.String("system"),
 		Controllers: c.StringSlice("controller"), Categories: c.StringSlice("category"), Labels: labels,
+		Parallel: max(1, c.Int("parallel")),
+	}
+	if opts.Parallel > 64 {
+		return opts, usagef("--parallel must be 1 to 64")
 	}
 	if err != nil {
 		return opts, err
@@ -128,7 +136,7 @@ func parseLabels(kvs []string) (map[string]string, error) {
 }
 
 func runProtect(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, stdin io.Reader, stdout, stderr io.Writer) error {
-	return runEachFile(ctx, o, v, opts.Files, stdout, stderr, "protect",
+	return runEachFile(ctx, o, v, opts.Files, opts.Parallel, stdout, stderr, "protect",
 		func(actor shred.Actor, file string) (*catalog.Backup, error) {
 			return v.Protect(ctx, actor, opts.request(file, stdin))
 		},
@@ -137,25 +145,42 @@ func runProtect(ctx context.Context, o globalOptions, v *shred.Service, opts pro
 		})
 }
 
-// runEachFile applies do to every file as the token's actor, printing
-// each success in text mode and all of them at the end in json mode.
-func runEachFile(ctx context.Context, o globalOptions, v *shred.Service, files []string, stdout, stderr io.Writer, what string,
+// runEachFile applies do to every file as the token's actor, parallel at
+// a time, printing each success in text mode as it completes and all of
+// them, in the order given, at the end in json mode.
+func runEachFile(ctx context.Context, o globalOptions, v *shred.Service, files []string, parallel int, stdout, stderr io.Writer, what string,
 	do func(shred.Actor, string) (*catalog.Backup, error), show func(string, *catalog.Backup)) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
 	}
-	var done []*catalog.Backup
-	var failures []error
-	for _, file := range files {
+	results := make([]*catalog.Backup, len(files))
+	var mu sync.Mutex
+	idx := make([]int, len(files))
+	for i := range idx {
+		idx[i] = i
+	}
+	errs := par.Each(ctx, idx, max(1, parallel), func(_ context.Context, i int) error {
+		file := files[i]
 		b, err := do(actor, file)
 		if err != nil {
-			failures = append(failures, fmt.Errorf("%s: %w", file, err))
-			continue
+			return fmt.Errorf("%s: %w", file, err)
 		}
-		done = append(done, b)
+		mu.Lock()
+		defer mu.Unlock()
+		results[i] = b
 		if o.Format == "text" {
 			show(file, b)
+		}
+		return nil
+	})
+	var done []*catalog.Backup
+	var failures []error
+	for i, err := range errs {
+		if err != nil {
+			failures = append(failures, err)
+		} else if results[i] != nil {
+			done = append(done, results[i])
 		}
 	}
 	if o.Format == "json" {

@@ -31,7 +31,7 @@ func registerRequest(o protectOptions, file string) shred.RegisterRequest {
 }
 
 func runRegister(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, _ io.Reader, stdout, stderr io.Writer) error {
-	return runEachFile(ctx, o, v, opts.Files, stdout, stderr, "register",
+	return runEachFile(ctx, o, v, opts.Files, 1, stdout, stderr, "register",
 		func(actor shred.Actor, file string) (*catalog.Backup, error) {
 			return v.Register(ctx, actor, registerRequest(opts, file))
 		},

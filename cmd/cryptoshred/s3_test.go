@@ -43,9 +43,9 @@ func TestProtectGiBStreamToS3(t *testing.T) {
 		_, err := io.Copy(io.MultiWriter(pw, h), src)
 		pw.CloseWithError(err)
 	}()
-	start := time.Now()
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
+	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,336 @@
+package shred_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// envInt reads a size from the environment, or def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// benchTarget is a Vault to benchmark against: a dev server or the active
+// node of a 3-node Raft cluster.
+type benchTarget struct {
+	name   string
+	client func() *api.Client
+}
+
+func benchTargets(b *testing.B) []benchTarget {
+	return []benchTarget{
+		{"dev", func() *api.Client {
+			srv, err := vaulttest.StartServer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(srv.Stop)
+			c, _ := srv.NewClient(srv.Token)
+			return c
+		}},
+		{"raft", func() *api.Client {
+			cl, err := vaulttest.NewCluster(b.TempDir(), 3)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(cl.Stop)
+			s, err := cl.Active(time.Minute)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, _ := s.NewClient(s.Token)
+			return c
+		}},
+	}
+}
+
+// initService runs init over c and returns a service on it.
+func initService(b *testing.B, c *api.Client) *shred.Service {
+	v := vault.New(c, vault.DefaultMounts)
+	if _, err := v.Init(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return newService(v)
+}
+
+// BenchmarkShredVsCeiling shreds a closed case of SHRED_BENCH_N (dev,
+// default 10,000) or SHRED_BENCH_RAFT_N (Raft, default 2,000) backups with
+// RunShred (plan, destroy, verify, ciphertexts, catalog, ledger,
+// attestation, signing), then measures on the same server the raw ceiling
+// of the per-key Vault work: delete and read back with 16 clients and no
+// other logic. It prints the ratio.
+func BenchmarkShredVsCeiling(b *testing.B) {
+	for _, target := range benchTargets(b) {
+		b.Run(target.name, func(b *testing.B) {
+			n := envInt("SHRED_BENCH_N", 10000)
+			if target.name == "raft" {
+				n = envInt("SHRED_BENCH_RAFT_N", 2000)
+			}
+			for range b.N {
+				c := target.client()
+				v := initService(b, c)
+				setupCase(b, v, "BENCH", n)
+				start := time.Now()
+				res, err := v.RunShred(context.Background(), admin, "BENCH", runOpts(b))
+				elapsed := time.Since(start)
+				if err != nil || len(res.Destroyed) != n {
+					b.Fatalf("shred: %d destroyed, %v", len(res.Destroyed), err)
+				}
+				rate := float64(n) / elapsed.Seconds()
+				ceiling := deleteCeiling(b, c, min(n, 2000), 16)
+				b.ReportMetric(rate, "backups/s")
+				b.ReportMetric(ceiling, "ceiling-keys/s")
+				b.ReportMetric(rate/ceiling, "x-ceiling")
+				fmt.Printf("%s: shred run of %d backups in %v = %.0f/s; raw delete+read-back ceiling (16 clients) %.0f keys/s; ratio %.2fx\n",
+					target.name, n, elapsed.Round(time.Millisecond), rate, ceiling, rate/ceiling)
+			}
+		})
+	}
+}
+
+// deleteCeiling creates n deletable Transit keys, then deletes and reads
+// back each with clients goroutines, and returns keys per second.
+func deleteCeiling(b *testing.B, c *api.Client, n, clients int) float64 {
+	ctx := context.Background()
+	name := func(i int) string { return fmt.Sprintf("cryptoshred-transit/keys/ceiling-%d", i) }
+	each(b, n, clients, func(i int) error {
+		if _, err := c.Logical().WriteWithContext(ctx, name(i), map[string]any{"type": "aes256-gcm96"}); err != nil {
+			return err
+		}
+		_, err := c.Logical().WriteWithContext(ctx, name(i)+"/config", map[string]any{"deletion_allowed": true})
+		return err
+	})
+	start := time.Now()
+	each(b, n, clients, func(i int) error {
+		if _, err := c.Logical().DeleteWithContext(ctx, name(i)); err != nil {
+			return err
+		}
+		sec, err := c.Logical().ReadWithContext(ctx, name(i))
+		if err == nil && sec != nil {
+			err = fmt.Errorf("%s still there", name(i))
+		}
+		return err
+	})
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func each(b *testing.B, n, limit int, fn func(int) error) {
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i := range n {
+		g.Go(func() error { return fn(i) })
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// countingTransport counts the requests a client sends, by method.
+type countingTransport struct {
+	next        http.RoundTripper
+	reads, rest atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet || r.Method == "LIST" {
+		c.reads.Add(1)
+	} else {
+		c.rest.Add(1)
+	}
+	return c.next.RoundTrip(r)
+}
+
+// BenchmarkProtectParallel protects PROTECT_BENCH_N (default 1,000) small
+// files one at a time and 16 at a time (as `backup protect --parallel 16`
+// does), counts the Vault requests a protect sends, and compares with the
+// ceiling of those round trips: the same number of KV reads and writes per
+// file, sent by 16 clients with no other work, on the same server.
+func BenchmarkProtectParallel(b *testing.B) {
+	n := envInt("PROTECT_BENCH_N", 1000)
+	for _, target := range benchTargets(b) {
+		b.Run(target.name, func(b *testing.B) {
+			for range b.N {
+				c, ct := countingClient(b, target.client())
+				v := initService(b, c)
+				dir := b.TempDir()
+				seq := protectFiles(b, v, dir, "seq", n/4, 1)
+				ct.reads.Store(0)
+				ct.rest.Store(0)
+				par := protectFiles(b, v, dir, "par", n, 16)
+				reads, writes := float64(ct.reads.Load())/float64(n), float64(ct.rest.Load())/float64(n)
+				ceiling := roundTripCeiling(b, c, min(n, 1000), reads, writes, 16)
+				b.ReportMetric(par, "files/s")
+				b.ReportMetric(par/ceiling, "x-ceiling")
+				fmt.Printf("%s: protect of small files: 1 at a time %.0f files/s, 16 at a time %.0f files/s; %.1f reads + %.1f writes per file; their ceiling (16 clients) %.0f files/s; ratio %.2fx\n",
+					target.name, seq, par, reads, writes, ceiling, par/ceiling)
+			}
+		})
+	}
+}
+
+// countingClient returns a client like c whose requests ct counts.
+func countingClient(b *testing.B, c *api.Client) (*api.Client, *countingTransport) {
+	cfg := c.CloneConfig()
+	ct := &countingTransport{next: cfg.HttpClient.Transport}
+	cfg.HttpClient = &http.Client{Transport: ct, Timeout: cfg.HttpClient.Timeout}
+	nc, err := api.NewClient(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	nc.SetToken(c.Token())
+	return nc, ct
+}
+
+// protectFiles protects n small files, parallel at a time, and returns
+// files per second.
+func protectFiles(b *testing.B, v *shred.Service, dir, prefix string, n, parallel int) float64 {
+	for i := range n {
+		src := filepath.Join(dir, fmt.Sprintf("%s%06d", prefix, i))
+		if err := os.WriteFile(src, []byte(src), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	each(b, n, parallel, func(i int) error {
+		_, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: filepath.Join(dir, fmt.Sprintf("%s%06d", prefix, i)), OutDir: dir})
+		return err
+	})
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// roundTripCeiling sends, for each of n files, reads KV reads and writes
+// KV writes (rounded up) with clients goroutines, and returns files per
+// second.
+func roundTripCeiling(b *testing.B, c *api.Client, n int, reads, writes float64, clients int) float64 {
+	ctx := context.Background()
+	r, w := int(reads+0.999), int(writes+0.999)
+	start := time.Now()
+	each(b, n, clients, func(i int) error {
+		path := fmt.Sprintf("cryptoshred/data/ceiling/%d", i)
+		for j := range w {
+			if _, err := c.Logical().WriteWithContext(ctx, path, map[string]any{"data": map[string]any{"j": j}}); err != nil {
+				return err
+			}
+		}
+		for range r {
+			if _, err := c.Logical().ReadWithContext(ctx, path); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// BenchmarkScaleSeries takes one case of 1,000, 10,000 ... up to
+// SCALE_BENCH_MAX (default 10,000; set 100000 for the 100k run, long on 2
+// cores) backups through hold, close, plan, run, attest, verify and
+// ledger verify on a fresh dev server each, and prints each step's time
+// and the process's peak RSS during that size (reset between sizes).
+func BenchmarkScaleSeries(b *testing.B) {
+	top := envInt("SCALE_BENCH_MAX", 10000)
+	for range b.N {
+		for n := 1000; n <= top; n *= 10 {
+			scaleOnce(b, n)
+		}
+	}
+}
+
+func scaleOnce(b *testing.B, n int) {
+	ctx := context.Background()
+	srv, v := benchVault(b)
+	defer srv.Stop()
+	dir := b.TempDir()
+	ids := make([]string, n)
+	t0 := time.Now()
+	each(b, n, 16, func(i int) error {
+		src := filepath.Join(dir, fmt.Sprintf("b%06d", i))
+		if err := os.WriteFile(src, []byte(src), 0o600); err != nil {
+			return err
+		}
+		bk, err := v.Protect(ctx, admin, shred.ProtectRequest{Source: src, OutDir: dir, System: "sys"})
+		if err == nil {
+			ids[i] = bk.ID
+		}
+		return err
+	})
+	protect := time.Since(t0)
+	resetPeakRSS()
+	if _, err := v.OpenCase(ctx, compliance, catalog.Case{ID: "S", Authority: "DPA", Reference: "r", Controllers: []string{"M"}}); err != nil {
+		b.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"hold", func() error { _, err := v.PlaceHolds(ctx, compliance, "S", shred.HoldSelector{IDs: ids}); return err }},
+		{"close", func() error {
+			_, err := v.CloseCase(ctx, compliance, shred.CloseRequest{Case: "S", Reference: "r", Document: catalog.DocumentRef{Name: "d", SHA256: fmt.Sprintf("%064x", 7)}})
+			return err
+		}},
+		{"plan", func() error { _, err := v.PlanShred(ctx, "S", catalog.Now()); return err }},
+		{"run", func() error { _, err := v.RunShred(ctx, admin, "S", runOpts(b)); return err }},
+	}
+	var line []string
+	for _, s := range steps {
+		start := time.Now()
+		if err := s.do(); err != nil {
+			b.Fatalf("%d backups, %s: %v", n, s.name, err)
+		}
+		line = append(line, fmt.Sprintf("%s %v", s.name, time.Since(start).Round(time.Millisecond)))
+	}
+	signer := testSigner(b)
+	start := time.Now()
+	a, err := v.Attest(ctx, admin, "S", shred.AttestOptions{Signer: signer, SnapshotRetention: time.Hour, ToolVersion: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	line = append(line, fmt.Sprintf("attest %v (%d KiB)", time.Since(start).Round(time.Millisecond), len(a.Envelope)>>10))
+	start = time.Now()
+	if _, err := attest.Verify(ctx, a.Envelope, signer, attest.VerifyOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	line = append(line, fmt.Sprintf("verify %v", time.Since(start).Round(time.Millisecond)))
+	start = time.Now()
+	rep, err := v.VerifyLedger(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	line = append(line, fmt.Sprintf("ledger verify %v (%d entries)", time.Since(start).Round(time.Millisecond), rep.Entries))
+	fmt.Printf("scale %d: protect (16 at once) %v; %s; peak RSS %d MiB\n", n, protect.Round(time.Millisecond), strings.Join(line, ", "), peakRSSKiB()>>10)
+}
+
+// resetPeakRSS resets the process's peak RSS (Linux clear_refs 5).
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSSKiB is the process's peak resident set size in KiB (Linux).
+func peakRSSKiB() int64 {
+	raw, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
