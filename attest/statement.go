@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -166,6 +167,18 @@ type Original struct {
 type KeyUnwraps struct {
 	Count int        `json:"count"`
 	Last  *time.Time `json:"last,omitempty"`
+	// Audit is what Vault's audit log showed, when shred run read it:
+	// every unwrap of the key, whether or not through cryptoshred.
+	Audit *AuditUnwraps `json:"audit,omitempty"`
+}
+
+// AuditUnwraps counts the unwraps of one key in Vault's audit log, over
+// the span the log covered, and how many no recorded purpose accounts for.
+type AuditUnwraps struct {
+	Count      int       `json:"count"`
+	Unrecorded int       `json:"unrecorded"`
+	LogFrom    time.Time `json:"logFrom,omitzero"`
+	LogTo      time.Time `json:"logTo,omitzero"`
 }
 
 // Hold is a legal hold that was placed on the backup and later released.
@@ -259,6 +272,9 @@ func (d *Deletion) Warnings() []string {
 	for _, b := range d.Backups {
 		if b.OriginalUnknown() {
 			w = append(w, "backup "+b.BackupID+" ("+b.Subject+") was encrypted after it was first stored, and the disposal of its unencrypted original is not recorded: a plaintext copy may still exist")
+		}
+		if a := b.KeyUnwraps.Audit; a != nil && a.Unrecorded > 0 {
+			w = append(w, fmt.Sprintf("backup %s (%s): Vault's audit log shows %d unwrap(s) of its key with no recorded purpose: the plaintext may have been copied outside cryptoshred", b.BackupID, b.Subject, a.Unrecorded))
 		}
 	}
 	return w

@@ -63,6 +63,9 @@ func (c *checker) originalKnown(path string, o *Original) {
 }
 
 func (c *checker) keyUnwraps(path string, u KeyUnwraps) {
+	if a := u.Audit; a != nil && (a.Count < 0 || a.Unrecorded < 0 || a.Unrecorded > a.Count) {
+		c.fail(path+".audit", "counts are inconsistent")
+	}
 	switch {
 	case u.Count < 0:
 		c.fail(path+".count", "must not be negative")

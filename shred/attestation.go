@@ -14,6 +14,7 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
+	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -32,6 +33,10 @@ type AttestOptions struct {
 	// attestation's signature; each must answer, before any key is
 	// destroyed and again when the attestation is issued.
 	Timestampers []Timestamper
+	// Audit, if set, is Vault's audit log reconciled with the ledger
+	// (ReconcileUnwraps): each backup's count of unwraps in it, and of
+	// those without a recorded purpose, goes into the attestation.
+	Audit *audit.Report
 }
 
 // Timestamper obtains a checked RFC 3161 timestamp (a DER TimeStampResp)
@@ -179,6 +184,8 @@ type ledgerFacts struct {
 	destroyed map[string]bool
 	// storageHolds are the spans of the case's storage holds, by backup.
 	storageHolds map[string]*attest.Span
+	// audit is the audit log's reconciliation, if the caller read one.
+	audit *audit.Report
 }
 
 // buildDeletion assembles the statement from what it checked: each
@@ -195,6 +202,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	facts.audit = opts.Audit
 	if facts.storageHolds, err = s.storageHolds(ctx, caseID); err != nil {
 		return nil, nil, nil, err
 	}

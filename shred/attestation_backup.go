@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
@@ -23,7 +24,7 @@ func attestBackup(b *catalog.Backup, facts *ledgerFacts, ks attest.KeyStore, sub
 	}
 	ab := attest.Backup{
 		BackupID: b.ID, Subject: subject, Categories: nonNilStrings(b.Categories), ProtectedAt: b.CreatedAt,
-		KeyUnwraps: facts.unwraps[b.ID], Holds: facts.holds[b.ID],
+		KeyUnwraps: withAudit(facts.unwraps[b.ID], facts.audit, b.ID), Holds: facts.holds[b.ID],
 		Key:         attest.Key{Name: b.Key, VersionsDestroyed: d.VersionsDestroyed},
 		DestroyedAt: d.DestroyedAt, DestroyedBy: d.DestroyedBy,
 		Verification:        attest.Verification{Method: "key read after delete", Result: "not found", MountPresent: d.MountPresent, At: d.VerifiedAt},
@@ -110,4 +111,23 @@ func (f *ledgerFacts) add(e *ledger.Entry) {
 			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: f.placedAt[e.Case+"/"+id], ReleasedAt: e.Time})
 		}
 	}
+}
+
+// withAudit adds what the audit log showed for backup id to its ledger
+// count of unwraps.
+func withAudit(u attest.KeyUnwraps, rep *audit.Report, id string) attest.KeyUnwraps {
+	if rep == nil {
+		return u
+	}
+	a := &attest.AuditUnwraps{LogFrom: rep.Log.From, LogTo: rep.Log.To}
+	for _, f := range rep.Findings {
+		if f.Backup == id {
+			a.Count++
+			if !f.Accounted() {
+				a.Unrecorded++
+			}
+		}
+	}
+	u.Audit = a
+	return u
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/attest/tsa"
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/audit"
 )
 
 type shredRunOptions struct {
@@ -28,6 +29,7 @@ type shredRunOptions struct {
 	Bundle                   string
 	TimestampURLs            []string
 	TimestampTimeout         time.Duration
+	AuditLogs                []string
 }
 
 func shredRunCommand() *cli.Command {
@@ -51,6 +53,7 @@ func shredRunCommand() *cli.Command {
 			&cli.StringFlag{Name: "bundle", Usage: "also write the attestation as a Sigstore bundle v0.3 to this file (what cosign --bundle reads)"},
 			&cli.StringSliceFlag{Name: "timestamp-url", Usage: "RFC 3161 timestamping authority `URL` whose timestamp over the signature goes in the bundle (repeatable; tried before any key is destroyed)"},
 			&cli.DurationFlag{Name: "timestamp-timeout", Usage: "time limit of one request to a timestamping authority", Value: tsa.DefaultTimeout},
+			&cli.StringSliceFlag{Name: "vault-audit-log", Usage: "Vault file-audit log `FILE` (repeatable; gzip and rotated files too): each backup's unwraps in it, and those without a recorded purpose, go into the attestation"},
 		},
 		Action: shredRunAction,
 	}
@@ -65,7 +68,8 @@ func shredRunAction(c *cli.Context) error {
 		Parallel: c.Int("parallel"), RequireOriginalsDisposed: c.Bool("require-originals-disposed"),
 		SignKey: c.String("sign-key"), Output: c.String("output"),
 		SnapshotRetention: c.Duration("vault-snapshot-retention"), Operator: c.String("operator"),
-		Bundle: c.String("bundle"), TimestampURLs: c.StringSlice("timestamp-url"), TimestampTimeout: c.Duration("timestamp-timeout")}
+		Bundle: c.String("bundle"), TimestampURLs: c.StringSlice("timestamp-url"), TimestampTimeout: c.Duration("timestamp-timeout"),
+		AuditLogs: c.StringSlice("vault-audit-log")}
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -145,6 +149,9 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred.Actor, plan *shred.Plan, signer signature.Signer, opts shredRunOptions, stdout, stderr io.Writer) error {
 	attestOpts, err := attestOptions(signer, opts)
 	if err != nil {
+		return err
+	}
+	if attestOpts.Audit, err = auditReport(ctx, o, v, opts.AuditLogs); err != nil {
 		return err
 	}
 	update, finish := progressUpdater(stderr, "shredding")
@@ -228,4 +235,19 @@ func attestOptions(signer signature.Signer, opts shredRunOptions) (shred.AttestO
 	ts, err := opts.timestampers()
 	return shred.AttestOptions{Signer: signer, SnapshotRetention: opts.SnapshotRetention, ToolVersion: version,
 		Operator: opts.Operator, Timestampers: ts}, err
+}
+
+// auditReport reads the audit logs, if any, and reconciles them with the
+// ledger, for the attestation's keyUnwraps.audit.
+func auditReport(ctx context.Context, o globalOptions, v *shred.Service, files []string) (*audit.Report, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	log := audit.NewLog(o.TransitMount, time.Time{})
+	for _, name := range files {
+		if err := readAuditLog(ctx, log, name); err != nil {
+			return nil, err
+		}
+	}
+	return v.ReconcileUnwraps(ctx, log, audit.Options{})
 }

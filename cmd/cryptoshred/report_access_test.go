@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -200,4 +201,38 @@ func rotate(t *testing.T, env testEnv, logPath, key string) (newer, older string
 		t.Fatal(err)
 	}
 	return newer, older
+}
+
+// TestShredRunPutsAuditedUnwrapsInTheAttestation: shred run reads the
+// audit log; the attestation counts each key's unwraps in it, and the one
+// without a recorded purpose is a warning of attest verify.
+func TestShredRunPutsAuditedUnwrapsInTheAttestation(t *testing.T) {
+	env := newTestEnv(t)
+	logPath := enableFileAudit(t, env)
+	opened := protectFile(t, env, "opened.tar", []byte("opened with a purpose"))
+	leaked := protectFile(t, env, "leaked.tar", []byte("unwrapped behind our back"))
+	mustRun(t, env.srv, env.roles.admin, "backup", "open", opened.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
+	plainDecrypt(t, env, leaked)
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "AUD", "--authority", "A", "--reference", "R", "--controller", "C")
+	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", "AUD", opened.ID, leaked.ID)
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", "AUD", "--decision-ref", "D", "--decision-file", decisionFile(t, env))
+	priv, pub := signingKey(t, env)
+	att := filepath.Join(env.dir, "aud.dsse.json")
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "AUD", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "1h", "-o", att, "--vault-audit-log", logPath)
+	st, err := attest.ParseUnverified(mustRead(t, att))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range st.Predicate.Backups {
+		a := b.KeyUnwraps.Audit
+		want := map[string]int{opened.ID: 0, leaked.ID: 1}[b.BackupID]
+		if a == nil || a.Count != 1 || a.Unrecorded != want || a.LogFrom.IsZero() {
+			t.Fatalf("%s: keyUnwraps %+v", b.BackupID, b.KeyUnwraps)
+		}
+	}
+	r := mustRun(t, env.srv, "", "attest", "verify", att, "--key", pub)
+	if !strings.Contains(r.stdout, leaked.ID) || !strings.Contains(r.stdout, "no recorded purpose") {
+		t.Fatalf("attest verify does not warn about the unrecorded unwrap:\n%s", r.stdout)
+	}
 }
