@@ -236,3 +236,20 @@ func TestShredRunPutsAuditedUnwrapsInTheAttestation(t *testing.T) {
 		t.Fatalf("attest verify does not warn about the unrecorded unwrap:\n%s", r.stdout)
 	}
 }
+
+// TestAgePluginUnwrapIsUnaccounted: an age -d through age-plugin-cryptoshred
+// unwraps the key without the ledger; the audit report lists it as
+// unaccounted, with the plugin user's identity.
+func TestAgePluginUnwrapIsUnaccounted(t *testing.T) {
+	env := newTestEnv(t)
+	logPath := enableFileAudit(t, env)
+	b := protectFile(t, env, "p.tar", []byte("read with the stock age CLI"))
+	a := newAgeCLI(t, env, env.roles.admin)
+	if out, stderr, err := a.run("-d", "-i", a.identityFile("any"), b.Ciphertext.Path); err != nil || string(out) != "read with the stock age CLI" {
+		t.Fatalf("age -d through the plugin: %v %q %s", err, out, stderr)
+	}
+	r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "report", "access", "--vault-audit-log", logPath, "--fail-on-unrecorded")
+	if !strings.Contains(r.stdout, "NONE") || !strings.Contains(r.stdout, b.ID) || !strings.Contains(r.stdout, "token-backup-admin") {
+		t.Fatalf("the plugin's unwrap is not listed as unaccounted:\n%s", r.stdout)
+	}
+}
