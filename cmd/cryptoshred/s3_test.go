@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +152,65 @@ func watchPeakRSS(pid int) <-chan int64 {
 		}
 	}()
 	return out
+}
+
+// TestS3ShredSurvivesSIGKILL: shred run on S3 backups is killed at spread
+// moments (some while it deletes object versions); a re-run finishes it,
+// and then no key and no version or delete marker is left.
+func TestS3ShredSurvivesSIGKILL(t *testing.T) {
+	env, gw := s3CLI(t)
+	key := env.dir + "/signer"
+	if err := attest.WriteKeyPair(key+".key", key+".pub", attest.ECDSAP256, nil); err != nil {
+		t.Fatal(err)
+	}
+	run := func(caseID string) *exec.Cmd {
+		return child(env.srv, env.roles.admin, "shred", "run", "--case", caseID, "--yes", "--sign-key", key+".key",
+			"--vault-snapshot-retention", "1h", "-o", filepath.Join(env.dir, caseID+".json"))
+	}
+	for i, delay := range []time.Duration{150 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond} {
+		caseID := fmt.Sprintf("S3KILL-%d", i)
+		ids := s3ClosedCase(t, env, caseID, 20)
+		killAfter(t, run(caseID), delay)
+		os.Remove(filepath.Join(env.dir, caseID+".json"))
+		if out, err := run(caseID).CombinedOutput(); err != nil {
+			t.Fatalf("re-run after a kill at %v: %v\n%s", delay, err, out)
+		}
+		for _, id := range ids {
+			if alive, _ := keyState(t, env, id); alive {
+				t.Fatalf("%s: key still in Vault after the re-run", id)
+			}
+		}
+		out, err := gw.Client(gw.AccessKey, gw.SecretKey).ListObjectVersions(context.Background(),
+			&awss3.ListObjectVersionsInput{Bucket: aws.String("backups"), Prefix: aws.String(caseID + "/")})
+		if err != nil || len(out.Versions)+len(out.DeleteMarkers) != 0 {
+			t.Fatalf("kill at %v: %d versions and %d markers left (%v)", delay, len(out.Versions), len(out.DeleteMarkers), err)
+		}
+	}
+	mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
+}
+
+// s3ClosedCase protects n files to s3://backups/CASE, holds them for the
+// case and closes it; it returns the backup ids.
+func s3ClosedCase(t *testing.T, env testEnv, caseID string, n int) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		src := filepath.Join(env.dir, fmt.Sprintf("%s-%d.tar", caseID, i))
+		os.WriteFile(src, []byte(src), 0o600)
+		r := mustRun(t, env.srv, env.roles.admin, "--format", "json", "backup", "protect", src, "--out", "s3://backups/"+caseID)
+		ids = append(ids, strings.Split(strings.Split(r.stdout, `"id": "`)[1], `"`)[0])
+	}
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", caseID, "--authority", "A", "--reference", "R", "--controller", "C")
+	mustRun(t, env.srv, env.roles.compliance, append([]string{"hold", "place", "--case", caseID}, ids...)...)
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", caseID, "--decision-ref", "D", "--decision-file", decisionFile(t, env))
+	return ids
+}
+
+func keyState(t *testing.T, env testEnv, key string) (alive, latched bool) {
+	t.Helper()
+	sec, err := env.srv.Root(t).Logical().Read("cryptoshred-transit/keys/" + key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec != nil, sec != nil && sec.Data["deletion_allowed"] != true
 }
