@@ -42,8 +42,31 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	return usagef("%v", err)
+// onUsageError turns a flag parsing error into a usage error, suggesting
+// the closest flag for one that is not defined.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	const undefined = "flag provided but not defined: -"
+	msg := err.Error()
+	name, ok := strings.CutPrefix(msg, undefined)
+	if !ok {
+		return usagef("%v", err)
+	}
+	name = strings.TrimLeft(name, "-")
+	var known []string
+	for _, cc := range c.Lineage() {
+		var flags []cli.Flag
+		switch {
+		case cc.Command != nil && cc.Command.Name != "":
+			flags = cc.Command.Flags
+		case cc.App != nil:
+			flags = cc.App.Flags
+		}
+		for _, f := range flags {
+			known = append(known, f.Names()...)
+		}
+	}
+	hint := strings.Replace(didYouMean(name, known), `"`, `"--`, 1)
+	return usagef("unknown flag --%s%s: see --help", name, hint)
 }
 
 func setUsageErrorHandlers(cmds []*cli.Command) {
@@ -52,8 +75,39 @@ func setUsageErrorHandlers(cmds []*cli.Command) {
 		if len(c.Subcommands) > 0 && c.Action == nil {
 			c.Action = unknownCommand
 		}
+		if len(c.Subcommands) == 0 && c.Action != nil {
+			c.Action = checkArgCount(c.Action)
+		}
 		setUsageErrorHandlers(c.Subcommands)
 	}
+}
+
+// checkArgCount wraps a command's action so that positional arguments
+// beyond what its ArgsUsage names are a usage error, never silently
+// ignored: no ArgsUsage takes none, a single word ("ID") takes one, and
+// "..." takes any number, each of which the command handles.
+func checkArgCount(action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if max := maxArgs(c.Command.ArgsUsage); max >= 0 && c.NArg() > max {
+			extra := c.Args().Get(max)
+			if max == 0 {
+				return usagef("%s: unexpected argument %q (it takes no arguments; see --help)", commandName(c), extra)
+			}
+			return usagef("%s: unexpected argument %q: it takes one %s (see --help)", commandName(c), extra, c.Command.ArgsUsage)
+		}
+		return action(c)
+	}
+}
+
+// maxArgs is how many positional arguments usage allows, -1 for any.
+func maxArgs(usage string) int {
+	switch {
+	case strings.Contains(usage, "..."):
+		return -1
+	case strings.TrimSpace(usage) == "":
+		return 0
+	}
+	return 1
 }
 
 // unknownCommand is the action of the app and of command groups: help when
@@ -71,14 +125,14 @@ func unknownCommand(c *cli.Context) error {
 // requireArgs checks the number of positional arguments.
 func requireArgs(c *cli.Context, min int, what string) error {
 	if c.NArg() < min {
-		return usagef("%s: missing %s", c.Command.FullName(), what)
+		return usagef("%s: missing %s", commandName(c), what)
 	}
 	return nil
 }
 
 func noExtraArgs(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", c.Command.FullName(), c.Args().First())
+		return usagef("%s: unexpected argument %q", commandName(c), c.Args().First())
 	}
 	return nil
 }
@@ -115,4 +169,15 @@ func escapeLines(s string) string {
 		lines[i] = safetext.Escape(l)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// commandName is the command's full name, such as "backup show".
+func commandName(c *cli.Context) string {
+	var names []string
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil && cc.Command.Name != "" {
+			names = append([]string{cc.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
 }

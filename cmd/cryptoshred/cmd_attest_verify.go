@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 )
 
 type verifyOptions struct {
+	Files  []string // attest verify: every file given, each verified
 	File   string
 	Key    string
 	Backup string
@@ -24,8 +26,10 @@ type verifyOptions struct {
 func attestVerifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
-		Usage:     "verify an attestation offline and print each check; exit 5 if any fails",
-		ArgsUsage: "FILE",
+		Usage:     "verify attestations offline and print each check; exit 5 if any fails",
+		ArgsUsage: "FILE...",
+		Description: "Each FILE is verified in turn with the same --key (and --backup or --digest); the command " +
+			"exits 5 if any of them fails, after reporting them all.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Usage: "the signer's public key (PEM)"},
 			&cli.StringFlag{Name: "backup", Usage: "a backup ciphertext file that must be a subject"},
@@ -35,7 +39,7 @@ func attestVerifyCommand() *cli.Command {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
-			opts := verifyOptions{File: c.Args().First(), Key: c.String("key"), Backup: c.String("backup"),
+			opts := verifyOptions{Files: c.Args().Slice(), Key: c.String("key"), Backup: c.String("backup"),
 				Digest: c.String("digest"), Format: c.String("format")}
 			if opts.Key == "" || (opts.Backup != "" && opts.Digest != "") {
 				return usagef("attest verify needs --key, and at most one of --backup and --digest")
@@ -48,7 +52,36 @@ func attestVerifyCommand() *cli.Command {
 	}
 }
 
+// runAttestVerify verifies every file of opts.Files, reporting each; one
+// that fails makes the whole command fail, after all are reported.
 func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error {
+	if len(opts.Files) == 1 {
+		opts.File = opts.Files[0]
+		return verifyOne(ctx, opts, w)
+	}
+	var failed []error
+	for i, f := range opts.Files {
+		if i > 0 && opts.Format != "json" {
+			printf(w, "\n")
+		}
+		if opts.Format != "json" {
+			printf(w, "%s:\n", f)
+		}
+		opts.File = f
+		if err := verifyOne(ctx, opts, w); err != nil {
+			if opts.Format != "json" {
+				printf(w, "FAILED: %s: %v\n", f, err)
+			}
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d attestation(s) failed: %w", len(failed), len(opts.Files), errors.Join(failed...))
+	}
+	return nil
+}
+
+func verifyOne(ctx context.Context, opts verifyOptions, w io.Writer) error {
 	env, verifier, err := loadForVerify(opts)
 	if err != nil {
 		return err

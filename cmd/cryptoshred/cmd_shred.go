@@ -33,7 +33,7 @@ func shredCommand() *cli.Command {
 
 func requireCase(c *cli.Context) (string, error) {
 	if c.String("case") == "" {
-		return "", usagef("%s needs --case", c.Command.FullName())
+		return "", usagef("%s needs --case", commandName(c))
 	}
 	return c.String("case"), noExtraArgs(c)
 }

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// firstLine returns the first line of s.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// expectStderr checks the exit code and that the first line of stderr
+// contains want.
+func expectStderr(t *testing.T, r result, want string) {
+	t.Helper()
+	if !strings.Contains(firstLine(r.stderr), want) {
+		t.Fatalf("first line of stderr %q lacks %q\nstderr: %s", firstLine(r.stderr), want, r.stderr)
+	}
+}
+
+// TestExtraArgumentsAreRefused: no command silently ignores a positional
+// argument it does not handle.
+func TestExtraArgumentsAreRefused(t *testing.T) {
+	env := newTestEnv(t)
+	tok := env.roles.admin
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"backup", "show", "bk-a", "bk-b"}, `backup show: unexpected argument "bk-b"`},
+		{[]string{"backup", "list", "foo"}, `backup list: unexpected argument "foo"`},
+		{[]string{"case", "list", "foo"}, `case list: unexpected argument "foo"`},
+		{[]string{"case", "show", "A", "B"}, `case show: unexpected argument "B"`},
+		{[]string{"backup", "dispose-original", "bk-a", "bk-b", "--method", "not-ours", "--note", "n"}, `unexpected argument "bk-b"`},
+		{[]string{"backup", "open", "bk-a", "bk-b", "--purpose", "p", "-o", "x"}, `unexpected argument "bk-b"`},
+		{[]string{"attest", "show", "a.json", "b.json"}, `unexpected argument "b.json"`},
+		{[]string{"ledger", "verify", "x"}, `ledger verify: unexpected argument "x"`},
+		{[]string{"attest", "keygen", "x"}, `unexpected argument "x"`},
+		{[]string{"report", "access", "x"}, `unexpected argument "x"`},
+		{[]string{"completion", "bash", "fish"}, `unexpected argument "fish"`},
+		{[]string{"backup", "list", "--sytem", "casework"}, `unknown flag --sytem (did you mean "--system"?)`},
+	} {
+		r := expectCode(t, exitUsage, env.srv, tok, c.args...)
+		expectStderr(t, r, c.want)
+	}
+}
+
+// TestAttestVerifyChecksEveryFile: `attest verify good bad` fails
+// because of bad, after reporting both.
+func TestAttestVerifyChecksEveryFile(t *testing.T) {
+	env := newTestEnv(t)
+	closedCaseCLI(t, env, "DPA-V", []byte("casework"))
+	priv, pub := signingKey(t, env)
+	att := env.dir + "/good.dsse.json"
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-V", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "720h", "-o", att)
+	bad := tamperPayload(t, att)
+	r := expectCode(t, exitVerifyKO, env.srv, "", "attest", "verify", att, bad, "--key", pub)
+	expectStderr(t, r, "1 of 2 attestation(s) failed")
+	if !strings.Contains(r.stdout, "VERIFIED") || !strings.Contains(r.stdout, "FAIL  signature") {
+		t.Fatalf("stdout: %s", r.stdout)
+	}
+	mustRun(t, env.srv, "", "attest", "verify", att, att, "--key", pub)
+}
+
+// TestListTyposAreNotEmptyResults: an unknown --case is refused, and a
+// --system that matches nothing says so with the systems there are.
+func TestListTyposAreNotEmptyResults(t *testing.T) {
+	env := newTestEnv(t)
+	protectFile(t, env, "a.tar", []byte("a"), "--system", "casework")
+	r := expectCode(t, exitRefused, env.srv, env.roles.auditor, "backup", "list", "--case", "DPA-2021-021")
+	expectStderr(t, r, "case DPA-2021-021 does not exist")
+	r = expectCode(t, exitOK, env.srv, env.roles.auditor, "backup", "list", "--system", "casewrok")
+	expectStderr(t, r, `note: no backup in the catalog has system "casewrok" (did you mean "casework"?); systems: casework`)
+}
