@@ -38,15 +38,18 @@ func attestShowCommand() *cli.Command {
 			if opts.Format != "text" && opts.Format != "json" && opts.Format != "html" {
 				return usagef("--format must be text, json or html")
 			}
-			return runAttestShow(c.Context, opts, c.App.Writer)
+			return runAttestShow(c.Context, opts, c.App.Writer, c.App.ErrWriter)
 		},
 	}
 }
 
-func runAttestShow(ctx context.Context, opts showOptions, stdout io.Writer) error {
+func runAttestShow(ctx context.Context, opts showOptions, stdout, stderr io.Writer) error {
 	st, fp, err := loadForShow(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if fp == "" {
+		printf(stderr, "warning: UNVERIFIED certificate: its signature was not checked (no --key); it is marked so at the top\n")
 	}
 	if opts.Output == "" {
 		return renderCertificate(stdout, opts.Format, st, fp)

@@ -75,3 +75,28 @@ func TestListTyposAreNotEmptyResults(t *testing.T) {
 	r = expectCode(t, exitOK, env.srv, env.roles.auditor, "backup", "list", "--system", "casewrok")
 	expectStderr(t, r, `note: no backup in the catalog has system "casewrok" (did you mean "casework"?); systems: casework`)
 }
+
+// TestUnverifiedCertificateIsUnmistakable: without --key the text and the
+// HTML certificate open with an UNVERIFIED banner, and stderr says so.
+func TestUnverifiedCertificateIsUnmistakable(t *testing.T) {
+	env := newTestEnv(t)
+	closedCaseCLI(t, env, "DPA-U", []byte("casework"))
+	priv, pub := signingKey(t, env)
+	att := env.dir + "/u.dsse.json"
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-U", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "720h", "-o", att)
+	r := expectCode(t, exitOK, env.srv, "", "attest", "show", att)
+	expectStderr(t, r, "warning: UNVERIFIED certificate")
+	if !strings.Contains(firstLine(r.stdout), "UNVERIFIED") {
+		t.Fatalf("text certificate does not open with the banner:\n%s\n%s", r.stdout, r.stderr)
+	}
+	html := expectCode(t, exitOK, env.srv, "", "attest", "show", att, "--format", "html")
+	body := html.stdout[strings.Index(html.stdout, "<body>"):]
+	if !strings.Contains(html.stdout, "<title>UNVERIFIED") || !strings.HasPrefix(strings.TrimPrefix(body, "<body>\n"), `<div class="unverified"`) {
+		t.Fatalf("html certificate lacks the banner at the top:\n%.600s", body)
+	}
+	ok := mustRun(t, env.srv, "", "attest", "show", att, "--key", pub)
+	if strings.Contains(ok.stdout, "UNVERIFIED") || ok.stderr != "" {
+		t.Fatalf("verified certificate carries the banner: %s %s", ok.stdout, ok.stderr)
+	}
+}
