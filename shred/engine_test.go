@@ -3,6 +3,7 @@ package shred_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -20,7 +21,7 @@ func closedCase(t *testing.T, v *shred.Service, caseID string, n int) []*catalog
 	backups := make([]*catalog.Backup, n)
 	ids := make([]string, n)
 	for i := range backups {
-		backups[i], _ = protect(t, v, []byte("backup "+caseID))
+		backups[i], _ = protect(t, v, []byte(fmt.Sprintf("backup %s %d", caseID, i)))
 		ids[i] = backups[i].ID
 	}
 	openCase(t, v, caseID)

@@ -87,7 +87,11 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 		}
 		return it, err
 	})
-	return &Plan{Case: c, At: at, Items: items}, err
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Case: c, At: at, Items: items}
+	return p, s.duplicateWarnings(ctx, p)
 }
 
 func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time) (*PlanItem, error) {

@@ -28,6 +28,9 @@ type ProtectRequest struct {
 	Controllers   []string
 	Categories    []string
 	Labels        map[string]string
+	// AllowDuplicate protects a file even when a live backup already
+	// holds the same content.
+	AllowDuplicate bool
 }
 
 func (r *ProtectRequest) metadata() catalog.Metadata {
@@ -60,6 +63,11 @@ func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) 
 	orig, err := originalOf(req)
 	if err != nil {
 		return nil, err
+	}
+	if !req.AllowDuplicate {
+		if err := s.refuseDuplicate(ctx, orig); err != nil {
+			return nil, err
+		}
 	}
 	be, out, err := s.destination(ctx, req)
 	if err != nil {

@@ -55,8 +55,10 @@ func attestVerifyCommand() *cli.Command {
 // runAttestVerify verifies every file of opts.Files, reporting each; one
 // that fails makes the whole command fail, after all are reported.
 func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error {
-	if len(opts.Files) == 1 {
-		opts.File = opts.Files[0]
+	if len(opts.Files) <= 1 {
+		if len(opts.Files) == 1 {
+			opts.File = opts.Files[0]
+		}
 		return verifyOne(ctx, opts, w)
 	}
 	var failed []error

@@ -16,6 +16,7 @@ type protectOptions struct {
 	Files         []string
 	Name          string // for "-", the backup's name
 	NoStorageHold bool
+	AllowDup      bool
 	OutDir        string
 	System        string
 	Controllers   []string
@@ -31,12 +32,15 @@ func backupProtectCommand() *cli.Command {
 		Description: "Writes OUT/NAME.age for each FILE, or for standard input (\"-\") under --name. OUT is a directory or " +
 			"s3://BUCKET/PREFIX (credentials and endpoint from the standard AWS_* variables; an S3 bucket must have " +
 			"Object Lock, so a legal hold can protect the ciphertext, unless --no-storage-hold). The original is never " +
-			"modified or deleted (see `backup dispose-original`); a stream has no original left behind.\nCategories: " +
+			"modified or deleted (see `backup dispose-original`); a stream has no original left behind. A file whose " +
+			"content (SHA-256) a live backup already holds is refused (exit 4) unless --allow-duplicate: shredding one " +
+			"copy would leave the other readable. Standard input is not checked.\nCategories: " +
 			strings.Join(catalog.Categories, ", "),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory or s3://BUCKET/PREFIX", Value: "."},
 			&cli.StringFlag{Name: "name", Usage: "the backup's name when reading standard input (\"-\")"},
 			&cli.BoolFlag{Name: "no-storage-hold", Usage: "allow an S3 bucket without Object Lock, where no hold can protect the ciphertext"},
+			&cli.BoolFlag{Name: "allow-duplicate", Usage: "protect a file even if a live backup already holds the same content (same SHA-256)"},
 		}, metadataFlags()...),
 		Action: fileBatchAction(runProtect),
 	}
@@ -74,7 +78,7 @@ func parseProtectOptions(c *cli.Context) (protectOptions, error) {
 	}
 	labels, err := parseLabels(c.StringSlice("label"))
 	opts := protectOptions{
-		Files: c.Args().Slice(), Name: c.String("name"), NoStorageHold: c.Bool("no-storage-hold"), OutDir: c.String("out"), System: c.String("system"),
+		Files: c.Args().Slice(), Name: c.String("name"), NoStorageHold: c.Bool("no-storage-hold"), AllowDup: c.Bool("allow-duplicate"), OutDir: c.String("out"), System: c.String("system"),
 		Controllers: c.StringSlice("controller"), Categories: c.StringSlice("category"), Labels: labels,
 	}
 	if err != nil {
@@ -104,7 +108,7 @@ func (o protectOptions) checkStdin() error {
 }
 
 func (o protectOptions) request(file string, stdin io.Reader) shred.ProtectRequest {
-	req := shred.ProtectRequest{Source: file, OutDir: o.OutDir, NoStorageHold: o.NoStorageHold, System: o.System,
+	req := shred.ProtectRequest{Source: file, OutDir: o.OutDir, NoStorageHold: o.NoStorageHold, AllowDuplicate: o.AllowDup, System: o.System,
 		Controllers: o.Controllers, Categories: o.Categories, Labels: o.Labels}
 	if file == "-" {
 		req.Source, req.Input, req.Name = "", stdin, o.Name

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 // firstLine returns the first line of s.
@@ -98,5 +102,30 @@ func TestUnverifiedCertificateIsUnmistakable(t *testing.T) {
 	ok := mustRun(t, env.srv, "", "attest", "show", att, "--key", pub)
 	if strings.Contains(ok.stdout, "UNVERIFIED") || ok.stderr != "" {
 		t.Fatalf("verified certificate carries the banner: %s %s", ok.stdout, ok.stderr)
+	}
+}
+
+// TestDuplicateProtectIsRefusedAndNamedInPlan: the same content protected
+// twice is refused unless --allow-duplicate, and a shred plan names the
+// live backup that would keep the data readable.
+func TestDuplicateProtectIsRefusedAndNamedInPlan(t *testing.T) {
+	env := newTestEnv(t)
+	data := []byte("casework 2019-11-30")
+	b := closedCaseCLI(t, env, "DPA-D", data)
+	r := expectCode(t, exitRefused, env.srv, env.roles.admin, "backup", "protect", b.Original.Path, "--out", env.dir+"/again")
+	expectStderr(t, r, "has the same content (sha256 "+b.Plaintext.SHA256+") as backup "+b.ID+" (released)")
+	copyPath := env.dir + "/copy-of-casework.tar"
+	if err := os.WriteFile(copyPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expectCode(t, exitRefused, env.srv, env.roles.admin, "backup", "protect", copyPath, "--out", env.dir)
+	dup := mustRun(t, env.srv, env.roles.admin, "--format", "json", "backup", "protect", copyPath, "--out", env.dir, "--allow-duplicate")
+	var out []*catalog.Backup
+	if err := json.Unmarshal([]byte(dup.stdout), &out); err != nil || len(out) != 1 {
+		t.Fatalf("protect --allow-duplicate: %s %v", dup.stdout, err)
+	}
+	plan := mustRun(t, env.srv, env.roles.admin, "shred", "plan", "--case", "DPA-D")
+	if !strings.Contains(plan.stdout, "backup "+out[0].ID+" (protected, system -) holds the same plaintext") {
+		t.Fatalf("plan does not name the duplicate:\n%s", plan.stdout)
 	}
 }
