@@ -13,8 +13,8 @@ import (
 func holdCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "hold",
-		Usage: "place legal holds",
-		Subcommands: []*cli.Command{{
+		Usage: "place, list and release legal holds",
+		Subcommands: []*cli.Command{holdReleaseCommand(), holdListCommand(), {
 			Name:      "place",
 			Usage:     "hold backups for a case: Vault then refuses to delete their keys",
 			ArgsUsage: "[ID...]",

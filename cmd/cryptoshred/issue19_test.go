@@ -129,3 +129,46 @@ func TestDuplicateProtectIsRefusedAndNamedInPlan(t *testing.T) {
 		t.Fatalf("plan does not name the duplicate:\n%s", plan.stdout)
 	}
 }
+
+// TestHoldReleaseBeforeCloseAndHoldList: a hold placed by mistake is
+// released with a reason by the compliance role only; the key stays
+// latched, the backup is protected again and can be held again.
+func TestHoldReleaseBeforeCloseAndHoldList(t *testing.T) {
+	env := newTestEnv(t)
+	b := protectFile(t, env, "wrong.tar", []byte("wrong system"), "--system", "hr")
+	c := env.roles.compliance
+	mustRun(t, env.srv, c, "case", "open", "DPA-H", "--authority", "A", "--reference", "R", "--controller", "Example Ministry")
+	mustRun(t, env.srv, c, "hold", "place", "--case", "DPA-H", b.ID)
+	list := mustRun(t, env.srv, env.roles.auditor, "hold", "list")
+	if !strings.Contains(list.stdout, "DPA-H") || !strings.Contains(list.stdout, "active") {
+		t.Fatalf("hold list: %s", list.stdout)
+	}
+	r := expectCode(t, exitUsage, env.srv, c, "hold", "release", "--case", "DPA-H", b.ID)
+	expectStderr(t, r, "hold release needs --case, --reason and the backup IDs")
+	r = expectCode(t, exitRefused, env.srv, env.roles.admin, "hold", "release", "--case", "DPA-H", b.ID, "--reason", "mistake")
+	expectStderr(t, r, "cryptoshred: ")
+	r = expectCode(t, exitRefused, env.srv, c, "hold", "release", "--case", "DPA-H", "bk-01nosuchbackup0000000000", "--reason", "mistake")
+	expectStderr(t, r, "case DPA-H does not hold backup bk-01nosuchbackup0000000000")
+	rel := mustRun(t, env.srv, c, "hold", "release", "--case", "DPA-H", b.ID, "--reason", "held by mistake: wrong system")
+	if !strings.Contains(rel.stdout, "released case DPA-H's hold on "+b.ID) {
+		t.Fatalf("release: %s", rel.stdout)
+	}
+	show := mustRun(t, env.srv, env.roles.auditor, "backup", "show", b.ID)
+	if !strings.Contains(show.stdout, "protected") || !strings.Contains(show.stdout, "deletion not allowed") {
+		t.Fatalf("after release: %s", show.stdout)
+	}
+	list = mustRun(t, env.srv, env.roles.auditor, "hold", "list", "--case", "DPA-H")
+	if !strings.Contains(list.stdout, "released") || !strings.Contains(list.stdout, "held by mistake: wrong system") {
+		t.Fatalf("hold list after release: %s", list.stdout)
+	}
+	expectStderr(t, expectCode(t, exitRefused, env.srv, env.roles.auditor, "hold", "list", "--case", "NOPE"), "case NOPE does not exist")
+	ledger := mustRun(t, env.srv, env.roles.auditor, "ledger", "show")
+	if !strings.Contains(ledger.stdout, `reason="held by mistake: wrong system"`) {
+		t.Fatalf("ledger: %s", ledger.stdout)
+	}
+	mustRun(t, env.srv, c, "hold", "place", "--case", "DPA-H", b.ID)
+	list = mustRun(t, env.srv, env.roles.auditor, "hold", "list", "--case", "DPA-H")
+	if !strings.Contains(list.stdout, "active") {
+		t.Fatalf("hold list after holding again: %s", list.stdout)
+	}
+}
