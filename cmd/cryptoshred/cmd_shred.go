@@ -23,7 +23,7 @@ func shredCommand() *cli.Command {
 			},
 			shredRunCommand(),
 			{
-				Name: "cancel", Usage: "cancel a scheduled destruction while its grace period runs",
+				Name: "cancel", Usage: "cancel a scheduled destruction while its grace period runs (the backups return to released)",
 				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the case"}},
 				Action: shredCancelAction,
 			},
@@ -95,7 +95,9 @@ func runShredCancel(ctx context.Context, v *shred.Service, caseID string, w io.W
 	if err != nil {
 		return err
 	}
-	printf(w, "cancelled the scheduled destruction of %d backup(s) of case %s\n", len(ids), caseID)
+	printf(w, "cancelled the scheduled destruction of %d backup(s) of case %s: they are released again; "+
+		"a plain shred run destroys them, shred run --grace schedules them again, and a Vault operator "+
+		"closing a key's latch (deletion_allowed=false) lets hold place hold it again\n", len(ids), caseID)
 	return nil
 }
 

@@ -172,3 +172,37 @@ func TestHoldReleaseBeforeCloseAndHoldList(t *testing.T) {
 		t.Fatalf("hold list after holding again: %s", list.stdout)
 	}
 }
+
+// TestShredCancelReturnsToReleased: after shred cancel a plain plan
+// destroys the backups, and once an operator closes the latch they can be
+// held again.
+func TestShredCancelReturnsToReleased(t *testing.T) {
+	env := newTestEnv(t)
+	b := closedCaseCLI(t, env, "DPA-C", []byte("cancel me"))
+	a := env.roles.admin
+	mustRun(t, env.srv, a, "shred", "run", "--case", "DPA-C", "--grace", "1h", "--yes")
+	plan := mustRun(t, env.srv, a, "shred", "plan", "--case", "DPA-C")
+	if !strings.Contains(plan.stdout, "grace period runs until") {
+		t.Fatalf("plan during grace: %s", plan.stdout)
+	}
+	r := mustRun(t, env.srv, a, "shred", "cancel", "--case", "DPA-C")
+	if !strings.Contains(r.stdout, "they are released again") {
+		t.Fatalf("cancel: %s", r.stdout)
+	}
+	plan = mustRun(t, env.srv, a, "shred", "plan", "--case", "DPA-C")
+	if !strings.Contains(plan.stdout, "1 to destroy") {
+		t.Fatalf("plan after cancel: %s", plan.stdout)
+	}
+	c := env.roles.compliance
+	mustRun(t, env.srv, c, "case", "open", "DPA-C2", "--authority", "A", "--reference", "R", "--controller", "Example Ministry")
+	r = expectCode(t, exitRefused, env.srv, c, "hold", "place", "--case", "DPA-C2", b.ID)
+	expectStderr(t, r, "deletion latch is open and only a Vault operator can close it")
+	if _, err := env.srv.Root(t).Logical().Write("cryptoshred-transit/keys/"+b.Key+"/config", map[string]any{"deletion_allowed": false}); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env.srv, c, "hold", "place", "--case", "DPA-C2", b.ID)
+	plan = mustRun(t, env.srv, a, "shred", "plan", "--case", "DPA-C")
+	if !strings.Contains(plan.stdout, "still held by case(s) DPA-C2") {
+		t.Fatalf("plan after holding again: %s", plan.stdout)
+	}
+}
