@@ -171,6 +171,15 @@ func TestHoldReleaseBeforeCloseAndHoldList(t *testing.T) {
 	if !strings.Contains(list.stdout, "active") {
 		t.Fatalf("hold list after holding again: %s", list.stdout)
 	}
+	// Released early again, it stays latched when the case closes.
+	mustRun(t, env.srv, c, "hold", "release", "--case", "DPA-H", b.ID, "--reason", "mistake again")
+	closed := mustRun(t, env.srv, c, "case", "close", "DPA-H", "--decision-ref", "d", "--decision-file", decisionFile(t, env), "--yes")
+	if !strings.Contains(closed.stdout, "0 backup(s) released") {
+		t.Fatalf("close: %s", closed.stdout)
+	}
+	if show := mustRun(t, env.srv, env.roles.auditor, "backup", "show", b.ID); !strings.Contains(show.stdout, "deletion not allowed") {
+		t.Fatalf("after close: %s", show.stdout)
+	}
 }
 
 // TestShredCancelReturnsToReleased: after shred cancel a plain plan
@@ -205,4 +214,34 @@ func TestShredCancelReturnsToReleased(t *testing.T) {
 	if !strings.Contains(plan.stdout, "still held by case(s) DPA-C2") {
 		t.Fatalf("plan after holding again: %s", plan.stdout)
 	}
+}
+
+// TestCaseOpenNeedsControllerAndCloseConfirms: case open requires a
+// controller; case close without --yes and without a terminal is a usage
+// error, --dry-run shows what it would release and changes nothing.
+func TestCaseOpenNeedsControllerAndCloseConfirms(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.roles.compliance
+	r := expectCode(t, exitUsage, env.srv, c, "case", "open", "DPA-N", "--authority", "A", "--reference", "R")
+	expectStderr(t, r, "case open needs --authority, --reference and at least one --controller")
+	r = expectCode(t, exitUsage, env.srv, c, "case", "open", "bad/id", "--authority", "A", "--reference", "R", "--controller", "M")
+	expectStderr(t, r, "invalid case")
+	b := protectFile(t, env, "n.tar", []byte("n"))
+	mustRun(t, env.srv, c, "case", "open", "DPA-N", "--authority", "A", "--reference", "R", "--controller", "Example Ministry")
+	mustRun(t, env.srv, c, "hold", "place", "--case", "DPA-N", b.ID)
+	doc := decisionFile(t, env)
+	r = expectCode(t, exitUsage, env.srv, c, "case", "close", "DPA-N", "--decision-ref", "d", "--decision-file", doc)
+	expectStderr(t, r, "case close releases keys for destruction and cannot be undone: pass --yes")
+	dry := mustRun(t, env.srv, c, "case", "close", "DPA-N", "--decision-ref", "d", "--decision-file", doc, "--dry-run")
+	if !strings.Contains(dry.stdout, "would release "+b.ID) || !strings.Contains(dry.stdout, "closing would release 1 backup(s)") {
+		t.Fatalf("dry run: %s", dry.stdout)
+	}
+	if show := mustRun(t, env.srv, c, "case", "show", "DPA-N"); !strings.Contains(show.stdout, "open") ||
+		!strings.Contains(show.stdout, "Example Ministry") {
+		t.Fatalf("case after dry run: %s", show.stdout)
+	}
+	mustRun(t, env.srv, c, "case", "controller", "add", "DPA-N", "Example Agency")
+	r = expectCode(t, exitRefused, env.srv, c, "case", "controller", "add", "DPA-N", "Example Agency")
+	expectStderr(t, r, "case DPA-N already names Example Agency")
+	mustRun(t, env.srv, c, "case", "close", "DPA-N", "--decision-ref", "d", "--decision-file", doc, "--yes")
 }

@@ -73,7 +73,7 @@ func TestS3StoppedMidRun(t *testing.T) {
 	}
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", "GW", "--authority", "A", "--reference", "R", "--controller", "C")
 	mustRun(t, env.srv, env.roles.compliance, append([]string{"hold", "place", "--case", "GW"}, ids...)...)
-	mustRun(t, env.srv, env.roles.compliance, "case", "close", "GW", "--decision-ref", "D", "--decision-file", decisionFile(t, env))
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", "GW", "--decision-ref", "D", "--decision-file", decisionFile(t, env), "--yes")
 	key := env.dir + "/signer"
 	if err := attest.WriteKeyPair(key+".key", key+".pub", attest.ECDSAP256, nil); err != nil {
 		t.Fatal(err)

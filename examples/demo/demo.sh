@@ -94,7 +94,7 @@ say "plain 'vault delete' of a held key with the admin token: refused by Vault i
 
 printf 'Example Data Protection Authority\nJ.nr. 2021-431-0001\nClosing letter: the case is closed; the controller may delete the backups.\n' >"$out/closing-letter.txt"
 role "$compliance"
-expect 0 "$cs" case close DPA-2021-0211 --decision-ref "J.nr. 2021-431-0001/closing letter" --decision-file "$out/closing-letter.txt"
+expect 0 "$cs" case close DPA-2021-0211 --decision-ref "J.nr. 2021-431-0001/closing letter" --decision-file "$out/closing-letter.txt" --yes
 say "compliance officer recorded the closing decision: holds released, keys' deletion latch opened in Vault"
 
 role "$admin"

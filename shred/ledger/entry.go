@@ -21,6 +21,7 @@ const (
 	KindBackupOpened      = "backup.opened"
 	KindOriginalDisposed  = "backup.original-disposed"
 	KindCaseOpened        = "case.opened"
+	KindCaseController    = "case.controller-added"
 	KindHoldPlaced        = "hold.placed"
 	KindCaseClosed        = "case.closed"
 	KindHoldReleased      = "hold.released"
