@@ -111,8 +111,14 @@ func (s *Service) storeAttestation(ctx context.Context, actor Actor, caseID stri
 	return a, err
 }
 
+// ListAttestations returns the index of the stored attestations, oldest
+// first, only caseID's unless it is empty.
+func (s *Service) ListAttestations(ctx context.Context, caseID string) ([]*catalog.AttestationInfo, error) {
+	return s.catalog.ListAttestations(ctx, caseID)
+}
+
 // GetAttestation returns a stored envelope, checked against the SHA-256
-// its index records.
+// recorded when it was stored.
 func (s *Service) GetAttestation(ctx context.Context, id string) ([]byte, error) {
 	return s.catalog.GetAttestation(ctx, id)
 }

@@ -21,7 +21,7 @@ const passwordEnv = "CRYPTOSHRED_SIGN_KEY_PASSWORD"
 func attestCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "attest",
-		Usage: "create signing keys, verify and show deletion attestations (offline)",
+		Usage: "create signing keys, verify and show deletion attestations (offline); get and list those stored in Vault",
 		Subcommands: []*cli.Command{
 			{
 				Name: "keygen", Usage: "write a signing key pair PREFIX.key (0600) and PREFIX.pub",
@@ -35,6 +35,8 @@ func attestCommand() *cli.Command {
 			},
 			attestVerifyCommand(),
 			attestShowCommand(),
+			attestGetCommand(),
+			attestListCommand(),
 		},
 	}
 }

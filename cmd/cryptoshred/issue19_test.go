@@ -245,3 +245,31 @@ func TestCaseOpenNeedsControllerAndCloseConfirms(t *testing.T) {
 	expectStderr(t, r, "case DPA-N already names Example Agency")
 	mustRun(t, env.srv, c, "case", "close", "DPA-N", "--decision-ref", "d", "--decision-file", doc, "--yes")
 }
+
+// TestAttestGetAndList: an attestation stored in Vault can be listed and
+// fetched again, byte for byte.
+func TestAttestGetAndList(t *testing.T) {
+	env := newTestEnv(t)
+	closedCaseCLI(t, env, "DPA-G", []byte("get me"))
+	priv, pub := signingKey(t, env)
+	att := env.dir + "/g.dsse.json"
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-G", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "720h", "-o", att)
+	list := mustRun(t, env.srv, env.roles.auditor, "--format", "json", "attest", "list", "--case", "DPA-G")
+	var infos []struct{ ID, Case string }
+	if err := json.Unmarshal([]byte(list.stdout), &infos); err != nil || len(infos) != 1 || infos[0].Case != "DPA-G" {
+		t.Fatalf("attest list: %s %v", list.stdout, err)
+	}
+	got := mustRun(t, env.srv, env.roles.auditor, "attest", "get", infos[0].ID)
+	if want, _ := os.ReadFile(att); got.stdout != string(want) {
+		t.Fatal("attest get differs from the issued envelope")
+	}
+	again := env.dir + "/again.dsse.json"
+	mustRun(t, env.srv, env.roles.compliance, "attest", "get", infos[0].ID, "-o", again)
+	mustRun(t, env.srv, "", "attest", "verify", again, "--key", pub)
+	r := expectCode(t, exitRefused, env.srv, env.roles.auditor, "attest", "get", "att-01nosuchattestation00000")
+	expectStderr(t, r, "no attestation att-01nosuchattestation00000 is stored in Vault")
+	if all := mustRun(t, env.srv, env.roles.admin, "attest", "list"); !strings.Contains(all.stdout, infos[0].ID) {
+		t.Fatalf("attest list (admin): %s", all.stdout)
+	}
+}
