@@ -16,7 +16,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Name:    "cryptoshred",
 		Usage:   "crypto-shreddable backups, legal holds and signed deletion attestations on HashiCorp Vault",
 		Version: version,
-		Description: "VAULT_TOKEN is read from the environment only, never from a flag.\n\n" +
+		Description: "The Vault token is VAULT_TOKEN or, when it is unset, ~/.vault-token (written by vault login); never a flag.\n\n" +
 			exitCodesHelp,
 		Reader:               stdin,
 		Writer:               stdout,

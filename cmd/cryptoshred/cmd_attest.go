@@ -101,8 +101,12 @@ func readPassword(stderr io.Writer, prompt string) ([]byte, error) {
 // with a Transit key of the Vault in use.
 func loadSigner(ctx context.Context, ref string, o globalOptions, stderr io.Writer) (signature.Signer, error) {
 	if vaultsign.IsReference(ref) {
+		token, err := vaultToken()
+		if err != nil {
+			return nil, err
+		}
 		return vaultsign.Load(ctx, ref, vaultsign.WithVaultAddress(o.VaultAddr),
-			vaultsign.WithVaultToken(os.Getenv("VAULT_TOKEN")), vaultsign.WithTransitMount(o.TransitMount))
+			vaultsign.WithVaultToken(token), vaultsign.WithTransitMount(o.TransitMount))
 	}
 	return attest.LoadSigner(ctx, ref, keyPassword(stderr))
 }

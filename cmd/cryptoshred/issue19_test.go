@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
@@ -272,4 +278,49 @@ func TestAttestGetAndList(t *testing.T) {
 	if all := mustRun(t, env.srv, env.roles.admin, "attest", "list"); !strings.Contains(all.stdout, infos[0].ID) {
 		t.Fatalf("attest list (admin): %s", all.stdout)
 	}
+}
+
+// runAt runs the CLI in-process against addr with token.
+func runAt(t *testing.T, addr, token string, args ...string) result {
+	t.Helper()
+	t.Setenv("VAULT_ADDR", addr)
+	t.Setenv("VAULT_TOKEN", token)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"cryptoshred"}, args...), strings.NewReader(""), &out, &errb)
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// TestNothingListensFailsFast: a refused connection is reported at once,
+// naming the address, instead of after seconds of retries.
+func TestNothingListensFailsFast(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "http://" + l.Addr().String()
+	l.Close()
+	start := time.Now()
+	r := runAt(t, addr, "some-token", "backup", "list")
+	took := time.Since(start)
+	t.Logf("connection refused reported after %v", took)
+	if r.code != exitError {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	expectStderr(t, r, "nothing answers at "+addr+" (connection refused)")
+	if took > 2*time.Second {
+		t.Fatalf("took %v to report a refused connection", took)
+	}
+}
+
+// TestUnknownCAPointsToVaultCACert: a server certificate from an unknown
+// CA names VAULT_CACERT.
+func TestUnknownCAPointsToVaultCACert(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	t.Setenv("VAULT_CACERT", "")
+	r := runAt(t, srv.URL, "some-token", "backup", "list")
+	if r.code != exitError {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	expectStderr(t, r, "is signed by an unknown authority: set VAULT_CACERT")
 }
