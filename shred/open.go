@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
@@ -19,23 +20,47 @@ type RestoreRequest struct {
 	ID      string
 	Purpose string
 	Output  string // file to create; must not exist
+	// Writer, if set, receives the plaintext instead of a file (a pipe
+	// to pg_restore, say); Output then only names it for the ledger.
+	// Each chunk is written once it has authenticated, so a failure
+	// leaves a truncated stream and an error, as age -d does.
+	Writer io.Writer
 }
 
-// Restore decrypts a backup into req.Output. The access is written to
-// the ledger before the key is unwrapped, so no open goes unrecorded. The
-// output appears only once every byte authenticated and the ciphertext
-// matched its catalog digest.
+// outputName is where the plaintext goes, as the ledger records it.
+func (r RestoreRequest) outputName() string {
+	if r.Writer != nil {
+		return "stdout"
+	}
+	if abs, err := filepath.Abs(r.Output); err == nil {
+		return abs
+	}
+	return r.Output
+}
+
+// Restore decrypts a backup into req.Output (or req.Writer). The access,
+// with the purpose and where the plaintext goes, is written to the ledger
+// before the key is unwrapped, so no open goes unrecorded. A file output
+// appears only once every byte authenticated and the ciphertext matched
+// its catalog digest.
 func (s *Service) Restore(ctx context.Context, actor Actor, req RestoreRequest) (*catalog.Backup, error) {
 	b, err := s.checkRestore(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	if req.Writer != nil {
+		entry, err := s.recordOpen(ctx, actor, b, req)
+		if err != nil {
+			return nil, err
+		}
+		return b, s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, req.Writer)
 	}
 	out, err := fsutil.Create(req.Output)
 	if err != nil {
 		return nil, err
 	}
 	defer out.Abort()
-	entry, err := s.recordOpen(ctx, actor, b, req.Purpose)
+	entry, err := s.recordOpen(ctx, actor, b, req)
 	if err != nil {
 		return nil, err
 	}
@@ -73,9 +98,9 @@ func (s *Service) checkRestore(ctx context.Context, req RestoreRequest) (*catalo
 	return b, nil
 }
 
-func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup, purpose string) (*ledger.Entry, error) {
+func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup, req RestoreRequest) (*ledger.Entry, error) {
 	e, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupOpened, Backups: []string{b.ID},
-		Details: map[string]string{"purpose": purpose}})
+		Details: map[string]string{"purpose": req.Purpose, "output": catalog.Truncate(req.outputName(), 1024)}})
 	if err != nil {
 		return nil, fmt.Errorf("failed to record the access in the ledger, so the backup was not opened: %w", err)
 	}

@@ -324,3 +324,30 @@ func TestUnknownCAPointsToVaultCACert(t *testing.T) {
 	}
 	expectStderr(t, r, "is signed by an unknown authority: set VAULT_CACERT")
 }
+
+// TestOpenToStdout: -o - streams the plaintext to stdout, and the ledger
+// records where each open's plaintext went.
+func TestOpenToStdout(t *testing.T) {
+	env := newTestEnv(t)
+	data := bytes.Repeat([]byte("casework;Jane Doe\n"), 50000)
+	b := protectFile(t, env, "s.tar", data)
+	r := mustRun(t, env.srv, env.roles.admin, "backup", "open", b.ID, "--purpose", "restore test", "-o", "-")
+	if r.stdout != string(data) {
+		t.Fatalf("stdout has %d bytes, want %d", len(r.stdout), len(data))
+	}
+	expectStderr(t, r, "opened "+b.ID+" into stdout (access recorded in the ledger)")
+	if _, err := os.Stat("-"); err == nil {
+		t.Fatal("a file named - was created")
+	}
+	out := env.dir + "/restored.tar"
+	mustRun(t, env.srv, env.roles.admin, "backup", "open", b.ID, "--purpose", "inspection", "-o", out)
+	ledger := mustRun(t, env.srv, env.roles.auditor, "ledger", "show")
+	if !strings.Contains(ledger.stdout, `output="stdout"`) || !strings.Contains(ledger.stdout, `output="`+out+`"`) {
+		t.Fatalf("ledger does not record where the plaintext went:\n%s", ledger.stdout)
+	}
+	r = expectCode(t, exitError, env.srv, env.roles.admin, "backup", "open", b.ID, "--purpose", "p", "-o", env.dir+"/no/such/dir/f")
+	if strings.Contains(r.stderr, ".tmp") {
+		t.Fatalf("error names a temporary file: %s", r.stderr)
+	}
+	t.Logf("missing directory: %s", firstLine(r.stderr))
+}
