@@ -351,3 +351,37 @@ func TestOpenToStdout(t *testing.T) {
 	}
 	t.Logf("missing directory: %s", firstLine(r.stderr))
 }
+
+// TestUnattendedRunPrintsWarningsAndTakesDays: shred run --yes puts the
+// plan's warnings on stderr; durations take days; the retention's help
+// shows no misleading default.
+func TestUnattendedRunPrintsWarningsAndTakesDays(t *testing.T) {
+	env := newTestEnv(t)
+	b := closedCaseCLI(t, env, "DPA-W", []byte("warn me"))
+	priv, pub := signingKey(t, env)
+	att := env.dir + "/w.dsse.json"
+	r := expectCode(t, exitUsage, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-W", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "30 days")
+	expectStderr(t, r, `--vault-snapshot-retention "30 days": want a duration such as 30d, 2w, 720h or 90m`)
+	r = mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-W", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "30d", "-o", att)
+	expectStderr(t, r, "warning: "+b.ID+": the plaintext original")
+	js := mustRun(t, env.srv, "", "attest", "show", att, "--key", pub, "--format", "json")
+	var st struct {
+		Predicate struct {
+			Backups []struct {
+				DestroyedAt, ResidualCopiesUntil time.Time
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &st); err != nil || len(st.Predicate.Backups) != 1 {
+		t.Fatalf("statement: %v\n%s", err, js.stdout)
+	}
+	if d := st.Predicate.Backups[0].ResidualCopiesUntil.Sub(st.Predicate.Backups[0].DestroyedAt); d != 30*24*time.Hour {
+		t.Fatalf("residual copies for %v, want 30 days", d)
+	}
+	help := mustRun(t, env.srv, "", "shred", "run", "--help")
+	if strings.Contains(help.stdout, "(default: 0s)") || !strings.Contains(help.stdout, "(required without --grace)") {
+		t.Fatalf("help:\n%s", help.stdout)
+	}
+}
