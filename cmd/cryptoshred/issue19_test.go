@@ -385,3 +385,33 @@ func TestUnattendedRunPrintsWarningsAndTakesDays(t *testing.T) {
 		t.Fatalf("help:\n%s", help.stdout)
 	}
 }
+
+// TestKeygenEncryptsAndPrintsFingerprint: keygen encrypts unless
+// --no-password, and prints the fingerprint verify shows.
+func TestKeygenEncryptsAndPrintsFingerprint(t *testing.T) {
+	env := newTestEnv(t)
+	if !isTerminal(os.Stdin) {
+		t.Setenv(passwordEnv, "")
+		r := expectCode(t, exitUsage, env.srv, "", "attest", "keygen", "-o", env.dir+"/nopw")
+		expectStderr(t, r, "attest keygen encrypts the private key: set "+passwordEnv+", run it on a terminal to be asked, or pass --no-password")
+	}
+	r := mustRun(t, env.srv, "", "attest", "keygen", "-o", env.dir+"/plain", "--no-password")
+	expectStderr(t, r, "warning: "+env.dir+"/plain.key is not encrypted (--no-password)")
+	t.Setenv(passwordEnv, "correct horse")
+	r = mustRun(t, env.srv, "", "attest", "keygen", "-o", env.dir+"/enc")
+	if !strings.Contains(r.stdout, "encrypted: true") || r.stderr != "" {
+		t.Fatalf("keygen: %s %s", r.stdout, r.stderr)
+	}
+	_, fp, ok := strings.Cut(r.stdout, "fingerprint ")
+	if !ok || !strings.HasPrefix(fp, "SHA256:") {
+		t.Fatalf("no fingerprint: %s", r.stdout)
+	}
+	closedCaseCLI(t, env, "DPA-K", []byte("keygen"))
+	att := env.dir + "/k.dsse.json"
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-K", "--yes", "--sign-key", env.dir+"/enc.key",
+		"--vault-snapshot-retention", "1d", "-o", att)
+	v := mustRun(t, env.srv, "", "attest", "verify", att, "--key", env.dir+"/enc.pub")
+	if !strings.Contains(v.stdout, "signed by key "+strings.TrimSpace(fp)) {
+		t.Fatalf("verify names another fingerprint than keygen printed (%s):\n%s", fp, v.stdout)
+	}
+}
