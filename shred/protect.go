@@ -157,8 +157,11 @@ func originalOf(req ProtectRequest) (*catalog.Original, error) {
 		return nil, nil
 	}
 	st, err := os.Stat(req.Source)
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+		return nil, fmt.Errorf("cannot read %s: %w", req.Source, pe.Err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", req.Source, err)
+		return nil, err
 	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", req.Source)

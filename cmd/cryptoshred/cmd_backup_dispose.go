@@ -29,8 +29,14 @@ func backupDisposeCommand() *cli.Command {
 				return err
 			}
 			req := shred.DisposeRequest{ID: c.Args().First(), Method: c.String("method"), Note: c.String("note"), Evidence: c.String("evidence")}
-			if !slices.Contains(shred.DisposalMethods, req.Method) || req.Note == "" {
+			switch {
+			case req.Method == "" && req.Note == "":
 				return usagef("dispose-original needs --method (%s) and --note", strings.Join(shred.DisposalMethods, ", "))
+			case !slices.Contains(shred.DisposalMethods, req.Method):
+				return usagef("--method %q: want one of %s%s", req.Method, strings.Join(shred.DisposalMethods, ", "),
+					didYouMean(req.Method, shred.DisposalMethods))
+			case req.Note == "":
+				return usagef("--note is required: say what was done with the original")
 			}
 			o, v, err := setup(c)
 			if err != nil {

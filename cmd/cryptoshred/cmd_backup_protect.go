@@ -154,7 +154,10 @@ func runEachFile(ctx context.Context, o globalOptions, v *shred.Service, files [
 	for _, file := range files {
 		b, err := do(actor, file)
 		if err != nil {
-			failures = append(failures, fmt.Errorf("%s: %w", file, err))
+			if !strings.Contains(err.Error(), file) {
+				err = fmt.Errorf("%s: %w", file, err)
+			}
+			failures = append(failures, err)
 			continue
 		}
 		done = append(done, b)

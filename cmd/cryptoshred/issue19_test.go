@@ -415,3 +415,25 @@ func TestKeygenEncryptsAndPrintsFingerprint(t *testing.T) {
 		t.Fatalf("verify names another fingerprint than keygen printed (%s):\n%s", fp, v.stdout)
 	}
 }
+
+// TestMessagesSayOneThingOnce: each refusal names its one cause once.
+func TestMessagesSayOneThingOnce(t *testing.T) {
+	env := newTestEnv(t)
+	missing := env.dir + "/missing.tar"
+	r := expectCode(t, exitError, env.srv, env.roles.admin, "backup", "protect", missing, "--out", env.dir)
+	if strings.Count(r.stderr, missing) != 1 {
+		t.Fatalf("missing file named %d times: %s", strings.Count(r.stderr, missing), r.stderr)
+	}
+	expectStderr(t, r, "cannot read "+missing+": no such file or directory")
+	b := protectFile(t, env, "d.tar", []byte("d"))
+	r = expectCode(t, exitUsage, env.srv, env.roles.admin, "backup", "dispose-original", b.ID, "--method", "shredded", "--note", "n")
+	expectStderr(t, r, `--method "shredded": want one of deleted, media-sanitized, not-ours`)
+	r = expectCode(t, exitUsage, env.srv, env.roles.admin, "backup", "dispose-original", b.ID, "--method", "deleted")
+	expectStderr(t, r, "--note is required")
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "X", "--authority", "A", "--reference", "R", "--controller", "C")
+	r = expectCode(t, exitRefused, env.srv, env.roles.admin, "hold", "place", "--case", "X", b.ID)
+	expectStderr(t, r, `this needs a token with the cryptoshred-compliance policy: the Vault token lacks the "create" capability on cryptoshred/data/holds/*`)
+	if strings.Contains(r.stderr, "preflight") {
+		t.Fatalf("message names an internal path: %s", r.stderr)
+	}
+}
