@@ -56,6 +56,7 @@ func RenderHTML(w io.Writer, st *Statement, fp string) error {
 type certView struct {
 	*Deletion
 	Fingerprint string
+	Summary     *certSummary
 	Backups     []backupView
 	Warnings    []string
 	FirstDone   time.Time
@@ -82,6 +83,9 @@ func newCertView(st *Statement, fp string) *certView {
 			OriginalWarning: b.OriginalUnknown(),
 		})
 		v.widen(b)
+	}
+	if v.Summary = summarize(v); v.Summary != nil {
+		v.Warnings = v.Summary.groupedWarnings()
 	}
 	return v
 }
