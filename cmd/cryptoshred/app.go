@@ -39,6 +39,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		},
 	}
 	setUsageErrorHandlers(app.Commands)
+	addExamples(app.Commands, "")
 	return app
 }
 

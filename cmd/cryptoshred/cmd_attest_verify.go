@@ -31,7 +31,7 @@ func attestVerifyCommand() *cli.Command {
 		Description: "Each FILE is verified in turn with the same --key (and --backup or --digest); the command " +
 			"exits 5 if any of them fails, after reporting them all.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "key", Usage: "the signer's public key (PEM)"},
+			&cli.StringFlag{Name: "key", Usage: "the signer's public key (PEM) (required)"},
 			&cli.StringFlag{Name: "backup", Usage: "a backup ciphertext file that must be a subject"},
 			&cli.StringFlag{Name: "digest", Usage: "a SHA-256 that must be a subject's digest"},
 		},

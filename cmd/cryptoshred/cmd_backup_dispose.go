@@ -20,7 +20,7 @@ func backupDisposeCommand() *cli.Command {
 			"is still there and unchanged since protect; media-sanitized and not-ours record your declaration, " +
 			"with --evidence naming a document whose SHA-256 is recorded.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "method", Usage: strings.Join(shred.DisposalMethods, ", ")},
+			&cli.StringFlag{Name: "method", Usage: strings.Join(shred.DisposalMethods, ", ") + " (required)"},
 			&cli.StringFlag{Name: "note", Usage: "what was done (required)"},
 			&cli.StringFlag{Name: "evidence", Usage: "a document proving it (its SHA-256 is recorded)"},
 		},

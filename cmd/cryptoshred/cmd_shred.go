@@ -18,13 +18,13 @@ func shredCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "plan", Usage: "show what shred run would do for each backup of a case; changes nothing",
-				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the closed case"}},
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the closed case (required)"}},
 				Action: shredPlanAction,
 			},
 			shredRunCommand(),
 			{
 				Name: "cancel", Usage: "cancel a scheduled destruction while its grace period runs (the backups return to released)",
-				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the case"}},
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the case (required)"}},
 				Action: shredCancelAction,
 			},
 		},

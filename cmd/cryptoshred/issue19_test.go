@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
@@ -436,4 +438,25 @@ func TestMessagesSayOneThingOnce(t *testing.T) {
 	if strings.Contains(r.stderr, "preflight") {
 		t.Fatalf("message names an internal path: %s", r.stderr)
 	}
+}
+
+// TestEveryCommandHelpHasExamples walks the command tree: each command's
+// help has an EXAMPLES section.
+func TestEveryCommandHelpHasExamples(t *testing.T) {
+	var walk func(prefix []string, cmds []*cli.Command)
+	walk = func(prefix []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			path := append(append([]string{}, prefix...), c.Name)
+			if len(c.Subcommands) > 0 {
+				walk(path, c.Subcommands)
+				continue
+			}
+			var out bytes.Buffer
+			code := run(context.Background(), append(append([]string{"cryptoshred"}, path...), "--help"), strings.NewReader(""), &out, &out)
+			if code != exitOK || !strings.Contains(out.String(), "EXAMPLES:") || !strings.Contains(out.String(), "cryptoshred "+strings.Join(path, " ")) {
+				t.Errorf("%s --help (exit %d) has no examples of itself:\n%s", strings.Join(path, " "), code, out.String())
+			}
+		}
+	}
+	walk(nil, newApp(nil, nil, nil).Commands)
 }
