@@ -25,6 +25,9 @@ type RestoreRequest struct {
 	// Each chunk is written once it has authenticated, so a failure
 	// leaves a truncated stream and an error, as age -d does.
 	Writer io.Writer
+	// Progress, if set, is called as the ciphertext is read with the
+	// bytes read so far and its size.
+	Progress func(done, total int64)
 }
 
 // outputName is where the plaintext goes, as the ledger records it.
@@ -53,7 +56,7 @@ func (s *Service) Restore(ctx context.Context, actor Actor, req RestoreRequest) 
 		if err != nil {
 			return nil, err
 		}
-		return b, s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, req.Writer)
+		return b, s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, req.Writer, req.Progress)
 	}
 	out, err := fsutil.Create(req.Output)
 	if err != nil {
@@ -66,7 +69,7 @@ func (s *Service) Restore(ctx context.Context, actor Actor, req RestoreRequest) 
 	}
 	// The key store names the entry in its audit log (a Vault request
 	// header), so the unwrap is matched with its purpose exactly.
-	if err := s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, out); err != nil {
+	if err := s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, out, req.Progress); err != nil {
 		return nil, err
 	}
 	return b, out.Commit()
@@ -109,7 +112,7 @@ func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup
 
 // decryptFile decrypts b's ciphertext into w and checks the ciphertext
 // digest against the catalog.
-func (s *Service) decryptFile(ctx context.Context, b *catalog.Backup, w io.Writer) error {
+func (s *Service) decryptFile(ctx context.Context, b *catalog.Backup, w io.Writer, progress func(done, total int64)) error {
 	be, err := s.storage.For(b.Ciphertext.Path)
 	if err != nil {
 		return err
@@ -119,7 +122,7 @@ func (s *Service) decryptFile(ctx context.Context, b *catalog.Backup, w io.Write
 		return fmt.Errorf("failed to open the ciphertext of %s: %w", b.ID, err)
 	}
 	defer f.Close()
-	hr := fsutil.NewHashingReader(f)
+	hr := fsutil.NewHashingReader(withProgress(f, b.Ciphertext.Size, progress))
 	if err := agefile.Decrypt(ctx, s.keys, b.Key, hr, w); err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ type ProtectRequest struct {
 	// AllowDuplicate protects a file even when a live backup already
 	// holds the same content.
 	AllowDuplicate bool
+	// Progress, if set, is called as the plaintext is read with the
+	// bytes read so far and the total (-1 for a stream).
+	Progress func(done, total int64)
 }
 
 func (r *ProtectRequest) metadata() catalog.Metadata {
@@ -202,7 +205,7 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 		return err
 	}
 	defer out.Abort()
-	d, err := agefile.Encrypt(ctx, s.keys, b.Key, src, out)
+	d, err := agefile.Encrypt(ctx, s.keys, b.Key, withProgress(src, plaintextSize(b), req.Progress), out)
 	if err != nil {
 		return err
 	}
@@ -213,6 +216,14 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 	b.Ciphertext.Size, b.Ciphertext.SHA256 = d.Ciphertext.Size, d.Ciphertext.SHA256
 	b.Ciphertext.Path, err = out.Commit(ctx)
 	return err
+}
+
+// plaintextSize is the size of b's original, -1 for a stream.
+func plaintextSize(b *catalog.Backup) int64 {
+	if b.Original == nil {
+		return -1
+	}
+	return b.Original.Size
 }
 
 func openSource(req ProtectRequest) (io.ReadCloser, error) {

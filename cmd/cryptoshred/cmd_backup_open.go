@@ -55,7 +55,10 @@ func runOpen(ctx context.Context, o globalOptions, v *shred.Service, req shred.R
 	if err != nil {
 		return err
 	}
+	update, finish := bytesProgress(stderr, "opening "+req.ID)
+	req.Progress = update
 	b, err := v.Restore(ctx, actor, req)
+	finish()
 	if err != nil {
 		return err
 	}

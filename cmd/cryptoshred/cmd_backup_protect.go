@@ -134,7 +134,11 @@ func parseLabels(kvs []string) (map[string]string, error) {
 func runProtect(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, stdin io.Reader, stdout, stderr io.Writer) error {
 	return runEachFile(ctx, o, v, opts.Files, stdout, stderr, "protect",
 		func(actor shred.Actor, file string) (*catalog.Backup, error) {
-			return v.Protect(ctx, actor, opts.request(file, stdin))
+			req := opts.request(file, stdin)
+			update, finish := bytesProgress(stderr, "protecting "+file)
+			req.Progress = update
+			defer finish()
+			return v.Protect(ctx, actor, req)
 		},
 		func(file string, b *catalog.Backup) {
 			printf(stdout, "protected %s as %s -> %s (sha256 %s)\n", file, b.ID, b.Ciphertext.Path, b.Ciphertext.SHA256)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -459,4 +460,66 @@ func TestEveryCommandHelpHasExamples(t *testing.T) {
 		}
 	}
 	walk(nil, newApp(nil, nil, nil).Commands)
+}
+
+// TestProgressBarsOnlyOnATerminal: protect and open of a large file draw
+// a byte-count bar on a terminal stderr, and nothing on a pipe.
+func TestProgressBarsOnlyOnATerminal(t *testing.T) {
+	env := newTestEnv(t)
+	src := env.dir + "/big.tar"
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(80 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	master, slave := openPTY(t)
+	var mu sync.Mutex
+	var drawn bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			drawn.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Setenv("VAULT_ADDR", env.srv.Addr)
+	t.Setenv("VAULT_TOKEN", env.roles.admin)
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"cryptoshred", "--format", "json", "backup", "protect", src, "--out", env.dir},
+		strings.NewReader(""), &out, slave); code != 0 {
+		t.Fatalf("protect: exit %d", code)
+	}
+	var bs []*catalog.Backup
+	if err := json.Unmarshal(out.Bytes(), &bs); err != nil || len(bs) != 1 {
+		t.Fatalf("protect: %s %v", out.String(), err)
+	}
+	if code := run(context.Background(), []string{"cryptoshred", "backup", "open", bs[0].ID, "--purpose", "restore test", "-o", env.dir + "/restored"},
+		strings.NewReader(""), &out, slave); code != 0 {
+		t.Fatalf("open: exit %d", code)
+	}
+	var shown string
+	for range 50 {
+		mu.Lock()
+		shown = drawn.String()
+		mu.Unlock()
+		if strings.Contains(shown, "protecting "+src) && strings.Contains(shown, "opening "+bs[0].ID) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(shown, "protecting "+src) || !strings.Contains(shown, "opening "+bs[0].ID) || !strings.Contains(shown, "MB") {
+		t.Fatalf("terminal shows no bars:\n%q", shown)
+	}
+	r := mustRun(t, env.srv, env.roles.admin, "backup", "open", bs[0].ID, "--purpose", "p", "-o", env.dir+"/restored2")
+	if strings.Contains(r.stderr, "opening") {
+		t.Fatalf("progress drawn on a pipe: %q", r.stderr)
+	}
 }
