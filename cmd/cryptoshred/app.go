@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/cryptoshred/cryptoshred/internal/safetext"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/urfave/cli/v2"
 )
 
@@ -96,8 +98,29 @@ func checkArgCount(action cli.ActionFunc) cli.ActionFunc {
 			}
 			return usagef("%s: unexpected argument %q: it takes one %s (see --help)", commandName(c), extra, c.Command.ArgsUsage)
 		}
+		if err := checkCaseIDs(c); err != nil {
+			return err
+		}
 		return action(c)
 	}
+}
+
+// checkCaseIDs makes a malformed case id, given with --case or as the
+// CASE argument, a usage error before anything is asked of Vault.
+func checkCaseIDs(c *cli.Context) error {
+	ids := []string{}
+	if slices.ContainsFunc(c.Command.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "case") }) && c.String("case") != "" {
+		ids = append(ids, c.String("case"))
+	}
+	if strings.HasPrefix(c.Command.ArgsUsage, "CASE") && c.NArg() > 0 {
+		ids = append(ids, c.Args().First())
+	}
+	for _, id := range ids {
+		if err := catalog.CheckID("case", id); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	return nil
 }
 
 // maxArgs is how many positional arguments usage allows, -1 for any.

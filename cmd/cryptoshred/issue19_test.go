@@ -54,6 +54,9 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 		{[]string{"report", "access", "x"}, `unexpected argument "x"`},
 		{[]string{"completion", "bash", "fish"}, `unexpected argument "fish"`},
 		{[]string{"backup", "list", "--sytem", "casework"}, `unknown flag --sytem (did you mean "--system"?)`},
+		{[]string{"hold", "place", "--case", "bad/case", "bk-a"}, `invalid case`},
+		{[]string{"case", "show", "bad/case"}, `invalid case`},
+		{[]string{"shred", "plan", "--case", "bad/case"}, `invalid case`},
 	} {
 		r := expectCode(t, exitUsage, env.srv, tok, c.args...)
 		expectStderr(t, r, c.want)
