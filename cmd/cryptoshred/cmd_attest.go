@@ -62,7 +62,14 @@ func attestKeygenAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	printf(c.App.Writer, "wrote %s.key (private, mode 0600, encrypted: %t) and %s.pub\nfingerprint %s\n", prefix, len(password) > 0, prefix, fp)
+	if formatOption(c) == "json" {
+		if err := writeJSON(c.App.Writer, map[string]any{"privateKey": prefix + ".key", "publicKey": prefix + ".pub",
+			"encrypted": len(password) > 0, "fingerprint": fp}); err != nil {
+			return err
+		}
+	} else {
+		printf(c.App.Writer, "wrote %s.key (private, mode 0600, encrypted: %t) and %s.pub\nfingerprint %s\n", prefix, len(password) > 0, prefix, fp)
+	}
 	if len(password) == 0 {
 		printf(c.App.ErrWriter, "warning: %s.key is not encrypted (--no-password): whoever can read it can sign attestations\n", prefix)
 	}

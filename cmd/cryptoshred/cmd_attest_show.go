@@ -27,14 +27,14 @@ func attestShowCommand() *cli.Command {
 			"without it the certificate is marked unverified.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Usage: "verify with this public key (PEM) first"},
-			&cli.StringFlag{Name: "format", Usage: "text, json or html", Value: "text"},
+			&cli.StringFlag{Name: "format", Usage: "text, json or html (default: text, or the global --format)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to this file instead of stdout"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
-			opts := showOptions{File: c.Args().First(), Key: c.String("key"), Format: c.String("format"), Output: c.String("output")}
+			opts := showOptions{File: c.Args().First(), Key: c.String("key"), Format: formatOption(c), Output: c.String("output")}
 			if opts.Format != "text" && opts.Format != "json" && opts.Format != "html" {
 				return usagef("--format must be text, json or html")
 			}

@@ -130,6 +130,9 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 	if err != nil {
 		return err
 	}
+	if opts.Operator == "" {
+		printf(stderr, "note: no --operator: the certificate names only the Vault identity %s as the person performing sanitization\n", actor.String())
+	}
 	return runPlan(ctx, o, v, actor, plan, signer, opts, stdout, stderr)
 }
 

@@ -420,6 +420,14 @@ func TestKeygenEncryptsAndPrintsFingerprint(t *testing.T) {
 	if !strings.Contains(v.stdout, "signed by key "+strings.TrimSpace(fp)) {
 		t.Fatalf("verify names another fingerprint than keygen printed (%s):\n%s", fp, v.stdout)
 	}
+	js := mustRun(t, env.srv, "", "--format", "json", "attest", "keygen", "-o", env.dir+"/js")
+	if !strings.Contains(js.stdout, `"fingerprint": "SHA256:`) {
+		t.Fatalf("keygen --format json: %s", js.stdout)
+	}
+	show := mustRun(t, env.srv, "", "--format", "json", "attest", "show", att, "--key", env.dir+"/enc.pub")
+	if !strings.HasPrefix(show.stdout, "{") {
+		t.Fatalf("attest show ignores the global --format json: %.200s", show.stdout)
+	}
 }
 
 // TestMessagesSayOneThingOnce: each refusal names its one cause once.
