@@ -48,23 +48,35 @@ func summarize(v *certView) *certSummary {
 			s.Unwrapped++
 		}
 		if b.OriginalWarning {
-			warns[originalWarningKind]++
+			warns[originalKind]++
+		}
+		if len(b.UndisposedCopies()) > 0 {
+			warns[restoredKind]++
 		}
 	}
 	s.Categories, s.Storage, s.Warnings = sorted(cats), sorted(store), sorted(warns)
 	return s
 }
 
-// originalWarningKind is the text of the one kind of warning a backup can
-// carry today, as the grouped warning states it.
-const originalWarningKind = "encrypted after first being stored, and the disposal of the unencrypted original is not recorded: " +
-	"a plaintext copy may still exist (marked !! below)"
+// The kinds of warning a backup can carry, as the summary counts them.
+const (
+	originalKind = "original not accounted for"
+	restoredKind = "restored copy not disposed of"
+)
+
+// warningText states a kind of warning for the grouped list.
+var warningText = map[string]string{
+	originalKind: "were encrypted after first being stored, and the disposal of the unencrypted original is not recorded: " +
+		"a plaintext copy may still exist (marked !! below)",
+	restoredKind: "were restored by an authorised open to a plaintext copy whose disposal is not recorded: " +
+		"crypto-shredding does not erase it (marked !! below)",
+}
 
 // groupedWarnings states each kind of warning once with its count.
 func (s *certSummary) groupedWarnings() []string {
 	out := make([]string, len(s.Warnings))
 	for i, w := range s.Warnings {
-		out[i] = fmt.Sprintf("%d of %d backups were %s", w.N, s.Backups, w.Name)
+		out[i] = fmt.Sprintf("%d of %d backups %s", w.N, s.Backups, warningText[w.Name])
 	}
 	return out
 }

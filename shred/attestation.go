@@ -130,6 +130,8 @@ type ledgerFacts struct {
 	holds     map[string][]attest.Hold
 	placedAt  map[string]time.Time
 	destroyed map[string]bool
+	// restored are the plaintext copies opens wrote, by backup.
+	restored map[string][]attest.RestoredCopy
 	// storageHolds are the spans of the case's storage holds, by backup.
 	storageHolds map[string]*attest.Span
 }

@@ -96,16 +96,16 @@ func runReportAccess(ctx context.Context, o globalOptions, v *shred.Service, fro
 	case "json":
 		return writeJSON(w, nonNil(accesses))
 	case "csv":
-		rows := [][]string{{"time", "who", "backup", "purpose", "ledger_seq", "ledger_hash"}}
+		rows := [][]string{{"time", "who", "backup", "purpose", "ledger_seq", "ledger_hash", "output"}}
 		for _, a := range accesses {
-			rows = append(rows, []string{a.At.Format(time.RFC3339Nano), a.Who, a.Backup, a.Purpose, strconv.FormatInt(a.Seq, 10), a.Hash})
+			rows = append(rows, []string{a.At.Format(time.RFC3339Nano), a.Who, a.Backup, a.Purpose, strconv.FormatInt(a.Seq, 10), a.Hash, a.Output})
 		}
 		return writeCSV(w, rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	printf(tw, "WHEN\tWHO\tBACKUP\tPURPOSE\n")
+	printf(tw, "WHEN\tWHO\tBACKUP\tPURPOSE\tOUTPUT\n")
 	for _, a := range accesses {
-		printf(tw, "%s\t%s\t%s\t%s\n", a.At.Format(time.RFC3339), a.Who, a.Backup, strconv.Quote(a.Purpose))
+		printf(tw, "%s\t%s\t%s\t%s\t%s\n", a.At.Format(time.RFC3339), a.Who, a.Backup, strconv.Quote(a.Purpose), dash(a.Output))
 	}
 	return tw.Flush()
 }

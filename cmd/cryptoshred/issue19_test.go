@@ -534,3 +534,37 @@ func TestProgressBarsOnlyOnATerminal(t *testing.T) {
 		t.Fatalf("progress drawn on a pipe: %q", r.stderr)
 	}
 }
+
+// TestRestoredCopiesAreWarnedUntilDisposed: each open's output is in the
+// attestation, which warns about every copy whose disposal is not
+// recorded with dispose-restore.
+func TestRestoredCopiesAreWarnedUntilDisposed(t *testing.T) {
+	env := newTestEnv(t)
+	b := closedCaseCLI(t, env, "DPA-R", []byte("restore me"))
+	a := env.roles.admin
+	copyPath := env.dir + "/inspection-copy.tar"
+	mustRun(t, env.srv, a, "backup", "open", b.ID, "--purpose", "DPA inspection", "-o", copyPath)
+	mustRun(t, env.srv, a, "backup", "open", b.ID, "--purpose", "restore test", "-o", "-")
+	r := expectCode(t, exitRefused, env.srv, a, "backup", "dispose-restore", b.ID, "--output", env.dir+"/other.tar", "--note", "n")
+	expectStderr(t, r, "no restored copy of "+b.ID+" at "+env.dir+"/other.tar awaits disposal (copies not yet disposed of: "+copyPath+", stdout)")
+	r = expectCode(t, exitUsage, env.srv, a, "backup", "dispose-restore", b.ID, "--note", "n")
+	expectStderr(t, r, "dispose-restore needs --output PATH (- for stdout) or --all, not both")
+	d := mustRun(t, env.srv, a, "backup", "dispose-restore", b.ID, "--output", copyPath, "--note", "deleted after the inspection")
+	if !strings.Contains(d.stdout, "recorded the restored copy of "+b.ID+" at "+copyPath+" as disposed of") {
+		t.Fatalf("dispose-restore: %s", d.stdout)
+	}
+	mustRun(t, env.srv, a, "backup", "dispose-original", b.ID, "--method", "not-ours", "--note", "the supplier's copy")
+	priv, pub := signingKey(t, env)
+	att := env.dir + "/r.dsse.json"
+	mustRun(t, env.srv, a, "shred", "run", "--case", "DPA-R", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "30d", "-o", att)
+	v := mustRun(t, env.srv, "", "attest", "verify", att, "--key", pub)
+	if !strings.Contains(v.stdout, "WARN  backup "+b.ID+" (") || !strings.Contains(v.stdout, "was restored to stdout and the disposal of that copy is not recorded") ||
+		strings.Contains(v.stdout, copyPath+" and the disposal") {
+		t.Fatalf("verify warnings:\n%s", v.stdout)
+	}
+	cert := mustRun(t, env.srv, "", "attest", "show", att, "--key", pub)
+	if !strings.Contains(cert.stdout, "Restored copy      "+copyPath) || !strings.Contains(cert.stdout, "disposed of") ||
+		!strings.Contains(cert.stdout, "Restored copy      !! stdout") {
+		t.Fatalf("certificate:\n%s", cert.stdout)
+	}
+}

@@ -20,6 +20,7 @@ const (
 	KindBackupRegistered  = "backup.registered"
 	KindBackupOpened      = "backup.opened"
 	KindOriginalDisposed  = "backup.original-disposed"
+	KindRestoreDisposed   = "backup.restore-disposed"
 	KindCaseOpened        = "case.opened"
 	KindCaseController    = "case.controller-added"
 	KindHoldPlaced        = "hold.placed"
