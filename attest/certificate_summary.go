@@ -53,6 +53,9 @@ func summarize(v *certView) *certSummary {
 		if len(b.UndisposedCopies()) > 0 {
 			warns[restoredKind]++
 		}
+		if len(b.SameDataStillIn) > 0 {
+			warns[duplicateKind]++
+		}
 	}
 	s.Categories, s.Storage, s.Warnings = sorted(cats), sorted(store), sorted(warns)
 	return s
@@ -60,14 +63,16 @@ func summarize(v *certView) *certSummary {
 
 // The kinds of warning a backup can carry, as the summary counts them.
 const (
-	originalKind = "original not accounted for"
-	restoredKind = "restored copy not disposed of"
+	originalKind  = "original not accounted for"
+	restoredKind  = "restored copy not disposed of"
+	duplicateKind = "same data in another backup"
 )
 
 // warningText states a kind of warning for the grouped list.
 var warningText = map[string]string{
 	originalKind: "were encrypted after first being stored, and the disposal of the unencrypted original is not recorded: " +
 		"a plaintext copy may still exist (marked !! below)",
+	duplicateKind: "hold the same plaintext as a backup that was not destroyed: the data stays readable there (marked !! below)",
 	restoredKind: "were restored by an authorised open to a plaintext copy whose disposal is not recorded: " +
 		"crypto-shredding does not erase it (marked !! below)",
 }

@@ -146,14 +146,18 @@ type Backup struct {
 	// RestoredCopies are the plaintext copies authorised opens wrote, as
 	// the ledger records them; absent when the backup was never opened
 	// with its output recorded.
-	RestoredCopies      []RestoredCopy `json:"restoredCopies,omitempty"`
-	Holds               []Hold         `json:"holds"`
-	Key                 Key            `json:"key"`
-	DestroyedAt         time.Time      `json:"destroyedAt"`
-	DestroyedBy         string         `json:"destroyedBy"`
-	Verification        Verification   `json:"verification"`
-	Ciphertext          Ciphertext     `json:"ciphertext"`
-	ResidualCopiesUntil time.Time      `json:"residualCopiesUntil"`
+	RestoredCopies []RestoredCopy `json:"restoredCopies,omitempty"`
+	// SameDataStillIn names the backups, not destroyed when this was
+	// signed, that hold the same plaintext (same SHA-256): the data
+	// stays readable there.
+	SameDataStillIn     []string     `json:"sameDataStillIn,omitempty"`
+	Holds               []Hold       `json:"holds"`
+	Key                 Key          `json:"key"`
+	DestroyedAt         time.Time    `json:"destroyedAt"`
+	DestroyedBy         string       `json:"destroyedBy"`
+	Verification        Verification `json:"verification"`
+	Ciphertext          Ciphertext   `json:"ciphertext"`
+	ResidualCopiesUntil time.Time    `json:"residualCopiesUntil"`
 }
 
 // Original records what became of a plaintext original of a backup that was
@@ -291,6 +295,10 @@ func (d *Deletion) Warnings() []string {
 	for _, b := range d.Backups {
 		if b.OriginalUnknown() {
 			w = append(w, "backup "+b.BackupID+" ("+b.Subject+") was encrypted after it was first stored, and the disposal of its unencrypted original is not recorded: a plaintext copy may still exist")
+		}
+		if len(b.SameDataStillIn) > 0 {
+			w = append(w, fmt.Sprintf("backup %s (%s) holds the same plaintext as %s, not destroyed: the data stays readable there",
+				b.BackupID, b.Subject, strings.Join(b.SameDataStillIn, ", ")))
 		}
 		if c := b.UndisposedCopies(); len(c) > 0 {
 			w = append(w, fmt.Sprintf("backup %s (%s) was restored to %s and the disposal of %s is not recorded: crypto-shredding does not erase a restored copy",

@@ -14,6 +14,9 @@ func (c *checker) backup(path string, b *Backup, d *Deletion) {
 	c.original(path, b)
 	c.keyUnwraps(path+".keyUnwraps", b.KeyUnwraps)
 	c.restoredCopies(path+".restoredCopies", b)
+	for i, id := range b.SameDataStillIn {
+		c.str(fmt.Sprintf("%s.sameDataStillIn[%d]", path, i), id)
+	}
 	c.holds(path, b, d.Case.ID)
 	c.key(path+".key", b.Key)
 	c.time(path+".destroyedAt", b.DestroyedAt)

@@ -180,12 +180,17 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		Tool:          attest.Tool{Name: "cryptoshred", Version: opts.ToolVersion},
 		Ledger:        attest.Ledger{Head: facts.head.Hash, Entries: facts.head.Seq},
 	}
+	same, err := s.sameDataElsewhere(ctx, backups)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	digests := map[string]string{}
 	for _, b := range backups {
 		ab, err := attestBackup(b, facts, ks, subjectName(b, backups))
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		ab.SameDataStillIn = same[b.ID]
 		d.Backups = append(d.Backups, ab)
 		digests[ab.Subject] = b.Ciphertext.SHA256
 	}

@@ -91,3 +91,29 @@ func dashIfEmpty(s string) string {
 	}
 	return s
 }
+
+// sameDataElsewhere returns, for each of backups, the ids of the live
+// backups outside them that hold the same plaintext.
+func (s *Service) sameDataElsewhere(ctx context.Context, backups []*catalog.Backup) (map[string][]string, error) {
+	all, _, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{})
+	if err != nil {
+		return nil, err
+	}
+	attested := map[string]bool{}
+	for _, b := range backups {
+		attested[b.ID] = true
+	}
+	byDigest := map[string][]string{}
+	for _, b := range all {
+		if live(b) && !attested[b.ID] && b.Plaintext.SHA256 != "" {
+			byDigest[b.Plaintext.SHA256] = append(byDigest[b.Plaintext.SHA256], b.ID)
+		}
+	}
+	out := map[string][]string{}
+	for _, b := range backups {
+		if ids := byDigest[b.Plaintext.SHA256]; b.Plaintext.SHA256 != "" && len(ids) > 0 {
+			out[b.ID] = ids
+		}
+	}
+	return out, nil
+}

@@ -140,6 +140,17 @@ func TestDuplicateProtectIsRefusedAndNamedInPlan(t *testing.T) {
 	if !strings.Contains(plan.stdout, "backup "+out[0].ID+" (protected, system -) holds the same plaintext") {
 		t.Fatalf("plan does not name the duplicate:\n%s", plan.stdout)
 	}
+	priv, pub := signingKey(t, env)
+	att := env.dir + "/d.dsse.json"
+	mustRun(t, env.srv, env.roles.admin, "backup", "dispose-original", b.ID, "--method", "not-ours", "--note", "n")
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-D", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "1d", "-o", att)
+	v := mustRun(t, env.srv, "", "attest", "verify", att, "--key", pub)
+	if !strings.Contains(v.stdout, "holds the same plaintext as "+out[0].ID+", not destroyed: the data stays readable there") {
+		t.Fatalf("verify does not name the duplicate:\n%s", v.stdout)
+	}
+	if cert := mustRun(t, env.srv, "", "attest", "show", att, "--key", pub); !strings.Contains(cert.stdout, "Same data still in !! "+out[0].ID) {
+		t.Fatalf("certificate does not name the duplicate:\n%s", cert.stdout)
+	}
 }
 
 // TestHoldReleaseBeforeCloseAndHoldList: a hold placed by mistake is
