@@ -103,6 +103,7 @@ type certView struct {
 	// TrustedTimes are verified RFC 3161 times, authority names escaped.
 	TrustedTimes []tsa.Verified
 	Witness      *WitnessSeal
+	Summary      *certSummary
 	Backups      []backupView
 	Warnings     []string
 	FirstDone    time.Time
@@ -133,6 +134,9 @@ func newCertView(st *Statement, fp string, x CertExtras) *certView {
 			OriginalWarning: b.OriginalUnknown(),
 		})
 		v.widen(b)
+	}
+	if v.Summary = summarize(v); v.Summary != nil {
+		v.Warnings = v.Summary.groupedWarnings()
 	}
 	return v
 }

@@ -2,6 +2,7 @@ package attest
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -135,20 +136,28 @@ func (i VaultIdentity) String() string {
 // Backup records the destruction of one backup's key. Subject must equal the
 // Name of exactly one Statement subject.
 type Backup struct {
-	BackupID                   string       `json:"backupId"`
-	Subject                    string       `json:"subject"`
-	Categories                 []string     `json:"categories,omitempty"`
-	ProtectedAt                time.Time    `json:"protectedAt"`
-	EncryptedAfterFirstStorage bool         `json:"encryptedAfterFirstStorage"`
-	Original                   *Original    `json:"original,omitempty"`
-	KeyUnwraps                 KeyUnwraps   `json:"keyUnwraps"`
-	Holds                      []Hold       `json:"holds"`
-	Key                        Key          `json:"key"`
-	DestroyedAt                time.Time    `json:"destroyedAt"`
-	DestroyedBy                string       `json:"destroyedBy"`
-	Verification               Verification `json:"verification"`
-	Ciphertext                 Ciphertext   `json:"ciphertext"`
-	ResidualCopiesUntil        time.Time    `json:"residualCopiesUntil"`
+	BackupID                   string     `json:"backupId"`
+	Subject                    string     `json:"subject"`
+	Categories                 []string   `json:"categories,omitempty"`
+	ProtectedAt                time.Time  `json:"protectedAt"`
+	EncryptedAfterFirstStorage bool       `json:"encryptedAfterFirstStorage"`
+	Original                   *Original  `json:"original,omitempty"`
+	KeyUnwraps                 KeyUnwraps `json:"keyUnwraps"`
+	// RestoredCopies are the plaintext copies authorised opens wrote, as
+	// the ledger records them; absent when the backup was never opened
+	// with its output recorded.
+	RestoredCopies []RestoredCopy `json:"restoredCopies,omitempty"`
+	// SameDataStillIn names the backups, not destroyed when this was
+	// signed, that hold the same plaintext (same SHA-256): the data
+	// stays readable there.
+	SameDataStillIn     []string     `json:"sameDataStillIn,omitempty"`
+	Holds               []Hold       `json:"holds"`
+	Key                 Key          `json:"key"`
+	DestroyedAt         time.Time    `json:"destroyedAt"`
+	DestroyedBy         string       `json:"destroyedBy"`
+	Verification        Verification `json:"verification"`
+	Ciphertext          Ciphertext   `json:"ciphertext"`
+	ResidualCopiesUntil time.Time    `json:"residualCopiesUntil"`
 }
 
 // Original records what became of a plaintext original of a backup that was
@@ -161,6 +170,31 @@ type Original struct {
 	By       string     `json:"by,omitempty"`
 	Note     string     `json:"note,omitempty"`
 	Evidence *Document  `json:"evidence,omitempty"`
+}
+
+// RestoredCopy is a plaintext copy an authorised open wrote: a file (its
+// absolute path) or "stdout". Crypto-shredding does not erase it, so it is
+// a warning until its disposal is recorded (DisposedAt, DisposedBy, Note).
+type RestoredCopy struct {
+	At         time.Time  `json:"at"`
+	By         string     `json:"by"`
+	Purpose    string     `json:"purpose"`
+	Output     string     `json:"output"`
+	DisposedAt *time.Time `json:"disposedAt,omitempty"`
+	DisposedBy string     `json:"disposedBy,omitempty"`
+	Note       string     `json:"note,omitempty"`
+}
+
+// UndisposedCopies returns the outputs of b's restored copies whose
+// disposal nobody recorded.
+func (b *Backup) UndisposedCopies() []string {
+	var out []string
+	for _, r := range b.RestoredCopies {
+		if r.DisposedAt == nil {
+			out = append(out, r.Output)
+		}
+	}
+	return out
 }
 
 // KeyUnwraps counts authorised opens of the backup. Last is nil when Count is 0.
@@ -266,7 +300,8 @@ func (k KeyStore) ResidualCopiesUntil(destroyedAt time.Time) (time.Time, error) 
 }
 
 // Warnings lists what a reader of the attestation must be warned about: each
-// backup whose plaintext original is not accounted for.
+// backup whose plaintext original is not accounted for, and each whose
+// restored copies are not recorded as disposed of.
 func (d *Deletion) Warnings() []string {
 	var w []string
 	for _, b := range d.Backups {
@@ -276,8 +311,23 @@ func (d *Deletion) Warnings() []string {
 		if a := b.KeyUnwraps.Audit; a != nil && a.Unrecorded > 0 {
 			w = append(w, fmt.Sprintf("backup %s (%s): Vault's audit log shows %d unwrap(s) of its key with no recorded purpose: the plaintext may have been copied outside cryptoshred", b.BackupID, b.Subject, a.Unrecorded))
 		}
+		if len(b.SameDataStillIn) > 0 {
+			w = append(w, fmt.Sprintf("backup %s (%s) holds the same plaintext as %s, not destroyed: the data stays readable there",
+				b.BackupID, b.Subject, strings.Join(b.SameDataStillIn, ", ")))
+		}
+		if c := b.UndisposedCopies(); len(c) > 0 {
+			w = append(w, fmt.Sprintf("backup %s (%s) was restored to %s and the disposal of %s is not recorded: crypto-shredding does not erase a restored copy",
+				b.BackupID, b.Subject, strings.Join(c, ", "), plural(len(c), "that copy", "those copies")))
+		}
 	}
 	return w
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // OriginalUnknown reports whether b had a plaintext original whose disposal

@@ -13,6 +13,10 @@ func (c *checker) backup(path string, b *Backup, d *Deletion) {
 	c.time(path+".protectedAt", b.ProtectedAt)
 	c.original(path, b)
 	c.keyUnwraps(path+".keyUnwraps", b.KeyUnwraps)
+	c.restoredCopies(path+".restoredCopies", b)
+	for i, id := range b.SameDataStillIn {
+		c.str(fmt.Sprintf("%s.sameDataStillIn[%d]", path, i), id)
+	}
 	c.holds(path, b, d.Case.ID)
 	c.key(path+".key", b.Key)
 	c.time(path+".destroyedAt", b.DestroyedAt)
@@ -75,6 +79,20 @@ func (c *checker) keyUnwraps(path string, u KeyUnwraps) {
 		c.fail(path+".last", "is required when count is above 0")
 	case u.Last != nil:
 		c.time(path+".last", *u.Last)
+	}
+}
+
+func (c *checker) restoredCopies(path string, b *Backup) {
+	for i, r := range b.RestoredCopies {
+		rp := fmt.Sprintf("%s[%d]", path, i)
+		c.time(rp+".at", r.At)
+		c.str(rp+".by", r.By)
+		c.str(rp+".output", r.Output)
+		if r.DisposedAt != nil {
+			c.time(rp+".disposedAt", *r.DisposedAt)
+			c.order(rp+".at", r.At, rp+".disposedAt", *r.DisposedAt)
+			c.str(rp+".disposedBy", r.DisposedBy)
+		}
 	}
 }
 

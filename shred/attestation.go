@@ -169,8 +169,14 @@ func (s *Service) storeAttestation(ctx context.Context, actor Actor, caseID stri
 	return a, err
 }
 
+// ListAttestations returns the index of the stored attestations, oldest
+// first, only caseID's unless it is empty.
+func (s *Service) ListAttestations(ctx context.Context, caseID string) ([]*catalog.AttestationInfo, error) {
+	return s.catalog.ListAttestations(ctx, caseID)
+}
+
 // GetAttestation returns a stored envelope, checked against the SHA-256
-// its index records.
+// recorded when it was stored.
 func (s *Service) GetAttestation(ctx context.Context, id string) ([]byte, error) {
 	return s.catalog.GetAttestation(ctx, id)
 }
@@ -182,6 +188,8 @@ type ledgerFacts struct {
 	holds     map[string][]attest.Hold
 	placedAt  map[string]time.Time
 	destroyed map[string]bool
+	// restored are the plaintext copies opens wrote, by backup.
+	restored map[string][]attest.RestoredCopy
 	// storageHolds are the spans of the case's storage holds, by backup.
 	storageHolds map[string]*attest.Span
 	// audit is the audit log's reconciliation, if the caller read one.
@@ -233,6 +241,10 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		Tool:          attest.Tool{Name: "cryptoshred", Version: opts.ToolVersion},
 		Ledger:        attest.Ledger{Head: facts.head.Hash, Entries: facts.head.Seq},
 	}
+	same, err := s.sameDataElsewhere(ctx, backups)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	digests := map[string]string{}
 	names := nameCounts(backups)
 	for _, b := range backups {
@@ -240,6 +252,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		ab.SameDataStillIn = same[b.ID]
 		d.Backups = append(d.Backups, ab)
 		digests[ab.Subject] = b.Ciphertext.SHA256
 	}

@@ -24,7 +24,7 @@ func attestBackup(b *catalog.Backup, facts *ledgerFacts, ks attest.KeyStore, sub
 	}
 	ab := attest.Backup{
 		BackupID: b.ID, Subject: subject, Categories: nonNilStrings(b.Categories), ProtectedAt: b.CreatedAt,
-		KeyUnwraps: withAudit(facts.unwraps[b.ID], facts.audit, b.ID), Holds: facts.holds[b.ID],
+		KeyUnwraps: withAudit(facts.unwraps[b.ID], facts.audit, b.ID), RestoredCopies: facts.restored[b.ID], Holds: facts.holds[b.ID],
 		Key:         attest.Key{Name: b.Key, VersionsDestroyed: d.VersionsDestroyed},
 		DestroyedAt: d.DestroyedAt, DestroyedBy: d.DestroyedBy,
 		Verification:        attest.Verification{Method: "key read after delete", Result: "not found", MountPresent: d.MountPresent, At: d.VerifiedAt},
@@ -86,7 +86,7 @@ func sha256Hex(b []byte) string {
 // opens, and its holds' placement and release times.
 func (s *Service) ledgerFacts(ctx context.Context) (*ledgerFacts, error) {
 	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{},
-		placedAt: map[string]time.Time{}, destroyed: map[string]bool{}}
+		placedAt: map[string]time.Time{}, destroyed: map[string]bool{}, restored: map[string][]attest.RestoredCopy{}}
 	rep, err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
 		f.add(e)
 		return nil
@@ -101,6 +101,11 @@ func (f *ledgerFacts) add(e *ledger.Entry) {
 		case ledger.KindBackupOpened:
 			t := e.Time
 			f.unwraps[id] = attest.KeyUnwraps{Count: f.unwraps[id].Count + 1, Last: &t}
+			if out := e.Details["output"]; out != "" {
+				f.restored[id] = append(f.restored[id], attest.RestoredCopy{At: e.Time, By: e.Actor, Purpose: e.Details["purpose"], Output: out})
+			}
+		case ledger.KindRestoreDisposed:
+			markDisposed(f.restored[id], e)
 		case ledger.KindHoldPlaced:
 			if _, seen := f.placedAt[e.Case+"/"+id]; !seen {
 				f.placedAt[e.Case+"/"+id] = e.Time
@@ -130,4 +135,16 @@ func withAudit(u attest.KeyUnwraps, rep *audit.Report, id string) attest.KeyUnwr
 	}
 	u.Audit = a
 	return u
+}
+
+// markDisposed records e, a disposal of restored copies, on the copies it
+// names: those written to its output ("*" for all) before it.
+func markDisposed(copies []attest.RestoredCopy, e *ledger.Entry) {
+	for i := range copies {
+		c := &copies[i]
+		if c.DisposedAt == nil && !c.At.After(e.Time) && (e.Details["output"] == "*" || e.Details["output"] == c.Output) {
+			t := e.Time
+			c.DisposedAt, c.DisposedBy, c.Note = &t, e.Actor, e.Details["note"]
+		}
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -45,4 +47,62 @@ func checkCase(c catalog.Case) error {
 		}
 	}
 	return catalog.CheckText("reference", c.Reference, 256)
+}
+
+// AddControllers adds data controllers to a case, so that a shred of its
+// backups can be attested. Any case may take them, a closed one too: a
+// case closed without one leaves released backups that no run may
+// destroy until one is recorded. Names already there are skipped; the
+// addition is recorded in the ledger.
+func (s *Service) AddControllers(ctx context.Context, actor Actor, caseID string, names []string) (*catalog.Case, error) {
+	for _, n := range names {
+		if err := catalog.CheckText("controller", n, 256); err != nil || n == "" {
+			return nil, fmt.Errorf("invalid controller %q", catalog.Truncate(n, 40))
+		}
+	}
+	if err := s.guard.RequireCompliance(ctx); err != nil {
+		return nil, err
+	}
+	c, version, err := s.catalog.GetCase(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var added []string
+	for _, n := range names {
+		if !slices.Contains(c.Controllers, n) && !slices.Contains(added, n) {
+			added = append(added, n)
+		}
+	}
+	if len(added) == 0 {
+		return c, errs.Refusedf("case %s already names %s", caseID, strings.Join(names, ", "))
+	}
+	c.Controllers = append(c.Controllers, added...)
+	if _, err := s.catalog.PutCase(ctx, c, version); err != nil {
+		if errors.Is(err, errs.ErrConflict) {
+			return nil, errs.Refusedf("case %s changed meanwhile (another operator?); run the command again", caseID)
+		}
+		return nil, err
+	}
+	_, err = s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindCaseController, Case: caseID,
+		Details: map[string]string{"added": strings.Join(added, "; ")}})
+	return c, err
+}
+
+// checkCloseAttestable refuses to close a case whose shred could not be
+// attested: no data controller on the case or on any backup it holds.
+// Closing opens key latches, which cannot be undone, so this is checked
+// before anything is released.
+func (s *Service) checkCloseAttestable(ctx context.Context, c *catalog.Case) error {
+	if len(c.Controllers) > 0 {
+		return nil
+	}
+	backups, err := s.catalog.HeldBackups(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if len(controllers(c, backups)) == 0 {
+		return errs.Refusedf("no data controller is recorded for case %s or its backups, so their destruction could not be "+
+			"attested; nothing was released: add one with `cryptoshred case controller add %s NAME`, then close the case", c.ID, c.ID)
+	}
+	return nil
 }

@@ -64,10 +64,15 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 	return res, s.finishClose(ctx, actor, c, done, res)
 }
 
+// holdBackups returns the backups of the holds that closing the case
+// releases: all but those hold release already lifted before the close
+// (they carry a reason), which must stay latched.
 func holdBackups(holds []*catalog.Hold) []string {
-	ids := make([]string, len(holds))
-	for i, h := range holds {
-		ids[i] = h.Backup
+	ids := make([]string, 0, len(holds))
+	for _, h := range holds {
+		if h.ReleaseReason == "" {
+			ids = append(ids, h.Backup)
+		}
 	}
 	return ids
 }
@@ -91,6 +96,9 @@ func (s *Service) beginClose(ctx context.Context, actor Actor, req CloseRequest)
 			c.ClosedAt.Format("2006-01-02T15:04:05Z07:00"), c.Decision.RecordedBy, c.Decision.Reference)
 	case catalog.CaseClosing:
 		return c, sameDecision(c, req)
+	}
+	if err := s.checkCloseAttestable(ctx, c); err != nil {
+		return nil, err
 	}
 	c.State = catalog.CaseClosing
 	c.Decision = &catalog.Decision{Reference: req.Reference, Document: req.Document, RecordedBy: actor.String(), RecordedAt: catalog.Now()}
@@ -206,4 +214,39 @@ func (s *Service) finishClose(ctx context.Context, actor Actor, c *catalog.Case,
 	c.State, c.ClosedAt = catalog.CaseClosed, catalog.Now()
 	_, err = s.catalog.PutCase(ctx, c, version)
 	return err
+}
+
+// PreviewClose says what CloseCase would do now, changing nothing: which
+// held backups it would release (opening their keys' deletion latches)
+// and which other cases still hold. It refuses as CloseCase would: a case
+// that is not open, or whose shred could not be attested.
+func (s *Service) PreviewClose(ctx context.Context, caseID string) (*CloseResult, error) {
+	c, _, err := s.catalog.GetCase(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if c.State == catalog.CaseClosed {
+		return nil, errs.Refusedf("case %s was already closed at %s", c.ID, c.ClosedAt.Format("2006-01-02T15:04:05Z07:00"))
+	}
+	if err := s.checkCloseAttestable(ctx, c); err != nil {
+		return nil, err
+	}
+	holds, err := s.catalog.CaseHolds(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	ids := holdBackups(holds)
+	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	res := &CloseResult{Case: c, Released: []string{}, StillHeld: []string{}}
+	for _, id := range ids {
+		if len(elsewhere[id]) > 0 {
+			res.StillHeld = append(res.StillHeld, id)
+		} else {
+			res.Released = append(res.Released, id)
+		}
+	}
+	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,7 +98,12 @@ func TestAttestationStatesProvenance(t *testing.T) {
 	if u := byID[backups[2].ID]; u.Original.Disposal != attest.DisposalUnknown || u.KeyUnwraps.Count != 1 || u.KeyUnwraps.Last == nil {
 		t.Fatalf("unknown original: %+v, unwraps %+v", u.Original, u.KeyUnwraps)
 	}
-	if len(rep.Warnings) != 1 {
+	// One warning for the unknown original, one for the restored copy
+	// the open wrote, whose disposal nobody recorded.
+	if u := byID[backups[2].ID]; len(u.RestoredCopies) != 1 || u.RestoredCopies[0].DisposedAt != nil {
+		t.Fatalf("restored copies: %+v", u.RestoredCopies)
+	}
+	if len(rep.Warnings) != 2 || !strings.Contains(rep.Warnings[1], "was restored to") {
 		t.Fatalf("verify warnings: %v", rep.Warnings)
 	}
 }

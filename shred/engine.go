@@ -50,7 +50,8 @@ type RunOptions struct {
 	// RequireOriginalsDisposed refuses a backup whose plaintext original's
 	// disposal is not recorded.
 	RequireOriginalsDisposed bool
-	// Progress, if set, is called after each backup with the count done.
+	// Progress, if set, is called with 0 before the first backup and
+	// after each backup with the count done.
 	Progress func(done, total int)
 	// Attest is what the run's attestation needs; Run refuses to start
 	// without it.
@@ -133,6 +134,9 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 		return res, errs.Refusedf("nothing to shred for case %s: no backup is released and due", caseID)
 	}
 	var done atomic.Int64
+	if opts.Progress != nil && len(due) > 0 {
+		opts.Progress(0, len(due)) // starts the clock of a progress bar's rate and ETA
+	}
 	batch := min(ledgerBatch, ledgerIDsPerEntry)
 	for chunk := range slices.Chunk(due, batch) {
 		mine := s.destroyChunk(ctx, actor, chunk, opts, res, func() {

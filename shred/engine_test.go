@@ -3,6 +3,7 @@ package shred_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -20,7 +21,7 @@ func closedCase(t *testing.T, v *shred.Service, caseID string, n int) []*catalog
 	backups := make([]*catalog.Backup, n)
 	ids := make([]string, n)
 	for i := range backups {
-		backups[i], _ = protect(t, v, []byte("backup "+caseID))
+		backups[i], _ = protect(t, v, []byte(fmt.Sprintf("backup %s %d", caseID, i)))
 		ids[i] = backups[i].ID
 	}
 	openCase(t, v, caseID)
@@ -131,8 +132,11 @@ func TestShredGracePeriodAndCancel(t *testing.T) {
 	if _, err := v.Cancel(ctx, admin, "G"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.RunShred(ctx, admin, "G", runOpts(t)); !errors.Is(err, shred.ErrRefused) {
-		t.Fatalf("run after cancel: %v", err)
+	// Cancelling returns the backups to released: a plain run would
+	// destroy them, and they can be scheduled again.
+	plan, err := v.PlanShred(ctx, "G", time.Now())
+	if err != nil || plan.Count(shred.ActionDestroy) != 2 {
+		t.Fatalf("plan after cancel: %+v %v", plan, err)
 	}
 	if _, err := v.Schedule(ctx, admin, "G", time.Millisecond); err != nil {
 		t.Fatal(err)

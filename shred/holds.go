@@ -101,8 +101,7 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string)
 	if err := s.checkHoldable(ctx, b); err != nil {
 		return err
 	}
-	h := catalog.Hold{Case: caseID, Backup: id, PlacedAt: catalog.Now(), PlacedBy: actor.String()}
-	if _, err := s.catalog.PutHold(ctx, &h, 0); err != nil && !errors.Is(err, errs.ErrConflict) {
+	if err := s.putHold(ctx, actor, caseID, id); err != nil {
 		return err
 	}
 	_, err = s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
@@ -112,6 +111,23 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string)
 		b.State = catalog.StateHeld
 		return nil
 	})
+	return err
+}
+
+// putHold creates caseID's hold record on id, or re-activates one that
+// hold release released early (the ledger keeps that history); an active
+// record is left as it is.
+func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string) error {
+	h := catalog.Hold{Case: caseID, Backup: id, PlacedAt: catalog.Now(), PlacedBy: actor.String()}
+	_, err := s.catalog.PutHold(ctx, &h, 0)
+	if !errors.Is(err, errs.ErrConflict) {
+		return err
+	}
+	old, version, err := s.catalog.GetHold(ctx, caseID, id)
+	if err != nil || old.ReleasedAt.IsZero() {
+		return err
+	}
+	_, err = s.catalog.PutHold(ctx, &h, version)
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
@@ -19,29 +20,56 @@ type RestoreRequest struct {
 	ID      string
 	Purpose string
 	Output  string // file to create; must not exist
+	// Writer, if set, receives the plaintext instead of a file (a pipe
+	// to pg_restore, say); Output then only names it for the ledger.
+	// Each chunk is written once it has authenticated, so a failure
+	// leaves a truncated stream and an error, as age -d does.
+	Writer io.Writer
+	// Progress, if set, is called as the ciphertext is read with the
+	// bytes read so far and its size.
+	Progress func(done, total int64)
 }
 
-// Restore decrypts a backup into req.Output. The access is written to
-// the ledger before the key is unwrapped, so no open goes unrecorded. The
-// output appears only once every byte authenticated and the ciphertext
-// matched its catalog digest.
+// outputName is where the plaintext goes, as the ledger records it.
+func (r RestoreRequest) outputName() string {
+	if r.Writer != nil {
+		return "stdout"
+	}
+	if abs, err := filepath.Abs(r.Output); err == nil {
+		return abs
+	}
+	return r.Output
+}
+
+// Restore decrypts a backup into req.Output (or req.Writer). The access,
+// with the purpose and where the plaintext goes, is written to the ledger
+// before the key is unwrapped, so no open goes unrecorded. A file output
+// appears only once every byte authenticated and the ciphertext matched
+// its catalog digest.
 func (s *Service) Restore(ctx context.Context, actor Actor, req RestoreRequest) (*catalog.Backup, error) {
 	b, err := s.checkRestore(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	if req.Writer != nil {
+		entry, err := s.recordOpen(ctx, actor, b, req)
+		if err != nil {
+			return nil, err
+		}
+		return b, s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, req.Writer, req.Progress)
 	}
 	out, err := fsutil.Create(req.Output)
 	if err != nil {
 		return nil, err
 	}
 	defer out.Abort()
-	entry, err := s.recordOpen(ctx, actor, b, req.Purpose)
+	entry, err := s.recordOpen(ctx, actor, b, req)
 	if err != nil {
 		return nil, err
 	}
 	// The key store names the entry in its audit log (a Vault request
 	// header), so the unwrap is matched with its purpose exactly.
-	if err := s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, out); err != nil {
+	if err := s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, out, req.Progress); err != nil {
 		return nil, err
 	}
 	return b, out.Commit()
@@ -73,9 +101,9 @@ func (s *Service) checkRestore(ctx context.Context, req RestoreRequest) (*catalo
 	return b, nil
 }
 
-func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup, purpose string) (*ledger.Entry, error) {
+func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup, req RestoreRequest) (*ledger.Entry, error) {
 	e, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupOpened, Backups: []string{b.ID},
-		Details: map[string]string{"purpose": purpose}})
+		Details: map[string]string{"purpose": req.Purpose, "output": catalog.Truncate(req.outputName(), 1024)}})
 	if err != nil {
 		return nil, fmt.Errorf("failed to record the access in the ledger, so the backup was not opened: %w", err)
 	}
@@ -84,7 +112,7 @@ func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup
 
 // decryptFile decrypts b's ciphertext into w and checks the ciphertext
 // digest against the catalog.
-func (s *Service) decryptFile(ctx context.Context, b *catalog.Backup, w io.Writer) error {
+func (s *Service) decryptFile(ctx context.Context, b *catalog.Backup, w io.Writer, progress func(done, total int64)) error {
 	be, err := s.storage.For(b.Ciphertext.Path)
 	if err != nil {
 		return err
@@ -94,7 +122,7 @@ func (s *Service) decryptFile(ctx context.Context, b *catalog.Backup, w io.Write
 		return fmt.Errorf("failed to open the ciphertext of %s: %w", b.ID, err)
 	}
 	defer f.Close()
-	hr := fsutil.NewHashingReader(f)
+	hr := fsutil.NewHashingReader(withProgress(f, b.Ciphertext.Size, progress))
 	if err := agefile.Decrypt(ctx, s.keys, b.Key, hr, w); err != nil {
 		return err
 	}

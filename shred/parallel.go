@@ -41,6 +41,9 @@ type BatchError struct {
 }
 
 func (e *BatchError) Error() string {
+	if e.Done == 0 && len(e.Failed) == 1 {
+		return e.Failed[0].Error()
+	}
 	msg := fmt.Sprintf("%d done, %d failed", e.Done, len(e.Failed))
 	for _, f := range e.Failed {
 		msg += "\n  " + f.Error()

@@ -87,7 +87,11 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 		}
 		return it, err
 	})
-	return &Plan{Case: c, At: at, Items: items}, err
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Case: c, At: at, Items: items}
+	return p, s.duplicateWarnings(ctx, p)
 }
 
 func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time) (*PlanItem, error) {
@@ -121,8 +125,9 @@ func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at t
 }
 
 // skipReason says why destruction is ruled out now, or "" if it is not:
-// no registration, another case's active hold, a grace period, a
-// cancelled schedule, or a catalog that records nothing to act on.
+// no registration, another case's active hold, a grace period, or a
+// catalog that records nothing to act on. A cancelled schedule is not a
+// reason: cancelling returns a backup to released, as case close left it.
 func skipReason(b *catalog.Backup, heldBy []string, at time.Time) string {
 	switch {
 	case releasable(b) != nil:
@@ -139,11 +144,7 @@ func skipReason(b *catalog.Backup, heldBy []string, at time.Time) string {
 		if at.Before(b.ShredAfter) {
 			return "grace period runs until " + b.ShredAfter.Format(time.RFC3339)
 		}
-	case catalog.StateReleased:
-		if !b.CancelledAt.IsZero() {
-			return "its scheduled destruction was cancelled at " + b.CancelledAt.Format(time.RFC3339) + ": schedule it again with shred run --grace"
-		}
-	case catalog.StateHeld, catalog.StateDestroying, catalog.StateProtected:
+	case catalog.StateHeld, catalog.StateDestroying, catalog.StateProtected, catalog.StateReleased:
 	default:
 		return "backup is " + string(b.State)
 	}

@@ -28,6 +28,12 @@ type ProtectRequest struct {
 	Controllers   []string
 	Categories    []string
 	Labels        map[string]string
+	// AllowDuplicate protects a file even when a live backup already
+	// holds the same content.
+	AllowDuplicate bool
+	// Progress, if set, is called as the plaintext is read with the
+	// bytes read so far and the total (-1 for a stream).
+	Progress func(done, total int64)
 }
 
 func (r *ProtectRequest) metadata() catalog.Metadata {
@@ -60,6 +66,11 @@ func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) 
 	orig, err := originalOf(req)
 	if err != nil {
 		return nil, err
+	}
+	if !req.AllowDuplicate {
+		if err := s.refuseDuplicate(ctx, orig); err != nil {
+			return nil, err
+		}
 	}
 	be, out, err := s.destination(ctx, req)
 	if err != nil {
@@ -164,8 +175,11 @@ func originalOf(req ProtectRequest) (*catalog.Original, error) {
 		return nil, nil
 	}
 	st, err := os.Stat(req.Source)
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+		return nil, fmt.Errorf("cannot read %s: %w", req.Source, pe.Err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", req.Source, err)
+		return nil, err
 	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", req.Source)
@@ -206,7 +220,7 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 		return err
 	}
 	defer out.Abort()
-	d, err := agefile.Encrypt(ctx, s.keys, b.Key, src, out)
+	d, err := agefile.Encrypt(ctx, s.keys, b.Key, withProgress(src, plaintextSize(b), req.Progress), out)
 	if err != nil {
 		return err
 	}
@@ -217,6 +231,14 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 	b.Ciphertext.Size, b.Ciphertext.SHA256 = d.Ciphertext.Size, d.Ciphertext.SHA256
 	b.Ciphertext.Path, err = out.Commit(ctx)
 	return err
+}
+
+// plaintextSize is the size of b's original, -1 for a stream.
+func plaintextSize(b *catalog.Backup) int64 {
+	if b.Original == nil {
+		return -1
+	}
+	return b.Original.Size
 }
 
 func openSource(req ProtectRequest) (io.ReadCloser, error) {

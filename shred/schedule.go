@@ -22,7 +22,11 @@ func (s *Service) Schedule(ctx context.Context, actor Actor, caseID string, grac
 	})
 }
 
-// Cancel returns every pending backup of the case to released.
+// Cancel returns every pending backup of the case to released, the state
+// case close left it in: a later shred run destroys it (after its own
+// confirmation), and shred run --grace schedules it again. CancelledAt
+// records when, for display. The key's latch stays open: only a Vault
+// operator can close it, after which the backup can be held again.
 func (s *Service) Cancel(ctx context.Context, actor Actor, caseID string) ([]string, error) {
 	return s.changeSchedule(ctx, actor, caseID, ledger.KindShredCancelled, func(b *catalog.Backup) bool {
 		if b.State != catalog.StatePending {

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/cryptoshred/cryptoshred/internal/safetext"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/urfave/cli/v2"
 )
 
@@ -16,7 +18,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Name:    "cryptoshred",
 		Usage:   "crypto-shreddable backups, legal holds and signed deletion attestations on HashiCorp Vault",
 		Version: version,
-		Description: "VAULT_TOKEN is read from the environment only, never from a flag.\n\n" +
+		Description: "The Vault token is VAULT_TOKEN or, when it is unset, ~/.vault-token (written by vault login); never a flag.\n\n" +
 			exitCodesHelp,
 		Reader:               stdin,
 		Writer:               stdout,
@@ -39,11 +41,35 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		},
 	}
 	setUsageErrorHandlers(app.Commands)
+	addExamples(app.Commands, "")
 	return app
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	return usagef("%v", err)
+// onUsageError turns a flag parsing error into a usage error, suggesting
+// the closest flag for one that is not defined.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	const undefined = "flag provided but not defined: -"
+	msg := err.Error()
+	name, ok := strings.CutPrefix(msg, undefined)
+	if !ok {
+		return usagef("%v", err)
+	}
+	name = strings.TrimLeft(name, "-")
+	var known []string
+	for _, cc := range c.Lineage() {
+		var flags []cli.Flag
+		switch {
+		case cc.Command != nil && cc.Command.Name != "":
+			flags = cc.Command.Flags
+		case cc.App != nil:
+			flags = cc.App.Flags
+		}
+		for _, f := range flags {
+			known = append(known, f.Names()...)
+		}
+	}
+	hint := strings.Replace(didYouMean(name, known), `"`, `"--`, 1)
+	return usagef("unknown flag --%s%s: see --help", name, hint)
 }
 
 func setUsageErrorHandlers(cmds []*cli.Command) {
@@ -52,8 +78,60 @@ func setUsageErrorHandlers(cmds []*cli.Command) {
 		if len(c.Subcommands) > 0 && c.Action == nil {
 			c.Action = unknownCommand
 		}
+		if len(c.Subcommands) == 0 && c.Action != nil {
+			c.Action = checkArgCount(c.Action)
+		}
 		setUsageErrorHandlers(c.Subcommands)
 	}
+}
+
+// checkArgCount wraps a command's action so that positional arguments
+// beyond what its ArgsUsage names are a usage error, never silently
+// ignored: no ArgsUsage takes none, a single word ("ID") takes one, and
+// "..." takes any number, each of which the command handles.
+func checkArgCount(action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if max := maxArgs(c.Command.ArgsUsage); max >= 0 && c.NArg() > max {
+			extra := c.Args().Get(max)
+			if max == 0 {
+				return usagef("%s: unexpected argument %q (it takes no arguments; see --help)", commandName(c), extra)
+			}
+			return usagef("%s: unexpected argument %q: it takes one %s (see --help)", commandName(c), extra, c.Command.ArgsUsage)
+		}
+		if err := checkCaseIDs(c); err != nil {
+			return err
+		}
+		return action(c)
+	}
+}
+
+// checkCaseIDs makes a malformed case id, given with --case or as the
+// CASE argument, a usage error before anything is asked of Vault.
+func checkCaseIDs(c *cli.Context) error {
+	ids := []string{}
+	if slices.ContainsFunc(c.Command.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "case") }) && c.String("case") != "" {
+		ids = append(ids, c.String("case"))
+	}
+	if strings.HasPrefix(c.Command.ArgsUsage, "CASE") && c.NArg() > 0 {
+		ids = append(ids, c.Args().First())
+	}
+	for _, id := range ids {
+		if err := catalog.CheckID("case", id); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	return nil
+}
+
+// maxArgs is how many positional arguments usage allows, -1 for any.
+func maxArgs(usage string) int {
+	switch {
+	case strings.Contains(usage, "..."):
+		return -1
+	case strings.TrimSpace(usage) == "":
+		return 0
+	}
+	return 1
 }
 
 // unknownCommand is the action of the app and of command groups: help when
@@ -71,14 +149,14 @@ func unknownCommand(c *cli.Context) error {
 // requireArgs checks the number of positional arguments.
 func requireArgs(c *cli.Context, min int, what string) error {
 	if c.NArg() < min {
-		return usagef("%s: missing %s", c.Command.FullName(), what)
+		return usagef("%s: missing %s", commandName(c), what)
 	}
 	return nil
 }
 
 func noExtraArgs(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", c.Command.FullName(), c.Args().First())
+		return usagef("%s: unexpected argument %q", commandName(c), c.Args().First())
 	}
 	return nil
 }
@@ -115,4 +193,15 @@ func escapeLines(s string) string {
 		lines[i] = safetext.Escape(l)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// commandName is the command's full name, such as "backup show".
+func commandName(c *cli.Context) string {
+	var names []string
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil && cc.Command.Name != "" {
+			names = append([]string{cc.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
 }

@@ -13,7 +13,7 @@ import (
 func TestTokenWithoutTheNeededPolicy(t *testing.T) {
 	env := newTestEnv(t)
 	b := closedCaseCLI(t, env, "CAP", []byte("x"))
-	mustRun(t, env.srv, env.roles.compliance, "case", "open", "CAP2", "--authority", "A", "--reference", "R")
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "CAP2", "--authority", "A", "--reference", "R", "--controller", "Example Ministry")
 	priv, _ := signingKey(t, env)
 	src := filepath.Join(env.dir, "new.tar")
 	_ = os.WriteFile(src, []byte("y"), 0o600)
@@ -28,11 +28,11 @@ func TestTokenWithoutTheNeededPolicy(t *testing.T) {
 		{env.roles.auditor, []string{"backup", "open", b.ID, "--purpose", "p", "-o", filepath.Join(env.dir, "o")}},
 		{env.roles.compliance, []string{"backup", "open", b.ID, "--purpose", "p", "-o", filepath.Join(env.dir, "o")}},
 		{env.roles.auditor, []string{"backup", "dispose-original", b.ID, "--method", "not-ours", "--note", "n"}},
-		{env.roles.auditor, []string{"case", "open", "X", "--authority", "A", "--reference", "R"}},
-		{env.roles.admin, []string{"case", "open", "X", "--authority", "A", "--reference", "R"}},
+		{env.roles.auditor, []string{"case", "open", "X", "--authority", "A", "--reference", "R", "--controller", "Example Ministry"}},
+		{env.roles.admin, []string{"case", "open", "X", "--authority", "A", "--reference", "R", "--controller", "Example Ministry"}},
 		{env.roles.admin, []string{"hold", "place", "--case", "CAP2", b.ID}},
 		{env.roles.auditor, []string{"hold", "place", "--case", "CAP2", b.ID}},
-		{env.roles.admin, []string{"case", "close", "CAP2", "--decision-ref", "r", "--decision-file", doc}},
+		{env.roles.admin, []string{"case", "close", "CAP2", "--decision-ref", "r", "--decision-file", doc, "--yes"}},
 		{env.roles.auditor, []string{"shred", "run", "--case", "CAP", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "1h"}},
 		{env.roles.compliance, []string{"shred", "run", "--case", "CAP", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "1h"}},
 		{env.roles.admin, []string{"init"}},

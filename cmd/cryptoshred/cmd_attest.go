@@ -21,21 +21,27 @@ const passwordEnv = "CRYPTOSHRED_SIGN_KEY_PASSWORD"
 func attestCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "attest",
-		Usage: "create signing keys, verify and show deletion attestations (offline)",
+		Usage: "create signing keys, verify and show deletion attestations (offline); get and list those stored in Vault",
 		Subcommands: []*cli.Command{
 			{
-				Name: "keygen", Usage: "write a signing key pair PREFIX.key (0600) and PREFIX.pub",
-				Description: "The private key is encrypted when " + passwordEnv + " is set, or with --encrypt (asks on the terminal).",
+				Name: "keygen", Usage: "write a signing key pair PREFIX.key (0600, encrypted) and PREFIX.pub, and print its fingerprint",
+				Description: "The private key is encrypted (scrypt and secretbox, the cosign format) with the password in " +
+					passwordEnv + ", or asked on the terminal; --no-password writes it unencrypted. The fingerprint " +
+					"printed is the one attest verify and the certificate show: give it to the verifiers with PREFIX.pub.\n\n" +
+					"EXAMPLES:\n   cryptoshred attest keygen -o signer\n   " + passwordEnv + "=... cryptoshred attest keygen -o signer --algorithm ed25519",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file name prefix", Value: "cryptoshred-attest"},
 					&cli.StringFlag{Name: "algorithm", Usage: "ecdsa-p256 or ed25519", Value: string(attest.ECDSAP256)},
-					&cli.BoolFlag{Name: "encrypt", Usage: "ask for a password to encrypt the private key"},
+					&cli.BoolFlag{Name: "no-password", Usage: "write the private key unencrypted"},
+					&cli.BoolFlag{Name: "encrypt", Usage: "ask for a password (the default; kept for old scripts)", Hidden: true},
 				},
 				Action: attestKeygenAction,
 			},
 			attestVerifyCommand(),
 			attestWitnessCommand(),
 			attestShowCommand(),
+			attestGetCommand(),
+			attestListCommand(),
 		},
 	}
 }
@@ -45,7 +51,7 @@ func attestKeygenAction(c *cli.Context) error {
 	if alg != attest.ECDSAP256 && alg != attest.Ed25519 {
 		return usagef("--algorithm must be ecdsa-p256 or ed25519")
 	}
-	password, err := newKeyPassword(c.Bool("encrypt"), c.App.ErrWriter)
+	password, err := newKeyPassword(c.Bool("no-password"), c.App.ErrWriter)
 	if err != nil {
 		return err
 	}
@@ -53,16 +59,52 @@ func attestKeygenAction(c *cli.Context) error {
 	if err := attest.WriteKeyPair(prefix+".key", prefix+".pub", alg, password); err != nil {
 		return err
 	}
-	printf(c.App.Writer, "wrote %s.key (private, mode 0600, encrypted: %t) and %s.pub\n", prefix, len(password) > 0, prefix)
+	fp, err := pubFingerprint(prefix + ".pub")
+	if err != nil {
+		return err
+	}
+	if formatOption(c) == "json" {
+		if err := writeJSON(c.App.Writer, map[string]any{"privateKey": prefix + ".key", "publicKey": prefix + ".pub",
+			"encrypted": len(password) > 0, "fingerprint": fp}); err != nil {
+			return err
+		}
+	} else {
+		printf(c.App.Writer, "wrote %s.key (private, mode 0600, encrypted: %t) and %s.pub\nfingerprint %s\n", prefix, len(password) > 0, prefix, fp)
+	}
+	if len(password) == 0 {
+		printf(c.App.ErrWriter, "warning: %s.key is not encrypted (--no-password): whoever can read it can sign attestations\n", prefix)
+	}
 	return nil
 }
 
-func newKeyPassword(ask bool, stderr io.Writer) ([]byte, error) {
+// pubFingerprint returns the fingerprint of the public key in file.
+func pubFingerprint(file string) (string, error) {
+	pem, err := readFileLimited(file, 64<<10)
+	if err != nil {
+		return "", err
+	}
+	v, err := attest.LoadVerifier(pem)
+	if err != nil {
+		return "", err
+	}
+	pub, err := v.PublicKey()
+	if err != nil {
+		return "", err
+	}
+	return attest.Fingerprint(pub)
+}
+
+// newKeyPassword returns the new key's password: from the environment,
+// none with --no-password, else asked twice on the terminal.
+func newKeyPassword(none bool, stderr io.Writer) ([]byte, error) {
 	if p := os.Getenv(passwordEnv); p != "" {
 		return []byte(p), nil
 	}
-	if !ask {
+	if none {
 		return nil, nil
+	}
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, usagef("attest keygen encrypts the private key: set %s, run it on a terminal to be asked, or pass --no-password", passwordEnv)
 	}
 	first, err := readPassword(stderr, "Password for the new key: ")
 	if err != nil {
@@ -100,8 +142,12 @@ func readPassword(stderr io.Writer, prompt string) ([]byte, error) {
 // with a Transit key of the Vault in use.
 func loadSigner(ctx context.Context, ref string, o globalOptions, stderr io.Writer) (signature.Signer, error) {
 	if vaultsign.IsReference(ref) {
+		token, err := vaultToken()
+		if err != nil {
+			return nil, err
+		}
 		return vaultsign.Load(ctx, ref, vaultsign.WithVaultAddress(o.VaultAddr),
-			vaultsign.WithVaultToken(os.Getenv("VAULT_TOKEN")), vaultsign.WithTransitMount(o.TransitMount))
+			vaultsign.WithVaultToken(token), vaultsign.WithTransitMount(o.TransitMount))
 	}
 	return attest.LoadSigner(ctx, ref, keyPassword(stderr))
 }

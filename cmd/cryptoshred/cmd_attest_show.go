@@ -31,7 +31,7 @@ func attestShowCommand() *cli.Command {
 			"the certificate shows the trusted time and the authority's name.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "key", Usage: "verify with this public key (PEM) first"},
-			&cli.StringFlag{Name: "format", Usage: "text, json or html", Value: "text"},
+			&cli.StringFlag{Name: "format", Usage: "text, json or html (default: text, or the global --format)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to this file instead of stdout"},
 			&cli.StringFlag{Name: "witness", Usage: "a witness statement to verify and show beside the signer"},
 			&cli.StringFlag{Name: "witness-key", Usage: "the witness's public key (PEM)"},
@@ -40,7 +40,7 @@ func attestShowCommand() *cli.Command {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
-			opts := showOptions{File: c.Args().First(), Key: c.String("key"), Format: c.String("format"), Output: c.String("output"),
+			opts := showOptions{File: c.Args().First(), Key: c.String("key"), Format: formatOption(c), Output: c.String("output"),
 				Trust: timeTrustFrom(c), Witness: c.String("witness"), WitnessKey: c.String("witness-key")}
 			if opts.Witness != "" && (opts.Key == "" || opts.WitnessKey == "") {
 				return usagef("--witness needs --key and --witness-key: both signatures are verified before the certificate names them")
@@ -51,15 +51,18 @@ func attestShowCommand() *cli.Command {
 			if opts.Key == "" && (len(opts.Trust.Chains) > 0 || opts.Trust.TrustedRoot != "") {
 				return usagef("--tsa-chain and --trusted-root need --key: a timestamp is checked over a verified signature")
 			}
-			return runAttestShow(c.Context, opts, c.App.Writer)
+			return runAttestShow(c.Context, opts, c.App.Writer, c.App.ErrWriter)
 		},
 	}
 }
 
-func runAttestShow(ctx context.Context, opts showOptions, stdout io.Writer) error {
+func runAttestShow(ctx context.Context, opts showOptions, stdout, stderr io.Writer) error {
 	rep, err := loadForShow(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if rep.KeyFingerprint == "" {
+		printf(stderr, "warning: UNVERIFIED certificate: its signature was not checked (no --key); it is marked so at the top\n")
 	}
 	seal, err := witnessSeal(ctx, opts)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 )
 
 type verifyOptions struct {
+	Files  []string // attest verify: every file given, each verified
 	File   string
 	Key    string
 	Backup string
@@ -84,12 +86,14 @@ func (tt timeTrust) verifyOptions(digest string) (attest.VerifyOptions, error) {
 func attestVerifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "verify",
-		Usage:     "verify an attestation (DSSE envelope or Sigstore bundle) offline and print each check; exit 5 if any fails",
-		ArgsUsage: "FILE",
-		Description: "A bundle's RFC 3161 timestamps are verified when the authority's chain is given " +
+		Usage:     "verify attestations (DSSE envelopes or Sigstore bundles) offline and print each check; exit 5 if any fails",
+		ArgsUsage: "FILE...",
+		Description: "Each FILE is verified in turn with the same --key (and --backup or --digest); the command " +
+			"exits 5 if any of them fails, after reporting them all.\n" +
+			"A bundle's RFC 3161 timestamps are verified when the authority's chain is given " +
 			"(--tsa-chain or --trusted-root); the trusted time is then printed, and a warning when the statement's times disagree with it.",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "key", Usage: "the signer's public key (PEM)"},
+			&cli.StringFlag{Name: "key", Usage: "the signer's public key (PEM) (required)"},
 			&cli.StringFlag{Name: "backup", Usage: "a backup ciphertext file that must be a subject"},
 			&cli.StringFlag{Name: "digest", Usage: "a SHA-256 that must be a subject's digest"},
 			&cli.StringFlag{Name: "witness", Usage: "a witness statement (attest witness) that must verify and refer to this attestation"},
@@ -99,7 +103,7 @@ func attestVerifyCommand() *cli.Command {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
-			opts := verifyOptions{File: c.Args().First(), Key: c.String("key"), Backup: c.String("backup"),
+			opts := verifyOptions{Files: c.Args().Slice(), Key: c.String("key"), Backup: c.String("backup"),
 				Digest: c.String("digest"), Format: c.String("format"), Trust: timeTrustFrom(c),
 				Witness: c.String("witness"), WitnessKey: c.String("witness-key")}
 			if opts.Key == "" || (opts.Backup != "" && opts.Digest != "") {
@@ -116,7 +120,38 @@ func attestVerifyCommand() *cli.Command {
 	}
 }
 
+// runAttestVerify verifies every file of opts.Files, reporting each; one
+// that fails makes the whole command fail, after all are reported.
 func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error {
+	if len(opts.Files) <= 1 {
+		if len(opts.Files) == 1 {
+			opts.File = opts.Files[0]
+		}
+		return verifyOne(ctx, opts, w)
+	}
+	var failed []error
+	for i, f := range opts.Files {
+		if i > 0 && opts.Format != "json" {
+			printf(w, "\n")
+		}
+		if opts.Format != "json" {
+			printf(w, "%s:\n", f)
+		}
+		opts.File = f
+		if err := verifyOne(ctx, opts, w); err != nil {
+			if opts.Format != "json" {
+				printf(w, "FAILED: %s: %v\n", f, err)
+			}
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d attestation(s) failed: %w", len(failed), len(opts.Files), errors.Join(failed...))
+	}
+	return nil
+}
+
+func verifyOne(ctx context.Context, opts verifyOptions, w io.Writer) error {
 	env, verifier, err := loadForVerify(opts)
 	if err != nil {
 		return err

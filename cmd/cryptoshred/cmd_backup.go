@@ -15,6 +15,7 @@ func backupCommand() *cli.Command {
 			backupShowCommand(),
 			backupOpenCommand(),
 			backupDisposeCommand(),
+			backupDisposeRestoreCommand(),
 			backupVerifyCommand(),
 		},
 	}

@@ -20,7 +20,7 @@ func backupDisposeCommand() *cli.Command {
 			"is still there and unchanged since protect; media-sanitized and not-ours record your declaration, " +
 			"with --evidence naming a document whose SHA-256 is recorded.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "method", Usage: strings.Join(shred.DisposalMethods, ", ")},
+			&cli.StringFlag{Name: "method", Usage: strings.Join(shred.DisposalMethods, ", ") + " (required)"},
 			&cli.StringFlag{Name: "note", Usage: "what was done (required)"},
 			&cli.StringFlag{Name: "evidence", Usage: "a document proving it (its SHA-256 is recorded)"},
 		},
@@ -29,8 +29,14 @@ func backupDisposeCommand() *cli.Command {
 				return err
 			}
 			req := shred.DisposeRequest{ID: c.Args().First(), Method: c.String("method"), Note: c.String("note"), Evidence: c.String("evidence")}
-			if !slices.Contains(shred.DisposalMethods, req.Method) || req.Note == "" {
+			switch {
+			case req.Method == "" && req.Note == "":
 				return usagef("dispose-original needs --method (%s) and --note", strings.Join(shred.DisposalMethods, ", "))
+			case !slices.Contains(shred.DisposalMethods, req.Method):
+				return usagef("--method %q: want one of %s%s", req.Method, strings.Join(shred.DisposalMethods, ", "),
+					didYouMean(req.Method, shred.DisposalMethods))
+			case req.Note == "":
+				return usagef("--note is required: say what was done with the original")
 			}
 			o, v, err := setup(c)
 			if err != nil {

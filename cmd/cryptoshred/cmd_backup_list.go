@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -47,12 +48,20 @@ func joinStates() string {
 }
 
 func runBackupList(ctx context.Context, o globalOptions, v *shred.Service, f catalog.BackupFilter, w, ew io.Writer) error {
+	if err := checkCaseExists(ctx, v, f.Case); err != nil {
+		return err
+	}
 	backups, skipped, err := v.ListBackups(ctx, f)
 	if err != nil {
 		return err
 	}
 	for _, r := range skipped {
 		fmt.Fprintf(ew, "warning: %s\n", safetext.Escape(r.Error()))
+	}
+	if len(backups) == 0 && f.System != "" {
+		if err := noteUnknownSystem(ctx, v, f.System, ew); err != nil {
+			return err
+		}
 	}
 	if o.Format == "json" {
 		return writeJSON(w, nonNil(backups))
@@ -70,4 +79,39 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// checkCaseExists refuses a --case that names no case, so a typo is not
+// mistaken for a case without backups.
+func checkCaseExists(ctx context.Context, v *shred.Service, caseID string) error {
+	if caseID == "" {
+		return nil
+	}
+	_, _, err := v.GetCase(ctx, caseID)
+	if errors.Is(err, shred.ErrNotFound) {
+		return &shred.RefusedError{Reason: fmt.Sprintf("case %s does not exist (see cryptoshred case list)", caseID)}
+	}
+	return err
+}
+
+// noteUnknownSystem says on stderr when --system names no system in the
+// catalog, with the systems that exist and the closest one.
+func noteUnknownSystem(ctx context.Context, v *shred.Service, system string, ew io.Writer) error {
+	all, _, err := v.ListBackups(ctx, catalog.BackupFilter{})
+	if err != nil {
+		return err
+	}
+	var systems []string
+	for _, b := range all {
+		if b.System != "" && !slices.Contains(systems, b.System) {
+			systems = append(systems, b.System)
+		}
+	}
+	if slices.Contains(systems, system) {
+		return nil
+	}
+	slices.Sort(systems)
+	printf(ew, "note: no backup in the catalog has system %q%s; systems: %s\n", system,
+		didYouMean(system, systems), dash(strings.Join(systems, ", ")))
+	return nil
 }

@@ -18,6 +18,7 @@ type protectOptions struct {
 	Files         []string
 	Name          string // for "-", the backup's name
 	NoStorageHold bool
+	AllowDup      bool
 	OutDir        string
 	System        string
 	Controllers   []string
@@ -34,13 +35,16 @@ func backupProtectCommand() *cli.Command {
 		Description: "Writes OUT/NAME.age for each FILE, or for standard input (\"-\") under --name. OUT is a directory or " +
 			"s3://BUCKET/PREFIX (credentials and endpoint from the standard AWS_* variables; an S3 bucket must have " +
 			"Object Lock, so a legal hold can protect the ciphertext, unless --no-storage-hold). The original is never " +
-			"modified or deleted (see `backup dispose-original`); a stream has no original left behind.\nCategories: " +
+			"modified or deleted (see `backup dispose-original`); a stream has no original left behind. A file whose " +
+			"content (SHA-256) a live backup already holds is refused (exit 4) unless --allow-duplicate: shredding one " +
+			"copy would leave the other readable. Standard input is not checked.\nCategories: " +
 			strings.Join(catalog.Categories, ", "),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory or s3://BUCKET/PREFIX", Value: "."},
 			&cli.StringFlag{Name: "name", Usage: "the backup's name when reading standard input (\"-\")"},
 			&cli.BoolFlag{Name: "no-storage-hold", Usage: "allow an S3 bucket without Object Lock, where no hold can protect the ciphertext"},
 			&cli.IntFlag{Name: "parallel", Usage: "files protected at once (1 to 64)", Value: 1},
+			&cli.BoolFlag{Name: "allow-duplicate", Usage: "protect a file even if a live backup already holds the same content (same SHA-256)"},
 		}, metadataFlags()...),
 		Action: fileBatchAction(runProtect),
 	}
@@ -78,7 +82,7 @@ func parseProtectOptions(c *cli.Context) (protectOptions, error) {
 	}
 	labels, err := parseLabels(c.StringSlice("label"))
 	opts := protectOptions{
-		Files: c.Args().Slice(), Name: c.String("name"), NoStorageHold: c.Bool("no-storage-hold"), OutDir: c.String("out"), System: c.String("system"),
+		Files: c.Args().Slice(), Name: c.String("name"), NoStorageHold: c.Bool("no-storage-hold"), AllowDup: c.Bool("allow-duplicate"), OutDir: c.String("out"), System: c.String("system"),
 		Controllers: c.StringSlice("controller"), Categories: c.StringSlice("category"), Labels: labels,
 		Parallel: max(1, c.Int("parallel")),
 	}
@@ -112,7 +116,7 @@ func (o protectOptions) checkStdin() error {
 }
 
 func (o protectOptions) request(file string, stdin io.Reader) shred.ProtectRequest {
-	req := shred.ProtectRequest{Source: file, OutDir: o.OutDir, NoStorageHold: o.NoStorageHold, System: o.System,
+	req := shred.ProtectRequest{Source: file, OutDir: o.OutDir, NoStorageHold: o.NoStorageHold, AllowDuplicate: o.AllowDup, System: o.System,
 		Controllers: o.Controllers, Categories: o.Categories, Labels: o.Labels}
 	if file == "-" {
 		req.Source, req.Input, req.Name = "", stdin, o.Name
@@ -138,7 +142,11 @@ func parseLabels(kvs []string) (map[string]string, error) {
 func runProtect(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, stdin io.Reader, stdout, stderr io.Writer) error {
 	return runEachFile(ctx, o, v, opts.Files, opts.Parallel, stdout, stderr, "protect",
 		func(actor shred.Actor, file string) (*catalog.Backup, error) {
-			return v.Protect(ctx, actor, opts.request(file, stdin))
+			req := opts.request(file, stdin)
+			update, finish := bytesProgress(stderr, "protecting "+file)
+			req.Progress = update
+			defer finish()
+			return v.Protect(ctx, actor, req)
 		},
 		func(file string, b *catalog.Backup) {
 			printf(stdout, "protected %s as %s -> %s (sha256 %s)\n", file, b.ID, b.Ciphertext.Path, b.Ciphertext.SHA256)
@@ -164,7 +172,10 @@ func runEachFile(ctx context.Context, o globalOptions, v *shred.Service, files [
 		file := files[i]
 		b, err := do(actor, file)
 		if err != nil {
-			return fmt.Errorf("%s: %w", file, err)
+			if !strings.Contains(err.Error(), file) {
+				err = fmt.Errorf("%s: %w", file, err)
+			}
+			return err
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -35,7 +35,7 @@ func TestLocalCiphertextChangedBehindTheToolsBack(t *testing.T) {
 	if r := mustRun(t, env.srv, env.roles.auditor, "--format", "json", "case", "show", "LOST"); strings.Count(r.stdout, `"backup"`) != 3 {
 		t.Fatalf("the key holds were not all placed:\n%s", r.stdout)
 	}
-	mustRun(t, env.srv, env.roles.compliance, "case", "close", "LOST", "--decision-ref", "D", "--decision-file", decisionFile(t, env))
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", "LOST", "--decision-ref", "D", "--decision-file", decisionFile(t, env), "--yes")
 	r = mustRun(t, env.srv, env.roles.admin, "shred", "plan", "--case", "LOST")
 	if strings.Count(r.stdout, "the ciphertext is missing or changed") != 2 {
 		t.Fatalf("shred plan does not warn about both lost ciphertexts:\n%s", r.stdout)

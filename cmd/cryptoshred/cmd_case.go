@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,21 +22,33 @@ func caseCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "open", Usage: "open a case", ArgsUsage: "CASE",
+				Description: "The attestation of a shred must name the data controller, so at least one --controller is " +
+					"required; more can be added later with `case controller add`.\n\nEXAMPLES:\n" +
+					"   cryptoshred case open DPA-2021-0211 --authority \"Example DPA\" --reference \"J.nr. 2021-431-0001\" --controller \"Example Ministry\"",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "authority", Usage: "the data protection authority"},
-					&cli.StringFlag{Name: "reference", Usage: "the authority's case reference"},
-					&cli.StringSliceFlag{Name: "controller", Usage: "data controller the case concerns (repeatable)"},
+					&cli.StringFlag{Name: "authority", Usage: "the data protection authority (required)"},
+					&cli.StringFlag{Name: "reference", Usage: "the authority's case reference (required)"},
+					&cli.StringSliceFlag{Name: "controller", Usage: "data controller the case concerns (required, repeatable)"},
 				},
 				Action: caseOpenAction,
 			},
 			{
 				Name: "close", Usage: "record the authority's closing decision and release the case's holds", ArgsUsage: "CASE",
+				Description: "Irreversible: each backup no other case holds is released, and its key's deletion latch " +
+					"opened in Vault, which only a Vault operator can close again. It shows what it would release and " +
+					"asks for the case id, unless --yes; --dry-run only shows. It refuses, before releasing anything, a " +
+					"case whose shred could not be attested (no data controller on record).\n\nEXAMPLES:\n" +
+					"   cryptoshred case close DPA-2021-0211 --decision-ref \"closing letter\" --decision-file closing-letter.pdf --dry-run\n" +
+					"   cryptoshred case close DPA-2021-0211 --decision-ref \"closing letter\" --decision-file closing-letter.pdf --yes",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "decision-ref", Usage: "the decision's reference"},
-					&cli.StringFlag{Name: "decision-file", Usage: "the decision document (its SHA-256 is recorded)"},
+					&cli.StringFlag{Name: "decision-ref", Usage: "the decision's reference (required)"},
+					&cli.StringFlag{Name: "decision-file", Usage: "the decision document, its SHA-256 is recorded (required)"},
+					&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "show what closing would release, change nothing"},
 				},
 				Action: caseCloseAction,
 			},
+			caseControllerCommand(),
 			{Name: "list", Usage: "list cases", Action: caseListAction},
 			{Name: "show", Usage: "show a case and its holds", ArgsUsage: "CASE", Action: caseShowAction},
 		},
@@ -48,8 +61,11 @@ func caseOpenAction(c *cli.Context) error {
 	}
 	kase := catalog.Case{ID: c.Args().First(), Authority: c.String("authority"), Reference: c.String("reference"),
 		Controllers: c.StringSlice("controller")}
-	if kase.Authority == "" || kase.Reference == "" {
-		return usagef("case open needs --authority and --reference")
+	if kase.Authority == "" || kase.Reference == "" || len(kase.Controllers) == 0 {
+		return usagef("case open needs --authority, --reference and at least one --controller (an attestation must name the data controller)")
+	}
+	if err := catalog.CheckID("case", kase.ID); err != nil {
+		return usagef("%v", err)
 	}
 	o, v, err := setup(c)
 	if err != nil {
@@ -89,7 +105,54 @@ func caseCloseAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("dry-run") {
+		return runCaseCloseDryRun(c.Context, o, v, req.Case, c.App.Writer)
+	}
+	if !c.Bool("yes") {
+		if err := confirmClose(c.Context, v, req.Case, c.App.Reader, c.App.ErrWriter); err != nil {
+			return err
+		}
+	}
 	return runCaseClose(c.Context, o, v, req, c.App.Writer)
+}
+
+// confirmClose shows what closing would release and asks for the case id.
+func confirmClose(ctx context.Context, v *shred.Service, caseID string, stdin io.Reader, stderr io.Writer) error {
+	if !isTerminal(stdin) {
+		return usagef("case close releases keys for destruction and cannot be undone: pass --yes when stdin is not a terminal (--dry-run shows what it would release)")
+	}
+	res, err := v.PreviewClose(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	renderClosePreview(stderr, res)
+	if !confirm(stdin, stderr, "Release these backups for destruction? Only a Vault operator can undo it.", caseID) {
+		return &shred.RefusedError{Reason: "not confirmed: the case stays open and nothing was released"}
+	}
+	return nil
+}
+
+func runCaseCloseDryRun(ctx context.Context, o globalOptions, v *shred.Service, caseID string, w io.Writer) error {
+	res, err := v.PreviewClose(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	if o.Format == "json" {
+		return writeJSON(w, map[string]any{"case": caseID, "wouldRelease": res.Released, "stillHeld": res.StillHeld})
+	}
+	renderClosePreview(w, res)
+	return nil
+}
+
+func renderClosePreview(w io.Writer, res *shred.CloseResult) {
+	for _, id := range res.Released {
+		printf(w, "would release %s: its key's deletion latch is opened in Vault\n", id)
+	}
+	for _, id := range res.StillHeld {
+		printf(w, "would keep %s held: another case holds it\n", id)
+	}
+	printf(w, "case %s: closing would release %d backup(s) for destruction; %d stay held by other cases\n",
+		res.Case.ID, len(res.Released), len(res.StillHeld))
 }
 
 func closeRequest(caseID, ref, file string) (shred.CloseRequest, error) {
@@ -162,8 +225,9 @@ func caseShowAction(c *cli.Context) error {
 
 func renderCase(w io.Writer, kase *catalog.Case, holds []*catalog.Hold) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	printf(tw, "Case:\t%s\nState:\t%s\nAuthority:\t%s\nReference:\t%s\nOpened:\t%s by %s\n",
-		kase.ID, kase.State, kase.Authority, kase.Reference, kase.OpenedAt.Format(time.RFC3339), kase.OpenedBy)
+	printf(tw, "Case:\t%s\nState:\t%s\nAuthority:\t%s\nReference:\t%s\nControllers:\t%s\nOpened:\t%s by %s\n",
+		kase.ID, kase.State, kase.Authority, kase.Reference, dash(strings.Join(kase.Controllers, "; ")),
+		kase.OpenedAt.Format(time.RFC3339), kase.OpenedBy)
 	if d := kase.Decision; d != nil {
 		printf(tw, "Decision:\t%s (%s, sha256 %s), recorded %s by %s\n", d.Reference, d.Document.Name,
 			d.Document.SHA256, d.RecordedAt.Format(time.RFC3339), d.RecordedBy)
@@ -176,4 +240,42 @@ func renderCase(w io.Writer, kase *catalog.Case, holds []*catalog.Hold) error {
 		printf(tw, "Hold:\t%s placed %s (%s)\n", h.Backup, h.PlacedAt.Format(time.RFC3339), released)
 	}
 	return tw.Flush()
+}
+
+func caseControllerCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "controller",
+		Usage: "add data controllers to a case",
+		Subcommands: []*cli.Command{{
+			Name: "add", Usage: "add data controllers to a case (recorded in the ledger)", ArgsUsage: "CASE NAME...",
+			Description: "A shred can be attested only if a data controller is on record for the case or its backups. " +
+				"Any case takes them, a closed one too.\n\nEXAMPLES:\n   cryptoshred case controller add DPA-2021-0211 \"Example Ministry\"",
+			Action: func(c *cli.Context) error {
+				if err := requireArgs(c, 2, "CASE and NAME"); err != nil {
+					return err
+				}
+				o, v, err := setup(c)
+				if err != nil {
+					return err
+				}
+				return runControllerAdd(c.Context, o, v, c.Args().First(), c.Args().Tail(), c.App.Writer)
+			},
+		}},
+	}
+}
+
+func runControllerAdd(ctx context.Context, o globalOptions, v *shred.Service, caseID string, names []string, w io.Writer) error {
+	actor, err := v.WhoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	kase, err := v.AddControllers(ctx, actor, caseID, names)
+	if err != nil {
+		return err
+	}
+	if o.Format == "json" {
+		return writeJSON(w, kase)
+	}
+	printf(w, "case %s: data controllers %s\n", kase.ID, strings.Join(kase.Controllers, "; "))
+	return nil
 }

@@ -21,9 +21,9 @@ func TestHoldsCasesLedgerAndAccessReport(t *testing.T) {
 	env := newTestEnv(t)
 	b := protectFile(t, env, "casework.tar", []byte("asylum case files"), "--system", "casework")
 	key := "cryptoshred-transit/keys/" + b.Key
-	mustRun(t, env.srv, env.roles.compliance, "case", "open", "DPA-1", "--authority", "Example DPA", "--reference", "J.nr. 1")
-	mustRun(t, env.srv, env.roles.compliance, "case", "open", "DPA-2", "--authority", "Example DPA", "--reference", "J.nr. 2")
-	expectCode(t, exitRefused, env.srv, env.roles.admin, "case", "open", "DPA-3", "--authority", "A", "--reference", "R")
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "DPA-1", "--authority", "Example DPA", "--reference", "J.nr. 1", "--controller", "Example Ministry")
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "DPA-2", "--authority", "Example DPA", "--reference", "J.nr. 2", "--controller", "Example Ministry")
+	expectCode(t, exitRefused, env.srv, env.roles.admin, "case", "open", "DPA-3", "--authority", "A", "--reference", "R", "--controller", "Example Ministry")
 	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", "DPA-1", b.ID)
 	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", "DPA-2", "--system", "casework")
 	mustRun(t, env.srv, env.roles.admin, "backup", "open", b.ID, "--purpose", "DPA inspection copy", "-o", filepath.Join(env.dir, "copy"))
@@ -33,15 +33,15 @@ func TestHoldsCasesLedgerAndAccessReport(t *testing.T) {
 		t.Fatalf("admin vault delete of a held key: %v", err)
 	}
 	doc := decisionFile(t, env)
-	r := mustRun(t, env.srv, env.roles.compliance, "case", "close", "DPA-1", "--decision-ref", "closing letter 1", "--decision-file", doc)
+	r := mustRun(t, env.srv, env.roles.compliance, "case", "close", "DPA-1", "--decision-ref", "closing letter 1", "--decision-file", doc, "--yes")
 	if !strings.Contains(r.stdout, "0 backup(s) released") || !strings.Contains(r.stdout, "1 still held") {
 		t.Fatalf("close DPA-1: %s", r.stdout)
 	}
 	if _, err := adminVault.Delete(key); err == nil {
 		t.Fatal("key deleted while DPA-2 still holds it")
 	}
-	expectCode(t, exitRefused, env.srv, env.roles.compliance, "case", "close", "DPA-1", "--decision-ref", "again", "--decision-file", doc)
-	mustRun(t, env.srv, env.roles.compliance, "case", "close", "DPA-2", "--decision-ref", "closing letter 2", "--decision-file", doc)
+	expectCode(t, exitRefused, env.srv, env.roles.compliance, "case", "close", "DPA-1", "--decision-ref", "again", "--decision-file", doc, "--yes")
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", "DPA-2", "--decision-ref", "closing letter 2", "--decision-file", doc, "--yes")
 	if _, err := adminVault.Delete(key); err != nil {
 		t.Fatalf("admin vault delete after both cases closed: %v", err)
 	}

@@ -26,7 +26,7 @@ func completionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "completion",
 		Usage: "print a shell completion script (bash or fish) or the man page (man)",
-		Description: "  cryptoshred completion bash > /etc/bash_completion.d/cryptoshred\n" +
+		Description: "EXAMPLES:\n  cryptoshred completion bash > /etc/bash_completion.d/cryptoshred\n" +
 			"  cryptoshred completion fish > ~/.config/fish/completions/cryptoshred.fish\n" +
 			"  cryptoshred completion man > cryptoshred.1",
 		ArgsUsage: "bash|fish|man",

@@ -13,13 +13,13 @@ import (
 func holdCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "hold",
-		Usage: "place legal holds",
-		Subcommands: []*cli.Command{{
+		Usage: "place, list and release legal holds",
+		Subcommands: []*cli.Command{holdReleaseCommand(), holdListCommand(), {
 			Name:      "place",
 			Usage:     "hold backups for a case: Vault then refuses to delete their keys",
 			ArgsUsage: "[ID...]",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "case", Usage: "the case placing the hold"},
+				&cli.StringFlag{Name: "case", Usage: "the open case placing the hold (required)"},
 				&cli.StringFlag{Name: "system", Usage: "hold every backup of this system"},
 				&cli.StringFlag{Name: "created-before", Usage: "with --system: only backups whose original was last modified (or, if unknown, that were protected) before this date (YYYY-MM-DD or RFC 3339)"},
 			},

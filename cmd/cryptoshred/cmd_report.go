@@ -21,8 +21,9 @@ func reportCommand() *cli.Command {
 		Name:  "report",
 		Usage: "reports from the ledger and Vault's audit log",
 		Subcommands: []*cli.Command{{
-			Name:  "access",
-			Usage: "who opened which backup, when, and why; with --vault-audit-log, every unwrap of a backup key and whether a recorded purpose accounts for it",
+			Name:      "access",
+			ArgsUsage: "[--vault-audit-log LOG [LOG...]]",
+			Usage:     "who opened which backup, when, and why; with --vault-audit-log, every unwrap of a backup key and whether a recorded purpose accounts for it",
 			Description: "Without --vault-audit-log: the opens recorded in the ledger.\n\n" +
 				"With --vault-audit-log FILE...: reads Vault file-audit-device logs (JSON lines; rotated files\n" +
 				"in any order; gzip-compressed ones too) and lists every Transit decrypt, rewrap or datakey\n" +
@@ -77,7 +78,7 @@ func accessOpts(c *cli.Context) (accessOptions, error) {
 	}
 	switch {
 	case c.NArg() > 0 && len(c.StringSlice("vault-audit-log")) == 0:
-		return ao, usagef("%s: unexpected argument %q (audit logs are given with --vault-audit-log)", c.Command.FullName(), c.Args().First())
+		return ao, usagef("%s: unexpected argument %q (audit logs are given with --vault-audit-log)", commandName(c), c.Args().First())
 	case ao.FailOnUnrec && len(ao.Logs) == 0:
 		return ao, usagef("--fail-on-unrecorded needs --vault-audit-log")
 	case ao.Window <= 0:
@@ -95,16 +96,16 @@ func runReportAccess(ctx context.Context, o globalOptions, v *shred.Service, fro
 	case "json":
 		return writeJSON(w, nonNil(accesses))
 	case "csv":
-		rows := [][]string{{"time", "who", "backup", "purpose", "ledger_seq", "ledger_hash"}}
+		rows := [][]string{{"time", "who", "backup", "purpose", "ledger_seq", "ledger_hash", "output"}}
 		for _, a := range accesses {
-			rows = append(rows, []string{a.At.Format(time.RFC3339Nano), a.Who, a.Backup, a.Purpose, strconv.FormatInt(a.Seq, 10), a.Hash})
+			rows = append(rows, []string{a.At.Format(time.RFC3339Nano), a.Who, a.Backup, a.Purpose, strconv.FormatInt(a.Seq, 10), a.Hash, a.Output})
 		}
 		return writeCSV(w, rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	printf(tw, "WHEN\tWHO\tBACKUP\tPURPOSE\n")
+	printf(tw, "WHEN\tWHO\tBACKUP\tPURPOSE\tOUTPUT\n")
 	for _, a := range accesses {
-		printf(tw, "%s\t%s\t%s\t%s\n", a.At.Format(time.RFC3339), a.Who, a.Backup, strconv.Quote(a.Purpose))
+		printf(tw, "%s\t%s\t%s\t%s\t%s\n", a.At.Format(time.RFC3339), a.Who, a.Backup, strconv.Quote(a.Purpose), dash(a.Output))
 	}
 	return tw.Flush()
 }

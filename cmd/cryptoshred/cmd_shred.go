@@ -18,13 +18,13 @@ func shredCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "plan", Usage: "show what shred run would do for each backup of a case; changes nothing",
-				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the closed case"}},
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the closed case (required)"}},
 				Action: shredPlanAction,
 			},
 			shredRunCommand(),
 			{
-				Name: "cancel", Usage: "cancel a scheduled destruction while its grace period runs",
-				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the case"}},
+				Name: "cancel", Usage: "cancel a scheduled destruction while its grace period runs (the backups return to released)",
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "case", Usage: "the case (required)"}},
 				Action: shredCancelAction,
 			},
 		},
@@ -33,7 +33,7 @@ func shredCommand() *cli.Command {
 
 func requireCase(c *cli.Context) (string, error) {
 	if c.String("case") == "" {
-		return "", usagef("%s needs --case", c.Command.FullName())
+		return "", usagef("%s needs --case", commandName(c))
 	}
 	return c.String("case"), noExtraArgs(c)
 }
@@ -95,7 +95,9 @@ func runShredCancel(ctx context.Context, v *shred.Service, caseID string, w io.W
 	if err != nil {
 		return err
 	}
-	printf(w, "cancelled the scheduled destruction of %d backup(s) of case %s\n", len(ids), caseID)
+	printf(w, "cancelled the scheduled destruction of %d backup(s) of case %s: they are released again; "+
+		"a plain shred run destroys them, shred run --grace schedules them again, and a Vault operator "+
+		"closing a key's latch (deletion_allowed=false) lets hold place hold it again\n", len(ids), caseID)
 	return nil
 }
 

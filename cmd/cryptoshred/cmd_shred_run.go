@@ -40,14 +40,14 @@ func shredRunCommand() *cli.Command {
 			"(state pending, cancellable with shred cancel); a later shred run destroys what is due.\n" +
 			"Exit 0 all done, 3 partial, 4 refused (case not closed, nothing released).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "case", Usage: "the closed case"},
-			&cli.DurationFlag{Name: "grace", Usage: "schedule destruction after this grace period instead of now"},
+			&cli.StringFlag{Name: "case", Usage: "the closed case (required)"},
+			&cli.StringFlag{Name: "grace", Usage: "schedule destruction after this grace period instead of now (30d, 2w, 72h)"},
 			&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"},
 			&cli.IntFlag{Name: "parallel", Usage: "backups destroyed at once", Value: shred.DefaultParallel},
 			&cli.BoolFlag{Name: "require-originals-disposed", Usage: "skip backups whose plaintext original's disposal is not recorded"},
-			&cli.StringFlag{Name: "sign-key", Usage: "attestation signing key: a PEM file or hashivault://NAME", EnvVars: []string{"CRYPTOSHRED_SIGN_KEY"}},
+			&cli.StringFlag{Name: "sign-key", Usage: "attestation signing key: a PEM file or hashivault://NAME (required without --grace)", EnvVars: []string{"CRYPTOSHRED_SIGN_KEY"}},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "attestation file (default ./ATTESTATION-ID.dsse.json)"},
-			&cli.DurationFlag{Name: "vault-snapshot-retention", Usage: "how long Vault snapshots are kept (they hold destroyed keys until then)",
+			&cli.StringFlag{Name: "vault-snapshot-retention", Usage: "how long Vault snapshots are kept, e.g. 30d or 720h: they hold destroyed keys until then (required without --grace)",
 				EnvVars: []string{"CRYPTOSHRED_VAULT_SNAPSHOT_RETENTION"}},
 			&cli.StringFlag{Name: "operator", Usage: "operator name for the attestation (the Vault identity is always recorded)"},
 			&cli.StringFlag{Name: "bundle", Usage: "also write the attestation as a Sigstore bundle v0.3 to this file (what cosign --bundle reads)"},
@@ -64,12 +64,14 @@ func shredRunAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := shredRunOptions{Case: caseID, Grace: c.Duration("grace"), Yes: c.Bool("yes"),
+	opts := shredRunOptions{Case: caseID, Yes: c.Bool("yes"),
 		Parallel: c.Int("parallel"), RequireOriginalsDisposed: c.Bool("require-originals-disposed"),
-		SignKey: c.String("sign-key"), Output: c.String("output"),
-		SnapshotRetention: c.Duration("vault-snapshot-retention"), Operator: c.String("operator"),
+		SignKey: c.String("sign-key"), Output: c.String("output"), Operator: c.String("operator"),
 		Bundle: c.String("bundle"), TimestampURLs: c.StringSlice("timestamp-url"), TimestampTimeout: c.Duration("timestamp-timeout"),
 		AuditLogs: c.StringSlice("vault-audit-log")}
+	if err := opts.parseDurations(c.String("grace"), c.String("vault-snapshot-retention")); err != nil {
+		return err
+	}
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -81,6 +83,23 @@ func shredRunAction(c *cli.Context) error {
 		return err
 	}
 	return runShred(c.Context, o, v, opts, c.App.Reader, c.App.Writer, c.App.ErrWriter)
+}
+
+// parseDurations reads --grace and --vault-snapshot-retention, which
+// accept days (30d) as well as Go durations.
+func (o *shredRunOptions) parseDurations(grace, retention string) error {
+	var err error
+	if grace != "" {
+		if o.Grace, err = parseDuration("grace", grace); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	if retention != "" {
+		if o.SnapshotRetention, err = parseDuration("vault-snapshot-retention", retention); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	return nil
 }
 
 func (o shredRunOptions) validate() error {
@@ -130,6 +149,8 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 		if err := confirmPlan(plan, stdin, stderr); err != nil {
 			return err
 		}
+	} else {
+		printPlanWarnings(plan, stderr)
 	}
 	if opts.Grace > 0 {
 		return runSchedule(ctx, v, actor, opts, stdout)
@@ -140,6 +161,9 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 	signer, err := loadSigner(ctx, opts.SignKey, o, stderr)
 	if err != nil {
 		return err
+	}
+	if opts.Operator == "" {
+		printf(stderr, "note: no --operator: the certificate names only the Vault identity %s as the person performing sanitization\n", actor.String())
 	}
 	return runPlan(ctx, o, v, actor, plan, signer, opts, stdout, stderr)
 }
@@ -250,4 +274,14 @@ func auditReport(ctx context.Context, o globalOptions, v *shred.Service, files [
 		}
 	}
 	return v.ReconcileUnwraps(ctx, log, audit.Options{})
+}
+
+// printPlanWarnings puts the plan's warnings on stderr, for an unattended
+// run (--yes) that shows no plan: they must not be lost.
+func printPlanWarnings(plan *shred.Plan, stderr io.Writer) {
+	for _, it := range plan.Items {
+		for _, w := range it.Warnings {
+			printf(stderr, "warning: %s: %s\n", it.Backup.ID, w)
+		}
+	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
@@ -19,14 +21,14 @@ func closedCaseCLI(t *testing.T, env testEnv, caseID string, data []byte) *catal
 		"--reference", "J.nr. "+caseID, "--controller", "Example Ministry")
 	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", caseID, b.ID)
 	mustRun(t, env.srv, env.roles.compliance, "case", "close", caseID, "--decision-ref", "closing letter",
-		"--decision-file", decisionFile(t, env))
+		"--decision-file", decisionFile(t, env), "--yes")
 	return b
 }
 
 func signingKey(t *testing.T, env testEnv) (priv, pub string) {
 	t.Helper()
 	prefix := filepath.Join(env.dir, "attest")
-	mustRun(t, env.srv, env.roles.admin, "attest", "keygen", "-o", prefix)
+	mustRun(t, env.srv, env.roles.admin, "attest", "keygen", "-o", prefix, "--no-password")
 	if st, err := os.Stat(prefix + ".key"); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("private key file: %v %v", st, err)
 	}
@@ -123,19 +125,31 @@ func TestDisposeOriginalThenAttestationSaysSo(t *testing.T) {
 }
 
 // TestShredRefusesBeforeDestroyingWhatItCouldNotAttest: no data controller
-// on record, or a Vault signing key the token may not use, stop the run
-// before any key is destroyed.
+// on record stops case close before anything is released (a controller
+// added then lets it close and shred), and a Vault signing key the token
+// may not use stops the run before any key is destroyed.
 func TestShredRefusesBeforeDestroyingWhatItCouldNotAttest(t *testing.T) {
 	env := newTestEnv(t)
 	b := protectFile(t, env, "x.tar", []byte("x"))
-	mustRun(t, env.srv, env.roles.compliance, "case", "open", "NOCTL", "--authority", "A", "--reference", "R")
+	// A case without a controller, as an older version could open it.
+	if _, err := shredRoot(t, env).OpenCase(context.Background(), shred.Actor{DisplayName: "old"},
+		catalog.Case{ID: "NOCTL", Authority: "A", Reference: "R"}); err != nil {
+		t.Fatal(err)
+	}
 	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", "NOCTL", b.ID)
-	mustRun(t, env.srv, env.roles.compliance, "case", "close", "NOCTL", "--decision-ref", "r", "--decision-file", decisionFile(t, env))
-	priv, _ := signingKey(t, env)
-	r := expectCode(t, exitRefused, env.srv, env.roles.admin, "shred", "run", "--case", "NOCTL", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "1h")
-	if !strings.Contains(r.stderr, "no data controller") {
+	r := expectCode(t, exitRefused, env.srv, env.roles.compliance, "case", "close", "NOCTL", "--decision-ref", "r", "--decision-file", decisionFile(t, env), "--yes")
+	if !strings.Contains(firstLine(r.stderr), "no data controller is recorded for case NOCTL") {
 		t.Fatalf("stderr: %s", r.stderr)
 	}
+	if _, key := backupAndKey(t, shredRoot(t, env), b); key == nil || key.DeletionAllowed {
+		t.Fatalf("close without a controller released the key: %+v", key)
+	}
+	expectCode(t, exitRefused, env.srv, env.roles.admin, "case", "controller", "add", "NOCTL", "Example Ministry")
+	mustRun(t, env.srv, env.roles.compliance, "case", "controller", "add", "NOCTL", "Example Ministry")
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", "NOCTL", "--decision-ref", "r", "--decision-file", decisionFile(t, env), "--yes")
+	priv, _ := signingKey(t, env)
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "NOCTL", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "1h",
+		"-o", filepath.Join(env.dir, "noctl.dsse.json"))
 	c := closedCaseCLI(t, env, "VAULTKEY", []byte("y"))
 	if _, err := env.srv.Root(t).Logical().Write("cryptoshred-transit/keys/attest-signer", map[string]any{"type": "ecdsa-p256"}); err != nil {
 		t.Fatal(err)
@@ -146,7 +160,7 @@ func TestShredRefusesBeforeDestroyingWhatItCouldNotAttest(t *testing.T) {
 		t.Fatalf("stderr: %s", r.stderr)
 	}
 	root := shredRoot(t, env)
-	for _, bk := range []*catalog.Backup{b, c} {
+	for _, bk := range []*catalog.Backup{c} {
 		if _, key := backupAndKey(t, root, bk); key == nil {
 			t.Fatalf("%s lost its key although no attestation could be issued", bk.ID)
 		}

@@ -53,7 +53,7 @@ func TestConcurrentOperators(t *testing.T) {
 	}
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", "CC", "--authority", "A", "--reference", "R", "--controller", "M")
 	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", "CC", "--system", "casework")
-	mustRun(t, env.srv, env.roles.compliance, "case", "close", "CC", "--decision-ref", "r", "--decision-file", decisionFile(t, env))
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", "CC", "--decision-ref", "r", "--decision-file", decisionFile(t, env), "--yes")
 	key := filepath.Join(env.dir, "signer")
 	if err := attest.WriteKeyPair(key+".key", key+".pub", attest.Ed25519, nil); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -70,11 +71,11 @@ func commandFormats(c *cli.Context) []string {
 }
 
 // connect returns a Vault client for the global options, with the token
-// taken from VAULT_TOKEN.
+// taken from VAULT_TOKEN or, as the vault CLI does, ~/.vault-token.
 func connect(o globalOptions) (*vault.Client, error) {
-	token := os.Getenv("VAULT_TOKEN")
-	if token == "" {
-		return nil, usagef("VAULT_TOKEN is not set: export a Vault token for your role (it is never taken from a flag)")
+	token, err := vaultToken()
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := vault.ClientConfig(o.VaultAddr)
 	if err != nil {
@@ -106,6 +107,23 @@ func setupVault(c *cli.Context) (globalOptions, *vault.Client, error) {
 	}
 	v, err := connect(o)
 	return o, v, err
+}
+
+// vaultToken returns VAULT_TOKEN or, when it is unset, the token `vault
+// login` wrote to ~/.vault-token. It is never taken from a flag.
+func vaultToken() (string, error) {
+	if t := os.Getenv("VAULT_TOKEN"); t != "" {
+		return t, nil
+	}
+	home, err := os.UserHomeDir()
+	if err == nil {
+		b, err := readFileLimited(filepath.Join(home, ".vault-token"), 64<<10)
+		if t := strings.TrimSpace(string(b)); err == nil && t != "" {
+			return t, nil
+		}
+	}
+	return "", usagef("VAULT_TOKEN is not set and there is no ~/.vault-token: run vault login, or export VAULT_TOKEN=\"$(vault print token)\" " +
+		"with a token for your role (it is never taken from a flag)")
 }
 
 func newService(v *vault.Client) *shred.Service {

@@ -61,14 +61,14 @@ func TestHostileNames(t *testing.T) {
 	before := mustRun(t, env.srv, env.roles.auditor, "ledger", "verify").stdout
 	for _, bad := range []string{"../../backups/x", "a/b", "evil\x1b[2J", "line\nbreak", long} {
 		names := [][]string{
-			{"case", "open", bad, "--authority", "A", "--reference", "R"},
+			{"case", "open", bad, "--authority", "A", "--reference", "R", "--controller", "Example Ministry"},
 			{"hold", "place", "--case", bad, "bk-x"},
 			{"backup", "show", bad},
 			{"backup", "protect", src, "--system", bad, "--out", env.dir},
 			{"backup", "protect", src, "--label", bad + "=v", "--out", env.dir},
 		}
 		if !strings.Contains(bad, "/") { // free text may name a path, never hold control characters
-			names = append(names, []string{"case", "open", "OK", "--authority", bad, "--reference", "R"},
+			names = append(names, []string{"case", "open", "OK", "--authority", bad, "--reference", "R", "--controller", "Example Ministry"},
 				[]string{"backup", "protect", src, "--label", "k=" + bad, "--out", env.dir})
 		}
 		for _, args := range names {

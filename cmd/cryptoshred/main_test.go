@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -117,10 +119,17 @@ func TestUsageErrors(t *testing.T) {
 
 func TestMissingTokenIsUsageError(t *testing.T) {
 	srv := vaulttest.Start(t)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
 	r := runCLI(t, srv, "", "init")
-	if r.code != exitUsage || !strings.Contains(r.stderr, "VAULT_TOKEN is not set") {
+	if r.code != exitUsage || !strings.Contains(firstLine(r.stderr), "VAULT_TOKEN is not set and there is no ~/.vault-token: run vault login, or export VAULT_TOKEN=\"$(vault print token)\"") {
 		t.Fatalf("no token: %+v", r)
 	}
+	// As the vault CLI does, the token `vault login` wrote is used.
+	if err := os.WriteFile(filepath.Join(home, ".vault-token"), []byte(srv.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, srv, "", "init")
 }
 
 // testEnv is an initialised Vault, role tokens and a scratch directory.

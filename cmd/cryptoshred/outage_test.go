@@ -136,7 +136,7 @@ func TestEachCommandWithVaultStoppedThenRestarted(t *testing.T) {
 			return e.cli(e.roles.admin, "backup", "open", b.ID, "--purpose", "restore test", "-o", restored)
 		}, func() {}},
 		{"case close", func() *exec.Cmd {
-			return e.cli(e.roles.compliance, "case", "close", "C1", "--decision-ref", "closing", "--decision-file", doc)
+			return e.cli(e.roles.compliance, "case", "close", "C1", "--decision-ref", "closing", "--decision-file", doc, "--yes")
 		}, func() {}},
 		{"shred run", func() *exec.Cmd { return e.shredRun("C1") }, func() { assertBackupState(t, e.root(), b.ID, catalog.StateShredded) }},
 	}
@@ -270,7 +270,7 @@ func TestVaultStoppedDuringCloseAndShred(t *testing.T) {
 	root := e.root()
 	doc := writeSource(t, e.dir, "decision.pdf", 100)
 	closeCmd := func(caseID string) *exec.Cmd {
-		return e.cli(e.roles.compliance, "case", "close", caseID, "--decision-ref", "closing", "--decision-file", doc)
+		return e.cli(e.roles.compliance, "case", "close", caseID, "--decision-ref", "closing", "--decision-file", doc, "--yes")
 	}
 	const n, points = 16, 5
 	openHeld(t, root, e.dir, "CAL", n)

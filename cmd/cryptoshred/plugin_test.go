@@ -305,7 +305,7 @@ func shredCase(t *testing.T, env testEnv, caseID string, ids ...string) {
 		"--reference", "J.nr. "+caseID, "--controller", "Example Ministry")
 	mustRun(t, env.srv, env.roles.compliance, append([]string{"hold", "place", "--case", caseID}, ids...)...)
 	mustRun(t, env.srv, env.roles.compliance, "case", "close", caseID, "--decision-ref", "closing letter",
-		"--decision-file", decisionFile(t, env))
+		"--decision-file", decisionFile(t, env), "--yes")
 	priv, _ := signingKey(t, env)
 	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", caseID, "--yes", "--sign-key", priv,
 		"--vault-snapshot-retention", "720h", "-o", filepath.Join(env.dir, caseID+".dsse.json"))

@@ -48,3 +48,23 @@ func calendarBack(now time.Time, n int, unit string) time.Time {
 	}
 	return now.AddDate(0, 0, -n)
 }
+
+// dayUnits is a duration in days or weeks: 30d, 2w.
+var dayUnits = regexp.MustCompile(`^([0-9]{1,6})(d|w)$`)
+
+// parseDuration reads a duration flag: days or weeks (30d, 2w, a day being
+// 24 hours) or a Go duration (720h, 90m).
+func parseDuration(flag, s string) (time.Duration, error) {
+	if m := dayUnits.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if m[2] == "w" {
+			n *= 7
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("--%s %q: want a duration such as 30d, 2w, 720h or 90m", flag, s)
+	}
+	return d, nil
+}

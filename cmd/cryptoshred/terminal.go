@@ -39,6 +39,35 @@ func progressUpdater(stderr io.Writer, what string) (update func(done, total int
 	}
 }
 
+// progressMin is the size from which protect and open draw a bar.
+const progressMin = 64 << 20
+
+// bytesProgress returns a progress callback that draws a byte-count bar
+// on stderr for data of progressMin bytes or more (or of unknown size),
+// only when stderr is a terminal.
+func bytesProgress(stderr io.Writer, what string) (update func(done, total int64), finish func()) {
+	if !isTerminal(stderr) {
+		return nil, func() {}
+	}
+	var bar *progressbar.ProgressBar
+	update = func(done, total int64) {
+		if bar == nil {
+			if total >= 0 && total < progressMin {
+				return
+			}
+			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription(what),
+				progressbar.OptionShowBytes(true), progressbar.OptionThrottle(100e6), progressbar.OptionSetPredictTime(total > 0))
+		}
+		_ = bar.Set64(done)
+	}
+	return update, func() {
+		if bar != nil {
+			_ = bar.Finish()
+			fmt.Fprintln(stderr)
+		}
+	}
+}
+
 // confirm asks on stderr and reads the answer from stdin; the answer must
 // be exactly want.
 func confirm(stdin io.Reader, stderr io.Writer, prompt, want string) bool {

@@ -82,7 +82,7 @@ expect 0 "$cs" backup open "${ids[0]}" --purpose "DPA inspection copy, request 2
 cmp -s "$out/restore/inspection.tar" "$out/data/casework-2019-11-30.tar" || fail "restored file differs"
 say "backup admin opened ${ids[0]} for a documented purpose: byte-identical to the original, recorded in the ledger"
 
-"$cs" attest keygen -o "$out/attest-signer" >>"$log" 2>&1 || fail "keygen"
+"$cs" attest keygen -o "$out/attest-signer" --no-password >>"$log" 2>&1 || fail "keygen"
 say "generated an attestation signing key pair (private key mode 0600)"
 
 expect 4 "$cs" shred run --case DPA-2021-0211 --yes --sign-key "$out/attest-signer.key" --vault-snapshot-retention 720h
@@ -94,7 +94,7 @@ say "plain 'vault delete' of a held key with the admin token: refused by Vault i
 
 printf 'Example Data Protection Authority\nJ.nr. 2021-431-0001\nClosing letter: the case is closed; the controller may delete the backups.\n' >"$out/closing-letter.txt"
 role "$compliance"
-expect 0 "$cs" case close DPA-2021-0211 --decision-ref "J.nr. 2021-431-0001/closing letter" --decision-file "$out/closing-letter.txt"
+expect 0 "$cs" case close DPA-2021-0211 --decision-ref "J.nr. 2021-431-0001/closing letter" --decision-file "$out/closing-letter.txt" --yes
 say "compliance officer recorded the closing decision: holds released, keys' deletion latch opened in Vault"
 
 role "$admin"

@@ -68,7 +68,7 @@ say "plain S3 delete of a held object version with the admin's own S3 credential
 printf 'Closing letter for J.nr. 2026-431-0042.\n' >"$out/closing-letter-2.txt"
 role "$compliance"
 s3as compliance
-expect 0 "$cs" case close DPA-2026-0042 --decision-ref "J.nr. 2026-431-0042/closing letter" --decision-file "$out/closing-letter-2.txt"
+expect 0 "$cs" case close DPA-2026-0042 --decision-ref "J.nr. 2026-431-0042/closing letter" --decision-file "$out/closing-letter-2.txt" --yes
 say "compliance officer closed the case: legal holds lifted, keys unlatched"
 
 role "$admin"

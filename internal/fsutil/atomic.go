@@ -47,6 +47,9 @@ func Create(final string) (*AtomicFile, error) {
 	if _, err := os.Lstat(final); err == nil {
 		return nil, fmt.Errorf("%s already exists: refusing to overwrite it", final)
 	}
+	if st, err := os.Stat(filepath.Dir(final)); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("cannot create %s: its directory %s does not exist or is not a directory", final, filepath.Dir(final))
+	}
 	if f := openAnonymous(filepath.Dir(final)); f != nil {
 		return &AtomicFile{File: f, final: final, anonymous: true}, nil
 	}

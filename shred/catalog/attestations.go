@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // attestationPart is the most of an envelope one KV entry holds: Vault's
@@ -58,4 +59,39 @@ func (c *Catalog) GetAttestation(ctx context.Context, id string) ([]byte, error)
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// AttestationInfo is the index of one stored attestation.
+type AttestationInfo struct {
+	ID     string `json:"id"`
+	Case   string `json:"case"`
+	SHA256 string `json:"sha256"`
+}
+
+// ListAttestations returns the index of every stored attestation, oldest
+// first (ids are time-ordered), optionally only caseID's. An index that
+// cannot be read is an error: a listing must not hide an attestation.
+func (c *Catalog) ListAttestations(ctx context.Context, caseID string) ([]*AttestationInfo, error) {
+	names, err := c.store.List(ctx, "attestations/")
+	if err != nil {
+		return nil, err
+	}
+	var out []*AttestationInfo
+	for _, n := range names {
+		if strings.HasSuffix(n, "/") {
+			continue
+		}
+		rec, err := c.store.Get(ctx, "attestations/"+n)
+		if err != nil {
+			return nil, fmt.Errorf("attestation %s: %w", n, err)
+		}
+		a := &AttestationInfo{ID: n}
+		a.Case, _ = rec.Data["case"].(string)
+		a.SHA256, _ = rec.Data["sha256"].(string)
+		if caseID == "" || a.Case == caseID {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, func(a, b *AttestationInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }

@@ -40,6 +40,9 @@ type Hold struct {
 	PlacedBy   string    `json:"placedBy"`
 	ReleasedAt time.Time `json:"releasedAt,omitzero"`
 	ReleasedBy string    `json:"releasedBy,omitempty"`
+	// ReleaseReason is why a hold was released before its case closed
+	// (hold release); empty for a release by case close.
+	ReleaseReason string `json:"releaseReason,omitempty"`
 	// StorageHeldAt and StorageReleasedAt are when the storage itself (an
 	// S3 Object Lock legal hold) started and stopped holding the
 	// ciphertext for this case; zero where the storage cannot hold.

@@ -8,8 +8,11 @@ type Access struct {
 	Who     string    `json:"who"`
 	Backup  string    `json:"backup"`
 	Purpose string    `json:"purpose"`
-	Seq     int64     `json:"ledgerSeq"`
-	Hash    string    `json:"ledgerHash"`
+	// Output is where the plaintext went: a file's absolute path, or
+	// "stdout"; empty for opens recorded before outputs were.
+	Output string `json:"output,omitempty"`
+	Seq    int64  `json:"ledgerSeq"`
+	Hash   string `json:"ledgerHash"`
 }
 
 // Accesses lists every open among entries since from; a zero from means
@@ -21,7 +24,7 @@ func Accesses(entries []*Entry, from time.Time) []Access {
 			continue
 		}
 		for _, id := range e.Backups {
-			out = append(out, Access{At: e.Time, Who: e.Actor, Backup: id, Purpose: e.Details["purpose"], Seq: e.Seq, Hash: e.Hash})
+			out = append(out, Access{At: e.Time, Who: e.Actor, Backup: id, Purpose: e.Details["purpose"], Output: e.Details["output"], Seq: e.Seq, Hash: e.Hash})
 		}
 	}
 	return out

@@ -25,11 +25,17 @@ func (v *Client) require(ctx context.Context, role, path string, caps ...string)
 	}
 	for _, c := range caps {
 		if !slices.Contains(have, c) {
-			return errs.Refusedf("the Vault token lacks the %q capability on %s (it has: %s); use a token with the %s policy",
-				c, path, strings.Join(have, ", "), role)
+			return errs.Refusedf("this needs a token with the %s policy: the Vault token lacks the %q capability on %s (it has: %s)",
+				role, c, policyPath(path), strings.Join(have, ", "))
 		}
 	}
 	return nil
+}
+
+// policyPath shows a path asked about with the preflight names as the
+// policy pattern they stand for ("holds/*", "keys/*/config").
+func policyPath(path string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(path, "preflight/"+preflightKey, "*"), preflightKey, "*")
 }
 
 // RequireAdmin checks the capabilities protect and shred need.

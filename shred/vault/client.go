@@ -7,11 +7,13 @@ package vault
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -154,8 +156,10 @@ func (v *Client) List(ctx context.Context, dir string) ([]string, error) {
 // ClientConfig returns a Vault client configuration for addr tuned for
 // cryptoshred: enough idle connections for parallel work (the default
 // keeps a handful and reopens the rest), and retries with backoff for
-// connection errors and 5xx answers, never for 4xx (4 retries, unless
-// VAULT_MAX_RETRIES says otherwise).
+// timeouts, dropped connections and 5xx answers, never for 4xx (4
+// retries, unless VAULT_MAX_RETRIES says otherwise). A refused connection
+// (nothing listens at addr) is not retried: waiting would only delay the
+// error that the address is wrong or the server is down.
 func ClientConfig(addr string) (*api.Config, error) {
 	cfg := api.DefaultConfig()
 	if cfg.Error != nil {
@@ -169,5 +173,14 @@ func ClientConfig(addr string) (*api.Config, error) {
 	if os.Getenv(api.EnvVaultMaxRetries) == "" {
 		cfg.MaxRetries = 4
 	}
+	cfg.CheckRetry = checkRetry
 	return cfg, nil
+}
+
+// checkRetry is Vault's retry policy, except for a refused connection.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if err != nil && errors.Is(err, syscall.ECONNREFUSED) {
+		return false, err
+	}
+	return api.DefaultRetryPolicy(ctx, resp, err)
 }

@@ -1,12 +1,15 @@
 package vault
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/vault/api"
 
@@ -23,10 +26,17 @@ func vaultError(op, path string, err error) error {
 	if errors.As(err, &re) {
 		return responseError(op, path, re)
 	}
+	if tlsErr := tlsError(err); tlsErr != nil {
+		return tlsErr
+	}
 	var ne net.Error
 	var oe *net.OpError
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%w: nothing answers at %s (connection refused): is VAULT_ADDR right and the server running? (while trying to %s %s)",
+			errs.ErrUnavailable, serverOf(err), op, path)
+	}
 	if errors.As(err, &ne) || errors.As(err, &oe) || strings.Contains(err.Error(), "connection refused") {
-		return fmt.Errorf("%w: cannot %s %s: is VAULT_ADDR right and the server running? (%v)", errs.ErrUnavailable, op, path, rootCause(err))
+		return fmt.Errorf("%w: cannot %s %s at %s: is VAULT_ADDR right and the server running? (%v)", errs.ErrUnavailable, op, path, serverOf(err), rootCause(err))
 	}
 	return fmt.Errorf("failed to %s %s: %w", op, path, err)
 }
@@ -77,3 +87,34 @@ func vaultMessages(errs []string) string {
 }
 
 var multierrorHeader = regexp.MustCompile(`^\d+ errors? occurred:$`)
+
+// serverOf names the server a failed request went to, from the URL the
+// HTTP client reports, without any user information.
+func serverOf(err error) string {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return "VAULT_ADDR"
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return "VAULT_ADDR"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// tlsError explains a failed TLS handshake: a server certificate signed by
+// a CA this host does not trust (set VAULT_CACERT), or issued for another
+// name (VAULT_TLS_SERVER_NAME).
+func tlsError(err error) error {
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	switch {
+	case errors.As(err, &ua):
+		return fmt.Errorf("%w: the TLS certificate of %s is signed by an unknown authority: set VAULT_CACERT to the PEM file of "+
+			"the CA that issued it (or VAULT_CAPATH to a directory of CA certificates)", errs.ErrUnavailable, serverOf(err))
+	case errors.As(err, &he):
+		return fmt.Errorf("%w: the TLS certificate of %s is not valid for that name (%v): use the name it was issued for in "+
+			"VAULT_ADDR, or set VAULT_TLS_SERVER_NAME", errs.ErrUnavailable, serverOf(err), he.Error())
+	}
+	return nil
+}

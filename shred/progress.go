@@ -1,0 +1,28 @@
+package shred
+
+import "io"
+
+// progressReader reports the bytes read through it, and the total
+// expected (-1 if unknown), to report.
+type progressReader struct {
+	r      io.Reader
+	done   int64
+	total  int64
+	report func(done, total int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	p.report(p.done, p.total)
+	return n, err
+}
+
+// withProgress returns r, reporting its progress towards total (-1 if
+// unknown) to report when it is set.
+func withProgress(r io.Reader, total int64, report func(done, total int64)) io.Reader {
+	if report == nil {
+		return r
+	}
+	return &progressReader{r: r, total: total, report: report}
+}

@@ -1,0 +1,114 @@
+package shred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+)
+
+// ReleaseHolds lifts an open case's holds on ids before the case closes,
+// for a documented reason (a hold placed by mistake). Unlike CloseCase it
+// never opens a key's deletion latch: a backup no other case holds goes
+// back to protected, its key still latched in Vault. Each hold record is
+// marked released with the reason, and one hold.released ledger entry
+// records the reason.
+func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, ids []string, reason string) ([]string, error) {
+	if reason == "" {
+		return nil, errors.New("releasing a hold before its case closes needs a reason")
+	}
+	if err := catalog.CheckText("reason", reason, 1024); err != nil {
+		return nil, err
+	}
+	c, _, err := s.catalog.GetCase(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if c.State != catalog.CaseOpen {
+		return nil, errs.Refusedf("case %s is %s: only an open case's holds are released with hold release (case close releases the rest)", caseID, c.State)
+	}
+	if err := s.guard.RequireCompliance(ctx); err != nil {
+		return nil, err
+	}
+	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, caseID)
+	if err != nil {
+		return nil, err
+	}
+	released, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
+		return s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0)
+	})
+	if len(released) > 0 {
+		slices.Sort(released)
+		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldReleased, Case: caseID, Backups: released,
+			Details: map[string]string{"reason": reason, "before": "case close"}}); err != nil {
+			return released, err
+		}
+	}
+	if len(ids) == 1 && len(failed) == 1 {
+		return nil, failed[0].Err
+	}
+	return released, batchError(len(released), failed)
+}
+
+// releaseEarly marks caseID's hold on id released with reason, then takes
+// the case off the backup's status and, if no other case holds it, lifts
+// the storage hold and returns the backup to protected. The key's latch
+// is not touched: it was never opened.
+func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool) error {
+	h, version, err := s.catalog.GetHold(ctx, caseID, id)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return errs.Refusedf("case %s does not hold backup %s", caseID, id)
+	case err != nil:
+		return err
+	case !h.ReleasedAt.IsZero():
+		return errs.Refusedf("case %s's hold on %s was already released at %s", caseID, id, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"))
+	}
+	h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = catalog.Now(), actor.String(), reason
+	if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
+		return fmt.Errorf("failed to release the hold: %w", err)
+	}
+	b, err := s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
+		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
+		if !stillHeld && b.State == catalog.StateHeld {
+			b.State = catalog.StateProtected
+		}
+		return nil
+	})
+	if err != nil || stillHeld {
+		return err
+	}
+	return s.liftStorageHold(ctx, caseID, b)
+}
+
+// ListHolds returns the hold records of caseID, or of every case when it
+// is empty, ordered by case and backup.
+func (s *Service) ListHolds(ctx context.Context, caseID string) ([]*catalog.Hold, error) {
+	cases := []string{caseID}
+	if caseID == "" {
+		all, err := s.catalog.ListCases(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cases = cases[:0]
+		for _, c := range all {
+			cases = append(cases, c.ID)
+		}
+		slices.Sort(cases)
+	} else if _, _, err := s.catalog.GetCase(ctx, caseID); err != nil {
+		return nil, err
+	}
+	var out []*catalog.Hold
+	for _, c := range cases {
+		holds, err := s.catalog.CaseHolds(ctx, c)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, holds...)
+	}
+	return out, nil
+}
