@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
 
 // RegisterRequest describes one age file to adopt as a backup.
@@ -63,7 +65,11 @@ func (s *Service) checkRegister(ctx context.Context, req RegisterRequest) (*cata
 	if err := s.guard.RequireAdmin(ctx, "read"); err != nil {
 		return nil, err
 	}
-	b, err := inspectAgeFile(req.File)
+	inspect := inspectAgeFile
+	if strings.HasPrefix(req.File, "s3://") {
+		inspect = func(loc string) (*catalog.Backup, error) { return s.inspectStoredObject(ctx, loc) }
+	}
+	b, err := inspect(req.File)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +116,8 @@ func (s *Service) checkRegisterKey(ctx context.Context, name string) error {
 }
 
 func fillRegistered(b *catalog.Backup, actor Actor, req RegisterRequest) {
-	b.Name = filepath.Base(b.Ciphertext.Path)
+	name, _, _ := strings.Cut(b.Ciphertext.Path, "?") // an S3 location's versionId
+	b.Name = filepath.Base(name)
 	b.System, b.Controllers, b.Categories, b.Labels = req.System, req.Controllers, req.Categories, req.Labels
 	b.State = catalog.StateProtected
 	b.Original = &catalog.Original{EncryptedAfterFirstStorage: true}
@@ -128,4 +135,33 @@ func (s *Service) putRegistered(ctx context.Context, b *catalog.Backup) error {
 		return fmt.Errorf("failed to register backup: %w", err)
 	}
 	return nil
+}
+
+// inspectStoredObject is inspectAgeFile for an object in storage: it pins
+// the object's current version, so the registration names exactly what
+// was read.
+func (s *Service) inspectStoredObject(ctx context.Context, loc string) (*catalog.Backup, error) {
+	be, err := s.storage.For(loc)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := be.(storage.Pinner); ok {
+		if loc, err = p.Pin(ctx, loc); err != nil {
+			return nil, err
+		}
+	}
+	r, err := be.Open(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	hr := fsutil.NewHashingReader(r)
+	key, err := agefile.HeaderKey(hr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", loc, err)
+	}
+	return &catalog.Backup{ID: key, Key: key, Ciphertext: catalog.FileInfo{Path: loc, Size: hr.N, SHA256: hr.Sum()}}, nil
 }

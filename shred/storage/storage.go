@@ -92,6 +92,12 @@ type Remainder interface {
 	Remains(ctx context.Context, loc string) ([]string, error)
 }
 
+// Pinner is a back end whose locations can name one version of an
+// object: Pin returns the location of exactly what is there now.
+type Pinner interface {
+	Pin(ctx context.Context, loc string) (string, error)
+}
+
 // Resolver picks the back end that stores a location.
 type Resolver interface {
 	For(loc string) (Backend, error)

@@ -214,3 +214,18 @@ func version(o object) *string {
 	}
 	return &o.version
 }
+
+// Pin implements storage.Pinner: the location of the key's current
+// version.
+func (b *Backend) Pin(ctx context.Context, loc string) (string, error) {
+	o, err := parse(loc)
+	if err != nil {
+		return "", err
+	}
+	out, err := b.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &o.bucket, Key: &o.key, VersionId: version(o)})
+	if err != nil {
+		return "", notFound(err)
+	}
+	o.version = aws.ToString(out.VersionId)
+	return o.String(), nil
+}
