@@ -36,6 +36,9 @@ var commandExamples = map[string][]string{
 	"case open":               {"cryptoshred case open DPA-2021-0211 --authority \"Example DPA\" --reference \"J.nr. 1\" --controller \"Example Ministry\""},
 	"case close":              {"cryptoshred case close DPA-2021-0211 --decision-ref \"closing letter\" --decision-file closing-letter.pdf --dry-run"},
 	"hold list":               {"cryptoshred hold list --case DPA-2021-0211"},
+	"attest witness":          {"cryptoshred attest witness deletion.dsse.json --key signer.pub --sign-key auditor.key -o deletion.witness.json"},
+	"ledger export":           {"cryptoshred ledger export -o ledger-export.json", "cryptoshred ledger export --case DPA-2021-0211 -o dpa-2021-0211-ledger.json"},
+	"backup dispose-restore":  {"cryptoshred backup dispose-restore bk-01m8... --output /restore/casework.tar --note \"deleted after the inspection\""},
 }
 
 // addExamples appends an EXAMPLES section to the help of every leaf

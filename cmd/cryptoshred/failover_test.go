@@ -130,7 +130,7 @@ func TestCaseCloseFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeCmd := func() *exec.Cmd {
-		return child(standby, compliance, "case", "close", "CLOSE", "--decision-ref", "letter", "--decision-file", decision)
+		return child(standby, compliance, "case", "close", "CLOSE", "--decision-ref", "letter", "--decision-file", decision, "--yes")
 	}
 	ids := backupIDs(released)
 	code, out := killLeaderDuring(t, c, closeCmd(), func() bool {

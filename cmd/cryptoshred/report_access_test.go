@@ -215,7 +215,7 @@ func TestShredRunPutsAuditedUnwrapsInTheAttestation(t *testing.T) {
 	plainDecrypt(t, env, leaked)
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", "AUD", "--authority", "A", "--reference", "R", "--controller", "C")
 	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", "AUD", opened.ID, leaked.ID)
-	mustRun(t, env.srv, env.roles.compliance, "case", "close", "AUD", "--decision-ref", "D", "--decision-file", decisionFile(t, env))
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", "AUD", "--decision-ref", "D", "--decision-file", decisionFile(t, env), "--yes")
 	priv, pub := signingKey(t, env)
 	att := filepath.Join(env.dir, "aud.dsse.json")
 	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "AUD", "--yes", "--sign-key", priv,

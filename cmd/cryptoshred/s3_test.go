@@ -78,7 +78,7 @@ func TestS3StoppedMidRun(t *testing.T) {
 	}
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", "GW", "--authority", "A", "--reference", "R", "--controller", "C")
 	mustRun(t, env.srv, env.roles.compliance, append([]string{"hold", "place", "--case", "GW"}, ids...)...)
-	mustRun(t, env.srv, env.roles.compliance, "case", "close", "GW", "--decision-ref", "D", "--decision-file", decisionFile(t, env))
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", "GW", "--decision-ref", "D", "--decision-file", decisionFile(t, env), "--yes")
 	key := env.dir + "/signer"
 	if err := attest.WriteKeyPair(key+".key", key+".pub", attest.ECDSAP256, nil); err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func s3ClosedCase(t *testing.T, env testEnv, caseID string, n int) []string {
 	}
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", caseID, "--authority", "A", "--reference", "R", "--controller", "C")
 	mustRun(t, env.srv, env.roles.compliance, append([]string{"hold", "place", "--case", caseID}, ids...)...)
-	mustRun(t, env.srv, env.roles.compliance, "case", "close", caseID, "--decision-ref", "D", "--decision-file", decisionFile(t, env))
+	mustRun(t, env.srv, env.roles.compliance, "case", "close", caseID, "--decision-ref", "D", "--decision-file", decisionFile(t, env), "--yes")
 	return ids
 }
 

@@ -27,10 +27,10 @@ var Roles = []string{RoleAdmin, RoleCompliance}
 // another role, does not verify.
 var kindRoles = map[string]string{
 	KindBackupProtected: RoleAdmin, KindBackupRegistered: RoleAdmin, KindBackupOpened: RoleAdmin,
-	KindOriginalDisposed: RoleAdmin, KindShredScheduled: RoleAdmin, KindShredCancelled: RoleAdmin,
-	KindKeyDestroyed: RoleAdmin, KindAttestationIssued: RoleAdmin,
-	KindCaseOpened: RoleCompliance, KindHoldPlaced: RoleCompliance, KindCaseClosed: RoleCompliance,
-	KindHoldReleased: RoleCompliance,
+	KindOriginalDisposed: RoleAdmin, KindRestoreDisposed: RoleAdmin, KindShredScheduled: RoleAdmin,
+	KindShredCancelled: RoleAdmin, KindKeyDestroyed: RoleAdmin, KindAttestationIssued: RoleAdmin,
+	KindCaseOpened: RoleCompliance, KindCaseController: RoleCompliance, KindHoldPlaced: RoleCompliance,
+	KindCaseClosed: RoleCompliance, KindHoldReleased: RoleCompliance,
 }
 
 // RoleOf returns the role that writes entries of kind.
