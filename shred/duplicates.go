@@ -29,7 +29,7 @@ func (s *Service) refuseDuplicate(ctx context.Context, orig *catalog.Original) e
 	}
 	var sameSize []*catalog.Backup
 	for _, b := range all {
-		if live(b) && b.Plaintext.Size == orig.Size && b.Plaintext.SHA256 != "" {
+		if live(b) && !resumable(b, orig) && b.Plaintext.Size == orig.Size && b.Plaintext.SHA256 != "" {
 			sameSize = append(sameSize, b)
 		}
 	}
@@ -116,4 +116,10 @@ func (s *Service) sameDataElsewhere(ctx context.Context, backups []*catalog.Back
 		}
 	}
 	return out, nil
+}
+
+// resumable reports an unfinished protect of this very file, which a
+// re-run resumes rather than duplicates.
+func resumable(b *catalog.Backup, orig *catalog.Original) bool {
+	return b.State == catalog.StateProtecting && b.Original != nil && b.Original.Path == orig.Path
 }

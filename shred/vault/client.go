@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -158,8 +159,11 @@ func (v *Client) List(ctx context.Context, dir string) ([]string, error) {
 // keeps a handful and reopens the rest), and retries with backoff for
 // timeouts, dropped connections and 5xx answers, never for 4xx (4
 // retries, unless VAULT_MAX_RETRIES says otherwise). A refused connection
-// (nothing listens at addr) is not retried: waiting would only delay the
-// error that the address is wrong or the server is down.
+// before Vault has answered anything (nothing listens at addr) is not
+// retried: waiting would only delay the error that the address is wrong
+// or the server is down. Once Vault has answered, a refused connection is
+// retried like any other: a node restarting or a cluster electing a new
+// leader refuses connections for a few seconds mid-run.
 func ClientConfig(addr string) (*api.Config, error) {
 	cfg := api.DefaultConfig()
 	if cfg.Error != nil {
@@ -173,14 +177,21 @@ func ClientConfig(addr string) (*api.Config, error) {
 	if os.Getenv(api.EnvVaultMaxRetries) == "" {
 		cfg.MaxRetries = 4
 	}
-	cfg.CheckRetry = checkRetry
+	cfg.CheckRetry = newCheckRetry()
 	return cfg, nil
 }
 
-// checkRetry is Vault's retry policy, except for a refused connection.
-func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if err != nil && errors.Is(err, syscall.ECONNREFUSED) {
-		return false, err
+// newCheckRetry is Vault's retry policy, except for a refused connection
+// while Vault has not answered yet.
+func newCheckRetry() func(context.Context, *http.Response, error) (bool, error) {
+	var answered atomic.Bool
+	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if resp != nil {
+			answered.Store(true)
+		}
+		if err != nil && errors.Is(err, syscall.ECONNREFUSED) && !answered.Load() {
+			return false, err
+		}
+		return api.DefaultRetryPolicy(ctx, resp, err)
 	}
-	return api.DefaultRetryPolicy(ctx, resp, err)
 }
