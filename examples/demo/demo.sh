@@ -141,7 +141,7 @@ expect 0 "$cs" attest show "$out/attestation.dsse.json" --key "$out/attest-signe
 say "rendered the certificate of sanitization: certificate.html and certificate.txt"
 
 role "$auditor"
-"$cs" attest keygen --algorithm ed25519 -o "$out/auditor-witness" >>"$log" 2>&1 || fail "auditor keygen"
+"$cs" attest keygen --algorithm ed25519 --no-password -o "$out/auditor-witness" >>"$log" 2>&1 || fail "auditor keygen"
 expect 0 "$cs" attest witness "$out/attestation.dsse.json" --key "$out/attest-signer.pub" \
   --sign-key "$out/auditor-witness.key" --operator "Demo Auditor" -o "$out/witness.dsse.json"
 expect 0 "$cs" attest verify "$out/attestation.dsse.json" --key "$out/attest-signer.pub" \
