@@ -6,6 +6,7 @@ package s3test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -34,6 +35,7 @@ type Server struct {
 	bin  string
 	args []string
 	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
 	log  testtools.LockedBuffer
 }
 
@@ -63,42 +65,79 @@ func Start(t testing.TB) *Server {
 			t.Fatal(err)
 		}
 	}
-	port, admin := freePort(t), freePort(t)
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Admin: fmt.Sprintf("http://127.0.0.1:%d", admin),
-		AccessKey: "root" + testtools.RandomHex(6), SecretKey: testtools.RandomHex(20), Dir: dir, bin: bin}
-	s.args = []string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--admin-port", fmt.Sprintf("127.0.0.1:%d", admin),
-		"--iam-dir", filepath.Join(dir, "iam"), "posix", "--versioning-dir", filepath.Join(dir, "versions"), filepath.Join(dir, "data")}
-	if err := s.launch(); err != nil {
+	s := &Server{AccessKey: "root" + testtools.RandomHex(6), SecretKey: testtools.RandomHex(20), Dir: dir, bin: bin}
+	if err := s.startOnFreePorts(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	return s
 }
 
+// startOnFreePorts launches the gateway, choosing new ports while another
+// process takes the chosen ones between choice and bind.
+func (s *Server) startOnFreePorts() error {
+	var err error
+	for range 5 {
+		if err = s.choosePorts(); err != nil {
+			return err
+		}
+		if err = s.launch(); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Server) choosePorts() error {
+	ports, err := testtools.FreePorts(2)
+	if err != nil {
+		return err
+	}
+	port, admin := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	s.Endpoint, s.Admin = "http://"+port, "http://"+admin
+	s.args = []string{"--port", port, "--admin-port", admin, "--iam-dir", filepath.Join(s.Dir, "iam"),
+		"posix", "--versioning-dir", filepath.Join(s.Dir, "versions"), filepath.Join(s.Dir, "data")}
+	return nil
+}
+
 func (s *Server) launch() error {
-	s.cmd = exec.Command(s.bin, s.args...)
-	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
-	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+	cmd.Stdout, cmd.Stderr = &s.log, &s.log
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("failed to start versitygw: %w", err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	s.cmd, s.done = cmd, make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.done)
+	if err := s.waitReady(20 * time.Second); err != nil {
+		s.Stop()
+		return fmt.Errorf("versitygw did not start: %w\n%s", err, testtools.Tail(s.log.String(), 20))
+	}
+	return nil
+}
+
+func (s *Server) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return errors.New("the process exited")
+		default:
+		}
 		if resp, err := http.Get(s.Endpoint); err == nil {
 			resp.Body.Close()
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.Stop()
-	return fmt.Errorf("versitygw did not start: %s", s.log.String())
+	return errors.New("no answer in time")
 }
 
 // Stop kills the gateway; the data directory stays until the test ends.
 func (s *Server) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
+	if s.cmd != nil {
 		_ = s.cmd.Process.Kill()
-		_, _ = s.cmd.Process.Wait()
+		<-s.done
 		s.cmd = nil
 	}
 }
@@ -144,14 +183,6 @@ func (s *Server) SetEnv(t testing.TB, access, secret string) {
 
 // Log returns what the gateway printed.
 func (s *Server) Log() string { return s.log.String() }
-
-func freePort(t testing.TB) int {
-	port, err := testtools.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
 
 // CreateLockedBucket creates bucket with Object Lock (and so versioning)
 // enabled, with the credentials in the environment.

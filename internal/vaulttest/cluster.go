@@ -54,7 +54,7 @@ func NewCluster(dir string, n int) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2 * n)
+	ports, err := testtools.FreePorts(2 * n)
 	if err != nil {
 		return nil, err
 	}
@@ -297,21 +297,4 @@ func (s *Server) Running() bool {
 	default:
 		return true
 	}
-}
-
-// freePorts returns n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	seen := map[int]bool{}
-	var out []int
-	for len(out) < n {
-		p, err := testtools.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	return out, nil
 }
