@@ -48,8 +48,21 @@ func StartCluster(t testing.TB, n int) *Cluster {
 }
 
 // NewCluster starts an n-node Raft cluster with its data under dir; the
-// caller must Stop it.
+// caller must Stop it. It starts afresh on new ports while another process
+// takes a chosen port between choice and bind.
 func NewCluster(dir string, n int) (*Cluster, error) {
+	var err error
+	for attempt := range 3 {
+		var c *Cluster
+		c, err = newClusterOnce(filepath.Join(dir, fmt.Sprintf("attempt%d", attempt+1)), n)
+		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return c, err
+		}
+	}
+	return nil, err
+}
+
+func newClusterOnce(dir string, n int) (*Cluster, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err

@@ -56,7 +56,7 @@ func (l *Ledger) Append(ctx context.Context, actor string, ev Event) (*Entry, er
 }
 
 func (l *Ledger) tryAppend(ctx context.Context, actor string, ev Event) (*Entry, error) {
-	end, headVersion, err := l.findEnd(ctx)
+	end, err := l.findEnd(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +74,29 @@ func (l *Ledger) tryAppend(ctx context.Context, actor string, ev Event) (*Entry,
 		return nil, err
 	}
 	e.Hash = HashEntry(raw)
-	// The head is a hint: a lost race or a refused write leaves it behind,
-	// and the next append or verification finds the end anyway.
-	_, _ = catalog.PutJSON(ctx, l.store, headPath, Head{Seq: e.Seq, Hash: e.Hash}, headVersion)
+	l.advanceHead(ctx, Head{Seq: e.Seq, Hash: e.Hash})
 	return e, nil
 }
+
+// advanceHead moves the head forward to h unless a later append already
+// moved it further, so that racing appenders never move it backwards. The
+// head is a hint: a refused write or a crash leaves it behind, and the next
+// append or verification finds the end anyway.
+func (l *Ledger) advanceHead(ctx context.Context, h Head) {
+	for range maxHeadAttempts {
+		cur, version, err := l.readHead(ctx)
+		if err == nil && cur.Seq >= h.Seq {
+			return
+		}
+		if _, err := catalog.PutJSON(ctx, l.store, headPath, h, version); !errors.Is(err, errs.ErrConflict) {
+			return
+		}
+	}
+}
+
+// maxHeadAttempts bounds advanceHead: each conflict means another writer
+// moved the head, usually past h.
+const maxHeadAttempts = 8
 
 func (l *Ledger) sign(ctx context.Context, kind string, raw []byte) (string, error) {
 	role, err := RoleOf(kind)
@@ -95,11 +113,11 @@ func (l *Ledger) sign(ctx context.Context, kind string, raw []byte) (string, err
 // findEnd returns the last slot's sequence number and hash, starting from
 // the head's hint and reading forward past every filled slot. A head that
 // names a missing slot, or cannot be read, costs a scan from the start.
-func (l *Ledger) findEnd(ctx context.Context) (Head, int, error) {
-	hint, version, err := l.readHead(ctx)
+func (l *Ledger) findEnd(ctx context.Context) (Head, error) {
+	hint, _, err := l.readHead(ctx)
 	if err != nil && !errors.Is(err, errs.ErrNotFound) {
 		if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
-			return Head{}, 0, err
+			return Head{}, err
 		}
 		hint = Head{}
 	}
@@ -108,15 +126,15 @@ func (l *Ledger) findEnd(ctx context.Context) (Head, int, error) {
 		end, err = l.slotHead(ctx, 0)
 	}
 	if err != nil {
-		return Head{}, 0, err
+		return Head{}, err
 	}
 	for {
 		slot, err := l.ReadSlot(ctx, end.Seq+1)
 		switch {
 		case errors.Is(err, errs.ErrNotFound):
-			return end, version, nil
+			return end, nil
 		case slot.Raw == nil:
-			return Head{}, 0, err
+			return Head{}, err
 		}
 		end = Head{Seq: end.Seq + 1, Hash: HashEntry(slot.Raw)}
 	}

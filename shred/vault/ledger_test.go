@@ -137,3 +137,30 @@ func TestLedgerEntryHashIsTheChainHash(t *testing.T) {
 		t.Fatalf("head %+v %v, want %s", rep, err, e.Hash)
 	}
 }
+
+// An append moves a stale head forward but never back: a slow appender
+// must not undo a faster one's head, and a head that names entries the
+// chain no longer has stays for verification to report.
+func TestLedgerAppendMovesTheHeadOnlyForward(t *testing.T) {
+	srv, v := newLedger(t)
+	ctx := context.Background()
+	appendN(t, v, 3)
+	kv := rawKV{t: t, srv: srv}
+	first := kv.read("ledger/head")
+	appendN(t, v, 2)
+	kv.write("ledger/head", first)
+	appendN(t, v, 1)
+	if h, err := v.ReadHead(ctx); err != nil || h.Seq != 6 {
+		t.Fatalf("head after a stale head and an append: %+v %v, want entry 6", h, err)
+	}
+	beyond := kv.read("ledger/head")
+	beyond["seq"] = 99
+	kv.write("ledger/head", beyond)
+	appendN(t, v, 1)
+	if h, err := v.ReadHead(ctx); err != nil || h.Seq != 99 {
+		t.Fatalf("head after an append: %+v %v, want entry 99 left for verify", h, err)
+	}
+	if _, err := v.Verify(ctx); !errors.Is(err, ledger.ErrBroken) {
+		t.Fatalf("verify with a head beyond the chain: %v, want ErrBroken", err)
+	}
+}
