@@ -45,12 +45,7 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 	if err != nil {
 		return nil, err
 	}
-	holds, err := s.catalog.CaseHolds(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	ids := holdBackups(holds)
-	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, c.ID)
+	ids, elsewhere, err := s.heldBackups(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +62,21 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 // holdBackups returns the backups of the holds that closing the case
 // releases: all but those hold release already lifted before the close
 // (they carry a reason), which must stay latched.
+// heldBackups returns the backups caseID holds and, for each, the other
+// cases that hold it too.
+func (s *Service) heldBackups(ctx context.Context, caseID string) ([]string, map[string][]string, error) {
+	holds, err := s.catalog.CaseHolds(ctx, caseID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := holdBackups(holds)
+	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, caseID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ids, elsewhere, nil
+}
+
 func holdBackups(holds []*catalog.Hold) []string {
 	ids := make([]string, 0, len(holds))
 	for _, h := range holds {
@@ -231,12 +241,7 @@ func (s *Service) PreviewClose(ctx context.Context, caseID string) (*CloseResult
 	if err := s.checkCloseAttestable(ctx, c); err != nil {
 		return nil, err
 	}
-	holds, err := s.catalog.CaseHolds(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	ids := holdBackups(holds)
-	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, c.ID)
+	ids, elsewhere, err := s.heldBackups(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
