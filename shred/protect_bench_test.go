@@ -25,17 +25,7 @@ import (
 // does not, so the ratio is conservative. AGE_BIN names the age v1.3.2
 // binary (make bench installs it). Run it with -benchtime 1x.
 func BenchmarkProtect1GiB(b *testing.B) {
-	ageBin := os.Getenv("AGE_BIN")
-	if ageBin == "" {
-		b.Fatal("AGE_BIN is not set: run make bench, or point it at filippo.io/age/cmd/age@v1.3.2")
-	}
-	size := int64(1 << 30)
-	if s := os.Getenv("PROTECT_BENCH_BYTES"); s != "" {
-		fmt.Sscan(s, &size)
-	}
-	dir := b.TempDir()
-	src := filepath.Join(dir, "backup.tar")
-	writeRandomFile(b, src, size)
+	ageBin, dir, src, size := protectBenchInput(b)
 	_, v := benchVault(b)
 	for range b.N {
 		ageTime, ours := medianRounds(3, func() time.Duration {
@@ -68,6 +58,23 @@ func medianRounds(rounds int, a, b func() time.Duration) (time.Duration, time.Du
 	return as[rounds/2], bs[rounds/2]
 }
 
+// protectBenchInput returns the age CLI from AGE_BIN and a random source
+// file of PROTECT_BENCH_BYTES (1 GiB by default) in a fresh directory.
+func protectBenchInput(b *testing.B) (ageBin, dir, src string, size int64) {
+	ageBin = os.Getenv("AGE_BIN")
+	if ageBin == "" {
+		b.Fatal("AGE_BIN is not set: run make bench, or point it at filippo.io/age/cmd/age@v1.3.2")
+	}
+	size = 1 << 30
+	if s := os.Getenv("PROTECT_BENCH_BYTES"); s != "" {
+		fmt.Sscan(s, &size)
+	}
+	dir = b.TempDir()
+	src = filepath.Join(dir, "backup.tar")
+	writeRandomFile(b, src, size)
+	return ageBin, dir, src, size
+}
+
 func writeRandomFile(b *testing.B, path string, size int64) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -95,7 +102,7 @@ func timeAgeCLI(b *testing.B, bin, src, out string) time.Duration {
 func timeProtect(b *testing.B, v *shred.Service, src, dir string) time.Duration {
 	out := b.TempDir()
 	start := time.Now()
-	bk, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out})
+	bk, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, AllowDuplicate: true})
 	d := time.Since(start)
 	if err != nil {
 		b.Fatal(err)

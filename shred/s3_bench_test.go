@@ -3,7 +3,6 @@ package shred_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,17 +21,7 @@ import (
 // age CLI writing the same file locally, measured in the same run. The
 // gateway writes to the same disk, so the ratio includes its own cost.
 func BenchmarkProtect1GiBToS3(b *testing.B) {
-	ageBin := os.Getenv("AGE_BIN")
-	if ageBin == "" {
-		b.Fatal("AGE_BIN is not set: run make bench")
-	}
-	size := int64(1 << 30)
-	if s := os.Getenv("PROTECT_BENCH_BYTES"); s != "" {
-		fmt.Sscan(s, &size)
-	}
-	dir := b.TempDir()
-	src := filepath.Join(dir, "backup.tar")
-	writeRandomFile(b, src, size)
+	ageBin, dir, src, size := protectBenchInput(b)
 	srv, _ := benchVault(b)
 	gw := s3test.Start(b)
 	gw.CreateLockedBucketAs(b, "bench")
@@ -51,7 +40,7 @@ func BenchmarkProtect1GiBToS3(b *testing.B) {
 		}, func() time.Duration {
 			n++
 			start := time.Now()
-			if _, err := svc.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: fmt.Sprintf("s3://bench/r%d", n)}); err != nil {
+			if _, err := svc.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: fmt.Sprintf("s3://bench/r%d", n), AllowDuplicate: true}); err != nil {
 				b.Fatal(err)
 			}
 			return time.Since(start)
