@@ -69,7 +69,15 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 		}
 	}
 	hint := strings.Replace(didYouMean(name, known), `"`, `"--`, 1)
-	return usagef("unknown flag --%s%s: see --help", name, hint)
+	if name == "o" && slices.Contains(known, "out") {
+		// -o names the one file a command writes; protect writes into a place.
+		hint = ` (this command writes into a directory or bucket: use --out)`
+	}
+	dashes := "--"
+	if len(name) == 1 {
+		dashes = "-"
+	}
+	return usagef("unknown flag %s%s%s: see --help", dashes, name, hint)
 }
 
 func setUsageErrorHandlers(cmds []*cli.Command) {
@@ -112,7 +120,7 @@ func checkCaseIDs(c *cli.Context) error {
 	if slices.ContainsFunc(c.Command.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), "case") }) && c.String("case") != "" {
 		ids = append(ids, c.String("case"))
 	}
-	if strings.HasPrefix(c.Command.ArgsUsage, "CASE") && c.NArg() > 0 {
+	if strings.HasPrefix(c.Command.ArgsUsage, "CASE") && c.NArg() > 0 && len(ids) == 0 {
 		ids = append(ids, c.Args().First())
 	}
 	for _, id := range ids {

@@ -128,3 +128,30 @@ func knows(flags []cli.Flag, arg string) bool {
 	}
 	return false
 }
+
+// caseFlag is --case on the commands that take the case as their first
+// argument, so `--case C` works on every command that names a case.
+func caseFlag() cli.Flag {
+	return &cli.StringFlag{Name: "case", Usage: "the case (or give it as the first argument)"}
+}
+
+// caseArg returns the case a `case ...` command acts on, from --case or
+// else its first argument, and the arguments that follow it.
+func caseArg(c *cli.Context) (id string, rest []string, err error) {
+	if id := c.String("case"); id != "" {
+		return id, c.Args().Slice(), nil
+	}
+	if c.NArg() == 0 {
+		return "", nil, usagef("%s: missing CASE (the first argument, or --case)", commandName(c))
+	}
+	return c.Args().First(), c.Args().Tail(), nil
+}
+
+// singleCaseArg is caseArg for a command that takes nothing else.
+func singleCaseArg(c *cli.Context) (string, error) {
+	id, rest, err := caseArg(c)
+	if err == nil && len(rest) > 0 {
+		err = usagef("%s: unexpected argument %q: the case is already given with --case", commandName(c), rest[0])
+	}
+	return id, err
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/urfave/cli/v2"
@@ -24,13 +25,15 @@ func attestCommand() *cli.Command {
 		Usage: "create signing keys, verify and show deletion attestations (offline); get and list those stored in Vault",
 		Subcommands: []*cli.Command{
 			{
-				Name: "keygen", Usage: "write a signing key pair PREFIX.key (0600, encrypted) and PREFIX.pub, and print its fingerprint",
+				Name: "keygen", Usage: "write a signing key pair NAME.key (0600, encrypted) and NAME.pub, and print its fingerprint",
 				Description: "The private key is encrypted (scrypt and secretbox, the cosign format) with the password in " +
 					passwordEnv + ", or asked on the terminal; --no-password writes it unencrypted. The fingerprint " +
-					"printed is the one attest verify and the certificate show: give it to the verifiers with PREFIX.pub.\n\n" +
-					"EXAMPLES:\n   cryptoshred attest keygen -o signer\n   " + passwordEnv + "=... cryptoshred attest keygen -o signer --algorithm ed25519",
+					"printed is the one attest verify and the certificate show: give it to the verifiers with NAME.pub. " +
+					"As everywhere, -o names the file written: the private key; the public key goes beside it, " +
+					"its name ending in .pub instead of .key.\n\n" +
+					"EXAMPLES:\n   cryptoshred attest keygen -o signer.key\n   " + passwordEnv + "=... cryptoshred attest keygen -o signer.key --algorithm ed25519",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file name prefix", Value: "cryptoshred-attest"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the private key file to create (the public key: same name, .pub)", Value: "cryptoshred-attest.key"},
 					&cli.StringFlag{Name: "algorithm", Usage: "ecdsa-p256 or ed25519", Value: string(attest.ECDSAP256)},
 					&cli.BoolFlag{Name: "no-password", Usage: "write the private key unencrypted"},
 					&cli.BoolFlag{Name: "encrypt", Usage: "ask for a password (the default; kept for old scripts)", Hidden: true},
@@ -55,26 +58,33 @@ func attestKeygenAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	prefix := c.String("output")
-	if err := attest.WriteKeyPair(prefix+".key", prefix+".pub", alg, password); err != nil {
+	priv := c.String("output")
+	pub := publicKeyFile(priv)
+	if err := attest.WriteKeyPair(priv, pub, alg, password); err != nil {
 		return err
 	}
-	fp, err := pubFingerprint(prefix + ".pub")
+	fp, err := pubFingerprint(pub)
 	if err != nil {
 		return err
 	}
 	if formatOption(c) == "json" {
-		if err := writeJSON(c.App.Writer, map[string]any{"privateKey": prefix + ".key", "publicKey": prefix + ".pub",
+		if err := writeJSON(c.App.Writer, map[string]any{"privateKey": priv, "publicKey": pub,
 			"encrypted": len(password) > 0, "fingerprint": fp}); err != nil {
 			return err
 		}
 	} else {
-		printf(c.App.Writer, "wrote %s.key (private, mode 0600, encrypted: %t) and %s.pub\nfingerprint %s\n", prefix, len(password) > 0, prefix, fp)
+		printf(c.App.Writer, "wrote %s (private, mode 0600, encrypted: %t) and %s\nfingerprint %s\n", priv, len(password) > 0, pub, fp)
 	}
 	if len(password) == 0 {
-		printf(c.App.ErrWriter, "warning: %s.key is not encrypted (--no-password): whoever can read it can sign attestations\n", prefix)
+		printf(c.App.ErrWriter, "warning: %s is not encrypted (--no-password): whoever can read it can sign attestations\n", priv)
 	}
 	return nil
+}
+
+// publicKeyFile names the public key written beside the private key priv:
+// signer.key -> signer.pub, and any other name with .pub appended.
+func publicKeyFile(priv string) string {
+	return strings.TrimSuffix(priv, ".key") + ".pub"
 }
 
 // pubFingerprint returns the fingerprint of the public key in file.

@@ -40,7 +40,7 @@ func backupProtectCommand() *cli.Command {
 			"copy would leave the other readable. Standard input is not checked.\nCategories: " +
 			strings.Join(catalog.Categories, ", "),
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output directory or s3://BUCKET/PREFIX", Value: "."},
+			&cli.StringFlag{Name: "out", Usage: "output directory or s3://BUCKET/PREFIX (the files written are named after the inputs)", Value: "."},
 			&cli.StringFlag{Name: "name", Usage: "the backup's name when reading standard input (\"-\")"},
 			&cli.BoolFlag{Name: "no-storage-hold", Usage: "allow an S3 bucket without Object Lock, where no hold can protect the ciphertext"},
 			&cli.IntFlag{Name: "parallel", Usage: "files protected at once (1 to 64)", Value: 1},

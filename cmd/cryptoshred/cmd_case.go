@@ -26,6 +26,7 @@ func caseCommand() *cli.Command {
 					"required; more can be added later with `case controller add`.\n\nEXAMPLES:\n" +
 					"   cryptoshred case open DPA-2021-0211 --authority \"Example DPA\" --reference \"J.nr. 2021-431-0001\" --controller \"Example Ministry\"",
 				Flags: []cli.Flag{
+					caseFlag(),
 					&cli.StringFlag{Name: "authority", Usage: "the data protection authority (required)"},
 					&cli.StringFlag{Name: "reference", Usage: "the authority's case reference (required)"},
 					&cli.StringSliceFlag{Name: "controller", Usage: "data controller the case concerns (required, repeatable)"},
@@ -41,6 +42,7 @@ func caseCommand() *cli.Command {
 					"   cryptoshred case close DPA-2021-0211 --decision-ref \"closing letter\" --decision-file closing-letter.pdf --dry-run\n" +
 					"   cryptoshred case close DPA-2021-0211 --decision-ref \"closing letter\" --decision-file closing-letter.pdf --yes",
 				Flags: []cli.Flag{
+					caseFlag(),
 					&cli.StringFlag{Name: "decision-ref", Usage: "the decision's reference (required)"},
 					&cli.StringFlag{Name: "decision-file", Usage: "the decision document, its SHA-256 is recorded (required)"},
 					&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"},
@@ -50,16 +52,17 @@ func caseCommand() *cli.Command {
 			},
 			caseControllerCommand(),
 			{Name: "list", Usage: "list cases", Action: caseListAction},
-			{Name: "show", Usage: "show a case and its holds", ArgsUsage: "CASE", Action: caseShowAction},
+			{Name: "show", Usage: "show a case and its holds", ArgsUsage: "CASE", Flags: []cli.Flag{caseFlag()}, Action: caseShowAction},
 		},
 	}
 }
 
 func caseOpenAction(c *cli.Context) error {
-	if err := requireArgs(c, 1, "CASE"); err != nil {
+	id, err := singleCaseArg(c)
+	if err != nil {
 		return err
 	}
-	kase := catalog.Case{ID: c.Args().First(), Authority: c.String("authority"), Reference: c.String("reference"),
+	kase := catalog.Case{ID: id, Authority: c.String("authority"), Reference: c.String("reference"),
 		Controllers: c.StringSlice("controller")}
 	if kase.Authority == "" || kase.Reference == "" || len(kase.Controllers) == 0 {
 		return usagef("case open needs --authority, --reference and at least one --controller (an attestation must name the data controller)")
@@ -91,7 +94,8 @@ func runCaseOpen(ctx context.Context, o globalOptions, v *shred.Service, kase ca
 }
 
 func caseCloseAction(c *cli.Context) error {
-	if err := requireArgs(c, 1, "CASE"); err != nil {
+	id, err := singleCaseArg(c)
+	if err != nil {
 		return err
 	}
 	if c.String("decision-ref") == "" || c.String("decision-file") == "" {
@@ -101,7 +105,7 @@ func caseCloseAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := closeRequest(c.Args().First(), c.String("decision-ref"), c.String("decision-file"))
+	req, err := closeRequest(id, c.String("decision-ref"), c.String("decision-file"))
 	if err != nil {
 		return err
 	}
@@ -202,14 +206,15 @@ func caseListAction(c *cli.Context) error {
 }
 
 func caseShowAction(c *cli.Context) error {
-	if err := requireArgs(c, 1, "CASE"); err != nil {
+	id, err := singleCaseArg(c)
+	if err != nil {
 		return err
 	}
 	o, v, err := setup(c)
 	if err != nil {
 		return err
 	}
-	kase, _, err := v.GetCase(c.Context, c.Args().First())
+	kase, _, err := v.GetCase(c.Context, id)
 	if err != nil {
 		return err
 	}
@@ -250,15 +255,20 @@ func caseControllerCommand() *cli.Command {
 			Name: "add", Usage: "add data controllers to a case (recorded in the ledger)", ArgsUsage: "CASE NAME...",
 			Description: "A shred can be attested only if a data controller is on record for the case or its backups. " +
 				"Any case takes them, a closed one too.\n\nEXAMPLES:\n   cryptoshred case controller add DPA-2021-0211 \"Example Ministry\"",
+			Flags: []cli.Flag{caseFlag()},
 			Action: func(c *cli.Context) error {
-				if err := requireArgs(c, 2, "CASE and NAME"); err != nil {
+				id, names, err := caseArg(c)
+				if err != nil {
 					return err
+				}
+				if len(names) == 0 {
+					return usagef("%s: missing NAME", commandName(c))
 				}
 				o, v, err := setup(c)
 				if err != nil {
 					return err
 				}
-				return runControllerAdd(c.Context, o, v, c.Args().First(), c.Args().Tail(), c.App.Writer)
+				return runControllerAdd(c.Context, o, v, id, names, c.App.Writer)
 			},
 		}},
 	}

@@ -27,12 +27,12 @@ func closedCaseCLI(t *testing.T, env testEnv, caseID string, data []byte) *catal
 
 func signingKey(t *testing.T, env testEnv) (priv, pub string) {
 	t.Helper()
-	prefix := filepath.Join(env.dir, "attest")
-	mustRun(t, env.srv, env.roles.admin, "attest", "keygen", "-o", prefix, "--no-password")
-	if st, err := os.Stat(prefix + ".key"); err != nil || st.Mode().Perm() != 0o600 {
+	priv = filepath.Join(env.dir, "attest.key")
+	mustRun(t, env.srv, env.roles.admin, "attest", "keygen", "-o", priv, "--no-password")
+	if st, err := os.Stat(priv); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("private key file: %v %v", st, err)
 	}
-	return prefix + ".key", prefix + ".pub"
+	return priv, filepath.Join(env.dir, "attest.pub")
 }
 
 func TestShredPlanRunAttestVerifyShow(t *testing.T) {

@@ -31,7 +31,7 @@ var commandExamples = map[string][]string{
 	"hold release":            {"cryptoshred hold release --case DPA-2021-0211 bk-01m8... --reason \"held by mistake\""},
 	"attest get":              {"cryptoshred attest get att-01m8... -o deletion.dsse.json"},
 	"attest list":             {"cryptoshred attest list --case DPA-2021-0211"},
-	"attest keygen":           {"cryptoshred attest keygen -o signer"},
+	"attest keygen":           {"cryptoshred attest keygen -o signer.key"},
 	"backup open":             {"cryptoshred backup open bk-01m8... --purpose \"subject access request 17\" -o casework.tar"},
 	"case open":               {"cryptoshred case open DPA-2021-0211 --authority \"Example DPA\" --reference \"J.nr. 1\" --controller \"Example Ministry\""},
 	"case close":              {"cryptoshred case close DPA-2021-0211 --decision-ref \"closing letter\" --decision-file closing-letter.pdf --dry-run"},

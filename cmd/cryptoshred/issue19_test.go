@@ -46,6 +46,8 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 		{[]string{"backup", "list", "foo"}, `backup list: unexpected argument "foo"`},
 		{[]string{"case", "list", "foo"}, `case list: unexpected argument "foo"`},
 		{[]string{"case", "show", "A", "B"}, `case show: unexpected argument "B"`},
+		{[]string{"case", "show", "--case", "A", "B"}, `case show: unexpected argument "B": the case is already given with --case`},
+		{[]string{"case", "show"}, `case show: missing CASE (the first argument, or --case)`},
 		{[]string{"backup", "dispose-original", "bk-a", "bk-b", "--method", "not-ours", "--note", "n"}, `unexpected argument "bk-b"`},
 		{[]string{"backup", "open", "bk-a", "bk-b", "--purpose", "p", "-o", "x"}, `unexpected argument "bk-b"`},
 		{[]string{"attest", "show", "a.json", "b.json"}, `unexpected argument "b.json"`},
@@ -54,6 +56,7 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 		{[]string{"report", "access", "x"}, `unexpected argument "x"`},
 		{[]string{"completion", "bash", "fish"}, `unexpected argument "fish"`},
 		{[]string{"backup", "list", "--sytem", "casework"}, `unknown flag --sytem (did you mean "--system"?)`},
+		{[]string{"backup", "protect", "f.tar", "-o", "dir"}, `unknown flag -o (this command writes into a directory or bucket: use --out)`},
 		{[]string{"hold", "place", "--case", "bad/case", "bk-a"}, `invalid case`},
 		{[]string{"case", "show", "bad/case"}, `invalid case`},
 		{[]string{"shred", "plan", "--case", "bad/case"}, `invalid case`},
@@ -61,6 +64,22 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 		r := expectCode(t, exitUsage, env.srv, tok, c.args...)
 		expectStderr(t, r, c.want)
 	}
+}
+
+// TestCaseFlagWorksOnCaseCommands: the case commands take the case as
+// their first argument or, like every other command, with --case.
+func TestCaseFlagWorksOnCaseCommands(t *testing.T) {
+	env := newTestEnv(t)
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "--case", "DPA-F", "--authority", "A", "--reference", "R",
+		"--controller", "Example Ministry")
+	mustRun(t, env.srv, env.roles.compliance, "case", "controller", "add", "--case", "DPA-F", "Example Agency")
+	byFlag := mustRun(t, env.srv, env.roles.compliance, "case", "show", "--case", "DPA-F")
+	byArg := mustRun(t, env.srv, env.roles.compliance, "case", "show", "DPA-F")
+	if byFlag.stdout != byArg.stdout || !strings.Contains(byArg.stdout, "Example Ministry; Example Agency") {
+		t.Fatalf("case show --case:\n%s\ncase show:\n%s", byFlag.stdout, byArg.stdout)
+	}
+	r := expectCode(t, exitUsage, env.srv, env.roles.compliance, "case", "controller", "add", "--case", "DPA-F")
+	expectStderr(t, r, "case controller add: missing NAME")
 }
 
 // TestAttestVerifyChecksEveryFile: `attest verify good bad` fails
@@ -409,13 +428,13 @@ func TestKeygenEncryptsAndPrintsFingerprint(t *testing.T) {
 	env := newTestEnv(t)
 	if !isTerminal(os.Stdin) {
 		t.Setenv(passwordEnv, "")
-		r := expectCode(t, exitUsage, env.srv, "", "attest", "keygen", "-o", env.dir+"/nopw")
+		r := expectCode(t, exitUsage, env.srv, "", "attest", "keygen", "-o", env.dir+"/nopw.key")
 		expectStderr(t, r, "attest keygen encrypts the private key: set "+passwordEnv+", run it on a terminal to be asked, or pass --no-password")
 	}
-	r := mustRun(t, env.srv, "", "attest", "keygen", "-o", env.dir+"/plain", "--no-password")
+	r := mustRun(t, env.srv, "", "attest", "keygen", "-o", env.dir+"/plain.key", "--no-password")
 	expectStderr(t, r, "warning: "+env.dir+"/plain.key is not encrypted (--no-password)")
 	t.Setenv(passwordEnv, "correct horse")
-	r = mustRun(t, env.srv, "", "attest", "keygen", "-o", env.dir+"/enc")
+	r = mustRun(t, env.srv, "", "attest", "keygen", "-o", env.dir+"/enc.key")
 	if !strings.Contains(r.stdout, "encrypted: true") || r.stderr != "" {
 		t.Fatalf("keygen: %s %s", r.stdout, r.stderr)
 	}
@@ -431,7 +450,7 @@ func TestKeygenEncryptsAndPrintsFingerprint(t *testing.T) {
 	if !strings.Contains(v.stdout, "signed by key "+strings.TrimSpace(fp)) {
 		t.Fatalf("verify names another fingerprint than keygen printed (%s):\n%s", fp, v.stdout)
 	}
-	js := mustRun(t, env.srv, "", "--format", "json", "attest", "keygen", "-o", env.dir+"/js")
+	js := mustRun(t, env.srv, "", "--format", "json", "attest", "keygen", "-o", env.dir+"/js.key")
 	if !strings.Contains(js.stdout, `"fingerprint": "SHA256:`) {
 		t.Fatalf("keygen --format json: %s", js.stdout)
 	}

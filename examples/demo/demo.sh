@@ -82,7 +82,7 @@ expect 0 "$cs" backup open "${ids[0]}" --purpose "DPA inspection copy, request 2
 cmp -s "$out/restore/inspection.tar" "$out/data/casework-2019-11-30.tar" || fail "restored file differs"
 say "backup admin opened ${ids[0]} for a documented purpose: byte-identical to the original, recorded in the ledger"
 
-"$cs" attest keygen -o "$out/attest-signer" --no-password >>"$log" 2>&1 || fail "keygen"
+"$cs" attest keygen -o "$out/attest-signer.key" --no-password >>"$log" 2>&1 || fail "keygen"
 say "generated an attestation signing key pair (private key mode 0600)"
 
 expect 4 "$cs" shred run --case DPA-2021-0211 --yes --sign-key "$out/attest-signer.key" --vault-snapshot-retention 720h
@@ -141,7 +141,7 @@ expect 0 "$cs" attest show "$out/attestation.dsse.json" --key "$out/attest-signe
 say "rendered the certificate of sanitization: certificate.html and certificate.txt"
 
 role "$auditor"
-"$cs" attest keygen --algorithm ed25519 --no-password -o "$out/auditor-witness" >>"$log" 2>&1 || fail "auditor keygen"
+"$cs" attest keygen --algorithm ed25519 --no-password -o "$out/auditor-witness.key" >>"$log" 2>&1 || fail "auditor keygen"
 expect 0 "$cs" attest witness "$out/attestation.dsse.json" --key "$out/attest-signer.pub" \
   --sign-key "$out/auditor-witness.key" --operator "Demo Auditor" -o "$out/witness.dsse.json"
 expect 0 "$cs" attest verify "$out/attestation.dsse.json" --key "$out/attest-signer.pub" \
