@@ -78,6 +78,9 @@ func shredRunAction(c *cli.Context) error {
 	if !opts.Yes && !isTerminal(c.App.Reader) {
 		return usagef("shred run destroys keys: pass --yes when stdin is not a terminal")
 	}
+	if err := opts.checkOutputs(); err != nil {
+		return err
+	}
 	o, v, err := setup(c)
 	if err != nil {
 		return err
@@ -121,6 +124,19 @@ func (o shredRunOptions) validate() error {
 	}
 	_, err := o.timestampers()
 	return err
+}
+
+// checkOutputs refuses, before anything is destroyed, output files that
+// could not be written afterwards.
+func (o shredRunOptions) checkOutputs() error {
+	for _, out := range []string{o.Output, o.Bundle} {
+		if out != "" {
+			if err := fsutil.CheckCreatable(out); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // timestampers returns a client for each --timestamp-url.

@@ -166,3 +166,22 @@ func TestShredRefusesBeforeDestroyingWhatItCouldNotAttest(t *testing.T) {
 		}
 	}
 }
+
+// TestShredRunRefusesAnExistingOutputFirst: an attestation file that could
+// not be written afterwards stops the run before any key is destroyed.
+func TestShredRunRefusesAnExistingOutputFirst(t *testing.T) {
+	env := newTestEnv(t)
+	b := closedCaseCLI(t, env, "DPA-O", []byte("old casework"))
+	priv, _ := signingKey(t, env)
+	att := filepath.Join(env.dir, "taken.dsse.json")
+	if err := os.WriteFile(att, []byte("an earlier attestation"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := expectCode(t, exitError, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-O", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "24h", "-o", att)
+	expectStderr(t, r, att+" already exists: refusing to overwrite it")
+	show := mustRun(t, env.srv, env.roles.admin, "backup", "show", b.ID)
+	if !strings.Contains(show.stdout, "in Vault, deletion allowed") {
+		t.Fatalf("the key was touched:\n%s", show.stdout)
+	}
+}

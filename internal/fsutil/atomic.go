@@ -42,13 +42,23 @@ func (a *AtomicFile) Write(p []byte) (int, error) {
 // Final returns the name the file gets on Commit.
 func (a *AtomicFile) Final() string { return a.final }
 
-// Create starts writing final. It refuses if final exists.
-func Create(final string) (*AtomicFile, error) {
+// CheckCreatable returns an error if Create(final) would refuse now: final
+// exists or its directory does not. A command that does irreversible work
+// before it writes its output calls it first.
+func CheckCreatable(final string) error {
 	if _, err := os.Lstat(final); err == nil {
-		return nil, fmt.Errorf("%s already exists: refusing to overwrite it", final)
+		return fmt.Errorf("%s already exists: refusing to overwrite it", final)
 	}
 	if st, err := os.Stat(filepath.Dir(final)); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("cannot create %s: its directory %s does not exist or is not a directory", final, filepath.Dir(final))
+		return fmt.Errorf("cannot create %s: its directory %s does not exist or is not a directory", final, filepath.Dir(final))
+	}
+	return nil
+}
+
+// Create starts writing final. It refuses if final exists.
+func Create(final string) (*AtomicFile, error) {
+	if err := CheckCreatable(final); err != nil {
+		return nil, err
 	}
 	if f := openAnonymous(filepath.Dir(final)); f != nil {
 		return &AtomicFile{File: f, final: final, anonymous: true}, nil
