@@ -64,6 +64,9 @@ func TestHoldsCasesLedgerAndAccessReport(t *testing.T) {
 	}
 }
 
+// editLedgerEntry rewrites a ledger slot with the root token: no role may
+// (shred/attack_test.go checks the admin's overwrite is refused), so this
+// is the operator-level edit verification must still catch.
 func editLedgerEntry(t *testing.T, env testEnv, seq int) {
 	t.Helper()
 	path := fmt.Sprintf("cryptoshred/data/ledger/%012d", seq)

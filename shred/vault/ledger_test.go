@@ -59,8 +59,8 @@ func appendN(t *testing.T, v *ledger.Ledger, n int) {
 	}
 }
 
-// rawKV edits the ledger behind cryptoshred's back, as an attacker with
-// the root token could.
+// rawKV edits the ledger behind cryptoshred's back, as only an attacker
+// with the root token could: no role may update or delete a ledger slot.
 type rawKV struct {
 	t   *testing.T
 	srv *vaulttest.Server
@@ -146,16 +146,24 @@ func TestLedgerAppendMovesTheHeadOnlyForward(t *testing.T) {
 	ctx := context.Background()
 	appendN(t, v, 3)
 	kv := rawKV{t: t, srv: srv}
+	// The head is the one ledger record every role may update: the admin's
+	// own token writes it here, with a plain KV call.
+	admin := srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)).Logical()
+	writeHead := func(d map[string]any) {
+		if _, err := admin.Write("cryptoshred/data/ledger/head", map[string]any{"data": d}); err != nil {
+			t.Fatalf("the admin token's head write: %v", err)
+		}
+	}
 	first := kv.read("ledger/head")
 	appendN(t, v, 2)
-	kv.write("ledger/head", first)
+	writeHead(first)
 	appendN(t, v, 1)
 	if h, err := v.ReadHead(ctx); err != nil || h.Seq != 6 {
 		t.Fatalf("head after a stale head and an append: %+v %v, want entry 6", h, err)
 	}
 	beyond := kv.read("ledger/head")
 	beyond["seq"] = 99
-	kv.write("ledger/head", beyond)
+	writeHead(beyond)
 	appendN(t, v, 1)
 	if h, err := v.ReadHead(ctx); err != nil || h.Seq != 99 {
 		t.Fatalf("head after an append: %+v %v, want entry 99 left for verify", h, err)
