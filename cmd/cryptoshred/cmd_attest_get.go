@@ -10,6 +10,7 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 func attestGetCommand() *cli.Command {
@@ -61,27 +62,15 @@ func attestListCommand() *cli.Command {
 		Usage:       "list the attestations stored in Vault",
 		Description: "EXAMPLES:\n   cryptoshred attest list\n   cryptoshred attest list --case DPA-2021-0211 --format json",
 		Flags:       []cli.Flag{&cli.StringFlag{Name: "case", Usage: "only this case's attestations"}},
-		Action: func(c *cli.Context) error {
-			o, v, err := setup(c)
-			if err != nil {
-				return err
-			}
-			if err := checkCaseExists(c.Context, v, c.String("case")); err != nil {
-				return err
-			}
-			list, err := v.ListAttestations(c.Context, c.String("case"))
-			if err != nil {
-				return err
-			}
-			if o.Format == "json" {
-				return writeJSON(c.App.Writer, nonNil(list))
-			}
-			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			printf(tw, "ATTESTATION\tCASE\tENVELOPE SHA-256\n")
-			for _, a := range list {
-				printf(tw, "%s\t%s\t%s\n", a.ID, a.Case, a.SHA256)
-			}
-			return tw.Flush()
-		},
+		Action:      listByCaseAction((*shred.Service).ListAttestations, renderAttestations),
 	}
+}
+
+func renderAttestations(w io.Writer, list []*catalog.AttestationInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	printf(tw, "ATTESTATION\tCASE\tENVELOPE SHA-256\n")
+	for _, a := range list {
+		printf(tw, "%s\t%s\t%s\n", a.ID, a.Case, a.SHA256)
+	}
+	return tw.Flush()
 }

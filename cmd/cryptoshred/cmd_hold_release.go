@@ -70,23 +70,30 @@ func holdListCommand() *cli.Command {
 		Usage:       "list hold records: every case's, or one case's with --case",
 		Description: "EXAMPLES:\n   cryptoshred hold list\n   cryptoshred hold list --case DPA-2021-0211 --format json",
 		Flags:       []cli.Flag{&cli.StringFlag{Name: "case", Usage: "only this case's holds"}},
-		Action: func(c *cli.Context) error {
-			o, v, err := setup(c)
-			if err != nil {
-				return err
-			}
-			if err := checkCaseExists(c.Context, v, c.String("case")); err != nil {
-				return err
-			}
-			holds, err := v.ListHolds(c.Context, c.String("case"))
-			if err != nil {
-				return err
-			}
-			if o.Format == "json" {
-				return writeJSON(c.App.Writer, nonNil(holds))
-			}
-			return renderHolds(c.App.Writer, holds)
-		},
+		Action:      listByCaseAction((*shred.Service).ListHolds, renderHolds),
+	}
+}
+
+// listByCaseAction is the action of a list command with an optional
+// --case: it refuses an unknown case, lists, and renders as JSON or with
+// render.
+func listByCaseAction[T any](list func(*shred.Service, context.Context, string) ([]T, error), render func(io.Writer, []T) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		o, v, err := setup(c)
+		if err != nil {
+			return err
+		}
+		if err := checkCaseExists(c.Context, v, c.String("case")); err != nil {
+			return err
+		}
+		items, err := list(v, c.Context, c.String("case"))
+		if err != nil {
+			return err
+		}
+		if o.Format == "json" {
+			return writeJSON(c.App.Writer, nonNil(items))
+		}
+		return render(c.App.Writer, items)
 	}
 }
 
