@@ -98,6 +98,13 @@ func (s *Service) ListBackups(ctx context.Context, f catalog.BackupFilter) ([]*c
 	return s.catalog.ListBackups(ctx, f)
 }
 
+// Systems returns the names of the systems that have backups, sorted.
+func (s *Service) Systems(ctx context.Context) ([]string, error) { return s.catalog.Systems(ctx) }
+
+// IndexSystems adds the system index entries a catalog written before the
+// index existed lacks, and returns how many it added.
+func (s *Service) IndexSystems(ctx context.Context) (int, error) { return s.catalog.IndexSystems(ctx) }
+
 // GetCase reads a case and its version.
 func (s *Service) GetCase(ctx context.Context, id string) (*catalog.Case, int, error) {
 	return s.catalog.GetCase(ctx, id)

@@ -97,20 +97,10 @@ func checkCaseExists(ctx context.Context, v *shred.Service, caseID string) error
 // noteUnknownSystem says on stderr when --system names no system in the
 // catalog, with the systems that exist and the closest one.
 func noteUnknownSystem(ctx context.Context, v *shred.Service, system string, ew io.Writer) error {
-	all, _, err := v.ListBackups(ctx, catalog.BackupFilter{})
-	if err != nil {
+	systems, err := v.Systems(ctx)
+	if err != nil || slices.Contains(systems, system) {
 		return err
 	}
-	var systems []string
-	for _, b := range all {
-		if b.System != "" && !slices.Contains(systems, b.System) {
-			systems = append(systems, b.System)
-		}
-	}
-	if slices.Contains(systems, system) {
-		return nil
-	}
-	slices.Sort(systems)
 	printf(ew, "note: no backup in the catalog has system %q%s; systems: %s\n", system,
 		didYouMean(system, systems), dash(strings.Join(systems, ", ")))
 	return nil

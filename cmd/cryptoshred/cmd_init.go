@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/cryptoshred/cryptoshred/shred/vault"
@@ -30,6 +31,15 @@ func runInit(ctx context.Context, o globalOptions, v *vault.Client, w io.Writer)
 	changes, err := v.Init(ctx)
 	if err != nil {
 		return err
+	}
+	// A catalog from before the system index gets its entries here, from
+	// the registrations, which only an operator-level token reads at once.
+	indexed, err := newService(v).IndexSystems(ctx)
+	if err != nil {
+		return err
+	}
+	if indexed > 0 {
+		changes = append(changes, vault.Change{What: fmt.Sprintf("indexed %d backup(s) by system", indexed)})
 	}
 	if o.Format == "json" {
 		return writeJSON(w, map[string]any{"changed": len(changes) > 0, "changes": nonNil(changes)})

@@ -101,14 +101,38 @@ func (f BackupFilter) match(b *Backup) bool {
 // and one RecordError per record it could not read. A malformed record
 // is skipped and reported, so no single record stops a listing; a failure
 // to reach the store is an error.
+//
+// A filter by case reads only the backups the case held (its hold
+// records), and one by system only those the system index names; every
+// record read is still matched against f.
 func (c *Catalog) ListBackups(ctx context.Context, f BackupFilter) ([]*Backup, []*RecordError, error) {
-	ids, err := c.store.List(ctx, "backups/")
+	ids, indexed, err := c.candidateIDs(ctx, f)
 	if err != nil {
 		return nil, nil, err
 	}
-	slices.Sort(ids)
 	backups, bad, err := c.ReadBackups(ctx, ids)
+	if indexed {
+		// An index entry whose record is gone or not yet written names nothing.
+		bad = slices.DeleteFunc(bad, func(e *RecordError) bool { return errors.Is(e.Err, errs.ErrNotFound) })
+	}
 	return slices.DeleteFunc(backups, func(b *Backup) bool { return !f.match(b) }), bad, err
+}
+
+// candidateIDs returns, sorted, the ids f can match: the case's held
+// backups, the system's indexed ones, or every backup; indexed says the
+// ids came from an index.
+func (c *Catalog) candidateIDs(ctx context.Context, f BackupFilter) (ids []string, indexed bool, err error) {
+	switch {
+	case f.Case != "":
+		ids, err = c.HeldIDs(ctx, f.Case)
+		return ids, true, err
+	case f.System != "":
+		ids, err = c.SystemIDs(ctx, f.System)
+		return ids, true, err
+	}
+	ids, err = c.store.List(ctx, "backups/")
+	slices.Sort(ids)
+	return ids, false, err
 }
 
 // GetBackups reads the backups ids, in order; any unreadable record is an

@@ -38,6 +38,13 @@ path "cryptoshred/data/registrations/*" {
   capabilities = ["create", "read"]
 }
 
+# The system index: entries created once, before the registration they
+# index, never updated or deleted, so no backup can be hidden from a
+# listing by system.
+path "cryptoshred/data/systems/*" {
+  capabilities = ["create", "read"]
+}
+
 path "cryptoshred/data/backups/*" {
   capabilities = ["create", "update", "read"]
 }

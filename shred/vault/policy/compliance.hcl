@@ -35,6 +35,10 @@ path "cryptoshred/data/registrations/*" {
   capabilities = ["read"]
 }
 
+path "cryptoshred/data/systems/*" {
+  capabilities = ["read"]
+}
+
 path "cryptoshred/data/backups/*" {
   capabilities = ["update", "read"]
 }

@@ -1,0 +1,95 @@
+package shred_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// protectIn protects data as a backup of system.
+func protectIn(t *testing.T, v *shred.Service, system string, data []byte) *catalog.Backup {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{
+		Source: writeFile(t, dir, system+".tar", data), OutDir: dir, System: system})
+	if err != nil {
+		t.Fatalf("protect: %v", err)
+	}
+	return b
+}
+
+func listIDs(t *testing.T, v *shred.Service, f catalog.BackupFilter) []string {
+	t.Helper()
+	list, skipped, err := v.ListBackups(context.Background(), f)
+	if err != nil || len(skipped) > 0 {
+		t.Fatalf("list %+v: skipped %v, %v", f, skipped, err)
+	}
+	var ids []string
+	for _, b := range list {
+		ids = append(ids, b.ID)
+	}
+	return ids
+}
+
+// Listings by system and by case read the system index and the case's
+// hold records. The admin's own token may add an index entry but neither
+// change nor delete one, and an entry planted for another system's backup
+// or for no backup lists nothing: each record is matched itself.
+func TestSystemIndexCannotHideOrAddBackups(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	a := protectIn(t, adminV, "casework", []byte("a"))
+	b := protectIn(t, adminV, "payroll", []byte("b"))
+	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); !slices.Equal(got, []string{a.ID}) {
+		t.Fatalf("casework lists %v, want %s", got, a.ID)
+	}
+	admin := asRole(t, srv, vault.PolicyAdmin)
+	admin.mustWrite("systems/casework/"+b.ID, map[string]any{"id": b.ID})
+	admin.mustWrite("systems/casework/bk-none", map[string]any{"id": "bk-none"})
+	if err := admin.write("systems/casework/"+a.ID, map[string]any{"id": "x"}); err == nil {
+		t.Fatal("the admin token updated an index entry")
+	}
+	if _, err := admin.l.Delete("cryptoshred/data/systems/casework/" + a.ID); err == nil {
+		t.Fatal("the admin token deleted an index entry")
+	}
+	if _, err := admin.l.Delete("cryptoshred/metadata/systems/casework/" + a.ID); err == nil {
+		t.Fatal("the admin token deleted an index entry's metadata")
+	}
+	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); !slices.Equal(got, []string{a.ID}) {
+		t.Fatalf("after planted entries casework lists %v, want %s", got, a.ID)
+	}
+	if systems, err := adminV.Systems(context.Background()); err != nil || !slices.Equal(systems, []string{"casework", "payroll"}) {
+		t.Fatalf("systems %v %v", systems, err)
+	}
+	openCase(t, complianceV, "IDX")
+	held, err := complianceV.PlaceHolds(context.Background(), compliance, "IDX", shred.HoldSelector{System: "casework"})
+	if err != nil || !slices.Equal(held, []string{a.ID}) {
+		t.Fatalf("system hold: %v %v", held, err)
+	}
+	if got := listIDs(t, adminV, catalog.BackupFilter{Case: "IDX"}); !slices.Equal(got, []string{a.ID}) {
+		t.Fatalf("case IDX lists %v, want %s", got, a.ID)
+	}
+}
+
+// A catalog written before the index existed gets its entries from init's
+// IndexSystems, once.
+func TestIndexSystemsFillsAnOldCatalog(t *testing.T) {
+	srv, adminV, _ := roles(t)
+	a := protectIn(t, adminV, "casework", []byte("a"))
+	srv.KVDelete(t, "cryptoshred/metadata/systems/casework/"+a.ID) // root: as if written before the index
+	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); len(got) != 0 {
+		t.Fatalf("unindexed backup listed: %v", got)
+	}
+	root := newService(vault.New(srv.Root(t), vault.DefaultMounts))
+	for _, want := range []int{1, 0} { // the second run finds nothing missing
+		if n, err := root.IndexSystems(context.Background()); err != nil || n != want {
+			t.Fatalf("IndexSystems: %d %v, want %d", n, err, want)
+		}
+	}
+	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); !slices.Equal(got, []string{a.ID}) {
+		t.Fatalf("after IndexSystems: %v", got)
+	}
+}
