@@ -164,4 +164,3 @@ type IndexEntry struct {
 	Last    string `json:"last"`
 	Backups int    `json:"backups"`
 }
-
