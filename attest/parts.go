@@ -15,7 +15,7 @@ const DefaultPartSize = 5000
 const MaxPartSize = 10000
 
 // MaxParts is the most parts one attestation may have.
-const MaxParts = 10000
+const MaxParts = 9999
 
 // CheckPartSet is the name of the check that the parts given are every
 // part of one attestation (CheckParts).
