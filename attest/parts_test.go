@@ -2,10 +2,16 @@ package attest
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sigstore/sigstore/pkg/signature"
 )
 
 // signedParts splits a deletion of n backups into parts of size, signs
@@ -124,4 +130,41 @@ func TestPartFileNames(t *testing.T) {
 			t.Errorf("IndexFileName(%q) = %q, want %q", tc[0], got, tc[2])
 		}
 	}
+}
+
+// BenchmarkVerifyParts signs a statement of 20,000 subjects in parts of
+// DefaultPartSize and times verifying every part and CheckParts.
+func BenchmarkVerifyParts(b *testing.B) {
+	st := manySubjects(20000)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := s
+	var envs [][]byte
+	for _, p := range SplitStatements(st.Predicate, digestsOf(st), DefaultPartSize) {
+		env, err := Sign(context.Background(), p, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		envs = append(envs, env)
+	}
+	for b.Loop() {
+		var stmts []*Statement
+		for _, env := range envs {
+			rep, err := Verify(context.Background(), env, v, VerifyOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			stmts = append(stmts, rep.Statement)
+		}
+		if set, err := CheckParts(stmts); err != nil || set.Backups != 20000 {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(envs[0]))/1024, "KiB/part")
 }
