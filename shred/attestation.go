@@ -109,8 +109,10 @@ func checkRetention(opts AttestOptions) error {
 }
 
 // Attest issues a signed attestation covering every backup of a closed
-// case whose key destruction is recorded. It stores the envelope in KV
-// attestations/<id> and records it in the ledger.
+// case whose key destruction is recorded, in parts of opts.PartSize
+// backups when there are more. It stores each envelope in KV
+// attestations/<id> (attestations/<id>-pNNNN for a part) and records each
+// in the ledger.
 func (s *Service) Attest(ctx context.Context, actor Actor, caseID string, opts AttestOptions) (*Attestation, error) {
 	if err := checkRetention(opts); err != nil {
 		return nil, err
