@@ -118,7 +118,7 @@ func (s *Service) GetAttestationParts(ctx context.Context, id string) ([][]byte,
 		return [][]byte{env}, err
 	}
 	first, ferr := s.catalog.AttestationInfo(ctx, PartID(id, 1))
-	if ferr != nil {
+	if ferr != nil || first.Of < 2 {
 		return nil, err // not found as a whole nor in parts
 	}
 	out := make([][]byte, 0, first.Of)

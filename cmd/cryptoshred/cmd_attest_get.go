@@ -57,8 +57,10 @@ func runAttestGet(ctx context.Context, v *shred.Service, opts attestGetOptions, 
 		return err
 	}
 	switch {
-	case opts.Part != 0 && (len(envs) == 1 || opts.Part < 1 || opts.Part > len(envs)):
-		return usagef("attestation %s has %d part(s): --part must be 2 or more and at most that", opts.ID, len(envs))
+	case opts.Part != 0 && len(envs) == 1:
+		return usagef("attestation %s was not issued in parts: leave out --part", opts.ID)
+	case opts.Part < 0 || opts.Part > len(envs):
+		return usagef("attestation %s has %d parts: --part must be 1 to %d", opts.ID, len(envs), len(envs))
 	case opts.Part != 0:
 		return writeEnvelope(envs[opts.Part-1], fmt.Sprintf("part %d of %d of attestation %s", opts.Part, len(envs), opts.ID), opts.Out, stdout, stderr)
 	case len(envs) > 1 && opts.Out == "":

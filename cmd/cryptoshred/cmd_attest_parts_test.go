@@ -130,6 +130,9 @@ func TestAttestGetAndListParts(t *testing.T) {
 	if !strings.HasPrefix(r.stderr, "cryptoshred: attestation "+id+" has 2 parts: write them all with -o FILE") {
 		t.Fatalf("get of parts to stdout: %s", r.stderr)
 	}
+	if r := expectCode(t, exitUsage, env.srv, env.roles.auditor, "attest", "get", id, "--part", "3"); !strings.Contains(r.stderr, "--part must be 1 to 2") {
+		t.Fatalf("get --part 3 of 2: %s", r.stderr)
+	}
 	part2 := mustRun(t, env.srv, env.roles.auditor, "attest", "get", id, "--part", "2")
 	want, _ := os.ReadFile(filepath.Join(env.dir, idx.Parts[1].File))
 	if part2.stdout != string(want) {
