@@ -158,3 +158,24 @@ func TestCosignVerifiesVectors(t *testing.T) {
 		wantCosign(t, pub, env, readTestdata(t, "vector.blob"), true)
 	}
 }
+
+// TestCosignVerifiesOnePart: cosign verifies a ciphertext against the part
+// of a multi-part attestation that names it, and not against another.
+func TestCosignVerifiesOnePart(t *testing.T) {
+	s, _, pub := newFileSigner(t, ECDSAP256, nil)
+	st := manySubjects(7)
+	parts := SplitStatements(st.Predicate, digestsOf(st), 3)
+	var envs [][]byte
+	for _, p := range parts {
+		env, err := Sign(context.Background(), p, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, env)
+	}
+	blob := []byte("file-0000004.age") // subject of bk-0000004, in part 2 of 3
+	wantCosign(t, pub, envs[1], blob, true)
+	wantCosign(t, pub, envs[1], nil, true, "--check-claims=false")
+	wantCosign(t, pub, envs[0], blob, false)
+	wantCosign(t, pub, envs[2], blob, false)
+}

@@ -54,7 +54,10 @@ type Subject struct {
 // Deletion is the predicate: the record of one crypto-shredding run.
 // All times must be in UTC.
 type Deletion struct {
-	AttestationID string    `json:"attestationId"`
+	AttestationID string `json:"attestationId"`
+	// Part is set when the attestation is split into parts (a case of
+	// more backups than one part holds); nil for a whole case.
+	Part          *Part     `json:"part,omitempty"`
 	IssuedAt      time.Time `json:"issuedAt"`
 	Controllers   []string  `json:"controllers"`
 	Case          Case      `json:"case"`
@@ -65,6 +68,15 @@ type Deletion struct {
 	ResidualRisks []string  `json:"residualRisks"`
 	Tool          Tool      `json:"tool"`
 	Ledger        Ledger    `json:"ledger"`
+}
+
+// Part places a statement among the parts of one attestation: Index of Of
+// (1-based), covering the backup ids First to Last (in byte order).
+type Part struct {
+	Index int    `json:"index"`
+	Of    int    `json:"of"`
+	First string `json:"first"`
+	Last  string `json:"last"`
 }
 
 // Case is the data protection authority's case that held the backups.

@@ -183,6 +183,7 @@ func (c *checker) deletion(path string, d *Deletion) {
 		ids[b.BackupID] = true
 		c.backup(bp, &b, d)
 	}
+	c.part(path+".part", d)
 	c.strs(path+".residualRisks", d.ResidualRisks, 0)
 	c.str(path+".tool.name", d.Tool.Name)
 	c.str(path+".tool.version", d.Tool.Version)

@@ -13,13 +13,15 @@ import (
 
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
-// A case larger than one attestation holds is refused before anything is
-// destroyed, not destroyed and then left without an attestation.
-func TestCheckAttestableRefusesMoreThanOneAttestationHolds(t *testing.T) {
+// A case larger than one statement holds is attested in parts, so it is
+// no longer refused; a part size no envelope holds, or more parts than an
+// attestation may have, is refused before anything is destroyed.
+func TestCheckAttestableAllowsPartsAndRefusesWhatCannotBeIssued(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	signer, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
 	if err != nil {
@@ -27,16 +29,20 @@ func TestCheckAttestableRefusesMoreThanOneAttestationHolds(t *testing.T) {
 	}
 	opts := AttestOptions{Signer: signer, SnapshotRetention: time.Hour}
 	plan := &Plan{Case: &catalog.Case{ID: "BIG", Controllers: []string{"Example Ministry"}}}
-	for range MaxAttestedBackups {
+	for range 100000 {
 		plan.Items = append(plan.Items, &PlanItem{Backup: &catalog.Backup{}, Action: ActionDestroy})
 	}
 	s := &Service{}
 	if err := s.checkAttestable(context.Background(), plan, opts); err != nil {
-		t.Fatalf("a case of exactly %d backups: %v", MaxAttestedBackups, err)
+		t.Fatalf("a case of 100,000 backups in parts: %v", err)
 	}
-	plan.Items = append(plan.Items, &PlanItem{Backup: &catalog.Backup{}, Action: ActionDone})
+	opts.PartSize = attest.MaxPartSize + 1
+	if err := s.checkAttestable(context.Background(), plan, opts); err == nil || !strings.Contains(err.Error(), "part size must be 1 to 10000") {
+		t.Fatalf("a part larger than an envelope holds: %v", err)
+	}
+	opts.PartSize = 10
 	err = s.checkAttestable(context.Background(), plan, opts)
-	if !errors.Is(err, errs.ErrRefused) || !strings.Contains(err.Error(), "10001 backups") {
-		t.Fatalf("a case of %d backups: %v", MaxAttestedBackups+1, err)
+	if !errors.Is(err, errs.ErrRefused) || !strings.Contains(err.Error(), "100000 backups in 10000 parts") {
+		t.Fatalf("more parts than an attestation has: %v", err)
 	}
 }

@@ -37,6 +37,10 @@ type AttestOptions struct {
 	// (ReconcileUnwraps): each backup's count of unwraps in it, and of
 	// those without a recorded purpose, goes into the attestation.
 	Audit *audit.Report
+	// PartSize is the most backups one signed statement covers; a case of
+	// more is attested in parts (attest/SCHEMA.md). 0 means
+	// attest.DefaultPartSize; at most attest.MaxPartSize.
+	PartSize int
 }
 
 // Timestamper obtains a checked RFC 3161 timestamp (a DER TimeStampResp)
@@ -50,13 +54,15 @@ var timestampCheck = []byte("cryptoshred timestamping authority check")
 
 // Attestation is a signed deletion attestation as issued: the DSSE
 // envelope, and the Sigstore bundle holding it with the timestamps over its
-// signature.
+// signature. Envelope and Bundle are those of the first part; Parts has
+// every part (one, with Of 1, for a whole attestation), Backups the total.
 type Attestation struct {
 	ID         string
 	Envelope   []byte
 	Bundle     []byte
 	Timestamps int
 	Backups    int
+	Parts      []*AttestationPart
 }
 
 // residualRisks are stated in every attestation.
@@ -65,13 +71,6 @@ var residualRisks = []string{
 	"file keys unwrapped by an authorised open may have been retained by that process",
 	"plaintext copies made before the backup was protected are not erased by destroying its key (see each backup's original)",
 }
-
-// MaxAttestedBackups is the most backups one case's attestation covers: at
-// about 1.4 KiB per backup (1,359 KiB measured for 1,000), 10,000 stay
-// well within attest.MaxEnvelopeSize. Until attestations are split into
-// parts (attest/SCHEMA.md), a larger case is refused before any key is
-// destroyed rather than destroyed without an attestation.
-const MaxAttestedBackups = 10000
 
 // checkAttestable refuses, before any key is destroyed, a plan whose
 // attestation could not be issued: no declared snapshot retention, no
@@ -88,9 +87,8 @@ func (s *Service) checkAttestable(ctx context.Context, plan *Plan, opts AttestOp
 	if len(controllers(plan.Case, plan.backups())) == 0 {
 		return errs.Refusedf("no data controller is recorded for case %s or its backups: name one with case open --controller or backup protect --controller", plan.Case.ID)
 	}
-	if n := plan.Count(ActionDestroy) + plan.Count(ActionDone); n > MaxAttestedBackups {
-		return errs.Refusedf("case %s would attest %d backups, more than one attestation holds (%d, within the %d MiB envelope limit): "+
-			"nothing was destroyed; hold the backups under several cases of at most %d", plan.Case.ID, n, MaxAttestedBackups, attest.MaxEnvelopeSize>>20, MaxAttestedBackups)
+	if err := checkParts(plan, opts); err != nil {
+		return err
 	}
 	if _, err := opts.Signer.SignMessage(strings.NewReader("cryptoshred signer check")); err != nil {
 		return errs.Refusedf("the signing key cannot sign, so no attestation could be issued: %v", err)
@@ -111,8 +109,10 @@ func checkRetention(opts AttestOptions) error {
 }
 
 // Attest issues a signed attestation covering every backup of a closed
-// case whose key destruction is recorded. It stores the envelope in KV
-// attestations/<id> and records it in the ledger.
+// case whose key destruction is recorded, in parts of opts.PartSize
+// backups when there are more. It stores each envelope in KV
+// attestations/<id> (attestations/<id>-pNNNN for a part) and records each
+// in the ledger.
 func (s *Service) Attest(ctx context.Context, actor Actor, caseID string, opts AttestOptions) (*Attestation, error) {
 	if err := checkRetention(opts); err != nil {
 		return nil, err
@@ -122,30 +122,6 @@ func (s *Service) Attest(ctx context.Context, actor Actor, caseID string, opts A
 		return nil, err
 	}
 	return s.issue(ctx, actor, c, opts)
-}
-
-// issue signs and stores the attestation of c's recorded destructions.
-func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions) (*Attestation, error) {
-	d, digests, excluded, err := s.buildDeletion(ctx, actor, c, opts)
-	if err != nil {
-		return nil, err
-	}
-	env, err := attest.Sign(ctx, attest.NewStatement(*d, digests), opts.Signer)
-	if err != nil {
-		return nil, err
-	}
-	bundle, err := newBundle(ctx, env, opts)
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.storeAttestation(ctx, actor, c.ID, d, env)
-	if a != nil {
-		a.Bundle, a.Timestamps = bundle, len(opts.Timestampers)
-	}
-	if err != nil {
-		return a, err
-	}
-	return a, batchError(len(d.Backups), excluded)
 }
 
 // newBundle asks every timestamper for a timestamp over env's signature
@@ -170,16 +146,6 @@ func newBundle(ctx context.Context, env []byte, opts AttestOptions) ([]byte, err
 	return attest.NewBundle(env, pub, stamps)
 }
 
-func (s *Service) storeAttestation(ctx context.Context, actor Actor, caseID string, d *attest.Deletion, env []byte) (*Attestation, error) {
-	a := &Attestation{ID: d.AttestationID, Envelope: env, Backups: len(d.Backups)}
-	if err := s.catalog.PutAttestation(ctx, a.ID, caseID, env); err != nil {
-		return a, fmt.Errorf("attestation signed but not stored in Vault: %w", err)
-	}
-	_, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindAttestationIssued, Case: caseID,
-		Details: map[string]string{"attestation": a.ID, "envelopeSha256": sha256Hex(env), "backups": fmt.Sprint(a.Backups)}})
-	return a, err
-}
-
 // ListAttestations returns the index of the stored attestations, oldest
 // first, only caseID's unless it is empty.
 func (s *Service) ListAttestations(ctx context.Context, caseID string) ([]*catalog.AttestationInfo, error) {
@@ -187,7 +153,8 @@ func (s *Service) ListAttestations(ctx context.Context, caseID string) ([]*catal
 }
 
 // GetAttestation returns a stored envelope, checked against the SHA-256
-// recorded when it was stored.
+// recorded when it was stored: a whole attestation, or one part by its
+// stored id (PartID).
 func (s *Service) GetAttestation(ctx context.Context, id string) ([]byte, error) {
 	return s.catalog.GetAttestation(ctx, id)
 }

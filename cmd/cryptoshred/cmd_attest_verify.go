@@ -121,15 +121,19 @@ func attestVerifyCommand() *cli.Command {
 }
 
 // runAttestVerify verifies every file of opts.Files, reporting each; one
-// that fails makes the whole command fail, after all are reported.
+// that fails makes the whole command fail, after all are reported. Parts
+// of an attestation issued in parts are then checked together: given
+// several, they must be every part of one attestation.
 func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error {
 	if len(opts.Files) <= 1 {
 		if len(opts.Files) == 1 {
 			opts.File = opts.Files[0]
 		}
-		return verifyOne(ctx, opts, w)
+		_, err := verifyOne(ctx, opts, w)
+		return err
 	}
 	var failed []error
+	var parts []*attest.Statement
 	for i, f := range opts.Files {
 		if i > 0 && opts.Format != "json" {
 			printf(w, "\n")
@@ -138,45 +142,71 @@ func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error
 			printf(w, "%s:\n", f)
 		}
 		opts.File = f
-		if err := verifyOne(ctx, opts, w); err != nil {
+		rep, err := verifyOne(ctx, opts, w)
+		if err != nil {
 			if opts.Format != "json" {
 				printf(w, "FAILED: %s: %v\n", f, err)
 			}
 			failed = append(failed, err)
+		} else if rep.Statement.Predicate.Part != nil {
+			parts = append(parts, rep.Statement)
 		}
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d attestation(s) failed: %w", len(failed), len(opts.Files), errors.Join(failed...))
 	}
+	return checkPartSet(parts, opts.Format, w)
+}
+
+// checkPartSet checks that parts, when more than one was given, are every
+// part of one attestation, and reports the total.
+func checkPartSet(parts []*attest.Statement, format string, w io.Writer) error {
+	if len(parts) < 2 {
+		return nil
+	}
+	set, err := attest.CheckParts(parts)
+	if format == "json" {
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, set)
+	}
+	printf(w, "\n")
+	if err != nil {
+		printf(w, "FAIL  %-15s %v\n", attest.CheckPartSet, errors.Unwrap(err))
+		return err
+	}
+	printf(w, "PASS  %-15s parts 1 to %d of attestation %s, one each, id ranges apart\n", attest.CheckPartSet, set.Parts, set.AttestationID)
+	printf(w, "VERIFIED: attestation %s of case %s complete: %d backups in %d parts\n", set.AttestationID, set.Case, set.Backups, set.Parts)
 	return nil
 }
 
-func verifyOne(ctx context.Context, opts verifyOptions, w io.Writer) error {
+func verifyOne(ctx context.Context, opts verifyOptions, w io.Writer) (*attest.Report, error) {
 	env, verifier, err := loadForVerify(opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	digest := opts.Digest
 	if opts.Backup != "" {
 		if digest, _, err = fsutil.FileSHA256(opts.Backup); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	vopts, err := opts.Trust.verifyOptions(digest)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rep, verr := attest.Verify(ctx, env, verifier, vopts)
 	if rep == nil {
-		return verr
+		return nil, verr
 	}
 	if err := renderReport(w, opts.Format, rep); err != nil {
-		return err
+		return rep, err
 	}
 	if verr == nil && opts.Witness != "" {
-		return verifyWitness(ctx, env, opts.Witness, opts.WitnessKey, w)
+		return rep, verifyWitness(ctx, env, opts.Witness, opts.WitnessKey, w)
 	}
-	return verr
+	return rep, verr
 }
 
 func loadForVerify(opts verifyOptions) ([]byte, signature.Verifier, error) {
@@ -213,10 +243,18 @@ func renderReport(w io.Writer, format string, rep *attest.Report) error {
 	for _, tt := range rep.TrustedTimes {
 		printf(w, "TIME  %s (RFC 3161 timestamp by %s, serial %s)\n", tt.Time.Format(time.RFC3339), tt.Authority, tt.Serial)
 	}
-	if rep.OK() {
-		printf(w, "VERIFIED: attestation %s, %d backup(s), signed by key %s, %s\n",
-			rep.Statement.Predicate.AttestationID, len(rep.Statement.Predicate.Backups), rep.KeyFingerprint, trustedTimeSummary(rep))
+	if !rep.OK() {
+		return nil
 	}
+	p := rep.Statement.Predicate
+	if p.Part == nil {
+		printf(w, "VERIFIED: attestation %s, %d backup(s), signed by key %s, %s\n",
+			p.AttestationID, len(p.Backups), rep.KeyFingerprint, trustedTimeSummary(rep))
+		return nil
+	}
+	printf(w, "VERIFIED: part %d of %d of attestation %s, %d backup(s) (%s to %s), signed by key %s, %s\n",
+		p.Part.Index, p.Part.Of, p.AttestationID, len(p.Backups), p.Part.First, p.Part.Last, rep.KeyFingerprint, trustedTimeSummary(rep))
+	printf(w, "PART  this is part %d of %d: the attestation is complete only with all %d parts (verify them together)\n", p.Part.Index, p.Part.Of, p.Part.Of)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/urfave/cli/v2"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/attest/tsa"
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
@@ -30,6 +31,7 @@ type shredRunOptions struct {
 	TimestampURLs            []string
 	TimestampTimeout         time.Duration
 	AuditLogs                []string
+	PartSize                 int
 }
 
 func shredRunCommand() *cli.Command {
@@ -53,6 +55,7 @@ func shredRunCommand() *cli.Command {
 			&cli.StringFlag{Name: "bundle", Usage: "also write the attestation as a Sigstore bundle v0.3 to this file (what cosign --bundle reads)"},
 			&cli.StringSliceFlag{Name: "timestamp-url", Usage: "RFC 3161 timestamping authority `URL` whose timestamp over the signature goes in the bundle (repeatable; tried before any key is destroyed)"},
 			&cli.DurationFlag{Name: "timestamp-timeout", Usage: "time limit of one request to a timestamping authority", Value: tsa.DefaultTimeout},
+			&cli.IntFlag{Name: "part-size", Usage: "most backups one signed attestation part covers; a larger case is attested in parts (-o FILE, FILE.part-0002..., FILE.index.json)", Value: attest.DefaultPartSize},
 			&cli.StringSliceFlag{Name: "vault-audit-log", Usage: "Vault file-audit log `FILE` (repeatable; gzip and rotated files too): each backup's unwraps in it, and those without a recorded purpose, go into the attestation"},
 		},
 		Action: shredRunAction,
@@ -68,7 +71,7 @@ func shredRunAction(c *cli.Context) error {
 		Parallel: c.Int("parallel"), RequireOriginalsDisposed: c.Bool("require-originals-disposed"),
 		SignKey: c.String("sign-key"), Output: c.String("output"), Operator: c.String("operator"),
 		Bundle: c.String("bundle"), TimestampURLs: c.StringSlice("timestamp-url"), TimestampTimeout: c.Duration("timestamp-timeout"),
-		AuditLogs: c.StringSlice("vault-audit-log")}
+		AuditLogs: c.StringSlice("vault-audit-log"), PartSize: c.Int("part-size")}
 	if err := opts.parseDurations(c.String("grace"), c.String("vault-snapshot-retention")); err != nil {
 		return err
 	}
@@ -121,6 +124,8 @@ func (o shredRunOptions) validate() error {
 		return usagef("at most 8 --timestamp-url")
 	case o.TimestampTimeout <= 0:
 		return usagef("--timestamp-timeout must be positive")
+	case o.PartSize < 1 || o.PartSize > attest.MaxPartSize:
+		return usagef("--part-size must be 1 to %d", attest.MaxPartSize)
 	}
 	_, err := o.timestampers()
 	return err
@@ -129,7 +134,11 @@ func (o shredRunOptions) validate() error {
 // checkOutputs refuses, before anything is destroyed, output files that
 // could not be written afterwards.
 func (o shredRunOptions) checkOutputs() error {
-	for _, out := range []string{o.Output, o.Bundle} {
+	outs := []string{o.Output, o.Bundle}
+	if o.Output != "" {
+		outs = append(outs, attest.IndexFileName(o.Output), attest.PartFileName(o.Output, 2))
+	}
+	for _, out := range outs {
 		if out != "" {
 			if err := fsutil.CheckCreatable(out); err != nil {
 				return err
@@ -204,6 +213,9 @@ func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred
 	if rerr := renderRun(o, res, stdout, stderr); rerr != nil {
 		return rerr
 	}
+	if res.Attestation != nil && len(res.Attestation.Parts) > 1 {
+		return errors.Join(err, writeAttestationParts(res.Attestation, res.Case, opts, stderr))
+	}
 	if res.Attestation != nil {
 		return errors.Join(err, writeAttestation(res.Attestation, opts.Output, stderr), writeBundle(res.Attestation, opts.Bundle, stderr))
 	}
@@ -230,6 +242,27 @@ func writeAttestation(a *shred.Attestation, out string, stderr io.Writer) error 
 		return fmt.Errorf("attestation %s is stored in Vault but could not be written to %s: %w", a.ID, out, err)
 	}
 	fmt.Fprintf(stderr, "attestation %s covering %d backup(s) written to %s and stored in Vault\n", a.ID, a.Backups, out)
+	return nil
+}
+
+// writeAttestationParts writes each part of an attestation issued in
+// parts, its bundle if asked, and the index of the parts.
+func writeAttestationParts(a *shred.Attestation, caseID string, opts shredRunOptions, stderr io.Writer) error {
+	out := opts.Output
+	if out == "" {
+		out = a.ID + ".dsse.json"
+	}
+	index, err := partFiles{ID: a.ID, Case: caseID, Out: out, Bundle: opts.Bundle}.write(a.Parts)
+	if err != nil {
+		return fmt.Errorf("attestation %s is stored in Vault but its files could not all be written: %w", a.ID, err)
+	}
+	last := a.Parts[len(a.Parts)-1].Index
+	fmt.Fprintf(stderr, "attestation %s covering %d backup(s) in %d parts written to %s to %s (index %s) and stored in Vault\n",
+		a.ID, a.Backups, len(a.Parts), out, attest.PartFileName(out, last), index)
+	if opts.Bundle != "" {
+		fmt.Fprintf(stderr, "Sigstore bundles of the %d parts with %d RFC 3161 timestamp(s) each written to %s to %s\n",
+			len(a.Parts), a.Timestamps, opts.Bundle, attest.PartFileName(opts.Bundle, last))
+	}
 	return nil
 }
 
@@ -274,7 +307,7 @@ func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) 
 func attestOptions(signer signature.Signer, opts shredRunOptions) (shred.AttestOptions, error) {
 	ts, err := opts.timestampers()
 	return shred.AttestOptions{Signer: signer, SnapshotRetention: opts.SnapshotRetention, ToolVersion: version,
-		Operator: opts.Operator, Timestampers: ts}, err
+		Operator: opts.Operator, Timestampers: ts, PartSize: opts.PartSize}, err
 }
 
 // auditReport reads the audit logs, if any, and reconciles them with the

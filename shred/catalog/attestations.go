@@ -15,18 +15,51 @@ import (
 // a thousand backups signs a larger statement.
 const attestationPart = 512 << 10
 
-// PutAttestation stores env in parts under attestations/<id>/<n>, then the
-// index attestations/<id> naming their count and the envelope's SHA-256.
-func (c *Catalog) PutAttestation(ctx context.Context, id, caseID string, env []byte) error {
-	parts := 0
+// PutAttestation stores env, the envelope info.ID names, in chunks under
+// attestations/<id>/<n>, then the index attestations/<id> naming their
+// count, the envelope's SHA-256, its case and, for one part of an
+// attestation issued in parts, which part it is.
+func (c *Catalog) PutAttestation(ctx context.Context, info AttestationInfo, env []byte) error {
+	chunks := 0
 	for chunk := range slices.Chunk(env, attestationPart) {
-		if _, err := c.store.Put(ctx, fmt.Sprintf("attestations/%s/%d", id, parts), map[string]any{"data": string(chunk)}, 0); err != nil {
+		if _, err := c.store.Put(ctx, fmt.Sprintf("attestations/%s/%d", info.ID, chunks), map[string]any{"data": string(chunk)}, 0); err != nil {
 			return err
 		}
-		parts++
+		chunks++
 	}
-	_, err := c.store.Put(ctx, "attestations/"+id, map[string]any{"case": caseID, "parts": parts, "sha256": sha256Hex(env)}, 0)
+	rec := map[string]any{"case": info.Case, "parts": chunks, "sha256": sha256Hex(env)}
+	if info.Of > 0 {
+		rec["attestation"], rec["part"], rec["of"] = info.Attestation, info.Part, info.Of
+	}
+	_, err := c.store.Put(ctx, "attestations/"+info.ID, rec, 0)
 	return err
+}
+
+// AttestationInfo returns the index of the stored envelope id.
+func (c *Catalog) AttestationInfo(ctx context.Context, id string) (*AttestationInfo, error) {
+	if err := CheckID("attestation", id); err != nil {
+		return nil, err
+	}
+	rec, err := c.store.Get(ctx, "attestations/"+id)
+	if err != nil {
+		return nil, err
+	}
+	return attestationInfo(id, rec.Data), nil
+}
+
+func attestationInfo(id string, data map[string]any) *AttestationInfo {
+	a := &AttestationInfo{ID: id}
+	a.Case, _ = data["case"].(string)
+	a.SHA256, _ = data["sha256"].(string)
+	a.Attestation, _ = data["attestation"].(string)
+	a.Part, a.Of = jsonInt(data["part"]), jsonInt(data["of"])
+	return a
+}
+
+func jsonInt(v any) int {
+	n, _ := v.(json.Number)
+	i, _ := n.Int64()
+	return int(i)
 }
 
 // GetAttestation returns a stored envelope, checked against the SHA-256
@@ -61,11 +94,16 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// AttestationInfo is the index of one stored attestation.
+// AttestationInfo is the index of one stored attestation, or of one part
+// of an attestation issued in parts: then ID is the part's (<id>-pNNNN),
+// Attestation the attestation's, and it is Part of Of.
 type AttestationInfo struct {
-	ID     string `json:"id"`
-	Case   string `json:"case"`
-	SHA256 string `json:"sha256"`
+	ID          string `json:"id"`
+	Case        string `json:"case"`
+	SHA256      string `json:"sha256"`
+	Attestation string `json:"attestation,omitempty"`
+	Part        int    `json:"part,omitempty"`
+	Of          int    `json:"of,omitempty"`
 }
 
 // ListAttestations returns the index of every stored attestation, oldest
@@ -85,9 +123,7 @@ func (c *Catalog) ListAttestations(ctx context.Context, caseID string) ([]*Attes
 		if err != nil {
 			return nil, fmt.Errorf("attestation %s: %w", n, err)
 		}
-		a := &AttestationInfo{ID: n}
-		a.Case, _ = rec.Data["case"].(string)
-		a.SHA256, _ = rec.Data["sha256"].(string)
+		a := attestationInfo(n, rec.Data)
 		if caseID == "" || a.Case == caseID {
 			out = append(out, a)
 		}

@@ -1,0 +1,80 @@
+package attest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// DefaultPartSize is the most subjects one part of an attestation holds
+// unless told otherwise: about 7 MiB of envelope at 1.4 KiB a backup.
+const DefaultPartSize = 5000
+
+// MaxPartSize is the largest part size allowed: 10,000 subjects stay well
+// within MaxEnvelopeSize (about 12,000 would reach it).
+const MaxPartSize = 10000
+
+// MaxParts is the most parts one attestation may have.
+const MaxParts = 9999
+
+// CheckPartSet is the name of the check that the parts given are every
+// part of one attestation (CheckParts).
+const CheckPartSet = "parts"
+
+// SplitStatements returns the statements attesting d. When d's backups fit
+// in one part of size subjects (DefaultPartSize if size <= 0) that is one
+// statement without Part, exactly as NewStatement makes it. Otherwise the
+// backups, sorted by id, are split into parts of at most size, each a
+// statement whose Part gives its index, the count and its id range.
+// digests are as for NewStatement.
+func SplitStatements(d Deletion, digests map[string]string, size int) []*Statement {
+	if size <= 0 {
+		size = DefaultPartSize
+	}
+	if len(d.Backups) <= size {
+		return []*Statement{NewStatement(d, digests)}
+	}
+	backups := slices.Clone(d.Backups)
+	slices.SortFunc(backups, func(a, b Backup) int { return strings.Compare(a.BackupID, b.BackupID) })
+	of := (len(backups) + size - 1) / size
+	out := make([]*Statement, 0, of)
+	for chunk := range slices.Chunk(backups, size) {
+		p := d
+		p.Backups = chunk
+		p.Part = &Part{Index: len(out) + 1, Of: of, First: chunk[0].BackupID, Last: chunk[len(chunk)-1].BackupID}
+		out = append(out, NewStatement(p, digests))
+	}
+	return out
+}
+
+// part checks d's Part, if any: its index within 1..of, and a range whose
+// first and last are backups of the part and holds every other.
+func (c *checker) part(path string, d *Deletion) {
+	p := d.Part
+	if p == nil {
+		return
+	}
+	if p.Of < 2 || p.Of > MaxParts {
+		c.fail(path+".of", "must be 2 to %d (a whole case has no part)", MaxParts)
+	}
+	if p.Index < 1 || p.Index > p.Of {
+		c.fail(path+".index", "must be 1 to %d", p.Of)
+	}
+	c.str(path+".first", p.First)
+	c.str(path+".last", p.Last)
+	if p.First > p.Last {
+		c.fail(path+".last", "is before first")
+	}
+	ends := 0
+	for i, b := range d.Backups {
+		if b.BackupID < p.First || b.BackupID > p.Last {
+			c.fail(fmt.Sprintf("predicate.backups[%d].backupId", i), "%q is outside the part's range %q to %q", b.BackupID, p.First, p.Last)
+		}
+		if b.BackupID == p.First || b.BackupID == p.Last {
+			ends++
+		}
+	}
+	if ends < 1 || (p.First != p.Last && ends < 2) {
+		c.fail(path, "first and last must be backups of the part")
+	}
+}

@@ -1,0 +1,166 @@
+package attest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// PartSet is what CheckParts found: every part of one attestation.
+type PartSet struct {
+	AttestationID string `json:"attestationId"`
+	Case          string `json:"case"`
+	Parts         int    `json:"parts"`
+	Backups       int    `json:"backups"`
+}
+
+// CheckParts checks that stmts, each already verified (Verify), are every
+// part of one attestation: one attestationId, case, ledger head and
+// issuedAt, each index from 1 to of exactly once, and id ranges that do
+// not overlap. It takes time linear in the number of parts. The error is
+// a *VerificationError naming CheckPartSet.
+func CheckParts(stmts []*Statement) (*PartSet, error) {
+	if err := oneAttestation(stmts); err != nil {
+		return nil, &VerificationError{Check: CheckPartSet, Err: err}
+	}
+	first := stmts[0].Predicate
+	byIndex := make([]*Deletion, first.Part.Of+1)
+	set := &PartSet{AttestationID: first.AttestationID, Case: first.Case.ID, Parts: first.Part.Of}
+	for _, st := range stmts {
+		p := &st.Predicate
+		if err := samePartOf(p, &first, byIndex); err != nil {
+			return nil, &VerificationError{Check: CheckPartSet, Err: err}
+		}
+		byIndex[p.Part.Index] = p
+		set.Backups += len(p.Backups)
+	}
+	if err := completeRanges(first.AttestationID, byIndex); err != nil {
+		return nil, &VerificationError{Check: CheckPartSet, Err: err}
+	}
+	return set, nil
+}
+
+// oneAttestation refuses an empty list, a whole attestation among parts,
+// and parts of several attestations, naming them.
+func oneAttestation(stmts []*Statement) error {
+	if len(stmts) == 0 {
+		return fmt.Errorf("no part given")
+	}
+	counts := map[string]int{}
+	var ids []string
+	for _, st := range stmts {
+		p := st.Predicate
+		if p.Part == nil {
+			return fmt.Errorf("attestation %s is a whole attestation, not a part: verify it on its own", p.AttestationID)
+		}
+		if counts[p.AttestationID] == 0 {
+			ids = append(ids, p.AttestationID)
+		}
+		counts[p.AttestationID]++
+	}
+	if len(ids) == 1 {
+		return nil
+	}
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = fmt.Sprintf("%s (%d part(s))", id, counts[id])
+	}
+	return fmt.Errorf("parts of %d different attestations were given: %s; verify each attestation's parts together", len(ids), strings.Join(names, ", "))
+}
+
+// samePartOf checks that p is another part of first's attestation, not
+// one already seen.
+func samePartOf(p, first *Deletion, byIndex []*Deletion) error {
+	switch {
+	case p.Part.Of != first.Part.Of:
+		return fmt.Errorf("attestation %s: part %d says there are %d parts, part %d says %d", p.AttestationID, p.Part.Index, p.Part.Of, first.Part.Index, first.Part.Of)
+	case p.Case.ID != first.Case.ID || p.Ledger != first.Ledger || !p.IssuedAt.Equal(first.IssuedAt):
+		return fmt.Errorf("attestation %s: part %d and part %d differ in case, ledger head or issuedAt", p.AttestationID, p.Part.Index, first.Part.Index)
+	case byIndex[p.Part.Index] != nil:
+		return fmt.Errorf("attestation %s: part %d of %d is given twice", p.AttestationID, p.Part.Index, p.Part.Of)
+	}
+	return nil
+}
+
+// completeRanges checks that byIndex[1:] has every part and that their id
+// ranges rise with the index without overlapping.
+func completeRanges(id string, byIndex []*Deletion) error {
+	var missing []string
+	for i := 1; i < len(byIndex); i++ {
+		if byIndex[i] == nil {
+			missing = append(missing, fmt.Sprint(i))
+		}
+	}
+	if len(missing) > 0 {
+		if len(missing) > 10 {
+			missing = append(missing[:10], "...")
+		}
+		return fmt.Errorf("attestation %s has %d parts but part(s) %s were not given: it is complete only with all of them", id, len(byIndex)-1, strings.Join(missing, ", "))
+	}
+	for i := 2; i < len(byIndex); i++ {
+		prev, cur := byIndex[i-1].Part, byIndex[i].Part
+		if prev.Last >= cur.First {
+			return fmt.Errorf("attestation %s: the id ranges of parts %d (%s to %s) and %d (%s to %s) overlap or are out of order",
+				id, prev.Index, prev.First, prev.Last, cur.Index, cur.First, cur.Last)
+		}
+	}
+	return nil
+}
+
+// PartFileName is the file of part index of an attestation written to
+// base: base itself for part 1, else base with ".part-NNNN" before its
+// extension (".dsse.json", ".sigstore.json", ".bundle.json",
+// ".intoto.json" or the last one): deletion.dsse.json,
+// deletion.part-0002.dsse.json...
+func PartFileName(base string, index int) string {
+	if index <= 1 {
+		return base
+	}
+	stem, ext := splitExt(base)
+	return fmt.Sprintf("%s.part-%04d%s", stem, index, ext)
+}
+
+// IndexFileName is the index written next to the parts written to base:
+// deletion.dsse.json gives deletion.index.json.
+func IndexFileName(base string) string {
+	stem, _ := splitExt(base)
+	return stem + ".index.json"
+}
+
+func splitExt(name string) (string, string) {
+	for _, ext := range []string{".dsse.json", ".sigstore.json", ".bundle.json", ".intoto.json"} {
+		if strings.HasSuffix(name, ext) && len(name) > len(ext) {
+			return strings.TrimSuffix(name, ext), ext
+		}
+	}
+	dir, file := splitDir(name)
+	if i := strings.LastIndexByte(file, '.'); i > 0 {
+		return dir + file[:i], file[i:]
+	}
+	return name, ""
+}
+
+func splitDir(name string) (string, string) {
+	i := strings.LastIndexAny(name, `/\`)
+	return name[:i+1], name[i+1:]
+}
+
+// PartIndex is the unsigned index of a multi-part attestation's files,
+// written beside them as ATTESTATION.index.json. It is a hint, for finding
+// the part that names a backup: the signed parts prove completeness.
+type PartIndex struct {
+	AttestationID string       `json:"attestationId"`
+	Case          string       `json:"case"`
+	Backups       int          `json:"backups"`
+	Parts         []IndexEntry `json:"parts"`
+}
+
+// IndexEntry is one part in a PartIndex.
+type IndexEntry struct {
+	Index   int    `json:"index"`
+	File    string `json:"file"`
+	SHA256  string `json:"sha256"`
+	Bundle  string `json:"bundle,omitempty"`
+	First   string `json:"first"`
+	Last    string `json:"last"`
+	Backups int    `json:"backups"`
+}

@@ -1,0 +1,133 @@
+package shred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+)
+
+// AttestationPart is one signed statement of an attestation: the whole
+// attestation (Index 1 of 1), or one part of an attestation issued in
+// parts. StoredID is the id it is stored under in Vault.
+type AttestationPart struct {
+	Index, Of   int
+	StoredID    string
+	First, Last string
+	Envelope    []byte
+	Bundle      []byte
+	Backups     int
+}
+
+// PartID is the id part index of attestation id is stored under:
+// <id>-pNNNN.
+func PartID(id string, index int) string {
+	return fmt.Sprintf("%s-p%04d", id, index)
+}
+
+// checkParts refuses, before any key is destroyed, a part size no
+// envelope holds or a case of more parts than an attestation may have.
+func checkParts(plan *Plan, opts AttestOptions) error {
+	size := partSize(opts)
+	if size < 1 || size > attest.MaxPartSize {
+		return fmt.Errorf("the attestation part size must be 1 to %d backups, not %d", attest.MaxPartSize, size)
+	}
+	n := plan.Count(ActionDestroy) + plan.Count(ActionDone)
+	if parts := (n + size - 1) / size; parts > attest.MaxParts {
+		return errs.Refusedf("case %s would attest %d backups in %d parts, more than an attestation has (%d): nothing was destroyed; "+
+			"hold the backups under several cases", plan.Case.ID, n, parts, attest.MaxParts)
+	}
+	return nil
+}
+
+func partSize(opts AttestOptions) int {
+	if opts.PartSize == 0 {
+		return attest.DefaultPartSize
+	}
+	return opts.PartSize
+}
+
+// issue signs and stores the attestation of c's recorded destructions:
+// one statement, or parts of at most opts.PartSize backups, each signed
+// and timestamped before any is stored.
+func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions) (*Attestation, error) {
+	d, digests, excluded, err := s.buildDeletion(ctx, actor, c, opts)
+	if err != nil {
+		return nil, err
+	}
+	a := &Attestation{ID: d.AttestationID, Backups: len(d.Backups), Timestamps: len(opts.Timestampers)}
+	for _, st := range attest.SplitStatements(*d, digests, partSize(opts)) {
+		p, err := signPart(ctx, st, opts)
+		if err != nil {
+			return nil, err
+		}
+		a.Parts = append(a.Parts, p)
+	}
+	a.Envelope, a.Bundle = a.Parts[0].Envelope, a.Parts[0].Bundle
+	for _, p := range a.Parts {
+		if err := s.storePart(ctx, actor, c.ID, a.ID, p); err != nil {
+			return a, err
+		}
+	}
+	return a, batchError(len(d.Backups), excluded)
+}
+
+// signPart signs st and wraps it in a timestamped bundle.
+func signPart(ctx context.Context, st *attest.Statement, opts AttestOptions) (*AttestationPart, error) {
+	env, err := attest.Sign(ctx, st, opts.Signer)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := newBundle(ctx, env, opts)
+	if err != nil {
+		return nil, err
+	}
+	p := &AttestationPart{Index: 1, Of: 1, StoredID: st.Predicate.AttestationID, Envelope: env, Bundle: bundle, Backups: len(st.Subject)}
+	if pp := st.Predicate.Part; pp != nil {
+		p.Index, p.Of, p.First, p.Last = pp.Index, pp.Of, pp.First, pp.Last
+		p.StoredID = PartID(st.Predicate.AttestationID, pp.Index)
+	}
+	return p, nil
+}
+
+// storePart stores one part in Vault and records it in the ledger with
+// its envelope's SHA-256.
+func (s *Service) storePart(ctx context.Context, actor Actor, caseID, id string, p *AttestationPart) error {
+	info := catalog.AttestationInfo{ID: p.StoredID, Case: caseID}
+	details := map[string]string{"attestation": id, "envelopeSha256": sha256Hex(p.Envelope), "backups": fmt.Sprint(p.Backups)}
+	if p.Of > 1 {
+		info.Attestation, info.Part, info.Of = id, p.Index, p.Of
+		details["part"], details["of"], details["stored"] = fmt.Sprint(p.Index), fmt.Sprint(p.Of), p.StoredID
+	}
+	if err := s.catalog.PutAttestation(ctx, info, p.Envelope); err != nil {
+		return fmt.Errorf("attestation signed but not stored in Vault: %w", err)
+	}
+	_, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindAttestationIssued, Case: caseID, Details: details})
+	return err
+}
+
+// GetAttestationParts returns the stored envelopes of attestation id: its
+// one envelope, or every part in order when it was issued in parts.
+func (s *Service) GetAttestationParts(ctx context.Context, id string) ([][]byte, error) {
+	env, err := s.catalog.GetAttestation(ctx, id)
+	if err == nil || !errors.Is(err, errs.ErrNotFound) {
+		return [][]byte{env}, err
+	}
+	first, ferr := s.catalog.AttestationInfo(ctx, PartID(id, 1))
+	if ferr != nil || first.Of < 2 {
+		return nil, err // not found as a whole nor in parts
+	}
+	out := make([][]byte, 0, first.Of)
+	for i := 1; i <= first.Of; i++ {
+		env, err := s.catalog.GetAttestation(ctx, PartID(id, i))
+		if err != nil {
+			return nil, fmt.Errorf("failed to read part %d of %d of attestation %s: %w", i, first.Of, id, err)
+		}
+		out = append(out, env)
+	}
+	return out, nil
+}

@@ -1,0 +1,110 @@
+package shred_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred"
+)
+
+// shredInParts runs a closed case of n backups with parts of size and
+// returns the attestation and the verified statement of each part.
+func shredInParts(t *testing.T, v *shred.Service, caseID string, n, size int) (*shred.Attestation, []*attest.Statement) {
+	t.Helper()
+	closedCase(t, v, caseID, n)
+	opts := runOpts(t)
+	signer := testSigner(t)
+	opts.Attest.Signer, opts.Attest.PartSize = signer, size
+	res, err := v.RunShred(context.Background(), admin, caseID, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.Attestation
+	var stmts []*attest.Statement
+	for _, p := range a.Parts {
+		rep, err := attest.Verify(context.Background(), p.Envelope, signer, attest.VerifyOptions{})
+		if err != nil {
+			t.Fatalf("part %d: %v", p.Index, err)
+		}
+		stmts = append(stmts, rep.Statement)
+	}
+	return a, stmts
+}
+
+func TestShredRunAttestsInParts(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	a, parts := shredInParts(t, v, "PARTS", 7, 3)
+	if len(a.Parts) != 3 || a.Backups != 7 || a.Parts[2].Backups != 1 || a.Parts[1].StoredID != a.ID+"-p0002" {
+		t.Fatalf("7 backups in parts of 3: %d parts, %d backups, last %d, stored as %s", len(a.Parts), a.Backups, a.Parts[2].Backups, a.Parts[1].StoredID)
+	}
+	set, err := attest.CheckParts(parts)
+	if err != nil || set.Backups != 7 || set.Parts != 3 || set.AttestationID != a.ID {
+		t.Fatalf("all parts: %+v, %v", set, err)
+	}
+	_, other := shredInParts(t, v, "OTHER", 4, 3)
+	for name, tc := range map[string]struct {
+		stmts []*attest.Statement
+		want  string
+	}{
+		"missing":    {[]*attest.Statement{parts[0], parts[2]}, "part(s) 2 were not given"},
+		"swapped":    {[]*attest.Statement{parts[0], other[1], parts[2]}, "parts of 2 different attestations"},
+		"duplicated": {[]*attest.Statement{parts[0], parts[1], parts[1], parts[2]}, "part 2 of 3 is given twice"},
+	} {
+		if _, err := attest.CheckParts(tc.stmts); !errors.Is(err, attest.ErrVerification) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: want %q, got %v", name, tc.want, err)
+		}
+	}
+	checkStoredParts(t, v, a)
+	if _, err := v.VerifyLedger(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkStoredParts checks that Vault holds every part, listed as such, and
+// that the ledger names each part's envelope.
+func checkStoredParts(t *testing.T, v *shred.Service, a *shred.Attestation) {
+	t.Helper()
+	ctx := context.Background()
+	stored, err := v.GetAttestationParts(ctx, a.ID)
+	if err != nil || len(stored) != len(a.Parts) {
+		t.Fatalf("stored parts: %d, %v", len(stored), err)
+	}
+	var export bytes.Buffer
+	if err := v.ExportLedger(ctx, &export, "PARTS"); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range a.Parts {
+		sum := sha256.Sum256(p.Envelope)
+		if !bytes.Equal(stored[i], p.Envelope) || !strings.Contains(export.String(), hex.EncodeToString(sum[:])) {
+			t.Errorf("part %d is not stored as issued or not in the ledger", p.Index)
+		}
+	}
+	list, err := v.ListAttestations(ctx, "PARTS")
+	if err != nil || len(list) != 3 || list[1].ID != a.ID+"-p0002" || list[1].Attestation != a.ID || list[1].Part != 2 || list[1].Of != 3 {
+		t.Fatalf("list: %v %+v", err, list)
+	}
+}
+
+// A case that fits in one part is issued as before: no part field, stored
+// under the attestation's own id.
+func TestShredRunOnePartIsWhole(t *testing.T) {
+	_, v := newVault(t)
+	a, parts := shredInParts(t, v, "WHOLE", 3, 3)
+	if len(a.Parts) != 1 || parts[0].Predicate.Part != nil || a.Parts[0].StoredID != a.ID {
+		t.Fatalf("whole case: %d parts, part %+v", len(a.Parts), parts[0].Predicate.Part)
+	}
+	stored, err := v.GetAttestationParts(context.Background(), a.ID)
+	if err != nil || len(stored) != 1 || !bytes.Equal(stored[0], a.Envelope) {
+		t.Fatalf("stored: %v", err)
+	}
+	if _, err := v.GetAttestationParts(context.Background(), "att-none"); !errors.Is(err, shred.ErrNotFound) {
+		t.Fatalf("unknown attestation: %v", err)
+	}
+}
