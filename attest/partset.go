@@ -3,6 +3,7 @@ package attest
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // PartSet is what CheckParts found: every part of one attestation.
@@ -13,25 +14,54 @@ type PartSet struct {
 	Backups       int    `json:"backups"`
 }
 
-// CheckParts checks that stmts, each already verified (Verify), are every
-// part of one attestation: one attestationId, case, ledger head and
-// issuedAt, each index from 1 to of exactly once, and id ranges that do
-// not overlap. It takes time linear in the number of parts. The error is
-// a *VerificationError naming CheckPartSet.
+// PartSummary is what CheckPartSummaries needs of a verified part. A
+// verifier of many parts keeps it instead of the part's statement, so its
+// memory does not grow with the backups of the parts already verified.
+type PartSummary struct {
+	AttestationID string
+	Case          string
+	Ledger        Ledger
+	IssuedAt      time.Time
+	Part          *Part // nil: a whole attestation
+	Backups       int
+}
+
+// Summarize returns the PartSummary of a verified statement.
+func Summarize(st *Statement) PartSummary {
+	p := &st.Predicate
+	return PartSummary{AttestationID: p.AttestationID, Case: p.Case.ID, Ledger: p.Ledger, IssuedAt: p.IssuedAt,
+		Part: p.Part, Backups: len(p.Backups)}
+}
+
+// CheckParts is CheckPartSummaries over whole statements.
 func CheckParts(stmts []*Statement) (*PartSet, error) {
-	if err := oneAttestation(stmts); err != nil {
+	parts := make([]PartSummary, len(stmts))
+	for i, st := range stmts {
+		parts[i] = Summarize(st)
+	}
+	return CheckPartSummaries(parts)
+}
+
+// CheckPartSummaries checks that parts, each of a statement already
+// verified (Verify), are every part of one attestation: one
+// attestationId, case, ledger head and issuedAt, each index from 1 to of
+// exactly once, and id ranges that do not overlap. It takes time linear in
+// the number of parts. The error is a *VerificationError naming
+// CheckPartSet.
+func CheckPartSummaries(parts []PartSummary) (*PartSet, error) {
+	if err := oneAttestation(parts); err != nil {
 		return nil, &VerificationError{Check: CheckPartSet, Err: err}
 	}
-	first := stmts[0].Predicate
-	byIndex := make([]*Deletion, first.Part.Of+1)
-	set := &PartSet{AttestationID: first.AttestationID, Case: first.Case.ID, Parts: first.Part.Of}
-	for _, st := range stmts {
-		p := &st.Predicate
-		if err := samePartOf(p, &first, byIndex); err != nil {
+	first := &parts[0]
+	byIndex := make([]*PartSummary, first.Part.Of+1)
+	set := &PartSet{AttestationID: first.AttestationID, Case: first.Case, Parts: first.Part.Of}
+	for i := range parts {
+		p := &parts[i]
+		if err := samePartOf(p, first, byIndex); err != nil {
 			return nil, &VerificationError{Check: CheckPartSet, Err: err}
 		}
 		byIndex[p.Part.Index] = p
-		set.Backups += len(p.Backups)
+		set.Backups += p.Backups
 	}
 	if err := completeRanges(first.AttestationID, byIndex); err != nil {
 		return nil, &VerificationError{Check: CheckPartSet, Err: err}
@@ -41,14 +71,13 @@ func CheckParts(stmts []*Statement) (*PartSet, error) {
 
 // oneAttestation refuses an empty list, a whole attestation among parts,
 // and parts of several attestations, naming them.
-func oneAttestation(stmts []*Statement) error {
-	if len(stmts) == 0 {
+func oneAttestation(parts []PartSummary) error {
+	if len(parts) == 0 {
 		return fmt.Errorf("no part given")
 	}
 	counts := map[string]int{}
 	var ids []string
-	for _, st := range stmts {
-		p := st.Predicate
+	for _, p := range parts {
 		if p.Part == nil {
 			return fmt.Errorf("attestation %s is a whole attestation, not a part: verify it on its own", p.AttestationID)
 		}
@@ -69,11 +98,11 @@ func oneAttestation(stmts []*Statement) error {
 
 // samePartOf checks that p is another part of first's attestation, not
 // one already seen.
-func samePartOf(p, first *Deletion, byIndex []*Deletion) error {
+func samePartOf(p, first *PartSummary, byIndex []*PartSummary) error {
 	switch {
 	case p.Part.Of != first.Part.Of:
 		return fmt.Errorf("attestation %s: part %d says there are %d parts, part %d says %d", p.AttestationID, p.Part.Index, p.Part.Of, first.Part.Index, first.Part.Of)
-	case p.Case.ID != first.Case.ID || p.Ledger != first.Ledger || !p.IssuedAt.Equal(first.IssuedAt):
+	case p.Case != first.Case || p.Ledger != first.Ledger || !p.IssuedAt.Equal(first.IssuedAt):
 		return fmt.Errorf("attestation %s: part %d and part %d differ in case, ledger head or issuedAt", p.AttestationID, p.Part.Index, first.Part.Index)
 	case byIndex[p.Part.Index] != nil:
 		return fmt.Errorf("attestation %s: part %d of %d is given twice", p.AttestationID, p.Part.Index, p.Part.Of)
@@ -83,7 +112,7 @@ func samePartOf(p, first *Deletion, byIndex []*Deletion) error {
 
 // completeRanges checks that byIndex[1:] has every part and that their id
 // ranges rise with the index without overlapping.
-func completeRanges(id string, byIndex []*Deletion) error {
+func completeRanges(id string, byIndex []*PartSummary) error {
 	var missing []string
 	for i := 1; i < len(byIndex); i++ {
 		if byIndex[i] == nil {

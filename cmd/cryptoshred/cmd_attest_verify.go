@@ -133,7 +133,7 @@ func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error
 		return err
 	}
 	var failed []error
-	var parts []*attest.Statement
+	var parts []attest.PartSummary
 	for i, f := range opts.Files {
 		if i > 0 && opts.Format != "json" {
 			printf(w, "\n")
@@ -149,7 +149,7 @@ func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error
 			}
 			failed = append(failed, err)
 		} else if rep.Statement.Predicate.Part != nil {
-			parts = append(parts, rep.Statement)
+			parts = append(parts, attest.Summarize(rep.Statement))
 		}
 	}
 	if len(failed) > 0 {
@@ -160,11 +160,11 @@ func runAttestVerify(ctx context.Context, opts verifyOptions, w io.Writer) error
 
 // checkPartSet checks that parts, when more than one was given, are every
 // part of one attestation, and reports the total.
-func checkPartSet(parts []*attest.Statement, format string, w io.Writer) error {
+func checkPartSet(parts []attest.PartSummary, format string, w io.Writer) error {
 	if len(parts) < 2 {
 		return nil
 	}
-	set, err := attest.CheckParts(parts)
+	set, err := attest.CheckPartSummaries(parts)
 	if format == "json" {
 		if err != nil {
 			return err
