@@ -244,7 +244,7 @@ func roundTripCeiling(b *testing.B, c *api.Client, n int, reads, writes float64,
 }
 
 // BenchmarkScaleSeries takes one case of 1,000, 10,000 ... up to
-// SCALE_BENCH_MAX (default 10,000; set 100000 for the 100k run, long on 2
+// SCALE_BENCH_MAX (default 10,000; `make bench` sets 100000, long on 2
 // cores) backups through hold, close, plan, run, attest, verify and
 // ledger verify on a fresh dev server each, and prints each step's time
 // and the process's peak RSS during that size (reset between sizes).
