@@ -79,6 +79,7 @@ func (r *RunResult) destroyed(b *catalog.Backup) {
 // RunShred plans the case's destruction now and runs that plan, for
 // callers that confirm nothing (see Run).
 func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts RunOptions) (*RunResult, error) {
+	ctx = catalog.WithRegistrationCache(ctx)
 	plan, err := s.PlanShred(ctx, caseID, catalog.Now())
 	if err != nil {
 		return nil, err
@@ -102,6 +103,9 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // only the run that records a backup shredded writes its ledger entry, and
 // the other counts it as done.
 func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOptions) (*RunResult, error) {
+	// Registrations are write-once: the run and its attestation read each
+	// one once (and none again if ctx carries the plan's cache).
+	ctx = catalog.WithRegistrationCache(ctx)
 	if err := s.checkAttestable(ctx, plan, opts.Attest); err != nil {
 		return nil, err
 	}

@@ -97,16 +97,22 @@ func (f BackupFilter) match(b *Backup) bool {
 		(f.Case == "" || slices.Contains(b.HeldBy, f.Case) || b.ShredCase == f.Case)
 }
 
+// BackupIDs returns the ids of the catalog's backups, sorted.
+func (c *Catalog) BackupIDs(ctx context.Context) ([]string, error) {
+	ids, err := c.store.List(ctx, "backups/")
+	slices.Sort(ids)
+	return ids, err
+}
+
 // ListBackups returns the catalog's backups that match f, oldest first,
 // and one RecordError per record it could not read. A malformed record
 // is skipped and reported, so no single record stops a listing; a failure
 // to reach the store is an error.
 func (c *Catalog) ListBackups(ctx context.Context, f BackupFilter) ([]*Backup, []*RecordError, error) {
-	ids, err := c.store.List(ctx, "backups/")
+	ids, err := c.BackupIDs(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	slices.Sort(ids)
 	backups, bad, err := c.ReadBackups(ctx, ids)
 	return slices.DeleteFunc(backups, func(b *Backup) bool { return !f.match(b) }), bad, err
 }
