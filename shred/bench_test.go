@@ -97,7 +97,7 @@ func setupCase(b *testing.B, v *shred.Service, caseID string, n int) {
 			if err := os.WriteFile(src, []byte(src), 0o600); err != nil {
 				return err
 			}
-			bk, err := v.Protect(ctx, admin, shred.ProtectRequest{Source: src, OutDir: dir})
+			bk, err := v.Protect(ctx, admin, shred.ProtectRequest{Source: src, OutDir: dir, AllowDuplicate: true})
 			if err == nil {
 				ids[i] = bk.ID
 			}

@@ -2,6 +2,7 @@ package shred
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
@@ -57,7 +58,7 @@ func (s *Service) refuseDuplicate(ctx context.Context, orig *catalog.Original) e
 // outside the plan's destructions that hold the same plaintext: they stay
 // readable after the shred.
 func (s *Service) duplicateWarnings(ctx context.Context, p *Plan) error {
-	all, _, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{})
+	all, err := s.backupsBeside(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -83,6 +84,34 @@ func (s *Service) duplicateWarnings(ctx context.Context, p *Plan) error {
 		}
 	}
 	return nil
+}
+
+// backupsBeside returns every readable backup of the catalog, as
+// ListBackups does, but takes those of the plan from the plan, which read
+// them moments before, and reads only the others.
+func (s *Service) backupsBeside(ctx context.Context, p *Plan) ([]*catalog.Backup, error) {
+	planned := make(map[string]*catalog.Backup, len(p.Items))
+	for _, it := range p.Items {
+		if it.version > 0 {
+			planned[it.Backup.ID] = it.Backup
+		}
+	}
+	ids, err := s.catalog.BackupIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var all []*catalog.Backup
+	others := slices.DeleteFunc(ids, func(id string) bool {
+		if b := planned[id]; b != nil {
+			all = append(all, b)
+			return true
+		}
+		return false
+	})
+	rest, _, err := s.catalog.ReadBackups(ctx, others)
+	all = append(all, rest...)
+	slices.SortFunc(all, func(a, b *catalog.Backup) int { return strings.Compare(a.ID, b.ID) })
+	return all, err
 }
 
 func dashIfEmpty(s string) string {

@@ -76,9 +76,17 @@ func (r *RunResult) destroyed(b *catalog.Backup) {
 	r.Destroyed = append(r.Destroyed, b)
 }
 
+// fail adds failures; destruction and recording add them concurrently.
+func (r *RunResult) fail(failed ...*ItemError) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Failed = append(r.Failed, failed...)
+}
+
 // RunShred plans the case's destruction now and runs that plan, for
 // callers that confirm nothing (see Run).
 func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts RunOptions) (*RunResult, error) {
+	ctx = catalog.WithRegistrationCache(ctx)
 	plan, err := s.PlanShred(ctx, caseID, catalog.Now())
 	if err != nil {
 		return nil, err
@@ -102,6 +110,9 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // only the run that records a backup shredded writes its ledger entry, and
 // the other counts it as done.
 func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOptions) (*RunResult, error) {
+	// Registrations are write-once: the run and its attestation read each
+	// one once (and none again if ctx carries the plan's cache).
+	ctx = catalog.WithRegistrationCache(ctx)
 	if err := s.checkAttestable(ctx, plan, opts.Attest); err != nil {
 		return nil, err
 	}
@@ -138,17 +149,19 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 		opts.Progress(0, len(due)) // starts the clock of a progress bar's rate and ETA
 	}
 	batch := min(ledgerBatch, ledgerIDsPerEntry)
+	toRecord, recorded := s.recorder(ctx, actor, opts, res)
 	for chunk := range slices.Chunk(due, batch) {
-		mine := s.destroyChunk(ctx, actor, chunk, opts, res, func() {
+		toRecord <- s.destroyChunk(ctx, actor, chunk, opts, res, func() {
 			if opts.Progress != nil {
 				opts.Progress(int(done.Add(1)), len(due))
 			}
 		})
-		s.record(ctx, actor, mine, opts, res)
 	}
 	for chunk := range slices.Chunk(unrecorded, batch) {
-		s.record(ctx, actor, chunk, opts, res)
+		toRecord <- chunk
 	}
+	close(toRecord)
+	<-recorded
 	s.retryCiphertexts(ctx, leftover, res)
 	return res, batchError(len(res.Destroyed), res.Failed)
 }
@@ -183,9 +196,9 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 	gone, failed := forEach(ctx, slices.Sorted(maps.Keys(byID)), parallelism(opts), func(ctx context.Context, id string) error {
 		return s.destroyKey(ctx, actor, byID[id])
 	})
-	res.Failed = append(res.Failed, withoutDoneElsewhere(failed)...)
+	res.fail(withoutDoneElsewhere(failed)...)
 	if err := s.keys.CheckMount(ctx); err != nil {
-		res.Failed = append(res.Failed, itemErrors(gone, fmt.Errorf("could not confirm the transit mount after deleting the key: %w", err))...)
+		res.fail(itemErrors(gone, fmt.Errorf("could not confirm the transit mount after deleting the key: %w", err))...)
 		return nil
 	}
 	items := pick(byID, gone)
@@ -202,7 +215,7 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 		}
 		return err
 	})
-	res.Failed = append(res.Failed, failed...)
+	res.fail(failed...)
 	return mine
 }
 
@@ -228,6 +241,23 @@ func pick(byID map[string]*PlanItem, ids []string) []*PlanItem {
 	return out
 }
 
+// recorder records, one batch after another and in the order sent, the
+// batches sent on the returned channel, while the caller destroys the
+// next batch; the second channel is closed once the first is closed and
+// every batch sent is recorded. Each batch is still marked shredded
+// before its ledger entry is written, and that entry written before any
+// of it is marked recorded.
+func (s *Service) recorder(ctx context.Context, actor Actor, opts RunOptions, res *RunResult) (chan<- []*PlanItem, <-chan struct{}) {
+	in, done := make(chan []*PlanItem, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		for items := range in {
+			s.record(ctx, actor, items, opts, res)
+		}
+	}()
+	return in, done
+}
+
 // record writes one ledger entry for items, then marks each recorded.
 func (s *Service) record(ctx context.Context, actor Actor, items []*PlanItem, opts RunOptions, res *RunResult) {
 	if len(items) == 0 {
@@ -236,7 +266,7 @@ func (s *Service) record(ctx context.Context, actor Actor, items []*PlanItem, op
 	byID := itemsByID(items)
 	ids := slices.Sorted(maps.Keys(byID))
 	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindKeyDestroyed, Case: res.Case, Backups: ids}); err != nil {
-		res.Failed = append(res.Failed, itemErrors(ids, fmt.Errorf("key destroyed and verified, but not yet recorded in the ledger (run again): %w", err))...)
+		res.fail(itemErrors(ids, fmt.Errorf("key destroyed and verified, but not yet recorded in the ledger (run again): %w", err))...)
 		return
 	}
 	_, failed := forEach(ctx, ids, parallelism(opts), func(ctx context.Context, id string) error {
@@ -246,7 +276,7 @@ func (s *Service) record(ctx context.Context, actor Actor, items []*PlanItem, op
 		res.destroyed(byID[id].Backup)
 		return ciphertextError(byID[id].Backup.Destruction)
 	})
-	res.Failed = append(res.Failed, failed...)
+	res.fail(failed...)
 }
 
 func parallelism(opts RunOptions) int {

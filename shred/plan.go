@@ -72,14 +72,11 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 	if err != nil {
 		return nil, err
 	}
-	held, err := s.catalog.ActiveHolds(ctx, ids, "")
+	held, own, err := s.catalog.ActiveHoldsAndOwn(ctx, ids, caseID)
 	if err != nil {
 		return nil, err
 	}
-	spans, err := s.storageHolds(ctx, caseID)
-	if err != nil {
-		return nil, err
-	}
+	spans := storageSpans(own)
 	items, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*PlanItem, error) {
 		it, err := s.planItem(ctx, id, held[id], at)
 		if it != nil {
@@ -92,6 +89,19 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 	}
 	p := &Plan{Case: c, At: at, Items: items}
 	return p, s.duplicateWarnings(ctx, p)
+}
+
+// storageSpans returns, by backup, when the storage held its ciphertext
+// under holds (one case's records), as storageHolds does from a fresh
+// read.
+func storageSpans(holds []*catalog.Hold) map[string]*attest.Span {
+	out := map[string]*attest.Span{}
+	for _, h := range holds {
+		if !h.StorageHeldAt.IsZero() {
+			out[h.Backup] = &attest.Span{From: h.StorageHeldAt, To: h.StorageReleasedAt}
+		}
+	}
+	return out
 }
 
 func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time) (*PlanItem, error) {

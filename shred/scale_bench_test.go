@@ -3,11 +3,14 @@ package shred_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,12 +91,14 @@ func BenchmarkShredVsCeiling(b *testing.B) {
 				n = envInt("SHRED_BENCH_RAFT_N", 2000)
 			}
 			for range b.N {
-				c := target.client()
+				c, ct := countingClient(b, target.client())
 				v := initService(b, c)
 				setupCase(b, v, "BENCH", n)
+				ct.reset()
 				start := time.Now()
 				res, err := v.RunShred(context.Background(), admin, "BENCH", runOpts(b))
 				elapsed := time.Since(start)
+				runRequests := ct.perBackup(n)
 				if err != nil || len(res.Destroyed) != n {
 					b.Fatalf("shred: %d destroyed, %v", len(res.Destroyed), err)
 				}
@@ -104,6 +109,7 @@ func BenchmarkShredVsCeiling(b *testing.B) {
 				b.ReportMetric(rate/ceiling, "x-ceiling")
 				fmt.Printf("%s: shred run of %d backups in %v = %.0f/s; raw delete+read-back ceiling (16 clients) %.0f keys/s; ratio %.2fx\n",
 					target.name, n, elapsed.Round(time.Millisecond), rate, ceiling, rate/ceiling)
+				fmt.Printf("%s: shred run, %s\n", target.name, runRequests)
 			}
 		})
 	}
@@ -146,10 +152,13 @@ func each(b *testing.B, n, limit int, fn func(int) error) {
 	}
 }
 
-// countingTransport counts the requests a client sends, by method.
+// countingTransport counts the requests a client sends, by method, and
+// by kind (method and path with its record names left out).
 type countingTransport struct {
 	next        http.RoundTripper
 	reads, rest atomic.Int64
+	mu          sync.Mutex
+	kinds       map[string]int
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -158,7 +167,52 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	} else {
 		c.rest.Add(1)
 	}
+	c.mu.Lock()
+	if c.kinds == nil {
+		c.kinds = map[string]int{}
+	}
+	c.kinds[requestKind(r)]++
+	c.mu.Unlock()
 	return c.next.RoundTrip(r)
+}
+
+// requestKind is r's method and path with backup ids and ledger slot
+// numbers as "*", and nothing past a KV record kind (holds/<case>/<id>),
+// so requests for different backups count as one kind.
+func requestKind(r *http.Request) string {
+	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/v1/"), "/")
+	if len(segs) > 3 {
+		segs = append(segs[:3], "*")
+	}
+	for i, s := range segs {
+		if strings.HasPrefix(s, "bk-") || strings.Trim(s, "0123456789") == "" {
+			segs[i] = "*"
+		}
+	}
+	return r.Method + " " + strings.Join(segs, "/")
+}
+
+// reset zeroes the counts.
+func (c *countingTransport) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads.Store(0)
+	c.rest.Store(0)
+	c.kinds = nil
+}
+
+// perBackup formats the counts by kind divided by n, most first.
+func (c *countingTransport) perBackup(n int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kinds := slices.SortedFunc(maps.Keys(c.kinds), func(a, b string) int { return c.kinds[b] - c.kinds[a] })
+	var out []string
+	total := 0
+	for _, k := range kinds {
+		total += c.kinds[k]
+		out = append(out, fmt.Sprintf("  %6.3f %s", float64(c.kinds[k])/float64(n), k))
+	}
+	return fmt.Sprintf("%.2f requests per backup:\n%s", float64(total)/float64(n), strings.Join(out, "\n"))
 }
 
 // BenchmarkProtectParallel protects PROTECT_BENCH_N (default 1,000) small
@@ -175,8 +229,7 @@ func BenchmarkProtectParallel(b *testing.B) {
 				v := initService(b, c)
 				dir := b.TempDir()
 				seq := protectFiles(b, v, dir, "seq", n/4, 1)
-				ct.reads.Store(0)
-				ct.rest.Store(0)
+				ct.reset()
 				par := protectFiles(b, v, dir, "par", n, 16)
 				reads, writes := float64(ct.reads.Load())/float64(n), float64(ct.rest.Load())/float64(n)
 				ceiling := roundTripCeiling(b, c, min(n, 1000), reads, writes, 16)

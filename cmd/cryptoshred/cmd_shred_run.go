@@ -15,6 +15,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/audit"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 type shredRunOptions struct {
@@ -166,6 +167,8 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 	if err != nil {
 		return err
 	}
+	// The plan and the run share one read of each write-once registration.
+	ctx = catalog.WithRegistrationCache(ctx)
 	plan, err := v.PlanShred(ctx, opts.Case, time.Now())
 	if err != nil {
 		return err

@@ -97,6 +97,13 @@ func (f BackupFilter) match(b *Backup) bool {
 		(f.Case == "" || slices.Contains(b.HeldBy, f.Case) || b.ShredCase == f.Case)
 }
 
+// BackupIDs returns the ids of the catalog's backups, sorted.
+func (c *Catalog) BackupIDs(ctx context.Context) ([]string, error) {
+	ids, err := c.store.List(ctx, "backups/")
+	slices.Sort(ids)
+	return ids, err
+}
+
 // ListBackups returns the catalog's backups that match f, oldest first,
 // and one RecordError per record it could not read. A malformed record
 // is skipped and reported, so no single record stops a listing; a failure
@@ -130,8 +137,7 @@ func (c *Catalog) candidateIDs(ctx context.Context, f BackupFilter) (ids []strin
 		ids, err = c.SystemIDs(ctx, f.System)
 		return ids, true, err
 	}
-	ids, err = c.store.List(ctx, "backups/")
-	slices.Sort(ids)
+	ids, err = c.BackupIDs(ctx)
 	return ids, false, err
 }
 

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,6 +18,29 @@ import (
 // but cannot be read counts as active, so a hold is never lifted on a
 // guess.
 func (c *Catalog) ActiveHolds(ctx context.Context, ids []string, except string) (map[string][]string, error) {
+	pairs, err := c.holdPairs(ctx, ids, except)
+	if err != nil {
+		return nil, err
+	}
+	active, _, err := c.activePairs(ctx, pairs, "")
+	return active, err
+}
+
+// ActiveHoldsAndOwn is ActiveHolds of every case, that also returns the
+// hold records of caseID it read on the way, so a plan reads each hold
+// record once. A record of caseID that cannot be read is an error, as in
+// CaseHolds.
+func (c *Catalog) ActiveHoldsAndOwn(ctx context.Context, ids []string, caseID string) (map[string][]string, []*Hold, error) {
+	pairs, err := c.holdPairs(ctx, ids, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.activePairs(ctx, pairs, caseID)
+}
+
+// holdPairs lists the (case, backup) hold records on ids of every case
+// but except.
+func (c *Catalog) holdPairs(ctx context.Context, ids []string, except string) ([][2]string, error) {
 	dirs, err := c.store.List(ctx, "holds/")
 	if err != nil {
 		return nil, err
@@ -41,24 +65,28 @@ func (c *Catalog) ActiveHolds(ctx context.Context, ids []string, except string) 
 			}
 		}
 	}
-	return c.activePairs(ctx, pairs)
+	return pairs, nil
 }
 
-func (c *Catalog) activePairs(ctx context.Context, pairs [][2]string) (map[string][]string, error) {
+// activePairs reads the hold records pairs and returns, by backup, the
+// cases whose hold is active, and the records of own, in pairs' order.
+func (c *Catalog) activePairs(ctx context.Context, pairs [][2]string, own string) (map[string][]string, []*Hold, error) {
 	out := map[string][]string{}
 	var mu sync.Mutex
-	_, err := parallel.Map(ctx, pairs, parallel.DefaultLimit, func(ctx context.Context, p [2]string) (bool, error) {
+	holds, err := parallel.Map(ctx, pairs, parallel.DefaultLimit, func(ctx context.Context, p [2]string) (*Hold, error) {
 		h, _, err := c.GetHold(ctx, p[0], p[1])
-		if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
-			return false, err
+		if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) || err != nil && own != "" && p[0] == own {
+			return nil, err
 		}
-		active := !errors.Is(err, errs.ErrNotFound) && (err != nil || h.ReleasedAt.IsZero())
-		if active {
+		if !errors.Is(err, errs.ErrNotFound) && (err != nil || h.ReleasedAt.IsZero()) {
 			mu.Lock()
 			out[p[1]] = append(out[p[1]], p[0])
 			mu.Unlock()
 		}
-		return active, nil
+		if own == "" || p[0] != own {
+			return nil, nil
+		}
+		return h, nil
 	})
-	return out, err
+	return out, slices.DeleteFunc(holds, func(h *Hold) bool { return h == nil }), err
 }

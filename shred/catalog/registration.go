@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -68,8 +71,13 @@ func (c *Catalog) PutRegistration(ctx context.Context, r *Registration) error {
 	return nil
 }
 
-// GetRegistration reads backup id's registration.
+// GetRegistration reads backup id's registration, from ctx's
+// registration cache when it holds it (see WithRegistrationCache).
 func (c *Catalog) GetRegistration(ctx context.Context, id string) (*Registration, error) {
+	cache, _ := ctx.Value(registrationCacheKey{}).(*registrationCache)
+	if r := cache.get(id); r != nil {
+		return r, nil
+	}
 	var r Registration
 	if _, err := GetJSON(ctx, c.store, registrationPath(id), &r); err != nil {
 		return nil, err
@@ -77,7 +85,58 @@ func (c *Catalog) GetRegistration(ctx context.Context, id string) (*Registration
 	if r.ID != id || r.Key != id {
 		return nil, fmt.Errorf("registration %s holds id %q and key %q", id, Truncate(r.ID, 40), Truncate(r.Key, 40))
 	}
+	cache.put(&r)
 	return &r, nil
+}
+
+type registrationCacheKey struct{}
+
+// registrationCache holds the registrations read under one context.
+type registrationCache struct {
+	mu sync.Mutex
+	m  map[string]Registration
+}
+
+// WithRegistrationCache returns ctx with an empty registration cache:
+// GetRegistration under it reads each registration from the store once
+// and answers later reads from memory. That is safe because a
+// registration is write-once (no role's policy gives update or delete on
+// registrations/), so a second read returns the same record; a missing
+// registration is never cached. The cache lives as long as ctx, one
+// command's run, not the process.
+func WithRegistrationCache(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(registrationCacheKey{}).(*registrationCache); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, registrationCacheKey{}, &registrationCache{m: map[string]Registration{}})
+}
+
+func (rc *registrationCache) get(id string) *Registration {
+	if rc == nil {
+		return nil
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	r, ok := rc.m[id]
+	if !ok {
+		return nil
+	}
+	// Callers get their own slices and map, as from a fresh read.
+	r.Controllers, r.Categories, r.Labels = slices.Clone(r.Controllers), slices.Clone(r.Categories), maps.Clone(r.Labels)
+	if r.Original != nil {
+		o := *r.Original
+		r.Original = &o
+	}
+	return &r
+}
+
+func (rc *registrationCache) put(r *Registration) {
+	if rc == nil {
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.m[r.ID] = *r
 }
 
 // apply overwrites b's registration facts with r's, so no decision can
