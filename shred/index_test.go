@@ -2,11 +2,14 @@ package shred_test
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -46,16 +49,16 @@ func TestSystemIndexCannotHideOrAddBackups(t *testing.T) {
 	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); !slices.Equal(got, []string{a.ID}) {
 		t.Fatalf("casework lists %v, want %s", got, a.ID)
 	}
-	admin := asRole(t, srv, vault.PolicyAdmin)
-	admin.mustWrite("systems/casework/"+b.ID, map[string]any{"id": b.ID})
-	admin.mustWrite("systems/casework/bk-none", map[string]any{"id": "bk-none"})
-	if err := admin.write("systems/casework/"+a.ID, map[string]any{"id": "x"}); err == nil {
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	insider.mustWrite("systems/casework/"+b.ID, map[string]any{"id": b.ID})
+	insider.mustWrite("systems/casework/bk-none", map[string]any{"id": "bk-none"})
+	if err := insider.write("systems/casework/"+a.ID, map[string]any{"id": "x"}); err == nil {
 		t.Fatal("the admin token updated an index entry")
 	}
-	if _, err := admin.l.Delete("cryptoshred/data/systems/casework/" + a.ID); err == nil {
+	if _, err := insider.l.Delete("cryptoshred/data/systems/casework/" + a.ID); err == nil {
 		t.Fatal("the admin token deleted an index entry")
 	}
-	if _, err := admin.l.Delete("cryptoshred/metadata/systems/casework/" + a.ID); err == nil {
+	if _, err := insider.l.Delete("cryptoshred/metadata/systems/casework/" + a.ID); err == nil {
 		t.Fatal("the admin token deleted an index entry's metadata")
 	}
 	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); !slices.Equal(got, []string{a.ID}) {
@@ -72,11 +75,24 @@ func TestSystemIndexCannotHideOrAddBackups(t *testing.T) {
 	if got := listIDs(t, adminV, catalog.BackupFilter{Case: "IDX"}); !slices.Equal(got, []string{a.ID}) {
 		t.Fatalf("case IDX lists %v, want %s", got, a.ID)
 	}
+
+	// The duplicate check finds a's content through the size and digest
+	// indexes; b planted under a's digest is not named, and a's entry
+	// cannot be deleted to let a duplicate through.
+	insider.mustWrite("digests/"+a.Plaintext.SHA256+"/"+b.ID, map[string]any{"id": b.ID})
+	if _, err := insider.l.Delete("cryptoshred/metadata/digests/" + a.Plaintext.SHA256 + "/" + a.ID); err == nil {
+		t.Fatal("the admin token deleted a digest index entry")
+	}
+	dir := t.TempDir()
+	_, err = adminV.Protect(context.Background(), admin, shred.ProtectRequest{Source: writeFile(t, dir, "again.tar", []byte("a")), OutDir: dir})
+	if !errors.Is(err, errs.ErrRefused) || !strings.Contains(err.Error(), a.ID) || strings.Contains(err.Error(), b.ID) {
+		t.Fatalf("protect of a's content again: %v", err)
+	}
 }
 
 // A catalog written before the index existed gets its entries from init's
-// IndexSystems, once.
-func TestIndexSystemsFillsAnOldCatalog(t *testing.T) {
+// IndexRegistrations, once.
+func TestIndexRegistrationsFillsAnOldCatalog(t *testing.T) {
 	srv, adminV, _ := roles(t)
 	a := protectIn(t, adminV, "casework", []byte("a"))
 	srv.KVDelete(t, "cryptoshred/metadata/systems/casework/"+a.ID) // root: as if written before the index
@@ -85,11 +101,11 @@ func TestIndexSystemsFillsAnOldCatalog(t *testing.T) {
 	}
 	root := newService(vault.New(srv.Root(t), vault.DefaultMounts))
 	for _, want := range []int{1, 0} { // the second run finds nothing missing
-		if n, err := root.IndexSystems(context.Background()); err != nil || n != want {
-			t.Fatalf("IndexSystems: %d %v, want %d", n, err, want)
+		if n, err := root.IndexRegistrations(context.Background()); err != nil || n != want {
+			t.Fatalf("IndexRegistrations: %d %v, want %d", n, err, want)
 		}
 	}
 	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); !slices.Equal(got, []string{a.ID}) {
-		t.Fatalf("after IndexSystems: %v", got)
+		t.Fatalf("after IndexRegistrations: %v", got)
 	}
 }

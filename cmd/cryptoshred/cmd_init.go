@@ -32,14 +32,14 @@ func runInit(ctx context.Context, o globalOptions, v *vault.Client, w io.Writer)
 	if err != nil {
 		return err
 	}
-	// A catalog from before the system index gets its entries here, from
-	// the registrations, which only an operator-level token reads at once.
-	indexed, err := newService(v).IndexSystems(ctx)
+	// A catalog from before the indexes gets its entries here, from the
+	// registrations, which only an operator-level token reads at once.
+	indexed, err := newService(v).IndexRegistrations(ctx)
 	if err != nil {
 		return err
 	}
 	if indexed > 0 {
-		changes = append(changes, vault.Change{What: fmt.Sprintf("indexed %d backup(s) by system", indexed)})
+		changes = append(changes, vault.Change{What: fmt.Sprintf("added %d catalog index entries (by system, plaintext size and digest)", indexed)})
 	}
 	if o.Format == "json" {
 		return writeJSON(w, map[string]any{"changed": len(changes) > 0, "changes": nonNil(changes)})

@@ -34,7 +34,7 @@ func TestProductionInitPolicyIsEnough(t *testing.T) {
 	env := testEnv{srv: srv, dir: t.TempDir(), roles: roles{admin: srv.TokenWithPolicies(t, "backup-admin", "cryptoshred-admin")}}
 	b := protectFile(t, env, "a.tar", []byte("a"), "--system", "casework")
 	srv.KVDelete(t, "cryptoshred/metadata/systems/casework/"+b.ID)
-	if up := mustRun(t, srv, operator, "init"); !strings.Contains(up.stdout, "indexed 1 backup(s) by system") {
+	if up := mustRun(t, srv, operator, "init"); !strings.Contains(up.stdout, "added 1 catalog index entries") {
 		t.Fatalf("init after an upgrade: %s", up.stdout)
 	}
 	if _, err := srv.Client(t, operator).Logical().Delete("sys/mounts/cryptoshred"); err == nil {

@@ -4,37 +4,70 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
-// The system index lists a system's backups at systems/<system>/<id>, so
-// a listing by system reads only that system's records. An entry is
-// written once, before the registration it indexes, so every registered
-// backup with a system is in it; the role policies allow create but
-// neither update nor delete there. It is a hint, like the ledger head: a
-// listing reads each record it names and keeps only those whose
-// registration has that system, so an entry planted for another backup
-// or for none changes nothing.
+// The catalog's indexes let a listing read only the records it may need:
+// systems/<system>/<id> lists a system's backups, sizes/<size>/<id> and
+// digests/<sha256>/<id> the backups of a plaintext size and digest (for
+// finding duplicate content). An entry is written once, before the
+// registration it indexes, so every registered backup is in them; the
+// role policies allow create but neither update nor delete there. They
+// are hints, like the ledger head: every record found through one is read
+// and matched against its registration, so an entry planted for another
+// backup or for none changes nothing, and none can be removed to hide one.
 
-func systemIndexDir(system string) string      { return "systems/" + system + "/" }
-func systemIndexPath(system, id string) string { return systemIndexDir(system) + id }
-
-// indexSystem writes the system index entry of backup id, if it has a
-// system; an existing entry is kept.
-func (c *Catalog) indexSystem(ctx context.Context, system, id string) error {
-	if system == "" {
-		return nil
+// indexPaths returns the index entries of registration r.
+func indexPaths(r *Registration) []string {
+	var out []string
+	if r.System != "" {
+		out = append(out, "systems/"+r.System+"/"+r.ID)
 	}
-	_, err := c.store.Put(ctx, systemIndexPath(system, id), map[string]any{"id": id}, 0)
-	if err != nil && !errors.Is(err, errs.ErrConflict) {
-		return fmt.Errorf("failed to index backup %s under system %s: %w", id, system, err)
+	if r.Plaintext.SHA256 != "" {
+		out = append(out, sizeDir(r.Plaintext.Size)+r.ID, "digests/"+r.Plaintext.SHA256+"/"+r.ID)
 	}
-	return nil
+	return out
 }
+
+func sizeDir(size int64) string { return "sizes/" + strconv.FormatInt(size, 10) + "/" }
+
+// writeIndex writes r's missing index entries and returns how many it
+// wrote; an existing entry is kept.
+func (c *Catalog) writeIndex(ctx context.Context, r *Registration) (int, error) {
+	written := 0
+	for _, path := range indexPaths(r) {
+		_, err := c.store.Put(ctx, path, map[string]any{"id": r.ID}, 0)
+		switch {
+		case err == nil:
+			written++
+		case !errors.Is(err, errs.ErrConflict):
+			return written, fmt.Errorf("failed to index backup %s (%s): %w", r.ID, path, err)
+		}
+	}
+	return written, nil
+}
+
+// SizeIDs returns the ids the index names for plaintexts of size bytes.
+func (c *Catalog) SizeIDs(ctx context.Context, size int64) ([]string, error) {
+	return c.store.List(ctx, sizeDir(size))
+}
+
+// DigestIDs returns the ids the index names for plaintexts of SHA-256
+// digest sum (lowercase hex).
+func (c *Catalog) DigestIDs(ctx context.Context, sum string) ([]string, error) {
+	if !digestRE.MatchString(sum) {
+		return nil, fmt.Errorf("invalid SHA-256 digest %q", Truncate(sum, 70))
+	}
+	return c.store.List(ctx, "digests/"+sum+"/")
+}
+
+var digestRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Systems returns the names of the systems that have backups, sorted.
 func (c *Catalog) Systems(ctx context.Context) ([]string, error) {
@@ -54,43 +87,30 @@ func (c *Catalog) SystemIDs(ctx context.Context, system string) ([]string, error
 	if !ValidID(system) {
 		return nil, fmt.Errorf("invalid system name %q", Truncate(system, 40))
 	}
-	ids, err := c.store.List(ctx, systemIndexDir(system))
+	ids, err := c.store.List(ctx, "systems/"+system+"/")
 	slices.Sort(ids)
 	return ids, err
 }
 
-// IndexSystems adds the index entries missing for registered backups, as
-// a catalog written before the index existed lacks them, and returns how
-// many it added. It reads every registration; run it once, with a token
-// that may read them all (the operator's, from init).
-func (c *Catalog) IndexSystems(ctx context.Context) (int, error) {
+// IndexRegistrations adds the index entries missing for registered
+// backups, as a catalog written before the indexes existed lacks them,
+// and returns how many it added. It reads every registration; run it
+// once, with a token that may read them all (the operator's, from init).
+func (c *Catalog) IndexRegistrations(ctx context.Context) (int, error) {
 	ids, err := c.store.List(ctx, "registrations/")
 	if err != nil {
 		return 0, err
 	}
 	added, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (int, error) {
-		return c.indexRegistration(ctx, id)
+		r, err := c.GetRegistration(ctx, id)
+		if err != nil || (r.System != "" && !ValidID(r.System)) {
+			return 0, nil // a malformed registration is reported by the listings that read it
+		}
+		return c.writeIndex(ctx, r)
 	})
 	total := 0
 	for _, n := range added {
 		total += n
 	}
 	return total, err
-}
-
-// indexRegistration indexes registration id unless its entry exists, and
-// returns 1 if it wrote one.
-func (c *Catalog) indexRegistration(ctx context.Context, id string) (int, error) {
-	r, err := c.GetRegistration(ctx, id)
-	if err != nil || !ValidID(r.System) {
-		return 0, nil // a malformed registration is reported by the listings that read it
-	}
-	_, err = c.store.Put(ctx, systemIndexPath(r.System, id), map[string]any{"id": id}, 0)
-	switch {
-	case errors.Is(err, errs.ErrConflict):
-		return 0, nil
-	case err != nil:
-		return 0, fmt.Errorf("failed to index backup %s: %w", id, err)
-	}
-	return 1, nil
 }

@@ -50,11 +50,11 @@ func NewRegistration(b *Backup) *Registration {
 	return r
 }
 
-// PutRegistration writes r once, after its system index entry. A registration that exists already is
+// PutRegistration writes r once, after its index entries. A registration that exists already is
 // accepted only if it records the same ciphertext (a re-run of an
 // interrupted protect); anything else is refused.
 func (c *Catalog) PutRegistration(ctx context.Context, r *Registration) error {
-	if err := c.indexSystem(ctx, r.System, r.ID); err != nil {
+	if _, err := c.writeIndex(ctx, r); err != nil {
 		return err
 	}
 	_, err := PutJSON(ctx, c.store, registrationPath(r.ID), r, 0)

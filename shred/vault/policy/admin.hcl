@@ -38,10 +38,18 @@ path "cryptoshred/data/registrations/*" {
   capabilities = ["create", "read"]
 }
 
-# The system index: entries created once, before the registration they
-# index, never updated or deleted, so no backup can be hidden from a
-# listing by system.
+# The catalog's indexes (by system, plaintext size and digest): entries
+# created once, before the registration they index, never updated or
+# deleted, so no backup can be hidden from a listing or a duplicate check.
 path "cryptoshred/data/systems/*" {
+  capabilities = ["create", "read"]
+}
+
+path "cryptoshred/data/sizes/*" {
+  capabilities = ["create", "read"]
+}
+
+path "cryptoshred/data/digests/*" {
   capabilities = ["create", "read"]
 }
 

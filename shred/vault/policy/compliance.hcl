@@ -39,6 +39,14 @@ path "cryptoshred/data/systems/*" {
   capabilities = ["read"]
 }
 
+path "cryptoshred/data/sizes/*" {
+  capabilities = ["read"]
+}
+
+path "cryptoshred/data/digests/*" {
+  capabilities = ["read"]
+}
+
 path "cryptoshred/data/backups/*" {
   capabilities = ["update", "read"]
 }
