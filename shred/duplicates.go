@@ -19,13 +19,13 @@ func live(b *catalog.Backup) bool {
 
 // refuseDuplicate refuses to protect a file whose content a live backup
 // already holds: shredding one of two such backups would leave the data
-// readable in the other. The file is hashed only when the index names a
-// backup of its size, so protecting new data costs one listing.
+// readable in the other. The file is hashed only when the index marks a
+// backup of its size, so protecting data of a new size costs one read.
 func (s *Service) refuseDuplicate(ctx context.Context, orig *catalog.Original) error {
 	if orig == nil {
 		return nil
 	}
-	if ids, err := s.catalog.SizeIDs(ctx, orig.Size); err != nil || len(ids) == 0 {
+	if seen, err := s.catalog.HasSize(ctx, orig.Size); err != nil || !seen {
 		return err
 	}
 	sum, _, err := fsutil.FileSHA256(orig.Path)

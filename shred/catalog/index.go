@@ -14,9 +14,11 @@ import (
 )
 
 // The catalog's indexes let a listing read only the records it may need:
-// systems/<system>/<id> lists a system's backups, sizes/<size>/<id> and
-// digests/<sha256>/<id> the backups of a plaintext size and digest (for
-// finding duplicate content). An entry is written once, before the
+// systems/<system>/<id> lists a system's backups, digests/<sha256>/<id>
+// the backups of a plaintext digest, and sizes/<size> marks that some
+// backup has a plaintext of that size (so a file of a new size need not be
+// hashed before its duplicates are looked for; a marker, not a list, so
+// the check costs one read however many backups share the size). An entry is written once, before the
 // registration it indexes, so every registered backup is in them; the
 // role policies allow create but neither update nor delete there. They
 // are hints, like the ledger head: every record found through one is read
@@ -30,12 +32,12 @@ func indexPaths(r *Registration) []string {
 		out = append(out, "systems/"+r.System+"/"+r.ID)
 	}
 	if r.Plaintext.SHA256 != "" {
-		out = append(out, sizeDir(r.Plaintext.Size)+r.ID, "digests/"+r.Plaintext.SHA256+"/"+r.ID)
+		out = append(out, sizePath(r.Plaintext.Size), "digests/"+r.Plaintext.SHA256+"/"+r.ID)
 	}
 	return out
 }
 
-func sizeDir(size int64) string { return "sizes/" + strconv.FormatInt(size, 10) + "/" }
+func sizePath(size int64) string { return "sizes/" + strconv.FormatInt(size, 10) }
 
 // writeIndex writes r's missing index entries and returns how many it
 // wrote; an existing entry is kept.
@@ -53,9 +55,14 @@ func (c *Catalog) writeIndex(ctx context.Context, r *Registration) (int, error) 
 	return written, nil
 }
 
-// SizeIDs returns the ids the index names for plaintexts of size bytes.
-func (c *Catalog) SizeIDs(ctx context.Context, size int64) ([]string, error) {
-	return c.store.List(ctx, sizeDir(size))
+// HasSize reports whether the index marks a backup with a plaintext of
+// size bytes.
+func (c *Catalog) HasSize(ctx context.Context, size int64) (bool, error) {
+	_, err := c.store.Get(ctx, sizePath(size))
+	if errors.Is(err, errs.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // DigestIDs returns the ids the index names for plaintexts of SHA-256
