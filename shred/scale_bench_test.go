@@ -296,15 +296,16 @@ func roundTripCeiling(b *testing.B, c *api.Client, n int, reads, writes float64,
 	return float64(n) / time.Since(start).Seconds()
 }
 
-// BenchmarkScaleSeries takes one case of 1,000, 10,000 ... up to
-// SCALE_BENCH_MAX (default 10,000; `make bench` sets 100000, long on 2
+// BenchmarkScaleSeries takes one case of SCALE_BENCH_MIN (default 1,000),
+// ten times that ... up to SCALE_BENCH_MAX (default 10,000; `make bench`
+// sets 100000, long on 2
 // cores) backups through hold, close, plan, run, attest, verify and
 // ledger verify on a fresh dev server each, and prints each step's time
 // and the process's peak RSS during that size (reset between sizes).
 func BenchmarkScaleSeries(b *testing.B) {
 	top := envInt("SCALE_BENCH_MAX", 10000)
 	for range b.N {
-		for n := 1000; n <= top; n *= 10 {
+		for n := envInt("SCALE_BENCH_MIN", 1000); n <= top; n *= 10 {
 			scaleOnce(b, n)
 		}
 	}
