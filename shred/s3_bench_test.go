@@ -36,7 +36,7 @@ func BenchmarkProtect1GiBToS3(b *testing.B) {
 	for range b.N {
 		n := 0
 		ageTime, ours := medianRounds(3, func() time.Duration {
-			return timeAgeCLI(b, ageBin, src, filepath.Join(dir, "age-out.age"))
+			return timeAgeCLI(b, ageBin, src, filepath.Join(dir, "age-out.age"), false)
 		}, func() time.Duration {
 			n++
 			start := time.Now()
