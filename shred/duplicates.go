@@ -58,7 +58,10 @@ func (s *Service) sameData(ctx context.Context, digests []string, exclude map[st
 		return nil, err
 	}
 	var ids []string
-	seen := map[string]bool{}
+	seen, wanted := map[string]bool{}, map[string]bool{}
+	for _, d := range digests {
+		wanted[d] = true
+	}
 	for _, l := range lists {
 		for _, id := range l {
 			if !exclude[id] && !seen[id] {
@@ -70,7 +73,7 @@ func (s *Service) sameData(ctx context.Context, digests []string, exclude map[st
 	found, _, err := s.catalog.ReadBackups(ctx, ids)
 	out := map[string][]*catalog.Backup{}
 	for _, b := range found {
-		if live(b) && b.Plaintext.SHA256 != "" && slices.Contains(digests, b.Plaintext.SHA256) {
+		if live(b) && wanted[b.Plaintext.SHA256] {
 			out[b.Plaintext.SHA256] = append(out[b.Plaintext.SHA256], b)
 		}
 	}

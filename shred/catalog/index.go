@@ -16,14 +16,15 @@ import (
 // The catalog's indexes let a listing read only the records it may need:
 // systems/<system>/<id> lists a system's backups, digests/<sha256>/<id>
 // the backups of a plaintext digest, and sizes/<size> marks that some
-// backup has a plaintext of that size (so a file of a new size need not be
-// hashed before its duplicates are looked for; a marker, not a list, so
-// the check costs one read however many backups share the size). An entry is written once, before the
-// registration it indexes, so every registered backup is in them; the
-// role policies allow create but neither update nor delete there. They
-// are hints, like the ledger head: every record found through one is read
-// and matched against its registration, so an entry planted for another
-// backup or for none changes nothing, and none can be removed to hide one.
+// backup has a plaintext of that size (so a file of a new size need not
+// be hashed before its duplicates are looked for; a marker, not a list,
+// so the check costs one read however many backups share the size). An
+// entry is written once, before the registration it indexes, so every
+// registered backup is in them; the role policies allow create but
+// neither update nor delete there. They are hints, like the ledger head:
+// every record found through one is read and matched against its
+// registration, so an entry planted for another backup or for none
+// changes nothing, and none can be removed to hide one.
 
 // indexPaths returns the index entries of registration r.
 func indexPaths(r *Registration) []string {
@@ -66,10 +67,11 @@ func (c *Catalog) HasSize(ctx context.Context, size int64) (bool, error) {
 }
 
 // DigestIDs returns the ids the index names for plaintexts of SHA-256
-// digest sum (lowercase hex).
+// digest sum (lowercase hex). A malformed digest, as a hand-written
+// registration may carry, names nothing: it must not stop a plan.
 func (c *Catalog) DigestIDs(ctx context.Context, sum string) ([]string, error) {
 	if !digestRE.MatchString(sum) {
-		return nil, fmt.Errorf("invalid SHA-256 digest %q", Truncate(sum, 70))
+		return nil, nil
 	}
 	return c.store.List(ctx, "digests/"+sum+"/")
 }
