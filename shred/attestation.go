@@ -362,11 +362,5 @@ func (s *Service) storageHolds(ctx context.Context, caseID string) (map[string]*
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*attest.Span{}
-	for _, h := range holds {
-		if !h.StorageHeldAt.IsZero() {
-			out[h.Backup] = &attest.Span{From: h.StorageHeldAt, To: h.StorageReleasedAt}
-		}
-	}
-	return out, nil
+	return storageSpans(holds), nil
 }

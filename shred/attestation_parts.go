@@ -86,19 +86,26 @@ func signPart(ctx context.Context, st *attest.Statement, opts AttestOptions) (*A
 	if err != nil {
 		return nil, err
 	}
+	return NewAttestationPart(st, env, bundle), nil
+}
+
+// NewAttestationPart describes the signed statement st, in envelope env
+// and bundle, as the part of its attestation it is (1 of 1 when st is a
+// whole attestation).
+func NewAttestationPart(st *attest.Statement, env, bundle []byte) *AttestationPart {
 	p := &AttestationPart{Index: 1, Of: 1, StoredID: st.Predicate.AttestationID, Envelope: env, Bundle: bundle, Backups: len(st.Subject)}
 	if pp := st.Predicate.Part; pp != nil {
 		p.Index, p.Of, p.First, p.Last = pp.Index, pp.Of, pp.First, pp.Last
 		p.StoredID = PartID(st.Predicate.AttestationID, pp.Index)
 	}
-	return p, nil
+	return p
 }
 
 // storePart stores one part in Vault and records it in the ledger with
 // its envelope's SHA-256.
 func (s *Service) storePart(ctx context.Context, actor Actor, caseID, id string, p *AttestationPart) error {
 	info := catalog.AttestationInfo{ID: p.StoredID, Case: caseID}
-	details := map[string]string{"attestation": id, "envelopeSha256": sha256Hex(p.Envelope), "backups": fmt.Sprint(p.Backups)}
+	details := map[string]string{"attestation": id, "envelopeSha256": attest.SHA256Hex(p.Envelope), "backups": fmt.Sprint(p.Backups)}
 	if p.Of > 1 {
 		info.Attestation, info.Part, info.Of = id, p.Index, p.Of
 		details["part"], details["of"], details["stored"] = fmt.Sprint(p.Index), fmt.Sprint(p.Of), p.StoredID

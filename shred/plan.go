@@ -92,8 +92,7 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 }
 
 // storageSpans returns, by backup, when the storage held its ciphertext
-// under holds (one case's records), as storageHolds does from a fresh
-// read.
+// under holds (one case's records).
 func storageSpans(holds []*catalog.Hold) map[string]*attest.Span {
 	out := map[string]*attest.Span{}
 	for _, h := range holds {

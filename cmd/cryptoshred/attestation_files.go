@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -41,7 +39,7 @@ func (pf partFiles) write(parts []*shred.AttestationPart) (string, error) {
 
 func (pf partFiles) writePart(p *shred.AttestationPart) (attest.IndexEntry, error) {
 	e := attest.IndexEntry{Index: p.Index, File: filepath.Base(attest.PartFileName(pf.Out, p.Index)),
-		SHA256: sha256Hex(p.Envelope), First: p.First, Last: p.Last, Backups: p.Backups}
+		SHA256: attest.SHA256Hex(p.Envelope), First: p.First, Last: p.Last, Backups: p.Backups}
 	if err := writeBytes(attest.PartFileName(pf.Out, p.Index), p.Envelope); err != nil {
 		return e, fmt.Errorf("failed to write part %d of %d of attestation %s: %w", p.Index, p.Of, pf.ID, err)
 	}
@@ -63,11 +61,6 @@ func writeBytes(path string, b []byte) error {
 	return fsutil.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
 // partsOf describes stored envelopes as parts, for writing them again:
 // their ranges are read from the statements, unverified (the index is a
 // hint; the signed parts are the evidence).
@@ -79,12 +72,8 @@ func partsOf(envs [][]byte) ([]*shred.AttestationPart, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("failed to read part: %w", err)
 		}
-		p := &shred.AttestationPart{Index: 1, Of: 1, Envelope: env, Backups: len(st.Subject)}
-		if pp := st.Predicate.Part; pp != nil {
-			p.Index, p.Of, p.First, p.Last = pp.Index, pp.Of, pp.First, pp.Last
-		}
 		caseID = st.Predicate.Case.ID
-		out = append(out, p)
+		out = append(out, shred.NewAttestationPart(st, env, nil))
 	}
 	return out, caseID, nil
 }

@@ -50,7 +50,7 @@ func shredInPartsCLI(t *testing.T, env testEnv, caseID, priv, name string, size 
 	for _, p := range idx.Parts {
 		st, err := os.Stat(filepath.Join(env.dir, p.File))
 		env, _ := os.ReadFile(filepath.Join(env.dir, p.File))
-		if err != nil || st.Mode().Perm() != 0o600 || sha256Hex(env) != p.SHA256 {
+		if err != nil || st.Mode().Perm() != 0o600 || attest.SHA256Hex(env) != p.SHA256 {
 			t.Fatalf("part %d file %s: %v, %v", p.Index, p.File, st, err)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/attest"
-	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
 
@@ -68,7 +67,7 @@ func runWitness(ctx context.Context, o globalOptions, v *shred.Service, opts wit
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(opts.Output, func(out io.Writer) error { _, err := out.Write(w); return err }); err != nil {
+	if err := writeBytes(opts.Output, w); err != nil {
 		return err
 	}
 	printf(stderr, "witnessed %s: every key gone, every ciphertext gone, ledger verified; witness written to %s\n", opts.File, opts.Output)

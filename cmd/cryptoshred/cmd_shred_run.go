@@ -230,7 +230,7 @@ func writeBundle(a *shred.Attestation, out string, stderr io.Writer) error {
 	if out == "" {
 		return nil
 	}
-	if err := fsutil.WriteFileAtomic(out, func(w io.Writer) error { _, err := w.Write(a.Bundle); return err }); err != nil {
+	if err := writeBytes(out, a.Bundle); err != nil {
 		return fmt.Errorf("attestation %s is stored in Vault but its bundle could not be written to %s: %w", a.ID, out, err)
 	}
 	fmt.Fprintf(stderr, "Sigstore bundle of attestation %s with %d RFC 3161 timestamp(s) written to %s\n", a.ID, a.Timestamps, out)
@@ -241,7 +241,7 @@ func writeAttestation(a *shred.Attestation, out string, stderr io.Writer) error 
 	if out == "" {
 		out = a.ID + ".dsse.json"
 	}
-	if err := fsutil.WriteFileAtomic(out, func(w io.Writer) error { _, err := w.Write(a.Envelope); return err }); err != nil {
+	if err := writeBytes(out, a.Envelope); err != nil {
 		return fmt.Errorf("attestation %s is stored in Vault but could not be written to %s: %w", a.ID, out, err)
 	}
 	fmt.Fprintf(stderr, "attestation %s covering %d backup(s) written to %s and stored in Vault\n", a.ID, a.Backups, out)

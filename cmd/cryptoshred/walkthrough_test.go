@@ -16,11 +16,11 @@ import (
 // the test server's, each <ROLE token> by a token of that role, /backups by
 // a scratch directory; confirmations are answered on a pseudo-terminal.
 func TestReadmeQuickStartRunsAsWritten(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
+	blocks := docBlocks(t, "../../README.md", "## Quick start against your Vault")
+	if len(blocks) == 0 {
+		t.Fatal("no sh block in the README's quick start")
 	}
-	lines := shellBlock(t, string(readme), "## Quick start against your Vault")
+	lines := blocks[0].lines
 	env := newTestEnv(t)
 	t.Chdir(env.dir)
 	if err := os.Mkdir("backups", 0o700); err != nil {
@@ -90,22 +90,6 @@ func roleToken(t *testing.T, tokens map[string]string, placeholder string) strin
 		t.Fatalf("unknown token placeholder %q in the README", placeholder)
 	}
 	return tokens[m[1]]
-}
-
-// shellBlock returns the lines of the first ```sh block after heading,
-// with backslash continuations joined.
-func shellBlock(t *testing.T, doc, heading string) []string {
-	t.Helper()
-	_, rest, ok := strings.Cut(doc, heading)
-	if !ok {
-		t.Fatalf("no %q in the document", heading)
-	}
-	_, rest, ok = strings.Cut(rest, "```sh\n")
-	block, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatalf("no sh block after %q", heading)
-	}
-	return strings.Split(strings.ReplaceAll(block, "\\\n", " "), "\n")
 }
 
 // shellWords splits a line as sh would for the simple commands of the

@@ -50,9 +50,9 @@ func NewRegistration(b *Backup) *Registration {
 	return r
 }
 
-// PutRegistration writes r once, after its index entries. A registration that exists already is
-// accepted only if it records the same ciphertext (a re-run of an
-// interrupted protect); anything else is refused.
+// PutRegistration writes r once, after its index entries. A registration
+// that exists already is accepted only if it records the same ciphertext
+// (a re-run of an interrupted protect); anything else is refused.
 func (c *Catalog) PutRegistration(ctx context.Context, r *Registration) error {
 	if _, err := c.writeIndex(ctx, r); err != nil {
 		return err
