@@ -6,7 +6,6 @@ package s3test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -117,20 +116,13 @@ func (s *Server) launch() error {
 }
 
 func (s *Server) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return errors.New("the process exited")
-		default:
-		}
-		if resp, err := http.Get(s.Endpoint); err == nil {
+	return testtools.WaitReady(s.done, limit, func() bool {
+		resp, err := http.Get(s.Endpoint)
+		if err == nil {
 			resp.Body.Close()
-			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("no answer in time")
+		return err == nil
+	})
 }
 
 // Stop kills the gateway; the data directory stays until the test ends.

@@ -152,20 +152,15 @@ func startOnce(bin string) (*Server, error) {
 // the process stays up (it exits shortly after start when port 2112 is
 // taken).
 func (s *Server) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return errors.New("timestamp-server exited during start-up")
-		default:
-		}
-		if chain, err := s.get("/api/v1/timestamp/certchain"); err == nil {
-			s.ChainPEM = chain
-			return s.stillRunning()
-		}
-		time.Sleep(50 * time.Millisecond)
+	err := testtools.WaitReady(s.done, limit, func() bool {
+		chain, err := s.get("/api/v1/timestamp/certchain")
+		s.ChainPEM = chain
+		return err == nil
+	})
+	if err != nil {
+		return fmt.Errorf("timestamp-server %w", err)
 	}
-	return errors.New("timestamp-server did not answer")
+	return s.stillRunning()
 }
 
 func (s *Server) stillRunning() error {

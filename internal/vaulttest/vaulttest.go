@@ -8,7 +8,6 @@ package vaulttest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -135,23 +134,18 @@ func launch(bin, addr string, ready func(int) bool, args ...string) (*Server, er
 }
 
 func (s *Server) waitReady(limit time.Duration, ready func(int) bool) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return errors.New("vault server exited during start-up")
-		default:
-		}
+	err := testtools.WaitReady(s.done, limit, func() bool {
 		resp, err := http.Get(s.Addr + "/v1/sys/health")
-		if err == nil {
-			resp.Body.Close()
-			if ready(resp.StatusCode) {
-				return nil
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		resp.Body.Close()
+		return ready(resp.StatusCode)
+	})
+	if err != nil {
+		return fmt.Errorf("vault server %w", err)
 	}
-	return errors.New("vault server did not become ready")
+	return nil
 }
 
 // Client returns an API client for the server authenticated with token.
