@@ -84,15 +84,21 @@ func inspectAgeFile(path string) (*catalog.Backup, error) {
 		return nil, err
 	}
 	defer f.Close()
-	hr := fsutil.NewHashingReader(f)
+	return inspectAge(f, f.Name())
+}
+
+// inspectAge reads the age file at loc from r: the key its header names,
+// and the size and SHA-256 of the whole file.
+func inspectAge(r io.Reader, loc string) (*catalog.Backup, error) {
+	hr := fsutil.NewHashingReader(r)
 	key, err := agefile.HeaderKey(hr)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := io.Copy(io.Discard, hr); err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", path, err)
+		return nil, fmt.Errorf("failed to read %s: %w", loc, err)
 	}
-	return &catalog.Backup{ID: key, Key: key, Ciphertext: catalog.FileInfo{Path: f.Name(), Size: hr.N, SHA256: hr.Sum()}}, nil
+	return &catalog.Backup{ID: key, Key: key, Ciphertext: catalog.FileInfo{Path: loc, Size: hr.N, SHA256: hr.Sum()}}, nil
 }
 
 // checkRegisterKey refuses a key that is missing, may exist outside
@@ -155,13 +161,5 @@ func (s *Service) inspectStoredObject(ctx context.Context, loc string) (*catalog
 		return nil, err
 	}
 	defer r.Close()
-	hr := fsutil.NewHashingReader(r)
-	key, err := agefile.HeaderKey(hr)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := io.Copy(io.Discard, hr); err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", loc, err)
-	}
-	return &catalog.Backup{ID: key, Key: key, Ciphertext: catalog.FileInfo{Path: loc, Size: hr.N, SHA256: hr.Sum()}}, nil
+	return inspectAge(r, loc)
 }
