@@ -21,18 +21,24 @@ type HoldSelector struct {
 	CreatedBefore time.Time
 }
 
+// requireOpenCase returns an error unless case caseID is open and the
+// caller holds the compliance role; needs says what needs an open case.
+func (s *Service) requireOpenCase(ctx context.Context, caseID, needs string) error {
+	c, _, err := s.catalog.GetCase(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	if c.State != catalog.CaseOpen {
+		return errs.Refusedf("case %s is %s: %s", caseID, c.State, needs)
+	}
+	return s.guard.RequireCompliance(ctx)
+}
+
 // PlaceHolds holds the selected backups for an open case. A held backup's
 // key keeps deletion_allowed=false in Vault, which the admin role cannot
 // change: Vault, not this code, stops its deletion.
 func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, sel HoldSelector) ([]string, error) {
-	c, _, err := s.catalog.GetCase(ctx, caseID)
-	if err != nil {
-		return nil, err
-	}
-	if c.State != catalog.CaseOpen {
-		return nil, errs.Refusedf("case %s is %s: holds can only be placed on an open case", caseID, c.State)
-	}
-	if err := s.guard.RequireCompliance(ctx); err != nil {
+	if err := s.requireOpenCase(ctx, caseID, "holds can only be placed on an open case"); err != nil {
 		return nil, err
 	}
 	ids, skipped, err := s.selectBackups(ctx, sel)

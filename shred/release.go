@@ -24,14 +24,7 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	if err := catalog.CheckText("reason", reason, 1024); err != nil {
 		return nil, err
 	}
-	c, _, err := s.catalog.GetCase(ctx, caseID)
-	if err != nil {
-		return nil, err
-	}
-	if c.State != catalog.CaseOpen {
-		return nil, errs.Refusedf("case %s is %s: only an open case's holds are released with hold release (case close releases the rest)", caseID, c.State)
-	}
-	if err := s.guard.RequireCompliance(ctx); err != nil {
+	if err := s.requireOpenCase(ctx, caseID, "only an open case's holds are released with hold release (case close releases the rest)"); err != nil {
 		return nil, err
 	}
 	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, caseID)
