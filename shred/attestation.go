@@ -121,7 +121,7 @@ func (s *Service) Attest(ctx context.Context, actor Actor, caseID string, opts A
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, actor, c, opts)
+	return s.issue(ctx, actor, c, opts, nil)
 }
 
 // newBundle asks every timestamper for a timestamp over env's signature
@@ -177,10 +177,11 @@ type ledgerFacts struct {
 // buildDeletion assembles the statement from what it checked: each
 // subject's key read back from Vault as gone, its destruction in the
 // verified ledger, no active hold on it, its digest from its write-once
-// registration. Subjects that fail a check are left out and returned.
-func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions) (*attest.Deletion, map[string]string, []*ItemError, error) {
+// registration. Subjects that fail a check are left out and returned. A
+// run's own status records and key read-backs (known) are not read again.
+func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, known *runReads) (*attest.Deletion, map[string]string, []*ItemError, error) {
 	caseID := c.ID
-	backups, err := s.shreddedBackups(ctx, caseID)
+	backups, err := s.shreddedBackups(ctx, caseID, known)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -189,10 +190,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		return nil, nil, nil, err
 	}
 	facts.audit = opts.Audit
-	if facts.storageHolds, err = s.storageHolds(ctx, caseID); err != nil {
-		return nil, nil, nil, err
-	}
-	backups, excluded, err := s.checkSubjects(ctx, backups, facts)
+	backups, excluded, err := s.checkSubjects(ctx, caseID, backups, facts, known)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -238,18 +236,20 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 }
 
 // checkSubjects keeps the backups whose destruction checks out now and
-// returns why each other one was left out.
-func (s *Service) checkSubjects(ctx context.Context, backups []*catalog.Backup, facts *ledgerFacts) ([]*catalog.Backup, []*ItemError, error) {
+// returns why each other one was left out. It reads every hold record on
+// them once, and keeps caseID's storage-hold spans in facts.
+func (s *Service) checkSubjects(ctx context.Context, caseID string, backups []*catalog.Backup, facts *ledgerFacts, known *runReads) ([]*catalog.Backup, []*ItemError, error) {
 	ids := make([]string, len(backups))
 	for i, b := range backups {
 		ids[i] = b.ID
 	}
-	held, err := s.catalog.ActiveHolds(ctx, ids, "")
+	held, own, err := s.catalog.ActiveHoldsAndOwn(ctx, ids, caseID)
 	if err != nil {
 		return nil, nil, err
 	}
+	facts.storageHolds = storageSpans(own)
 	problems, err := parallel.Map(ctx, backups, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (string, error) {
-		return s.subjectProblem(ctx, b, held[b.ID], facts)
+		return s.subjectProblem(ctx, b, held[b.ID], facts, known)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -272,8 +272,9 @@ func (s *Service) checkSubjects(ctx context.Context, backups []*catalog.Backup, 
 }
 
 // subjectProblem says why b cannot be attested as destroyed, or "". An
-// error is a failure to ask Vault at all.
-func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy []string, facts *ledgerFacts) (string, error) {
+// error is a failure to ask Vault at all. A key the run itself deleted
+// and read back as gone (known) is not read again.
+func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy []string, facts *ledgerFacts, known *runReads) (string, error) {
 	switch {
 	case releasable(b) != nil:
 		return releasable(b).Error(), nil
@@ -281,6 +282,8 @@ func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy 
 		return "held by case(s) " + strings.Join(heldBy, ", ") + ", and no attestation covers a held backup", nil
 	case !facts.destroyed[b.ID]:
 		return "the verified ledger records no destruction of its key", nil
+	case known.keyReadBack(b.ID):
+		return "", nil
 	}
 	absent, err := s.keys.KeyAbsent(ctx, b.Key)
 	if err != nil || absent {
@@ -290,13 +293,17 @@ func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy 
 }
 
 // shreddedBackups returns the case's backups whose destruction is
-// recorded; refuses if there are none.
-func (s *Service) shreddedBackups(ctx context.Context, caseID string) ([]*catalog.Backup, error) {
+// recorded; refuses if there are none. The records a run wrote itself
+// (known) are not read again.
+func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *runReads) ([]*catalog.Backup, error) {
 	ids, err := s.catalog.HeldIDs(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
 	all, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*catalog.Backup, error) {
+		if b, ok := known.record(id); ok {
+			return b, nil
+		}
 		b, _, err := s.catalog.GetBackup(ctx, id)
 		return b, err
 	})
@@ -353,14 +360,4 @@ func subjectName(b *catalog.Backup, names map[string]int) string {
 		return b.ID + "/" + b.Name
 	}
 	return b.Name
-}
-
-// storageHolds returns, by backup, when the storage held its ciphertext
-// for the case, from the case's hold records.
-func (s *Service) storageHolds(ctx context.Context, caseID string) (map[string]*attest.Span, error) {
-	holds, err := s.catalog.CaseHolds(ctx, caseID)
-	if err != nil {
-		return nil, err
-	}
-	return storageSpans(holds), nil
 }

@@ -53,9 +53,10 @@ func partSize(opts AttestOptions) int {
 
 // issue signs and stores the attestation of c's recorded destructions:
 // one statement, or parts of at most opts.PartSize backups, each signed
-// and timestamped before any is stored.
-func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions) (*Attestation, error) {
-	d, digests, excluded, err := s.buildDeletion(ctx, actor, c, opts)
+// and timestamped before any is stored. known, if not nil, is what the
+// run that calls it learnt itself.
+func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, known *runReads) (*Attestation, error) {
+	d, digests, excluded, err := s.buildDeletion(ctx, actor, c, opts, known)
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,8 @@ type RunResult struct {
 	// Attestation is the attestation the run issued, if it got that far.
 	Attestation *Attestation `json:"-"`
 
-	mu sync.Mutex
+	mu       sync.Mutex
+	readBack map[string]bool
 }
 
 func (r *RunResult) destroyed(b *catalog.Backup) {
@@ -120,14 +121,14 @@ func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOpti
 	if res == nil || (errors.Is(err, errs.ErrRefused) && !errors.Is(err, errs.ErrPartial)) {
 		return res, err
 	}
-	res.Attestation, err = s.attest(ctx, actor, plan.Case, opts.Attest, err)
+	res.Attestation, err = s.attest(ctx, actor, plan.Case, opts.Attest, res, err)
 	return res, err
 }
 
-// attest issues the run's attestation; runErr is what the destruction
-// reported, kept beside an attestation failure.
-func (s *Service) attest(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, runErr error) (*Attestation, error) {
-	a, err := s.issue(ctx, actor, c, opts)
+// attest issues the run's attestation, using what res learnt; runErr is
+// what the destruction reported, kept beside an attestation failure.
+func (s *Service) attest(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, res *RunResult, runErr error) (*Attestation, error) {
+	a, err := s.issue(ctx, actor, c, opts, res.reads())
 	if a == nil && err != nil {
 		err = fmt.Errorf("keys destroyed and recorded, but the attestation failed (run shred run again to issue it): %w", err)
 	}
@@ -201,6 +202,7 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 		res.fail(itemErrors(gone, fmt.Errorf("could not confirm the transit mount after deleting the key: %w", err))...)
 		return nil
 	}
+	res.readBackGone(gone)
 	items := pick(byID, gone)
 	s.deleteCiphertexts(ctx, items)
 	var mu sync.Mutex

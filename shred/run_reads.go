@@ -1,0 +1,53 @@
+package shred
+
+import "github.com/cryptoshred/cryptoshred/shred/catalog"
+
+// runReads is what a run learnt itself, which its attestation uses instead
+// of asking Vault again: the status records it wrote as shredded and
+// recorded, and the keys it deleted and then read back as not found. Hold
+// records, the ledger and every other backup are still read afresh.
+type runReads struct {
+	recorded map[string]*catalog.Backup
+	readBack map[string]bool
+}
+
+// reads returns what r learnt; nil r learnt nothing.
+func (r *RunResult) reads() *runReads {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := &runReads{recorded: map[string]*catalog.Backup{}, readBack: r.readBack}
+	for _, b := range r.Destroyed {
+		out.recorded[b.ID] = b
+	}
+	return out
+}
+
+// readBackGone notes that the run read the keys of ids back as gone after
+// deleting them.
+func (r *RunResult) readBackGone(ids []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.readBack == nil {
+		r.readBack = map[string]bool{}
+	}
+	for _, id := range ids {
+		r.readBack[id] = true
+	}
+}
+
+// record returns the status record the run wrote for id, if any.
+func (k *runReads) record(id string) (*catalog.Backup, bool) {
+	if k == nil {
+		return nil, false
+	}
+	b, ok := k.recorded[id]
+	return b, ok
+}
+
+// keyReadBack reports whether the run itself read id's key back as gone.
+func (k *runReads) keyReadBack(id string) bool {
+	return k != nil && k.readBack[id]
+}
