@@ -141,25 +141,52 @@ func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequ
 	return b, nil
 }
 
+// resumeProtect finishes or restarts the interrupted protect that left a
+// ciphertext at path. The ciphertext's age header names its key, and so
+// its backup: only that backup's record is read, never the whole catalog.
 func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path string, orig *catalog.Original) (*catalog.Backup, error) {
-	unfinished, _, err := s.catalog.ListBackups(ctx, catalog.BackupFilter{State: catalog.StateProtecting})
+	exists := fmt.Errorf("%s already exists: refusing to overwrite it", path)
+	b, err := s.unfinishedAt(ctx, be, path)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("failed to check what left %s: %w", path, err)
+	case b == nil:
+		return nil, exists
+	case b.Registered && sameOriginal(b.Original, orig):
+		return b, s.VerifyCiphertext(ctx, b)
+	case b.Registered:
+		return nil, exists
+	}
+	obj := storage.Object{Loc: path, Check: headerNames(b.Key)}
+	if err := be.Delete(ctx, []storage.Object{obj})[0].Err; err != nil {
+		return nil, fmt.Errorf("failed to remove the unfinished output of %s: %w", b.ID, err)
+	}
+	b.Original = orig
+	return b, nil
+}
+
+// unfinishedAt returns the backup whose protect wrote the ciphertext at
+// path and did not finish, or nil if there is none. Only Vault's answers
+// to the catalog can fail it; a file that is not such a ciphertext is not
+// an error.
+func (s *Service) unfinishedAt(ctx context.Context, be storage.Backend, path string) (*catalog.Backup, error) {
+	r, err := be.Open(ctx, path)
 	if err != nil {
+		return nil, nil
+	}
+	key, err := agefile.HeaderKey(r)
+	r.Close()
+	if err != nil {
+		return nil, nil
+	}
+	b, _, err := s.catalog.GetBackup(ctx, key)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || b.State != catalog.StateProtecting || b.Ciphertext.Path != path {
 		return nil, err
 	}
-	for _, b := range unfinished {
-		if b.Ciphertext.Path == path && b.Registered && sameOriginal(b.Original, orig) {
-			return b, s.VerifyCiphertext(ctx, b)
-		}
-		if b.Ciphertext.Path == path && !b.Registered {
-			obj := storage.Object{Loc: path, Check: headerNames(b.Key)}
-			if err := be.Delete(ctx, []storage.Object{obj})[0].Err; err != nil {
-				return nil, fmt.Errorf("failed to remove the unfinished output of %s: %w", b.ID, err)
-			}
-			b.Original = orig
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("%s already exists: refusing to overwrite it", path)
+	return b, nil
 }
 
 // sameOriginal reports whether a resumed backup was made from the file

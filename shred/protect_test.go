@@ -15,6 +15,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 var admin = shred.Actor{DisplayName: "test-admin"}
@@ -191,5 +192,44 @@ func TestProtectRefusesUnknownCategory(t *testing.T) {
 	_, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: dir, Categories: []string{"shoe-size"}})
 	if err == nil || !strings.Contains(err.Error(), "unknown category") {
 		t.Fatalf("unknown category: %v", err)
+	}
+}
+
+// TestProtectResumesFromTheOutputsHeader re-runs a protect whose last
+// status write was lost (the record still says protecting): the output's
+// age header names the backup, which is finished instead of refused. An
+// output no unfinished protect claims is refused, whatever it holds.
+func TestProtectResumesFromTheOutputsHeader(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	b, src := protect(t, v, []byte("interrupted"))
+	kv := asRole(t, srv, vault.PolicyAdmin)
+	rec := kv.read("backups/" + b.ID)
+	rec["state"] = string(catalog.StateProtecting)
+	kv.mustWrite("backups/"+b.ID, rec)
+
+	c, requests := countingClient(t, srv.Root(t))
+	again, err := newService(vault.New(c, vault.DefaultMounts)).Protect(ctx, admin, shred.ProtectRequest{Source: src, OutDir: filepath.Dir(b.Ciphertext.Path), System: "casework"})
+	if err != nil || again.ID != b.ID {
+		t.Fatalf("re-run after a lost status write: %+v %v", again, err)
+	}
+	for kind := range requests.kinds {
+		if strings.HasPrefix(kind, "GET cryptoshred/metadata/backups") {
+			t.Fatalf("the re-run listed the catalog (%s)", kind)
+		}
+	}
+	if got, _, err := v.GetBackup(ctx, b.ID); err != nil || got.State != catalog.StateProtected {
+		t.Fatalf("after the re-run: %+v %v", got, err)
+	}
+
+	done, src2 := protect(t, v, []byte("finished"))
+	if _, err := v.Protect(ctx, admin, shred.ProtectRequest{Source: src2, OutDir: filepath.Dir(done.Ciphertext.Path), System: "casework", AllowDuplicate: true}); err == nil || !strings.Contains(err.Error(), "already exists: refusing to overwrite it") {
+		t.Fatalf("protect over a finished backup's output: %v", err)
+	}
+	dir := t.TempDir()
+	plain := writeFile(t, dir, "other.tar", []byte("other"))
+	writeFile(t, dir, "other.tar.age", []byte("not an age file"))
+	if _, err := v.Protect(ctx, admin, shred.ProtectRequest{Source: plain, OutDir: dir, System: "casework"}); err == nil || !strings.Contains(err.Error(), "already exists: refusing to overwrite it") {
+		t.Fatalf("protect over a foreign file: %v", err)
 	}
 }

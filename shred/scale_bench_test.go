@@ -243,7 +243,7 @@ func BenchmarkProtectParallel(b *testing.B) {
 }
 
 // countingClient returns a client like c whose requests ct counts.
-func countingClient(b *testing.B, c *api.Client) (*api.Client, *countingTransport) {
+func countingClient(b testing.TB, c *api.Client) (*api.Client, *countingTransport) {
 	cfg := c.CloneConfig()
 	ct := &countingTransport{next: cfg.HttpClient.Transport}
 	cfg.HttpClient = &http.Client{Transport: ct, Timeout: cfg.HttpClient.Timeout}
