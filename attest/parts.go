@@ -2,6 +2,7 @@ package attest
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 )
@@ -21,30 +22,52 @@ const MaxParts = 9999
 // part of one attestation (CheckParts).
 const CheckPartSet = "parts"
 
-// SplitStatements returns the statements attesting d. When d's backups fit
-// in one part of size subjects (DefaultPartSize if size <= 0) that is one
-// statement without Part, exactly as NewStatement makes it. Otherwise the
-// backups, sorted by id, are split into parts of at most size, each a
-// statement whose Part gives its index, the count and its id range.
-// digests are as for NewStatement.
+// SplitStatements returns the statements attesting d (see Statements).
 func SplitStatements(d Deletion, digests map[string]string, size int) []*Statement {
+	return slices.Collect(Statements(d, digests, size))
+}
+
+// Statements yields the statements attesting d, one at a time, so that a
+// caller signing and storing each in turn never holds them all. When d's
+// backups fit in one part of size subjects (DefaultPartSize if size <= 0)
+// that is one statement without Part, exactly as NewStatement makes it.
+// Otherwise the backups, sorted by id (a sorted copy unless they already
+// are), are split into parts of at most size, each a statement whose Part
+// gives its index, the count and its id range. digests are as for
+// NewStatement.
+func Statements(d Deletion, digests map[string]string, size int) iter.Seq[*Statement] {
 	if size <= 0 {
 		size = DefaultPartSize
 	}
-	if len(d.Backups) <= size {
-		return []*Statement{NewStatement(d, digests)}
+	return func(yield func(*Statement) bool) {
+		if len(d.Backups) <= size {
+			yield(NewStatement(d, digests))
+			return
+		}
+		backups := sortedByID(d.Backups)
+		of := (len(backups) + size - 1) / size
+		index := 0
+		for chunk := range slices.Chunk(backups, size) {
+			index++
+			p := d
+			p.Backups = chunk
+			p.Part = &Part{Index: index, Of: of, First: chunk[0].BackupID, Last: chunk[len(chunk)-1].BackupID}
+			if !yield(NewStatement(p, digests)) {
+				return
+			}
+		}
 	}
-	backups := slices.Clone(d.Backups)
-	slices.SortFunc(backups, func(a, b Backup) int { return strings.Compare(a.BackupID, b.BackupID) })
-	of := (len(backups) + size - 1) / size
-	out := make([]*Statement, 0, of)
-	for chunk := range slices.Chunk(backups, size) {
-		p := d
-		p.Backups = chunk
-		p.Part = &Part{Index: len(out) + 1, Of: of, First: chunk[0].BackupID, Last: chunk[len(chunk)-1].BackupID}
-		out = append(out, NewStatement(p, digests))
+}
+
+// sortedByID returns backups sorted by id: backups itself if it is.
+func sortedByID(backups []Backup) []Backup {
+	byID := func(a, b Backup) int { return strings.Compare(a.BackupID, b.BackupID) }
+	if slices.IsSortedFunc(backups, byID) {
+		return backups
 	}
-	return out
+	sorted := slices.Clone(backups)
+	slices.SortFunc(sorted, byID)
+	return sorted
 }
 
 // part checks d's Part, if any: its index within 1..of, and a range whose

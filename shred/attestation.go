@@ -41,6 +41,11 @@ type AttestOptions struct {
 	// more is attested in parts (attest/SCHEMA.md). 0 means
 	// attest.DefaultPartSize; at most attest.MaxPartSize.
 	PartSize int
+	// Parts, if set, is handed each part as soon as it is stored, and the
+	// Attestation then keeps the bytes of the first part only, so memory
+	// does not grow with the number of parts. A part it fails to take is
+	// still stored in Vault; the first such error is returned.
+	Parts PartWriter
 }
 
 // Timestamper obtains a checked RFC 3161 timestamp (a DER TimeStampResp)
@@ -55,7 +60,9 @@ var timestampCheck = []byte("cryptoshred timestamping authority check")
 // Attestation is a signed deletion attestation as issued: the DSSE
 // envelope, and the Sigstore bundle holding it with the timestamps over its
 // signature. Envelope and Bundle are those of the first part; Parts has
-// every part (one, with Of 1, for a whole attestation), Backups the total.
+// every part (one, with Of 1, for a whole attestation; those after the
+// first without their bytes if AttestOptions.Parts took them), Backups the
+// total.
 type Attestation struct {
 	ID         string
 	Envelope   []byte

@@ -16,11 +16,18 @@ import (
 // parts. StoredID is the id it is stored under in Vault.
 type AttestationPart struct {
 	Index, Of   int
+	Attestation string
 	StoredID    string
 	First, Last string
 	Envelope    []byte
 	Bundle      []byte
 	Backups     int
+}
+
+// PartWriter takes each part of an attestation as soon as it is signed
+// and stored, in order (see AttestOptions.Parts).
+type PartWriter interface {
+	WritePart(p *AttestationPart) error
 }
 
 // PartID is the id part index of attestation id is stored under:
@@ -52,29 +59,59 @@ func partSize(opts AttestOptions) int {
 }
 
 // issue signs and stores the attestation of c's recorded destructions:
-// one statement, or parts of at most opts.PartSize backups, each signed
-// and timestamped before any is stored. known, if not nil, is what the
-// run that calls it learnt itself.
+// one statement, or parts of at most opts.PartSize backups. Each part is
+// signed, timestamped, stored and handed to opts.Parts before the next is
+// made, so no more than one part is held at a time; should a later part
+// fail, the parts stored before it are an incomplete attestation that
+// `attest verify` reports as such. known, if not nil, is what the run
+// that calls it learnt itself.
 func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, known *runReads) (*Attestation, error) {
 	d, digests, excluded, err := s.buildDeletion(ctx, actor, c, opts, known)
 	if err != nil {
 		return nil, err
 	}
 	a := &Attestation{ID: d.AttestationID, Backups: len(d.Backups), Timestamps: len(opts.Timestampers)}
-	for _, st := range attest.SplitStatements(*d, digests, partSize(opts)) {
+	var writeErr error
+	for st := range attest.Statements(*d, digests, partSize(opts)) {
 		p, err := signPart(ctx, st, opts)
+		if err == nil {
+			err = s.storePart(ctx, actor, c.ID, a.ID, p)
+		}
 		if err != nil {
-			return nil, err
+			return nil, a.partFailed(st, err)
 		}
-		a.Parts = append(a.Parts, p)
-	}
-	a.Envelope, a.Bundle = a.Parts[0].Envelope, a.Parts[0].Bundle
-	for _, p := range a.Parts {
-		if err := s.storePart(ctx, actor, c.ID, a.ID, p); err != nil {
-			return a, err
+		if err := a.add(p, opts.Parts); err != nil && writeErr == nil {
+			writeErr = fmt.Errorf("attestation %s is stored in Vault, but not all its files were written: %w", a.ID, err)
 		}
 	}
-	return a, batchError(len(d.Backups), excluded)
+	return a, errors.Join(batchError(len(d.Backups), excluded), writeErr)
+}
+
+// partFailed describes the failure of st, naming the parts of a already
+// stored.
+func (a *Attestation) partFailed(st *attest.Statement, err error) error {
+	if len(a.Parts) == 0 {
+		return err
+	}
+	pp := st.Predicate.Part
+	return fmt.Errorf("part %d of %d of attestation %s failed, and parts 1 to %d are stored as an incomplete attestation: %w", pp.Index, pp.Of, a.ID, len(a.Parts), err)
+}
+
+// add keeps p as a's next part and hands it to w, if set; then only the
+// first part keeps its bytes (a.Envelope, a.Bundle).
+func (a *Attestation) add(p *AttestationPart, w PartWriter) error {
+	if len(a.Parts) == 0 {
+		a.Envelope, a.Bundle = p.Envelope, p.Bundle
+	}
+	a.Parts = append(a.Parts, p)
+	if w == nil {
+		return nil
+	}
+	err := w.WritePart(p)
+	if p.Index > 1 {
+		p.Envelope, p.Bundle = nil, nil
+	}
+	return err
 }
 
 // signPart signs st and wraps it in a timestamped bundle.
@@ -94,10 +131,11 @@ func signPart(ctx context.Context, st *attest.Statement, opts AttestOptions) (*A
 // and bundle, as the part of its attestation it is (1 of 1 when st is a
 // whole attestation).
 func NewAttestationPart(st *attest.Statement, env, bundle []byte) *AttestationPart {
-	p := &AttestationPart{Index: 1, Of: 1, StoredID: st.Predicate.AttestationID, Envelope: env, Bundle: bundle, Backups: len(st.Subject)}
+	id := st.Predicate.AttestationID
+	p := &AttestationPart{Index: 1, Of: 1, Attestation: id, StoredID: id, Envelope: env, Bundle: bundle, Backups: len(st.Subject)}
 	if pp := st.Predicate.Part; pp != nil {
 		p.Index, p.Of, p.First, p.Last = pp.Index, pp.Of, pp.First, pp.Last
-		p.StoredID = PartID(st.Predicate.AttestationID, pp.Index)
+		p.StoredID = PartID(id, pp.Index)
 	}
 	return p
 }

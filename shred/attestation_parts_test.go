@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -106,5 +107,55 @@ func TestShredRunOnePartIsWhole(t *testing.T) {
 	}
 	if _, err := v.GetAttestationParts(context.Background(), "att-none"); !errors.Is(err, shred.ErrNotFound) {
 		t.Fatalf("unknown attestation: %v", err)
+	}
+}
+
+// partRecorder is a PartWriter that keeps each part's envelope as it
+// arrives, and fails on part failOn.
+type partRecorder struct {
+	failOn    int
+	envelopes [][]byte
+	stored    []int // parts stored in Vault when each part arrived
+	v         *shred.Service
+}
+
+func (r *partRecorder) WritePart(p *shred.AttestationPart) error {
+	stored, err := r.v.ListAttestations(context.Background(), "")
+	if err != nil {
+		return err
+	}
+	r.stored = append(r.stored, len(stored))
+	if p.Index == r.failOn {
+		return errors.New("disk full")
+	}
+	r.envelopes = append(r.envelopes, bytes.Clone(p.Envelope))
+	return nil
+}
+
+// Each part reaches the writer as soon as it is stored, before the next
+// is made, and the attestation then keeps no later part's bytes. A writer
+// that fails on one part stops neither the storing of the rest nor the
+// writing of the others, and the run says the files are incomplete.
+func TestShredRunStreamsPartsToTheWriter(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	closedCase(t, v, "STREAM", 7)
+	rec := &partRecorder{failOn: 2, v: v}
+	opts := runOpts(t)
+	opts.Attest.PartSize, opts.Attest.Parts = 3, rec
+	res, err := v.RunShred(ctx, admin, "STREAM", opts)
+	if err == nil || !strings.Contains(err.Error(), "not all its files were written: disk full") || len(res.Destroyed) != 7 {
+		t.Fatalf("run with a failing writer: %d destroyed, %v", len(res.Destroyed), err)
+	}
+	a := res.Attestation
+	if fmt.Sprint(rec.stored) != "[1 2 3]" || len(rec.envelopes) != 2 {
+		t.Fatalf("parts stored when each reached the writer: %v; %d written", rec.stored, len(rec.envelopes))
+	}
+	if len(a.Parts) != 3 || a.Parts[1].Envelope != nil || a.Parts[2].Envelope != nil || !bytes.Equal(a.Envelope, rec.envelopes[0]) {
+		t.Fatalf("attestation keeps later parts' bytes: %d parts", len(a.Parts))
+	}
+	stored, err := v.GetAttestationParts(ctx, a.ID)
+	if err != nil || len(stored) != 3 || !bytes.Equal(stored[2], rec.envelopes[1]) {
+		t.Fatalf("stored parts: %d, %v", len(stored), err)
 	}
 }

@@ -11,44 +11,67 @@ import (
 )
 
 // partFiles is where the parts of one attestation go: envelopes named
-// from out (attest.PartFileName), bundles from bundle when it is set, and
-// the unsigned index beside the envelopes.
+// from Out (attest.PartFileName; ID.dsse.json when Out is empty), bundles
+// from Bundle when it is set, and the unsigned index beside the envelopes.
+// It takes the parts one at a time as they are issued (shred.PartWriter)
+// and keeps only their index entries.
 type partFiles struct {
 	ID, Case    string
 	Out, Bundle string
+
+	index attest.PartIndex
 }
 
 // write writes every part's envelope (and bundle), each atomically, then
 // the index, and returns the index's file name.
-func (pf partFiles) write(parts []*shred.AttestationPart) (string, error) {
-	idx := attest.PartIndex{AttestationID: pf.ID, Case: pf.Case}
+func (pf *partFiles) write(parts []*shred.AttestationPart) (string, error) {
 	for _, p := range parts {
-		e, err := pf.writePart(p)
-		if err != nil {
+		if err := pf.WritePart(p); err != nil {
 			return "", err
 		}
-		idx.Parts = append(idx.Parts, e)
-		idx.Backups += p.Backups
 	}
+	return pf.writeIndex()
+}
+
+// WritePart writes p's envelope and bundle and notes p in the index.
+func (pf *partFiles) WritePart(p *shred.AttestationPart) error {
+	if pf.ID == "" {
+		pf.ID = p.Attestation
+	}
+	if pf.Out == "" {
+		pf.Out = pf.ID + ".dsse.json"
+	}
+	e, err := pf.writePart(p)
+	if err != nil {
+		return err
+	}
+	pf.index.Parts = append(pf.index.Parts, e)
+	pf.index.Backups += p.Backups
+	return nil
+}
+
+// writeIndex writes the index of the parts written, and returns its name.
+func (pf *partFiles) writeIndex() (string, error) {
+	pf.index.AttestationID, pf.index.Case = pf.ID, pf.Case
 	name := attest.IndexFileName(pf.Out)
-	if err := fsutil.WriteFileAtomic(name, func(w io.Writer) error { return writeJSON(w, idx) }); err != nil {
+	if err := fsutil.WriteFileAtomic(name, func(w io.Writer) error { return writeJSON(w, pf.index) }); err != nil {
 		return "", fmt.Errorf("failed to write the index of attestation %s: %w", pf.ID, err)
 	}
 	return name, nil
 }
 
-func (pf partFiles) writePart(p *shred.AttestationPart) (attest.IndexEntry, error) {
+func (pf *partFiles) writePart(p *shred.AttestationPart) (attest.IndexEntry, error) {
 	e := attest.IndexEntry{Index: p.Index, File: filepath.Base(attest.PartFileName(pf.Out, p.Index)),
 		SHA256: attest.SHA256Hex(p.Envelope), First: p.First, Last: p.Last, Backups: p.Backups}
 	if err := writeBytes(attest.PartFileName(pf.Out, p.Index), p.Envelope); err != nil {
-		return e, fmt.Errorf("failed to write part %d of %d of attestation %s: %w", p.Index, p.Of, pf.ID, err)
+		return e, fmt.Errorf("failed to write %s: %w", attest.PartFileName(pf.Out, p.Index), err)
 	}
 	if pf.Bundle == "" {
 		return e, nil
 	}
 	name := attest.PartFileName(pf.Bundle, p.Index)
 	if err := writeBytes(name, p.Bundle); err != nil {
-		return e, fmt.Errorf("failed to write the bundle of part %d of %d of attestation %s: %w", p.Index, p.Of, pf.ID, err)
+		return e, fmt.Errorf("failed to write %s: %w", name, err)
 	}
 	e.Bundle = name
 	if rel, err := filepath.Rel(filepath.Dir(pf.Out), name); err == nil {

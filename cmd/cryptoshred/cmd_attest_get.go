@@ -91,7 +91,8 @@ func writeStoredParts(id string, envs [][]byte, out string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	index, err := partFiles{ID: id, Case: caseID, Out: out}.write(parts)
+	files := &partFiles{ID: id, Case: caseID, Out: out}
+	index, err := files.write(parts)
 	if err != nil {
 		return err
 	}

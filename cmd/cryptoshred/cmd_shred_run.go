@@ -197,7 +197,7 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 }
 
 // runPlan runs the confirmed plan, prints what it did and writes the
-// attestation it issued.
+// attestation it issued, each part as soon as it is stored.
 func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred.Actor, plan *shred.Plan, signer signature.Signer, opts shredRunOptions, stdout, stderr io.Writer) error {
 	attestOpts, err := attestOptions(signer, opts)
 	if err != nil {
@@ -206,6 +206,8 @@ func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred
 	if attestOpts.Audit, err = auditReport(ctx, o, v, opts.AuditLogs); err != nil {
 		return err
 	}
+	files := &partFiles{Case: plan.Case.ID, Out: opts.Output, Bundle: opts.Bundle}
+	attestOpts.Parts = files
 	update, finish := progressUpdater(stderr, "shredding")
 	res, err := v.Run(ctx, actor, plan, shred.RunOptions{Parallel: opts.Parallel,
 		RequireOriginalsDisposed: opts.RequireOriginalsDisposed, Progress: update, Attest: attestOpts})
@@ -216,55 +218,32 @@ func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred
 	if rerr := renderRun(o, res, stdout, stderr); rerr != nil {
 		return rerr
 	}
-	if res.Attestation != nil && len(res.Attestation.Parts) > 1 {
-		return errors.Join(err, writeAttestationParts(res.Attestation, res.Case, opts, stderr))
-	}
-	if res.Attestation != nil {
-		return errors.Join(err, writeAttestation(res.Attestation, opts.Output, stderr), writeBundle(res.Attestation, opts.Bundle, stderr))
+	if a := res.Attestation; a != nil && len(files.index.Parts) == len(a.Parts) {
+		return errors.Join(err, reportAttestationFiles(a, files, stderr))
 	}
 	return err
 }
 
-// writeBundle writes the attestation's Sigstore bundle to out, if asked.
-func writeBundle(a *shred.Attestation, out string, stderr io.Writer) error {
-	if out == "" {
+// reportAttestationFiles says where the attestation's files went, after
+// writing the index of one issued in parts.
+func reportAttestationFiles(a *shred.Attestation, files *partFiles, stderr io.Writer) error {
+	if len(a.Parts) == 1 {
+		fmt.Fprintf(stderr, "attestation %s covering %d backup(s) written to %s and stored in Vault\n", a.ID, a.Backups, files.Out)
+		if files.Bundle != "" {
+			fmt.Fprintf(stderr, "Sigstore bundle of attestation %s with %d RFC 3161 timestamp(s) written to %s\n", a.ID, a.Timestamps, files.Bundle)
+		}
 		return nil
 	}
-	if err := writeBytes(out, a.Bundle); err != nil {
-		return fmt.Errorf("attestation %s is stored in Vault but its bundle could not be written to %s: %w", a.ID, out, err)
-	}
-	fmt.Fprintf(stderr, "Sigstore bundle of attestation %s with %d RFC 3161 timestamp(s) written to %s\n", a.ID, a.Timestamps, out)
-	return nil
-}
-
-func writeAttestation(a *shred.Attestation, out string, stderr io.Writer) error {
-	if out == "" {
-		out = a.ID + ".dsse.json"
-	}
-	if err := writeBytes(out, a.Envelope); err != nil {
-		return fmt.Errorf("attestation %s is stored in Vault but could not be written to %s: %w", a.ID, out, err)
-	}
-	fmt.Fprintf(stderr, "attestation %s covering %d backup(s) written to %s and stored in Vault\n", a.ID, a.Backups, out)
-	return nil
-}
-
-// writeAttestationParts writes each part of an attestation issued in
-// parts, its bundle if asked, and the index of the parts.
-func writeAttestationParts(a *shred.Attestation, caseID string, opts shredRunOptions, stderr io.Writer) error {
-	out := opts.Output
-	if out == "" {
-		out = a.ID + ".dsse.json"
-	}
-	index, err := partFiles{ID: a.ID, Case: caseID, Out: out, Bundle: opts.Bundle}.write(a.Parts)
+	index, err := files.writeIndex()
 	if err != nil {
 		return fmt.Errorf("attestation %s is stored in Vault but its files could not all be written: %w", a.ID, err)
 	}
-	last := a.Parts[len(a.Parts)-1].Index
+	last := len(a.Parts)
 	fmt.Fprintf(stderr, "attestation %s covering %d backup(s) in %d parts written to %s to %s (index %s) and stored in Vault\n",
-		a.ID, a.Backups, len(a.Parts), out, attest.PartFileName(out, last), index)
-	if opts.Bundle != "" {
+		a.ID, a.Backups, len(a.Parts), files.Out, attest.PartFileName(files.Out, last), index)
+	if files.Bundle != "" {
 		fmt.Fprintf(stderr, "Sigstore bundles of the %d parts with %d RFC 3161 timestamp(s) each written to %s to %s\n",
-			len(a.Parts), a.Timestamps, opts.Bundle, attest.PartFileName(opts.Bundle, last))
+			len(a.Parts), a.Timestamps, files.Bundle, attest.PartFileName(files.Bundle, last))
 	}
 	return nil
 }
