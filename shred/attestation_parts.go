@@ -81,7 +81,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts 
 			return nil, a.partFailed(st, err)
 		}
 		if err := a.add(p, opts.Parts); err != nil && writeErr == nil {
-			writeErr = fmt.Errorf("attestation %s is stored in Vault, but not all its files were written: %w", a.ID, err)
+			writeErr = fmt.Errorf("attestation %s is stored in Vault (its envelopes, not its bundles), but not all its files were written: %w", a.ID, err)
 		}
 	}
 	return a, errors.Join(batchError(len(d.Backups), excluded), writeErr)
@@ -97,8 +97,9 @@ func (a *Attestation) partFailed(st *attest.Statement, err error) error {
 	return fmt.Errorf("part %d of %d of attestation %s failed, and parts 1 to %d are stored as an incomplete attestation: %w", pp.Index, pp.Of, a.ID, len(a.Parts), err)
 }
 
-// add keeps p as a's next part and hands it to w, if set; then only the
-// first part keeps its bytes (a.Envelope, a.Bundle).
+// add keeps p as a's next part and hands it to w, if set; once w has
+// taken a part after the first, the part's bytes are dropped (a part w
+// could not take keeps them: its bundle is stored nowhere else).
 func (a *Attestation) add(p *AttestationPart, w PartWriter) error {
 	if len(a.Parts) == 0 {
 		a.Envelope, a.Bundle = p.Envelope, p.Bundle
@@ -108,7 +109,7 @@ func (a *Attestation) add(p *AttestationPart, w PartWriter) error {
 		return nil
 	}
 	err := w.WritePart(p)
-	if p.Index > 1 {
+	if err == nil && p.Index > 1 {
 		p.Envelope, p.Bundle = nil, nil
 	}
 	return err
@@ -156,22 +157,47 @@ func (s *Service) storePart(ctx context.Context, actor Actor, caseID, id string,
 	return err
 }
 
-// GetAttestationParts returns the stored envelopes of attestation id: its
-// one envelope, or every part in order when it was issued in parts.
-func (s *Service) GetAttestationParts(ctx context.Context, id string) ([][]byte, error) {
-	env, err := s.catalog.GetAttestation(ctx, id)
+// AttestationParts returns how many parts attestation id is stored in: 1
+// for one stored whole (or for a part asked for by its own id, PartID).
+func (s *Service) AttestationParts(ctx context.Context, id string) (int, error) {
+	_, err := s.catalog.AttestationInfo(ctx, id)
 	if err == nil || !errors.Is(err, errs.ErrNotFound) {
-		return [][]byte{env}, err
+		return 1, err
 	}
 	first, ferr := s.catalog.AttestationInfo(ctx, PartID(id, 1))
 	if ferr != nil || first.Of < 2 {
-		return nil, err // not found as a whole nor in parts
+		return 0, err // not found as a whole nor in parts
 	}
-	out := make([][]byte, 0, first.Of)
-	for i := 1; i <= first.Of; i++ {
-		env, err := s.catalog.GetAttestation(ctx, PartID(id, i))
+	return first.Of, nil
+}
+
+// GetAttestationPart returns the stored envelope of part index of the
+// attestation id stored in of parts (AttestationParts; 1 of 1 is the whole
+// attestation), checked against the SHA-256 recorded when it was stored.
+func (s *Service) GetAttestationPart(ctx context.Context, id string, index, of int) ([]byte, error) {
+	if of == 1 {
+		return s.catalog.GetAttestation(ctx, id)
+	}
+	env, err := s.catalog.GetAttestation(ctx, PartID(id, index))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read part %d of %d of attestation %s: %w", index, of, id, err)
+	}
+	return env, nil
+}
+
+// GetAttestationParts returns the stored envelopes of attestation id: its
+// parts in order, or the whole attestation alone. Each is held in memory;
+// GetAttestationPart reads one at a time.
+func (s *Service) GetAttestationParts(ctx context.Context, id string) ([][]byte, error) {
+	of, err := s.AttestationParts(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, of)
+	for i := 1; i <= of; i++ {
+		env, err := s.GetAttestationPart(ctx, id, i, of)
 		if err != nil {
-			return nil, fmt.Errorf("failed to read part %d of %d of attestation %s: %w", i, first.Of, id, err)
+			return nil, err
 		}
 		out = append(out, env)
 	}

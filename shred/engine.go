@@ -456,12 +456,15 @@ func (s *Service) markRecorded(ctx context.Context, it *PlanItem) error {
 	if _, err := s.catalog.PutBackup(ctx, &b, it.version); !errors.Is(err, errs.ErrConflict) {
 		return err
 	}
-	_, err := s.catalog.UpdateBackup(ctx, it.Backup.ID, func(cur *catalog.Backup) error {
+	cur, err := s.catalog.UpdateBackup(ctx, it.Backup.ID, func(cur *catalog.Backup) error {
 		if cur.State != catalog.StateShredded || cur.Destruction == nil {
 			return fmt.Errorf("cannot mark %s recorded in state %s", cur.ID, cur.State)
 		}
 		cur.Destruction.Recorded = true
 		return nil
 	})
+	if err == nil {
+		*it.Backup = *cur // the record as written, for the attestation
+	}
 	return err
 }

@@ -166,13 +166,15 @@ func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path st
 }
 
 // unfinishedAt returns the backup whose protect wrote the ciphertext at
-// path and did not finish, or nil if there is none. Only Vault's answers
-// to the catalog can fail it; a file that is not such a ciphertext is not
-// an error.
+// path and did not finish, or nil if there is none. A file that is not
+// such a ciphertext is not an error; failing to read it or the catalog is.
 func (s *Service) unfinishedAt(ctx context.Context, be storage.Backend, path string) (*catalog.Backup, error) {
 	r, err := be.Open(ctx, path)
-	if err != nil {
+	if errors.Is(err, errs.ErrNotFound) {
 		return nil, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	key, err := agefile.HeaderKey(r)
 	r.Close()

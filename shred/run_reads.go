@@ -3,9 +3,11 @@ package shred
 import "github.com/cryptoshred/cryptoshred/shred/catalog"
 
 // runReads is what a run learnt itself, which its attestation uses instead
-// of asking Vault again: the status records it wrote as shredded and
-// recorded, and the keys it deleted and then read back as not found. Hold
-// records, the ledger and every other backup are still read afresh.
+// of asking Vault again: for each backup whose key it deleted and then read
+// back as not found, that read-back and the status record it then wrote as
+// shredded and recorded. Hold records, the ledger and every other backup
+// (one an earlier run destroyed and this run only recorded, say) are still
+// read afresh.
 type runReads struct {
 	recorded map[string]*catalog.Backup
 	readBack map[string]bool
@@ -20,7 +22,9 @@ func (r *RunResult) reads() *runReads {
 	defer r.mu.Unlock()
 	out := &runReads{recorded: map[string]*catalog.Backup{}, readBack: r.readBack}
 	for _, b := range r.Destroyed {
-		out.recorded[b.ID] = b
+		if r.readBack[b.ID] {
+			out.recorded[b.ID] = b
+		}
 	}
 	return out
 }

@@ -374,7 +374,8 @@ func scaleOnce(b *testing.B, n int) {
 }
 
 // measureStep runs do and returns how long it took and the process's peak
-// RSS in KiB while it ran, counted from the memory live before it.
+// RSS in KiB while it ran (everything resident, the benchmark's own data
+// included; memory the heap no longer uses is returned first).
 func measureStep(do func() error) (time.Duration, int64, error) {
 	debug.FreeOSMemory()
 	resetPeakRSS()

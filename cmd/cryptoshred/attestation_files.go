@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/cryptoshred/cryptoshred/attest"
@@ -19,18 +21,8 @@ type partFiles struct {
 	ID, Case    string
 	Out, Bundle string
 
-	index attest.PartIndex
-}
-
-// write writes every part's envelope (and bundle), each atomically, then
-// the index, and returns the index's file name.
-func (pf *partFiles) write(parts []*shred.AttestationPart) (string, error) {
-	for _, p := range parts {
-		if err := pf.WritePart(p); err != nil {
-			return "", err
-		}
-	}
-	return pf.writeIndex()
+	index   attest.PartIndex
+	written []string
 }
 
 // WritePart writes p's envelope and bundle and notes p in the index.
@@ -60,43 +52,65 @@ func (pf *partFiles) writeIndex() (string, error) {
 	return name, nil
 }
 
+// writePart writes p's envelope and, if asked, its bundle, trying both
+// whatever happens to the other: the bundle's timestamps are stored
+// nowhere else.
 func (pf *partFiles) writePart(p *shred.AttestationPart) (attest.IndexEntry, error) {
-	e := attest.IndexEntry{Index: p.Index, File: filepath.Base(attest.PartFileName(pf.Out, p.Index)),
+	name := attest.PartFileName(pf.Out, p.Index)
+	e := attest.IndexEntry{Index: p.Index, File: filepath.Base(name),
 		SHA256: attest.SHA256Hex(p.Envelope), First: p.First, Last: p.Last, Backups: p.Backups}
-	if err := writeBytes(attest.PartFileName(pf.Out, p.Index), p.Envelope); err != nil {
-		return e, fmt.Errorf("failed to write %s: %w", attest.PartFileName(pf.Out, p.Index), err)
+	var errEnv, errBundle error
+	if errEnv = pf.create(name, p.Envelope); errEnv != nil {
+		errEnv = fmt.Errorf("failed to write %s: %w", name, errEnv)
 	}
 	if pf.Bundle == "" {
-		return e, nil
+		return e, errEnv
 	}
-	name := attest.PartFileName(pf.Bundle, p.Index)
-	if err := writeBytes(name, p.Bundle); err != nil {
-		return e, fmt.Errorf("failed to write %s: %w", name, err)
+	bundle := attest.PartFileName(pf.Bundle, p.Index)
+	if errBundle = pf.create(bundle, p.Bundle); errBundle != nil {
+		errBundle = fmt.Errorf("failed to write %s, and its RFC 3161 timestamps are not stored in Vault: %w", bundle, errBundle)
 	}
-	e.Bundle = name
-	if rel, err := filepath.Rel(filepath.Dir(pf.Out), name); err == nil {
+	e.Bundle = bundle
+	if rel, err := filepath.Rel(filepath.Dir(pf.Out), bundle); err == nil {
 		e.Bundle = rel
 	}
-	return e, nil
+	return e, errors.Join(errEnv, errBundle)
+}
+
+// create writes b to the new file name and remembers it.
+func (pf *partFiles) create(name string, b []byte) error {
+	if err := writeBytes(name, b); err != nil {
+		return err
+	}
+	pf.written = append(pf.written, name)
+	return nil
+}
+
+// removeWritten removes the files written for an attestation that failed
+// before its last part: they are not a complete attestation, and a re-run
+// with the same names issues one. It returns the names removed.
+func (pf *partFiles) removeWritten() []string {
+	var removed []string
+	for _, name := range pf.written {
+		if os.Remove(name) == nil {
+			removed = append(removed, name)
+		}
+	}
+	pf.written = nil
+	return removed
 }
 
 func writeBytes(path string, b []byte) error {
 	return fsutil.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
-// partsOf describes stored envelopes as parts, for writing them again:
-// their ranges are read from the statements, unverified (the index is a
-// hint; the signed parts are the evidence).
-func partsOf(envs [][]byte) ([]*shred.AttestationPart, string, error) {
-	var out []*shred.AttestationPart
-	caseID := ""
-	for _, env := range envs {
-		st, err := attest.ParseUnverified(env)
-		if err != nil {
-			return nil, "", fmt.Errorf("failed to read part: %w", err)
-		}
-		caseID = st.Predicate.Case.ID
-		out = append(out, shred.NewAttestationPart(st, env, nil))
+// storedPart describes a stored envelope as the part it is, for writing
+// it again, and returns its case: its range is read from the statement,
+// unverified (the index is a hint; the signed parts are the evidence).
+func storedPart(env []byte) (*shred.AttestationPart, string, error) {
+	st, err := attest.ParseUnverified(env)
+	if err != nil {
+		return nil, "", fmt.Errorf("failed to read part: %w", err)
 	}
-	return out, caseID, nil
+	return shred.NewAttestationPart(st, env, nil), st.Predicate.Case.ID, nil
 }

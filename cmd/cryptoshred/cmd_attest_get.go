@@ -49,7 +49,7 @@ type attestGetOptions struct {
 }
 
 func runAttestGet(ctx context.Context, v *shred.Service, opts attestGetOptions, stdout, stderr io.Writer) error {
-	envs, err := v.GetAttestationParts(ctx, opts.ID)
+	of, err := v.AttestationParts(ctx, opts.ID)
 	if errors.Is(err, shred.ErrNotFound) {
 		return &shred.RefusedError{Reason: "no attestation " + opts.ID + " is stored in Vault (see cryptoshred attest list)"}
 	}
@@ -57,18 +57,24 @@ func runAttestGet(ctx context.Context, v *shred.Service, opts attestGetOptions, 
 		return err
 	}
 	switch {
-	case opts.Part != 0 && len(envs) == 1:
+	case opts.Part != 0 && of == 1:
 		return usagef("attestation %s was not issued in parts: leave out --part", opts.ID)
-	case opts.Part < 0 || opts.Part > len(envs):
-		return usagef("attestation %s has %d parts: --part must be 1 to %d", opts.ID, len(envs), len(envs))
-	case opts.Part != 0:
-		return writeEnvelope(envs[opts.Part-1], fmt.Sprintf("part %d of %d of attestation %s", opts.Part, len(envs), opts.ID), opts.Out, stdout, stderr)
-	case len(envs) > 1 && opts.Out == "":
-		return usagef("attestation %s has %d parts: write them all with -o FILE, or one with --part N", opts.ID, len(envs))
-	case len(envs) > 1:
-		return writeStoredParts(opts.ID, envs, opts.Out, stderr)
+	case opts.Part < 0 || opts.Part > of:
+		return usagef("attestation %s has %d parts: --part must be 1 to %d", opts.ID, of, of)
+	case of > 1 && opts.Part == 0 && opts.Out == "":
+		return usagef("attestation %s has %d parts: write them all with -o FILE, or one with --part N", opts.ID, of)
+	case of > 1 && opts.Part == 0:
+		return writeStoredParts(ctx, v, opts.ID, of, opts.Out, stderr)
 	}
-	return writeEnvelope(envs[0], "attestation "+opts.ID, opts.Out, stdout, stderr)
+	what := "attestation " + opts.ID
+	if opts.Part != 0 {
+		what = fmt.Sprintf("part %d of %d of attestation %s", opts.Part, of, opts.ID)
+	}
+	env, err := v.GetAttestationPart(ctx, opts.ID, max(opts.Part, 1), of)
+	if err != nil {
+		return err
+	}
+	return writeEnvelope(env, what, opts.Out, stdout, stderr)
 }
 
 // writeEnvelope writes env to out, or to stdout when out is "".
@@ -84,19 +90,29 @@ func writeEnvelope(env []byte, what, out string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// writeStoredParts writes every part of attestation id and their index,
-// named from out as shred run names them.
-func writeStoredParts(id string, envs [][]byte, out string, stderr io.Writer) error {
-	parts, caseID, err := partsOf(envs)
+// writeStoredParts writes the of parts of attestation id, one at a time,
+// and their index, named from out as shred run names them.
+func writeStoredParts(ctx context.Context, v *shred.Service, id string, of int, out string, stderr io.Writer) error {
+	files := &partFiles{ID: id, Out: out}
+	for i := 1; i <= of; i++ {
+		env, err := v.GetAttestationPart(ctx, id, i, of)
+		if err != nil {
+			return err
+		}
+		p, caseID, err := storedPart(env)
+		if err != nil {
+			return err
+		}
+		files.Case = caseID
+		if err := files.WritePart(p); err != nil {
+			return err
+		}
+	}
+	index, err := files.writeIndex()
 	if err != nil {
 		return err
 	}
-	files := &partFiles{ID: id, Case: caseID, Out: out}
-	index, err := files.write(parts)
-	if err != nil {
-		return err
-	}
-	printf(stderr, "wrote the %d parts of attestation %s to %s to %s (index %s)\n", len(parts), id, out, attest.PartFileName(out, len(parts)), index)
+	printf(stderr, "wrote the %d parts of attestation %s to %s to %s (index %s)\n", of, id, out, attest.PartFileName(out, of), index)
 	return nil
 }
 

@@ -1,15 +1,24 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
@@ -147,5 +156,58 @@ func TestAttestGetAndListParts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "got.index.json")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// signerFailingAfter signs n messages and then fails, as a signing
+// service that stops answering would.
+type signerFailingAfter struct {
+	signature.Signer
+	n atomic.Int32
+}
+
+func (s *signerFailingAfter) SignMessage(r io.Reader, opts ...signature.SignOption) ([]byte, error) {
+	if s.n.Add(-1) < 0 {
+		return nil, errors.New("signing service unavailable")
+	}
+	return s.Signer.SignMessage(r, opts...)
+}
+
+// A signer that fails after part 1 leaves an incomplete attestation in
+// Vault; shred run says so, removes the files it wrote for it, and a
+// re-run with the same file names issues a complete one.
+func TestShredRunRemovesTheFilesOfAnIncompleteAttestation(t *testing.T) {
+	env := newTestEnv(t)
+	priv, pub := signingKey(t, env)
+	closedCaseOfCLI(t, env, "DPA-I", 5)
+	key, err := attest.LoadSigner(context.Background(), priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := &signerFailingAfter{Signer: key}
+	signer.n.Store(2) // the signer check before any key is destroyed, and part 1
+	v := shredRoot(t, env)
+	plan, err := v.PlanShred(context.Background(), "DPA-I", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, bundle := filepath.Join(env.dir, "deletion.dsse.json"), filepath.Join(env.dir, "deletion.bundle.json")
+	var stderr bytes.Buffer
+	opts := shredRunOptions{Output: out, Bundle: bundle, PartSize: 2, SnapshotRetention: time.Hour}
+	err = runPlan(context.Background(), globalOptions{Format: "text"}, v, shred.Actor{DisplayName: "admin"}, plan, signer, opts, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "parts 1 to 1 are stored as an incomplete attestation: ") {
+		t.Fatalf("run with a signer failing at part 2: %v", err)
+	}
+	for _, name := range []string{out, bundle} {
+		if _, serr := os.Stat(name); !os.IsNotExist(serr) || !strings.Contains(stderr.String(), "removed "+name) {
+			t.Fatalf("%s left behind (%v):\n%s", name, serr, stderr.String())
+		}
+	}
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-I", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "720h", "--part-size", "2", "-o", out)
+	files := []string{out, attest.PartFileName(out, 2), attest.PartFileName(out, 3)}
+	all := mustRun(t, env.srv, "", append([]string{"attest", "verify", "--key", pub}, files...)...)
+	if !strings.Contains(all.stdout, "complete: 5 backups in 3 parts") {
+		t.Fatalf("the re-run's attestation:\n%s", all.stdout)
 	}
 }

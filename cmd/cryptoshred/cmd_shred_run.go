@@ -221,6 +221,11 @@ func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred
 	if a := res.Attestation; a != nil && len(files.index.Parts) == len(a.Parts) {
 		return errors.Join(err, reportAttestationFiles(a, files, stderr))
 	}
+	if res.Attestation == nil {
+		for _, name := range files.removeWritten() {
+			printf(stderr, "removed %s: a part of the attestation that could not be completed\n", name)
+		}
+	}
 	return err
 }
 
