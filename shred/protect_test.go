@@ -233,3 +233,39 @@ func TestProtectResumesFromTheOutputsHeader(t *testing.T) {
 		t.Fatalf("protect over a foreign file: %v", err)
 	}
 }
+
+// A protect interrupted after its ciphertext was committed but before its
+// registration (the record says protecting, unregistered) is restarted by
+// a re-run: the output its header ties to that backup is removed and
+// written again, and the backup is registered and opens.
+func TestProtectRestartsAnUnregisteredOutput(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	b, src := protect(t, v, []byte("cut before registration"))
+	// Simulate the interruption: the registration was never written (root
+	// removes it; no role may) and the status record still says protecting.
+	if _, err := srv.Root(t).Logical().Delete("cryptoshred/metadata/registrations/" + b.ID); err != nil {
+		t.Fatal(err)
+	}
+	kv := asRole(t, srv, vault.PolicyAdmin)
+	rec := kv.read("backups/" + b.ID)
+	rec["state"] = string(catalog.StateProtecting)
+	kv.mustWrite("backups/"+b.ID, rec)
+	before, err := os.ReadFile(b.Ciphertext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	again, err := v.Protect(ctx, admin, shred.ProtectRequest{Source: src, OutDir: filepath.Dir(b.Ciphertext.Path), System: "casework", AllowDuplicate: true})
+	if err != nil || again.ID != b.ID || !again.Registered {
+		t.Fatalf("re-run of an unregistered protect: %+v %v", again, err)
+	}
+	// A new encryption has a new file key, so other bytes.
+	if after, err := os.ReadFile(b.Ciphertext.Path); err != nil || bytes.Equal(before, after) {
+		t.Fatalf("the unfinished output was not written again: %v", err)
+	}
+	got, err := open(t, v, b.ID)
+	if err != nil || string(got) != "cut before registration" {
+		t.Fatalf("open after the restart: %q %v", got, err)
+	}
+}
