@@ -182,3 +182,32 @@ func TestTwoConcurrentRunsDoTheWorkOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The plan's check of each ciphertext reads only its size and header, and
+// still warns about one swapped for another backup's (same size, another
+// key) and one cut short; the backups are still destroyed by their key.
+func TestPlanWarnsAboutSwappedOrCutCiphertexts(t *testing.T) {
+	_, v := newVault(t)
+	backups := closedCase(t, v, "SWAP", 3)
+	other, err := os.ReadFile(backups[1].Ciphertext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(backups[0].Ciphertext.Path, other, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(backups[2].Ciphertext.Path, 40); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := v.PlanShred(context.Background(), "SWAP", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{backups[0].ID: "its header names key " + backups[1].Key, backups[1].ID: "", backups[2].ID: "has 40 bytes"}
+	for _, it := range plan.Items {
+		got := strings.Join(it.Warnings, "; ")
+		if it.Action != shred.ActionDestroy || (want[it.Backup.ID] == "") != !strings.Contains(got, "missing or changed") || !strings.Contains(got, want[it.Backup.ID]) {
+			t.Errorf("%s: %s, warnings %q, want %q", it.Backup.ID, it.Action, got, want[it.Backup.ID])
+		}
+	}
+}
