@@ -36,7 +36,10 @@ func (s *Service) requireOpenCase(ctx context.Context, caseID, needs string) err
 
 // PlaceHolds holds the selected backups for an open case. A held backup's
 // key keeps deletion_allowed=false in Vault, which the admin role cannot
-// change: Vault, not this code, stops its deletion.
+// change: Vault, not this code, stops its deletion. Every key and storage
+// hold is placed, and the ledger entry written, before any ciphertext is
+// re-read and re-hashed: a large case's data takes long to read, and the
+// holds must not wait for it.
 func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, sel HoldSelector) ([]string, error) {
 	if err := s.requireOpenCase(ctx, caseID, "holds can only be placed on an open case"); err != nil {
 		return nil, err
@@ -58,6 +61,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 			return held, err
 		}
 	}
+	problems.add(s.verifyHeld(ctx, held))
 	return held, errors.Join(batchError(len(held), append(skipped, failed...)), problems.err())
 }
 

@@ -126,17 +126,31 @@ func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
 	return r
 }
 
-// holdStorage follows a key hold to the ciphertext: it verifies the
-// ciphertext against its registration and, where the storage can hold
-// it, puts it under the storage's legal hold and records when. The key
-// hold stands whatever happens here; a missing or changed ciphertext, or
-// a storage that refuses the hold, is reported.
+// verifyHeld re-reads and re-hashes the ciphertexts of ids against their
+// registrations, DefaultParallel at a time, and returns what is missing
+// or changed.
+func (s *Service) verifyHeld(ctx context.Context, ids []string) error {
+	_, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
+		b, _, err := s.catalog.GetBackup(ctx, id)
+		if err != nil {
+			return err
+		}
+		return s.VerifyCiphertext(ctx, b)
+	})
+	problems := make([]error, len(failed))
+	for i, f := range failed {
+		problems[i] = f.Err
+	}
+	return errors.Join(problems...)
+}
+
+// holdStorage follows a key hold to the ciphertext: where the storage can
+// hold it, it puts it under the storage's legal hold and records when.
+// The key hold stands whatever happens here; a storage that refuses the
+// hold is reported. PlaceHolds verifies the ciphertext afterwards.
 func (s *Service) holdStorage(ctx context.Context, caseID, id string) error {
 	b, _, err := s.catalog.GetBackup(ctx, id)
 	if err != nil {
-		return err
-	}
-	if err := s.VerifyCiphertext(ctx, b); err != nil {
 		return err
 	}
 	held, err := s.setStorageHold(ctx, b, true)
