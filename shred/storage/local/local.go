@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -50,11 +51,16 @@ func (u upload) Commit(context.Context) (string, error) { return u.Final(), u.At
 // For implements storage.Resolver: every location is a local file.
 func (b *Backend) For(string) (storage.Backend, error) { return b, nil }
 
-// Open implements storage.Backend.
+// Open implements storage.Backend. Only a regular file is opened.
 func (*Backend) Open(_ context.Context, loc string) (io.ReadCloser, error) {
-	f, err := os.Open(loc)
+	// O_NONBLOCK: a FIFO planted at loc must be refused, not waited on.
+	f, err := os.OpenFile(loc, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, notFound(err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", loc)
 	}
 	return f, nil
 }

@@ -3,7 +3,10 @@ package local_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/local"
@@ -36,5 +39,30 @@ func TestCreatedFilesAreOwnerOnly(t *testing.T) {
 	st, err := os.Stat(loc)
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v %v, want 0600", st.Mode(), err)
+	}
+}
+
+// A FIFO planted where a ciphertext should be is refused at once: reading
+// it (to re-hash a held backup, say) would wait for a writer for ever.
+func TestOpenRefusesAFIFOWithoutWaiting(t *testing.T) {
+	loc := filepath.Join(t.TempDir(), "x.age")
+	if err := syscall.Mkfifo(loc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		r, err := local.New().Open(t.Context(), loc)
+		if err == nil {
+			r.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+			t.Fatalf("Open of a FIFO: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Open of a FIFO blocked")
 	}
 }
