@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
+	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/storage"
@@ -92,7 +93,8 @@ type VerifyResult struct {
 }
 
 // VerifyBackups re-reads and re-hashes the ciphertexts of ids (or of
-// every backup the case held, if caseID is set), skipping shredded ones.
+// every backup the case held, if caseID is set), DefaultParallel at a
+// time, skipping shredded ones; the results are in the order of ids.
 func (s *Service) VerifyBackups(ctx context.Context, ids []string, caseID string) ([]VerifyResult, error) {
 	if caseID != "" {
 		held, err := s.catalog.HeldIDs(ctx, caseID)
@@ -101,11 +103,9 @@ func (s *Service) VerifyBackups(ctx context.Context, ids []string, caseID string
 		}
 		ids = held
 	}
-	out := make([]VerifyResult, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, s.verifyOne(ctx, id))
-	}
-	return out, nil
+	return parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (VerifyResult, error) {
+		return s.verifyOne(ctx, id), nil
+	})
 }
 
 func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
