@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
@@ -49,11 +50,17 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		return nil, errors.Join(err, batchError(0, skipped))
 	}
 	var problems problemList
+	var mu sync.Mutex
+	var placed []*catalog.Backup
 	held, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
-		if err := s.placeHold(ctx, actor, caseID, id); err != nil {
+		b, err := s.placeHold(ctx, actor, caseID, id)
+		if err != nil {
 			return err
 		}
-		problems.add(s.holdStorage(ctx, caseID, id))
+		mu.Lock()
+		placed = append(placed, b)
+		mu.Unlock()
+		problems.add(s.holdStorage(ctx, caseID, b))
 		return nil
 	})
 	if len(held) > 0 {
@@ -61,7 +68,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 			return held, err
 		}
 	}
-	problems.add(s.verifyHeld(ctx, held))
+	problems.add(s.verifyHeld(ctx, placed))
 	return held, errors.Join(batchError(len(held), append(skipped, failed...)), problems.err())
 }
 
@@ -102,26 +109,26 @@ func backupDate(b *catalog.Backup) time.Time {
 }
 
 // placeHold writes the hold record first, then marks the backup held, so a
-// crash in between is repaired by placing the hold again.
-func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string) error {
+// crash in between is repaired by placing the hold again. It returns the
+// backup as marked, for the storage hold and the re-hash that follow.
+func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string) (*catalog.Backup, error) {
 	b, _, err := s.catalog.GetBackup(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.checkHoldable(ctx, b); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.putHold(ctx, actor, caseID, id); err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
+	return s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
 		if !slices.Contains(b.HeldBy, caseID) {
 			b.HeldBy = append(b.HeldBy, caseID)
 		}
 		b.State = catalog.StateHeld
 		return nil
 	})
-	return err
 }
 
 // putHold creates caseID's hold record on id, or re-activates one that

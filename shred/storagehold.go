@@ -126,38 +126,23 @@ func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
 	return r
 }
 
-// verifyHeld re-reads and re-hashes the ciphertexts of ids against their
-// registrations, DefaultParallel at a time, and returns what is missing
-// or changed.
-func (s *Service) verifyHeld(ctx context.Context, ids []string) error {
-	_, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
-		b, _, err := s.catalog.GetBackup(ctx, id)
-		if err != nil {
-			return err
-		}
-		return s.VerifyCiphertext(ctx, b)
-	})
-	problems := make([]error, len(failed))
-	for i, f := range failed {
-		problems[i] = f.Err
-	}
-	return errors.Join(problems...)
+// verifyHeld re-reads and re-hashes the ciphertexts of backups against
+// their registrations, DefaultParallel at a time, and returns what is
+// missing or changed.
+func (s *Service) verifyHeld(ctx context.Context, backups []*catalog.Backup) error {
+	return errors.Join(parallel.Each(ctx, backups, DefaultParallel, s.VerifyCiphertext)...)
 }
 
 // holdStorage follows a key hold to the ciphertext: where the storage can
 // hold it, it puts it under the storage's legal hold and records when.
 // The key hold stands whatever happens here; a storage that refuses the
 // hold is reported. PlaceHolds verifies the ciphertext afterwards.
-func (s *Service) holdStorage(ctx context.Context, caseID, id string) error {
-	b, _, err := s.catalog.GetBackup(ctx, id)
-	if err != nil {
-		return err
-	}
+func (s *Service) holdStorage(ctx context.Context, caseID string, b *catalog.Backup) error {
 	held, err := s.setStorageHold(ctx, b, true)
 	if err != nil || !held {
 		return err
 	}
-	h, version, err := s.catalog.GetHold(ctx, caseID, id)
+	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
 	if err != nil || !h.StorageHeldAt.IsZero() {
 		return err
 	}
