@@ -120,30 +120,13 @@ func BenchmarkShredVsCeiling(b *testing.B) {
 	}
 }
 
-// deleteCeiling creates n deletable Transit keys, then deletes and reads
-// back each with clients goroutines, and returns keys per second.
+// deleteCeiling is vaulttest.DeleteCeiling, fatal on error.
 func deleteCeiling(b *testing.B, c *api.Client, n, clients int) float64 {
-	ctx := context.Background()
-	name := func(i int) string { return fmt.Sprintf("cryptoshred-transit/keys/ceiling-%d", i) }
-	each(b, n, clients, func(i int) error {
-		if _, err := c.Logical().WriteWithContext(ctx, name(i), map[string]any{"type": "aes256-gcm96"}); err != nil {
-			return err
-		}
-		_, err := c.Logical().WriteWithContext(ctx, name(i)+"/config", map[string]any{"deletion_allowed": true})
-		return err
-	})
-	start := time.Now()
-	each(b, n, clients, func(i int) error {
-		if _, err := c.Logical().DeleteWithContext(ctx, name(i)); err != nil {
-			return err
-		}
-		sec, err := c.Logical().ReadWithContext(ctx, name(i))
-		if err == nil && sec != nil {
-			err = fmt.Errorf("%s still there", name(i))
-		}
-		return err
-	})
-	return float64(n) / time.Since(start).Seconds()
+	rate, err := vaulttest.DeleteCeiling(context.Background(), c, c, vault.DefaultMounts.Transit, n, clients)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rate
 }
 
 func each(b *testing.B, n, limit int, fn func(int) error) {

@@ -19,10 +19,15 @@ import (
 )
 
 // TestMain lets a test run this binary as the cryptoshred CLI in a child
-// process, so it can be killed for real.
+// process, so it can be killed for real; with CRYPTOSHRED_TEST_PEAK_RSS
+// set, that process writes its peak RSS to the file it names as it exits.
 func TestMain(m *testing.M) {
 	if os.Getenv("CRYPTOSHRED_TEST_AS_CLI") == "1" {
-		main()
+		code := runMain()
+		if name := os.Getenv("CRYPTOSHRED_TEST_PEAK_RSS"); name != "" {
+			writePeakRSS(name)
+		}
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

@@ -83,7 +83,7 @@ func TestReportAccessReconcilesVaultAuditLog(t *testing.T) {
 	}
 	row := tableRows(t, lines)
 	if len(row) != 3 || !strings.HasPrefix(row[0], "NONE") || !strings.Contains(row[0], b2.ID) ||
-		!strings.Contains(row[0], "token-backup-admin [cryptoshred-admin,default]") || !strings.Contains(row[0], "127.0.0.1") {
+		!strings.Contains(row[0], "token-backup-admin [cryptoshred-admin]") || !strings.Contains(row[0], "127.0.0.1") {
 		t.Fatalf("unaccounted unwrap not first:\n%s", text)
 	}
 	for _, r := range row[1:] {

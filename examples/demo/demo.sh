@@ -52,7 +52,7 @@ expect 0 "$cs" init
 grep -q "no change" <<<"$last_out" || fail "second init changed something"
 say "cryptoshred init again: no change"
 
-token() { VAULT_TOKEN=$root_token "$vault_bin" token create -policy="$1" -display-name="$2" -field=token -ttl=1h; }
+token() { VAULT_TOKEN=$root_token "$vault_bin" token create -no-default-policy -policy="$1" -display-name="$2" -field=token -ttl=1h; }
 admin=$(token cryptoshred-admin backup-admin)
 compliance=$(token cryptoshred-compliance compliance-officer)
 auditor=$(token cryptoshred-auditor auditor)

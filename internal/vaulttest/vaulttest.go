@@ -176,14 +176,29 @@ func (s *Server) NewClient(token string) (*api.Client, error) {
 // Root returns an API client with the root token.
 func (s *Server) Root(t testing.TB) *api.Client { return s.Client(t, s.Token) }
 
-// TokenWithPolicies creates a child token carrying only the given policies.
+// TokenWithPolicies creates a token carrying only the given policies,
+// without Vault's default policy, as examples/vault/production.md creates
+// the role tokens.
 func (s *Server) TokenWithPolicies(t testing.TB, displayName string, policies ...string) string {
 	t.Helper()
+	return s.token(t, displayName, policies, true)
+}
+
+// TokenWithDefaultPolicy is TokenWithPolicies with Vault's default policy
+// added, as `vault token create` does unless told not to.
+func (s *Server) TokenWithDefaultPolicy(t testing.TB, displayName string, policies ...string) string {
+	t.Helper()
+	return s.token(t, displayName, policies, false)
+}
+
+func (s *Server) token(t testing.TB, displayName string, policies []string, noDefault bool) string {
+	t.Helper()
 	sec, err := s.Root(t).Auth().Token().Create(&api.TokenCreateRequest{
-		Policies:    policies,
-		DisplayName: displayName,
-		NoParent:    true,
-		TTL:         "1h",
+		Policies:        policies,
+		DisplayName:     displayName,
+		NoParent:        true,
+		NoDefaultPolicy: noDefault,
+		TTL:             "1h",
 	})
 	if err != nil {
 		t.Fatalf("create token: %v", err)

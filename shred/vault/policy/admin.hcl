@@ -93,3 +93,16 @@ path "cryptoshred-ledger/sign/ledger-admin" {
 path "cryptoshred-ledger/keys/*" {
   capabilities = ["read"]
 }
+
+# The two paths of Vault's default policy that cryptoshred calls (who am
+# I, what may I do), so tokens for this role can be created without the
+# default policy (-no-default-policy; token_no_default_policy on an auth
+# role). Vault parses a templated policy such as default again on every
+# request, which doubled the cost of each catalog read.
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}
+
+path "sys/capabilities-self" {
+  capabilities = ["update"]
+}

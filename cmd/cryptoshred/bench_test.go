@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// BenchmarkShredRunCommand times what an operator waits for: the
+// cryptoshred process itself, started as `shred plan`, `shred run` and
+// `attest verify` on a closed case of CLI_BENCH_N (default 10,000; on
+// Raft CLI_BENCH_RAFT_N, default 2,000) backups, through a backup-admin
+// token. Each command's time and the process's peak RSS are printed, and
+// the run's rate next to the server's raw delete + read-back ceiling,
+// measured just before and just after it.
+func BenchmarkShredRunCommand(b *testing.B) {
+	for _, target := range []struct {
+		name  string
+		n     int
+		start func(*testing.B) *vaulttest.Server
+	}{
+		{"dev", benchN("CLI_BENCH_N", 10000), func(b *testing.B) *vaulttest.Server { return vaulttest.Start(b) }},
+		{"raft", benchN("CLI_BENCH_RAFT_N", 2000), activeNode},
+	} {
+		b.Run(target.name, func(b *testing.B) {
+			for range b.N {
+				benchShredCommands(b, target.name, target.start(b), target.n)
+			}
+		})
+	}
+}
+
+func benchShredCommands(b *testing.B, name string, srv *vaulttest.Server, n int) {
+	root := srv.Root(b)
+	if _, err := vault.New(root, vault.DefaultMounts).Init(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	benchCase(b, newService(vault.New(root, vault.DefaultMounts)), dir, "BENCH", n)
+	admin := srv.TokenWithPolicies(b, "backup-admin", vault.PolicyAdmin)
+	withDefault := srv.TokenWithDefaultPolicy(b, "backup-admin", vault.PolicyAdmin)
+	key := filepath.Join(dir, "signer")
+	if err := attest.WriteKeyPair(key+".key", key+".pub", attest.ECDSAP256, nil); err != nil {
+		b.Fatal(err)
+	}
+	out := filepath.Join(dir, "att.dsse.json")
+	planDefault := timeCommand(b, child(srv, withDefault, "shred", "plan", "--case", "BENCH"))
+	plan := timeCommand(b, child(srv, admin, "shred", "plan", "--case", "BENCH"))
+	before := ceilings(b, srv, root, admin, n)
+	run := timeCommand(b, child(srv, admin, "shred", "run", "--case", "BENCH", "--yes", "--sign-key", key+".key",
+		"--vault-snapshot-retention", "720h", "-o", out))
+	after := ceilings(b, srv, root, admin, n)
+	files := attestationFiles(b, out)
+	verify := timeCommand(b, exec.Command(os.Args[0], append([]string{"attest", "verify", "--key", key + ".pub"}, files...)...))
+	rate := float64(n) / run.took.Seconds()
+	role, rootMean := (before[1]+after[1])/2, (before[0]+after[0])/2
+	b.ReportMetric(rate, "backups/s")
+	b.ReportMetric(rate/role, "x-ceiling")
+	b.ReportMetric(float64(run.peakKiB>>10), "run-peak-MiB")
+	fmt.Printf("%s, %d backups, whole processes with a backup-admin token: shred plan %v (peak RSS %d MiB; %v with Vault's default policy on the token); "+
+		"shred run %v = %.0f backups/s (peak RSS %d MiB); attest verify of %d file(s) %v (peak RSS %d MiB)\n",
+		name, n, plan.took.Round(time.Millisecond), plan.peakKiB>>10, planDefault.took.Round(time.Millisecond),
+		run.took.Round(time.Millisecond), rate, run.peakKiB>>10, len(files), verify.took.Round(time.Millisecond), verify.peakKiB>>10)
+	fmt.Printf("%s: raw delete+read-back ceiling (16 clients), before / after the run: backup-admin token %.0f / %.0f keys/s, root token %.0f / %.0f; "+
+		"shred run at %.2fx the backup-admin ceiling, %.2fx the root one\n",
+		name, before[1], after[1], before[0], after[0], rate/role, rate/rootMean)
+}
+
+// ceilings measures the delete + read-back ceiling with the root token and
+// with token.
+func ceilings(b *testing.B, srv *vaulttest.Server, root *api.Client, token string, n int) [2]float64 {
+	var out [2]float64
+	for i, c := range []*api.Client{root, srv.Client(b, token)} {
+		rate, err := vaulttest.DeleteCeiling(context.Background(), root, c, vault.DefaultMounts.Transit, min(n, 2000), 16)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = rate
+	}
+	return out
+}
+
+// activeNode starts a 3-node Raft cluster and returns its active node.
+func activeNode(b *testing.B) *vaulttest.Server {
+	s, err := vaulttest.StartCluster(b, 3).Active(time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func benchN(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// benchCase protects n small files 16 at a time, holds them for caseID
+// and closes it.
+func benchCase(b *testing.B, v *shred.Service, dir, caseID string, n int) {
+	ctx := context.Background()
+	actor := shred.Actor{DisplayName: "setup"}
+	ids := make([]string, n)
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i := range n {
+		g.Go(func() error {
+			src := filepath.Join(dir, fmt.Sprintf("b%06d.tar", i))
+			if err := os.WriteFile(src, []byte(src), 0o600); err != nil {
+				return err
+			}
+			bk, err := v.Protect(ctx, actor, shred.ProtectRequest{Source: src, OutDir: dir, System: "bench"})
+			if err == nil {
+				ids[i] = bk.ID
+			}
+			return err
+		})
+	}
+	err := g.Wait()
+	if err == nil {
+		_, err = v.OpenCase(ctx, actor, catalog.Case{ID: caseID, Authority: "DPA", Reference: caseID, Controllers: []string{"Ministry"}})
+	}
+	if err == nil {
+		_, err = v.PlaceHolds(ctx, actor, caseID, shred.HoldSelector{IDs: ids})
+	}
+	if err == nil {
+		_, err = v.CloseCase(ctx, actor, shred.CloseRequest{Case: caseID, Reference: "closed",
+			Document: catalog.DocumentRef{Name: "d.pdf", SHA256: fmt.Sprintf("%064x", 1)}})
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+type commandRun struct {
+	took    time.Duration
+	peakKiB int64
+}
+
+// timeCommand runs cmd, this test binary as the CLI, and returns its wall
+// time and peak RSS; it fails the benchmark unless cmd exits 0. The
+// process reports its own peak (VmHWM): the rusage of a child started
+// with vfork also counts the parent's memory.
+func timeCommand(b *testing.B, cmd *exec.Cmd) commandRun {
+	if cmd.Env == nil {
+		cmd.Env = append(os.Environ(), "CRYPTOSHRED_TEST_AS_CLI=1")
+	}
+	peakFile := filepath.Join(b.TempDir(), "peak")
+	cmd.Env = append(cmd.Env, "CRYPTOSHRED_TEST_PEAK_RSS="+peakFile)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	took := time.Since(start)
+	if err != nil {
+		b.Fatalf("%v: %v\n%s", cmd.Args[1:], err, lastLines(string(out), 10))
+	}
+	raw, err := os.ReadFile(peakFile)
+	peak, perr := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || perr != nil {
+		b.Fatalf("%v: no peak RSS reported: %v %v", cmd.Args[1:], err, perr)
+	}
+	return commandRun{took: took, peakKiB: peak}
+}
+
+// writePeakRSS writes this process's peak RSS in KiB (VmHWM, Linux) to
+// name.
+func writePeakRSS(name string) {
+	raw, _ := os.ReadFile("/proc/self/status")
+	for l := range strings.Lines(string(raw)) {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			_ = os.WriteFile(name, []byte(strings.TrimSuffix(strings.TrimSpace(rest), " kB")), 0o600)
+		}
+	}
+}
+
+// attestationFiles returns the attestation files shred run wrote to out:
+// out alone, or every part its index lists.
+func attestationFiles(b *testing.B, out string) []string {
+	raw, err := os.ReadFile(attest.IndexFileName(out))
+	if os.IsNotExist(err) {
+		return []string{out}
+	}
+	var idx attest.PartIndex
+	if err == nil {
+		err = json.Unmarshal(raw, &idx)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	var files []string
+	for _, p := range idx.Parts {
+		files = append(files, filepath.Join(filepath.Dir(out), p.File))
+	}
+	return files
+}

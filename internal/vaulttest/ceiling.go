@@ -1,0 +1,55 @@
+package vaulttest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"golang.org/x/sync/errgroup"
+)
+
+// DeleteCeiling measures the raw capacity of a server for the per-key work
+// of a shred: with creator, it creates n keys in the Transit mount transit
+// and allows their deletion; then deleter deletes and reads back each, with
+// clients goroutines and no other logic. It returns keys per second of the
+// second step. The keys are gone afterwards. Vault's cost per request
+// depends on the token's policies, so deleter should carry the token
+// whose work is compared with it.
+func DeleteCeiling(ctx context.Context, creator, deleter *api.Client, transit string, n, clients int) (float64, error) {
+	name := func(i int) string { return fmt.Sprintf("%s/keys/ceiling-%d", transit, i) }
+	err := each(n, clients, func(i int) error {
+		if _, err := creator.Logical().WriteWithContext(ctx, name(i), map[string]any{"type": "aes256-gcm96"}); err != nil {
+			return err
+		}
+		_, err := creator.Logical().WriteWithContext(ctx, name(i)+"/config", map[string]any{"deletion_allowed": true})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("failed to create the ceiling's keys: %w", err)
+	}
+	start := time.Now()
+	err = each(n, clients, func(i int) error {
+		if _, err := deleter.Logical().DeleteWithContext(ctx, name(i)); err != nil {
+			return err
+		}
+		sec, err := deleter.Logical().ReadWithContext(ctx, name(i))
+		if err == nil && sec != nil {
+			err = fmt.Errorf("%s still there after its deletion", name(i))
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("failed to delete the ceiling's keys: %w", err)
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func each(n, limit int, fn func(int) error) error {
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i := range n {
+		g.Go(func() error { return fn(i) })
+	}
+	return g.Wait()
+}
