@@ -51,12 +51,24 @@ func Statements(d Deletion, digests map[string]string, size int) iter.Seq[*State
 			index++
 			p := d
 			p.Backups = chunk
-			p.Part = &Part{Index: index, Of: of, First: chunk[0].BackupID, Last: chunk[len(chunk)-1].BackupID}
-			if !yield(NewStatement(p, digests)) {
+			if !yield(PartStatement(p, digests, index, of)) {
 				return
 			}
 		}
 	}
+}
+
+// PartStatement returns the statement of part index of an attestation in
+// of parts, whose subjects are d's backups; the caller must give them
+// sorted by id, each part's after the previous part's, so that the parts'
+// ranges do not overlap. With of 1 it is NewStatement(d, digests), a
+// whole attestation without Part. A caller that builds each part's
+// backups only when it signs that part holds one part at a time.
+func PartStatement(d Deletion, digests map[string]string, index, of int) *Statement {
+	if of > 1 {
+		d.Part = &Part{Index: index, Of: of, First: d.Backups[0].BackupID, Last: d.Backups[len(d.Backups)-1].BackupID}
+	}
+	return NewStatement(d, digests)
 }
 
 // sortedByID returns backups sorted by id: backups itself if it is.

@@ -181,37 +181,63 @@ type ledgerFacts struct {
 	audit *audit.Report
 }
 
-// buildDeletion assembles the statement from what it checked: each
+// deletion is an attestation as checked, before its subjects are
+// described: the predicate without backups, and the backups it covers,
+// sorted by id. part describes them a part at a time, so that only the
+// part being signed is held as statement.
+type deletion struct {
+	predicate *attest.Deletion
+	backups   []*catalog.Backup
+	facts     *ledgerFacts
+	same      map[string][]string
+	names     map[string]int
+}
+
+// buildDeletion assembles the attestation from what it checked: each
 // subject's key read back from Vault as gone, its destruction in the
 // verified ledger, no active hold on it, its digest from its write-once
 // registration. Subjects that fail a check are left out and returned. A
 // run's own status records and key read-backs (known) are not read again.
-func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, known *runReads) (*attest.Deletion, map[string]string, []*ItemError, error) {
+func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, known *runReads) (*deletion, []*ItemError, error) {
 	caseID := c.ID
 	backups, err := s.shreddedBackups(ctx, caseID, known)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	facts, err := s.ledgerFacts(ctx)
+	facts, err := s.ledgerFacts(ctx, backupIDs(backups))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	facts.audit = opts.Audit
 	backups, excluded, err := s.checkSubjects(ctx, caseID, backups, facts, known)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if len(backups) == 0 {
-		return nil, nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
+		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
 	}
 	if len(controllers(c, backups)) == 0 {
-		return nil, nil, nil, errs.Refusedf("no data controller is recorded for case %s or its backups", caseID)
+		return nil, nil, errs.Refusedf("no data controller is recorded for case %s or its backups", caseID)
 	}
 	ks, err := s.keyStore(ctx, opts.SnapshotRetention)
-	if err != nil {
-		return nil, nil, nil, err
+	if err == nil {
+		_, err = ks.ResidualCopiesUntil(time.Time{}) // checked once, before any part is signed
 	}
-	d := &attest.Deletion{
+	if err != nil {
+		return nil, nil, err
+	}
+	same, err := s.sameDataElsewhere(ctx, backups)
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortFunc(backups, func(a, b *catalog.Backup) int { return strings.Compare(a.ID, b.ID) })
+	d := &deletion{predicate: s.predicate(actor, c, opts, ks, facts, backups), backups: backups, facts: facts, same: same, names: nameCounts(backups)}
+	return d, excluded, nil
+}
+
+// predicate returns the attestation's predicate, without its backups.
+func (s *Service) predicate(actor Actor, c *catalog.Case, opts AttestOptions, ks attest.KeyStore, facts *ledgerFacts, backups []*catalog.Backup) *attest.Deletion {
+	return &attest.Deletion{
 		AttestationID: "att-" + strings.ToLower(ulid.Make().String()),
 		IssuedAt:      catalog.Now(),
 		Controllers:   controllers(c, backups),
@@ -224,22 +250,33 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		Tool:          attest.Tool{Name: "cryptoshred", Version: opts.ToolVersion},
 		Ledger:        attest.Ledger{Head: facts.head.Hash, Entries: facts.head.Seq},
 	}
-	same, err := s.sameDataElsewhere(ctx, backups)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	digests := map[string]string{}
-	names := nameCounts(backups)
+}
+
+// part returns the predicate with backups (one part's, or all) as its
+// subjects, and their ciphertexts' digests by subject name.
+func (d *deletion) part(backups []*catalog.Backup) (attest.Deletion, map[string]string, error) {
+	p := *d.predicate
+	p.Backups = make([]attest.Backup, 0, len(backups))
+	digests := make(map[string]string, len(backups))
 	for _, b := range backups {
-		ab, err := attestBackup(b, facts, ks, subjectName(b, names))
+		ab, err := attestBackup(b, d.facts, p.KeyStore, subjectName(b, d.names))
 		if err != nil {
-			return nil, nil, nil, err
+			return p, nil, err
 		}
-		ab.SameDataStillIn = same[b.ID]
-		d.Backups = append(d.Backups, ab)
+		ab.SameDataStillIn = d.same[b.ID]
+		p.Backups = append(p.Backups, ab)
 		digests[ab.Subject] = b.Ciphertext.SHA256
 	}
-	return d, digests, excluded, nil
+	return p, digests, nil
+}
+
+// backupIDs returns the set of backups' ids.
+func backupIDs(backups []*catalog.Backup) map[string]bool {
+	out := make(map[string]bool, len(backups))
+	for _, b := range backups {
+		out[b.ID] = true
+	}
+	return out
 }
 
 // checkSubjects keeps the backups whose destruction checks out now and

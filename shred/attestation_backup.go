@@ -76,20 +76,24 @@ func nonNilStrings(s []string) []string {
 }
 
 // ledgerFacts walks the verified ledger once for the head, each backup's
-// opens, and its holds' placement and release times.
-func (s *Service) ledgerFacts(ctx context.Context) (*ledgerFacts, error) {
+// opens, and its holds' placement and release times, of the backups in
+// only (the facts of the whole ledger's backups could be many more).
+func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledgerFacts, error) {
 	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{},
 		placedAt: map[string]time.Time{}, destroyed: map[string]bool{}, restored: map[string][]attest.RestoredCopy{}}
 	rep, err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
-		f.add(e)
+		f.add(e, only)
 		return nil
 	})
 	f.head = ledger.Head{Seq: rep.Entries, Hash: rep.Head}
 	return f, err
 }
 
-func (f *ledgerFacts) add(e *ledger.Entry) {
+func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 	for _, id := range e.Backups {
+		if !only[id] {
+			continue
+		}
 		switch e.Kind {
 		case ledger.KindBackupOpened:
 			t := e.Time

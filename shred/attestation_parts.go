@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -66,35 +67,52 @@ func partSize(opts AttestOptions) int {
 // `attest verify` reports as such. known, if not nil, is what the run
 // that calls it learnt itself.
 func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, known *runReads) (*Attestation, error) {
-	d, digests, excluded, err := s.buildDeletion(ctx, actor, c, opts, known)
+	d, excluded, err := s.buildDeletion(ctx, actor, c, opts, known)
 	if err != nil {
 		return nil, err
 	}
-	a := &Attestation{ID: d.AttestationID, Backups: len(d.Backups), Timestamps: len(opts.Timestampers)}
+	a := &Attestation{ID: d.predicate.AttestationID, Backups: len(d.backups), Timestamps: len(opts.Timestampers)}
+	size := partSize(opts)
+	of := (len(d.backups) + size - 1) / size
 	var writeErr error
-	for st := range attest.Statements(*d, digests, partSize(opts)) {
-		p, err := signPart(ctx, st, opts)
+	index := 0
+	for chunk := range slices.Chunk(d.backups, size) {
+		index++
+		st, err := d.statement(chunk, index, of)
+		var p *AttestationPart
+		if err == nil {
+			p, err = signPart(ctx, st, opts)
+		}
 		if err == nil {
 			err = s.storePart(ctx, actor, c.ID, a.ID, p)
 		}
 		if err != nil {
-			return nil, a.partFailed(st, err)
+			return nil, a.partFailed(index, of, err)
 		}
 		if err := a.add(p, opts.Parts); err != nil && writeErr == nil {
 			writeErr = fmt.Errorf("attestation %s is stored in Vault (its envelopes, not its bundles), but not all its files were written: %w", a.ID, err)
 		}
 	}
-	return a, errors.Join(batchError(len(d.Backups), excluded), writeErr)
+	return a, errors.Join(batchError(len(d.backups), excluded), writeErr)
 }
 
-// partFailed describes the failure of st, naming the parts of a already
-// stored.
-func (a *Attestation) partFailed(st *attest.Statement, err error) error {
+// statement returns the statement of part index of of, whose subjects are
+// backups.
+func (d *deletion) statement(backups []*catalog.Backup, index, of int) (*attest.Statement, error) {
+	p, digests, err := d.part(backups)
+	if err != nil {
+		return nil, err
+	}
+	return attest.PartStatement(p, digests, index, of), nil
+}
+
+// partFailed describes the failure of part index of of, naming the parts
+// of a already stored.
+func (a *Attestation) partFailed(index, of int, err error) error {
 	if len(a.Parts) == 0 {
 		return err
 	}
-	pp := st.Predicate.Part
-	return fmt.Errorf("part %d of %d of attestation %s failed, and parts 1 to %d are stored as an incomplete attestation: %w", pp.Index, pp.Of, a.ID, len(a.Parts), err)
+	return fmt.Errorf("part %d of %d of attestation %s failed, and parts 1 to %d are stored as an incomplete attestation: %w", index, of, a.ID, len(a.Parts), err)
 }
 
 // add keeps p as a's next part and hands it to w, if set; once w has

@@ -32,7 +32,7 @@ func (s *Service) DisposeRestore(ctx context.Context, actor Actor, id, output, n
 	if _, _, err := s.catalog.GetBackup(ctx, id); err != nil {
 		return nil, err
 	}
-	facts, err := s.ledgerFacts(ctx)
+	facts, err := s.ledgerFacts(ctx, map[string]bool{id: true})
 	if err != nil {
 		return nil, err
 	}
