@@ -24,7 +24,7 @@ func newVault(t *testing.T) (*vaulttest.Server, *shred.Service) {
 }
 
 // roleVault returns a Vault using a fresh token with only policy.
-func roleVault(t *testing.T, srv *vaulttest.Server, policy string) *shred.Service {
+func roleVault(t testing.TB, srv *vaulttest.Server, policy string) *shred.Service {
 	t.Helper()
 	return newService(vault.New(srv.Client(t, srv.TokenWithPolicies(t, policy, policy)), vault.DefaultMounts))
 }

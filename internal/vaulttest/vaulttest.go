@@ -198,7 +198,7 @@ func (s *Server) token(t testing.TB, displayName string, policies []string, noDe
 		DisplayName:     displayName,
 		NoParent:        true,
 		NoDefaultPolicy: noDefault,
-		TTL:             "1h",
+		TTL:             "4h",
 	})
 	if err != nil {
 		t.Fatalf("create token: %v", err)
