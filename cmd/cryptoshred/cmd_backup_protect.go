@@ -162,6 +162,9 @@ func runEachFile(ctx context.Context, o globalOptions, v *shred.Service, files [
 	if err != nil {
 		return err
 	}
+	if len(files) > 1 {
+		noteDefaultPolicy(actor, stderr)
+	}
 	results := make([]*catalog.Backup, len(files))
 	var mu sync.Mutex
 	idx := make([]int, len(files))

@@ -167,6 +167,7 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 	if err != nil {
 		return err
 	}
+	noteDefaultPolicy(actor, stderr)
 	// The plan and the run share one read of each write-once registration.
 	ctx = catalog.WithRegistrationCache(ctx)
 	plan, err := v.PlanShred(ctx, opts.Case, time.Now())
