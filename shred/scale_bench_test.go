@@ -329,7 +329,10 @@ func scaleOnce(b *testing.B, n int) {
 		name string
 		do   func() error
 	}{
-		{"hold", func() error { _, err := officer.PlaceHolds(ctx, compliance, "S", shred.HoldSelector{IDs: ids}); return err }},
+		{"hold", func() error {
+			_, err := officer.PlaceHolds(ctx, compliance, "S", shred.HoldSelector{IDs: ids})
+			return err
+		}},
 		{"close", func() error {
 			_, err := officer.CloseCase(ctx, compliance, shred.CloseRequest{Case: "S", Reference: "r", Document: catalog.DocumentRef{Name: "d", SHA256: fmt.Sprintf("%064x", 7)}})
 			return err
