@@ -52,7 +52,7 @@ fuzz:
 # bench measures against references taken in the same run (the age CLI,
 # Vault's raw capacity on dev and Raft storage) and takes one case of 1k,
 # 10k and 100k backups through the whole lifecycle (SCALE_BENCH_MAX=10000
-# for a quicker run); on 2 cores it takes about an hour.
+# for a quicker run); on 2 cores it takes about two hours.
 SCALE_BENCH_MAX ?= 100000
 bench: tools
 	VAULT_BIN=$(VAULT_BIN) AGE_BIN=$(AGE) VERSITYGW_BIN=$(VERSITYGW) SCALE_BENCH_MAX=$(SCALE_BENCH_MAX) \

@@ -301,6 +301,13 @@ func NewStatement(d Deletion, digests map[string]string) *Statement {
 	return st
 }
 
+// CheckRetention reports whether the key store's snapshot retention is a
+// duration ResidualCopiesUntil can add.
+func (k KeyStore) CheckRetention() error {
+	_, err := parseRetention(k.SnapshotRetention)
+	return err
+}
+
 // ResidualCopiesUntil returns destroyedAt plus the key store's snapshot
 // retention, the value Backup.ResidualCopiesUntil must carry.
 func (k KeyStore) ResidualCopiesUntil(destroyedAt time.Time) (time.Time, error) {

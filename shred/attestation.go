@@ -182,15 +182,16 @@ type ledgerFacts struct {
 }
 
 // deletion is an attestation as checked, before its subjects are
-// described: the predicate without backups, and the backups it covers,
-// sorted by id. part describes them a part at a time, so that only the
-// part being signed is held as statement.
+// described: the predicate without backups, the backups it covers sorted
+// by id, and what describing each needs. describe turns one part's
+// backups into subjects when that part is signed, so that only one part's
+// subjects are held at a time.
 type deletion struct {
-	predicate *attest.Deletion
-	backups   []*catalog.Backup
-	facts     *ledgerFacts
-	same      map[string][]string
-	names     map[string]int
+	predicate       *attest.Deletion
+	backups         []*catalog.Backup
+	facts           *ledgerFacts
+	sameDataStillIn map[string][]string
+	nameCounts      map[string]int
 }
 
 // buildDeletion assembles the attestation from what it checked: each
@@ -221,7 +222,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	}
 	ks, err := s.keyStore(ctx, opts.SnapshotRetention)
 	if err == nil {
-		_, err = ks.ResidualCopiesUntil(time.Time{}) // checked once, before any part is signed
+		err = ks.CheckRetention() // the only way describing a subject fails: checked before any part is signed
 	}
 	if err != nil {
 		return nil, nil, err
@@ -231,7 +232,8 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		return nil, nil, err
 	}
 	slices.SortFunc(backups, func(a, b *catalog.Backup) int { return strings.Compare(a.ID, b.ID) })
-	d := &deletion{predicate: s.predicate(actor, c, opts, ks, facts, backups), backups: backups, facts: facts, same: same, names: nameCounts(backups)}
+	d := &deletion{predicate: s.predicate(actor, c, opts, ks, facts, backups), backups: backups, facts: facts,
+		sameDataStillIn: same, nameCounts: nameCounts(backups)}
 	return d, excluded, nil
 }
 
@@ -252,18 +254,18 @@ func (s *Service) predicate(actor Actor, c *catalog.Case, opts AttestOptions, ks
 	}
 }
 
-// part returns the predicate with backups (one part's, or all) as its
-// subjects, and their ciphertexts' digests by subject name.
-func (d *deletion) part(backups []*catalog.Backup) (attest.Deletion, map[string]string, error) {
+// describe returns the predicate with backups (one part's, or all) as
+// its subjects, and their ciphertexts' digests by subject name.
+func (d *deletion) describe(backups []*catalog.Backup) (attest.Deletion, map[string]string, error) {
 	p := *d.predicate
 	p.Backups = make([]attest.Backup, 0, len(backups))
 	digests := make(map[string]string, len(backups))
 	for _, b := range backups {
-		ab, err := attestBackup(b, d.facts, p.KeyStore, subjectName(b, d.names))
+		ab, err := attestBackup(b, d.facts, p.KeyStore, subjectName(b, d.nameCounts))
 		if err != nil {
 			return p, nil, err
 		}
-		ab.SameDataStillIn = d.same[b.ID]
+		ab.SameDataStillIn = d.sameDataStillIn[b.ID]
 		p.Backups = append(p.Backups, ab)
 		digests[ab.Subject] = b.Ciphertext.SHA256
 	}

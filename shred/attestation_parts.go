@@ -41,13 +41,20 @@ func PartID(id string, index int) string {
 // envelope holds or a case of more parts than an attestation may have.
 func checkParts(plan *Plan, opts AttestOptions) error {
 	size := partSize(opts)
-	if size < 1 || size > attest.MaxPartSize {
-		return fmt.Errorf("the attestation part size must be 1 to %d backups, not %d", attest.MaxPartSize, size)
+	if err := checkPartSize(size); err != nil {
+		return err
 	}
 	n := plan.Count(ActionDestroy) + plan.Count(ActionDone)
 	if parts := (n + size - 1) / size; parts > attest.MaxParts {
 		return errs.Refusedf("case %s would attest %d backups in %d parts, more than an attestation has (%d): nothing was destroyed; "+
 			"hold the backups under several cases", plan.Case.ID, n, parts, attest.MaxParts)
+	}
+	return nil
+}
+
+func checkPartSize(size int) error {
+	if size < 1 || size > attest.MaxPartSize {
+		return fmt.Errorf("the attestation part size must be 1 to %d backups, not %d", attest.MaxPartSize, size)
 	}
 	return nil
 }
@@ -67,12 +74,15 @@ func partSize(opts AttestOptions) int {
 // `attest verify` reports as such. known, if not nil, is what the run
 // that calls it learnt itself.
 func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, known *runReads) (*Attestation, error) {
+	size := partSize(opts)
+	if err := checkPartSize(size); err != nil {
+		return nil, err
+	}
 	d, excluded, err := s.buildDeletion(ctx, actor, c, opts, known)
 	if err != nil {
 		return nil, err
 	}
 	a := &Attestation{ID: d.predicate.AttestationID, Backups: len(d.backups), Timestamps: len(opts.Timestampers)}
-	size := partSize(opts)
 	of := (len(d.backups) + size - 1) / size
 	var writeErr error
 	index := 0
@@ -99,7 +109,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts 
 // statement returns the statement of part index of of, whose subjects are
 // backups.
 func (d *deletion) statement(backups []*catalog.Backup, index, of int) (*attest.Statement, error) {
-	p, digests, err := d.part(backups)
+	p, digests, err := d.describe(backups)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred"
@@ -107,6 +108,12 @@ func TestShredRunOnePartIsWhole(t *testing.T) {
 	}
 	if _, err := v.GetAttestationParts(context.Background(), "att-none"); !errors.Is(err, shred.ErrNotFound) {
 		t.Fatalf("unknown attestation: %v", err)
+	}
+	for _, size := range []int{-1, attest.MaxPartSize + 1} {
+		opts := shred.AttestOptions{Signer: testSigner(t), SnapshotRetention: time.Hour, PartSize: size}
+		if _, err := v.Attest(context.Background(), admin, "WHOLE", opts); err == nil || !strings.Contains(err.Error(), "part size") {
+			t.Errorf("attest with part size %d: %v", size, err)
+		}
 	}
 }
 

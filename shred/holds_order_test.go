@@ -54,18 +54,16 @@ func TestHoldPlaceHoldsEveryBackupBeforeReadingAny(t *testing.T) {
 	officer := asRole(t, srv, vault.PolicyCompliance)
 	v := vault.New(srv.Root(t), vault.DefaultMounts)
 	var heldAtFirstRead, listedAtFirstRead []string
-	store := &firstOpen{Backend: local.New(), onOpen: func() {
-		sec, err := officer.l.List("cryptoshred/metadata/holds/ORDER/")
-		if err == nil && sec != nil {
-			for _, k := range sec.Data["keys"].([]any) {
-				heldAtFirstRead = append(heldAtFirstRead, k.(string))
-			}
+	var readErr error
+	store := &firstOpen{Backend: local.New(), onOpen: func() { // on one of PlaceHolds' goroutines
+		heldAtFirstRead, readErr = holdRecords(officer, "ORDER")
+		if readErr == nil {
+			listedAtFirstRead, readErr = heldInLedger(v)
 		}
-		listedAtFirstRead = heldInLedger(t, v)
 	}}
 	svc := shred.New(shred.Config{Records: v, Keys: v, Guard: v, Signer: v, Storage: store})
-	if _, err := svc.PlaceHolds(ctx, compliance, "ORDER", shred.HoldSelector{IDs: ids}); err != nil {
-		t.Fatal(err)
+	if _, err := svc.PlaceHolds(ctx, compliance, "ORDER", shred.HoldSelector{IDs: ids}); err != nil || readErr != nil {
+		t.Fatalf("hold place: %v; reading what it had done at its first ciphertext read: %v", err, readErr)
 	}
 	slices.Sort(ids)
 	slices.Sort(heldAtFirstRead)
@@ -75,17 +73,27 @@ func TestHoldPlaceHoldsEveryBackupBeforeReadingAny(t *testing.T) {
 	}
 }
 
-// heldInLedger returns the backups the ledger's hold.placed entries list.
-func heldInLedger(t *testing.T, v *vault.Client) []string {
-	entries, err := newService(v).Entries(context.Background())
-	if err != nil {
-		t.Fatal(err)
+// holdRecords lists caseID's hold records with in's own token.
+func holdRecords(in insider, caseID string) ([]string, error) {
+	sec, err := in.l.List("cryptoshred/metadata/holds/" + caseID + "/")
+	if err != nil || sec == nil {
+		return nil, err
 	}
+	var out []string
+	for _, k := range sec.Data["keys"].([]any) {
+		out = append(out, k.(string))
+	}
+	return out, nil
+}
+
+// heldInLedger returns the backups the ledger's hold.placed entries list.
+func heldInLedger(v *vault.Client) ([]string, error) {
+	entries, err := newService(v).Entries(context.Background())
 	var out []string
 	for _, e := range entries {
 		if e.Kind == ledger.KindHoldPlaced {
 			out = append(out, e.Backups...)
 		}
 	}
-	return out
+	return out, err
 }

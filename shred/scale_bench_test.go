@@ -18,9 +18,9 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"github.com/sigstore/sigstore/pkg/signature"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -130,12 +130,7 @@ func deleteCeiling(b *testing.B, c *api.Client, n, clients int) float64 {
 }
 
 func each(b *testing.B, n, limit int, fn func(int) error) {
-	var g errgroup.Group
-	g.SetLimit(limit)
-	for i := range n {
-		g.Go(func() error { return fn(i) })
-	}
-	if err := g.Wait(); err != nil {
+	if err := testtools.Each(n, limit, fn); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -370,10 +365,10 @@ func scaleOnce(b *testing.B, n int) {
 // included; memory the heap no longer uses is returned first).
 func measureStep(do func() error) (time.Duration, int64, error) {
 	debug.FreeOSMemory()
-	resetPeakRSS()
+	testtools.ResetPeakRSS()
 	start := time.Now()
 	err := do()
-	return time.Since(start), peakRSSKiB(), err
+	return time.Since(start), testtools.PeakRSSKiB(), err
 }
 
 // partDir writes each part's envelope to a file of its own as the
@@ -411,19 +406,4 @@ func verifyParts(ctx context.Context, files []string, v signature.Verifier) erro
 	}
 	_, err := attest.CheckPartSummaries(parts)
 	return err
-}
-
-// resetPeakRSS resets the process's peak RSS (Linux clear_refs 5).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// peakRSSKiB is the process's peak resident set size in KiB (Linux).
-func peakRSSKiB() int64 {
-	raw, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return n
-		}
-	}
-	return 0
 }

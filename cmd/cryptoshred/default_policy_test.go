@@ -34,11 +34,14 @@ func TestBulkCommandsNoteTheDefaultPolicy(t *testing.T) {
 	if out := protect(env.roles.admin, files[2:]...); strings.Contains(out, defaultPolicyNote) {
 		t.Errorf("batch protect without the default policy: %q", out)
 	}
-	b := closedCaseCLI(t, env, "DPA-DEF", []byte("old casework"))
 	priv, _ := signingKey(t, env)
-	run := mustRun(t, env.srv, withDefault, "shred", "run", "--case", "DPA-DEF", "--yes", "--sign-key", priv,
-		"--vault-snapshot-retention", "720h", "-o", filepath.Join(env.dir, "att.dsse.json"))
-	if !strings.Contains(run.stderr, defaultPolicyNote) || !strings.Contains(run.stdout, "destroyed "+b.ID) {
-		t.Errorf("shred run with the default policy: %q %q", run.stdout, run.stderr)
+	for token, noted := range map[string]bool{withDefault: true, env.roles.admin: false} {
+		caseID := map[bool]string{true: "DPA-DEF", false: "DPA-NODEF"}[noted]
+		b := closedCaseCLI(t, env, caseID, []byte("casework of "+caseID))
+		run := mustRun(t, env.srv, token, "shred", "run", "--case", caseID, "--yes", "--sign-key", priv,
+			"--vault-snapshot-retention", "720h", "-o", filepath.Join(env.dir, caseID+".dsse.json"))
+		if strings.Contains(run.stderr, defaultPolicyNote) != noted || !strings.Contains(run.stdout, "destroyed "+b.ID) {
+			t.Errorf("shred run, note expected %t: %q %q", noted, run.stdout, run.stderr)
+		}
 	}
 }

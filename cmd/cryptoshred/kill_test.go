@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -25,7 +27,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("CRYPTOSHRED_TEST_AS_CLI") == "1" {
 		code := runMain()
 		if name := os.Getenv("CRYPTOSHRED_TEST_PEAK_RSS"); name != "" {
-			writePeakRSS(name)
+			_ = os.WriteFile(name, []byte(strconv.FormatInt(testtools.PeakRSSKiB(), 10)), 0o600)
 		}
 		os.Exit(code)
 	}

@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
-	"golang.org/x/sync/errgroup"
+
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 )
 
 // DeleteCeiling measures the raw capacity of a server for the per-key work
@@ -18,7 +19,7 @@ import (
 // whose work is compared with it.
 func DeleteCeiling(ctx context.Context, creator, deleter *api.Client, transit string, n, clients int) (float64, error) {
 	name := func(i int) string { return fmt.Sprintf("%s/keys/ceiling-%d", transit, i) }
-	err := each(n, clients, func(i int) error {
+	err := testtools.Each(n, clients, func(i int) error {
 		if _, err := creator.Logical().WriteWithContext(ctx, name(i), map[string]any{"type": "aes256-gcm96"}); err != nil {
 			return err
 		}
@@ -29,7 +30,7 @@ func DeleteCeiling(ctx context.Context, creator, deleter *api.Client, transit st
 		return 0, fmt.Errorf("failed to create the ceiling's keys: %w", err)
 	}
 	start := time.Now()
-	err = each(n, clients, func(i int) error {
+	err = testtools.Each(n, clients, func(i int) error {
 		if _, err := deleter.Logical().DeleteWithContext(ctx, name(i)); err != nil {
 			return err
 		}
@@ -43,13 +44,4 @@ func DeleteCeiling(ctx context.Context, creator, deleter *api.Client, transit st
 		return 0, fmt.Errorf("failed to delete the ceiling's keys: %w", err)
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
-}
-
-func each(n, limit int, fn func(int) error) error {
-	var g errgroup.Group
-	g.SetLimit(limit)
-	for i := range n {
-		g.Go(func() error { return fn(i) })
-	}
-	return g.Wait()
 }
