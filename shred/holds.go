@@ -57,10 +57,10 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		if err != nil {
 			return err
 		}
-		mu.Lock()
-		placed = append(placed, b)
-		mu.Unlock()
 		problems.add(s.holdStorage(ctx, caseID, b))
+		mu.Lock()
+		placed = append(placed, ciphertextOf(b))
+		mu.Unlock()
 		return nil
 	})
 	if len(held) > 0 {
@@ -70,6 +70,13 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	}
 	problems.add(s.verifyHeld(ctx, placed))
 	return held, errors.Join(batchError(len(held), append(skipped, failed...)), problems.err())
+}
+
+// ciphertextOf keeps of b what VerifyCiphertext reads: a hold on a large
+// case re-hashes after every hold is placed, and must not keep every
+// backup's whole record until then (100,000 backups: 263 MiB peak).
+func ciphertextOf(b *catalog.Backup) *catalog.Backup {
+	return &catalog.Backup{ID: b.ID, Registered: b.Registered, Ciphertext: b.Ciphertext}
 }
 
 // selectBackups returns the ids to hold, and the catalog records a
