@@ -16,8 +16,8 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
-// policies holds admin.hcl, compliance.hcl and auditor.hcl, written for
-// the default mount names.
+// policies holds admin.hcl, compliance.hcl, auditor.hcl and the
+// token-self.hcl appended to each, written for the default mount names.
 //
 //go:embed policy/*.hcl
 var policies embed.FS
@@ -198,10 +198,14 @@ func (v *Client) ensurePolicy(ctx context.Context, name, text string) (bool, err
 }
 
 // Policies returns the three policies, by name, rewritten for the mounts in
-// use.
+// use, each with token-self.hcl appended (the same for every role).
 func (v *Client) Policies() (map[string]string, error) {
 	files := map[string]string{
 		PolicyAdmin: "admin.hcl", PolicyCompliance: "compliance.hcl", PolicyAuditor: "auditor.hcl",
+	}
+	self, err := fs.ReadFile(policies, "policy/token-self.hcl")
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]string, len(files))
 	for name, file := range files {
@@ -209,7 +213,7 @@ func (v *Client) Policies() (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[name] = v.rewriteMounts(string(b))
+		out[name] = v.rewriteMounts(string(b) + "\n" + string(self))
 	}
 	return out, nil
 }
