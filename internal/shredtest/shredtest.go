@@ -13,17 +13,24 @@ import (
 // entries that name it, after verifying the chain.
 func DestroyedInLedger(t testing.TB, v *shred.Service) map[string]int {
 	t.Helper()
-	entries, err := v.Entries(context.Background())
+	counts, err := InLedger(v, ledger.KindKeyDestroyed)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return counts
+}
+
+// InLedger counts, per backup id, the ledger entries of kind that name
+// it, after verifying the chain. It may be called off the test goroutine.
+func InLedger(v *shred.Service, kind string) (map[string]int, error) {
+	entries, err := v.Entries(context.Background())
 	counts := map[string]int{}
 	for _, e := range entries {
-		if e.Kind == ledger.KindKeyDestroyed {
+		if e.Kind == kind {
 			for _, id := range e.Backups {
 				counts[id]++
 			}
 		}
 	}
-	return counts
+	return counts, err
 }
