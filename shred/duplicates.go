@@ -96,7 +96,11 @@ func (s *Service) duplicateWarnings(ctx context.Context, p *Plan) error {
 			digests = append(digests, d)
 		}
 	}
-	same, err := s.sameData(ctx, uniqueStrings(digests), destroyed)
+	digests, err := s.sharedOnly(ctx, uniqueStrings(digests))
+	if err != nil {
+		return err
+	}
+	same, err := s.sameData(ctx, digests, destroyed)
 	if err != nil {
 		return err
 	}
@@ -110,6 +114,19 @@ func (s *Service) duplicateWarnings(ctx context.Context, p *Plan) error {
 		}
 	}
 	return nil
+}
+
+// sharedOnly keeps of digests those another backup may share: once the
+// catalog's shared marks are complete, only the marked ones, so a plan or
+// an attestation reads one listing instead of one per backup. A digest
+// only one backup has is never marked, so the protect-time duplicate
+// check, which looks for that one, lists the digest itself.
+func (s *Service) sharedOnly(ctx context.Context, digests []string) ([]string, error) {
+	shared, complete, err := s.catalog.SharedDigests(ctx)
+	if err != nil || !complete {
+		return digests, err
+	}
+	return slices.DeleteFunc(digests, func(d string) bool { return !shared[d] }), nil
 }
 
 func uniqueStrings(in []string) []string {
@@ -135,7 +152,11 @@ func (s *Service) sameDataElsewhere(ctx context.Context, backups []*catalog.Back
 			digests = append(digests, b.Plaintext.SHA256)
 		}
 	}
-	same, err := s.sameData(ctx, uniqueStrings(digests), attested)
+	digests, err := s.sharedOnly(ctx, uniqueStrings(digests))
+	if err != nil {
+		return nil, err
+	}
+	same, err := s.sameData(ctx, digests, attested)
 	out := map[string][]string{}
 	for _, b := range backups {
 		for _, d := range same[b.Plaintext.SHA256] {

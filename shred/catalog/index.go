@@ -18,42 +18,127 @@ import (
 // the backups of a plaintext digest, and sizes/<size> marks that some
 // backup has a plaintext of that size (so a file of a new size need not
 // be hashed before its duplicates are looked for; a marker, not a list,
-// so the check costs one read however many backups share the size). An
-// entry is written once, before the registration it indexes, so every
-// registered backup is in them; the role policies allow create but
-// neither update nor delete there. They are hints, like the ledger head:
-// every record found through one is read and matched against its
-// registration, so an entry planted for another backup or for none
-// changes nothing, and none can be removed to hide one.
+// so the check costs one read however many backups share the size), and
+// shared/<sha256> marks a digest the index names for more than one backup
+// (so a plan or an attestation lists the marks once instead of every
+// digest of its backups). An entry is written once, before the
+// registration it indexes, so every registered backup is in them; the
+// role policies allow create but neither update nor delete there. They
+// are hints, like the ledger head: every record found through one is read
+// and matched against its registration, so an entry planted for another
+// backup or for none changes nothing, and none can be removed to hide one.
 
-// indexPaths returns the index entries of registration r.
+// indexPaths returns the index entries of registration r, its digest's
+// before its size's (see writeIndex).
 func indexPaths(r *Registration) []string {
 	var out []string
 	if r.System != "" {
 		out = append(out, "systems/"+r.System+"/"+r.ID)
 	}
 	if r.Plaintext.SHA256 != "" {
-		out = append(out, sizePath(r.Plaintext.Size), "digests/"+r.Plaintext.SHA256+"/"+r.ID)
+		out = append(out, "digests/"+r.Plaintext.SHA256+"/"+r.ID, sizePath(r.Plaintext.Size))
 	}
 	return out
 }
 
 func sizePath(size int64) string { return "sizes/" + strconv.FormatInt(size, 10) }
 
+func sharedPath(sum string) string { return "shared/" + sum }
+
+// sharedMarksComplete records that every digest the index names for more
+// than one backup is marked shared. Only init writes it: no role policy
+// may, so no role can make plans trust marks that are missing.
+const sharedMarksComplete = "indexes/shared"
+
 // writeIndex writes r's missing index entries and returns how many it
-// wrote; an existing entry is kept.
+// wrote; an existing entry is kept. When its size marker was there
+// already, a backup of the same plaintext may be indexed, so it lists the
+// digest's entries and marks the digest shared if they name another. Two
+// backups of one plaintext indexed at once cannot both miss the other:
+// each writes its digest entry before the size marker, and the one that
+// finds the marker lists after the other's digest entry is written.
 func (c *Catalog) writeIndex(ctx context.Context, r *Registration) (int, error) {
-	written := 0
+	written, sizeSeen := 0, false
 	for _, path := range indexPaths(r) {
 		_, err := c.store.Put(ctx, path, map[string]any{"id": r.ID}, 0)
 		switch {
 		case err == nil:
 			written++
-		case !errors.Is(err, errs.ErrConflict):
+		case errors.Is(err, errs.ErrConflict):
+			sizeSeen = sizeSeen || path == sizePath(r.Plaintext.Size)
+		default:
 			return written, fmt.Errorf("failed to index backup %s (%s): %w", r.ID, path, err)
 		}
 	}
-	return written, nil
+	if !sizeSeen {
+		return written, nil
+	}
+	marked, err := c.markShared(ctx, r.Plaintext.SHA256)
+	if marked {
+		written++
+	}
+	return written, err
+}
+
+// markShared marks digest sum shared if the index names more than one
+// backup for it, and reports whether it wrote the mark.
+func (c *Catalog) markShared(ctx context.Context, sum string) (bool, error) {
+	ids, err := c.DigestIDs(ctx, sum)
+	if err != nil || len(ids) < 2 {
+		return false, err
+	}
+	_, err = c.store.Put(ctx, sharedPath(sum), map[string]any{"digest": sum}, 0)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, errs.ErrConflict):
+		return false, nil
+	}
+	return false, fmt.Errorf("failed to mark digest %s shared: %w", sum, err)
+}
+
+// SharedDigests returns the digests marked shared, and whether the marks
+// are complete. Until init has marked a catalog from before the marks
+// (MarkSharedDigests), they are not, and a caller must look up every
+// digest instead.
+func (c *Catalog) SharedDigests(ctx context.Context) (map[string]bool, bool, error) {
+	_, err := c.store.Get(ctx, sharedMarksComplete)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	sums, err := c.store.List(ctx, "shared/")
+	out := make(map[string]bool, len(sums))
+	for _, s := range sums {
+		out[s] = true
+	}
+	return out, err == nil, err
+}
+
+// MarkSharedDigests marks every digest the index names for more than one
+// backup, then records that the marks are complete, and reports whether
+// it did: false, with nothing done, once they are. Run it once, from
+// init, with a token that may list the whole index.
+func (c *Catalog) MarkSharedDigests(ctx context.Context) (bool, error) {
+	if _, err := c.store.Get(ctx, sharedMarksComplete); !errors.Is(err, errs.ErrNotFound) {
+		return false, err
+	}
+	dirs, err := c.store.List(ctx, "digests/")
+	if err != nil {
+		return false, err
+	}
+	if _, err := parallel.Map(ctx, dirs, parallel.DefaultLimit, func(ctx context.Context, d string) (bool, error) {
+		return c.markShared(ctx, strings.TrimSuffix(d, "/"))
+	}); err != nil {
+		return false, err
+	}
+	_, err = c.store.Put(ctx, sharedMarksComplete, map[string]any{"complete": true}, 0)
+	if errors.Is(err, errs.ErrConflict) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // HasSize reports whether the index marks a backup with a plaintext of

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/cryptoshred/cryptoshred/shred/audit"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
@@ -45,6 +46,7 @@ func (v *Client) Init(ctx context.Context) ([]Change, error) {
 	steps := []func(context.Context) (string, error){
 		v.ensureTransitMount, v.ensureKVMount, v.ensureNoUpsert, v.ensureAuditHeader,
 		v.ensureLedgerMount, v.ensureLedgerKey(ledger.RoleAdmin), v.ensureLedgerKey(ledger.RoleCompliance),
+		v.ensureSharedMarks,
 	}
 	for _, step := range steps {
 		what, err := step(ctx)
@@ -98,6 +100,17 @@ func checkMountType(path string, m *api.MountOutput, want *api.MountInput) error
 			path, m.Type, m.Options["version"], want.Type, want.Options["version"])
 	}
 	return nil
+}
+
+// ensureSharedMarks marks the plaintext digests more than one backup
+// shares, once: on a fresh catalog there are none, and from then on
+// protect marks them as it indexes.
+func (v *Client) ensureSharedMarks(ctx context.Context) (string, error) {
+	done, err := catalog.New(v).MarkSharedDigests(ctx)
+	if !done || err != nil {
+		return "", err
+	}
+	return "marked the catalog's plaintext digests shared by more than one backup (plans and attestations read the marks)", nil
 }
 
 // waitKVReady waits for a fresh KV v2 mount to finish its upgrade, during

@@ -21,8 +21,8 @@ func TestInitIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first) != 10 {
-		t.Fatalf("first init made %d changes, want 10: %v", len(first), first)
+	if len(first) != 11 {
+		t.Fatalf("first init made %d changes, want 11: %v", len(first), first)
 	}
 	second, err := v.Init(ctx)
 	if err != nil {

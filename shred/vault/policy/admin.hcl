@@ -38,7 +38,8 @@ path "cryptoshred/data/registrations/*" {
   capabilities = ["create", "read"]
 }
 
-# The catalog's indexes (by system, plaintext size and digest): entries
+# The catalog's indexes (by system, plaintext size and digest, and the
+# marks of digests more than one backup shares): entries
 # created once, before the registration they index, never updated or
 # deleted, so no backup can be hidden from a listing or a duplicate check.
 path "cryptoshred/data/systems/*" {
@@ -51,6 +52,15 @@ path "cryptoshred/data/sizes/*" {
 
 path "cryptoshred/data/digests/*" {
   capabilities = ["create", "read"]
+}
+
+path "cryptoshred/data/shared/*" {
+  capabilities = ["create", "read"]
+}
+
+# Written by init alone: whether every shared digest is marked.
+path "cryptoshred/data/indexes/*" {
+  capabilities = ["read"]
 }
 
 path "cryptoshred/data/backups/*" {

@@ -47,6 +47,15 @@ path "cryptoshred/data/digests/*" {
   capabilities = ["read"]
 }
 
+path "cryptoshred/data/shared/*" {
+  capabilities = ["read"]
+}
+
+# Written by init alone: whether every shared digest is marked.
+path "cryptoshred/data/indexes/*" {
+  capabilities = ["read"]
+}
+
 path "cryptoshred/data/backups/*" {
   capabilities = ["update", "read"]
 }

@@ -1,0 +1,172 @@
+package shred_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// Backups of one plaintext protected at the same moment still mark their
+// digest shared (each writes its digest entry before the size marker), so
+// a plan, which reads the marks instead of every digest, names the other
+// copy; a digest one backup has stays unmarked.
+func TestConcurrentDuplicatesAreMarkedShared(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	const pairs = 8
+	firsts, seconds := make([]*catalog.Backup, pairs), make([]*catalog.Backup, pairs)
+	var g errgroup.Group
+	for i := range pairs {
+		data := fmt.Appendf(nil, "same data %d", i)
+		g.Go(func() (err error) { firsts[i], err = protectCopy(adminV, t.TempDir(), data); return err })
+		g.Go(func() (err error) { seconds[i], err = protectCopy(adminV, t.TempDir(), data); return err })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	single := protectIn(t, adminV, "single", []byte("nobody else has this"))
+	for _, b := range firsts {
+		if !marked(t, srv, b.Plaintext.SHA256) {
+			t.Fatalf("digest of %s not marked shared", b.ID)
+		}
+	}
+	if marked(t, srv, single.Plaintext.SHA256) {
+		t.Fatal("a digest only one backup has is marked shared")
+	}
+	plan := planOf(t, adminV, complianceV, "SHARED", append(slices.Clone(firsts), single)...)
+	for i, b := range firsts {
+		if w := warningsOf(plan, b.ID); !strings.Contains(w, "backup "+seconds[i].ID+" ") {
+			t.Fatalf("plan of %s does not name %s: %q", b.ID, seconds[i].ID, w)
+		}
+	}
+	if w := warningsOf(plan, single.ID); strings.Contains(w, "same plaintext") {
+		t.Fatalf("plan warns of a copy of a single backup: %q", w)
+	}
+}
+
+// Two registrations of one plaintext written at the same instant, with
+// the backup-admin token: whichever finds the other's size marker lists
+// after the other's digest entry, so every pair is marked.
+func TestRacingRegistrationsMarkTheirDigest(t *testing.T) {
+	srv, _ := newVault(t)
+	cat := catalog.New(vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts))
+	const pairs = 40
+	start := make(chan struct{})
+	var g errgroup.Group
+	for i := range pairs * 2 {
+		sum := fmt.Sprintf("%064x", 1000+i/2)
+		g.Go(func() error {
+			<-start
+			return cat.PutRegistration(context.Background(), &catalog.Registration{ID: fmt.Sprintf("bk-race%04d", i), Key: fmt.Sprintf("bk-race%04d", i),
+				Plaintext: catalog.FileInfo{Size: int64(i / 2), SHA256: sum}})
+		})
+	}
+	close(start)
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range pairs {
+		if sum := fmt.Sprintf("%064x", 1000+i); !marked(t, srv, sum) {
+			t.Fatalf("pair %d registered at once left digest %s unmarked", i, sum)
+		}
+	}
+}
+
+// The backup-admin token, with plain Vault calls, may plant a shared mark
+// (which only costs a listing) but can neither remove one nor declare the
+// marks complete; a catalog whose marks init has not completed is planned
+// by looking up every digest, and init then marks it.
+func TestSharedMarksCannotHideACopy(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	a, err := protectCopy(adminV, t.TempDir(), []byte("kept twice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := protectCopy(adminV, t.TempDir(), []byte("kept twice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	for _, path := range []string{"cryptoshred/data/shared/", "cryptoshred/metadata/shared/"} {
+		if _, err := insider.l.Delete(path + a.Plaintext.SHA256); err == nil {
+			t.Fatalf("the admin token deleted %s", path+a.Plaintext.SHA256)
+		}
+	}
+	if err := insider.write("indexes/shared", map[string]any{"complete": true}); err == nil {
+		t.Fatal("the admin token wrote indexes/shared")
+	}
+	other := protectIn(t, adminV, "other", []byte("only once"))
+	insider.mustWrite("shared/"+other.Plaintext.SHA256, map[string]any{"digest": other.Plaintext.SHA256})
+
+	// As a catalog from before the marks: none, and not complete.
+	srv.KVDelete(t, "cryptoshred/metadata/shared/"+a.Plaintext.SHA256)
+	srv.KVDelete(t, "cryptoshred/metadata/indexes/shared")
+	plan := planOf(t, adminV, complianceV, "OLD", a, other)
+	if w := warningsOf(plan, a.ID); !strings.Contains(w, "backup "+b.ID+" ") {
+		t.Fatalf("plan before the marks are complete does not name %s: %q", b.ID, w)
+	}
+	if w := warningsOf(plan, other.ID); strings.Contains(w, "same plaintext") {
+		t.Fatalf("a planted mark made a warning: %q", w)
+	}
+	changes, err := vault.New(srv.Root(t), vault.DefaultMounts).Init(context.Background())
+	if err != nil || !strings.Contains(fmt.Sprint(changes), "marked the catalog's plaintext digests") {
+		t.Fatalf("init: %v %v", changes, err)
+	}
+	if !marked(t, srv, a.Plaintext.SHA256) {
+		t.Fatal("init did not mark the shared digest")
+	}
+	if again, err := vault.New(srv.Root(t), vault.DefaultMounts).Init(context.Background()); err != nil || len(again) != 0 {
+		t.Fatalf("second init: %v %v", again, err)
+	}
+}
+
+func protectCopy(v *shred.Service, dir string, data []byte) (*catalog.Backup, error) {
+	src := filepath.Join(dir, "copy.tar")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		return nil, err
+	}
+	return v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: dir, AllowDuplicate: true})
+}
+
+func marked(t *testing.T, srv *vaulttest.Server, sum string) bool {
+	t.Helper()
+	sec, err := srv.Root(t).Logical().Read("cryptoshred/data/shared/" + sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec != nil && sec.Data["data"] != nil
+}
+
+// planOf holds backups for a new case, closes it and plans its shred.
+func planOf(t *testing.T, adminV, complianceV *shred.Service, caseID string, backups ...*catalog.Backup) *shred.Plan {
+	t.Helper()
+	openCase(t, complianceV, caseID)
+	for _, b := range backups {
+		hold(t, complianceV, caseID, b.ID)
+	}
+	closeCase(t, complianceV, caseID)
+	plan, err := adminV.PlanShred(context.Background(), caseID, catalog.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+func warningsOf(p *shred.Plan, id string) string {
+	for _, it := range p.Items {
+		if it.Backup.ID == id {
+			return strings.Join(it.Warnings, "; ")
+		}
+	}
+	return ""
+}
