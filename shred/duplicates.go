@@ -96,11 +96,7 @@ func (s *Service) duplicateWarnings(ctx context.Context, p *Plan) error {
 			digests = append(digests, d)
 		}
 	}
-	digests, err := s.sharedOnly(ctx, uniqueStrings(digests))
-	if err != nil {
-		return err
-	}
-	same, err := s.sameData(ctx, digests, destroyed)
+	same, err := s.sameDataShared(ctx, digests, destroyed)
 	if err != nil {
 		return err
 	}
@@ -116,17 +112,21 @@ func (s *Service) duplicateWarnings(ctx context.Context, p *Plan) error {
 	return nil
 }
 
-// sharedOnly keeps of digests those another backup may share: once the
-// catalog's shared marks are complete, only the marked ones, so a plan or
-// an attestation reads one listing instead of one per backup. A digest
-// only one backup has is never marked, so the protect-time duplicate
-// check, which looks for that one, lists the digest itself.
-func (s *Service) sharedOnly(ctx context.Context, digests []string) ([]string, error) {
+// sameDataShared is sameData for many backups' digests: once the
+// catalog's shared marks are complete, it looks up only the marked ones,
+// so a plan or an attestation reads one listing instead of one per
+// backup. A digest only one backup has is never marked, so the
+// protect-time duplicate check, which looks for that one, calls sameData.
+func (s *Service) sameDataShared(ctx context.Context, digests []string, exclude map[string]bool) (map[string][]*catalog.Backup, error) {
+	digests = uniqueStrings(digests)
 	shared, complete, err := s.catalog.SharedDigests(ctx)
-	if err != nil || !complete {
-		return digests, err
+	if err != nil {
+		return nil, err
 	}
-	return slices.DeleteFunc(digests, func(d string) bool { return !shared[d] }), nil
+	if complete {
+		digests = slices.DeleteFunc(digests, func(d string) bool { return !shared[d] })
+	}
+	return s.sameData(ctx, digests, exclude)
 }
 
 func uniqueStrings(in []string) []string {
@@ -152,11 +152,7 @@ func (s *Service) sameDataElsewhere(ctx context.Context, backups []*catalog.Back
 			digests = append(digests, b.Plaintext.SHA256)
 		}
 	}
-	digests, err := s.sharedOnly(ctx, uniqueStrings(digests))
-	if err != nil {
-		return nil, err
-	}
-	same, err := s.sameData(ctx, digests, attested)
+	same, err := s.sameDataShared(ctx, digests, attested)
 	out := map[string][]string{}
 	for _, b := range backups {
 		for _, d := range same[b.Plaintext.SHA256] {

@@ -3,6 +3,7 @@ package shred_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -90,22 +91,23 @@ func TestSystemIndexCannotHideOrAddBackups(t *testing.T) {
 	}
 }
 
-// A catalog written before the index existed gets its entries from init's
-// IndexRegistrations, once.
-func TestIndexRegistrationsFillsAnOldCatalog(t *testing.T) {
+// A catalog written before the index existed gets its entries from init,
+// once.
+func TestInitIndexesAnOldCatalog(t *testing.T) {
 	srv, adminV, _ := roles(t)
 	a := protectIn(t, adminV, "casework", []byte("a"))
 	srv.KVDelete(t, "cryptoshred/metadata/systems/casework/"+a.ID) // root: as if written before the index
 	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); len(got) != 0 {
 		t.Fatalf("unindexed backup listed: %v", got)
 	}
-	root := newService(vault.New(srv.Root(t), vault.DefaultMounts))
-	for _, want := range []int{1, 0} { // the second run finds nothing missing
-		if n, err := root.IndexRegistrations(context.Background()); err != nil || n != want {
-			t.Fatalf("IndexRegistrations: %d %v, want %d", n, err, want)
+	root := vault.New(srv.Root(t), vault.DefaultMounts)
+	for _, want := range []string{"added 1 catalog index entries", ""} { // the second run finds nothing missing
+		changes, err := root.Init(context.Background())
+		if err != nil || want != "" && !strings.Contains(fmt.Sprint(changes), want) || want == "" && len(changes) > 0 {
+			t.Fatalf("init: %v %v, want %q", changes, err, want)
 		}
 	}
 	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); !slices.Equal(got, []string{a.ID}) {
-		t.Fatalf("after IndexRegistrations: %v", got)
+		t.Fatalf("after init: %v", got)
 	}
 }

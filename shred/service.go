@@ -101,12 +101,6 @@ func (s *Service) ListBackups(ctx context.Context, f catalog.BackupFilter) ([]*c
 // Systems returns the names of the systems that have backups, sorted.
 func (s *Service) Systems(ctx context.Context) ([]string, error) { return s.catalog.Systems(ctx) }
 
-// IndexRegistrations adds the index entries a catalog written before the
-// indexes existed lacks, and returns how many it added.
-func (s *Service) IndexRegistrations(ctx context.Context) (int, error) {
-	return s.catalog.IndexRegistrations(ctx)
-}
-
 // GetCase reads a case and its version.
 func (s *Service) GetCase(ctx context.Context, id string) (*catalog.Case, int, error) {
 	return s.catalog.GetCase(ctx, id)

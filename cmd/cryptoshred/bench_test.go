@@ -51,18 +51,10 @@ func BenchmarkShredRunCommand(b *testing.B) {
 func benchShredCommands(b *testing.B, name string, srv *vaulttest.Server, n int) {
 	b.StopTimer()
 	root := srv.Root(b)
-	if _, err := vault.New(root, vault.DefaultMounts).Init(context.Background()); err != nil {
-		b.Fatal(err)
-	}
 	dir := b.TempDir()
-	benchCase(b, newService(vault.New(root, vault.DefaultMounts)), dir, "BENCH", n)
-	admin := srv.TokenWithPolicies(b, "backup-admin", vault.PolicyAdmin)
+	admin := benchCase(b, srv, dir, "BENCH", n)
 	withDefault := srv.TokenWithDefaultPolicy(b, "backup-admin", vault.PolicyAdmin)
-	key := filepath.Join(dir, "signer")
-	if err := attest.WriteKeyPair(key+".key", key+".pub", attest.ECDSAP256, nil); err != nil {
-		b.Fatal(err)
-	}
-	out := filepath.Join(dir, "att.dsse.json")
+	files := newRunFiles(b, dir)
 	b.StartTimer()
 	// Without, with and again without the default policy, so neither
 	// gets the colder caches alone.
@@ -70,11 +62,10 @@ func benchShredCommands(b *testing.B, name string, srv *vaulttest.Server, n int)
 	planDefault := timeCommand(b, child(srv, withDefault, "shred", "plan", "--case", "BENCH"))
 	planAgain := timeCommand(b, child(srv, admin, "shred", "plan", "--case", "BENCH"))
 	before := ceilings(b, srv, root, admin, n)
-	run := timeCommand(b, child(srv, admin, "shred", "run", "--case", "BENCH", "--yes", "--sign-key", key+".key",
-		"--vault-snapshot-retention", "720h", "-o", out))
+	run := timeCommand(b, child(srv, admin, files.args("BENCH")...))
 	after := ceilings(b, srv, root, admin, n)
-	files := attestationFiles(b, out)
-	verify := timeCommand(b, exec.Command(os.Args[0], append([]string{"attest", "verify", "--key", key + ".pub"}, files...)...))
+	parts := attestationFiles(b, files.out)
+	verify := timeCommand(b, exec.Command(os.Args[0], append([]string{"attest", "verify", "--key", files.key + ".pub"}, parts...)...))
 	rate := float64(n) / run.took.Seconds()
 	role, rootMean := (before[1]+after[1])/2, (before[0]+after[0])/2
 	b.ReportMetric(rate, "backups/s")
@@ -83,7 +74,7 @@ func benchShredCommands(b *testing.B, name string, srv *vaulttest.Server, n int)
 	fmt.Printf("%s, %d backups, whole processes with a backup-admin token: shred plan %v and %v (peak RSS %d MiB; %v with Vault's default policy on the token); "+
 		"shred run %v = %.0f backups/s (peak RSS %d MiB); attest verify of %d file(s) %v (peak RSS %d MiB)\n",
 		name, n, plan.took.Round(time.Millisecond), planAgain.took.Round(time.Millisecond), plan.peakKiB>>10, planDefault.took.Round(time.Millisecond),
-		run.took.Round(time.Millisecond), rate, run.peakKiB>>10, len(files), verify.took.Round(time.Millisecond), verify.peakKiB>>10)
+		run.took.Round(time.Millisecond), rate, run.peakKiB>>10, len(parts), verify.took.Round(time.Millisecond), verify.peakKiB>>10)
 	fmt.Printf("%s: raw delete+read-back ceiling (16 clients), before / after the run: backup-admin token %.0f / %.0f keys/s, root token %.0f / %.0f; "+
 		"shred run at %.2fx the backup-admin ceiling, %.2fx the root one\n",
 		name, before[1], after[1], before[0], after[0], rate/role, rate/rootMean)
@@ -119,10 +110,16 @@ func benchN(name string, def int) int {
 	return def
 }
 
-// benchCase protects n small files 16 at a time, holds them for caseID
-// and closes it.
-func benchCase(b *testing.B, v *shred.Service, dir, caseID string, n int) {
+// benchCase sets srv up with init, protects n small files in dir 16 at a
+// time, holds them for caseID and closes it, all as root, and returns a
+// backup-admin token.
+func benchCase(b *testing.B, srv *vaulttest.Server, dir, caseID string, n int) string {
 	ctx := context.Background()
+	root := vault.New(srv.Root(b), vault.DefaultMounts)
+	if _, err := root.Init(ctx); err != nil {
+		b.Fatal(err)
+	}
+	v := newService(root)
 	actor := shred.Actor{DisplayName: "setup"}
 	ids := make([]string, n)
 	var g errgroup.Group
@@ -154,6 +151,7 @@ func benchCase(b *testing.B, v *shred.Service, dir, caseID string, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return srv.TokenWithPolicies(b, "backup-admin", vault.PolicyAdmin)
 }
 
 type commandRun struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/cryptoshred/cryptoshred/shred/vault"
@@ -31,15 +30,6 @@ func runInit(ctx context.Context, o globalOptions, v *vault.Client, w io.Writer)
 	changes, err := v.Init(ctx)
 	if err != nil {
 		return err
-	}
-	// A catalog from before the indexes gets its entries here, from the
-	// registrations, which only an operator-level token reads at once.
-	indexed, err := newService(v).IndexRegistrations(ctx)
-	if err != nil {
-		return err
-	}
-	if indexed > 0 {
-		changes = append(changes, vault.Change{What: fmt.Sprintf("added %d catalog index entries (by system, plaintext size and digest)", indexed)})
 	}
 	if o.Format == "json" {
 		return writeJSON(w, map[string]any{"changed": len(changes) > 0, "changes": nonNil(changes)})

@@ -476,7 +476,7 @@ func TestMessagesSayOneThingOnce(t *testing.T) {
 	expectStderr(t, r, "--note is required")
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", "X", "--authority", "A", "--reference", "R", "--controller", "C")
 	r = expectCode(t, exitRefused, env.srv, env.roles.admin, "hold", "place", "--case", "X", b.ID)
-	expectStderr(t, r, `this needs a token with the cryptoshred-compliance policy: the Vault token lacks the "create" capability on cryptoshred/data/holds/*`)
+	expectStderr(t, r, `this needs a token with the cryptoshred-compliance policy as this version's `+"`cryptoshred init`"+` writes it: the Vault token lacks the "create" capability on cryptoshred/data/holds/*`)
 	if strings.Contains(r.stderr, "preflight") {
 		t.Fatalf("message names an internal path: %s", r.stderr)
 	}

@@ -15,69 +15,79 @@ import (
 
 // The catalog's indexes let a listing read only the records it may need:
 // systems/<system>/<id> lists a system's backups, digests/<sha256>/<id>
-// the backups of a plaintext digest, and sizes/<size> marks that some
-// backup has a plaintext of that size (so a file of a new size need not
-// be hashed before its duplicates are looked for; a marker, not a list,
-// so the check costs one read however many backups share the size), and
-// shared/<sha256> marks a digest the index names for more than one backup
-// (so a plan or an attestation lists the marks once instead of every
-// digest of its backups). An entry is written once, before the
-// registration it indexes, so every registered backup is in them; the
-// role policies allow create but neither update nor delete there. They
-// are hints, like the ledger head: every record found through one is read
-// and matched against its registration, so an entry planted for another
-// backup or for none changes nothing, and none can be removed to hide one.
+// the backups of a plaintext digest, plaintext-sizes/<size> marks that
+// some backup has a plaintext of that size (so a file of a new size need
+// not be hashed before its duplicates are looked for; a marker, not a
+// list, so the check costs one read however many backups share the
+// size), and shared/<sha256> marks a digest the index names for more
+// than one backup (so a plan or an attestation lists the marks once
+// instead of every digest of its backups). An entry is written once,
+// before the registration it indexes, so every registered backup is in
+// them; the role policies allow create but neither update nor delete
+// there. They are hints, like the ledger head: every record found through
+// one is read and matched against its registration, so an entry planted
+// for another backup or for none changes nothing, and none can be removed
+// to hide one. A raw API call can leave an entry out: a backup without
+// its digest entry goes unnoticed everywhere, one without its shared mark
+// in plans and attestations until the next init marks it.
 
-// indexPaths returns the index entries of registration r, its digest's
-// before its size's (see writeIndex).
+// indexPaths returns the index entries of registration r.
 func indexPaths(r *Registration) []string {
 	var out []string
 	if r.System != "" {
 		out = append(out, "systems/"+r.System+"/"+r.ID)
 	}
 	if r.Plaintext.SHA256 != "" {
-		out = append(out, "digests/"+r.Plaintext.SHA256+"/"+r.ID, sizePath(r.Plaintext.Size))
+		out = append(out, sizePath(r.Plaintext.Size), "digests/"+r.Plaintext.SHA256+"/"+r.ID)
 	}
 	return out
 }
 
-func sizePath(size int64) string { return "sizes/" + strconv.FormatInt(size, 10) }
+// sizePath is the size marker. The prefix is not the first version's
+// "sizes/": the role policies no longer grant that one, so a cryptoshred
+// from before the shared marks, which would index a duplicate without
+// marking it, is refused at its first protect instead.
+func sizePath(size int64) string { return "plaintext-sizes/" + strconv.FormatInt(size, 10) }
 
 func sharedPath(sum string) string { return "shared/" + sum }
 
-// sharedMarksComplete records that every digest the index names for more
-// than one backup is marked shared. Only init writes it: no role policy
-// may, so no role can make plans trust marks that are missing.
+// sharedMarksComplete records that every shared digest of a registered
+// backup is marked. Only init writes it, after indexing every
+// registration; no role policy may, so no role can make plans trust
+// marks that are missing.
 const sharedMarksComplete = "indexes/shared"
 
-// writeIndex writes r's missing index entries and returns how many it
-// wrote; an existing entry is kept. When its size marker was there
-// already, a backup of the same plaintext may be indexed, so it lists the
-// digest's entries and marks the digest shared if they name another. Two
-// backups of one plaintext indexed at once cannot both miss the other:
-// each writes its digest entry before the size marker, and the one that
-// finds the marker lists after the other's digest entry is written.
+// writeIndex writes r's missing index entries, then marks r's digest
+// shared if the index names another backup for it, and returns how many
+// entries it wrote. Two backups of one plaintext indexed at once cannot
+// both miss the other: each lists the digest after writing its own entry
+// there, so the later one sees both.
 func (c *Catalog) writeIndex(ctx context.Context, r *Registration) (int, error) {
-	written, sizeSeen := 0, false
+	written := 0
 	for _, path := range indexPaths(r) {
-		_, err := c.store.Put(ctx, path, map[string]any{"id": r.ID}, 0)
-		switch {
-		case err == nil:
-			written++
-		case errors.Is(err, errs.ErrConflict):
-			sizeSeen = sizeSeen || path == sizePath(r.Plaintext.Size)
-		default:
+		created, err := c.createOnce(ctx, path, map[string]any{"id": r.ID})
+		if err != nil {
 			return written, fmt.Errorf("failed to index backup %s (%s): %w", r.ID, path, err)
 		}
-	}
-	if !sizeSeen {
-		return written, nil
+		if created {
+			written++
+		}
 	}
 	marked, err := c.markShared(ctx, r.Plaintext.SHA256)
 	if marked {
 		written++
 	}
 	return written, err
+}
+
+// createOnce writes data at path unless a record is there already, and
+// reports whether it wrote it.
+func (c *Catalog) createOnce(ctx context.Context, path string, data map[string]any) (bool, error) {
+	_, err := c.store.Put(ctx, path, data, 0)
+	if errors.Is(err, errs.ErrConflict) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // markShared marks digest sum shared if the index names more than one
@@ -87,58 +97,45 @@ func (c *Catalog) markShared(ctx context.Context, sum string) (bool, error) {
 	if err != nil || len(ids) < 2 {
 		return false, err
 	}
-	_, err = c.store.Put(ctx, sharedPath(sum), map[string]any{"digest": sum}, 0)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, errs.ErrConflict):
-		return false, nil
+	marked, err := c.createOnce(ctx, sharedPath(sum), map[string]any{"digest": sum})
+	if err != nil {
+		return false, fmt.Errorf("failed to mark digest %s shared: %w", sum, err)
 	}
-	return false, fmt.Errorf("failed to mark digest %s shared: %w", sum, err)
+	return marked, nil
 }
 
 // SharedDigests returns the digests marked shared, and whether the marks
-// are complete. Until init has marked a catalog from before the marks
-// (MarkSharedDigests), they are not, and a caller must look up every
-// digest instead.
+// are complete. They are not until init has indexed every registration
+// (and a token that may not read the record cannot tell): a caller must
+// then look up every digest instead.
 func (c *Catalog) SharedDigests(ctx context.Context) (map[string]bool, bool, error) {
 	_, err := c.store.Get(ctx, sharedMarksComplete)
-	if errors.Is(err, errs.ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) || errors.Is(err, errs.ErrRefused) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("failed to read whether the shared marks are complete: %w", err)
 	}
 	sums, err := c.store.List(ctx, "shared/")
+	if err != nil {
+		return nil, false, fmt.Errorf("failed to list the shared marks: %w", err)
+	}
 	out := make(map[string]bool, len(sums))
 	for _, s := range sums {
 		out[s] = true
 	}
-	return out, err == nil, err
+	return out, true, nil
 }
 
-// MarkSharedDigests marks every digest the index names for more than one
-// backup, then records that the marks are complete, and reports whether
-// it did: false, with nothing done, once they are. Run it once, from
-// init, with a token that may list the whole index.
-func (c *Catalog) MarkSharedDigests(ctx context.Context) (bool, error) {
-	if _, err := c.store.Get(ctx, sharedMarksComplete); !errors.Is(err, errs.ErrNotFound) {
-		return false, err
-	}
-	dirs, err := c.store.List(ctx, "digests/")
+// CompleteSharedMarks records that the shared marks are complete and
+// reports whether it wrote the record (false once it is there). Call it
+// only after IndexRegistrations has run to its end.
+func (c *Catalog) CompleteSharedMarks(ctx context.Context) (bool, error) {
+	done, err := c.createOnce(ctx, sharedMarksComplete, map[string]any{"complete": true})
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("failed to record the shared marks complete: %w", err)
 	}
-	if _, err := parallel.Map(ctx, dirs, parallel.DefaultLimit, func(ctx context.Context, d string) (bool, error) {
-		return c.markShared(ctx, strings.TrimSuffix(d, "/"))
-	}); err != nil {
-		return false, err
-	}
-	_, err = c.store.Put(ctx, sharedMarksComplete, map[string]any{"complete": true}, 0)
-	if errors.Is(err, errs.ErrConflict) {
-		return false, nil
-	}
-	return err == nil, err
+	return done, nil
 }
 
 // HasSize reports whether the index marks a backup with a plaintext of
@@ -186,9 +183,9 @@ func (c *Catalog) SystemIDs(ctx context.Context, system string) ([]string, error
 	return ids, err
 }
 
-// IndexRegistrations adds the index entries missing for registered
-// backups, as a catalog written before the indexes existed lacks them,
-// and returns how many it added. It reads every registration; run it
+// IndexRegistrations adds the index entries and shared marks missing for
+// registered backups, as a catalog written before them lacks, and returns
+// how many it added. It reads every registration; run it
 // once, with a token that may read them all (the operator's, from init).
 func (c *Catalog) IndexRegistrations(ctx context.Context) (int, error) {
 	ids, err := c.store.List(ctx, "registrations/")

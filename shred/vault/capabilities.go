@@ -25,7 +25,7 @@ func (v *Client) require(ctx context.Context, role, path string, caps ...string)
 	}
 	for _, c := range caps {
 		if !slices.Contains(have, c) {
-			return errs.Refusedf("this needs a token with the %s policy: the Vault token lacks the %q capability on %s (it has: %s)",
+			return errs.Refusedf("this needs a token with the %s policy as this version's `cryptoshred init` writes it: the Vault token lacks the %q capability on %s (it has: %s)",
 				role, c, policyPath(path), strings.Join(have, ", "))
 		}
 	}
@@ -38,9 +38,13 @@ func policyPath(path string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(path, "preflight/"+preflightKey, "*"), preflightKey, "*")
 }
 
-// RequireAdmin checks the capabilities protect and shred need.
+// RequireAdmin checks the capabilities protect and shred need; the shared
+// marks are the newest path, so a policy from before them is refused here.
 func (v *Client) RequireAdmin(ctx context.Context, keyCaps ...string) error {
 	if err := v.require(ctx, PolicyAdmin, v.kvData("backups/"+preflightKey), "create", "update"); err != nil {
+		return err
+	}
+	if err := v.require(ctx, PolicyAdmin, v.kvData("shared/"+preflightKey), "create"); err != nil {
 		return err
 	}
 	return v.require(ctx, PolicyAdmin, v.keyPath(preflightKey), keyCaps...)

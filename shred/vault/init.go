@@ -38,15 +38,16 @@ type Change struct {
 // Init makes Vault ready for cryptoshred: the Transit mount with
 // disable_upsert, the KV v2 mount, the three policies, and the audited
 // request header that lets an audit log line name the ledger entry of an
-// open (audit.LedgerHeader, logged in clear). It changes only what
+// open (audit.LedgerHeader, logged in clear), and the catalog index
+// entries a catalog from an older version lacks. It changes only what
 // differs, so a second run returns no changes. It needs a token that may
-// manage mounts, policies and sys/config/auditing (a Vault operator's).
+// manage mounts, policies and sys/config/auditing and read every
+// registration (a Vault operator's).
 func (v *Client) Init(ctx context.Context) ([]Change, error) {
 	var changes []Change
 	steps := []func(context.Context) (string, error){
 		v.ensureTransitMount, v.ensureKVMount, v.ensureNoUpsert, v.ensureAuditHeader,
 		v.ensureLedgerMount, v.ensureLedgerKey(ledger.RoleAdmin), v.ensureLedgerKey(ledger.RoleCompliance),
-		v.ensureSharedMarks,
 	}
 	for _, step := range steps {
 		what, err := step(ctx)
@@ -58,7 +59,12 @@ func (v *Client) Init(ctx context.Context) ([]Change, error) {
 		}
 	}
 	pc, err := v.ensurePolicies(ctx)
-	return append(changes, pc...), err
+	changes = append(changes, pc...)
+	if err != nil {
+		return changes, err
+	}
+	ic, err := v.ensureIndexes(ctx)
+	return append(changes, ic...), err
 }
 
 func (v *Client) ensureTransitMount(ctx context.Context) (string, error) {
@@ -102,15 +108,25 @@ func checkMountType(path string, m *api.MountOutput, want *api.MountInput) error
 	return nil
 }
 
-// ensureSharedMarks marks the plaintext digests more than one backup
-// shares, once: on a fresh catalog there are none, and from then on
-// protect marks them as it indexes.
-func (v *Client) ensureSharedMarks(ctx context.Context) (string, error) {
-	done, err := catalog.New(v).MarkSharedDigests(ctx)
-	if !done || err != nil {
-		return "", err
+// ensureIndexes adds the catalog index entries and shared marks of any
+// registration an older version left without them, then records, once,
+// that the shared marks are complete: last, so that an init interrupted
+// before leaves plans looking up every digest.
+func (v *Client) ensureIndexes(ctx context.Context) ([]Change, error) {
+	cat := catalog.New(v)
+	added, err := cat.IndexRegistrations(ctx)
+	var changes []Change
+	if added > 0 {
+		changes = append(changes, Change{What: fmt.Sprintf("added %d catalog index entries (by system, plaintext size and digest, and marks of shared digests)", added)})
 	}
-	return "marked the catalog's plaintext digests shared by more than one backup (plans and attestations read the marks)", nil
+	if err != nil {
+		return changes, fmt.Errorf("failed to index the registrations: %w", err)
+	}
+	completed, err := cat.CompleteSharedMarks(ctx)
+	if completed {
+		changes = append(changes, Change{What: "recorded that every shared plaintext digest is marked (plans and attestations read the marks instead of every digest)"})
+	}
+	return changes, err
 }
 
 // waitKVReady waits for a fresh KV v2 mount to finish its upgrade, during

@@ -46,7 +46,7 @@ path "cryptoshred/data/systems/*" {
   capabilities = ["create", "read"]
 }
 
-path "cryptoshred/data/sizes/*" {
+path "cryptoshred/data/plaintext-sizes/*" {
   capabilities = ["create", "read"]
 }
 

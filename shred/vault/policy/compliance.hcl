@@ -39,7 +39,7 @@ path "cryptoshred/data/systems/*" {
   capabilities = ["read"]
 }
 
-path "cryptoshred/data/sizes/*" {
+path "cryptoshred/data/plaintext-sizes/*" {
   capabilities = ["read"]
 }
 
