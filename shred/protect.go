@@ -67,6 +67,9 @@ func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.guard.RequireAdmin(ctx, "update"); err != nil {
+		return nil, err
+	}
 	if !req.AllowDuplicate {
 		if err := s.refuseDuplicate(ctx, orig); err != nil {
 			return nil, err
@@ -74,9 +77,6 @@ func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) 
 	}
 	be, out, err := s.destination(ctx, req)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.guard.RequireAdmin(ctx, "update"); err != nil {
 		return nil, err
 	}
 	b, err := s.startProtect(ctx, actor, req, be, orig, out)

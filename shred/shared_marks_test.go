@@ -18,16 +18,15 @@ import (
 )
 
 // Backups of one plaintext protected at the same moment still mark their
-// digest shared (each writes its digest entry before the size marker), so
-// a plan, which reads the marks instead of every digest, names the other
-// copy; a digest one backup has stays unmarked.
+// digest shared, so a plan, which reads the marks instead of every
+// digest, names the other copy; a digest one backup has stays unmarked.
 func TestConcurrentDuplicatesAreMarkedShared(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
 	const pairs = 8
 	firsts, seconds := make([]*catalog.Backup, pairs), make([]*catalog.Backup, pairs)
 	var g errgroup.Group
 	for i := range pairs {
-		data := []byte(strings.Repeat("d", 20+i)) // a size of its own: the size markers decide nothing
+		data := []byte(strings.Repeat("d", 20+i))
 		g.Go(func() (err error) { firsts[i], err = protectCopy(adminV, t.TempDir(), data); return err })
 		g.Go(func() (err error) { seconds[i], err = protectCopy(adminV, t.TempDir(), data); return err })
 	}
@@ -55,8 +54,8 @@ func TestConcurrentDuplicatesAreMarkedShared(t *testing.T) {
 }
 
 // Two registrations of one plaintext written at the same instant, with
-// the backup-admin token: whichever finds the other's size marker lists
-// after the other's digest entry, so every pair is marked.
+// the backup-admin token: each lists the digest after writing its own
+// entry, so the later one sees both and every pair is marked.
 func TestRacingRegistrationsMarkTheirDigest(t *testing.T) {
 	srv, _ := newVault(t)
 	cat := catalog.New(vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts))
@@ -142,6 +141,27 @@ func TestSharedMarksCannotHideACopy(t *testing.T) {
 	}
 	if again, err := root.Init(context.Background()); err != nil || len(again) != 0 {
 		t.Fatalf("second init: %v %v", again, err)
+	}
+}
+
+// A copy is marked even when the size marker says no backup has its size:
+// the size is a field of the registration the admin writes, and the
+// markers of the first version's path are no longer the admin's to write.
+func TestMarkDoesNotDependOnTheSizeMarker(t *testing.T) {
+	srv, adminV, _ := roles(t)
+	a, err := protectCopy(adminV, t.TempDir(), []byte("a plaintext of 25 bytes.."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.KVDelete(t, fmt.Sprintf("cryptoshred/metadata/plaintext-sizes/%d", a.Plaintext.Size)) // root
+	if _, err := protectCopy(adminV, t.TempDir(), []byte("a plaintext of 25 bytes..")); err != nil {
+		t.Fatal(err)
+	}
+	if !marked(t, srv, a.Plaintext.SHA256) {
+		t.Fatal("a copy protected after its size marker went missing left its digest unmarked")
+	}
+	if err := asRole(t, srv, vault.PolicyAdmin).write("sizes/25", map[string]any{"id": a.ID}); err == nil {
+		t.Fatal("the admin token wrote a size marker under the first version's path")
 	}
 }
 

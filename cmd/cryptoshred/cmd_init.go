@@ -11,8 +11,8 @@ import (
 func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "init",
-		Usage:       "create the mounts, mount configuration and policies in Vault (idempotent)",
-		Description: "Needs a token that may manage mounts, policies and audited request headers (sys/config/auditing). A second run changes nothing and says so.",
+		Usage:       "create the mounts, mount configuration and policies in Vault, and index the catalog (idempotent)",
+		Description: "Needs a token that may manage mounts, policies and audited request headers (sys/config/auditing) and read every registration (examples/vault/production.md has the policy). A second run changes nothing and says so.",
 		Action: func(c *cli.Context) error {
 			if err := noExtraArgs(c); err != nil {
 				return err

@@ -22,19 +22,21 @@ import (
 // size), and shared/<sha256> marks a digest the index names for more
 // than one backup (so a plan or an attestation lists the marks once
 // instead of every digest of its backups). An entry is written once,
-// before the registration it indexes, so every registered backup is in
-// them; the role policies allow create but neither update nor delete
-// there. They are hints, like the ledger head: every record found through
-// one is read and matched against its registration, so an entry planted
-// for another backup or for none changes nothing, and none can be removed
-// to hide one. A raw API call can leave an entry out: a backup without
-// its digest entry goes unnoticed everywhere, one without its shared mark
-// in plans and attestations until the next init marks it.
+// before the registration it indexes (a mark by the protect whose
+// listing finds the second copy), so every backup registered through
+// cryptoshred is in them; the role policies allow create but neither
+// update nor delete there. They are hints, like the ledger head: every
+// record found through one is read and matched against its registration,
+// so an entry planted for another backup or for none changes nothing, and
+// none can be removed to hide one. A raw API call can leave an entry out:
+// a backup without its digest entry goes unnoticed everywhere, one
+// without its shared mark in plans and attestations until the next init
+// marks it.
 
 // indexPaths returns the index entries of registration r.
 func indexPaths(r *Registration) []string {
 	var out []string
-	if r.System != "" {
+	if r.System != "" && ValidID(r.System) { // a malformed name is reported by the listings
 		out = append(out, "systems/"+r.System+"/"+r.ID)
 	}
 	if r.Plaintext.SHA256 != "" {
@@ -94,8 +96,11 @@ func (c *Catalog) createOnce(ctx context.Context, path string, data map[string]a
 // backup for it, and reports whether it wrote the mark.
 func (c *Catalog) markShared(ctx context.Context, sum string) (bool, error) {
 	ids, err := c.DigestIDs(ctx, sum)
-	if err != nil || len(ids) < 2 {
-		return false, err
+	if err != nil {
+		return false, fmt.Errorf("failed to list the backups of digest %s: %w", sum, err)
+	}
+	if len(ids) < 2 {
+		return false, nil
 	}
 	marked, err := c.createOnce(ctx, sharedPath(sum), map[string]any{"digest": sum})
 	if err != nil {
@@ -185,8 +190,10 @@ func (c *Catalog) SystemIDs(ctx context.Context, system string) ([]string, error
 
 // IndexRegistrations adds the index entries and shared marks missing for
 // registered backups, as a catalog written before them lacks, and returns
-// how many it added. It reads every registration; run it
-// once, with a token that may read them all (the operator's, from init).
+// how many it added. It reads every registration (init runs it each time,
+// with the operator's token); one it cannot read because Vault is down or
+// refuses is an error, so init never records the marks complete without
+// having seen every registration.
 func (c *Catalog) IndexRegistrations(ctx context.Context) (int, error) {
 	ids, err := c.store.List(ctx, "registrations/")
 	if err != nil {
@@ -194,7 +201,10 @@ func (c *Catalog) IndexRegistrations(ctx context.Context) (int, error) {
 	}
 	added, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (int, error) {
 		r, err := c.GetRegistration(ctx, id)
-		if err != nil || (r.System != "" && !ValidID(r.System)) {
+		if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
+			return 0, fmt.Errorf("failed to read registration %s: %w", id, err)
+		}
+		if err != nil {
 			return 0, nil // a malformed registration is reported by the listings that read it
 		}
 		return c.writeIndex(ctx, r)
