@@ -119,6 +119,9 @@ func (s *Service) duplicateWarnings(ctx context.Context, p *Plan) error {
 // protect-time duplicate check, which looks for that one, calls sameData.
 func (s *Service) sameDataShared(ctx context.Context, digests []string, exclude map[string]bool) (map[string][]*catalog.Backup, error) {
 	digests = uniqueStrings(digests)
+	if len(digests) == 0 {
+		return nil, nil
+	}
 	shared, complete, err := s.catalog.SharedDigests(ctx)
 	if err != nil {
 		return nil, err

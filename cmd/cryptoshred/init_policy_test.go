@@ -11,7 +11,7 @@ import (
 // TestProductionInitPolicyIsEnough runs init with a token holding only the
 // cryptoshred-init policy as examples/vault/production.md prints it: on a
 // fresh Vault, again (no change), and after an upgrade that left a backup
-// without its system index entry. The same token may not disable a mount.
+// without its system index entry and a copy of it without its shared mark. The same token may not disable a mount.
 func TestProductionInitPolicyIsEnough(t *testing.T) {
 	doc, err := os.ReadFile("../../examples/vault/production.md")
 	if err != nil {
@@ -33,8 +33,12 @@ func TestProductionInitPolicyIsEnough(t *testing.T) {
 	}
 	env := testEnv{srv: srv, dir: t.TempDir(), roles: roles{admin: srv.TokenWithPolicies(t, "backup-admin", "cryptoshred-admin")}}
 	b := protectFile(t, env, "a.tar", []byte("a"), "--system", "casework")
-	srv.KVDelete(t, "cryptoshred/metadata/systems/casework/"+b.ID)
-	if up := mustRun(t, srv, operator, "init"); !strings.Contains(up.stdout, "added 1 catalog index entries") {
+	protectFile(t, env, "copy-of-a.tar", []byte("a"), "--allow-duplicate")
+	for _, path := range []string{"systems/casework/" + b.ID, "shared/" + b.Plaintext.SHA256, "indexes/shared"} {
+		srv.KVDelete(t, "cryptoshred/metadata/"+path) // root: as a catalog from before them
+	}
+	up := mustRun(t, srv, operator, "init")
+	if !strings.Contains(up.stdout, "added 2 catalog index entries") || !strings.Contains(up.stdout, "recorded that every shared plaintext digest is marked") {
 		t.Fatalf("init after an upgrade: %s", up.stdout)
 	}
 	if _, err := srv.Client(t, operator).Logical().Delete("sys/mounts/cryptoshred"); err == nil {
