@@ -89,14 +89,8 @@ func TestRacingRegistrationsMarkTheirDigest(t *testing.T) {
 // digest.
 func TestSharedMarksCannotHideACopy(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
-	a, err := protectCopy(adminV, t.TempDir(), []byte("kept twice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := protectCopy(adminV, t.TempDir(), []byte("kept twice"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustProtectCopy(t, adminV, []byte("kept twice"))
+	b := mustProtectCopy(t, adminV, []byte("kept twice"))
 	insider := asRole(t, srv, vault.PolicyAdmin)
 	for _, path := range []string{"cryptoshred/data/shared/", "cryptoshred/metadata/shared/"} {
 		if _, err := insider.l.Delete(path + a.Plaintext.SHA256); err == nil {
@@ -149,14 +143,9 @@ func TestSharedMarksCannotHideACopy(t *testing.T) {
 // markers of the first version's path are no longer the admin's to write.
 func TestMarkDoesNotDependOnTheSizeMarker(t *testing.T) {
 	srv, adminV, _ := roles(t)
-	a, err := protectCopy(adminV, t.TempDir(), []byte("a plaintext of 25 bytes.."))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustProtectCopy(t, adminV, []byte("a plaintext of 25 bytes.."))
 	srv.KVDelete(t, fmt.Sprintf("cryptoshred/metadata/plaintext-sizes/%d", a.Plaintext.Size)) // root
-	if _, err := protectCopy(adminV, t.TempDir(), []byte("a plaintext of 25 bytes..")); err != nil {
-		t.Fatal(err)
-	}
+	mustProtectCopy(t, adminV, []byte("a plaintext of 25 bytes.."))
 	if !marked(t, srv, a.Plaintext.SHA256) {
 		t.Fatal("a copy protected after its size marker went missing left its digest unmarked")
 	}
@@ -165,6 +154,17 @@ func TestMarkDoesNotDependOnTheSizeMarker(t *testing.T) {
 	}
 }
 
+func mustProtectCopy(t *testing.T, v *shred.Service, data []byte) *catalog.Backup {
+	t.Helper()
+	b, err := protectCopy(v, t.TempDir(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// protectCopy protects data with --allow-duplicate; it may run off the
+// test goroutine.
 func protectCopy(v *shred.Service, dir string, data []byte) (*catalog.Backup, error) {
 	src := filepath.Join(dir, "copy.tar")
 	if err := os.WriteFile(src, data, 0o600); err != nil {

@@ -11,7 +11,8 @@ import (
 // TestProductionInitPolicyIsEnough runs init with a token holding only the
 // cryptoshred-init policy as examples/vault/production.md prints it: on a
 // fresh Vault, again (no change), and after an upgrade that left a backup
-// without its system index entry and a copy of it without its shared mark. The same token may not disable a mount.
+// without its system index entry and a copy of it without its shared
+// mark. The same token may not disable a mount.
 func TestProductionInitPolicyIsEnough(t *testing.T) {
 	doc, err := os.ReadFile("../../examples/vault/production.md")
 	if err != nil {

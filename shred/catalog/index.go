@@ -46,9 +46,10 @@ func indexPaths(r *Registration) []string {
 }
 
 // sizePath is the size marker. The prefix is not the first version's
-// "sizes/": the role policies no longer grant that one, so a cryptoshred
-// from before the shared marks, which would index a duplicate without
-// marking it, is refused at its first protect instead.
+// "sizes/": the role policies no longer grant that one, so Vault refuses
+// a cryptoshred from before the shared marks, which would index a
+// duplicate without marking it, before it writes any digest entry (it
+// reads or writes the size marker first).
 func sizePath(size int64) string { return "plaintext-sizes/" + strconv.FormatInt(size, 10) }
 
 func sharedPath(sum string) string { return "shared/" + sum }
