@@ -116,10 +116,10 @@ func checkRetention(opts AttestOptions) error {
 }
 
 // Attest issues a signed attestation covering every backup of a closed
-// case whose key destruction is recorded, in parts of opts.PartSize
-// backups when there are more. It stores each envelope in KV
-// attestations/<id> (attestations/<id>-pNNNN for a part) and records each
-// in the ledger.
+// case whose key destruction the verified ledger records, in parts of
+// opts.PartSize backups when there are more. It stores each envelope in
+// KV attestations/<id> (attestations/<id>-pNNNN for a part) and records
+// each in the ledger.
 func (s *Service) Attest(ctx context.Context, actor Actor, caseID string, opts AttestOptions) (*Attestation, error) {
 	if err := checkRetention(opts); err != nil {
 		return nil, err
@@ -327,7 +327,7 @@ func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy 
 	case len(heldBy) > 0:
 		return "held by case(s) " + strings.Join(heldBy, ", ") + ", and no attestation covers a held backup", nil
 	case !facts.destroyed[b.ID]:
-		return "the verified ledger records no destruction of its key", nil
+		return "the verified ledger records no destruction of its key (shred run records one that a stopped run verified)", nil
 	case known.keyReadBack(b.ID):
 		return "", nil
 	}
@@ -338,8 +338,9 @@ func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy 
 	return "its key " + b.Key + " is still in Vault, so the catalog's record of its destruction is false", nil
 }
 
-// shreddedBackups returns the case's backups whose destruction is
-// recorded; refuses if there are none. The records a run wrote itself
+// shreddedBackups returns the case's backups whose status record says
+// shredded; refuses if there are none. Whether the ledger records each
+// destruction is checked after (checkSubjects). The records a run wrote itself
 // (known) are not read again.
 func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *runReads) ([]*catalog.Backup, error) {
 	ids, err := s.catalog.HeldIDs(ctx, caseID)
@@ -357,10 +358,10 @@ func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *run
 		return nil, err
 	}
 	done := slices.DeleteFunc(all, func(b *catalog.Backup) bool {
-		return b.State != catalog.StateShredded || b.Destruction == nil || !b.Destruction.Recorded
+		return b.State != catalog.StateShredded || b.Destruction == nil
 	})
 	if len(done) == 0 {
-		return nil, errs.Refusedf("case %s has no recorded key destruction to attest", caseID)
+		return nil, errs.Refusedf("case %s has no shredded backup to attest", caseID)
 	}
 	return done, nil
 }

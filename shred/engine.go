@@ -103,9 +103,11 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // ciphertext, records the result in the catalog and the ledger, and
 // issues and stores the signed attestation.
 //
-// Each backup moves released -> destroying -> shredded -> recorded, every
-// step written before the next starts, so a run killed at any point is
-// finished by running it again. Two operators may run at once: catalog
+// Each backup moves released -> destroying -> shredded, each state
+// written before the next step starts, and one ledger entry then lists a
+// batch of shredded backups. A run killed at any point is finished by
+// running it again: a backup shredded earlier that the verified ledger
+// does not list is recorded then. Two operators may run at once: catalog
 // writes use check-and-set against the versions the plan read (a backup
 // changed since the plan is planned again before anything happens to it),
 // only the run that records a backup shredded writes its ledger entry, and
@@ -139,26 +141,18 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	if err := s.guard.RequireAdmin(ctx, "delete"); err != nil {
 		return nil, err
 	}
-	caseID := plan.Case.ID
-	res := &RunResult{Case: caseID}
-	due, unrecorded, leftover := s.filterDue(plan, opts, res)
-	if len(due) == 0 && len(unrecorded) == 0 && plan.Count(ActionDone) == 0 {
-		return res, errs.Refusedf("nothing to shred for case %s: no backup is released and due", caseID)
+	res := &RunResult{Case: plan.Case.ID}
+	due, earlier := s.filterDue(plan, opts, res)
+	if len(due) == 0 && len(earlier) == 0 {
+		return res, errs.Refusedf("nothing to shred for case %s: no backup is released and due", plan.Case.ID)
 	}
-	var done atomic.Int64
-	if opts.Progress != nil && len(due) > 0 {
-		opts.Progress(0, len(due)) // starts the clock of a progress bar's rate and ETA
+	unrecorded, leftover, err := s.splitDone(ctx, earlier)
+	if err != nil {
+		return nil, err
 	}
-	batch := min(ledgerBatch, ledgerIDsPerEntry)
-	toRecord, recorded := s.recorder(ctx, actor, opts, res)
-	for chunk := range slices.Chunk(due, batch) {
-		toRecord <- s.destroyChunk(ctx, actor, chunk, opts, res, func() {
-			if opts.Progress != nil {
-				opts.Progress(int(done.Add(1)), len(due))
-			}
-		})
-	}
-	for chunk := range slices.Chunk(unrecorded, batch) {
+	toRecord, recorded := s.recorder(ctx, actor, res)
+	s.destroyDue(ctx, actor, due, opts, res, toRecord)
+	for chunk := range slices.Chunk(unrecorded, recordBatch()) {
 		toRecord <- chunk
 	}
 	close(toRecord)
@@ -167,15 +161,32 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	return res, batchError(len(res.Destroyed), res.Failed)
 }
 
-// filterDue splits the plan into backups to destroy now and backups
-// destroyed by an interrupted run but not yet in the ledger.
-func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, unrecorded, leftover []*PlanItem) {
+// recordBatch is how many backups one batch destroys and records.
+func recordBatch() int { return min(ledgerBatch, ledgerIDsPerEntry) }
+
+// destroyDue destroys due one batch at a time and sends each batch this
+// run shredded to toRecord.
+func (s *Service) destroyDue(ctx context.Context, actor Actor, due []*PlanItem, opts RunOptions, res *RunResult, toRecord chan<- []*PlanItem) {
+	var done atomic.Int64
+	if opts.Progress != nil && len(due) > 0 {
+		opts.Progress(0, len(due)) // starts the clock of a progress bar's rate and ETA
+	}
+	for chunk := range slices.Chunk(due, recordBatch()) {
+		toRecord <- s.destroyChunk(ctx, actor, chunk, opts, res, func() {
+			if opts.Progress != nil {
+				opts.Progress(int(done.Add(1)), len(due))
+			}
+		})
+	}
+}
+
+// filterDue splits the plan into backups to destroy now and backups an
+// earlier run shredded.
+func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, earlier []*PlanItem) {
 	for _, it := range plan.Items {
 		switch {
-		case it.Action == ActionDone && !it.Backup.Destruction.Recorded:
-			unrecorded = append(unrecorded, it)
-		case it.Action == ActionDone && ciphertextLeft(it.Backup.Destruction):
-			leftover = append(leftover, it)
+		case it.Action == ActionDone:
+			earlier = append(earlier, it)
 		case it.Action == ActionSkip:
 			res.Skipped = append(res.Skipped, it)
 		case it.Action == ActionDestroy && opts.RequireOriginalsDisposed && len(originalWarnings(it.Backup)) > 0:
@@ -185,7 +196,30 @@ func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, u
 			due = append(due, it)
 		}
 	}
-	return due, unrecorded, leftover
+	return due, earlier
+}
+
+// splitDone returns, of the backups an earlier run shredded, those the
+// verified ledger does not list as destroyed (a run stopped before their
+// ledger entry) and, of the others, those whose ciphertext is still to
+// delete. It walks the ledger only if there are any.
+func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorded, leftover []*PlanItem, err error) {
+	if len(earlier) == 0 {
+		return nil, nil, nil
+	}
+	facts, err := s.ledgerFacts(ctx, idSet(earlier))
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to read the ledger's record of the backups shredded earlier: %w", err)
+	}
+	for _, it := range earlier {
+		switch {
+		case !facts.destroyed[it.Backup.ID]:
+			unrecorded = append(unrecorded, it)
+		case ciphertextLeft(it.Backup.Destruction):
+			leftover = append(leftover, it)
+		}
+	}
+	return unrecorded, leftover, nil
 }
 
 // destroyChunk destroys a chunk of backups and returns those this run
@@ -235,6 +269,15 @@ func itemsByID(items []*PlanItem) map[string]*PlanItem {
 	return m
 }
 
+// idSet returns the set of items' backup ids.
+func idSet(items []*PlanItem) map[string]bool {
+	out := make(map[string]bool, len(items))
+	for _, it := range items {
+		out[it.Backup.ID] = true
+	}
+	return out
+}
+
 func pick(byID map[string]*PlanItem, ids []string) []*PlanItem {
 	out := make([]*PlanItem, len(ids))
 	for i, id := range ids {
@@ -246,38 +289,38 @@ func pick(byID map[string]*PlanItem, ids []string) []*PlanItem {
 // recorder records, one batch after another and in the order sent, the
 // batches sent on the returned channel, while the caller destroys the
 // next batch; the second channel is closed once the first is closed and
-// every batch sent is recorded. Each batch is still marked shredded
-// before its ledger entry is written, and that entry written before any
-// of it is marked recorded.
-func (s *Service) recorder(ctx context.Context, actor Actor, opts RunOptions, res *RunResult) (chan<- []*PlanItem, <-chan struct{}) {
+// every batch sent is recorded. Each batch is marked shredded before its
+// ledger entry is written.
+func (s *Service) recorder(ctx context.Context, actor Actor, res *RunResult) (chan<- []*PlanItem, <-chan struct{}) {
 	in, done := make(chan []*PlanItem, 1), make(chan struct{})
 	go func() {
 		defer close(done)
 		for items := range in {
-			s.record(ctx, actor, items, opts, res)
+			s.record(ctx, actor, items, res)
 		}
 	}()
 	return in, done
 }
 
-// record writes one ledger entry for items, then marks each recorded.
-func (s *Service) record(ctx context.Context, actor Actor, items []*PlanItem, opts RunOptions, res *RunResult) {
+// record writes one ledger entry for items. The entry is the only record
+// that they are recorded: a run stopped before it leaves them shredded
+// and unlisted, and the next run lists them (splitDone).
+func (s *Service) record(ctx context.Context, actor Actor, items []*PlanItem, res *RunResult) {
 	if len(items) == 0 {
 		return
 	}
-	byID := itemsByID(items)
-	ids := slices.Sorted(maps.Keys(byID))
+	ids := slices.Sorted(maps.Keys(itemsByID(items)))
 	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindKeyDestroyed, Case: res.Case, Backups: ids}); err != nil {
 		res.fail(itemErrors(ids, fmt.Errorf("key destroyed and verified, but not yet recorded in the ledger (run again): %w", err))...)
 		return
 	}
-	_, failed := forEach(ctx, ids, parallelism(opts), func(ctx context.Context, id string) error {
-		if err := s.markRecorded(ctx, byID[id]); err != nil {
-			return err
+	var failed []*ItemError
+	for _, it := range items {
+		res.destroyed(it.Backup)
+		if err := ciphertextError(it.Backup.Destruction); err != nil {
+			failed = append(failed, &ItemError{ID: it.Backup.ID, Err: err})
 		}
-		res.destroyed(byID[id].Backup)
-		return ciphertextError(byID[id].Backup.Destruction)
-	})
+	}
 	res.fail(failed...)
 }
 
@@ -446,25 +489,4 @@ func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) 
 		err = fmt.Errorf("key destroyed and verified, but the catalog changed meanwhile (state %s): run again", cur.State)
 	}
 	return false, err
-}
-
-// markRecorded notes that the ledger lists the destruction, writing over
-// the version markShredded left (or re-reading it after an interruption).
-func (s *Service) markRecorded(ctx context.Context, it *PlanItem) error {
-	b := *it.Backup
-	b.Destruction.Recorded = true
-	if _, err := s.catalog.PutBackup(ctx, &b, it.version); !errors.Is(err, errs.ErrConflict) {
-		return err
-	}
-	cur, err := s.catalog.UpdateBackup(ctx, it.Backup.ID, func(cur *catalog.Backup) error {
-		if cur.State != catalog.StateShredded || cur.Destruction == nil {
-			return fmt.Errorf("cannot mark %s recorded in state %s", cur.ID, cur.State)
-		}
-		cur.Destruction.Recorded = true
-		return nil
-	})
-	if err == nil {
-		*it.Backup = *cur // the record as written, for the attestation
-	}
-	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // closedCase protects n backups, holds them for caseID and closes it.
@@ -81,8 +82,11 @@ func assertShredded(t *testing.T, v *shred.Service, b *catalog.Backup) {
 		t.Fatalf("ciphertext %s still there: %v", b.Ciphertext.Path, err)
 	}
 	got, _, err := v.GetBackup(ctx, b.ID)
-	if err != nil || got.State != catalog.StateShredded || !got.Destruction.Recorded || !got.Destruction.MountPresent {
+	if err != nil || got.State != catalog.StateShredded || !got.Destruction.MountPresent {
 		t.Fatalf("catalog after shred: %+v %v", got, err)
+	}
+	if shredtest.DestroyedInLedger(t, v)[b.ID] == 0 {
+		t.Fatalf("%s shredded but not in the verified ledger", b.ID)
 	}
 }
 
@@ -210,4 +214,55 @@ func TestPlanWarnsAboutSwappedOrCutCiphertexts(t *testing.T) {
 			t.Errorf("%s: %s, warnings %q, want %q", it.Backup.ID, it.Action, got, want[it.Backup.ID])
 		}
 	}
+}
+
+// A run stopped after marking a backup shredded and before the batch's
+// ledger entry leaves its key gone and the ledger silent about it. The
+// next run lists it in the ledger and attests it; a run after that does
+// not list it again.
+func TestRunRecordsWhatAStoppedRunLeftOutOfTheLedger(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "STOPPED", 2)
+	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
+	if n := shredtest.DestroyedInLedger(t, v)[backups[0].ID]; n != 0 {
+		t.Fatalf("set-up: destruction listed %d times", n)
+	}
+	res, err := v.RunShred(ctx, admin, "STOPPED", runOpts(t))
+	if err != nil || len(res.Destroyed) != 2 {
+		t.Fatalf("run after the stopped one: %+v %v", res, err)
+	}
+	if got := attestedStatement(t, res.Attestation).Predicate.Backups; len(got) != 2 {
+		t.Fatalf("attestation covers %d backups, want 2", len(got))
+	}
+	if _, err := v.RunShred(ctx, admin, "STOPPED", runOpts(t)); err != nil {
+		t.Fatalf("a run after that: %v", err)
+	}
+	counts := shredtest.DestroyedInLedger(t, v)
+	for _, b := range backups {
+		assertShredded(t, v, b)
+		if counts[b.ID] != 1 {
+			t.Fatalf("%s listed %d times in the ledger, want 1", b.ID, counts[b.ID])
+		}
+	}
+}
+
+// stopShredded leaves b as a run stopped before its ledger entry does:
+// key deleted, ciphertext deleted, status record shredded; through plain
+// Vault calls with the backup-admin role's token.
+func stopShredded(t *testing.T, raw insider, b *catalog.Backup) {
+	t.Helper()
+	if _, err := raw.l.Delete("cryptoshred-transit/keys/" + b.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(b.Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	now := catalog.Now().Format(time.RFC3339Nano)
+	rec := raw.read("backups/" + b.ID)
+	rec["state"] = string(catalog.StateShredded)
+	rec["destruction"] = map[string]any{"versionsDestroyed": []int{1}, "destroyedAt": now, "destroyedBy": "stopped run",
+		"verification": "key read after delete: not found; transit mount present", "verifiedAt": now,
+		"mountPresent": true, "ciphertextDeleted": true}
+	raw.mustWrite("backups/"+b.ID, rec)
 }

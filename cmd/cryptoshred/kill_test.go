@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/internal/testtools"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
@@ -153,9 +154,10 @@ func checkAfterKill(t *testing.T, v *shred.Service, released []*catalog.Backup, 
 	t.Helper()
 	states := map[string]int{}
 	defer func() { t.Logf("at the kill: %v", states) }()
+	listed := shredtest.DestroyedInLedger(t, v)
 	for _, b := range released {
 		got, key := backupAndKey(t, v, b)
-		states[string(got.State)+recordedSuffix(got)]++
+		states[string(got.State)+listedSuffix(listed[b.ID])]++
 		if got.State == catalog.StateShredded && key != nil {
 			t.Fatalf("%s recorded shredded but its key is still in Vault", b.ID)
 		}
@@ -170,10 +172,11 @@ func checkAfterKill(t *testing.T, v *shred.Service, released []*catalog.Backup, 
 
 func checkFinished(t *testing.T, v *shred.Service, released []*catalog.Backup, held *catalog.Backup) {
 	t.Helper()
+	listed := shredtest.DestroyedInLedger(t, v)
 	for _, b := range released {
 		got, key := backupAndKey(t, v, b)
-		if key != nil || got.State != catalog.StateShredded || !got.Destruction.Recorded {
-			t.Fatalf("%s after re-run: state %s, key present %t", b.ID, got.State, key != nil)
+		if key != nil || got.State != catalog.StateShredded || listed[b.ID] == 0 {
+			t.Fatalf("%s after re-run: state %s, key present %t, destructions in the ledger %d", b.ID, got.State, key != nil, listed[b.ID])
 		}
 		if _, err := os.Stat(b.Ciphertext.Path); !os.IsNotExist(err) {
 			t.Fatalf("%s: ciphertext still there", b.ID)
@@ -203,9 +206,9 @@ func backupAndKey(t *testing.T, v *shred.Service, b *catalog.Backup) (*catalog.B
 	return got, key
 }
 
-func recordedSuffix(b *catalog.Backup) string {
-	if b.Destruction != nil && b.Destruction.Recorded {
-		return "+recorded"
+func listedSuffix(destructions int) string {
+	if destructions > 0 {
+		return "+in-ledger"
 	}
 	return ""
 }

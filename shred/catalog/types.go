@@ -81,7 +81,10 @@ type Destruction struct {
 	// object version.
 	CiphertextRemoved []string `json:"ciphertextRemoved,omitempty"`
 	CiphertextNote    string   `json:"ciphertextNote,omitempty"`
-	Recorded          bool     `json:"recorded"`
+	// Recorded was set by earlier versions once the ledger listed the
+	// destruction. It is read from old records and decides nothing: the
+	// verified ledger alone says whether a destruction is recorded.
+	Recorded bool `json:"recorded,omitempty"`
 }
 
 // Backup is a catalog entry, stored at KV backups/<id>.
