@@ -333,3 +333,34 @@ func mustBeGone(t *testing.T, paths ...string) {
 		}
 	}
 }
+
+// A hold record of another case that a compliance officer writes with a
+// plain API call after the plan keeps that backup out of the run's
+// attestation: the attestation reads other cases' hold records afresh,
+// though not the run's own case's records, which its plan found released.
+func TestAttestationReadsAnotherCasesHoldWrittenAfterThePlan(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	kept, _ := protect(t, adminV, []byte("kept out"))
+	other, _ := protect(t, adminV, []byte("attested"))
+	openCase(t, complianceV, "LATE")
+	hold(t, complianceV, "LATE", kept.ID, other.ID)
+	closeCase(t, complianceV, "LATE")
+	plan, err := adminV.PlanShred(ctx, "LATE", time.Now())
+	if err != nil || plan.Count(shred.ActionDestroy) != 2 {
+		t.Fatalf("plan: %+v %v", plan, err)
+	}
+	comp := asRole(t, srv, vault.PolicyCompliance)
+	comp.mustWrite("holds/OTHER/"+kept.ID, map[string]any{"case": "OTHER", "backup": kept.ID,
+		"placedAt": catalog.Now().Format(time.RFC3339Nano), "placedBy": "plain API call"})
+	res, err := adminV.Run(ctx, admin0, plan, runOpts(t))
+	if !errors.Is(err, shred.ErrPartial) || res == nil || res.Attestation == nil {
+		t.Fatalf("run: %v (want a partial attestation that leaves %s out)", err, kept.ID)
+	}
+	if got := attestedStatement(t, res.Attestation).Predicate.Backups; len(got) != 1 || got[0].BackupID != other.ID {
+		t.Fatalf("attested %+v, want only %s", got, other.ID)
+	}
+	if !strings.Contains(err.Error(), kept.ID) || !strings.Contains(err.Error(), "held by case(s) OTHER") {
+		t.Fatalf("the error does not name the held backup: %v", err)
+	}
+}

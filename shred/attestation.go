@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -282,18 +283,18 @@ func backupIDs(backups []*catalog.Backup) map[string]bool {
 }
 
 // checkSubjects keeps the backups whose destruction checks out now and
-// returns why each other one was left out. It reads every hold record on
-// them once, and keeps caseID's storage-hold spans in facts.
+// returns why each other one was left out. It reads the hold records on
+// them (activeHolds), and keeps caseID's storage-hold spans in facts.
 func (s *Service) checkSubjects(ctx context.Context, caseID string, backups []*catalog.Backup, facts *ledgerFacts, known *runReads) ([]*catalog.Backup, []*ItemError, error) {
 	ids := make([]string, len(backups))
 	for i, b := range backups {
 		ids[i] = b.ID
 	}
-	held, own, err := s.catalog.ActiveHoldsAndOwn(ctx, ids, caseID)
+	held, spans, err := s.activeHolds(ctx, caseID, ids, known)
 	if err != nil {
 		return nil, nil, err
 	}
-	facts.storageHolds = storageSpans(own)
+	facts.storageHolds = spans
 	problems, err := parallel.Map(ctx, backups, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (string, error) {
 		return s.subjectProblem(ctx, b, held[b.ID], facts, known)
 	})
@@ -315,6 +316,36 @@ func (s *Service) checkSubjects(ctx context.Context, caseID string, backups []*c
 		}
 	}
 	return ok, excluded, nil
+}
+
+// activeHolds returns the cases whose hold records cover each of ids now,
+// and caseID's storage-hold spans. Every other case's records are read.
+// caseID's own records are not read again for a backup the run destroyed
+// itself (known): its plan found them released, which its deletion made
+// final, and took their spans.
+func (s *Service) activeHolds(ctx context.Context, caseID string, ids []string, known *runReads) (map[string][]string, map[string]*attest.Span, error) {
+	fresh, mine := known.split(ids)
+	held, spans := map[string][]string{}, map[string]*attest.Span{}
+	if len(fresh) > 0 {
+		h, own, err := s.catalog.ActiveHoldsAndOwn(ctx, fresh, caseID)
+		if err != nil {
+			return nil, nil, err
+		}
+		held, spans = h, storageSpans(own)
+	}
+	if len(mine) > 0 {
+		h, err := s.catalog.ActiveHolds(ctx, mine, caseID)
+		if err != nil {
+			return nil, nil, err
+		}
+		maps.Copy(held, h)
+		for _, id := range mine {
+			if sp := known.storageHolds[id]; sp != nil {
+				spans[id] = sp
+			}
+		}
+	}
+	return held, spans, nil
 }
 
 // subjectProblem says why b cannot be attested as destroyed, or "". An

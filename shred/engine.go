@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -67,8 +68,9 @@ type RunResult struct {
 	// Attestation is the attestation the run issued, if it got that far.
 	Attestation *Attestation `json:"-"`
 
-	mu       sync.Mutex
-	readBack map[string]bool
+	mu           sync.Mutex
+	readBack     map[string]bool
+	storageHolds map[string]*attest.Span
 }
 
 func (r *RunResult) destroyed(b *catalog.Backup) {
@@ -236,8 +238,8 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 		res.fail(itemErrors(gone, fmt.Errorf("could not confirm the transit mount after deleting the key: %w", err))...)
 		return nil
 	}
-	res.readBackGone(gone)
 	items := pick(byID, gone)
+	res.readBackGone(items)
 	s.deleteCiphertexts(ctx, items)
 	var mu sync.Mutex
 	var mine []*PlanItem
@@ -389,6 +391,7 @@ func (s *Service) reclaim(ctx context.Context, actor Actor, it *PlanItem) error 
 	case fresh.Action != ActionDestroy:
 		return errs.Refusedf("changed since the plan: %s", fresh.Reason)
 	}
+	fresh.StorageHold = it.StorageHold // a span the case's released hold record recorded
 	*it = *fresh
 	return s.markDestroying(ctx, actor, it)
 }
