@@ -364,3 +364,28 @@ func TestAttestationReadsAnotherCasesHoldWrittenAfterThePlan(t *testing.T) {
 		t.Fatalf("the error does not name the held backup: %v", err)
 	}
 }
+
+// A status record an admin forges to say shredded, for a released backup
+// whose key Vault still holds and no ledger entry lists, is named for what
+// it is: the attestation says its key is still in Vault, not that a run
+// has yet to record it.
+func TestAttackShreddedRecordOfALiveKey(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, _ := protect(t, adminV, []byte("released, key alive"))
+	openCase(t, complianceV, "ALIVE")
+	hold(t, complianceV, "ALIVE", b.ID)
+	closeCase(t, complianceV, "ALIVE")
+	raw := asRole(t, srv, vault.PolicyAdmin)
+	rec := raw.read("backups/" + b.ID)
+	rec["state"] = "shredded"
+	rec["destruction"] = map[string]any{"versionsDestroyed": []int{1}, "destroyedAt": "2026-11-28T10:00:00Z", "destroyedBy": "x",
+		"verification": "forged", "verifiedAt": "2026-11-28T10:00:00Z", "mountPresent": true, "ciphertextDeleted": true}
+	raw.mustWrite("backups/"+b.ID, rec)
+	_, err := adminV.Attest(context.Background(), admin0, "ALIVE", runOpts(t).Attest)
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "its key "+b.Key+" is still in Vault") {
+		t.Fatalf("attest over a forged shredded record: %v", err)
+	}
+	if alive, _ := keyAlive(t, srv, b.Key); !alive {
+		t.Fatal("the key is gone")
+	}
+}

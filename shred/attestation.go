@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -283,18 +282,18 @@ func backupIDs(backups []*catalog.Backup) map[string]bool {
 }
 
 // checkSubjects keeps the backups whose destruction checks out now and
-// returns why each other one was left out. It reads the hold records on
-// them (activeHolds), and keeps caseID's storage-hold spans in facts.
+// returns why each other one was left out. It reads every hold record on
+// them once, and keeps caseID's storage-hold spans in facts.
 func (s *Service) checkSubjects(ctx context.Context, caseID string, backups []*catalog.Backup, facts *ledgerFacts, known *runReads) ([]*catalog.Backup, []*ItemError, error) {
 	ids := make([]string, len(backups))
 	for i, b := range backups {
 		ids[i] = b.ID
 	}
-	held, spans, err := s.activeHolds(ctx, caseID, ids, known)
+	held, own, err := s.catalog.ActiveHoldsAndOwn(ctx, ids, caseID)
 	if err != nil {
 		return nil, nil, err
 	}
-	facts.storageHolds = spans
+	facts.storageHolds = storageSpans(own)
 	problems, err := parallel.Map(ctx, backups, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (string, error) {
 		return s.subjectProblem(ctx, b, held[b.ID], facts, known)
 	})
@@ -318,55 +317,37 @@ func (s *Service) checkSubjects(ctx context.Context, caseID string, backups []*c
 	return ok, excluded, nil
 }
 
-// activeHolds returns the cases whose hold records cover each of ids now,
-// and caseID's storage-hold spans. Every other case's records are read.
-// caseID's own records are not read again for a backup the run destroyed
-// itself (known): its plan found them released, which its deletion made
-// final, and took their spans.
-func (s *Service) activeHolds(ctx context.Context, caseID string, ids []string, known *runReads) (map[string][]string, map[string]*attest.Span, error) {
-	fresh, mine := known.split(ids)
-	held, spans := map[string][]string{}, map[string]*attest.Span{}
-	if len(fresh) > 0 {
-		h, own, err := s.catalog.ActiveHoldsAndOwn(ctx, fresh, caseID)
-		if err != nil {
-			return nil, nil, err
-		}
-		held, spans = h, storageSpans(own)
-	}
-	if len(mine) > 0 {
-		h, err := s.catalog.ActiveHolds(ctx, mine, caseID)
-		if err != nil {
-			return nil, nil, err
-		}
-		maps.Copy(held, h)
-		for _, id := range mine {
-			if sp := known.storageHolds[id]; sp != nil {
-				spans[id] = sp
-			}
-		}
-	}
-	return held, spans, nil
-}
-
 // subjectProblem says why b cannot be attested as destroyed, or "". An
-// error is a failure to ask Vault at all. A key the run itself deleted
-// and read back as gone (known) is not read again.
+// error is a failure to ask Vault at all. Vault's answer comes before the
+// ledger's: a key still there makes the record of its destruction false,
+// however the ledger got to list it or not.
 func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy []string, facts *ledgerFacts, known *runReads) (string, error) {
 	switch {
 	case releasable(b) != nil:
 		return releasable(b).Error(), nil
 	case len(heldBy) > 0:
 		return "held by case(s) " + strings.Join(heldBy, ", ") + ", and no attestation covers a held backup", nil
-	case !facts.destroyed[b.ID]:
-		return "the verified ledger records no destruction of its key (shred run records one that a stopped run verified)", nil
-	case known.keyReadBack(b.ID):
-		return "", nil
 	}
-	absent, err := s.keys.KeyAbsent(ctx, b.Key)
-	if err != nil || absent {
+	gone, err := s.keyGone(ctx, b, known)
+	switch {
+	case err != nil:
 		return "", err
+	case !gone:
+		return "its key " + b.Key + " is still in Vault, so the catalog's record of its destruction is false", nil
+	case !facts.destroyed[b.ID]:
+		return "the verified ledger records no destruction of its key (if a run stopped before recording it, shred run records it)", nil
 	}
-	return "its key " + b.Key + " is still in Vault, so the catalog's record of its destruction is false", nil
+	return "", nil
+}
+
+// keyGone reports whether Vault answers that b's key does not exist. A
+// key the run itself deleted and read back as gone (known) is not read
+// again.
+func (s *Service) keyGone(ctx context.Context, b *catalog.Backup, known *runReads) (bool, error) {
+	if known.keyReadBack(b.ID) {
+		return true, nil
+	}
+	return s.keys.KeyAbsent(ctx, b.Key)
 }
 
 // shreddedBackups returns the case's backups whose status record says

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -68,9 +67,8 @@ type RunResult struct {
 	// Attestation is the attestation the run issued, if it got that far.
 	Attestation *Attestation `json:"-"`
 
-	mu           sync.Mutex
-	readBack     map[string]bool
-	storageHolds map[string]*attest.Span
+	mu       sync.Mutex
+	readBack map[string]bool
 }
 
 func (r *RunResult) destroyed(b *catalog.Backup) {
@@ -209,7 +207,7 @@ func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorde
 	if len(earlier) == 0 {
 		return nil, nil, nil
 	}
-	facts, err := s.ledgerFacts(ctx, idSet(earlier))
+	facts, err := s.ledgerFacts(ctx, backupIDs(itemBackups(earlier)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to read the ledger's record of the backups shredded earlier: %w", err)
 	}
@@ -238,8 +236,8 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 		res.fail(itemErrors(gone, fmt.Errorf("could not confirm the transit mount after deleting the key: %w", err))...)
 		return nil
 	}
+	res.readBackGone(gone)
 	items := pick(byID, gone)
-	res.readBackGone(items)
 	s.deleteCiphertexts(ctx, items)
 	var mu sync.Mutex
 	var mine []*PlanItem
@@ -269,15 +267,6 @@ func itemsByID(items []*PlanItem) map[string]*PlanItem {
 		m[it.Backup.ID] = it
 	}
 	return m
-}
-
-// idSet returns the set of items' backup ids.
-func idSet(items []*PlanItem) map[string]bool {
-	out := make(map[string]bool, len(items))
-	for _, it := range items {
-		out[it.Backup.ID] = true
-	}
-	return out
 }
 
 func pick(byID map[string]*PlanItem, ids []string) []*PlanItem {
@@ -391,7 +380,6 @@ func (s *Service) reclaim(ctx context.Context, actor Actor, it *PlanItem) error 
 	case fresh.Action != ActionDestroy:
 		return errs.Refusedf("changed since the plan: %s", fresh.Reason)
 	}
-	fresh.StorageHold = it.StorageHold // a span the case's released hold record recorded
 	*it = *fresh
 	return s.markDestroying(ctx, actor, it)
 }

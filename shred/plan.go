@@ -187,9 +187,12 @@ func originalWarnings(b *catalog.Backup) []string {
 }
 
 // backups returns the plan's backups.
-func (p *Plan) backups() []*catalog.Backup {
-	out := make([]*catalog.Backup, len(p.Items))
-	for i, it := range p.Items {
+func (p *Plan) backups() []*catalog.Backup { return itemBackups(p.Items) }
+
+// itemBackups returns the backups of items.
+func itemBackups(items []*PlanItem) []*catalog.Backup {
+	out := make([]*catalog.Backup, len(items))
+	for i, it := range items {
 		out[i] = it.Backup
 	}
 	return out
