@@ -352,8 +352,8 @@ func (s *Service) keyGone(ctx context.Context, b *catalog.Backup, known *runRead
 
 // shreddedBackups returns the case's backups whose status record says
 // shredded; refuses if there are none. Whether the ledger records each
-// destruction is checked after (checkSubjects). The records a run wrote itself
-// (known) are not read again.
+// destruction is checked after (checkSubjects). The records a run wrote
+// itself (known) are not read again.
 func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *runReads) ([]*catalog.Backup, error) {
 	ids, err := s.catalog.HeldIDs(ctx, caseID)
 	if err != nil {

@@ -123,7 +123,21 @@ func TestShredRunSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("%s: re-run after kill at %v: %v\n%s", caseID, delay, err, out)
 		}
 		checkFinished(t, root, released, held)
+		checkListedOnce(t, root, released)
 		checkAttestation(t, filepath.Join(dir, caseID+"-rerun.json"), key+".pub", n)
+	}
+}
+
+// checkListedOnce: a kill at any point, and the re-run, list each
+// destruction in the ledger exactly once (a re-run lists what the verified
+// ledger lacks, and a killed run cannot have half-written an entry).
+func checkListedOnce(t *testing.T, v *shred.Service, released []*catalog.Backup) {
+	t.Helper()
+	listed := shredtest.DestroyedInLedger(t, v)
+	for _, b := range released {
+		if listed[b.ID] != 1 {
+			t.Fatalf("%s: its destruction is listed %d times in the ledger, want 1", b.ID, listed[b.ID])
+		}
 	}
 }
 
