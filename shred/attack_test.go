@@ -334,11 +334,19 @@ func mustBeGone(t *testing.T, paths ...string) {
 	}
 }
 
-// A hold record of another case that a compliance officer writes with a
-// plain API call after the plan keeps that backup out of the run's
-// attestation: the attestation reads other cases' hold records afresh,
-// though not the run's own case's records, which its plan found released.
-func TestAttestationReadsAnotherCasesHoldWrittenAfterThePlan(t *testing.T) {
+// A hold record that a compliance officer writes with a plain API call
+// after the plan keeps that backup out of the run's attestation, whether
+// it is another case's new record or the run's own case's record made
+// active again: every hold record is read again at signing.
+func TestAttestationReadsHoldsWrittenAfterThePlan(t *testing.T) {
+	for _, holder := range []string{"OTHER", "LATE"} {
+		t.Run(holder, func(t *testing.T) { checkLateHold(t, holder) })
+	}
+}
+
+// checkLateHold has holder's hold record on one of case LATE's two
+// released backups written after the plan, then runs that plan.
+func checkLateHold(t *testing.T, holder string) {
 	srv, adminV, complianceV := roles(t)
 	ctx := context.Background()
 	kept, _ := protect(t, adminV, []byte("kept out"))
@@ -351,7 +359,7 @@ func TestAttestationReadsAnotherCasesHoldWrittenAfterThePlan(t *testing.T) {
 		t.Fatalf("plan: %+v %v", plan, err)
 	}
 	comp := asRole(t, srv, vault.PolicyCompliance)
-	comp.mustWrite("holds/OTHER/"+kept.ID, map[string]any{"case": "OTHER", "backup": kept.ID,
+	comp.mustWrite("holds/"+holder+"/"+kept.ID, map[string]any{"case": holder, "backup": kept.ID,
 		"placedAt": catalog.Now().Format(time.RFC3339Nano), "placedBy": "plain API call"})
 	res, err := adminV.Run(ctx, admin0, plan, runOpts(t))
 	if !errors.Is(err, shred.ErrPartial) || res == nil || res.Attestation == nil {
@@ -360,7 +368,7 @@ func TestAttestationReadsAnotherCasesHoldWrittenAfterThePlan(t *testing.T) {
 	if got := attestedStatement(t, res.Attestation).Predicate.Backups; len(got) != 1 || got[0].BackupID != other.ID {
 		t.Fatalf("attested %+v, want only %s", got, other.ID)
 	}
-	if !strings.Contains(err.Error(), kept.ID) || !strings.Contains(err.Error(), "held by case(s) OTHER") {
+	if !strings.Contains(err.Error(), kept.ID) || !strings.Contains(err.Error(), "held by case(s) "+holder) {
 		t.Fatalf("the error does not name the held backup: %v", err)
 	}
 }

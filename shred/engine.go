@@ -110,8 +110,9 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // does not list is recorded then. Two operators may run at once: catalog
 // writes use check-and-set against the versions the plan read (a backup
 // changed since the plan is planned again before anything happens to it),
-// only the run that records a backup shredded writes its ledger entry, and
-// the other counts it as done.
+// only the run whose write records a backup shredded lists it in the
+// ledger (or a later run, if that one stopped first), and the other counts
+// it as done.
 func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOptions) (*RunResult, error) {
 	// Registrations are write-once: the run and its attestation read each
 	// one once (and none again if ctx carries the plan's cache).

@@ -9,7 +9,7 @@ import "github.com/cryptoshred/cryptoshred/shred/catalog"
 // earlier run destroyed and this run only recorded, say) are still read
 // afresh.
 type runReads struct {
-	recorded map[string]*catalog.Backup
+	shredded map[string]*catalog.Backup
 	readBack map[string]bool
 }
 
@@ -20,10 +20,10 @@ func (r *RunResult) reads() *runReads {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := &runReads{recorded: map[string]*catalog.Backup{}, readBack: r.readBack}
+	out := &runReads{shredded: map[string]*catalog.Backup{}, readBack: r.readBack}
 	for _, b := range r.Destroyed {
 		if r.readBack[b.ID] {
-			out.recorded[b.ID] = b
+			out.shredded[b.ID] = b
 		}
 	}
 	return out
@@ -47,7 +47,7 @@ func (k *runReads) record(id string) (*catalog.Backup, bool) {
 	if k == nil {
 		return nil, false
 	}
-	b, ok := k.recorded[id]
+	b, ok := k.shredded[id]
 	return b, ok
 }
 
