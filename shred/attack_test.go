@@ -383,12 +383,7 @@ func TestAttackShreddedRecordOfALiveKey(t *testing.T) {
 	openCase(t, complianceV, "ALIVE")
 	hold(t, complianceV, "ALIVE", b.ID)
 	closeCase(t, complianceV, "ALIVE")
-	raw := asRole(t, srv, vault.PolicyAdmin)
-	rec := raw.read("backups/" + b.ID)
-	rec["state"] = "shredded"
-	rec["destruction"] = map[string]any{"versionsDestroyed": []int{1}, "destroyedAt": "2026-11-28T10:00:00Z", "destroyedBy": "x",
-		"verification": "forged", "verifiedAt": "2026-11-28T10:00:00Z", "mountPresent": true, "ciphertextDeleted": true}
-	raw.mustWrite("backups/"+b.ID, rec)
+	writeShreddedRecord(asRole(t, srv, vault.PolicyAdmin), b.ID, "forged")
 	_, err := adminV.Attest(context.Background(), admin0, "ALIVE", runOpts(t).Attest)
 	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "its key "+b.Key+" is still in Vault") {
 		t.Fatalf("attest over a forged shredded record: %v", err)
@@ -396,4 +391,17 @@ func TestAttackShreddedRecordOfALiveKey(t *testing.T) {
 	if alive, _ := keyAlive(t, srv, b.Key); !alive {
 		t.Fatal("the key is gone")
 	}
+}
+
+// writeShreddedRecord rewrites backup id's status record with in's token,
+// through a plain Vault call, to say shredded, with a destruction whose
+// verification text is verification.
+func writeShreddedRecord(in insider, id, verification string) {
+	in.t.Helper()
+	now := catalog.Now().Format(time.RFC3339Nano)
+	rec := in.read("backups/" + id)
+	rec["state"] = string(catalog.StateShredded)
+	rec["destruction"] = map[string]any{"versionsDestroyed": []int{1}, "destroyedAt": now, "destroyedBy": "plain API call",
+		"verification": verification, "verifiedAt": now, "mountPresent": true, "ciphertextDeleted": true}
+	in.mustWrite("backups/"+id, rec)
 }

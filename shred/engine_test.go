@@ -258,11 +258,5 @@ func stopShredded(t *testing.T, raw insider, b *catalog.Backup) {
 	if err := os.Remove(b.Ciphertext.Path); err != nil {
 		t.Fatal(err)
 	}
-	now := catalog.Now().Format(time.RFC3339Nano)
-	rec := raw.read("backups/" + b.ID)
-	rec["state"] = string(catalog.StateShredded)
-	rec["destruction"] = map[string]any{"versionsDestroyed": []int{1}, "destroyedAt": now, "destroyedBy": "stopped run",
-		"verification": "key read after delete: not found; transit mount present", "verifiedAt": now,
-		"mountPresent": true, "ciphertextDeleted": true}
-	raw.mustWrite("backups/"+b.ID, rec)
+	writeShreddedRecord(raw, b.ID, "key read after delete: not found; transit mount present")
 }
