@@ -103,16 +103,19 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // ciphertext, records the result in the catalog and the ledger, and
 // issues and stores the signed attestation.
 //
-// Each backup moves released -> destroying -> shredded, each state
-// written before the next step starts, and one ledger entry then lists a
-// batch of shredded backups. A run killed at any point is finished by
-// running it again: a backup shredded earlier that the verified ledger
-// does not list is recorded then. Two operators may run at once: catalog
-// writes use check-and-set against the versions the plan read (a backup
-// changed since the plan is planned again before anything happens to it),
-// only the run whose write records a backup shredded lists it in the
-// ledger (or a later run, if that one stopped first), and the other counts
-// it as done.
+// Backups go in batches: the run records its intent for the batch
+// (catalog.Intent), deletes and reads back the keys, deletes the
+// ciphertexts, writes each status shredded, and one ledger entry then
+// lists the batch. A run killed at any point is finished by running it
+// again: a key gone whose intent is on record is recorded then, and so is
+// a backup shredded earlier that the verified ledger does not list. Two
+// operators may run at once: the shredded write is a check-and-set against
+// the version the plan read, so only the run whose write records a backup
+// shredded lists it in the ledger (or a later run, if that one stopped
+// first), and the other counts it as done. What may be deleted is decided
+// by Vault (a held key's latch stays closed) and by the plan; a status
+// changed after the plan (a grace period set meanwhile) does not stop a
+// confirmed run.
 func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOptions) (*RunResult, error) {
 	// Registrations are write-once: the run and its attestation read each
 	// one once (and none again if ctx carries the plan's cache).
@@ -172,12 +175,18 @@ func (s *Service) destroyDue(ctx context.Context, actor Actor, due []*PlanItem, 
 	if opts.Progress != nil && len(due) > 0 {
 		opts.Progress(0, len(due)) // starts the clock of a progress bar's rate and ETA
 	}
-	for chunk := range slices.Chunk(due, recordBatch()) {
-		toRecord <- s.destroyChunk(ctx, actor, chunk, opts, res, func() {
+	for start := 0; start < len(due); start += recordBatch() {
+		chunk := due[start:min(start+recordBatch(), len(due))]
+		mine, err := s.destroyChunk(ctx, actor, chunk, opts, res, func() {
 			if opts.Progress != nil {
 				opts.Progress(int(done.Add(1)), len(due))
 			}
 		})
+		if err != nil {
+			res.fail(itemErrors(itemIDs(due[start:]), err)...)
+			return
+		}
+		toRecord <- mine
 	}
 }
 
@@ -224,18 +233,22 @@ func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorde
 }
 
 // destroyChunk destroys a chunk of backups and returns those this run
-// recorded as shredded: keys deleted and read back in parallel, the mount
-// checked once, ciphertexts deleted with one directory sync each, then the
-// catalog updated.
-func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanItem, opts RunOptions, res *RunResult, tick func()) []*PlanItem {
+// recorded as shredded: its intent recorded, keys deleted and read back
+// in parallel, the mount checked once, ciphertexts deleted with one
+// directory sync each, then the catalog updated. An intent that cannot be
+// recorded is returned as the error, with nothing deleted.
+func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanItem, opts RunOptions, res *RunResult, tick func()) ([]*PlanItem, error) {
 	byID := itemsByID(chunk)
+	if err := s.recordIntent(ctx, actor, res.Case, chunk); err != nil {
+		return nil, err
+	}
 	gone, failed := forEach(ctx, slices.Sorted(maps.Keys(byID)), parallelism(opts), func(ctx context.Context, id string) error {
-		return s.destroyKey(ctx, actor, byID[id])
+		return s.destroyKey(ctx, byID[id])
 	})
-	res.fail(withoutDoneElsewhere(failed)...)
+	res.fail(failed...)
 	if err := s.keys.CheckMount(ctx); err != nil {
 		res.fail(itemErrors(gone, fmt.Errorf("could not confirm the transit mount after deleting the key: %w", err))...)
-		return nil
+		return nil, nil
 	}
 	res.readBackGone(gone)
 	items := pick(byID, gone)
@@ -253,13 +266,32 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 		return err
 	})
 	res.fail(failed...)
-	return mine
+	return mine, nil
 }
 
-// withoutDoneElsewhere drops the backups another run shredded meanwhile:
-// they are neither this run's nor failures.
-func withoutDoneElsewhere(failed []*ItemError) []*ItemError {
-	return slices.DeleteFunc(failed, func(e *ItemError) bool { return errors.Is(e, errDoneElsewhere) })
+// recordIntent records, before any key of chunk is deleted, which keys
+// the run is about to destroy (catalog.Intent), and only then gives each
+// backup its destruction. A backup whose key was already gone carries the
+// destruction its plan found.
+func (s *Service) recordIntent(ctx context.Context, actor Actor, caseID string, chunk []*PlanItem) error {
+	in := &catalog.Intent{Case: caseID, By: actor.String(), At: catalog.Now(), Versions: map[string][]int{}}
+	for _, it := range chunk {
+		if it.key != nil {
+			in.Versions[it.Backup.ID] = slices.Clone(it.key.Versions)
+		}
+	}
+	if len(in.Versions) == 0 {
+		return nil
+	}
+	if err := s.catalog.PutIntent(ctx, in); err != nil {
+		return err
+	}
+	for _, it := range chunk {
+		if it.key != nil {
+			it.Backup.Destruction = &catalog.Destruction{VersionsDestroyed: in.Versions[it.Backup.ID], DestroyedBy: in.By}
+		}
+	}
+	return nil
 }
 
 func itemsByID(items []*PlanItem) map[string]*PlanItem {
@@ -268,6 +300,14 @@ func itemsByID(items []*PlanItem) map[string]*PlanItem {
 		m[it.Backup.ID] = it
 	}
 	return m
+}
+
+func itemIDs(items []*PlanItem) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.Backup.ID
+	}
+	return out
 }
 
 func pick(byID map[string]*PlanItem, ids []string) []*PlanItem {
@@ -331,58 +371,13 @@ func itemErrors(ids []string, err error) []*ItemError {
 	return out
 }
 
-// errDoneElsewhere marks a backup another run shredded meanwhile.
-var errDoneElsewhere = errors.New("shredded by another run")
-
-// destroyKey takes one backup from released (or an interrupted
-// destroying) to a key deleted and read back as not found.
-func (s *Service) destroyKey(ctx context.Context, actor Actor, it *PlanItem) error {
-	if err := s.markDestroying(ctx, actor, it); err != nil {
-		return err
-	}
+// destroyKey deletes one backup's key (one already gone is not an error)
+// and reads it back as not found.
+func (s *Service) destroyKey(ctx context.Context, it *PlanItem) error {
 	if err := s.keys.DeleteKey(ctx, it.Backup.Key); err != nil {
 		return err
 	}
 	return s.verifyGone(ctx, it.Backup)
-}
-
-// markDestroying records the intent before the key is touched. The write
-// uses the version the plan read, so a change since the plan (a new hold,
-// another run) is seen before anything is destroyed.
-func (s *Service) markDestroying(ctx context.Context, actor Actor, it *PlanItem) error {
-	b := it.Backup
-	if b.State == catalog.StateDestroying && b.Destruction != nil {
-		return nil
-	}
-	versions := slices.Clone(it.key.Versions)
-	b.State = catalog.StateDestroying
-	b.Destruction = &catalog.Destruction{VersionsDestroyed: versions, DestroyedBy: actor.String()}
-	version, err := s.catalog.PutBackup(ctx, b, it.version)
-	if errors.Is(err, errs.ErrConflict) {
-		return s.reclaim(ctx, actor, it)
-	}
-	it.version = version
-	return err
-}
-
-// reclaim re-reads a backup that changed since the plan and carries on
-// only if it may still be destroyed.
-func (s *Service) reclaim(ctx context.Context, actor Actor, it *PlanItem) error {
-	held, err := s.catalog.ActiveHolds(ctx, []string{it.Backup.ID}, "")
-	if err != nil {
-		return err
-	}
-	fresh, err := s.planItem(ctx, it.Backup.ID, held[it.Backup.ID], catalog.Now())
-	switch {
-	case err != nil:
-		return err
-	case fresh.Action == ActionDone:
-		return errDoneElsewhere
-	case fresh.Action != ActionDestroy:
-		return errs.Refusedf("changed since the plan: %s", fresh.Reason)
-	}
-	*it = *fresh
-	return s.markDestroying(ctx, actor, it)
 }
 
 // verifyGone reads the key back: Vault must answer that it does not
@@ -464,21 +459,29 @@ func headerNames(key string) func(io.Reader) error {
 }
 
 // markShredded records the verified destruction and reports whether this
-// run did so. If another run recorded it first, that record stands.
+// run did so. The write is a check-and-set, so of two runs that destroyed
+// the same key only one records it (and lists it in the ledger). A status
+// changed since the plan by anything but another run's record (a grace
+// period set, an original's disposal recorded) keeps its changes and is
+// marked shredded: the key is gone.
 func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
-	b := *it.Backup
-	b.State = catalog.StateShredded
-	version, err := s.catalog.PutBackup(ctx, &b, it.version)
-	if err == nil {
-		*it.Backup, it.version = b, version
-		return true, nil
+	for range 3 {
+		b := *it.Backup
+		b.State = catalog.StateShredded
+		version, err := s.catalog.PutBackup(ctx, &b, it.version)
+		if err == nil {
+			*it.Backup, it.version = b, version
+			return true, nil
+		}
+		if !errors.Is(err, errs.ErrConflict) {
+			return false, err
+		}
+		cur, version, err := s.catalog.GetBackup(ctx, b.ID)
+		if err != nil || cur.State == catalog.StateShredded {
+			return false, err
+		}
+		cur.Destruction = b.Destruction
+		*it.Backup, it.version = *cur, version
 	}
-	if !errors.Is(err, errs.ErrConflict) {
-		return false, err
-	}
-	cur, _, err := s.catalog.GetBackup(ctx, b.ID)
-	if err == nil && cur.State != catalog.StateShredded {
-		err = fmt.Errorf("key destroyed and verified, but the catalog changed meanwhile (state %s): run again", cur.State)
-	}
-	return false, err
+	return false, errors.New("key destroyed and verified, but its catalog record kept changing meanwhile: run again")
 }

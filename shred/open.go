@@ -92,11 +92,11 @@ func (s *Service) checkRestore(ctx context.Context, req RestoreRequest) (*catalo
 	if !b.Registered {
 		return nil, fmt.Errorf("backup %s was never completely protected (state %s)", b.ID, b.State)
 	}
-	if b.State == catalog.StateShredded || b.State == catalog.StateDestroying {
-		// The status record may lie either way: ask Vault before refusing.
-		if key, err := s.keys.KeyInfo(ctx, b.Key); err != nil || key == nil {
-			return nil, errors.Join(err, fmt.Errorf("backup %s is %s: %w", b.ID, b.State, errs.ErrKeyDestroyed))
-		}
+	// The status record may lie either way, and a run stopped between a
+	// key's deletion and its shredded status leaves it saying released:
+	// Vault says whether the key exists, before an open is recorded.
+	if key, err := s.keys.KeyInfo(ctx, b.Key); err != nil || key == nil {
+		return nil, errors.Join(err, fmt.Errorf("backup %s (status %s): %w", b.ID, b.State, errs.ErrKeyDestroyed))
 	}
 	return b, nil
 }

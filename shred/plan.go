@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
@@ -56,7 +58,8 @@ func (p *Plan) Count(action string) int {
 // PlanShred works out, for every backup the case held, whether it would
 // be destroyed now or why not. It changes nothing. The case must be closed.
 // A hold record of another case, and Vault's view of each key, decide;
-// the status records only add grace periods and what was already done.
+// the status records only add grace periods and what was already done,
+// and the runs' intents what a stopped run began.
 func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*Plan, error) {
 	c, _, err := s.catalog.GetCase(ctx, caseID)
 	if err != nil {
@@ -77,8 +80,9 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 		return nil, err
 	}
 	spans := storageSpans(own)
+	intents := sync.OnceValues(func() (map[string]*catalog.Intent, error) { return s.catalog.CaseIntents(ctx, caseID) })
 	items, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*PlanItem, error) {
-		it, err := s.planItem(ctx, id, held[id], at)
+		it, err := s.planItem(ctx, id, held[id], at, intents)
 		if it != nil {
 			it.StorageHold = spans[id]
 		}
@@ -103,7 +107,9 @@ func storageSpans(holds []*catalog.Hold) map[string]*attest.Span {
 	return out
 }
 
-func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time) (*PlanItem, error) {
+// planItem plans backup id; intents returns the case's intents, read
+// once, when the first backup whose key is gone needs them.
+func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time, intents func() (map[string]*catalog.Intent, error)) (*PlanItem, error) {
 	b, version, err := s.catalog.GetBackup(ctx, id)
 	if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
 		return nil, err
@@ -124,13 +130,39 @@ func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at t
 		it.Action, it.Reason = ActionDone, "already shredded at "+b.Destruction.DestroyedAt.Format(time.RFC3339)
 		return it, nil
 	}
+	if it.key == nil {
+		return it, interrupted(it, intents)
+	}
 	it.Action, it.Reason = keyDecision(b, it.key)
-	if it.Action == ActionDestroy && b.State != catalog.StateDestroying {
+	if it.Action == ActionDestroy {
 		if w := s.ciphertextWarning(ctx, b); w != "" {
 			it.Warnings = append(it.Warnings, w)
 		}
 	}
 	return it, nil
+}
+
+// interrupted plans a backup whose key is gone and whose status does not
+// say shredded: a run that stopped after deleting the key left either its
+// intent (catalog.Intent) or, before intents, the status destroying; the
+// destruction is then finished. A key gone without either is not this
+// tool's doing and is reported.
+func interrupted(it *PlanItem, intents func() (map[string]*catalog.Intent, error)) error {
+	b := it.Backup
+	if b.State != catalog.StateDestroying || b.Destruction == nil {
+		byID, err := intents()
+		if err != nil {
+			return fmt.Errorf("failed to read the intents of earlier runs: %w", err)
+		}
+		in := byID[b.ID]
+		if in == nil {
+			it.Action, it.Reason = ActionSkip, "key "+b.Key+" is not in Vault, but no run recorded that it would destroy it: investigate"
+			return nil
+		}
+		b.Destruction = &catalog.Destruction{VersionsDestroyed: slices.Clone(in.Versions[b.ID]), DestroyedBy: in.By}
+	}
+	it.Action, it.Reason = ActionDestroy, "key already gone from Vault: verify and record the interrupted destruction"
+	return nil
 }
 
 // skipReason says why destruction is ruled out now, or "" if it is not:
@@ -160,13 +192,9 @@ func skipReason(b *catalog.Backup, heldBy []string, at time.Time) string {
 	return ""
 }
 
-// keyDecision decides from Vault's view of the key.
+// keyDecision decides from Vault's view of a key that is present.
 func keyDecision(b *catalog.Backup, key *KeyInfo) (string, string) {
 	switch {
-	case key == nil && b.State == catalog.StateDestroying && b.Destruction != nil:
-		return ActionDestroy, "key already gone from Vault: verify and record the interrupted destruction"
-	case key == nil:
-		return ActionSkip, "key " + b.Key + " is not in Vault, but the catalog never recorded its destruction: investigate"
 	case key.Shreddable() != nil:
 		return ActionSkip, key.Shreddable().Error()
 	case !key.DeletionAllowed:

@@ -36,15 +36,32 @@ func FuzzPlanFromRecord(f *testing.F) {
 		_ = skipReason(&b, nil, now)
 		_ = skipReason(&b, []string{"OTHER"}, now)
 		_ = originalWarnings(&b)
-		for _, key := range []*KeyInfo{nil, {Name: b.Key}, {Name: b.Key, DeletionAllowed: true}, {Name: b.Key, Exportable: true}} {
+		for _, key := range []*KeyInfo{{Name: b.Key}, {Name: b.Key, DeletionAllowed: true}, {Name: b.Key, Exportable: true}} {
 			action, reason := keyDecision(&b, key)
 			if action == "" || reason == "" {
 				t.Fatalf("no decision for %q with key %+v", data, key)
 			}
 		}
+		checkInterrupted(t, b)
 		if b.Destruction != nil {
 			facts := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}}
 			_, _ = attestBackup(&b, facts, attest.KeyStore{SnapshotRetention: "1h"}, "x.age")
 		}
 	})
+}
+
+// checkInterrupted plans b as if its key were gone: without an intent, it
+// is finished only if its status is an older run's destroying with a
+// destruction; with one, always.
+func checkInterrupted(t *testing.T, b catalog.Backup) {
+	older := b.State == catalog.StateDestroying && b.Destruction != nil
+	for _, intents := range []map[string]*catalog.Intent{{}, {b.ID: {Case: "C", Versions: map[string][]int{b.ID: {1}}}}} {
+		c := b
+		it := &PlanItem{Backup: &c}
+		err := interrupted(it, func() (map[string]*catalog.Intent, error) { return intents, nil })
+		finish := older || intents[b.ID] != nil
+		if err != nil || (it.Action == ActionDestroy) != finish || it.Reason == "" || (finish && c.Destruction == nil) {
+			t.Fatalf("key gone, intents %v: %q planned %s (%s), %v", intents, b.State, it.Action, it.Reason, err)
+		}
+	}
 }

@@ -102,11 +102,11 @@ func TestShredRunFailover(t *testing.T) {
 			"--vault-snapshot-retention", "720h", "-o", filepath.Join(dir, out))
 	}
 	code, out := killLeaderDuring(t, c, run("killed.json"), func() bool {
-		b, _, err := root.GetBackup(context.Background(), first.ID)
-		return err == nil && b.State != catalog.StateReleased
+		key, err := root.KeyInfo(context.Background(), first.Key)
+		return err == nil && key == nil
 	})
 	t.Logf("shred run through the failover: exit %d\n%s", code, lastLines(out, 4))
-	checkAfterKill(t, root, released, held)
+	checkAfterKill(t, root, "FAILOVER", released, held)
 	if out, err := run("rerun.json").CombinedOutput(); err != nil {
 		t.Fatalf("re-run after failover: %v\n%s", err, out)
 	}

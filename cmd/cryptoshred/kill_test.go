@@ -118,7 +118,7 @@ func TestShredRunSurvivesSIGKILL(t *testing.T) {
 		caseID := fmt.Sprintf("KILL-%02d", i)
 		released, held := killCase(t, root, dir, caseID, n)
 		killAfter(t, run(caseID, caseID+"-killed.json", "--parallel", "4"), delay)
-		checkAfterKill(t, root, released, held)
+		checkAfterKill(t, root, caseID, released, held)
 		if out, err := run(caseID, caseID+"-rerun.json").CombinedOutput(); err != nil {
 			t.Fatalf("%s: re-run after kill at %v: %v\n%s", caseID, delay, err, out)
 		}
@@ -163,25 +163,48 @@ func killAfter(t *testing.T, cmd *exec.Cmd, delay time.Duration) {
 }
 
 // checkAfterKill: a backup recorded shredded has no key; a backup without
-// a key is known to be destroying or shredded; the held key is intact.
-func checkAfterKill(t *testing.T, v *shred.Service, released []*catalog.Backup, held *catalog.Backup) {
+// a key is shredded, or the plan finishes its interrupted destruction (it
+// is not lost track of); the held key is intact.
+func checkAfterKill(t *testing.T, v *shred.Service, caseID string, released []*catalog.Backup, held *catalog.Backup) {
 	t.Helper()
 	states := map[string]int{}
 	defer func() { t.Logf("at the kill: %v", states) }()
 	listed := shredtest.DestroyedInLedger(t, v)
+	plan := planActions(t, v, caseID)
 	for _, b := range released {
 		got, key := backupAndKey(t, v, b)
-		states[string(got.State)+listedSuffix(listed[b.ID])]++
+		states[string(got.State)+keySuffix(key)+listedSuffix(listed[b.ID])]++
 		if got.State == catalog.StateShredded && key != nil {
 			t.Fatalf("%s recorded shredded but its key is still in Vault", b.ID)
 		}
-		if key == nil && got.State != catalog.StateDestroying && got.State != catalog.StateShredded {
-			t.Fatalf("%s: key gone but catalog says %s (lost track)", b.ID, got.State)
+		if key == nil && got.State != catalog.StateShredded && plan[b.ID].Action != shred.ActionDestroy {
+			t.Fatalf("%s: key gone, catalog says %s and the plan says %s: %s (lost track)", b.ID, got.State, plan[b.ID].Action, plan[b.ID].Reason)
 		}
 	}
 	if _, key := backupAndKey(t, v, held); key == nil {
 		t.Fatalf("held backup %s lost its key", held.ID)
 	}
+}
+
+// planActions plans caseID's destruction and returns its items by backup.
+func planActions(t *testing.T, v *shred.Service, caseID string) map[string]*shred.PlanItem {
+	t.Helper()
+	plan, err := v.PlanShred(context.Background(), caseID, catalog.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*shred.PlanItem{}
+	for _, it := range plan.Items {
+		out[it.Backup.ID] = it
+	}
+	return out
+}
+
+func keySuffix(key *shred.KeyInfo) string {
+	if key == nil {
+		return "+key-gone"
+	}
+	return ""
 }
 
 func checkFinished(t *testing.T, v *shred.Service, released []*catalog.Backup, held *catalog.Backup) {

@@ -284,7 +284,7 @@ func TestVaultStoppedDuringCloseAndShred(t *testing.T) {
 			t.Fatalf("%s: close after restart: exit %d\n%s", caseID, code, out)
 		}
 		e.stopDuring(e.shredRun(caseID), shredTime*time.Duration(i)/points)
-		checkAfterKill(t, root, released, held)
+		checkAfterKill(t, root, caseID, released, held)
 		e.must(e.shredRun(caseID))
 		checkFinished(t, root, released, held)
 	}

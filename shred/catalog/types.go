@@ -10,8 +10,10 @@ import (
 // State is where a backup is in its lifecycle.
 type State string
 
-// The lifecycle of DESIGN.md. Protecting and Destroying are intents written
-// before the step they name, so a crash never leaves a backup unaccounted.
+// The lifecycle of DESIGN.md. Protecting is an intent written before the
+// step it names, so a crash never leaves a backup unaccounted. Destroying
+// is what versions before the runs' intents (Intent) wrote before deleting
+// a key; it is still read, and no longer written.
 const (
 	StateProtecting State = "protecting"
 	StateProtected  State = "protected"

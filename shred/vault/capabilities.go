@@ -38,14 +38,14 @@ func policyPath(path string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(path, "preflight/"+preflightKey, "*"), preflightKey, "*")
 }
 
-// RequireAdmin checks the capabilities protect and shred need. The size
-// markers' path is the newest, so a policy an older init wrote is
+// RequireAdmin checks the capabilities protect and shred need. The shred
+// runs' intents are the newest path, so a policy an older init wrote is
 // refused here, before anything is written.
 func (v *Client) RequireAdmin(ctx context.Context, keyCaps ...string) error {
 	if err := v.require(ctx, PolicyAdmin, v.kvData("backups/"+preflightKey), "create", "update"); err != nil {
 		return err
 	}
-	if err := v.require(ctx, PolicyAdmin, v.kvData("plaintext-sizes/"+preflightKey), "create"); err != nil {
+	if err := v.require(ctx, PolicyAdmin, v.kvData("intents/preflight/"+preflightKey), "create"); err != nil {
 		return err
 	}
 	return v.require(ctx, PolicyAdmin, v.keyPath(preflightKey), keyCaps...)

@@ -67,6 +67,14 @@ path "cryptoshred/data/backups/*" {
   capabilities = ["create", "update", "read"]
 }
 
+# A shred run records, once per batch and before deleting its keys, which
+# keys it is about to destroy: the next run finishes recording a
+# destruction that a stopped run left half done. Created once, never
+# updated.
+path "cryptoshred/data/intents/*" {
+  capabilities = ["create", "read"]
+}
+
 path "cryptoshred/data/attestations/*" {
   capabilities = ["create", "read"]
 }

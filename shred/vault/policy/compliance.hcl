@@ -70,6 +70,12 @@ path "cryptoshred/data/ledger/head" {
   capabilities = ["create", "update", "read"]
 }
 
+# The shred runs' intents: plans made with this token (shred cancel)
+# finish what a stopped run began, as the admin's do.
+path "cryptoshred/data/intents/*" {
+  capabilities = ["read"]
+}
+
 path "cryptoshred/data/attestations/*" {
   capabilities = ["read"]
 }
