@@ -106,7 +106,8 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // Backups go in batches: the run records its intent for the batch
 // (catalog.Intent), deletes and reads back the keys, deletes the
 // ciphertexts, writes each status shredded, and one ledger entry then
-// lists the batch. A run killed at any point is finished by running it
+// lists the batch; the statuses and the entry of one batch are written
+// while the next batch's keys are deleted. A run killed at any point is finished by running it
 // again: a key gone whose intent is on record is recorded then, and so is
 // a backup shredded earlier that the verified ledger does not list. Two
 // operators may run at once: the shredded write is a check-and-set against
@@ -154,10 +155,10 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	if err != nil {
 		return nil, err
 	}
-	toRecord, recorded := s.recorder(ctx, actor, res)
+	toRecord, recorded := s.recorder(ctx, actor, opts, res)
 	s.destroyDue(ctx, actor, due, opts, res, toRecord)
 	for chunk := range slices.Chunk(unrecorded, recordBatch()) {
-		toRecord <- chunk
+		toRecord <- batch{items: chunk}
 	}
 	close(toRecord)
 	<-recorded
@@ -168,25 +169,26 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 // recordBatch is how many backups one batch destroys and records.
 func recordBatch() int { return min(ledgerBatch, ledgerIDsPerEntry) }
 
-// destroyDue destroys due one batch at a time and sends each batch this
-// run shredded to toRecord.
-func (s *Service) destroyDue(ctx context.Context, actor Actor, due []*PlanItem, opts RunOptions, res *RunResult, toRecord chan<- []*PlanItem) {
+// destroyDue destroys due one batch at a time and sends each batch's
+// backups whose keys it verified gone to toRecord, to be marked shredded
+// and listed while it destroys the next batch.
+func (s *Service) destroyDue(ctx context.Context, actor Actor, due []*PlanItem, opts RunOptions, res *RunResult, toRecord chan<- batch) {
 	var done atomic.Int64
 	if opts.Progress != nil && len(due) > 0 {
 		opts.Progress(0, len(due)) // starts the clock of a progress bar's rate and ETA
 	}
 	for start := 0; start < len(due); start += recordBatch() {
 		chunk := due[start:min(start+recordBatch(), len(due))]
-		mine, err := s.destroyChunk(ctx, actor, chunk, opts, res, func() {
-			if opts.Progress != nil {
-				opts.Progress(int(done.Add(1)), len(due))
-			}
-		})
+		gone, err := s.destroyChunk(ctx, actor, chunk, opts, res)
 		if err != nil {
 			res.fail(itemErrors(itemIDs(due[start:]), err)...)
 			return
 		}
-		toRecord <- mine
+		toRecord <- batch{items: gone, mark: true, tick: func() {
+			if opts.Progress != nil {
+				opts.Progress(int(done.Add(1)), len(due))
+			}
+		}}
 	}
 }
 
@@ -232,12 +234,12 @@ func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorde
 	return unrecorded, leftover, nil
 }
 
-// destroyChunk destroys a chunk of backups and returns those this run
-// recorded as shredded: its intent recorded, keys deleted and read back
-// in parallel, the mount checked once, ciphertexts deleted with one
-// directory sync each, then the catalog updated. An intent that cannot be
-// recorded is returned as the error, with nothing deleted.
-func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanItem, opts RunOptions, res *RunResult, tick func()) ([]*PlanItem, error) {
+// destroyChunk destroys a chunk of backups and returns those whose keys
+// it verified gone: its intent recorded, keys deleted and read back in
+// parallel, the mount checked once, ciphertexts deleted with one
+// directory sync each. An intent that cannot be recorded is returned as
+// the error, with nothing deleted.
+func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanItem, opts RunOptions, res *RunResult) ([]*PlanItem, error) {
 	byID := itemsByID(chunk)
 	if err := s.recordIntent(ctx, actor, res.Case, chunk); err != nil {
 		return nil, err
@@ -253,9 +255,16 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 	res.readBackGone(gone)
 	items := pick(byID, gone)
 	s.deleteCiphertexts(ctx, items)
+	return items, nil
+}
+
+// markBatch marks items shredded in parallel and returns those this run
+// recorded (not another run's).
+func (s *Service) markBatch(ctx context.Context, items []*PlanItem, opts RunOptions, res *RunResult, tick func()) []*PlanItem {
+	byID := itemsByID(items)
 	var mu sync.Mutex
 	var mine []*PlanItem
-	_, failed = forEach(ctx, gone, parallelism(opts), func(ctx context.Context, id string) error {
+	_, failed := forEach(ctx, itemIDs(items), parallelism(opts), func(ctx context.Context, id string) error {
 		defer tick()
 		ours, err := s.markShredded(ctx, byID[id])
 		if ours {
@@ -266,7 +275,7 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 		return err
 	})
 	res.fail(failed...)
-	return mine, nil
+	return mine
 }
 
 // recordIntent records, before any key of chunk is deleted, which keys
@@ -318,16 +327,29 @@ func pick(byID map[string]*PlanItem, ids []string) []*PlanItem {
 	return out
 }
 
+// batch is what the recorder records: backups whose keys this run
+// verified gone, marked shredded first (mark; tick after each), or
+// backups an earlier run shredded.
+type batch struct {
+	items []*PlanItem
+	mark  bool
+	tick  func()
+}
+
 // recorder records, one batch after another and in the order sent, the
 // batches sent on the returned channel, while the caller destroys the
 // next batch; the second channel is closed once the first is closed and
-// every batch sent is recorded. Each batch is marked shredded before its
-// ledger entry is written.
-func (s *Service) recorder(ctx context.Context, actor Actor, res *RunResult) (chan<- []*PlanItem, <-chan struct{}) {
-	in, done := make(chan []*PlanItem, 1), make(chan struct{})
+// every batch sent is recorded. A batch's backups are marked shredded
+// before its ledger entry is written.
+func (s *Service) recorder(ctx context.Context, actor Actor, opts RunOptions, res *RunResult) (chan<- batch, <-chan struct{}) {
+	in, done := make(chan batch, 1), make(chan struct{})
 	go func() {
 		defer close(done)
-		for items := range in {
+		for b := range in {
+			items := b.items
+			if b.mark {
+				items = s.markBatch(ctx, items, opts, res, b.tick)
+			}
 			s.record(ctx, actor, items, res)
 		}
 	}()

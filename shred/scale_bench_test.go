@@ -83,7 +83,8 @@ func initService(b *testing.B, c *api.Client) *shred.Service {
 // RunShred (plan, destroy, verify, ciphertexts, catalog, ledger,
 // attestation, signing), and measures on the same server, just before and
 // just after the run, the raw ceiling of the per-key Vault work: delete
-// and read back with 16 clients and no other logic. It prints the ratio
+// and read back with 16, 32 and 64 clients (the best counts) and no
+// other logic. It prints the ratio
 // to the mean of the two, and both: one measurement after the run alone
 // varied twofold between sessions.
 func BenchmarkShredVsCeiling(b *testing.B) {
@@ -97,7 +98,7 @@ func BenchmarkShredVsCeiling(b *testing.B) {
 				c, ct := countingClient(b, target.client())
 				v := initService(b, c)
 				setupCase(b, v, "BENCH", n)
-				before := deleteCeiling(b, c, min(n, 2000), 16)
+				before := deleteCeiling(b, c, min(n, 2000))
 				ct.reset()
 				start := time.Now()
 				res, err := v.RunShred(context.Background(), admin, "BENCH", runOpts(b))
@@ -107,12 +108,12 @@ func BenchmarkShredVsCeiling(b *testing.B) {
 					b.Fatalf("shred: %d destroyed, %v", len(res.Destroyed), err)
 				}
 				rate := float64(n) / elapsed.Seconds()
-				after := deleteCeiling(b, c, min(n, 2000), 16)
+				after := deleteCeiling(b, c, min(n, 2000))
 				ceiling := (before + after) / 2
 				b.ReportMetric(rate, "backups/s")
 				b.ReportMetric(ceiling, "ceiling-keys/s")
 				b.ReportMetric(rate/ceiling, "x-ceiling")
-				fmt.Printf("%s: shred run of %d backups in %v = %.0f/s; raw delete+read-back ceiling (16 clients) %.0f keys/s (%.0f before the run, %.0f after); ratio %.2fx\n",
+				fmt.Printf("%s: shred run of %d backups in %v = %.0f/s; raw delete+read-back ceiling (best of 16, 32 and 64 clients) %.0f keys/s (%.0f before the run, %.0f after); ratio %.2fx\n",
 					target.name, n, elapsed.Round(time.Millisecond), rate, ceiling, before, after, rate/ceiling)
 				fmt.Printf("%s: shred run, %s\n", target.name, runRequests)
 			}
@@ -120,13 +121,20 @@ func BenchmarkShredVsCeiling(b *testing.B) {
 	}
 }
 
-// deleteCeiling is vaulttest.DeleteCeiling, fatal on error.
-func deleteCeiling(b *testing.B, c *api.Client, n, clients int) float64 {
-	rate, err := vaulttest.DeleteCeiling(context.Background(), c, c, vault.DefaultMounts.Transit, n, clients)
-	if err != nil {
-		b.Fatal(err)
+// deleteCeiling is the best of vaulttest.DeleteCeiling with 16, 32 and
+// 64 clients: Vault's capacity, not that of the run's concurrency (up to
+// 64 requests in flight: one batch's deletes beside the previous batch's
+// status writes); fatal on error.
+func deleteCeiling(b *testing.B, c *api.Client, n int) float64 {
+	best := 0.0
+	for _, clients := range []int{16, 32, 64} {
+		rate, err := vaulttest.DeleteCeiling(context.Background(), c, c, vault.DefaultMounts.Transit, n, clients)
+		if err != nil {
+			b.Fatal(err)
+		}
+		best = max(best, rate)
 	}
-	return rate
+	return best
 }
 
 func each(b *testing.B, n, limit int, fn func(int) error) {

@@ -67,30 +67,39 @@ func benchShredCommands(b *testing.B, name string, srv *vaulttest.Server, n int)
 	parts := attestationFiles(b, files.out)
 	verify := timeCommand(b, exec.Command(os.Args[0], append([]string{"attest", "verify", "--key", files.key + ".pub"}, parts...)...))
 	rate := float64(n) / run.took.Seconds()
-	role, rootMean := (before[1]+after[1])/2, (before[0]+after[0])/2
+	at16, best, root16 := (before.at16+after.at16)/2, (before.best+after.best)/2, (before.root16+after.root16)/2
 	b.ReportMetric(rate, "backups/s")
-	b.ReportMetric(rate/role, "x-ceiling")
+	b.ReportMetric(rate/at16, "x-ceiling")
+	b.ReportMetric(rate/best, "x-ceiling-best")
 	b.ReportMetric(float64(run.peakKiB>>10), "run-peak-MiB")
 	fmt.Printf("%s, %d backups, whole processes with a backup-admin token: shred plan %v and %v (peak RSS %d MiB; %v with Vault's default policy on the token); "+
 		"shred run %v = %.0f backups/s (peak RSS %d MiB); attest verify of %d file(s) %v (peak RSS %d MiB)\n",
 		name, n, plan.took.Round(time.Millisecond), planAgain.took.Round(time.Millisecond), plan.peakKiB>>10, planDefault.took.Round(time.Millisecond),
 		run.took.Round(time.Millisecond), rate, run.peakKiB>>10, len(parts), verify.took.Round(time.Millisecond), verify.peakKiB>>10)
-	fmt.Printf("%s: raw delete+read-back ceiling (16 clients), before / after the run: backup-admin token %.0f / %.0f keys/s, root token %.0f / %.0f; "+
-		"shred run at %.2fx the backup-admin ceiling, %.2fx the root one\n",
-		name, before[1], after[1], before[0], after[0], rate/role, rate/rootMean)
+	fmt.Printf("%s: raw delete+read-back ceiling, before / after the run: backup-admin token with 16 clients %.0f / %.0f keys/s, best of 16, 32 and 64 clients %.0f / %.0f; "+
+		"root token with 16 clients %.0f / %.0f; shred run at %.2fx the backup-admin 16-client ceiling, %.2fx its best, %.2fx the root one\n",
+		name, before.at16, after.at16, before.best, after.best, before.root16, after.root16, rate/at16, rate/best, rate/root16)
 }
 
-// ceilings measures the delete + read-back ceiling with the root token and
-// with token.
-func ceilings(b *testing.B, srv *vaulttest.Server, root *api.Client, token string, n int) [2]float64 {
-	var out [2]float64
-	for i, c := range []*api.Client{root, srv.Client(b, token)} {
-		rate, err := vaulttest.DeleteCeiling(context.Background(), root, c, vault.DefaultMounts.Transit, min(n, 2000), 16)
+// ceiling is the raw delete + read-back ceiling with token: with 16
+// clients, as the issue measured it, and the best of 16, 32 and 64 (Vault
+// on Raft serves more with more clients, and a run has up to 64 requests
+// in flight: one batch's deletes beside the previous batch's status
+// writes); root16 is the root token's with 16 clients.
+type ceiling struct{ at16, best, root16 float64 }
+
+// ceilings measures the ceilings of ceiling.
+func ceilings(b *testing.B, srv *vaulttest.Server, root *api.Client, token string, n int) ceiling {
+	measure := func(c *api.Client, clients int) float64 {
+		rate, err := vaulttest.DeleteCeiling(context.Background(), root, c, vault.DefaultMounts.Transit, min(n, 2000), clients)
 		if err != nil {
 			b.Fatal(err)
 		}
-		out[i] = rate
+		return rate
 	}
+	c := srv.Client(b, token)
+	out := ceiling{at16: measure(c, 16), root16: measure(root, 16)}
+	out.best = max(out.at16, measure(c, 32), measure(c, 64))
 	return out
 }
 
