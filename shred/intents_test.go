@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cryptoshred/cryptoshred/internal/shredtest"
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -42,7 +43,7 @@ func TestRunFinishesADestructionAStoppedRunBegan(t *testing.T) {
 		}
 	}
 	for _, planner := range []*shred.Service{v, roleVault(t, srv, vault.PolicyCompliance)} {
-		checkBegunPlan(t, planByID(t, planner, "BEGUN"), begun, vanished, untouched, older)
+		checkBegunPlan(t, shredtest.PlanByID(t, planner, "BEGUN"), begun, vanished, untouched, older)
 	}
 	checkOpenRefused(t, v, begun)
 	if _, err := v.Schedule(ctx, admin, "BEGUN", 0); err != nil {
@@ -119,38 +120,20 @@ func intentRecord(caseID, id string) map[string]any {
 	return map[string]any{"case": caseID, "by": "stopped run", "at": catalog.Now(), "versions": map[string]any{id: []int{1}}}
 }
 
-func planByID(t *testing.T, v *shred.Service, caseID string) map[string]*shred.PlanItem {
-	t.Helper()
-	plan, err := v.PlanShred(context.Background(), caseID, catalog.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*shred.PlanItem{}
-	for _, it := range plan.Items {
-		out[it.Backup.ID] = it
-	}
-	return out
-}
-
 // A backup-admin token whose policy an older init wrote may not record
 // intents: the run is refused before any key is destroyed, and says what
 // is missing.
 func TestRunRefusesAnAdminPolicyWithoutIntents(t *testing.T) {
 	srv, v := newVault(t)
 	backups := closedCase(t, v, "OLDPOLICY", 2)
-	sys := srv.Root(t).Sys()
-	current, err := sys.GetPolicy(vault.PolicyAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	older := regexp.MustCompile(`(?s)path "cryptoshred/data/intents/\*" \{.*?\}\n`).ReplaceAllString(current, "")
-	if older == current {
-		t.Fatal("the admin policy has no intents path")
-	}
-	if err := sys.PutPolicy("admin-before-intents", older); err != nil {
-		t.Fatal(err)
-	}
-	_, err = roleVault(t, srv, "admin-before-intents").RunShred(context.Background(), admin, "OLDPOLICY", runOpts(t))
+	putAdminVariant(t, srv, "admin-before-intents", func(current string) string {
+		older := regexp.MustCompile(`(?s)path "cryptoshred/data/intents/\*" \{.*?\}\n`).ReplaceAllString(current, "")
+		if older == current {
+			t.Fatal("the admin policy has no intents path")
+		}
+		return older
+	})
+	_, err := roleVault(t, srv, "admin-before-intents").RunShred(context.Background(), admin, "OLDPOLICY", runOpts(t))
 	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "intents/*") {
 		t.Fatalf("run with the older policy: %v", err)
 	}
@@ -167,15 +150,9 @@ func TestRunRefusesAnAdminPolicyWithoutIntents(t *testing.T) {
 func TestRunDeletesNothingWithoutItsIntent(t *testing.T) {
 	srv, v := newVault(t)
 	backups := closedCase(t, v, "NOINTENT", 3)
-	sys := srv.Root(t).Sys()
-	current, err := sys.GetPolicy(vault.PolicyAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	denied := current + "\npath \"cryptoshred/data/intents/NOINTENT/*\" {\n  capabilities = [\"deny\"]\n}\n"
-	if err := sys.PutPolicy("admin-without-intents-here", denied); err != nil {
-		t.Fatal(err)
-	}
+	putAdminVariant(t, srv, "admin-without-intents-here", func(current string) string {
+		return current + "\npath \"cryptoshred/data/intents/NOINTENT/*\" {\n  capabilities = [\"deny\"]\n}\n"
+	})
 	res, err := roleVault(t, srv, "admin-without-intents-here").RunShred(context.Background(), admin, "NOINTENT", runOpts(t))
 	if err == nil || res == nil || len(res.Destroyed) != 0 || len(res.Failed) != 3 || !strings.Contains(err.Error(), "keys about to be destroyed") {
 		t.Fatalf("run that could not record its intent: %+v %v", res, err)
@@ -184,5 +161,19 @@ func TestRunDeletesNothingWithoutItsIntent(t *testing.T) {
 		if alive, _ := keyAlive(t, srv, b.Key); !alive {
 			t.Fatalf("key %s destroyed without an intent on record", b.Key)
 		}
+	}
+}
+
+// putAdminVariant installs, as policy name, the admin policy that init
+// wrote changed by edit.
+func putAdminVariant(t *testing.T, srv *vaulttest.Server, name string, edit func(string) string) {
+	t.Helper()
+	sys := srv.Root(t).Sys()
+	current, err := sys.GetPolicy(vault.PolicyAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.PutPolicy(name, edit(current)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -170,7 +170,7 @@ func checkAfterKill(t *testing.T, v *shred.Service, caseID string, released []*c
 	states := map[string]int{}
 	defer func() { t.Logf("at the kill: %v", states) }()
 	listed := shredtest.DestroyedInLedger(t, v)
-	plan := planActions(t, v, caseID)
+	plan := shredtest.PlanByID(t, v, caseID)
 	for _, b := range released {
 		got, key := backupAndKey(t, v, b)
 		states[string(got.State)+keySuffix(key)+listedSuffix(listed[b.ID])]++
@@ -184,20 +184,6 @@ func checkAfterKill(t *testing.T, v *shred.Service, caseID string, released []*c
 	if _, key := backupAndKey(t, v, held); key == nil {
 		t.Fatalf("held backup %s lost its key", held.ID)
 	}
-}
-
-// planActions plans caseID's destruction and returns its items by backup.
-func planActions(t *testing.T, v *shred.Service, caseID string) map[string]*shred.PlanItem {
-	t.Helper()
-	plan, err := v.PlanShred(context.Background(), caseID, catalog.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*shred.PlanItem{}
-	for _, it := range plan.Items {
-		out[it.Backup.ID] = it
-	}
-	return out
 }
 
 func keySuffix(key *shred.KeyInfo) string {

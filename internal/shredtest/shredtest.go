@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
@@ -33,4 +34,19 @@ func InLedger(v *shred.Service, kind string) (map[string]int, error) {
 		}
 	}
 	return counts, err
+}
+
+// PlanByID plans caseID's destruction now and returns its items by
+// backup id.
+func PlanByID(t testing.TB, v *shred.Service, caseID string) map[string]*shred.PlanItem {
+	t.Helper()
+	plan, err := v.PlanShred(context.Background(), caseID, catalog.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*shred.PlanItem{}
+	for _, it := range plan.Items {
+		out[it.Backup.ID] = it
+	}
+	return out
 }
