@@ -335,7 +335,7 @@ func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy 
 	case !gone:
 		return "its key " + b.Key + " is still in Vault, so the catalog's record of its destruction is false", nil
 	case !facts.destroyed[b.ID]:
-		return "the verified ledger records no destruction of its key (if a run stopped before recording it, shred run records it)", nil
+		return "the verified ledger records no destruction of its key yet (another shred run may be recording it now; once none is running, shred run records it)", nil
 	}
 	return "", nil
 }

@@ -168,7 +168,12 @@ func TestTwoConcurrentRunsDoTheWorkOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		checkConcurrentRunError(t, err, results[1-i])
+		if results[i] == nil {
+			t.Fatalf("run %d: no result: %v", i, err)
+		}
+	}
+	for i, err := range errs {
+		checkConcurrentRun(t, results[i], err, results[1-i])
 	}
 	if n := len(results[0].Destroyed) + len(results[1].Destroyed); n != 40 {
 		t.Fatalf("runs destroyed %d + %d backups, want 40 in all", len(results[0].Destroyed), len(results[1].Destroyed))
@@ -185,17 +190,29 @@ func TestTwoConcurrentRunsDoTheWorkOnce(t *testing.T) {
 	}
 }
 
-// checkConcurrentRunError accepts a run's error only if its attestation
-// left out nothing but backups the other run destroyed and had not listed
-// in the ledger yet when this one signed (that run lists and attests
-// them).
-func checkConcurrentRunError(t *testing.T, err error, other *shred.RunResult) {
+// checkConcurrentRun requires a run's attestation to cover what the run
+// destroyed, and accepts its error only if the attestation left out
+// nothing but backups the other run destroyed and had not listed in the
+// ledger yet when this one signed (that run lists and attests them), or
+// if the run destroyed nothing at all.
+func checkConcurrentRun(t *testing.T, res *shred.RunResult, err error, other *shred.RunResult) {
 	t.Helper()
-	var batch *shred.BatchError
-	if err == nil || (errors.Is(err, shred.ErrRefused) && !errors.As(err, &batch)) {
-		return
+	if len(res.Destroyed) > 0 {
+		attested := map[string]bool{}
+		for _, b := range attestedStatement(t, res.Attestation).Predicate.Backups {
+			attested[b.BackupID] = true
+		}
+		for _, b := range res.Destroyed {
+			if !attested[b.ID] {
+				t.Fatalf("%s destroyed by a run whose attestation leaves it out (%v)", b.ID, err)
+			}
+		}
 	}
-	if !errors.As(err, &batch) {
+	var batch *shred.BatchError
+	switch {
+	case err == nil || (len(res.Destroyed) == 0 && errors.Is(err, shred.ErrRefused)):
+		return
+	case !errors.As(err, &batch):
 		t.Fatalf("concurrent run: %v", err)
 	}
 	theirs := map[string]bool{}

@@ -83,7 +83,7 @@ func initService(b *testing.B, c *api.Client) *shred.Service {
 // RunShred (plan, destroy, verify, ciphertexts, catalog, ledger,
 // attestation, signing), and measures on the same server, just before and
 // just after the run, the raw ceiling of the per-key Vault work: delete
-// and read back with 16, 32 and 64 clients (the best counts) and no
+// and read back with 16 clients and the best of 16, 32 and 64, with no
 // other logic. It prints the ratio
 // to the mean of the two, and both: one measurement after the run alone
 // varied twofold between sessions.
@@ -109,32 +109,36 @@ func BenchmarkShredVsCeiling(b *testing.B) {
 				}
 				rate := float64(n) / elapsed.Seconds()
 				after := deleteCeiling(b, c, min(n, 2000))
-				ceiling := (before + after) / 2
+				at16, best := (before[0]+after[0])/2, (before[1]+after[1])/2
 				b.ReportMetric(rate, "backups/s")
-				b.ReportMetric(ceiling, "ceiling-keys/s")
-				b.ReportMetric(rate/ceiling, "x-ceiling")
-				fmt.Printf("%s: shred run of %d backups in %v = %.0f/s; raw delete+read-back ceiling (best of 16, 32 and 64 clients) %.0f keys/s (%.0f before the run, %.0f after); ratio %.2fx\n",
-					target.name, n, elapsed.Round(time.Millisecond), rate, ceiling, before, after, rate/ceiling)
+				b.ReportMetric(best, "ceiling-keys/s")
+				b.ReportMetric(rate/at16, "x-ceiling")
+				b.ReportMetric(rate/best, "x-ceiling-best")
+				fmt.Printf("%s: shred run of %d backups in %v = %.0f/s; raw delete+read-back ceiling with 16 clients %.0f keys/s (%.0f before the run, %.0f after), best of 16, 32 and 64 clients %.0f (%.0f, %.0f); ratio %.2fx and %.2fx\n",
+					target.name, n, elapsed.Round(time.Millisecond), rate, at16, before[0], after[0], best, before[1], after[1], rate/at16, rate/best)
 				fmt.Printf("%s: shred run, %s\n", target.name, runRequests)
 			}
 		})
 	}
 }
 
-// deleteCeiling is the best of vaulttest.DeleteCeiling with 16, 32 and
-// 64 clients: Vault's capacity, not that of the run's concurrency (up to
-// 64 requests in flight: one batch's deletes beside the previous batch's
-// status writes); fatal on error.
-func deleteCeiling(b *testing.B, c *api.Client, n int) float64 {
-	best := 0.0
+// deleteCeiling returns vaulttest.DeleteCeiling with 16 clients (the
+// issue's measure) and the best of 16, 32 and 64: Vault's capacity, not
+// that of the run's concurrency (up to 64 requests in flight: one batch's
+// deletes beside the previous batch's status writes); fatal on error.
+func deleteCeiling(b *testing.B, c *api.Client, n int) [2]float64 {
+	var out [2]float64
 	for _, clients := range []int{16, 32, 64} {
 		rate, err := vaulttest.DeleteCeiling(context.Background(), c, c, vault.DefaultMounts.Transit, n, clients)
 		if err != nil {
 			b.Fatal(err)
 		}
-		best = max(best, rate)
+		if clients == 16 {
+			out[0] = rate
+		}
+		out[1] = max(out[1], rate)
 	}
-	return best
+	return out
 }
 
 func each(b *testing.B, n, limit int, fn func(int) error) {
