@@ -13,7 +13,8 @@ import (
 // cluster a whole shred run of 1,000 backups took 13% less time with 32
 // than with 16 (both with a batch recorded while the next is destroyed),
 // and Vault's delete + read-back ceiling was higher with 32 clients too.
-// Other commands were not timed with 32.
+// On a dev server, hold, close, plan and attest of 10,000 backups each took
+// less time with 32 than the sixth session's series with 16 (one run each).
 const DefaultLimit = 32
 
 // Map applies fn to each item with at most limit calls at once and
