@@ -107,16 +107,16 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // (catalog.Intent), deletes and reads back the keys, deletes the
 // ciphertexts, writes each status shredded, and one ledger entry then
 // lists the batch; the statuses and the entry of one batch are written
-// while the next batch's keys are deleted. A run killed at any point is finished by running it
-// again: a key gone whose intent is on record is recorded then, and so is
-// a backup shredded earlier that the verified ledger does not list. Two
-// operators may run at once: the shredded write is a check-and-set against
-// the version the plan read, so only the run whose write records a backup
-// shredded lists it in the ledger (or a later run, if that one stopped
-// first), and the other counts it as done. What may be deleted is decided
-// by Vault (a held key's latch stays closed) and by the plan; a status
-// changed after the plan (a grace period set meanwhile) does not stop a
-// confirmed run.
+// while the next batch's keys are deleted. A run killed at any point is
+// finished by running it again: a key gone whose intent is on record is
+// recorded then, and so is a backup shredded earlier that the verified
+// ledger does not list. Two operators may run at once: the shredded write
+// is a check-and-set against the version the plan read, so only the run
+// whose write records a backup shredded lists it in the ledger (or a
+// later run, if that one stopped first), and the other counts it as done.
+// What may be deleted is decided by Vault (a held key's latch stays
+// closed) and by the plan; a status changed after the plan (a grace
+// period set meanwhile) does not stop a confirmed run.
 func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOptions) (*RunResult, error) {
 	// Registrations are write-once: the run and its attestation read each
 	// one once (and none again if ctx carries the plan's cache).
