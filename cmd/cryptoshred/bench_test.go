@@ -90,17 +90,16 @@ type ceiling struct{ at16, best, root16 float64 }
 
 // ceilings measures the ceilings of ceiling.
 func ceilings(b *testing.B, srv *vaulttest.Server, root *api.Client, token string, n int) ceiling {
-	measure := func(c *api.Client, clients int) float64 {
-		rate, err := vaulttest.DeleteCeiling(context.Background(), root, c, vault.DefaultMounts.Transit, min(n, 2000), clients)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return rate
+	ctx, transit, keys := context.Background(), vault.DefaultMounts.Transit, min(n, 2000)
+	at16, best, err := vaulttest.DeleteCeilings(ctx, root, srv.Client(b, token), transit, keys)
+	if err != nil {
+		b.Fatal(err)
 	}
-	c := srv.Client(b, token)
-	out := ceiling{at16: measure(c, 16), root16: measure(root, 16)}
-	out.best = max(out.at16, measure(c, 32), measure(c, 64))
-	return out
+	root16, err := vaulttest.DeleteCeiling(ctx, root, root, transit, keys, 16)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ceiling{at16: at16, best: best, root16: root16}
 }
 
 // activeNode starts a 3-node Raft cluster and returns its active node.
