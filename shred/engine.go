@@ -113,7 +113,9 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // ledger does not list. Two operators may run at once: the shredded write
 // is a check-and-set against the version the plan read, so only the run
 // whose write records a backup shredded lists it in the ledger (or a
-// later run, if that one stopped first), and the other counts it as done.
+// later run, if that one seemed stopped), and the other counts it as done;
+// an entry leaves out what another entry listed since the run last read
+// the ledger (ledger.Listings), so the ledger lists each backup once.
 // What may be deleted is decided by Vault (a held key's latch stays
 // closed) and by the plan; a status changed after the plan (a grace
 // period set meanwhile) does not stop a confirmed run.
@@ -151,11 +153,12 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	if len(due) == 0 && len(earlier) == 0 {
 		return res, errs.Refusedf("nothing to shred for case %s: no backup is released and due", plan.Case.ID)
 	}
-	unrecorded, leftover, err := s.splitDone(ctx, earlier)
+	unrecorded, leftover, since, err := s.splitDone(ctx, earlier)
 	if err != nil {
 		return nil, err
 	}
-	toRecord, recorded := s.recorder(ctx, actor, opts, res)
+	listings := s.ledger.Listings(since, ledger.KindKeyDestroyed, plan.Case.ID)
+	toRecord, recorded := s.recorder(ctx, actor, listings, opts, res)
 	s.destroyDue(ctx, actor, due, opts, res, toRecord)
 	for chunk := range slices.Chunk(unrecorded, recordBatch()) {
 		toRecord <- batch{items: chunk}
@@ -213,15 +216,21 @@ func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, e
 
 // splitDone returns, of the backups an earlier run shredded, those the
 // verified ledger does not list as destroyed (a run stopped before their
-// ledger entry) and, of the others, those whose ciphertext is still to
-// delete. It walks the ledger only if there are any.
-func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorded, leftover []*PlanItem, err error) {
+// ledger entry, or one still running) and, of the others, those whose
+// ciphertext is still to delete; and the end of the ledger as it read it,
+// from which on the run lists each backup once (ledger.Listings). It
+// walks the ledger only if there are any.
+func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorded, leftover []*PlanItem, end ledger.Head, err error) {
 	if len(earlier) == 0 {
-		return nil, nil, nil
+		end, err = s.ledger.End(ctx)
+		if err != nil {
+			err = fmt.Errorf("failed to find the end of the ledger: %w", err)
+		}
+		return nil, nil, end, err
 	}
 	facts, err := s.ledgerFacts(ctx, backupIDs(itemBackups(earlier)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("failed to read the ledger's record of the backups shredded earlier: %w", err)
+		return nil, nil, end, fmt.Errorf("failed to read the ledger's record of the backups shredded earlier: %w", err)
 	}
 	for _, it := range earlier {
 		switch {
@@ -231,7 +240,7 @@ func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorde
 			leftover = append(leftover, it)
 		}
 	}
-	return unrecorded, leftover, nil
+	return unrecorded, leftover, facts.head, nil
 }
 
 // destroyChunk destroys a chunk of backups and returns those whose keys
@@ -341,7 +350,7 @@ type batch struct {
 // next batch; the second channel is closed once the first is closed and
 // every batch sent is recorded. A batch's backups are marked shredded
 // before its ledger entry is written.
-func (s *Service) recorder(ctx context.Context, actor Actor, opts RunOptions, res *RunResult) (chan<- batch, <-chan struct{}) {
+func (s *Service) recorder(ctx context.Context, actor Actor, listings *ledger.Listings, opts RunOptions, res *RunResult) (chan<- batch, <-chan struct{}) {
 	in, done := make(chan batch, 1), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -350,7 +359,7 @@ func (s *Service) recorder(ctx context.Context, actor Actor, opts RunOptions, re
 			if b.mark {
 				items = s.markBatch(ctx, items, opts, res, b.tick)
 			}
-			s.record(ctx, actor, items, res)
+			s.record(ctx, actor, listings, items, res)
 		}
 	}()
 	return in, done
@@ -358,18 +367,24 @@ func (s *Service) recorder(ctx context.Context, actor Actor, opts RunOptions, re
 
 // record writes one ledger entry for items. The entry is the only record
 // that they are recorded: a run stopped before it leaves them shredded
-// and unlisted, and the next run lists them (splitDone).
-func (s *Service) record(ctx context.Context, actor Actor, items []*PlanItem, res *RunResult) {
+// and unlisted, and the next run lists them (splitDone). What another
+// run listed meanwhile (one that took this run for stopped) is that
+// run's to report, and is left out.
+func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.Listings, items []*PlanItem, res *RunResult) {
 	if len(items) == 0 {
 		return
 	}
 	ids := slices.Sorted(maps.Keys(itemsByID(items)))
-	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindKeyDestroyed, Case: res.Case, Backups: ids}); err != nil {
+	_, others, err := listings.AppendUnlisted(ctx, actor.String(), ids)
+	if err != nil {
 		res.fail(itemErrors(ids, fmt.Errorf("key destroyed and verified, but not yet recorded in the ledger (run again): %w", err))...)
 		return
 	}
 	var failed []*ItemError
 	for _, it := range items {
+		if slices.Contains(others, it.Backup.ID) {
+			continue
+		}
 		res.destroyed(it.Backup)
 		if err := ciphertextError(it.Backup.Destruction); err != nil {
 			failed = append(failed, &ItemError{ID: it.Backup.ID, Err: err})

@@ -13,6 +13,8 @@ import (
 	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/storage/local"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -280,6 +282,38 @@ func TestRunRecordsWhatAStoppedRunLeftOutOfTheLedger(t *testing.T) {
 	counts := shredtest.DestroyedInLedger(t, v)
 	for _, b := range backups {
 		assertShredded(t, v, b)
+		if counts[b.ID] != 1 {
+			t.Fatalf("%s listed %d times in the ledger, want 1", b.ID, counts[b.ID])
+		}
+	}
+}
+
+// A run still recording what it destroyed looks stopped to a second run:
+// the first lists a backup between the second's walk of the ledger and
+// its own entry. The second leaves that backup out of its entry, so the
+// ledger lists it once, and still attests it.
+func TestRunDoesNotListWhatAnotherRunListedMeanwhile(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "RACE", 2)
+	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
+	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	firstRun := &shredtest.BeforeLedgerWrite{Store: client, Before: func() {
+		ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "RACE", Backups: []string{backups[0].ID}}
+		if _, err := ledger.New(client, client).Append(ctx, "first-run", ev); err != nil {
+			t.Error(err)
+		}
+	}}
+	second := shred.New(shred.Config{Records: firstRun, Keys: client, Guard: client, Signer: client, Storage: local.New()})
+	res, err := second.RunShred(ctx, admin, "RACE", runOpts(t))
+	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[1].ID {
+		t.Fatalf("second run: %+v %v; want it to report only the backup it listed", res, err)
+	}
+	if got := attestedStatement(t, res.Attestation).Predicate.Backups; len(got) != 2 {
+		t.Fatalf("attestation covers %d backups, want 2", len(got))
+	}
+	counts := shredtest.DestroyedInLedger(t, v)
+	for _, b := range backups {
 		if counts[b.ID] != 1 {
 			t.Fatalf("%s listed %d times in the ledger, want 1", b.ID, counts[b.ID])
 		}

@@ -3,6 +3,8 @@ package shredtest
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cryptoshred/cryptoshred/shred"
@@ -49,4 +51,21 @@ func PlanByID(t testing.TB, v *shred.Service, caseID string) map[string]*shred.P
 		out[it.Backup.ID] = it
 	}
 	return out
+}
+
+// BeforeLedgerWrite is a catalog.Store that runs Before once, just ahead
+// of the first write of a ledger slot through it: another writer taking
+// the moment between a reader's last look at the ledger and its append.
+type BeforeLedgerWrite struct {
+	catalog.Store
+	Before func()
+	once   sync.Once
+}
+
+// Put writes through the store, after Before on the first slot write.
+func (r *BeforeLedgerWrite) Put(ctx context.Context, path string, data map[string]any, cas int) (int, error) {
+	if strings.HasPrefix(path, "ledger/0") {
+		r.once.Do(r.Before)
+	}
+	return r.Store.Put(ctx, path, data, cas)
 }

@@ -60,6 +60,12 @@ func (l *Ledger) tryAppend(ctx context.Context, actor string, ev Event) (*Entry,
 	if err != nil {
 		return nil, err
 	}
+	return l.appendAt(ctx, end, actor, ev)
+}
+
+// appendAt writes ev as the entry after end, if that slot is still
+// empty; otherwise it returns an error wrapping errs.ErrConflict.
+func (l *Ledger) appendAt(ctx context.Context, end Head, actor string, ev Event) (*Entry, error) {
 	e := &Entry{Seq: end.Seq + 1, Prev: end.Hash, Time: catalog.Now(), Actor: actor,
 		Kind: ev.Kind, Case: ev.Case, Backups: ev.Backups, Details: ev.Details}
 	raw, err := json.Marshal(e)

@@ -1,0 +1,118 @@
+package ledger
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// Listings appends entries of one kind and case that list backups, each
+// backup at most once from a known point of the chain on, though other
+// writers list some of the same backups meanwhile: one shred run marks a
+// backup shredded and lists it, while another run, taking the first for
+// stopped, lists it too. Before each append it reads every slot written
+// since the last one it read and leaves out what they list; the append
+// then takes the slot after the last one read, so an entry written in
+// between makes it check again. Only entries that link and carry their
+// role's signature count as listing a backup: a slot a role token filled
+// by hand at worst makes a backup listed twice, never not at all.
+//
+// A Listings is not safe for concurrent use.
+type Listings struct {
+	ledger *Ledger
+	kind   string
+	caseID string
+	end    Head
+	listed map[string]bool
+	keys   PublicKeys
+}
+
+// Listings returns the listings of kind and caseID after since, which the
+// caller must have read before any backup it will list could have been
+// listed by another writer (the end of its own walk of the ledger, say).
+func (l *Ledger) Listings(since Head, kind, caseID string) *Listings {
+	return &Listings{ledger: l, kind: kind, caseID: caseID, end: since, listed: map[string]bool{}}
+}
+
+// End returns the ledger's last slot: its number and the hash of its
+// bytes, found from the head's hint.
+func (l *Ledger) End(ctx context.Context) (Head, error) { return l.findEnd(ctx) }
+
+// AppendUnlisted appends one entry as actor listing those of backups that
+// no entry read so far lists, and returns it (nil if every backup was
+// listed already) and the backups it left out for that reason.
+func (f *Listings) AppendUnlisted(ctx context.Context, actor string, backups []string) (*Entry, []string, error) {
+	for attempt := 0; attempt < 200; attempt++ {
+		if err := f.catchUp(ctx); err != nil {
+			return nil, nil, err
+		}
+		unlisted := slices.DeleteFunc(slices.Clone(backups), func(id string) bool { return f.listed[id] })
+		if len(unlisted) == 0 {
+			return nil, backups, nil
+		}
+		e, err := f.ledger.appendAt(ctx, f.end, actor, Event{Kind: f.kind, Case: f.caseID, Backups: unlisted})
+		if err == nil {
+			f.end = Head{Seq: e.Seq, Hash: e.Hash}
+			return e, listedOf(backups, f.listed), nil
+		}
+		if !errors.Is(err, errs.ErrConflict) {
+			return nil, nil, err
+		}
+		catalog.SleepJitter(ctx, attempt)
+	}
+	return nil, nil, fmt.Errorf("failed to append to the ledger: %w (too many concurrent writers)", errs.ErrConflict)
+}
+
+func listedOf(backups []string, listed map[string]bool) []string {
+	var out []string
+	for _, id := range backups {
+		if listed[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// catchUp reads the slots after f.end up to the last filled one and notes
+// what their entries of f's kind and case list.
+func (f *Listings) catchUp(ctx context.Context) error {
+	for {
+		slot, err := f.ledger.ReadSlot(ctx, f.end.Seq+1)
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+			return nil
+		case slot.Raw == nil:
+			return err
+		}
+		if err := f.note(ctx, f.end.Seq+1, slot, err); err != nil {
+			return err
+		}
+		f.end = Head{Seq: f.end.Seq + 1, Hash: HashEntry(slot.Raw)}
+	}
+}
+
+// note adds what slot seq lists, if it holds an entry of f's kind and
+// case that links to f.end and is signed; readErr is how it was read.
+func (f *Listings) note(ctx context.Context, seq int64, slot Slot, readErr error) error {
+	e, err := ParseEntry(slot.Raw)
+	if readErr != nil || err != nil || e.Seq != seq || e.Prev != f.end.Hash || e.Kind != f.kind || e.Case != f.caseID {
+		return nil
+	}
+	if f.keys == nil {
+		if f.keys, err = f.ledger.signer.PublicKeys(ctx); err != nil || f.keys == nil {
+			return fmt.Errorf("failed to read the ledger's public keys: %w", cmp.Or(err, errors.New("none returned")))
+		}
+	}
+	if checkSigned(f.keys, e, slot.Raw, slot.Sig) != nil {
+		return nil
+	}
+	for _, id := range e.Backups {
+		f.listed[id] = true
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package vault_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/cryptoshred/cryptoshred/internal/shredtest"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// Listings leave out what a verified entry of the same kind and case
+// listed after the point given, and nothing else: not another case's
+// listing, not another kind's, not a linked entry a backup-admin wrote by
+// hand without the role's signature.
+func TestListingsLeaveOutWhatAnotherWriterListed(t *testing.T) {
+	srv, l := newLedger(t)
+	ctx := context.Background()
+	appendN(t, l, 2)
+	since, err := l.End(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	destroyed := func(caseID string, ids ...string) ledger.Event {
+		return ledger.Event{Kind: ledger.KindKeyDestroyed, Case: caseID, Backups: ids}
+	}
+	for _, ev := range []ledger.Event{destroyed("C", "a"), destroyed("OTHER", "b"), {Kind: ledger.KindBackupOpened, Case: "C", Backups: []string{"c"}}} {
+		if _, err := l.Append(ctx, "other-run", ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)).Logical()
+	forgeLinkedEntry(t, l, admin.Write, destroyed("C", "d"))
+
+	e, others, err := l.Listings(since, ledger.KindKeyDestroyed, "C").AppendUnlisted(ctx, "this-run", []string{"a", "b", "c", "d", "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(e.Backups, []string{"b", "c", "d", "e"}) || !slices.Equal(others, []string{"a"}) {
+		t.Fatalf("listed %v, left out %v; want b c d e listed and a left out", e.Backups, others)
+	}
+	if rep, err := l.Verify(ctx); err == nil || rep.FirstBad != 0 || len(rep.Findings) != 1 {
+		t.Fatalf("verify: %+v %v; want the forged slot as the only finding", rep, err)
+	}
+}
+
+// forgeLinkedEntry fills the next slot, through write, with ev as an
+// entry that links to the slot before it but carries no valid signature.
+func forgeLinkedEntry(t *testing.T, l *ledger.Ledger, write func(string, map[string]any) (*api.Secret, error), ev ledger.Event) {
+	t.Helper()
+	end, err := l.End(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(ledger.Entry{Seq: end.Seq + 1, Prev: end.Hash, Time: time.Now().UTC(), Actor: "by-hand",
+		Kind: ev.Kind, Case: ev.Case, Backups: ev.Backups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := map[string]any{"entry": string(raw), "sig": "vault:v1:AAAA"}
+	if _, err := write(fmt.Sprintf("cryptoshred/data/ledger/%012d", end.Seq+1), map[string]any{"data": slot, "options": map[string]any{"cas": 0}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An entry that takes the slot an append wanted is read before the
+// append tries the next one: what it listed is left out there.
+func TestListingsCheckAgainWhenAnotherWriterTakesTheSlot(t *testing.T) {
+	srv, _ := newLedger(t)
+	ctx := context.Background()
+	client := vault.New(srv.Root(t), vault.DefaultMounts)
+	l := ledger.New(client, client)
+	racing := &shredtest.BeforeLedgerWrite{Store: client, Before: func() {
+		if _, err := l.Append(ctx, "other-run", ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "C", Backups: []string{"a"}}); err != nil {
+			t.Error(err)
+		}
+	}}
+	since, err := l.End(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, others, err := ledger.New(racing, client).Listings(since, ledger.KindKeyDestroyed, "C").AppendUnlisted(ctx, "this-run", []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(e.Backups, []string{"b"}) || !slices.Equal(others, []string{"a"}) || e.Seq != since.Seq+2 {
+		t.Fatalf("entry %d listing %v, left out %v; want entry %d listing b, a left out", e.Seq, e.Backups, others, since.Seq+2)
+	}
+	e, others, err = ledger.New(client, client).Listings(since, ledger.KindKeyDestroyed, "C").AppendUnlisted(ctx, "late-run", []string{"b", "a"})
+	if err != nil || e != nil || !slices.Equal(others, []string{"b", "a"}) {
+		t.Fatalf("every backup listed already: appended %+v, left out %v, %v", e, others, err)
+	}
+}
