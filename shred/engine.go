@@ -111,11 +111,11 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // finished by running it again: a key gone whose intent is on record is
 // recorded then, and so is a backup shredded earlier that the verified
 // ledger does not list. Two operators may run at once: the shredded write
-// is a check-and-set against the version the plan read, so only the run
-// whose write records a backup shredded lists it in the ledger (or a
-// later run, if that one seemed stopped), and the other counts it as done;
-// an entry leaves out what another entry listed since the run last read
-// the ledger (ledger.Listings), so the ledger lists each backup once.
+// is a check-and-set against the version the plan read, so one run writes
+// a backup's record and the other takes it as written; both list the
+// backup, but an entry leaves out what another entry listed since the run
+// last read the ledger (ledger.Listings), so the ledger lists each backup
+// once, and both runs attest it.
 // What may be deleted is decided by Vault (a held key's latch stays
 // closed) and by the plan; a status changed after the plan (a grace
 // period set meanwhile) does not stop a confirmed run.
@@ -267,24 +267,24 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 	return items, nil
 }
 
-// markBatch marks items shredded in parallel and returns those this run
-// recorded (not another run's).
+// markBatch marks items shredded in parallel and returns those now
+// recorded shredded, by this run or another, to be listed.
 func (s *Service) markBatch(ctx context.Context, items []*PlanItem, opts RunOptions, res *RunResult, tick func()) []*PlanItem {
 	byID := itemsByID(items)
 	var mu sync.Mutex
-	var mine []*PlanItem
+	var marked []*PlanItem
 	_, failed := forEach(ctx, itemIDs(items), parallelism(opts), func(ctx context.Context, id string) error {
 		defer tick()
-		ours, err := s.markShredded(ctx, byID[id])
-		if ours {
+		ok, err := s.markShredded(ctx, byID[id])
+		if ok {
 			mu.Lock()
-			mine = append(mine, byID[id])
+			marked = append(marked, byID[id])
 			mu.Unlock()
 		}
 		return err
 	})
 	res.fail(failed...)
-	return mine
+	return marked
 }
 
 // recordIntent records, before any key of chunk is deleted, which keys
@@ -495,12 +495,14 @@ func headerNames(key string) func(io.Reader) error {
 	}
 }
 
-// markShredded records the verified destruction and reports whether this
-// run did so. The write is a check-and-set, so of two runs that destroyed
-// the same key only one records it (and lists it in the ledger). A status
-// changed since the plan by anything but another run's record (a grace
-// period set, an original's disposal recorded) keeps its changes and is
-// marked shredded: the key is gone.
+// markShredded records the verified destruction and reports whether the
+// catalog now records the backup shredded, so that the run lists it. The
+// write is a check-and-set, so of two runs that destroyed the same key
+// only one writes its record; the other takes that record as it is, and
+// whichever lists it first is the one the ledger names (ledger.Listings).
+// A status changed since the plan by anything but a record of its
+// destruction (a grace period set, an original's disposal recorded) keeps
+// its changes and is marked shredded: the key is gone.
 func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
 	for range 3 {
 		b := *it.Backup
@@ -514,8 +516,14 @@ func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) 
 			return false, err
 		}
 		cur, version, err := s.catalog.GetBackup(ctx, b.ID)
-		if err != nil || cur.State == catalog.StateShredded {
+		switch {
+		case err != nil:
 			return false, err
+		case cur.State == catalog.StateShredded && cur.Destruction != nil:
+			*it.Backup, it.version = *cur, version
+			return true, nil
+		case cur.State == catalog.StateShredded:
+			return false, nil
 		}
 		cur.Destruction = b.Destruction
 		*it.Backup, it.version = *cur, version

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/storage/local"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -176,4 +179,71 @@ func putAdminVariant(t *testing.T, srv *vaulttest.Server, name string, edit func
 	if err := sys.PutPolicy(name, edit(current)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A plan made while another run destroys the case batch by batch finds
+// the intent of each key that run deleted, though the run recorded the
+// intent after the plan had found an earlier batch's key gone: the plan
+// reads the intents after every key.
+func TestPlanDuringARunFindsTheIntentsOfItsLaterBatches(t *testing.T) {
+	srv, v := newVault(t)
+	backups := closedCase(t, v, "LIVE", 2)
+	first, second := backups[0], backups[1]
+	raw := asRole(t, srv, vault.PolicyAdmin)
+	raw.mustWrite("intents/LIVE/first-batch", intentRecord("LIVE", first.ID))
+	if _, err := raw.l.Delete("cryptoshred-transit/keys/" + first.Key); err != nil {
+		t.Fatal(err)
+	}
+	client := vault.New(srv.Root(t), vault.DefaultMounts)
+	intentsListed := make(chan struct{})
+	records := &onList{Store: client, dir: "intents/LIVE/", listed: sync.OnceFunc(func() { close(intentsListed) })}
+	keys := &beforeKeyInfo{Keys: client, name: second.Key, before: func() {
+		select { // the first key read gone makes a plan that reads intents on demand read them now
+		case <-intentsListed:
+		case <-time.After(time.Second):
+		}
+		if err := raw.write("intents/LIVE/second-batch", intentRecord("LIVE", second.ID)); err != nil {
+			t.Error(err)
+		}
+		if _, err := raw.l.Delete("cryptoshred-transit/keys/" + second.Key); err != nil {
+			t.Error(err)
+		}
+	}}
+	planner := shred.New(shred.Config{Records: records, Keys: keys, Guard: client, Signer: client, Storage: local.New()})
+	plan := shredtest.PlanByID(t, planner, "LIVE")
+	for _, b := range backups {
+		if it := plan[b.ID]; it.Action != shred.ActionDestroy || !strings.Contains(it.Reason, "interrupted") {
+			t.Fatalf("plan for %s, whose key a running shred deleted after recording its intent: %s: %s", b.ID, it.Action, it.Reason)
+		}
+	}
+}
+
+// onList calls listed after each listing of dir.
+type onList struct {
+	catalog.Store
+	dir    string
+	listed func()
+}
+
+func (o *onList) List(ctx context.Context, dir string) ([]string, error) {
+	names, err := o.Store.List(ctx, dir)
+	if dir == o.dir {
+		o.listed()
+	}
+	return names, err
+}
+
+// beforeKeyInfo calls before once, ahead of the first read of key name.
+type beforeKeyInfo struct {
+	shred.Keys
+	name   string
+	before func()
+	once   sync.Once
+}
+
+func (k *beforeKeyInfo) KeyInfo(ctx context.Context, name string) (*shred.KeyInfo, error) {
+	if name == k.name {
+		k.once.Do(k.before)
+	}
+	return k.Keys.KeyInfo(ctx, name)
 }

@@ -80,9 +80,8 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 		return nil, err
 	}
 	spans := storageSpans(own)
-	intents := sync.OnceValues(func() (map[string]*catalog.Intent, error) { return s.catalog.CaseIntents(ctx, caseID) })
 	items, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*PlanItem, error) {
-		it, err := s.planItem(ctx, id, held[id], at, intents)
+		it, err := s.planItem(ctx, id, held[id], at)
 		if it != nil {
 			it.StorageHold = spans[id]
 		}
@@ -91,8 +90,29 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := s.planKeysGone(ctx, caseID, items); err != nil {
+		return nil, err
+	}
 	p := &Plan{Case: c, At: at, Items: items}
 	return p, s.duplicateWarnings(ctx, p)
+}
+
+// planKeysGone decides the items planItem left undecided, whose key is
+// gone while the status does not say shredded (interrupted). The case's
+// intents are read once, and only after every key: a run records its
+// intent before it deletes a key, so the intent of a key another run is
+// deleting now is on record by the time the key reads as gone.
+func (s *Service) planKeysGone(ctx context.Context, caseID string, items []*PlanItem) error {
+	intents := sync.OnceValues(func() (map[string]*catalog.Intent, error) { return s.catalog.CaseIntents(ctx, caseID) })
+	for _, it := range items {
+		if it.Action != "" {
+			continue
+		}
+		if err := interrupted(it, intents); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // storageSpans returns, by backup, when the storage held its ciphertext
@@ -107,9 +127,9 @@ func storageSpans(holds []*catalog.Hold) map[string]*attest.Span {
 	return out
 }
 
-// planItem plans backup id; intents returns the case's intents, read
-// once, when the first backup whose key is gone needs them.
-func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time, intents func() (map[string]*catalog.Intent, error)) (*PlanItem, error) {
+// planItem plans backup id, but leaves the action of one whose key is
+// gone and not recorded shredded to planKeysGone.
+func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time) (*PlanItem, error) {
 	b, version, err := s.catalog.GetBackup(ctx, id)
 	if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
 		return nil, err
@@ -131,7 +151,7 @@ func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at t
 		return it, nil
 	}
 	if it.key == nil {
-		return it, interrupted(it, intents)
+		return it, nil
 	}
 	it.Action, it.Reason = keyDecision(b, it.key)
 	if it.Action == ActionDestroy {
