@@ -153,11 +153,11 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	if len(due) == 0 && len(earlier) == 0 {
 		return res, errs.Refusedf("nothing to shred for case %s: no backup is released and due", plan.Case.ID)
 	}
-	unrecorded, leftover, since, err := s.splitDone(ctx, earlier)
+	unrecorded, leftover, err := s.splitDone(ctx, earlier)
 	if err != nil {
 		return nil, err
 	}
-	listings := s.ledger.Listings(since, ledger.KindKeyDestroyed, plan.Case.ID)
+	listings := s.ledger.Listings(plan.ledgerEnd, ledger.KindKeyDestroyed, plan.Case.ID)
 	toRecord, recorded := s.recorder(ctx, actor, listings, opts, res)
 	s.destroyDue(ctx, actor, due, opts, res, toRecord)
 	for chunk := range slices.Chunk(unrecorded, recordBatch()) {
@@ -217,20 +217,15 @@ func (s *Service) filterDue(plan *Plan, opts RunOptions, res *RunResult) (due, e
 // splitDone returns, of the backups an earlier run shredded, those the
 // verified ledger does not list as destroyed (a run stopped before their
 // ledger entry, or one still running) and, of the others, those whose
-// ciphertext is still to delete; and the end of the ledger as it read it,
-// from which on the run lists each backup once (ledger.Listings). It
-// walks the ledger only if there are any.
-func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorded, leftover []*PlanItem, end ledger.Head, err error) {
+// ciphertext is still to delete. It walks the ledger only if there are
+// any.
+func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorded, leftover []*PlanItem, err error) {
 	if len(earlier) == 0 {
-		end, err = s.ledger.End(ctx)
-		if err != nil {
-			err = fmt.Errorf("failed to find the end of the ledger: %w", err)
-		}
-		return nil, nil, end, err
+		return nil, nil, nil
 	}
 	facts, err := s.ledgerFacts(ctx, backupIDs(itemBackups(earlier)))
 	if err != nil {
-		return nil, nil, end, fmt.Errorf("failed to read the ledger's record of the backups shredded earlier: %w", err)
+		return nil, nil, fmt.Errorf("failed to read the ledger's record of the backups shredded earlier: %w", err)
 	}
 	for _, it := range earlier {
 		switch {
@@ -240,7 +235,7 @@ func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorde
 			leftover = append(leftover, it)
 		}
 	}
-	return unrecorded, leftover, facts.head, nil
+	return unrecorded, leftover, nil
 }
 
 // destroyChunk destroys a chunk of backups and returns those whose keys
@@ -367,9 +362,9 @@ func (s *Service) recorder(ctx context.Context, actor Actor, listings *ledger.Li
 
 // record writes one ledger entry for items. The entry is the only record
 // that they are recorded: a run stopped before it leaves them shredded
-// and unlisted, and the next run lists them (splitDone). What another
-// run listed meanwhile (one that took this run for stopped) is that
-// run's to report, and is left out.
+// and unlisted, and the next run lists them (splitDone). A backup another
+// run listed since this run's plan (ledger.Listings) is that run's to
+// report as destroyed; a ciphertext left behind is reported either way.
 func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.Listings, items []*PlanItem, res *RunResult) {
 	if len(items) == 0 {
 		return
@@ -382,10 +377,9 @@ func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.List
 	}
 	var failed []*ItemError
 	for _, it := range items {
-		if slices.Contains(others, it.Backup.ID) {
-			continue
+		if !slices.Contains(others, it.Backup.ID) {
+			res.destroyed(it.Backup)
 		}
-		res.destroyed(it.Backup)
 		if err := ciphertextError(it.Backup.Destruction); err != nil {
 			failed = append(failed, &ItemError{ID: it.Backup.ID, Err: err})
 		}
@@ -499,10 +493,11 @@ func headerNames(key string) func(io.Reader) error {
 // catalog now records the backup shredded, so that the run lists it. The
 // write is a check-and-set, so of two runs that destroyed the same key
 // only one writes its record; the other takes that record as it is, and
-// whichever lists it first is the one the ledger names (ledger.Listings).
-// A status changed since the plan by anything but a record of its
-// destruction (a grace period set, an original's disposal recorded) keeps
-// its changes and is marked shredded: the key is gone.
+// the ledger names whichever lists it first (ledger.Listings). A status
+// changed since the plan by anything but a record of a destruction (a
+// grace period set, an original's disposal recorded, shredded written
+// with no destruction) keeps its changes and is marked shredded with this
+// run's destruction: the key is gone.
 func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
 	for range 3 {
 		b := *it.Backup
@@ -522,8 +517,6 @@ func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) 
 		case cur.State == catalog.StateShredded && cur.Destruction != nil:
 			*it.Backup, it.version = *cur, version
 			return true, nil
-		case cur.State == catalog.StateShredded:
-			return false, nil
 		}
 		cur.Destruction = b.Destruction
 		*it.Backup, it.version = *cur, version

@@ -333,6 +333,64 @@ func TestRunListsWhatAnotherRunMarkedMeanwhile(t *testing.T) {
 	}
 }
 
+// Another run that deletes, marks and lists a backup after this run's
+// plan and before its run: this run does not list it a second time, though
+// the other run's entry came before this run started.
+func TestRunDoesNotListWhatAnotherRunListedAfterThePlan(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "AFTERPLAN", 2)
+	plan, err := v.PlanShred(ctx, "AFTERPLAN", time.Now())
+	if err != nil || plan.Count(shred.ActionDestroy) != 2 {
+		t.Fatalf("plan: %v", err)
+	}
+	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
+	ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "AFTERPLAN", Backups: []string{backups[0].ID}}
+	if _, err := ledger.New(client, client).Append(ctx, "other-run", ev); err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Run(ctx, admin, plan, runOpts(t))
+	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[1].ID {
+		t.Fatalf("run: %+v %v; want it to report only the backup it listed", res, err)
+	}
+	counts := shredtest.DestroyedInLedger(t, v)
+	for _, b := range backups {
+		if counts[b.ID] != 1 {
+			t.Fatalf("%s listed %d times in the ledger, want 1", b.ID, counts[b.ID])
+		}
+	}
+}
+
+// A status record that says shredded without a destruction, written by
+// the backup-admin's token between the plan and the run, does not keep
+// the run from recording the destruction it did: the key it deleted is
+// marked with the run's destruction, listed and attested.
+func TestRunRecordsItsDestructionOverAShreddedRecordWithoutOne(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "BARE", 1)
+	plan, err := v.PlanShred(ctx, "BARE", time.Now())
+	if err != nil || plan.Count(shred.ActionDestroy) != 1 {
+		t.Fatalf("plan: %v", err)
+	}
+	raw := asRole(t, srv, vault.PolicyAdmin)
+	rec := raw.read("backups/" + backups[0].ID)
+	rec["state"] = string(catalog.StateShredded)
+	raw.mustWrite("backups/"+backups[0].ID, rec)
+	res, err := v.Run(ctx, admin, plan, runOpts(t))
+	if err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	assertShredded(t, v, backups[0])
+	if got, _, _ := v.GetBackup(ctx, backups[0].ID); got.Destruction.DestroyedBy != admin.String() {
+		t.Fatalf("destruction recorded: %+v", got.Destruction)
+	}
+	if n := shredtest.DestroyedInLedger(t, v)[backups[0].ID]; n != 1 {
+		t.Fatalf("listed %d times in the ledger, want 1", n)
+	}
+}
+
 // stopShredded leaves b as a run stopped before its ledger entry does:
 // key deleted, ciphertext deleted, status record shredded; through plain
 // Vault calls with the backup-admin role's token.

@@ -13,6 +13,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
 // Plan actions.
@@ -42,6 +43,11 @@ type Plan struct {
 	Case  *catalog.Case `json:"case"`
 	At    time.Time     `json:"at"`
 	Items []*PlanItem   `json:"items"`
+
+	// ledgerEnd is the ledger's last slot before the plan read any
+	// backup: a run of the plan does not list again what another run
+	// listed after it (ledger.Listings).
+	ledgerEnd ledger.Head
 }
 
 // Count returns how many items have action.
@@ -71,6 +77,10 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 	if err := s.keys.CheckMount(ctx); err != nil {
 		return nil, err
 	}
+	end, err := s.ledger.End(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("failed to find the end of the ledger: %w", err)
+	}
 	ids, err := s.catalog.HeldIDs(ctx, caseID)
 	if err != nil {
 		return nil, err
@@ -93,7 +103,7 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 	if err := s.planKeysGone(ctx, caseID, items); err != nil {
 		return nil, err
 	}
-	p := &Plan{Case: c, At: at, Items: items}
+	p := &Plan{Case: c, At: at, Items: items, ledgerEnd: end}
 	return p, s.duplicateWarnings(ctx, p)
 }
 

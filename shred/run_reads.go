@@ -4,8 +4,9 @@ import "github.com/cryptoshred/cryptoshred/shred/catalog"
 
 // runReads is what a run learnt itself, which its attestation uses instead
 // of asking Vault again: for each backup whose key it deleted and then read
-// back as not found, that read-back and the status record it then wrote as
-// shredded. Hold records, the ledger and every other backup (one an
+// back as not found, that read-back and the status record then written as
+// shredded (by the run, or by another run it found had written it first).
+// Hold records, the ledger and every other backup (one an
 // earlier run destroyed and this run only recorded, say) are still read
 // afresh.
 type runReads struct {

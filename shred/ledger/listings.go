@@ -13,9 +13,10 @@ import (
 
 // Listings appends entries of one kind and case that list backups, each
 // backup at most once from a known point of the chain on, though other
-// writers list some of the same backups meanwhile: one shred run marks a
-// backup shredded and lists it, while another run, taking the first for
-// stopped, lists it too. Before each append it reads every slot written
+// writers list some of the same backups meanwhile: two shred runs of one
+// case at once both destroy a backup and both list it, and a run that
+// takes a working one for stopped lists that one's backups. Before each
+// append it reads every slot written
 // since the last one it read and leaves out what they list; the append
 // then takes the slot after the last one read, so an entry written in
 // between makes it check again. Only entries that link and carry their
@@ -36,6 +37,9 @@ type Listings struct {
 // caller must have read before any backup it will list could have been
 // listed by another writer (the end of its own walk of the ledger, say).
 func (l *Ledger) Listings(since Head, kind, caseID string) *Listings {
+	if since.Seq == 0 {
+		since = Head{Hash: Genesis}
+	}
 	return &Listings{ledger: l, kind: kind, caseID: caseID, end: since, listed: map[string]bool{}}
 }
 

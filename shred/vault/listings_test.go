@@ -1,6 +1,7 @@
 package vault_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,8 +18,9 @@ import (
 
 // Listings leave out what a verified entry of the same kind and case
 // listed after the point given, and nothing else: not another case's
-// listing, not another kind's, not a linked entry a backup-admin wrote by
-// hand without the role's signature.
+// listing, not another kind's, and not an entry a backup-admin wrote by
+// hand with a malformed signature, with the compliance key's signature,
+// or signed with the admin key but linked to another slot.
 func TestListingsLeaveOutWhatAnotherWriterListed(t *testing.T) {
 	srv, l := newLedger(t)
 	ctx := context.Background()
@@ -35,37 +37,58 @@ func TestListingsLeaveOutWhatAnotherWriterListed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	admin := srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)).Logical()
-	forgeLinkedEntry(t, l, admin.Write, destroyed("C", "d"))
+	admin := srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin))
+	forge := forger{t: t, l: l, write: admin.Logical().Write, sign: vault.New(srv.Root(t), vault.DefaultMounts).Sign}
+	forge.entry(destroyed("C", "d"), ledger.RoleAdmin, func(string) string { return "vault:v1:AAAA" }, "")
+	forge.entry(destroyed("C", "e"), ledger.RoleCompliance, nil, "")
+	forge.entry(destroyed("C", "f"), ledger.RoleAdmin, nil, ledger.Genesis)
 
-	e, others, err := l.Listings(since, ledger.KindKeyDestroyed, "C").AppendUnlisted(ctx, "this-run", []string{"a", "b", "c", "d", "e"})
+	e, others, err := l.Listings(since, ledger.KindKeyDestroyed, "C").AppendUnlisted(ctx, "this-run", []string{"a", "b", "c", "d", "e", "f", "g"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(e.Backups, []string{"b", "c", "d", "e"}) || !slices.Equal(others, []string{"a"}) {
-		t.Fatalf("listed %v, left out %v; want b c d e listed and a left out", e.Backups, others)
+	if !slices.Equal(e.Backups, []string{"b", "c", "d", "e", "f", "g"}) || !slices.Equal(others, []string{"a"}) {
+		t.Fatalf("listed %v, left out %v; want b to g listed and a left out", e.Backups, others)
 	}
-	if rep, err := l.Verify(ctx); err == nil || rep.FirstBad != 0 || len(rep.Findings) != 1 {
-		t.Fatalf("verify: %+v %v; want the forged slot as the only finding", rep, err)
+	if rep, err := l.Verify(ctx); err == nil || rep.FirstBad != 0 || len(rep.Findings) != 3 {
+		t.Fatalf("verify: %+v %v; want the three forged slots as its only findings", rep, err)
 	}
 }
 
-// forgeLinkedEntry fills the next slot, through write, with ev as an
-// entry that links to the slot before it but carries no valid signature.
-func forgeLinkedEntry(t *testing.T, l *ledger.Ledger, write func(string, map[string]any) (*api.Secret, error), ev ledger.Event) {
-	t.Helper()
-	end, err := l.End(context.Background())
+// forger fills the next ledger slot by hand, through write (a role
+// token's plain KV write).
+type forger struct {
+	t     *testing.T
+	l     *ledger.Ledger
+	write func(string, map[string]any) (*api.Secret, error)
+	sign  func(context.Context, string, []byte) (string, error)
+}
+
+// entry writes ev as the next slot's entry, signed with role's key unless
+// sig replaces the signature, and linked to the slot before it unless
+// prev names another hash.
+func (f forger) entry(ev ledger.Event, role string, sig func(string) string, prev string) {
+	f.t.Helper()
+	ctx := context.Background()
+	end, err := f.l.End(ctx)
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	raw, err := json.Marshal(ledger.Entry{Seq: end.Seq + 1, Prev: end.Hash, Time: time.Now().UTC(), Actor: "by-hand",
+	raw, err := json.Marshal(ledger.Entry{Seq: end.Seq + 1, Prev: cmp.Or(prev, end.Hash), Time: time.Now().UTC(), Actor: "by-hand",
 		Kind: ev.Kind, Case: ev.Case, Backups: ev.Backups})
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	slot := map[string]any{"entry": string(raw), "sig": "vault:v1:AAAA"}
-	if _, err := write(fmt.Sprintf("cryptoshred/data/ledger/%012d", end.Seq+1), map[string]any{"data": slot, "options": map[string]any{"cas": 0}}); err != nil {
-		t.Fatal(err)
+	signature, err := f.sign(ctx, role, raw)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if sig != nil {
+		signature = sig(signature)
+	}
+	slot := map[string]any{"entry": string(raw), "sig": signature}
+	if _, err := f.write(fmt.Sprintf("cryptoshred/data/ledger/%012d", end.Seq+1), map[string]any{"data": slot, "options": map[string]any{"cas": 0}}); err != nil {
+		f.t.Fatal(err)
 	}
 }
 
