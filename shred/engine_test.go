@@ -155,7 +155,20 @@ func TestShredGracePeriodAndCancel(t *testing.T) {
 	assertShredded(t, v, backups[1])
 }
 
+// Two runs of one case at once, in one batch and in batches of 6 (so
+// that one run's later batches meet the other's intents, statuses and
+// entries): both succeed and attest every backup, and each backup is
+// destroyed, and listed, once.
 func TestTwoConcurrentRunsDoTheWorkOnce(t *testing.T) {
+	for _, batch := range []int{1000, 6} {
+		t.Run(fmt.Sprint("batch-", batch), func(t *testing.T) {
+			defer shred.SetLedgerIDsPerEntry(batch)()
+			twoConcurrentRuns(t)
+		})
+	}
+}
+
+func twoConcurrentRuns(t *testing.T) {
 	_, v := newVault(t)
 	backups := closedCase(t, v, "TWO", 40)
 	var wg sync.WaitGroup
