@@ -69,11 +69,20 @@ type RunResult struct {
 
 	mu       sync.Mutex
 	readBack map[string]bool
+	// listedElsewhere counts backups this run destroyed and another run
+	// listed first: done, though not in Destroyed.
+	listedElsewhere int
 }
 
-func (r *RunResult) destroyed(b *catalog.Backup) {
+// destroyed counts b as destroyed by the run, and lists it in Destroyed
+// unless another run's ledger entry listed it first.
+func (r *RunResult) destroyed(b *catalog.Backup, listedElsewhere bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if listedElsewhere {
+		r.listedElsewhere++
+		return
+	}
 	r.Destroyed = append(r.Destroyed, b)
 }
 
@@ -113,9 +122,9 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 // ledger does not list. Two operators may run at once: the shredded write
 // is a check-and-set against the version the plan read, so one run writes
 // a backup's record and the other takes it as written; both list the
-// backup, but an entry leaves out what another entry listed since the run
-// last read the ledger (ledger.Listings), so the ledger lists each backup
-// once, and both runs attest it.
+// backup, but an entry leaves out what another entry of the case listed
+// since the run's plan began (ledger.Listings), so the ledger lists each
+// backup once per case, and both runs attest it.
 // What may be deleted is decided by Vault (a held key's latch stays
 // closed) and by the plan; a status changed after the plan (a grace
 // period set meanwhile) does not stop a confirmed run.
@@ -166,7 +175,7 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	close(toRecord)
 	<-recorded
 	s.retryCiphertexts(ctx, leftover, res)
-	return res, batchError(len(res.Destroyed), res.Failed)
+	return res, batchError(len(res.Destroyed)+res.listedElsewhere, res.Failed)
 }
 
 // recordBatch is how many backups one batch destroys and records.
@@ -262,26 +271,6 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 	return items, nil
 }
 
-// markBatch marks items shredded in parallel and returns those now
-// recorded shredded, by this run or another, to be listed.
-func (s *Service) markBatch(ctx context.Context, items []*PlanItem, opts RunOptions, res *RunResult, tick func()) []*PlanItem {
-	byID := itemsByID(items)
-	var mu sync.Mutex
-	var marked []*PlanItem
-	_, failed := forEach(ctx, itemIDs(items), parallelism(opts), func(ctx context.Context, id string) error {
-		defer tick()
-		ok, err := s.markShredded(ctx, byID[id])
-		if ok {
-			mu.Lock()
-			marked = append(marked, byID[id])
-			mu.Unlock()
-		}
-		return err
-	})
-	res.fail(failed...)
-	return marked
-}
-
 // recordIntent records, before any key of chunk is deleted, which keys
 // the run is about to destroy (catalog.Intent), and only then gives each
 // backup its destruction. A backup whose key was already gone carries the
@@ -375,11 +364,13 @@ func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.List
 		res.fail(itemErrors(ids, fmt.Errorf("key destroyed and verified, but not yet recorded in the ledger (run again): %w", err))...)
 		return
 	}
+	elsewhere := make(map[string]bool, len(others))
+	for _, id := range others {
+		elsewhere[id] = true
+	}
 	var failed []*ItemError
 	for _, it := range items {
-		if !slices.Contains(others, it.Backup.ID) {
-			res.destroyed(it.Backup)
-		}
+		res.destroyed(it.Backup, elsewhere[it.Backup.ID])
 		if err := ciphertextError(it.Backup.Destruction); err != nil {
 			failed = append(failed, &ItemError{ID: it.Backup.ID, Err: err})
 		}
@@ -487,39 +478,4 @@ func headerNames(key string) func(io.Reader) error {
 		}
 		return nil
 	}
-}
-
-// markShredded records the verified destruction and reports whether the
-// catalog now records the backup shredded, so that the run lists it. The
-// write is a check-and-set, so of two runs that destroyed the same key
-// only one writes its record; the other takes that record as it is, and
-// the ledger names whichever lists it first (ledger.Listings). A status
-// changed since the plan by anything but a record of a destruction (a
-// grace period set, an original's disposal recorded, shredded written
-// with no destruction) keeps its changes and is marked shredded with this
-// run's destruction: the key is gone.
-func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
-	for range 3 {
-		b := *it.Backup
-		b.State = catalog.StateShredded
-		version, err := s.catalog.PutBackup(ctx, &b, it.version)
-		if err == nil {
-			*it.Backup, it.version = b, version
-			return true, nil
-		}
-		if !errors.Is(err, errs.ErrConflict) {
-			return false, err
-		}
-		cur, version, err := s.catalog.GetBackup(ctx, b.ID)
-		switch {
-		case err != nil:
-			return false, err
-		case cur.State == catalog.StateShredded && cur.Destruction != nil:
-			*it.Backup, it.version = *cur, version
-			return true, nil
-		}
-		cur.Destruction = b.Destruction
-		*it.Backup, it.version = *cur, version
-	}
-	return false, errors.New("key destroyed and verified, but its catalog record kept changing meanwhile: run again")
 }

@@ -357,12 +357,8 @@ func TestRunDoesNotListWhatAnotherRunListedAfterThePlan(t *testing.T) {
 	if err != nil || plan.Count(shred.ActionDestroy) != 2 {
 		t.Fatalf("plan: %v", err)
 	}
-	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)), vault.DefaultMounts)
 	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
-	ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "AFTERPLAN", Backups: []string{backups[0].ID}}
-	if _, err := ledger.New(client, client).Append(ctx, "other-run", ev); err != nil {
-		t.Fatal(err)
-	}
+	listDestroyed(t, srv, "AFTERPLAN", backups[0].ID)
 	res, err := v.Run(ctx, admin, plan, runOpts(t))
 	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[1].ID {
 		t.Fatalf("run: %+v %v; want it to report only the backup it listed", res, err)

@@ -225,6 +225,7 @@ type onList struct {
 	listed func()
 }
 
+// List lists dir through the store, then calls listed if dir is o.dir.
 func (o *onList) List(ctx context.Context, dir string) ([]string, error) {
 	names, err := o.Store.List(ctx, dir)
 	if dir == o.dir {
@@ -241,6 +242,7 @@ type beforeKeyInfo struct {
 	once   sync.Once
 }
 
+// KeyInfo reads name's metadata, after before if name is k.name.
 func (k *beforeKeyInfo) KeyInfo(ctx context.Context, name string) (*shred.KeyInfo, error) {
 	if name == k.name {
 		k.once.Do(k.before)

@@ -42,9 +42,7 @@ func (s *Service) retryCiphertexts(ctx context.Context, items []*PlanItem, res *
 			if cur.Destruction == nil {
 				return errors.New("the catalog lost the record of the destruction")
 			}
-			d := cur.Destruction
-			d.CiphertextDeleted, d.CiphertextAbsent, d.CiphertextRemoved, d.CiphertextNote =
-				done.CiphertextDeleted, done.CiphertextAbsent, done.CiphertextRemoved, done.CiphertextNote
+			cur.Destruction = withCiphertext(*cur.Destruction, done)
 			return nil
 		})
 		if err != nil {
@@ -53,7 +51,7 @@ func (s *Service) retryCiphertexts(ctx context.Context, items []*PlanItem, res *
 		if err := ciphertextError(b.Destruction); err != nil {
 			return err
 		}
-		res.destroyed(b)
+		res.destroyed(b, false)
 		return nil
 	})
 	res.Failed = append(res.Failed, failed...)

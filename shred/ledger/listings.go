@@ -16,12 +16,12 @@ import (
 // writers list some of the same backups meanwhile: two shred runs of one
 // case at once both destroy a backup and both list it, and a run that
 // takes a working one for stopped lists that one's backups. Before each
-// append it reads every slot written
-// since the last one it read and leaves out what they list; the append
-// then takes the slot after the last one read, so an entry written in
-// between makes it check again. Only entries that link and carry their
-// role's signature count as listing a backup: a slot a role token filled
-// by hand at worst makes a backup listed twice, never not at all.
+// append it reads every slot written since the last one it read and
+// leaves out what they list; the append then takes the slot after the
+// last one read, so an entry written in between makes it check again.
+// Only entries that link and carry their role's signature count as
+// listing a backup: a slot a role token filled by hand at worst makes a
+// backup listed twice, never not at all.
 //
 // A Listings is not safe for concurrent use.
 type Listings struct {
@@ -34,8 +34,9 @@ type Listings struct {
 }
 
 // Listings returns the listings of kind and caseID after since, which the
-// caller must have read before any backup it will list could have been
-// listed by another writer (the end of its own walk of the ledger, say).
+// caller must have read before anything that made it decide to list a
+// backup: a shred run's plan reads the ledger's end before it reads any
+// backup's record.
 func (l *Ledger) Listings(since Head, kind, caseID string) *Listings {
 	if since.Seq == 0 {
 		since = Head{Hash: Genesis}
@@ -62,7 +63,11 @@ func (f *Listings) AppendUnlisted(ctx context.Context, actor string, backups []s
 		e, err := f.ledger.appendAt(ctx, f.end, actor, Event{Kind: f.kind, Case: f.caseID, Backups: unlisted})
 		if err == nil {
 			f.end = Head{Seq: e.Seq, Hash: e.Hash}
-			return e, listedOf(backups, f.listed), nil
+			others := listedOf(backups, f.listed)
+			for _, id := range unlisted {
+				f.listed[id] = true
+			}
+			return e, others, nil
 		}
 		if !errors.Is(err, errs.ErrConflict) {
 			return nil, nil, err
@@ -83,20 +88,26 @@ func listedOf(backups []string, listed map[string]bool) []string {
 }
 
 // catchUp reads the slots after f.end up to the last filled one and notes
-// what their entries of f's kind and case list.
+// what their entries of f's kind and case list. It reads one slot, and
+// only if that is filled, the rest a window at a time, as Walk does.
 func (f *Listings) catchUp(ctx context.Context) error {
-	for {
-		slot, err := f.ledger.ReadSlot(ctx, f.end.Seq+1)
-		switch {
-		case errors.Is(err, errs.ErrNotFound):
-			return nil
-		case slot.Raw == nil:
+	for size := int64(1); ; size = window {
+		slots, err := readWindow(ctx, f.ledger, f.end.Seq+1, f.end.Seq+size)
+		if err != nil {
 			return err
 		}
-		if err := f.note(ctx, f.end.Seq+1, slot, err); err != nil {
-			return err
+		for _, s := range slots {
+			switch {
+			case errors.Is(s.err, errs.ErrNotFound):
+				return nil
+			case s.slot.Raw == nil:
+				return s.err
+			}
+			if err := f.note(ctx, f.end.Seq+1, s.slot, s.err); err != nil {
+				return err
+			}
+			f.end = Head{Seq: f.end.Seq + 1, Hash: HashEntry(s.slot.Raw)}
 		}
-		f.end = Head{Seq: f.end.Seq + 1, Hash: HashEntry(slot.Raw)}
 	}
 }
 

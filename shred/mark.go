@@ -1,0 +1,84 @@
+package shred
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// markBatch marks items shredded in parallel and returns those now
+// recorded shredded, by this run or another, to be listed.
+func (s *Service) markBatch(ctx context.Context, items []*PlanItem, opts RunOptions, res *RunResult, tick func()) []*PlanItem {
+	byID := itemsByID(items)
+	var mu sync.Mutex
+	var marked []*PlanItem
+	_, failed := forEach(ctx, itemIDs(items), parallelism(opts), func(ctx context.Context, id string) error {
+		defer tick()
+		ok, err := s.markShredded(ctx, byID[id])
+		if ok {
+			mu.Lock()
+			marked = append(marked, byID[id])
+			mu.Unlock()
+		}
+		return err
+	})
+	res.fail(failed...)
+	return marked
+}
+
+// markShredded records the verified destruction and reports whether the
+// catalog now records the backup shredded, so that the run lists it. The
+// write is a check-and-set, so of two runs that destroyed the same key
+// only one writes its record; the other takes that record as it is, and
+// the ledger names whichever lists it first (ledger.Listings); if only
+// this run deleted the ciphertext (the other came to it when it was gone),
+// its record is written with this run's ciphertext result. A status
+// changed since the plan by anything but a record of a destruction (a
+// grace period set, an original's disposal recorded, shredded written
+// with no destruction) keeps its changes and is marked shredded with this
+// run's destruction: the key is gone.
+func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
+	for range 3 {
+		b := *it.Backup
+		b.State = catalog.StateShredded
+		version, err := s.catalog.PutBackup(ctx, &b, it.version)
+		if err == nil {
+			*it.Backup, it.version = b, version
+			return true, nil
+		}
+		if !errors.Is(err, errs.ErrConflict) {
+			return false, err
+		}
+		cur, version, err := s.catalog.GetBackup(ctx, b.ID)
+		switch {
+		case err != nil:
+			return false, err
+		case cur.State != catalog.StateShredded || cur.Destruction == nil:
+			cur.Destruction = b.Destruction
+		case !deletedOnlyHere(b.Destruction, cur.Destruction):
+			*it.Backup, it.version = *cur, version
+			return true, nil
+		default:
+			cur.Destruction = withCiphertext(*cur.Destruction, b.Destruction)
+		}
+		*it.Backup, it.version = *cur, version
+	}
+	return false, errors.New("key destroyed and verified, but its catalog record kept changing meanwhile: run again")
+}
+
+// deletedOnlyHere reports whether ours deleted the ciphertext and theirs,
+// another run's record of the same destruction, says it did not.
+func deletedOnlyHere(ours, theirs *catalog.Destruction) bool {
+	return ours.CiphertextDeleted && !theirs.CiphertextDeleted
+}
+
+// withCiphertext returns d with the ciphertext result of from.
+func withCiphertext(d catalog.Destruction, from *catalog.Destruction) *catalog.Destruction {
+	d.CiphertextDeleted, d.CiphertextAbsent, d.CiphertextNote = from.CiphertextDeleted, from.CiphertextAbsent, from.CiphertextNote
+	d.CiphertextRemoved = slices.Clone(from.CiphertextRemoved)
+	return &d
+}
