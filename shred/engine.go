@@ -64,26 +64,27 @@ type RunResult struct {
 	Destroyed []*catalog.Backup `json:"destroyed"`
 	Skipped   []*PlanItem       `json:"skipped"`
 	Failed    []*ItemError      `json:"failed"`
+	// ListedElsewhere counts backups the run destroyed that another run
+	// of the case listed in the ledger first; they are that run's to
+	// report as destroyed, and this run's attestation covers them too.
+	ListedElsewhere int `json:"listedElsewhere,omitempty"`
 	// Attestation is the attestation the run issued, if it got that far.
 	Attestation *Attestation `json:"-"`
 
 	mu       sync.Mutex
 	readBack map[string]bool
-	// listedElsewhere counts backups this run destroyed and another run
-	// listed first: done, though not in Destroyed.
-	listedElsewhere int
 }
 
-// destroyed counts b as destroyed by the run, and lists it in Destroyed
-// unless another run's ledger entry listed it first.
-func (r *RunResult) destroyed(b *catalog.Backup, listedElsewhere bool) {
+func (r *RunResult) destroyed(b *catalog.Backup) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if listedElsewhere {
-		r.listedElsewhere++
-		return
-	}
 	r.Destroyed = append(r.Destroyed, b)
+}
+
+func (r *RunResult) destroyedListedElsewhere() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ListedElsewhere++
 }
 
 // fail adds failures; destruction and recording add them concurrently.
@@ -175,7 +176,7 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	close(toRecord)
 	<-recorded
 	s.retryCiphertexts(ctx, leftover, res)
-	return res, batchError(len(res.Destroyed)+res.listedElsewhere, res.Failed)
+	return res, batchError(len(res.Destroyed)+res.ListedElsewhere, res.Failed)
 }
 
 // recordBatch is how many backups one batch destroys and records.
@@ -343,7 +344,7 @@ func (s *Service) recorder(ctx context.Context, actor Actor, listings *ledger.Li
 			if b.mark {
 				items = s.markBatch(ctx, items, opts, res, b.tick)
 			}
-			s.record(ctx, actor, listings, items, res)
+			s.record(ctx, actor, listings, items, b.mark, res)
 		}
 	}()
 	return in, done
@@ -353,8 +354,9 @@ func (s *Service) recorder(ctx context.Context, actor Actor, listings *ledger.Li
 // that they are recorded: a run stopped before it leaves them shredded
 // and unlisted, and the next run lists them (splitDone). A backup another
 // run listed since this run's plan (ledger.Listings) is that run's to
-// report as destroyed; a ciphertext left behind is reported either way.
-func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.Listings, items []*PlanItem, res *RunResult) {
+// report as destroyed; if this run deleted its key (deleted), it is
+// counted in ListedElsewhere, and its ciphertext left behind reported.
+func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.Listings, items []*PlanItem, deleted bool, res *RunResult) {
 	if len(items) == 0 {
 		return
 	}
@@ -370,7 +372,14 @@ func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.List
 	}
 	var failed []*ItemError
 	for _, it := range items {
-		res.destroyed(it.Backup, elsewhere[it.Backup.ID])
+		switch {
+		case !elsewhere[it.Backup.ID]:
+			res.destroyed(it.Backup)
+		case deleted:
+			res.destroyedListedElsewhere()
+		default:
+			continue
+		}
 		if err := ciphertextError(it.Backup.Destruction); err != nil {
 			failed = append(failed, &ItemError{ID: it.Backup.ID, Err: err})
 		}

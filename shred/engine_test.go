@@ -304,7 +304,7 @@ func TestRunDoesNotListWhatAnotherRunListedMeanwhile(t *testing.T) {
 	}}
 	second := shred.New(shred.Config{Records: firstRun, Keys: client, Guard: client, Signer: client, Storage: local.New()})
 	res, err := second.RunShred(ctx, admin, "RACE", runOpts(t))
-	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[1].ID {
+	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[1].ID || res.ListedElsewhere != 0 {
 		t.Fatalf("second run: %+v %v; want it to report only the backup it listed", res, err)
 	}
 	if got := attestedStatement(t, res.Attestation).Predicate.Backups; len(got) != 2 {
@@ -360,8 +360,8 @@ func TestRunDoesNotListWhatAnotherRunListedAfterThePlan(t *testing.T) {
 	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
 	listDestroyed(t, srv, "AFTERPLAN", backups[0].ID)
 	res, err := v.Run(ctx, admin, plan, runOpts(t))
-	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[1].ID {
-		t.Fatalf("run: %+v %v; want it to report only the backup it listed", res, err)
+	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[1].ID || res.ListedElsewhere != 1 {
+		t.Fatalf("run: %+v %v; want it to report only the backup it listed, and one more listed elsewhere", res, err)
 	}
 	counts := shredtest.DestroyedInLedger(t, v)
 	for _, b := range backups {

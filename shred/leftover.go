@@ -51,7 +51,7 @@ func (s *Service) retryCiphertexts(ctx context.Context, items []*PlanItem, res *
 		if err := ciphertextError(b.Destruction); err != nil {
 			return err
 		}
-		res.destroyed(b, false)
+		res.destroyed(b)
 		return nil
 	})
 	res.Failed = append(res.Failed, failed...)

@@ -74,7 +74,7 @@ func TestRunThatOnlyDestroyedWhatAnotherListedIsPartial(t *testing.T) {
 	listDestroyed(t, srv, "LEFT", backups[0].ID)
 	res, err := v.Run(ctx, admin, plan, runOpts(t))
 	var batch *shred.BatchError
-	if !errors.Is(err, shred.ErrPartial) || !errors.As(err, &batch) || len(batch.Failed) != 1 || len(res.Destroyed) != 0 {
+	if !errors.Is(err, shred.ErrPartial) || !errors.As(err, &batch) || len(batch.Failed) != 1 || len(res.Destroyed) != 0 || res.ListedElsewhere != 1 {
 		t.Fatalf("run: %+v %v; want partial, one ciphertext left behind", res, err)
 	}
 }

@@ -289,6 +289,9 @@ func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) 
 		printf(stderr, "failed %s: %v\n", f.ID, f.Err)
 	}
 	fmt.Fprintf(stderr, "case %s: %d destroyed, %d skipped, %d failed\n", res.Case, len(res.Destroyed), len(res.Skipped), len(res.Failed))
+	if res.ListedElsewhere > 0 {
+		fmt.Fprintf(stderr, "%d more destroyed by this run too, and listed in the ledger by another run of the case\n", res.ListedElsewhere)
+	}
 	return nil
 }
 
