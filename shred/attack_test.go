@@ -398,10 +398,23 @@ func TestAttackShreddedRecordOfALiveKey(t *testing.T) {
 // verification text is verification.
 func writeShreddedRecord(in insider, id, verification string) {
 	in.t.Helper()
+	writeDestruction(in, id, destructionRecord("plain API call", verification))
+}
+
+// destructionRecord is a destruction as a status record holds it, by
+// whom, verified as verification says, its ciphertext deleted.
+func destructionRecord(by, verification string) map[string]any {
 	now := catalog.Now().Format(time.RFC3339Nano)
+	return map[string]any{"versionsDestroyed": []int{1}, "destroyedAt": now, "destroyedBy": by,
+		"verification": verification, "verifiedAt": now, "mountPresent": true, "ciphertextDeleted": true}
+}
+
+// writeDestruction overwrites backup id's status record as shredded with
+// destruction d.
+func writeDestruction(in insider, id string, d map[string]any) {
+	in.t.Helper()
 	rec := in.read("backups/" + id)
 	rec["state"] = string(catalog.StateShredded)
-	rec["destruction"] = map[string]any{"versionsDestroyed": []int{1}, "destroyedAt": now, "destroyedBy": "plain API call",
-		"verification": verification, "verifiedAt": now, "mountPresent": true, "ciphertextDeleted": true}
+	rec["destruction"] = d
 	in.mustWrite("backups/"+id, rec)
 }

@@ -354,9 +354,12 @@ func (s *Service) recorder(ctx context.Context, actor Actor, listings *ledger.Li
 // that they are recorded: a run stopped before it leaves them shredded
 // and unlisted, and the next run lists them (splitDone). A backup another
 // run listed since this run's plan (ledger.Listings) is that run's to
-// report as destroyed; if this run deleted its key (deleted), it is
-// counted in ListedElsewhere, and its ciphertext left behind reported.
-func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.Listings, items []*PlanItem, deleted bool, res *RunResult) {
+// report as destroyed; if this run destroyed its key (deleted it, or
+// finished a stopped run's destruction: destroyedHere), it is counted in
+// ListedElsewhere and its ciphertext left behind is reported. One a
+// stopped run destroyed is left to the run that listed it, and its
+// ciphertext to the next run (splitDone).
+func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.Listings, items []*PlanItem, destroyedHere bool, res *RunResult) {
 	if len(items) == 0 {
 		return
 	}
@@ -375,7 +378,7 @@ func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.List
 		switch {
 		case !elsewhere[it.Backup.ID]:
 			res.destroyed(it.Backup)
-		case deleted:
+		case destroyedHere:
 			res.destroyedListedElsewhere()
 		default:
 			continue

@@ -168,6 +168,8 @@ func TestTwoConcurrentRunsDoTheWorkOnce(t *testing.T) {
 	}
 }
 
+// twoConcurrentRuns runs two shred runs of one closed case of 40 backups
+// at once and checks their outcome.
 func twoConcurrentRuns(t *testing.T) {
 	_, v := newVault(t)
 	backups := closedCase(t, v, "TWO", 40)
@@ -296,13 +298,13 @@ func TestRunDoesNotListWhatAnotherRunListedMeanwhile(t *testing.T) {
 	backups := closedCase(t, v, "RACE", 2)
 	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
 	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)), vault.DefaultMounts)
-	firstRun := &shredtest.BeforeLedgerWrite{Store: client, Before: func() {
+	racedRecords := &shredtest.BeforeLedgerWrite{Store: client, Before: func() {
 		ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "RACE", Backups: []string{backups[0].ID}}
 		if _, err := ledger.New(client, client).Append(ctx, "first-run", ev); err != nil {
 			t.Error(err)
 		}
 	}}
-	second := shred.New(shred.Config{Records: firstRun, Keys: client, Guard: client, Signer: client, Storage: local.New()})
+	second := shred.New(shred.Config{Records: racedRecords, Keys: client, Guard: client, Signer: client, Storage: local.New()})
 	res, err := second.RunShred(ctx, admin, "RACE", runOpts(t))
 	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[1].ID || res.ListedElsewhere != 0 {
 		t.Fatalf("second run: %+v %v; want it to report only the backup it listed", res, err)

@@ -42,7 +42,9 @@ func (s *Service) retryCiphertexts(ctx context.Context, items []*PlanItem, res *
 			if cur.Destruction == nil {
 				return errors.New("the catalog lost the record of the destruction")
 			}
-			cur.Destruction = withCiphertext(*cur.Destruction, done)
+			if ciphertextLeft(cur.Destruction) || deletedOnlyHere(done, cur.Destruction) {
+				cur.Destruction = withCiphertext(*cur.Destruction, done) // another run's retry may have recorded the deletion first
+			}
 			return nil
 		})
 		if err != nil {

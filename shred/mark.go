@@ -59,15 +59,30 @@ func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) 
 			return false, err
 		case cur.State != catalog.StateShredded || cur.Destruction == nil:
 			cur.Destruction = b.Destruction
-		case !deletedOnlyHere(b.Destruction, cur.Destruction):
-			*it.Backup, it.version = *cur, version
-			return true, nil
 		default:
-			cur.Destruction = withCiphertext(*cur.Destruction, b.Destruction)
+			s.adopt(ctx, it, cur, version)
+			return true, nil
 		}
 		*it.Backup, it.version = *cur, version
 	}
 	return false, errors.New("key destroyed and verified, but its catalog record kept changing meanwhile: run again")
+}
+
+// adopt takes cur, another writer's record of the item's destruction at
+// version, as the item's record; if only this run deleted the ciphertext,
+// it tries once to write this run's ciphertext result into that record.
+// The backup is recorded shredded either way.
+func (s *Service) adopt(ctx context.Context, it *PlanItem, cur *catalog.Backup, version int) {
+	mine := it.Backup.Destruction
+	*it.Backup, it.version = *cur, version
+	if !deletedOnlyHere(mine, cur.Destruction) {
+		return
+	}
+	merged := *cur
+	merged.Destruction = withCiphertext(*cur.Destruction, mine)
+	if v, err := s.catalog.PutBackup(ctx, &merged, version); err == nil {
+		*it.Backup, it.version = merged, v
+	}
 }
 
 // deletedOnlyHere reports whether ours deleted the ciphertext and theirs,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,13 +24,9 @@ func markedByAnother(t *testing.T, raw insider, b *catalog.Backup, note string) 
 	if _, err := raw.l.Delete("cryptoshred-transit/keys/" + b.Key); err != nil {
 		t.Fatal(err)
 	}
-	now := catalog.Now().Format(time.RFC3339Nano)
-	rec := raw.read("backups/" + b.ID)
-	rec["state"] = string(catalog.StateShredded)
-	rec["destruction"] = map[string]any{"versionsDestroyed": []int{1}, "destroyedAt": now, "destroyedBy": "other run",
-		"verification": "key read after delete: not found; transit mount present", "verifiedAt": now, "mountPresent": true,
-		"ciphertextAbsent": note == "", "ciphertextNote": note}
-	raw.mustWrite("backups/"+b.ID, rec)
+	d := destructionRecord("other run", "key read after delete: not found; transit mount present")
+	d["ciphertextDeleted"], d["ciphertextAbsent"], d["ciphertextNote"] = false, note == "", note
+	writeDestruction(raw, b.ID, d)
 }
 
 // When another run's record says the ciphertext was absent, and this run
@@ -74,8 +71,12 @@ func TestRunThatOnlyDestroyedWhatAnotherListedIsPartial(t *testing.T) {
 	listDestroyed(t, srv, "LEFT", backups[0].ID)
 	res, err := v.Run(ctx, admin, plan, runOpts(t))
 	var batch *shred.BatchError
-	if !errors.Is(err, shred.ErrPartial) || !errors.As(err, &batch) || len(batch.Failed) != 1 || len(res.Destroyed) != 0 || res.ListedElsewhere != 1 {
+	if !errors.Is(err, shred.ErrPartial) || !errors.As(err, &batch) || len(batch.Failed) != 1 || len(res.Destroyed) != 0 || res.ListedElsewhere != 1 ||
+		!strings.Contains(batch.Failed[0].Error(), "the ciphertext was not deleted") {
 		t.Fatalf("run: %+v %v; want partial, one ciphertext left behind", res, err)
+	}
+	if got := attestedStatement(t, res.Attestation).Predicate.Backups; len(got) != 1 || got[0].BackupID != backups[0].ID {
+		t.Fatalf("attestation covers %+v, want the backup listed by the other run", got)
 	}
 }
 
@@ -96,5 +97,33 @@ func listDestroyed(t *testing.T, srv *vaulttest.Server, caseID string, ids ...st
 	ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: caseID, Backups: ids}
 	if _, err := ledger.New(client, client).Append(context.Background(), "other-run", ev); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two runs retrying one ciphertext an earlier run left: the one that
+// finds it already gone does not overwrite the other's record of its
+// deletion with "absent before shred".
+func TestRetryKeepsAnotherRetrysDeletion(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "RETRY", 1)
+	swapCiphertext(t, backups[0])
+	if _, err := v.RunShred(ctx, admin, "RETRY", runOpts(t)); !errors.Is(err, shred.ErrPartial) && !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("set-up run: %v", err)
+	}
+	plan, err := v.PlanShred(ctx, "RETRY", time.Now())
+	if err != nil || plan.Count(shred.ActionDone) != 1 {
+		t.Fatalf("plan: %v", err)
+	}
+	if err := os.Remove(backups[0].Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	writeDestruction(asRole(t, srv, vault.PolicyAdmin), backups[0].ID, destructionRecord("other retry", "key read after delete: not found; transit mount present"))
+	if _, err := v.Run(ctx, admin, plan, runOpts(t)); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	got, _, _ := v.GetBackup(ctx, backups[0].ID)
+	if d := got.Destruction; !d.CiphertextDeleted || d.CiphertextAbsent {
+		t.Fatalf("record after both retries: %+v; want the other retry's deletion kept", d)
 	}
 }

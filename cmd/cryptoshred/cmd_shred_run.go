@@ -288,10 +288,11 @@ func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) 
 	for _, f := range res.Failed {
 		printf(stderr, "failed %s: %v\n", f.ID, f.Err)
 	}
-	fmt.Fprintf(stderr, "case %s: %d destroyed, %d skipped, %d failed\n", res.Case, len(res.Destroyed), len(res.Skipped), len(res.Failed))
+	elsewhere := ""
 	if res.ListedElsewhere > 0 {
-		fmt.Fprintf(stderr, "%d more destroyed by this run too, and listed in the ledger by another run of the case\n", res.ListedElsewhere)
+		elsewhere = fmt.Sprintf(" (%d more listed by another run)", res.ListedElsewhere)
 	}
+	fmt.Fprintf(stderr, "case %s: %d destroyed%s, %d skipped, %d failed\n", res.Case, len(res.Destroyed), elsewhere, len(res.Skipped), len(res.Failed))
 	return nil
 }
 

@@ -56,6 +56,8 @@ func PlanByID(t testing.TB, v *shred.Service, caseID string) map[string]*shred.P
 // BeforeLedgerWrite is a catalog.Store that runs Before once, just ahead
 // of the first write of a ledger slot through it: another writer taking
 // the moment between a reader's last look at the ledger and its append.
+// Before must write through another store: a write through this one would
+// wait for itself.
 type BeforeLedgerWrite struct {
 	catalog.Store
 	Before func()

@@ -89,9 +89,9 @@ func listedOf(backups []string, listed map[string]bool) []string {
 
 // catchUp reads the slots after f.end up to the last filled one and notes
 // what their entries of f's kind and case list. It reads one slot, and
-// only if that is filled, the rest a window at a time, as Walk does.
+// while those are filled, twice as many at once, up to Walk's window.
 func (f *Listings) catchUp(ctx context.Context) error {
-	for size := int64(1); ; size = window {
+	for size := int64(1); ; size = min(2*size, window) {
 		slots, err := readWindow(ctx, f.ledger, f.end.Seq+1, f.end.Seq+size)
 		if err != nil {
 			return err

@@ -120,3 +120,22 @@ func TestListingsCheckAgainWhenAnotherWriterTakesTheSlot(t *testing.T) {
 		t.Fatalf("every backup listed already: appended %+v, left out %v, %v", e, others, err)
 	}
 }
+
+// What another writer listed more than one read window after the point
+// given is still found: the catch-up reads window after window.
+func TestListingsReadPastAWindow(t *testing.T) {
+	_, l := newLedger(t)
+	ctx := context.Background()
+	since, err := l.End(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 70)
+	if _, err := l.Append(ctx, "other-run", ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "C", Backups: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	e, others, err := l.Listings(since, ledger.KindKeyDestroyed, "C").AppendUnlisted(ctx, "this-run", []string{"a", "b"})
+	if err != nil || !slices.Equal(e.Backups, []string{"b"}) || !slices.Equal(others, []string{"a"}) || e.Seq != since.Seq+72 {
+		t.Fatalf("entry %+v, left out %v, %v; want entry %d listing b", e, others, err, since.Seq+72)
+	}
+}
