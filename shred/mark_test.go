@@ -35,10 +35,7 @@ func TestRunKeepsItsCiphertextDeletionOverAnotherRunsRecord(t *testing.T) {
 	srv, v := newVault(t)
 	ctx := context.Background()
 	backups := closedCase(t, v, "ABSENT", 1)
-	plan, err := v.PlanShred(ctx, "ABSENT", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := planDestroying(t, v, "ABSENT", 1)
 	markedByAnother(t, asRole(t, srv, vault.PolicyAdmin), backups[0], "")
 	res, err := v.Run(ctx, admin, plan, runOpts(t))
 	if err != nil {
@@ -62,10 +59,7 @@ func TestRunThatOnlyDestroyedWhatAnotherListedIsPartial(t *testing.T) {
 	srv, v := newVault(t)
 	ctx := context.Background()
 	backups := closedCase(t, v, "LEFT", 1)
-	plan, err := v.PlanShred(ctx, "LEFT", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := planDestroying(t, v, "LEFT", 1)
 	swapCiphertext(t, backups[0])
 	markedByAnother(t, asRole(t, srv, vault.PolicyAdmin), backups[0], "not deleted: not this backup's ciphertext")
 	listDestroyed(t, srv, "LEFT", backups[0].ID)
