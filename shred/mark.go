@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -14,24 +13,16 @@ import (
 // recorded shredded, by this run or another, to be listed.
 func (s *Service) markBatch(ctx context.Context, items []*PlanItem, opts RunOptions, res *RunResult, tick func()) []*PlanItem {
 	byID := itemsByID(items)
-	var mu sync.Mutex
-	var marked []*PlanItem
-	_, failed := forEach(ctx, itemIDs(items), parallelism(opts), func(ctx context.Context, id string) error {
+	marked, failed := forEach(ctx, itemIDs(items), parallelism(opts), func(ctx context.Context, id string) error {
 		defer tick()
-		ok, err := s.markShredded(ctx, byID[id])
-		if ok {
-			mu.Lock()
-			marked = append(marked, byID[id])
-			mu.Unlock()
-		}
-		return err
+		return s.markShredded(ctx, byID[id])
 	})
 	res.fail(failed...)
-	return marked
+	return pick(byID, marked)
 }
 
-// markShredded records the verified destruction and reports whether the
-// catalog now records the backup shredded, so that the run lists it. The
+// markShredded records the verified destruction; once it returns nil the
+// catalog records the backup shredded, and the run lists it. The
 // write is a check-and-set, so of two runs that destroyed the same key
 // only one writes its record; the other takes that record as it is, and
 // the ledger names whichever lists it first (ledger.Listings); if only
@@ -41,31 +32,31 @@ func (s *Service) markBatch(ctx context.Context, items []*PlanItem, opts RunOpti
 // grace period set, an original's disposal recorded, shredded written
 // with no destruction) keeps its changes and is marked shredded with this
 // run's destruction: the key is gone.
-func (s *Service) markShredded(ctx context.Context, it *PlanItem) (bool, error) {
+func (s *Service) markShredded(ctx context.Context, it *PlanItem) error {
 	for range 3 {
 		b := *it.Backup
 		b.State = catalog.StateShredded
 		version, err := s.catalog.PutBackup(ctx, &b, it.version)
 		if err == nil {
 			*it.Backup, it.version = b, version
-			return true, nil
+			return nil
 		}
 		if !errors.Is(err, errs.ErrConflict) {
-			return false, err
+			return err
 		}
 		cur, version, err := s.catalog.GetBackup(ctx, b.ID)
 		switch {
 		case err != nil:
-			return false, err
+			return err
 		case cur.State != catalog.StateShredded || cur.Destruction == nil:
 			cur.Destruction = b.Destruction
 		default:
 			s.adopt(ctx, it, cur, version)
-			return true, nil
+			return nil
 		}
 		*it.Backup, it.version = *cur, version
 	}
-	return false, errors.New("key destroyed and verified, but its catalog record kept changing meanwhile: run again")
+	return errors.New("key destroyed and verified, but its catalog record kept changing meanwhile: run again")
 }
 
 // adopt takes cur, another writer's record of the item's destruction at
