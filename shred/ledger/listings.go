@@ -114,11 +114,12 @@ func (f *Listings) catchUp(ctx context.Context) error {
 // note adds what slot seq lists, if it holds an entry of f's kind and
 // case that links to f.end and is signed; readErr is how it was read.
 func (f *Listings) note(ctx context.Context, seq int64, slot Slot, readErr error) error {
-	e, err := ParseEntry(slot.Raw)
-	if readErr != nil || err != nil || e.Seq != seq || e.Prev != f.end.Hash || e.Kind != f.kind || e.Case != f.caseID {
+	e, problem := linkedEntry(seq, f.end.Hash, slot, readErr)
+	if readErr != nil || problem != "" || e.Kind != f.kind || e.Case != f.caseID {
 		return nil
 	}
 	if f.keys == nil {
+		var err error
 		if f.keys, err = f.ledger.signer.PublicKeys(ctx); err != nil || f.keys == nil {
 			return fmt.Errorf("failed to read the ledger's public keys: %w", cmp.Or(err, errors.New("none returned")))
 		}

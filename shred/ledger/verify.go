@@ -193,16 +193,10 @@ func (w *walker) slot(seq int64, s slot) error {
 		w.advance(seq, s.slot.Hash)
 		return nil
 	}
-	e, err := ParseEntry(s.slot.Raw)
+	e, problem := linkedEntry(seq, w.prev, s.slot, s.err)
 	switch {
-	case errors.Is(s.err, ErrMalformedSlot):
-		w.junk(seq, "holds something other than a ledger entry")
-	case err != nil:
-		w.junk(seq, "holds junk that is not a ledger entry: "+err.Error())
-	case e.Seq != seq:
-		w.junk(seq, fmt.Sprintf("holds an entry numbered %d", e.Seq))
-	case e.Prev != w.prev:
-		w.junk(seq, "holds an entry that does not link to the slot before it")
+	case problem != "":
+		w.junk(seq, problem)
 	default:
 		if err := checkSigned(w.keys, e, s.slot.Raw, s.slot.Sig); err != nil {
 			w.rep.Findings = append(w.rep.Findings, Finding{Seq: seq, Problem: err.Error()})
@@ -215,6 +209,24 @@ func (w *walker) slot(seq int64, s slot) error {
 	}
 	w.advance(seq, HashEntry(s.slot.Raw))
 	return nil
+}
+
+// linkedEntry returns the entry slot seq holds, or what else it holds: an
+// entry must parse, carry its slot's number and link to prev, the hash
+// of the slot before it; readErr is how the slot was read.
+func linkedEntry(seq int64, prev string, slot Slot, readErr error) (*Entry, string) {
+	e, err := ParseEntry(slot.Raw)
+	switch {
+	case errors.Is(readErr, ErrMalformedSlot):
+		return nil, "holds something other than a ledger entry"
+	case err != nil:
+		return nil, "holds junk that is not a ledger entry: " + err.Error()
+	case e.Seq != seq:
+		return nil, fmt.Sprintf("holds an entry numbered %d", e.Seq)
+	case e.Prev != prev:
+		return nil, "holds an entry that does not link to the slot before it"
+	}
+	return e, ""
 }
 
 func (w *walker) advance(seq int64, hash string) {
