@@ -2,6 +2,8 @@ package shred
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -11,8 +13,10 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
-// live reports whether b is a registered backup whose key may still
-// decrypt it: anything registered and not yet shredded.
+// live reports whether b is a registered backup whose status does not
+// say that its key is gone. The protect-time duplicate check, the
+// admin's own, goes by it; what plans and attestations state about other
+// copies goes by Vault (readableCopies).
 func live(b *catalog.Backup) bool {
 	return b.Registered && b.State != catalog.StateShredded && b.State != catalog.StateFailed
 }
@@ -35,7 +39,7 @@ func (s *Service) refuseDuplicate(ctx context.Context, orig *catalog.Original) e
 	same, err := s.sameData(ctx, []string{sum}, nil)
 	var dups []string
 	for _, b := range same[sum] {
-		if !resumable(b, orig) {
+		if live(b) && !resumable(b, orig) {
 			dups = append(dups, b.ID+" ("+string(b.State)+")")
 		}
 	}
@@ -46,10 +50,10 @@ func (s *Service) refuseDuplicate(ctx context.Context, orig *catalog.Original) e
 		"stays readable when one is shredded; pass --allow-duplicate to protect it anyway", orig.Path, sum, strings.Join(dups, ", "))
 }
 
-// sameData returns, by plaintext digest, the live backups other than
-// those in exclude that hold a plaintext of one of digests. It reads only
-// the backups the digest index names, and keeps those whose registered
-// digest matches.
+// sameData returns, by plaintext digest, the registered backups other
+// than those in exclude that hold a plaintext of one of digests, whatever
+// their state. It reads only the backups the digest index names, and keeps
+// those whose write-once registration records the digest.
 func (s *Service) sameData(ctx context.Context, digests []string, exclude map[string]bool) (map[string][]*catalog.Backup, error) {
 	lists, err := parallel.Map(ctx, digests, parallel.DefaultLimit, func(ctx context.Context, d string) ([]string, error) {
 		return s.catalog.DigestIDs(ctx, d)
@@ -70,14 +74,68 @@ func (s *Service) sameData(ctx context.Context, digests []string, exclude map[st
 			}
 		}
 	}
-	found, _, err := s.catalog.ReadBackups(ctx, ids)
+	found, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (*catalog.Backup, error) {
+		return s.registeredCopy(ctx, id, wanted)
+	})
 	out := map[string][]*catalog.Backup{}
 	for _, b := range found {
-		if live(b) && wanted[b.Plaintext.SHA256] {
+		if b != nil {
 			out[b.Plaintext.SHA256] = append(out[b.Plaintext.SHA256], b)
 		}
 	}
 	return out, err
+}
+
+// registeredCopy returns backup id if its registration records one of
+// wanted, or nil: an index entry without a matching registration adds
+// nothing. Its status is added where it can be read; a status record the
+// admin made unreadable does not hide the copy.
+func (s *Service) registeredCopy(ctx context.Context, id string, wanted map[string]bool) (*catalog.Backup, error) {
+	r, err := s.catalog.GetRegistration(ctx, id)
+	switch {
+	case errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused):
+		return nil, err
+	case err != nil || !wanted[r.Plaintext.SHA256]:
+		return nil, nil
+	}
+	b, _, err := s.catalog.GetBackup(ctx, id)
+	switch {
+	case errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused):
+		return nil, err
+	case err != nil:
+		return r.Backup(), nil
+	}
+	return b, nil
+}
+
+// readableCopies keeps, of same, the backups whose key Vault still has:
+// their data stays readable whatever their status record says, which the
+// admin may rewrite. The mount is confirmed after the reads, so a missing
+// mount is never taken for destroyed keys.
+func (s *Service) readableCopies(ctx context.Context, same map[string][]*catalog.Backup) (map[string][]*catalog.Backup, error) {
+	var all []*catalog.Backup
+	for _, l := range same {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return same, nil
+	}
+	absent, err := parallel.Map(ctx, all, parallel.DefaultLimit, func(ctx context.Context, b *catalog.Backup) (bool, error) {
+		return s.keys.KeyAbsent(ctx, b.Key)
+	})
+	if err == nil {
+		err = s.keys.CheckMount(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to ask Vault whether other copies of the data are still readable: %w", err)
+	}
+	out := map[string][]*catalog.Backup{}
+	for i, b := range all {
+		if !absent[i] {
+			out[b.Plaintext.SHA256] = append(out[b.Plaintext.SHA256], b)
+		}
+	}
+	return out, nil
 }
 
 // duplicateWarnings names, for each backup of the plan, the live backups
@@ -105,7 +163,7 @@ func (s *Service) duplicateWarnings(ctx context.Context, p *Plan) error {
 			continue
 		}
 		for _, d := range same[it.Backup.Plaintext.SHA256] {
-			it.Warnings = append(it.Warnings, "backup "+d.ID+" ("+string(d.State)+", system "+dashIfEmpty(d.System)+
+			it.Warnings = append(it.Warnings, "backup "+d.ID+" ("+stateOrUnreadable(d.State)+", system "+dashIfEmpty(d.System)+
 				") holds the same plaintext (sha256 "+d.Plaintext.SHA256+") and stays readable after this shred")
 		}
 	}
@@ -129,12 +187,23 @@ func (s *Service) sameDataShared(ctx context.Context, digests []string, exclude 
 	if complete {
 		digests = slices.DeleteFunc(digests, func(d string) bool { return !shared[d] })
 	}
-	return s.sameData(ctx, digests, exclude)
+	same, err := s.sameData(ctx, digests, exclude)
+	if err != nil {
+		return nil, err
+	}
+	return s.readableCopies(ctx, same)
 }
 
 func uniqueStrings(in []string) []string {
 	slices.Sort(in)
 	return slices.Compact(in)
+}
+
+func stateOrUnreadable(s catalog.State) string {
+	if s == "" {
+		return "status record unreadable"
+	}
+	return string(s)
 }
 
 func dashIfEmpty(s string) string {

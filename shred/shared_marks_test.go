@@ -205,3 +205,44 @@ func warningsOf(p *shred.Plan, id string) string {
 	}
 	return ""
 }
+
+// Whether another copy of the data stays readable is Vault's to say, not
+// the status record's: the admin's token rewrites one copy's status as
+// shredded and another's as a record of some other backup, with plain
+// Vault calls; the plan's warnings and the attestation still name both,
+// and not a copy whose key another case's run destroyed.
+func TestStatusRecordsCannotHideACopy(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	data := []byte("kept four times")
+	a, forged, garbled, destroyed := mustProtectCopy(t, adminV, data), mustProtectCopy(t, adminV, data),
+		mustProtectCopy(t, adminV, data), mustProtectCopy(t, adminV, data)
+	planOf(t, adminV, complianceV, "EARLIER", destroyed)
+	if _, err := adminV.RunShred(context.Background(), admin, "EARLIER", runOpts(t)); err != nil {
+		t.Fatal(err)
+	}
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	rec := insider.read("backups/" + forged.ID)
+	rec["state"], rec["destruction"] = "shredded", map[string]any{"versionsDestroyed": []int{1}, "destroyedBy": "nobody"}
+	insider.mustWrite("backups/"+forged.ID, rec)
+	insider.mustWrite("backups/"+garbled.ID, map[string]any{"id": destroyed.ID, "key": destroyed.ID, "state": "shredded"})
+
+	plan := planOf(t, adminV, complianceV, "COPIES", a)
+	want := []string{forged.ID, garbled.ID}
+	w := warningsOf(plan, a.ID)
+	for _, id := range want {
+		if !strings.Contains(w, "backup "+id+" ") {
+			t.Errorf("plan does not name %s, still readable: %q", id, w)
+		}
+	}
+	if strings.Contains(w, destroyed.ID) {
+		t.Errorf("plan names %s, whose key is gone: %q", destroyed.ID, w)
+	}
+	res, err := adminV.Run(context.Background(), admin, plan, runOpts(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := attestedStatement(t, res.Attestation).Predicate.Backups
+	if len(got) != 1 || !slices.Equal(slices.Sorted(slices.Values(got[0].SameDataStillIn)), slices.Sorted(slices.Values(want))) {
+		t.Fatalf("attestation names %v as still holding the data, want %v", got[0].SameDataStillIn, want)
+	}
+}

@@ -139,6 +139,14 @@ func (rc *registrationCache) put(r *Registration) {
 	rc.m[r.ID] = *r
 }
 
+// Backup returns a backup record made of r alone, with no state: what is
+// known of a registered backup whose status record cannot be read.
+func (r *Registration) Backup() *Backup {
+	b := &Backup{}
+	r.apply(b)
+	return b
+}
+
 // apply overwrites b's registration facts with r's, so no decision can
 // rest on a status record edited since.
 func (r *Registration) apply(b *Backup) {
