@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -417,4 +418,50 @@ func writeDestruction(in insider, id string, d map[string]any) {
 	rec["state"] = string(catalog.StateShredded)
 	rec["destruction"] = d
 	in.mustWrite("backups/"+id, rec)
+}
+
+// Attack: the admin gives a stream backup, which has no original, one in
+// its status record: made far in the future, so that a hold of what a
+// system made before a date passes it over, and at another file with
+// that file's digest, so that dispose-original would delete that file.
+// The registration records no original, and that is what counts.
+func TestAttackAdminInventsAnOriginal(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	stream, err := adminV.Protect(ctx, admin, shred.ProtectRequest{Input: strings.NewReader("pg_dump output"), Name: "db.sql",
+		OutDir: t.TempDir(), System: "payroll"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "payroll.db")
+	if err := os.WriteFile(victim, []byte("the live database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	rec := insider.read("backups/" + stream.ID)
+	rec["original"] = map[string]any{"path": victim, "size": 17, "sha256": fileSHA256(t, victim),
+		"mtime": "2099-01-01T00:00:00Z", "encryptedAfterFirstStorage": true}
+	insider.mustWrite("backups/"+stream.ID, rec)
+
+	_, err = adminV.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: stream.ID, Method: attest.DisposalDeleted, Note: "deleted after protect"})
+	if err == nil {
+		t.Fatal("dispose-original accepted an original only the status record names")
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Fatalf("dispose-original deleted the file the status record named: %v", err)
+	}
+	openCase(t, complianceV, "L")
+	held, err := complianceV.PlaceHolds(ctx, compliance, "L", shred.HoldSelector{System: "payroll", CreatedBefore: time.Now().Add(time.Hour)})
+	if err != nil || !slices.Contains(held, stream.ID) {
+		t.Fatalf("hold of what payroll made before the next hour: %v %v, want %s held", held, err, stream.ID)
+	}
+}
+
+func fileSHA256(t *testing.T, path string) string {
+	t.Helper()
+	sum, _, err := fsutil.FileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }

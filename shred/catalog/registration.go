@@ -155,6 +155,7 @@ func (r *Registration) apply(b *Backup) {
 	b.Ciphertext, b.Plaintext, b.CreatedAt, b.CreatedBy = r.Ciphertext, r.Plaintext, r.CreatedAt, r.CreatedBy
 	b.Registered = true
 	if r.Original == nil {
+		b.Original = nil // a status record's own original (a stream backup has none) would decide holds by date and disposals
 		return
 	}
 	var disposal *Disposal
