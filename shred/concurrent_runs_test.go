@@ -102,7 +102,7 @@ func TestRunDoesNotListWhatAnotherRunListedMeanwhile(t *testing.T) {
 	backups := closedCase(t, v, "RACE", 2)
 	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
 	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)), vault.DefaultMounts)
-	racedRecords := &shredtest.BeforeLedgerWrite{Store: client, Before: func() {
+	racedRecords := &shredtest.BeforeWrite{Store: client, Prefix: "ledger/0", Before: func() {
 		ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "RACE", Backups: []string{backups[0].ID}}
 		if _, err := ledger.New(client, client).Append(ctx, "first-run", ev); err != nil {
 			t.Error(err)

@@ -3,6 +3,7 @@ package shred
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -57,6 +58,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		if err != nil {
 			return err
 		}
+		problems.add(s.checkStillLatched(ctx, b))
 		problems.add(s.holdStorage(ctx, caseID, b))
 		mu.Lock()
 		placed = append(placed, ciphertextOf(b))
@@ -136,6 +138,23 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string)
 		b.State = catalog.StateHeld
 		return nil
 	})
+}
+
+// checkStillLatched reads b's key again once the hold is recorded in
+// its status: a case close that opened the latch at the same moment, not
+// having seen this hold (see heldMeanwhile), is reported here, since no
+// role can close a latch again.
+func (s *Service) checkStillLatched(ctx context.Context, b *catalog.Backup) error {
+	key, err := s.keys.KeyInfo(ctx, b.Key)
+	switch {
+	case err != nil:
+		return fmt.Errorf("backup %s: hold recorded, but its key could not be read again to confirm its latch is closed: %w", b.ID, err)
+	case key == nil:
+		return fmt.Errorf("backup %s: hold recorded, but its key %s is no longer in Vault", b.ID, b.Key)
+	case key.DeletionAllowed:
+		return fmt.Errorf("backup %s: hold recorded, but a case close opened its key's deletion latch at the same moment: %s", b.ID, s.latchOpenAdvice(ctx, b.Key))
+	}
+	return nil
 }
 
 // putHold creates caseID's hold record on id, or re-activates one that

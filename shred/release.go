@@ -67,11 +67,14 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 	}
 	b, err := s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
-		if !stillHeld && b.State == catalog.StateHeld {
+		if !stillHeld && len(b.HeldBy) == 0 && b.State == catalog.StateHeld {
 			b.State = catalog.StateProtected
 		}
 		return nil
 	})
+	if !stillHeld && err == nil {
+		stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy)
+	}
 	if err != nil || stillHeld {
 		return err
 	}

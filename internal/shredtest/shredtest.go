@@ -53,20 +53,21 @@ func PlanByID(t testing.TB, v *shred.Service, caseID string) map[string]*shred.P
 	return out
 }
 
-// BeforeLedgerWrite is a catalog.Store that runs Before once, just ahead
-// of the first write of a ledger slot through it: another writer taking
-// the moment between a reader's last look at the ledger and its append.
-// Before must write through another store: a write through this one would
-// wait for itself.
-type BeforeLedgerWrite struct {
+// BeforeWrite is a catalog.Store that runs Before once, just ahead of the
+// first write through it of a path that starts with Prefix: another
+// writer taking the moment between a reader's last look and its write
+// (Prefix "ledger/0": a ledger slot). Before must write through another
+// store: a write through this one would wait for itself.
+type BeforeWrite struct {
 	catalog.Store
+	Prefix string
 	Before func()
 	once   sync.Once
 }
 
-// Put writes through the store, after Before on the first slot write.
-func (r *BeforeLedgerWrite) Put(ctx context.Context, path string, data map[string]any, cas int) (int, error) {
-	if strings.HasPrefix(path, "ledger/0") {
+// Put writes through the store, after Before on the first matching write.
+func (r *BeforeWrite) Put(ctx context.Context, path string, data map[string]any, cas int) (int, error) {
+	if strings.HasPrefix(path, r.Prefix) {
 		r.once.Do(r.Before)
 	}
 	return r.Store.Put(ctx, path, data, cas)

@@ -59,6 +59,17 @@ func (c *Catalog) register(ctx context.Context, b *Backup) error {
 	return nil
 }
 
+// HeldByHint returns the cases backup id's status record says hold it.
+// The admin may rewrite that record, so the names only say which hold
+// records to read; they decide nothing.
+func (c *Catalog) HeldByHint(ctx context.Context, id string) ([]string, error) {
+	var b Backup
+	if _, err := GetJSON(ctx, c.store, backupPath(id), &b); err != nil {
+		return nil, err
+	}
+	return b.HeldBy, nil
+}
+
 // PutBackup writes b if the stored version is still cas (0: new).
 func (c *Catalog) PutBackup(ctx context.Context, b *Backup, cas int) (int, error) {
 	return PutJSON(ctx, c.store, backupPath(b.ID), b, cas)

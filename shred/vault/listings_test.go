@@ -99,7 +99,7 @@ func TestListingsCheckAgainWhenAnotherWriterTakesTheSlot(t *testing.T) {
 	ctx := context.Background()
 	client := vault.New(srv.Root(t), vault.DefaultMounts)
 	l := ledger.New(client, client)
-	racing := &shredtest.BeforeLedgerWrite{Store: client, Before: func() {
+	racing := &shredtest.BeforeWrite{Store: client, Prefix: "ledger/0", Before: func() {
 		if _, err := l.Append(ctx, "other-run", ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "C", Backups: []string{"a"}}); err != nil {
 			t.Error(err)
 		}

@@ -1,0 +1,131 @@
+package shred_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/internal/shredtest"
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/storage/local"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// Two compliance officers at once: one closes case A while the other
+// places case B's hold on a backup A holds. No role can close a deletion
+// latch once opened, so whichever step comes last must either keep the
+// backup latched or report the open latch; each interleaving is made
+// deterministic by a wrapper around the real Vault client.
+
+// officer returns a compliance officer's service whose records and keys
+// go through wrap (nil: straight to Vault).
+func officer(t *testing.T, srv *vaulttest.Server, records func(catalog.Store) catalog.Store, keys func(shred.Keys) shred.Keys) *shred.Service {
+	v := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "officer", vault.PolicyCompliance)), vault.DefaultMounts)
+	var rec catalog.Store = v
+	var k shred.Keys = v
+	if records != nil {
+		rec = records(v)
+	}
+	if keys != nil {
+		k = keys(v)
+	}
+	return shred.New(shred.Config{Records: rec, Keys: k, Guard: v, Signer: v, Storage: local.New()})
+}
+
+// heldByA returns a backup case A holds, and case B open.
+func heldByA(t *testing.T) (*vaulttest.Server, *shred.Service, *catalog.Backup) {
+	srv, adminV, complianceV := roles(t)
+	y, _ := protect(t, adminV, []byte("wanted by two cases"))
+	openCase(t, complianceV, "A")
+	hold(t, complianceV, "A", y.ID)
+	openCase(t, complianceV, "B")
+	return srv, complianceV, y
+}
+
+// holdB places case B's hold on id; it may run off the test goroutine.
+func holdB(v *shred.Service, id string) error {
+	_, err := v.PlaceHolds(context.Background(), compliance, "B", shred.HoldSelector{IDs: []string{id}})
+	return err
+}
+
+// B's hold, placed after the close read the hold records and before it
+// released the backup's status, keeps the backup held and latched.
+func TestCloseKeepsAHoldPlacedWhileItWorks(t *testing.T) {
+	srv, complianceV, y := heldByA(t)
+	var placeErr error
+	closer := officer(t, srv, func(s catalog.Store) catalog.Store {
+		return &shredtest.BeforeWrite{Store: s, Prefix: "holds/A/", Before: func() { placeErr = holdB(complianceV, y.ID) }}
+	}, nil)
+	res := closeCase(t, closer, "A")
+	if placeErr != nil {
+		t.Fatalf("hold place during the close: %v", placeErr)
+	}
+	if !slices.Equal(res.StillHeld, []string{y.ID}) || len(res.Released) != 0 {
+		t.Fatalf("close released %v, kept %v; want %s kept held", res.Released, res.StillHeld, y.ID)
+	}
+	if alive, latched := keyAlive(t, srv, y.Key); !alive || !latched {
+		t.Fatalf("key after the close: alive %t, latched %t", alive, latched)
+	}
+}
+
+// beforeAllowDeletion runs before once, just ahead of opening a latch.
+type beforeAllowDeletion struct {
+	shred.Keys
+	before func()
+	once   sync.Once
+}
+
+func (k *beforeAllowDeletion) AllowDeletion(ctx context.Context, name string) error {
+	k.once.Do(k.before)
+	return k.Keys.AllowDeletion(ctx, name)
+}
+
+// B's hold, placed whole between the close's release of the status and
+// its opening of the latch, finds the latch still closed; the close reads
+// the holds again once it opened it and reports what to do.
+func TestCloseReportsAHoldPlacedAsItOpensTheLatch(t *testing.T) {
+	srv, complianceV, y := heldByA(t)
+	var placeErr error
+	closer := officer(t, srv, nil, func(k shred.Keys) shred.Keys {
+		return &beforeAllowDeletion{Keys: k, before: func() { placeErr = holdB(complianceV, y.ID) }}
+	})
+	_, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
+	if placeErr != nil {
+		t.Fatalf("hold place just before the latch opened: %v", placeErr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "another case placed a hold on it while this close opened its key's deletion latch") ||
+		!strings.Contains(err.Error(), "deletion_allowed=false") || !strings.Contains(err.Error(), "stays closing") {
+		t.Fatalf("close: %v; want the open latch of a held key reported", err)
+	}
+}
+
+// B's hold, recorded before the close released the backup but marked in
+// its status only after the close opened the latch, is reported by hold
+// place, which reads the key again once its case is in the status.
+func TestHoldPlaceReportsALatchACloseOpenedMeanwhile(t *testing.T) {
+	srv, _, y := heldByA(t)
+	reached, resume, placed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var placeErr error
+	placer := officer(t, srv, func(s catalog.Store) catalog.Store {
+		return &shredtest.BeforeWrite{Store: s, Prefix: "backups/", Before: func() { close(reached); <-resume }}
+	}, nil)
+	closer := officer(t, srv, func(s catalog.Store) catalog.Store {
+		return &shredtest.BeforeWrite{Store: s, Prefix: "holds/A/", Before: func() {
+			go func() { placeErr = holdB(placer, y.ID); close(placed) }()
+			<-reached
+		}}
+	}, nil)
+	res := closeCase(t, closer, "A")
+	close(resume)
+	<-placed
+	if !slices.Equal(res.Released, []string{y.ID}) {
+		t.Fatalf("close released %v; want %s (it read no hold of B before opening the latch)", res.Released, y.ID)
+	}
+	if placeErr == nil || !strings.Contains(placeErr.Error(), "hold recorded, but a case close opened its key's deletion latch at the same moment") {
+		t.Fatalf("hold place: %v; want the open latch reported", placeErr)
+	}
+}
