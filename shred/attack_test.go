@@ -465,3 +465,46 @@ func fileSHA256(t *testing.T, path string) string {
 	}
 	return sum
 }
+
+// Attack: after a run, the compliance officer rewrites with plain Vault
+// calls one shredded backup's account of its key's destruction, a millisecond
+// earlier (which moves its residualCopiesUntil earlier too), and writes
+// another's ciphertext as deleted while a file is back at its location.
+// The next attestation of the case leaves the first out, saying why, and
+// states the second's ciphertext as not deleted.
+func TestAttackComplianceRewritesADestruction(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	rewritten, _ := protect(t, adminV, []byte("destroyed, then rewritten"))
+	leftBehind, _ := protect(t, adminV, []byte("destroyed, file back"))
+	planOf(t, adminV, complianceV, "REWRITE", rewritten, leftBehind)
+	if _, err := adminV.RunShred(context.Background(), admin, "REWRITE", runOpts(t)); err != nil {
+		t.Fatal(err)
+	}
+	officer := asRole(t, srv, vault.PolicyCompliance)
+	rec := officer.read("backups/" + rewritten.ID)
+	d := rec["destruction"].(map[string]any)
+	at, err := time.Parse(time.RFC3339Nano, d["destroyedAt"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d["destroyedAt"] = at.Add(-time.Millisecond).Format(time.RFC3339Nano)
+	officer.mustWrite("backups/"+rewritten.ID, rec)
+	if err := os.WriteFile(leftBehind.Ciphertext.Path, []byte("a file back at the ciphertext's place"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec = officer.read("backups/" + leftBehind.ID)
+	rec["destruction"].(map[string]any)["ciphertextDeleted"] = true
+	officer.mustWrite("backups/"+leftBehind.ID, rec)
+
+	a, err := adminV.Attest(context.Background(), admin, "REWRITE", runOpts(t).Attest)
+	if err == nil || !strings.Contains(err.Error(), rewritten.ID) || !strings.Contains(err.Error(), "the record was changed since") {
+		t.Fatalf("attest: %v; want %s left out as rewritten", err, rewritten.ID)
+	}
+	got := attestedStatement(t, a).Predicate.Backups
+	if len(got) != 1 || got[0].BackupID != leftBehind.ID {
+		t.Fatalf("attested %+v, want only %s", got, leftBehind.ID)
+	}
+	if ct := got[0].Ciphertext; ct.Deleted || ct.AbsentBeforeShred || len(ct.Removed) != 0 {
+		t.Fatalf("ciphertext stated as %+v while a file is at its location", ct)
+	}
+}

@@ -173,6 +173,9 @@ type ledgerFacts struct {
 	holds     map[string][]attest.Hold
 	placedAt  map[string]time.Time
 	destroyed map[string]bool
+	// destructions are, by backup, the digest of its destruction the
+	// first entry that listed it recorded (destructionDigest).
+	destructions map[string]string
 	// restored are the plaintext copies opens wrote, by backup.
 	restored map[string][]attest.RestoredCopy
 	// storageHolds are the spans of the case's storage holds, by backup.
@@ -214,6 +217,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	if err != nil {
 		return nil, nil, err
 	}
+	s.ciphertextsAtSigning(ctx, backups, known)
 	if len(backups) == 0 {
 		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
 	}
@@ -337,7 +341,7 @@ func (s *Service) subjectProblem(ctx context.Context, b *catalog.Backup, heldBy 
 	case !facts.destroyed[b.ID]:
 		return "the verified ledger records no destruction of its key yet (another shred run may be recording it now; once none is running, shred run records it)", nil
 	}
-	return "", nil
+	return destructionEdited(b, facts), nil
 }
 
 // keyGone reports whether Vault answers that b's key does not exist. A
@@ -348,6 +352,21 @@ func (s *Service) keyGone(ctx context.Context, b *catalog.Backup, known *runRead
 		return true, nil
 	}
 	return s.keys.KeyAbsent(ctx, b.Key)
+}
+
+// ciphertextsAtSigning asks the storage about the ciphertext of each of
+// backups whose status record the run did not write itself.
+func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.Backup, known *runReads) {
+	var others []*catalog.Backup
+	for _, b := range backups {
+		if _, ok := known.record(b.ID); !ok {
+			others = append(others, b)
+		}
+	}
+	_, _ = parallel.Map(ctx, others, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (struct{}, error) {
+		s.ciphertextAtSigning(ctx, b)
+		return struct{}{}, nil
+	})
 }
 
 // shreddedBackups returns the case's backups whose status record says

@@ -79,8 +79,8 @@ func nonNilStrings(s []string) []string {
 // opens, and its holds' placement and release times, of the backups in
 // only (the facts of the whole ledger's backups could be many more).
 func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledgerFacts, error) {
-	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{},
-		placedAt: map[string]time.Time{}, destroyed: map[string]bool{}, restored: map[string][]attest.RestoredCopy{}}
+	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, placedAt: map[string]time.Time{},
+		destroyed: map[string]bool{}, destructions: map[string]string{}, restored: map[string][]attest.RestoredCopy{}}
 	rep, err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
 		f.add(e, only)
 		return nil
@@ -90,6 +90,9 @@ func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledge
 }
 
 func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
+	if e.Kind == ledger.KindKeyDestroyed && e.Details[destructionsDetail] != "" {
+		f.addDestructions(parseDestructions(e.Details[destructionsDetail]), e.Backups, only)
+	}
 	for _, id := range e.Backups {
 		if !only[id] {
 			continue
@@ -111,6 +114,16 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 			f.destroyed[id] = true
 		case ledger.KindHoldReleased:
 			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: f.placedAt[e.Case+"/"+id], ReleasedAt: e.Time})
+		}
+	}
+}
+
+// addDestructions keeps, for each of listed in only, the first digest an
+// entry recorded of its destruction.
+func (f *ledgerFacts) addDestructions(digests map[string]string, listed []string, only map[string]bool) {
+	for _, id := range listed {
+		if _, seen := f.destructions[id]; !seen && only[id] && digests[id] != "" {
+			f.destructions[id] = digests[id]
 		}
 	}
 }

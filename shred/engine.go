@@ -363,8 +363,9 @@ func (s *Service) record(ctx context.Context, actor Actor, listings *ledger.List
 	if len(items) == 0 {
 		return
 	}
-	ids := slices.Sorted(maps.Keys(itemsByID(items)))
-	_, others, err := listings.AppendUnlisted(ctx, actor.String(), ids)
+	byID := itemsByID(items)
+	ids := slices.Sorted(maps.Keys(byID))
+	_, others, err := listings.WithDetails(destructionsOf(byID)).AppendUnlisted(ctx, actor.String(), ids)
 	if err != nil {
 		res.fail(itemErrors(ids, fmt.Errorf("key destroyed and verified, but not yet recorded in the ledger (run again): %w", err))...)
 		return

@@ -120,9 +120,19 @@ func detailsSuffix(d map[string]string) string {
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		b.WriteString(" " + k + "=" + strconv.Quote(d[k]))
+		b.WriteString(" " + k + "=" + strconv.Quote(shortDetail(d[k])))
 	}
 	return b.String()
+}
+
+// shortDetail keeps a line of ledger show readable: a key.destroyed
+// entry's digests of its destructions run to thousands of bytes.
+func shortDetail(v string) string {
+	const keep = 64
+	if len(v) <= keep+16 {
+		return v
+	}
+	return v[:keep] + "...(" + strconv.Itoa(len(v)-keep) + " more bytes)"
 }
 
 // printKeyFingerprints shows the role keys an export was verified with, to

@@ -31,6 +31,9 @@ type Listings struct {
 	end    Head
 	listed map[string]bool
 	keys   PublicKeys
+	// details, if set, gives each entry's details from the backups it
+	// lists.
+	details func(listed []string) map[string]string
 }
 
 // Listings returns the listings of kind and caseID after since, which the
@@ -42,6 +45,13 @@ func (l *Ledger) Listings(since Head, kind, caseID string) *Listings {
 		since = Head{Hash: Genesis}
 	}
 	return &Listings{ledger: l, kind: kind, caseID: caseID, end: since, listed: map[string]bool{}}
+}
+
+// WithDetails makes each entry carry details(the backups it lists) and
+// returns f.
+func (f *Listings) WithDetails(details func(listed []string) map[string]string) *Listings {
+	f.details = details
+	return f
 }
 
 // End returns the ledger's last slot: its number and the hash of its
@@ -60,7 +70,11 @@ func (f *Listings) AppendUnlisted(ctx context.Context, actor string, backups []s
 		if len(unlisted) == 0 {
 			return nil, backups, nil
 		}
-		e, err := f.ledger.appendAt(ctx, f.end, actor, Event{Kind: f.kind, Case: f.caseID, Backups: unlisted})
+		ev := Event{Kind: f.kind, Case: f.caseID, Backups: unlisted}
+		if f.details != nil {
+			ev.Details = f.details(unlisted)
+		}
+		e, err := f.ledger.appendAt(ctx, f.end, actor, ev)
 		if err == nil {
 			f.end = Head{Seq: e.Seq, Hash: e.Hash}
 			others := listedOf(backups, f.listed)

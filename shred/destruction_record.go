@@ -1,0 +1,100 @@
+package shred
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// destructionsDetail is the ledger detail in which a key.destroyed entry
+// records, for each backup it lists, destructionDigest of its
+// destruction: "id=digest", space-separated.
+const destructionsDetail = "destructions"
+
+// destructionDigest digests what a status record says of a key's
+// destruction and never changes once the key is verified gone: the
+// versions destroyed, by whom, when, and how it was verified. The status
+// record is the admin's and the compliance officer's to update, so the
+// entry that lists the destruction, signed with the admin's ledger key,
+// records this digest, and an attestation names the destruction only if
+// the record still has it. The ciphertext's fields are left out: a later
+// run may still delete a ciphertext left behind, and the attestation asks
+// the storage instead (ciphertextAtSigning).
+func destructionDigest(d *catalog.Destruction) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%v\x00%s\x00%s\x00%s\x00%s\x00%t", d.VersionsDestroyed, d.DestroyedBy,
+		d.DestroyedAt.UTC().Format(time.RFC3339Nano), d.VerifiedAt.UTC().Format(time.RFC3339Nano), d.Verification, d.MountPresent)
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// destructionsOf returns the details of an entry listing ids, whose
+// destructions byID holds.
+func destructionsOf(byID map[string]*PlanItem) func([]string) map[string]string {
+	return func(ids []string) map[string]string {
+		parts := make([]string, len(ids))
+		for i, id := range ids {
+			parts[i] = id + "=" + destructionDigest(byID[id].Backup.Destruction)
+		}
+		return map[string]string{destructionsDetail: strings.Join(parts, " ")}
+	}
+}
+
+// parseDestructions reads an entry's destructions detail.
+func parseDestructions(detail string) map[string]string {
+	out := map[string]string{}
+	for _, part := range strings.Fields(detail) {
+		if id, digest, ok := strings.Cut(part, "="); ok {
+			out[id] = digest
+		}
+	}
+	return out
+}
+
+// destructionEdited says why b's destruction as its status record has it
+// is not what the ledger recorded when it listed it, or "". An entry
+// written before entries carried the digest records none, and the record
+// is then taken as it is.
+func destructionEdited(b *catalog.Backup, facts *ledgerFacts) string {
+	want, ok := facts.destructions[b.ID]
+	if !ok || want == destructionDigest(b.Destruction) {
+		return ""
+	}
+	return "its status record's account of the key's destruction (versions, by whom, when, how verified) is not the one the ledger recorded when it listed the destruction: the record was changed since"
+}
+
+// ciphertextAtSigning makes what b's destruction says of its ciphertext
+// agree with the storage now: a ciphertext still at its registered
+// location, or one the storage cannot be asked about, is stated as not
+// deleted, whatever the status record says; and only locations of this
+// ciphertext are named as removed.
+func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) {
+	d := b.Destruction
+	d.CiphertextRemoved = slices.DeleteFunc(slices.Clone(d.CiphertextRemoved), func(r string) bool { return !sameCiphertext(b.Ciphertext.Path, r) })
+	be, err := s.storage.For(b.Ciphertext.Path)
+	if err == nil {
+		_, err = be.Stat(ctx, b.Ciphertext.Path)
+	}
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return
+	case err == nil:
+		err = errors.New("it was still at its location when the attestation was signed")
+	}
+	d.CiphertextDeleted, d.CiphertextAbsent, d.CiphertextRemoved = false, false, nil
+	d.CiphertextNote = "not deleted: " + err.Error()
+}
+
+// sameCiphertext reports whether removed names the ciphertext at loc: the
+// file itself, or a version of the same S3 object.
+func sameCiphertext(loc, removed string) bool {
+	object, _, _ := strings.Cut(loc, "?")
+	return removed == loc || strings.HasPrefix(removed, object+"?")
+}
