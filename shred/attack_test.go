@@ -469,15 +469,24 @@ func fileSHA256(t *testing.T, path string) string {
 // Attack: after a run, the compliance officer rewrites with plain Vault
 // calls one shredded backup's account of its key's destruction, a millisecond
 // earlier (which moves its residualCopiesUntil earlier too), and writes
-// another's ciphertext as deleted while a file is back at its location.
-// The next attestation of the case leaves the first out, saying why, and
-// states the second's ciphertext as not deleted.
+// another's ciphertext as deleted while it is back at its location. The
+// next attestation of the case leaves the first out, saying why, and
+// states the second's ciphertext as not deleted; a third's location that
+// another file took since is not taken for its ciphertext.
 func TestAttackComplianceRewritesADestruction(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
 	rewritten, _ := protect(t, adminV, []byte("destroyed, then rewritten"))
 	leftBehind, _ := protect(t, adminV, []byte("destroyed, file back"))
-	planOf(t, adminV, complianceV, "REWRITE", rewritten, leftBehind)
+	reused, _ := protect(t, adminV, []byte("destroyed, name reused"))
+	copyBack, err := os.ReadFile(leftBehind.Ciphertext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planOf(t, adminV, complianceV, "REWRITE", rewritten, leftBehind, reused)
 	if _, err := adminV.RunShred(context.Background(), admin, "REWRITE", runOpts(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(reused.Ciphertext.Path, []byte("a later backup of the same name"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	officer := asRole(t, srv, vault.PolicyCompliance)
@@ -489,7 +498,7 @@ func TestAttackComplianceRewritesADestruction(t *testing.T) {
 	}
 	d["destroyedAt"] = at.Add(-time.Millisecond).Format(time.RFC3339Nano)
 	officer.mustWrite("backups/"+rewritten.ID, rec)
-	if err := os.WriteFile(leftBehind.Ciphertext.Path, []byte("a file back at the ciphertext's place"), 0o600); err != nil {
+	if err := os.WriteFile(leftBehind.Ciphertext.Path, copyBack, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rec = officer.read("backups/" + leftBehind.ID)
@@ -501,10 +510,62 @@ func TestAttackComplianceRewritesADestruction(t *testing.T) {
 		t.Fatalf("attest: %v; want %s left out as rewritten", err, rewritten.ID)
 	}
 	got := attestedStatement(t, a).Predicate.Backups
-	if len(got) != 1 || got[0].BackupID != leftBehind.ID {
-		t.Fatalf("attested %+v, want only %s", got, leftBehind.ID)
+	slices.SortFunc(got, func(x, y attest.Backup) int { return strings.Compare(x.BackupID, y.BackupID) })
+	want := []string{leftBehind.ID, reused.ID}
+	slices.Sort(want)
+	if len(got) != 2 || got[0].BackupID != want[0] || got[1].BackupID != want[1] {
+		t.Fatalf("attested %+v, want %v", got, want)
 	}
-	if ct := got[0].Ciphertext; ct.Deleted || ct.AbsentBeforeShred || len(ct.Removed) != 0 {
-		t.Fatalf("ciphertext stated as %+v while a file is at its location", ct)
+	for _, b := range got {
+		ct := b.Ciphertext
+		switch b.BackupID {
+		case leftBehind.ID:
+			if ct.Deleted || ct.AbsentBeforeShred || len(ct.Removed) != 0 {
+				t.Fatalf("ciphertext stated as %+v while it is at its location", ct)
+			}
+		case reused.ID:
+			if !ct.Deleted {
+				t.Fatalf("ciphertext stated as %+v: another file at its location taken for it", ct)
+			}
+		}
+	}
+}
+
+// Attack: the admin makes status records unreadable with plain Vault
+// calls. A hold is still placed on such a backup (its record is written
+// again from the registration) and the case still closes; an attestation
+// leaves out, naming why, a destroyed backup whose record it cannot
+// read, and attests the others.
+func TestAttackUnreadableStatusRecords(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	held, _ := protect(t, adminV, []byte("to be held"))
+	insider.mustWrite("backups/"+held.ID, map[string]any{"junk": true})
+	openCase(t, complianceV, "GARBLED")
+	hold(t, complianceV, "GARBLED", held.ID)
+	if alive, latched := keyAlive(t, srv, held.Key); !alive || !latched {
+		t.Fatalf("held key: alive %t, latched %t", alive, latched)
+	}
+	insider.mustWrite("backups/"+held.ID, map[string]any{"junk": true})
+	openCase(t, complianceV, "SYSTEM")
+	if ids, err := complianceV.PlaceHolds(ctx, compliance, "SYSTEM", shred.HoldSelector{System: "casework"}); err != nil || !slices.Contains(ids, held.ID) {
+		t.Fatalf("hold of its system: %v %v, want %s held", ids, err, held.ID)
+	}
+	closeCase(t, complianceV, "GARBLED")
+
+	a, _ := protect(t, adminV, []byte("destroyed, record garbled"))
+	b, _ := protect(t, adminV, []byte("destroyed, record intact"))
+	planOf(t, adminV, complianceV, "ATTEST", a, b)
+	if _, err := adminV.RunShred(ctx, admin, "ATTEST", runOpts(t)); err != nil {
+		t.Fatal(err)
+	}
+	insider.mustWrite("backups/"+a.ID, map[string]any{"id": b.ID, "key": b.Key, "state": "shredded"})
+	att, err := adminV.Attest(ctx, admin, "ATTEST", runOpts(t).Attest)
+	if err == nil || !strings.Contains(err.Error(), a.ID) || !strings.Contains(err.Error(), "its status record cannot be read") {
+		t.Fatalf("attest: %v; want %s left out as unreadable", err, a.ID)
+	}
+	if got := attestedStatement(t, att).Predicate.Backups; len(got) != 1 || got[0].BackupID != b.ID {
+		t.Fatalf("attested %+v, want only %s", got, b.ID)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -204,7 +205,7 @@ type deletion struct {
 // run's own status records and key read-backs (known) are not read again.
 func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, known *runReads) (*deletion, []*ItemError, error) {
 	caseID := c.ID
-	backups, err := s.shreddedBackups(ctx, caseID, known)
+	backups, unreadable, err := s.shreddedBackups(ctx, caseID, known)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -217,7 +218,8 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	if err != nil {
 		return nil, nil, err
 	}
-	s.ciphertextsAtSigning(ctx, backups, known)
+	excluded = append(unreadable, excluded...)
+	s.ciphertextsAtSigning(ctx, backups)
 	if len(backups) == 0 {
 		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
 	}
@@ -355,15 +357,10 @@ func (s *Service) keyGone(ctx context.Context, b *catalog.Backup, known *runRead
 }
 
 // ciphertextsAtSigning asks the storage about the ciphertext of each of
-// backups whose status record the run did not write itself.
-func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.Backup, known *runReads) {
-	var others []*catalog.Backup
-	for _, b := range backups {
-		if _, ok := known.record(b.ID); !ok {
-			others = append(others, b)
-		}
-	}
-	_, _ = parallel.Map(ctx, others, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (struct{}, error) {
+// backups, those of the run's own records too: a record the run took from
+// another writer says what that writer wrote.
+func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.Backup) {
+	_, _ = parallel.Map(ctx, backups, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (struct{}, error) {
 		s.ciphertextAtSigning(ctx, b)
 		return struct{}{}, nil
 	})
@@ -372,29 +369,49 @@ func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.B
 // shreddedBackups returns the case's backups whose status record says
 // shredded; refuses if there are none. Whether the ledger records each
 // destruction is checked after (checkSubjects). The records a run wrote
-// itself (known) are not read again.
-func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *runReads) ([]*catalog.Backup, error) {
+// itself (known) are not read again. A status record that cannot be
+// read, of a backup whose key is gone, is returned as why that backup is
+// left out: it does not stop the attestation of the others.
+func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *runReads) ([]*catalog.Backup, []*ItemError, error) {
 	ids, err := s.catalog.HeldIDs(ctx, caseID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var mu sync.Mutex
+	var unreadable []*ItemError
 	all, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*catalog.Backup, error) {
 		if b, ok := known.record(id); ok {
 			return b, nil
 		}
 		b, _, err := s.catalog.GetBackup(ctx, id)
-		return b, err
+		if !errors.Is(err, catalog.ErrMalformed) {
+			return b, err
+		}
+		if gone, kerr := s.keys.KeyAbsent(ctx, id); kerr != nil || gone {
+			mu.Lock()
+			unreadable = append(unreadable, &ItemError{ID: id, Err: errs.Refusedf("left out of the attestation: its key is gone, but its status record cannot be read: %v", err)})
+			mu.Unlock()
+			return nil, kerr
+		}
+		return nil, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	done := slices.DeleteFunc(all, func(b *catalog.Backup) bool {
-		return b.State != catalog.StateShredded || b.Destruction == nil
+		return b == nil || b.State != catalog.StateShredded || b.Destruction == nil
 	})
 	if len(done) == 0 {
-		return nil, errs.Refusedf("case %s has no shredded backup to attest", caseID)
+		return nil, nil, errs.Refusedf("case %s has no shredded backup to attest%s", caseID, unreadableNote(unreadable))
 	}
-	return done, nil
+	return done, unreadable, nil
+}
+
+func unreadableNote(unreadable []*ItemError) string {
+	if len(unreadable) == 0 {
+		return ""
+	}
+	return ": " + batchError(0, unreadable).Error()
 }
 
 func (s *Service) keyStore(ctx context.Context, retention time.Duration) (attest.KeyStore, error) {

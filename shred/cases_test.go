@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +159,11 @@ func TestReleasedBackupCannotBeHeldWhileLatchIsOpen(t *testing.T) {
 	_, err := v.PlaceHolds(context.Background(), compliance, "G", shred.HoldSelector{IDs: []string{b.ID}})
 	if !errors.Is(err, shred.ErrRefused) {
 		t.Fatalf("hold on released backup: %v", err)
+	}
+	// By system, the released one is named as skipped, not left out silently.
+	other, _ := protect(t, v, []byte("y"))
+	held, err := v.PlaceHolds(context.Background(), compliance, "G", shred.HoldSelector{System: "casework"})
+	if !slices.Equal(held, []string{other.ID}) || err == nil || !strings.Contains(err.Error(), b.ID+": backup "+b.ID+" was already released") {
+		t.Fatalf("hold of the system: %v, %v", held, err)
 	}
 }

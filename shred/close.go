@@ -53,6 +53,7 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 	done, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
 		return s.releaseHold(ctx, actor, c.ID, id, len(elsewhere[id]) > 0, res)
 	})
+	failed = append(failed, s.heldDuringRelease(ctx, c.ID, res.Released, "this close opened its key's deletion latch", s.closeAdvice(ctx))...)
 	if len(failed) > 0 {
 		return res, fmt.Errorf("case %s stays closing; run the command again to finish: %w", c.ID, batchError(len(done), failed))
 	}
@@ -156,95 +157,37 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 		return err
 	}
 	if !stillHeld {
-		stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy)
+		if stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy); err != nil {
+			return err
+		}
 	}
-	if err != nil || stillHeld {
+	if stillHeld {
 		res.add(&res.StillHeld, id)
+		return s.checkLatchedWhileHeld(ctx, b)
+	}
+	if _, err := s.liftStorageHold(ctx, caseID, b); err != nil {
 		return err
 	}
-	if err := s.liftStorageHold(ctx, caseID, b); err != nil {
-		return err
-	}
-	opened, err := s.openLatch(ctx, b, res)
-	if err != nil || !opened {
-		return err
-	}
-	return s.checkNotHeldAfterOpening(ctx, caseID, b)
+	return s.openLatch(ctx, b, res)
 }
 
-// heldMeanwhile reports whether a case other than caseID placed an active
-// hold on backup id after the close read the hold records: hold place
-// records its case in the status before it checks the latch, so a hold
-// placed while this close works is found here, or found by the hold's
-// own check of the latch (checkStillLatched), or after the latch is
-// opened (checkNotHeldAfterOpening). heldBy, from the status record, only
-// says which hold records to read.
-func (s *Service) heldMeanwhile(ctx context.Context, caseID, id string, heldBy []string) (bool, error) {
-	for _, other := range heldBy {
-		if other == caseID || catalog.CheckID("case", other) != nil {
-			continue
-		}
-		h, _, err := s.catalog.GetHold(ctx, other, id)
-		switch {
-		case errors.Is(err, errs.ErrNotFound):
-		case errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused):
-			return false, err
-		case err != nil || h.ReleasedAt.IsZero():
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// checkNotHeldAfterOpening reads again, after the close opened b's latch,
-// which cases hold b: a hold another officer placed at that very moment
-// is reported, since no role can close a latch again.
-func (s *Service) checkNotHeldAfterOpening(ctx context.Context, caseID string, b *catalog.Backup) error {
-	held, err := s.heldByAnotherNow(ctx, caseID, b.ID)
-	switch {
-	case err != nil:
-		return fmt.Errorf("backup %s: its key's deletion latch is open, but whether another case placed a hold meanwhile could not be read: %w", b.ID, err)
-	case held:
-		return fmt.Errorf("backup %s: another case placed a hold on it while this close opened its key's deletion latch: %s", b.ID, s.latchOpenAdvice(ctx, b.Key))
-	}
-	return nil
-}
-
-// heldByAnotherNow reads backup id's status again and reports whether a
-// case other than caseID holds it now (see heldMeanwhile).
-func (s *Service) heldByAnotherNow(ctx context.Context, caseID, id string) (bool, error) {
-	heldBy, err := s.catalog.HeldByHint(ctx, id)
-	if err != nil {
-		return false, err
-	}
-	return s.heldMeanwhile(ctx, caseID, id, heldBy)
-}
-
-// latchOpenAdvice says what to do about an open latch on a held key.
-func (s *Service) latchOpenAdvice(ctx context.Context, key string) string {
-	return fmt.Sprintf("Vault no longer stops the deletion of key %s; ask a Vault operator to close its latch (vault write %s/keys/%s/config deletion_allowed=false)",
-		key, s.transitMount(ctx), key)
-}
-
-// openLatch lets Vault delete a released backup's key, and reports
-// whether it opened the latch itself. Only a registered backup's own key
-// ("bk-" and its id) is ever unlatched.
-func (s *Service) openLatch(ctx context.Context, b *catalog.Backup, res *CloseResult) (bool, error) {
+// openLatch lets Vault delete a released backup's key. Only a registered
+// backup's own key ("bk-" and its id) is ever unlatched.
+func (s *Service) openLatch(ctx context.Context, b *catalog.Backup, res *CloseResult) error {
 	if err := releasable(b); err != nil {
-		return false, err
+		return err
 	}
 	key, err := s.keys.KeyInfo(ctx, b.Key)
 	if err != nil || key == nil {
-		return false, err
+		return err
 	}
-	opened := !key.DeletionAllowed
-	if opened {
+	if !key.DeletionAllowed {
 		if err := s.keys.AllowDeletion(ctx, b.Key); err != nil {
-			return false, err
+			return err
 		}
 	}
 	res.add(&res.Released, b.ID)
-	return opened, nil
+	return nil
 }
 
 // releasable refuses to hold or release what is not a backup: a key not

@@ -97,15 +97,81 @@ func TestCloseReportsAHoldPlacedAsItOpensTheLatch(t *testing.T) {
 	if placeErr != nil {
 		t.Fatalf("hold place just before the latch opened: %v", placeErr)
 	}
-	if err == nil || !strings.Contains(err.Error(), "another case placed a hold on it while this close opened its key's deletion latch") ||
+	if err == nil || !strings.Contains(err.Error(), "case(s) B placed a hold on it while this close opened its key's deletion latch") ||
 		!strings.Contains(err.Error(), "deletion_allowed=false") || !strings.Contains(err.Error(), "stays closing") {
+		t.Fatalf("close: %v; want the open latch of a held key reported", err)
+	}
+	// Run again, as a close stopped before its last check would be: the
+	// backup is held, and its open latch is reported again.
+	_, err = officer(t, srv, nil, nil).CloseCase(context.Background(), compliance, closeRequest("A"))
+	if err == nil || !strings.Contains(err.Error(), "another case holds it, but its key's deletion latch is open") {
+		t.Fatalf("close run again: %v; want the open latch reported again", err)
+	}
+}
+
+// As above, but the admin's token strips case B from the backup's status
+// (with a plain Vault call) before the close reads it: the close's last
+// check lists the hold records themselves, and reports the open latch.
+func TestCloseReportsAHoldTheStatusNoLongerNames(t *testing.T) {
+	srv, complianceV, y := heldByA(t)
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	var placeErr error
+	closer := officer(t, srv, func(s catalog.Store) catalog.Store {
+		return &shredtest.BeforeWrite{Store: s, Prefix: "holds/A/", Before: func() {
+			placeErr = holdB(complianceV, y.ID)
+			rec := insider.read("backups/" + y.ID)
+			rec["heldBy"] = []string{"A"}
+			if err := insider.write("backups/"+y.ID, rec); err != nil {
+				placeErr = err
+			}
+		}}
+	}, nil)
+	_, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
+	if placeErr != nil {
+		t.Fatalf("hold place, or the admin's rewrite: %v", placeErr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "case(s) B placed a hold on it while this close opened its key's deletion latch") {
 		t.Fatalf("close: %v; want the open latch of a held key reported", err)
 	}
 }
 
+// A hold placed for the closing case itself, having found the case open
+// just before the close began, does not re-activate the hold the close
+// released.
+func TestHoldOfTheClosingCaseStaysReleased(t *testing.T) {
+	srv, complianceV, y := heldByA(t)
+	reached, resume, placed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	placer := officer(t, srv, func(s catalog.Store) catalog.Store {
+		return &shredtest.BeforeWrite{Store: s, Prefix: "holds/A/", Before: func() { close(reached); <-resume }}
+	}, nil)
+	var placeErr error
+	go func() {
+		_, placeErr = placer.PlaceHolds(context.Background(), compliance, "A", shred.HoldSelector{IDs: []string{y.ID}})
+		close(placed)
+	}()
+	<-reached
+	res := closeCase(t, complianceV, "A")
+	close(resume)
+	<-placed
+	if placeErr == nil || !strings.Contains(placeErr.Error(), "is closing: its close released the hold") {
+		t.Fatalf("hold place for the closing case: %v", placeErr)
+	}
+	if !slices.Equal(res.Released, []string{y.ID}) {
+		t.Fatalf("close released %v, want %s", res.Released, y.ID)
+	}
+	if h := insiderHold(t, srv, "A", y.ID); h["releasedAt"] == nil {
+		t.Fatalf("case A's hold record after the close: %v", h)
+	}
+}
+
+func insiderHold(t *testing.T, srv *vaulttest.Server, caseID, id string) map[string]any {
+	return asRole(t, srv, vault.PolicyCompliance).read("holds/" + caseID + "/" + id)
+}
+
 // B's hold, recorded before the close released the backup but marked in
 // its status only after the close opened the latch, is reported by hold
-// place, which reads the key again once its case is in the status.
+// place, which reads the key again once its case is in the status, and
+// by the close's last check of the hold records.
 func TestHoldPlaceReportsALatchACloseOpenedMeanwhile(t *testing.T) {
 	srv, _, y := heldByA(t)
 	reached, resume, placed := make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -119,11 +185,14 @@ func TestHoldPlaceReportsALatchACloseOpenedMeanwhile(t *testing.T) {
 			<-reached
 		}}
 	}, nil)
-	res := closeCase(t, closer, "A")
+	res, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
 	close(resume)
 	<-placed
 	if !slices.Equal(res.Released, []string{y.ID}) {
 		t.Fatalf("close released %v; want %s (it read no hold of B before opening the latch)", res.Released, y.ID)
+	}
+	if err == nil || !strings.Contains(err.Error(), "case(s) B placed a hold on it while this close opened") {
+		t.Fatalf("close: %v; want the open latch of a held key reported", err)
 	}
 	if placeErr == nil || !strings.Contains(placeErr.Error(), "hold recorded, but a case close opened its key's deletion latch at the same moment") {
 		t.Fatalf("hold place: %v; want the open latch reported", placeErr)

@@ -72,16 +72,14 @@ func destructionEdited(b *catalog.Backup, facts *ledgerFacts) string {
 
 // ciphertextAtSigning makes what b's destruction says of its ciphertext
 // agree with the storage now: a ciphertext still at its registered
-// location, or one the storage cannot be asked about, is stated as not
-// deleted, whatever the status record says; and only locations of this
-// ciphertext are named as removed.
+// location (a file there whose age header names b's key: a later backup
+// may have taken the name), or one the storage cannot be asked about, is
+// stated as not deleted, whatever the status record says; and only
+// locations of this ciphertext are named as removed.
 func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) {
 	d := b.Destruction
 	d.CiphertextRemoved = slices.DeleteFunc(slices.Clone(d.CiphertextRemoved), func(r string) bool { return !sameCiphertext(b.Ciphertext.Path, r) })
-	be, err := s.storage.For(b.Ciphertext.Path)
-	if err == nil {
-		_, err = be.Stat(ctx, b.Ciphertext.Path)
-	}
+	err := s.stillThere(ctx, b)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
 		return
@@ -90,6 +88,25 @@ func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) {
 	}
 	d.CiphertextDeleted, d.CiphertextAbsent, d.CiphertextRemoved = false, false, nil
 	d.CiphertextNote = "not deleted: " + err.Error()
+}
+
+// stillThere returns nil if b's ciphertext is at its location, an error
+// wrapping errs.ErrNotFound if it is not (or something else is), and any
+// other error if the storage could not say.
+func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) error {
+	be, err := s.storage.For(b.Ciphertext.Path)
+	if err != nil {
+		return err
+	}
+	r, err := be.Open(ctx, b.Ciphertext.Path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := headerNames(b.Key)(r); err != nil {
+		return fmt.Errorf("%w: the file there is another: %w", errs.ErrNotFound, err)
+	}
+	return nil
 }
 
 // sameCiphertext reports whether removed names the ciphertext at loc: the

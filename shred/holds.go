@@ -3,7 +3,6 @@ package shred
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -94,11 +93,12 @@ func (s *Service) selectBackups(ctx context.Context, sel HoldSelector) ([]string
 	if err != nil {
 		return nil, nil, err
 	}
-	skipped := make([]*ItemError, len(bad))
-	for i, r := range bad {
-		skipped[i] = &ItemError{ID: r.Path, Err: r}
+	backups, skipped, err := s.withUnreadableStatus(ctx, backups, bad, sel.System)
+	if err != nil {
+		return nil, nil, err
 	}
-	ids, err := s.holdable(ctx, backups, sel.CreatedBefore)
+	ids, open, err := s.holdable(ctx, backups, sel.CreatedBefore)
+	skipped = append(skipped, open...)
 	if err != nil {
 		return nil, skipped, err
 	}
@@ -106,6 +106,26 @@ func (s *Service) selectBackups(ctx context.Context, sel HoldSelector) ([]string
 		return nil, skipped, errs.Refusedf("no backup of system %q matches", sel.System)
 	}
 	return ids, skipped, nil
+}
+
+// withUnreadableStatus adds to backups those of bad, the records a
+// listing of system skipped, whose status record cannot be read but whose
+// registration names system: an unreadable status never keeps a backup
+// out of a hold. The other records of bad are returned as skipped.
+func (s *Service) withUnreadableStatus(ctx context.Context, backups []*catalog.Backup, bad []*catalog.RecordError, system string) ([]*catalog.Backup, []*ItemError, error) {
+	var skipped []*ItemError
+	for _, r := range bad {
+		b, _, err := s.catalog.GetBackupOrRegistration(ctx, r.ID)
+		switch {
+		case errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused):
+			return nil, nil, err
+		case err == nil && b.System == system:
+			backups = append(backups, b)
+		default:
+			skipped = append(skipped, &ItemError{ID: r.Path, Err: r})
+		}
+	}
+	return backups, skipped, nil
 }
 
 // backupDate is when the backed-up data was made: the original's
@@ -121,7 +141,7 @@ func backupDate(b *catalog.Backup) time.Time {
 // crash in between is repaired by placing the hold again. It returns the
 // backup as marked, for the storage hold and the re-hash that follow.
 func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string) (*catalog.Backup, error) {
-	b, _, err := s.catalog.GetBackup(ctx, id)
+	b, _, err := s.catalog.GetBackupOrRegistration(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -140,26 +160,10 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string)
 	})
 }
 
-// checkStillLatched reads b's key again once the hold is recorded in
-// its status: a case close that opened the latch at the same moment, not
-// having seen this hold (see heldMeanwhile), is reported here, since no
-// role can close a latch again.
-func (s *Service) checkStillLatched(ctx context.Context, b *catalog.Backup) error {
-	key, err := s.keys.KeyInfo(ctx, b.Key)
-	switch {
-	case err != nil:
-		return fmt.Errorf("backup %s: hold recorded, but its key could not be read again to confirm its latch is closed: %w", b.ID, err)
-	case key == nil:
-		return fmt.Errorf("backup %s: hold recorded, but its key %s is no longer in Vault", b.ID, b.Key)
-	case key.DeletionAllowed:
-		return fmt.Errorf("backup %s: hold recorded, but a case close opened its key's deletion latch at the same moment: %s", b.ID, s.latchOpenAdvice(ctx, b.Key))
-	}
-	return nil
-}
-
 // putHold creates caseID's hold record on id, or re-activates one that
 // hold release released early (the ledger keeps that history); an active
-// record is left as it is.
+// record is left as it is. One the case's close released (the close began
+// after this hold place checked that the case is open) stays released.
 func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string) error {
 	h := catalog.Hold{Case: caseID, Backup: id, PlacedAt: catalog.Now(), PlacedBy: actor.String()}
 	_, err := s.catalog.PutHold(ctx, &h, 0)
@@ -167,8 +171,11 @@ func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string) e
 		return err
 	}
 	old, version, err := s.catalog.GetHold(ctx, caseID, id)
-	if err != nil || old.ReleasedAt.IsZero() {
+	switch {
+	case err != nil || old.ReleasedAt.IsZero():
 		return err
+	case old.ReleaseReason == "":
+		return errs.Refusedf("case %s is closing: its close released the hold on %s", caseID, id)
 	}
 	_, err = s.catalog.PutHold(ctx, &h, version)
 	return err
@@ -188,31 +195,42 @@ func (s *Service) checkHoldable(ctx context.Context, b *catalog.Backup) error {
 	case key == nil:
 		return errs.Refusedf("backup %s: its key %s is not in Vault; there is nothing left to hold", b.ID, b.Key)
 	case key.DeletionAllowed:
-		return errs.Refusedf("backup %s was already released: its key's deletion latch is open and only a Vault operator can close it "+
-			"(vault write %s/keys/%s/config deletion_allowed=false); then place the hold again", b.ID, s.transitMount(ctx), b.Key)
+		return s.alreadyReleased(ctx, b)
 	}
 	return nil
+}
+
+// alreadyReleased is the refusal to hold b, whose key's latch is open.
+func (s *Service) alreadyReleased(ctx context.Context, b *catalog.Backup) error {
+	return errs.Refusedf("backup %s was already released: its key's deletion latch is open and only a Vault operator can close it "+
+		"(vault write %s/keys/%s/config deletion_allowed=false); then place the hold again", b.ID, s.transitMount(ctx), b.Key)
 }
 
 // holdable returns the backups a system-wide hold takes: every registered
 // backup made before the cutoff whose key Vault still holds latched. The
 // status record is not asked: an admin could have rewritten it to hide a
-// backup from the hold.
-func (s *Service) holdable(ctx context.Context, backups []*catalog.Backup, before time.Time) ([]string, error) {
+// backup from the hold. A key whose latch is already open is returned as
+// skipped, with the operator command that closes it; a key gone is
+// nothing left to hold.
+func (s *Service) holdable(ctx context.Context, backups []*catalog.Backup, before time.Time) ([]string, []*ItemError, error) {
 	candidates := slices.DeleteFunc(slices.Clone(backups), func(b *catalog.Backup) bool {
 		return releasable(b) != nil || (!before.IsZero() && !backupDate(b).Before(before))
 	})
-	keep, err := parallel.Map(ctx, candidates, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (bool, error) {
-		key, err := s.keys.KeyInfo(ctx, b.Key)
-		return err == nil && key != nil && !key.DeletionAllowed, err
+	keys, err := parallel.Map(ctx, candidates, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (*KeyInfo, error) {
+		return s.keys.KeyInfo(ctx, b.Key)
 	})
 	var ids []string
+	var open []*ItemError
 	for i, b := range candidates {
-		if keep[i] {
+		switch key := keys[i]; {
+		case err != nil || key == nil:
+		case key.DeletionAllowed:
+			open = append(open, &ItemError{ID: b.ID, Err: s.alreadyReleased(ctx, b)})
+		default:
 			ids = append(ids, b.ID)
 		}
 	}
-	return ids, err
+	return ids, open, err
 }
 
 // transitMount names the key mount for an operator's instructions.

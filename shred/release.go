@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -31,9 +32,19 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	if err != nil {
 		return nil, err
 	}
+	var mu sync.Mutex
+	var lifted []string
 	released, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
-		return s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0)
+		liftedHere, err := s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0)
+		if liftedHere {
+			mu.Lock()
+			lifted = append(lifted, id)
+			mu.Unlock()
+		}
+		return err
 	})
+	failed = append(failed, s.heldDuringRelease(ctx, caseID, lifted, "its storage hold was lifted",
+		"place that case's hold again (hold place) to restore a storage hold")...)
 	if len(released) > 0 {
 		slices.Sort(released)
 		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldReleased, Case: caseID, Backups: released,
@@ -49,21 +60,22 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 
 // releaseEarly marks caseID's hold on id released with reason, then takes
 // the case off the backup's status and, if no other case holds it, lifts
-// the storage hold and returns the backup to protected. The key's latch
-// is not touched: it was never opened.
-func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool) error {
+// the storage hold and returns the backup to protected, reporting whether
+// it lifted a storage hold. The key's latch is not touched: it was never
+// opened.
+func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool) (lifted bool, err error) {
 	h, version, err := s.catalog.GetHold(ctx, caseID, id)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return errs.Refusedf("case %s does not hold backup %s", caseID, id)
+		return false, errs.Refusedf("case %s does not hold backup %s", caseID, id)
 	case err != nil:
-		return err
+		return false, err
 	case !h.ReleasedAt.IsZero():
-		return errs.Refusedf("case %s's hold on %s was already released at %s", caseID, id, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"))
+		return false, errs.Refusedf("case %s's hold on %s was already released at %s", caseID, id, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"))
 	}
 	h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = catalog.Now(), actor.String(), reason
 	if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
-		return fmt.Errorf("failed to release the hold: %w", err)
+		return false, fmt.Errorf("failed to release the hold: %w", err)
 	}
 	b, err := s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
@@ -76,7 +88,7 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 		stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy)
 	}
 	if err != nil || stillHeld {
-		return err
+		return false, err
 	}
 	return s.liftStorageHold(ctx, caseID, b)
 }

@@ -37,35 +37,18 @@ func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool
 
 // liftStorageHold lifts the storage hold of a backup no case holds any
 // more, and records when in the case's hold record.
-func (s *Service) liftStorageHold(ctx context.Context, caseID string, b *catalog.Backup) error {
+func (s *Service) liftStorageHold(ctx context.Context, caseID string, b *catalog.Backup) (lifted bool, err error) {
 	held, err := s.setStorageHold(ctx, b, false)
 	if err != nil || !held {
-		return err
-	}
-	if err := s.checkNotHeldAfterLifting(ctx, caseID, b.ID); err != nil {
-		return err
+		return false, err
 	}
 	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
 	if err != nil || !h.StorageReleasedAt.IsZero() {
-		return err
+		return true, err
 	}
 	h.StorageReleasedAt = catalog.Now()
 	_, err = s.catalog.PutHold(ctx, h, version)
-	return err
-}
-
-// checkNotHeldAfterLifting reads again, after a storage hold was lifted,
-// which cases hold the backup: one another officer placed at that moment
-// is reported, so that its storage hold is placed again.
-func (s *Service) checkNotHeldAfterLifting(ctx context.Context, caseID, id string) error {
-	held, err := s.heldByAnotherNow(ctx, caseID, id)
-	switch {
-	case err != nil:
-		return fmt.Errorf("backup %s: its storage hold was lifted, but whether another case placed a hold meanwhile could not be read: %w", id, err)
-	case held:
-		return fmt.Errorf("backup %s: another case placed a hold on it while its storage hold was lifted: place that case's hold again (hold place) to restore the storage hold", id)
-	}
-	return nil
+	return true, err
 }
 
 // ErrCiphertextChanged marks a ciphertext that is missing, or whose size

@@ -28,21 +28,38 @@ func holdPath(caseID, backupID string) string { return "holds/" + caseID + "/" +
 
 // GetBackup reads a backup and the version to use for check-and-set.
 func (c *Catalog) GetBackup(ctx context.Context, id string) (*Backup, int, error) {
-	if err := CheckID("backup", id); err != nil {
-		return nil, 0, err
-	}
-	var b Backup
-	version, err := GetJSON(ctx, c.store, backupPath(id), &b)
-	if errors.Is(err, errs.ErrNotFound) {
-		return nil, 0, fmt.Errorf("backup %s: %w", id, errs.ErrNotFound)
-	}
+	rec, err := c.getStatus(ctx, id)
 	if err != nil {
 		return nil, 0, err
 	}
-	if b.ID != id || b.Key != id {
-		return nil, 0, fmt.Errorf("catalog entry backups/%s holds id %q and key %q: the catalog was edited (a backup's key is named after it)", id, Truncate(b.ID, 40), Truncate(b.Key, 40))
+	b, err := c.decodeStatus(ctx, id, rec)
+	return b, rec.Version, err
+}
+
+// getStatus reads backup id's status record as stored.
+func (c *Catalog) getStatus(ctx context.Context, id string) (*Record, error) {
+	if err := CheckID("backup", id); err != nil {
+		return nil, err
 	}
-	return &b, version, c.register(ctx, &b)
+	rec, err := c.store.Get(ctx, backupPath(id))
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, fmt.Errorf("backup %s: %w", id, errs.ErrNotFound)
+	}
+	return rec, err
+}
+
+// decodeStatus reads rec, backup id's status record, with its
+// registration applied; one that is not a status record of id is
+// ErrMalformed.
+func (c *Catalog) decodeStatus(ctx context.Context, id string, rec *Record) (*Backup, error) {
+	var b Backup
+	if err := FromMap(rec.Data, &b); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrMalformed, backupPath(id), err)
+	}
+	if b.ID != id || b.Key != id {
+		return nil, fmt.Errorf("catalog entry backups/%s holds id %q and key %q: the catalog was edited (a backup's key is named after it): %w", id, Truncate(b.ID, 40), Truncate(b.Key, 40), ErrMalformed)
+	}
+	return &b, c.register(ctx, &b)
 }
 
 // register applies b's registration, if it has one. A backup still being
@@ -59,15 +76,27 @@ func (c *Catalog) register(ctx context.Context, b *Backup) error {
 	return nil
 }
 
-// HeldByHint returns the cases backup id's status record says hold it.
-// The admin may rewrite that record, so the names only say which hold
-// records to read; they decide nothing.
-func (c *Catalog) HeldByHint(ctx context.Context, id string) ([]string, error) {
-	var b Backup
-	if _, err := GetJSON(ctx, c.store, backupPath(id), &b); err != nil {
-		return nil, err
+// GetBackupOrRegistration reads backup id as GetBackup does, but a status
+// record that exists and cannot be read (malformed, or naming another
+// backup) gives the backup as its registration has it, protected, with
+// that record's version: a writer then replaces the record, so an
+// unreadable status never stops a hold or a release (INTEGRITY.md rule 4).
+func (c *Catalog) GetBackupOrRegistration(ctx context.Context, id string) (*Backup, int, error) {
+	rec, err := c.getStatus(ctx, id)
+	if err != nil {
+		return nil, 0, err
 	}
-	return b.HeldBy, nil
+	b, err := c.decodeStatus(ctx, id, rec)
+	if !errors.Is(err, ErrMalformed) {
+		return b, rec.Version, err
+	}
+	r, rerr := c.GetRegistration(ctx, id)
+	if rerr != nil {
+		return nil, 0, err
+	}
+	b = r.Backup()
+	b.State = StateProtected
+	return b, rec.Version, nil
 }
 
 // PutBackup writes b if the stored version is still cas (0: new).
@@ -80,7 +109,7 @@ func (c *Catalog) PutBackup(ctx context.Context, b *Backup, cas int) (int, error
 // time; if it returns an error nothing is written.
 func (c *Catalog) UpdateBackup(ctx context.Context, id string, change func(*Backup) error) (*Backup, error) {
 	for attempt := 0; attempt < 50; attempt++ {
-		b, version, err := c.GetBackup(ctx, id)
+		b, version, err := c.GetBackupOrRegistration(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +208,7 @@ func (c *Catalog) ReadBackups(ctx context.Context, ids []string) ([]*Backup, []*
 	var bad []*RecordError
 	for i, r := range all {
 		if r.err != nil {
-			bad = append(bad, &RecordError{Path: backupPath(ids[i]), Err: r.err})
+			bad = append(bad, &RecordError{ID: ids[i], Path: backupPath(ids[i]), Err: r.err})
 		} else if r.b != nil {
 			out = append(out, r.b)
 		}
@@ -190,6 +219,7 @@ func (c *Catalog) ReadBackups(ctx context.Context, ids []string) ([]*Backup, []*
 // RecordError is a record a listing skipped because it could not be read
 // or is malformed.
 type RecordError struct {
+	ID   string
 	Path string
 	Err  error
 }

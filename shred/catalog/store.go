@@ -34,6 +34,10 @@ type Store interface {
 	List(ctx context.Context, dir string) ([]string, error)
 }
 
+// ErrMalformed marks a record that exists but cannot be read as what its
+// path holds.
+var ErrMalformed = errors.New("malformed catalog entry")
+
 // GetJSON reads path into out, a pointer to a struct, rejecting unknown
 // fields, and returns the record's version.
 func GetJSON(ctx context.Context, s Store, path string, out any) (int, error) {
@@ -42,7 +46,7 @@ func GetJSON(ctx context.Context, s Store, path string, out any) (int, error) {
 		return 0, err
 	}
 	if err := FromMap(rec.Data, out); err != nil {
-		return 0, fmt.Errorf("malformed catalog entry %s: %w", path, err)
+		return 0, fmt.Errorf("%w %s: %w", ErrMalformed, path, err)
 	}
 	return rec.Version, nil
 }

@@ -1,0 +1,105 @@
+package shred
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// A hold placed on a backup while a case close (or an early release)
+// works on it: no role can close a key's latch again once it is open, so
+// what cannot be prevented is reported. hold place records its case in
+// the backup's status before it reads the key again (checkStillLatched);
+// the close reads the status after its own update of it (heldMeanwhile),
+// which keeps the backup latched when the hold came first, and reads the
+// other cases' hold records once more after its last latch is opened
+// (heldDuringRelease), which finds any hold recorded before its key was
+// read again: one of the two always sees the other. The status only
+// says which hold records to read; an admin who rewrites it defeats the
+// first check, never the last, which lists the hold records themselves.
+
+// heldMeanwhile reports whether a case other than caseID named in heldBy
+// (the backup's status) holds backup id by an active hold record.
+func (s *Service) heldMeanwhile(ctx context.Context, caseID, id string, heldBy []string) (bool, error) {
+	for _, other := range heldBy {
+		if other == caseID || catalog.CheckID("case", other) != nil {
+			continue
+		}
+		h, _, err := s.catalog.GetHold(ctx, other, id)
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+		case errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused):
+			return false, err
+		case err != nil || h.ReleasedAt.IsZero():
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// heldDuringRelease lists again the hold records of every case but caseID
+// on ids, the backups caseID just released (what says how), and returns
+// one error for each that another case now holds, with advice.
+func (s *Service) heldDuringRelease(ctx context.Context, caseID string, ids []string, what, advice string) []*ItemError {
+	if len(ids) == 0 {
+		return nil
+	}
+	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, caseID)
+	if err != nil {
+		return itemErrors(ids, fmt.Errorf("released, but whether another case placed a hold meanwhile could not be read: %w", err))
+	}
+	var out []*ItemError
+	for _, id := range slices.Sorted(slices.Values(ids)) {
+		if cases := elsewhere[id]; len(cases) > 0 {
+			out = append(out, &ItemError{ID: id, Err: fmt.Errorf("case(s) %s placed a hold on it while %s: %s",
+				strings.Join(cases, ", "), what, strings.ReplaceAll(advice, "KEY", id))})
+		}
+	}
+	return out
+}
+
+// closeAdvice says what to do about a key a close unlatched while another
+// case held it; KEY stands for the key.
+func (s *Service) closeAdvice(ctx context.Context) string {
+	return "Vault no longer stops the deletion of key KEY; ask a Vault operator to close its latch (vault write " +
+		s.transitMount(ctx) + "/keys/KEY/config deletion_allowed=false), then place that case's hold again to restore a storage hold"
+}
+
+// checkLatchedWhileHeld reports a backup another case holds whose key's
+// latch is open (or whose key is gone): what a close and a hold at the
+// same moment leave when the close stopped before its last check.
+func (s *Service) checkLatchedWhileHeld(ctx context.Context, b *catalog.Backup) error {
+	key, err := s.keys.KeyInfo(ctx, b.Key)
+	switch {
+	case err != nil:
+		return err
+	case key == nil:
+		return fmt.Errorf("backup %s: another case holds it, but its key %s is not in Vault: investigate", b.ID, b.Key)
+	case key.DeletionAllowed:
+		return fmt.Errorf("backup %s: another case holds it, but its key's deletion latch is open: %s", b.ID,
+			strings.ReplaceAll(s.closeAdvice(ctx), "KEY", b.Key))
+	}
+	return nil
+}
+
+// checkStillLatched reads b's key again once the hold is recorded in
+// its status: a case close that opened the latch at the same moment, not
+// having seen this hold, is reported here.
+func (s *Service) checkStillLatched(ctx context.Context, b *catalog.Backup) error {
+	key, err := s.keys.KeyInfo(ctx, b.Key)
+	switch {
+	case err != nil:
+		return fmt.Errorf("backup %s: hold recorded, but its key could not be read again to confirm its latch is closed: %w", b.ID, err)
+	case key == nil:
+		return fmt.Errorf("backup %s: hold recorded, but its key %s is no longer in Vault", b.ID, b.Key)
+	case key.DeletionAllowed:
+		return fmt.Errorf("backup %s: hold recorded, but a case close opened its key's deletion latch at the same moment: %s", b.ID,
+			strings.ReplaceAll(s.closeAdvice(ctx), "KEY", b.Key))
+	}
+	return nil
+}
