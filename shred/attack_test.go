@@ -486,7 +486,8 @@ func TestAttackComplianceRewritesADestruction(t *testing.T) {
 	if _, err := adminV.RunShred(context.Background(), admin, "REWRITE", runOpts(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(reused.Ciphertext.Path, []byte("a later backup of the same name"), 0o600); err != nil {
+	later, _ := protect(t, adminV, []byte("a later backup of the same name"))
+	if err := os.Rename(later.Ciphertext.Path, reused.Ciphertext.Path); err != nil {
 		t.Fatal(err)
 	}
 	officer := asRole(t, srv, vault.PolicyCompliance)

@@ -387,13 +387,13 @@ func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *run
 		if !errors.Is(err, catalog.ErrMalformed) {
 			return b, err
 		}
-		if gone, kerr := s.keys.KeyAbsent(ctx, id); kerr != nil || gone {
+		gone, kerr := s.keys.KeyAbsent(ctx, id)
+		if kerr == nil && gone {
 			mu.Lock()
 			unreadable = append(unreadable, &ItemError{ID: id, Err: errs.Refusedf("left out of the attestation: its key is gone, but its status record cannot be read: %v", err)})
 			mu.Unlock()
-			return nil, kerr
 		}
-		return nil, nil
+		return nil, kerr
 	})
 	if err != nil {
 		return nil, nil, err

@@ -27,6 +27,16 @@ type CloseResult struct {
 	StillHeld []string      `json:"stillHeld"`
 
 	mu sync.Mutex
+	// unlatching are the backups whose latch the close tried to open,
+	// whether or not Vault's answer arrived.
+	unlatching []string
+}
+
+// unlatched returns the backups the close released or tried to unlatch.
+func (r *CloseResult) unlatched() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(r.Released), r.unlatching...))))
 }
 
 func (r *CloseResult) add(list *[]string, id string) {
@@ -53,16 +63,13 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 	done, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
 		return s.releaseHold(ctx, actor, c.ID, id, len(elsewhere[id]) > 0, res)
 	})
-	failed = append(failed, s.heldDuringRelease(ctx, c.ID, res.Released, "this close opened its key's deletion latch", s.closeAdvice(ctx))...)
+	failed = append(failed, s.heldDuringRelease(ctx, c.ID, res.unlatched(), "this close opened its key's deletion latch", s.latchAdvice(ctx))...)
 	if len(failed) > 0 {
 		return res, fmt.Errorf("case %s stays closing; run the command again to finish: %w", c.ID, batchError(len(done), failed))
 	}
 	return res, s.finishClose(ctx, actor, c, done, res)
 }
 
-// holdBackups returns the backups of the holds that closing the case
-// releases: all but those hold release already lifted before the close
-// (they carry a reason), which must stay latched.
 // heldBackups returns the backups caseID holds and, for each, the other
 // cases that hold it too.
 func (s *Service) heldBackups(ctx context.Context, caseID string) ([]string, map[string][]string, error) {
@@ -78,6 +85,9 @@ func (s *Service) heldBackups(ctx context.Context, caseID string) ([]string, map
 	return ids, elsewhere, nil
 }
 
+// holdBackups returns the backups of the holds that closing the case
+// releases: all but those hold release already lifted before the close
+// (they carry a reason), which must stay latched.
 func holdBackups(holds []*catalog.Hold) []string {
 	ids := make([]string, 0, len(holds))
 	for _, h := range holds {
@@ -146,7 +156,7 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 	if err := s.markHoldReleased(ctx, actor, caseID, id); err != nil {
 		return err
 	}
-	b, err := s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
+	b, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
 		if !stillHeld && len(b.HeldBy) == 0 && (b.State == catalog.StateHeld || b.State == catalog.StateProtected) {
 			b.State, b.ReleasedAt = catalog.StateReleased, catalog.Now()
@@ -182,6 +192,7 @@ func (s *Service) openLatch(ctx context.Context, b *catalog.Backup, res *CloseRe
 		return err
 	}
 	if !key.DeletionAllowed {
+		res.add(&res.unlatching, b.ID)
 		if err := s.keys.AllowDeletion(ctx, b.Key); err != nil {
 			return err
 		}

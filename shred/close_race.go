@@ -23,6 +23,27 @@ import (
 // says which hold records to read; an admin who rewrites it defeats the
 // first check, never the last, which lists the hold records themselves.
 
+// updateHeld applies change to the status of backup id, which a case
+// holds or held until now. A status record that cannot be read is written
+// again from the registration if Vault still has the key; one of a key
+// that is gone is left as it is, for an attestation to report, and the
+// backup is returned as its registration has it.
+func (s *Service) updateHeld(ctx context.Context, id string, change func(*catalog.Backup) error) (*catalog.Backup, error) {
+	b, err := s.catalog.UpdateBackup(ctx, id, change)
+	if !errors.Is(err, catalog.ErrMalformed) {
+		return b, err
+	}
+	key, kerr := s.keys.KeyInfo(ctx, id)
+	switch {
+	case kerr != nil:
+		return nil, kerr
+	case key == nil:
+		b, _, err = s.catalog.GetBackupOrRegistration(ctx, id)
+		return b, err
+	}
+	return s.catalog.UpdateHeldBackup(ctx, id, change)
+}
+
 // heldMeanwhile reports whether a case other than caseID named in heldBy
 // (the backup's status) holds backup id by an active hold record.
 func (s *Service) heldMeanwhile(ctx context.Context, caseID, id string, heldBy []string) (bool, error) {
@@ -44,8 +65,8 @@ func (s *Service) heldMeanwhile(ctx context.Context, caseID, id string, heldBy [
 
 // heldDuringRelease lists again the hold records of every case but caseID
 // on ids, the backups caseID just released (what says how), and returns
-// one error for each that another case now holds, with advice.
-func (s *Service) heldDuringRelease(ctx context.Context, caseID string, ids []string, what, advice string) []*ItemError {
+// one error for each that another case now holds, with advice for its key.
+func (s *Service) heldDuringRelease(ctx context.Context, caseID string, ids []string, what string, advice func(key string) string) []*ItemError {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -57,17 +78,19 @@ func (s *Service) heldDuringRelease(ctx context.Context, caseID string, ids []st
 	for _, id := range slices.Sorted(slices.Values(ids)) {
 		if cases := elsewhere[id]; len(cases) > 0 {
 			out = append(out, &ItemError{ID: id, Err: fmt.Errorf("case(s) %s placed a hold on it while %s: %s",
-				strings.Join(cases, ", "), what, strings.ReplaceAll(advice, "KEY", id))})
+				strings.Join(cases, ", "), what, advice(id))})
 		}
 	}
 	return out
 }
 
-// closeAdvice says what to do about a key a close unlatched while another
-// case held it; KEY stands for the key.
-func (s *Service) closeAdvice(ctx context.Context) string {
-	return "Vault no longer stops the deletion of key KEY; ask a Vault operator to close its latch (vault write " +
-		s.transitMount(ctx) + "/keys/KEY/config deletion_allowed=false), then place that case's hold again to restore a storage hold"
+// latchAdvice says what to do about key, unlatched while a case held it.
+func (s *Service) latchAdvice(ctx context.Context) func(key string) string {
+	mount := s.transitMount(ctx)
+	return func(key string) string {
+		return fmt.Sprintf("Vault no longer stops the deletion of key %s; ask a Vault operator to close its latch "+
+			"(vault write %s/keys/%s/config deletion_allowed=false), then place that case's hold again to restore a storage hold", key, mount, key)
+	}
 }
 
 // checkLatchedWhileHeld reports a backup another case holds whose key's
@@ -77,12 +100,11 @@ func (s *Service) checkLatchedWhileHeld(ctx context.Context, b *catalog.Backup) 
 	key, err := s.keys.KeyInfo(ctx, b.Key)
 	switch {
 	case err != nil:
-		return err
+		return fmt.Errorf("backup %s: another case holds it, but its key could not be read to confirm its latch is closed: %w", b.ID, err)
 	case key == nil:
 		return fmt.Errorf("backup %s: another case holds it, but its key %s is not in Vault: investigate", b.ID, b.Key)
 	case key.DeletionAllowed:
-		return fmt.Errorf("backup %s: another case holds it, but its key's deletion latch is open: %s", b.ID,
-			strings.ReplaceAll(s.closeAdvice(ctx), "KEY", b.Key))
+		return fmt.Errorf("backup %s: another case holds it, but its key's deletion latch is open: %s", b.ID, s.latchAdvice(ctx)(b.Key))
 	}
 	return nil
 }
@@ -98,8 +120,7 @@ func (s *Service) checkStillLatched(ctx context.Context, b *catalog.Backup) erro
 	case key == nil:
 		return fmt.Errorf("backup %s: hold recorded, but its key %s is no longer in Vault", b.ID, b.Key)
 	case key.DeletionAllowed:
-		return fmt.Errorf("backup %s: hold recorded, but a case close opened its key's deletion latch at the same moment: %s", b.ID,
-			strings.ReplaceAll(s.closeAdvice(ctx), "KEY", b.Key))
+		return fmt.Errorf("backup %s: hold recorded, but a case close opened its key's deletion latch at the same moment: %s", b.ID, s.latchAdvice(ctx)(b.Key))
 	}
 	return nil
 }

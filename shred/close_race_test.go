@@ -2,6 +2,7 @@ package shred_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -166,6 +167,38 @@ func TestHoldOfTheClosingCaseStaysReleased(t *testing.T) {
 
 func insiderHold(t *testing.T, srv *vaulttest.Server, caseID, id string) map[string]any {
 	return asRole(t, srv, vault.PolicyCompliance).read("holds/" + caseID + "/" + id)
+}
+
+// failingAllowDeletion opens the latch, after before, and then answers
+// with an error, as a connection lost on the way back would.
+type failingAllowDeletion struct {
+	shred.Keys
+	before func()
+}
+
+func (k *failingAllowDeletion) AllowDeletion(ctx context.Context, name string) error {
+	k.before()
+	if err := k.Keys.AllowDeletion(ctx, name); err != nil {
+		return err
+	}
+	return errors.New("connection reset by peer")
+}
+
+// A latch opened though Vault's answer was lost is still checked for a
+// hold placed meanwhile.
+func TestCloseChecksALatchWhoseOpeningFailed(t *testing.T) {
+	srv, complianceV, y := heldByA(t)
+	var placeErr error
+	closer := officer(t, srv, nil, func(k shred.Keys) shred.Keys {
+		return &failingAllowDeletion{Keys: k, before: func() { placeErr = holdB(complianceV, y.ID) }}
+	})
+	_, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
+	if placeErr != nil {
+		t.Fatalf("hold place: %v", placeErr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "case(s) B placed a hold on it while this close opened its key's deletion latch") {
+		t.Fatalf("close: %v; want the open latch of a held key reported", err)
+	}
 }
 
 // B's hold, recorded before the close released the backup but marked in

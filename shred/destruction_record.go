@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
@@ -91,11 +92,16 @@ func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) {
 }
 
 // stillThere returns nil if b's ciphertext is at its location, an error
-// wrapping errs.ErrNotFound if it is not (or something else is), and any
-// other error if the storage could not say.
+// wrapping errs.ErrNotFound if nothing is there or a file whose age
+// header names another key (a later backup that took the name), and any
+// other error (a header that cannot be read among them) if it cannot
+// say.
 func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) error {
 	be, err := s.storage.For(b.Ciphertext.Path)
 	if err != nil {
+		return err
+	}
+	if _, err := be.Stat(ctx, b.Ciphertext.Path); err != nil {
 		return err
 	}
 	r, err := be.Open(ctx, b.Ciphertext.Path)
@@ -103,8 +109,12 @@ func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) error {
 		return err
 	}
 	defer r.Close()
-	if err := headerNames(b.Key)(r); err != nil {
-		return fmt.Errorf("%w: the file there is another: %w", errs.ErrNotFound, err)
+	key, err := agefile.HeaderKey(r)
+	switch {
+	case err != nil:
+		return fmt.Errorf("something is at its location whose age header could not be read: %w", err)
+	case key != b.Key:
+		return fmt.Errorf("%w: the file there is another backup's (its header names key %s)", errs.ErrNotFound, key)
 	}
 	return nil
 }

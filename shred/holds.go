@@ -122,7 +122,7 @@ func (s *Service) withUnreadableStatus(ctx context.Context, backups []*catalog.B
 		case err == nil && b.System == system:
 			backups = append(backups, b)
 		default:
-			skipped = append(skipped, &ItemError{ID: r.Path, Err: r})
+			skipped = append(skipped, &ItemError{ID: r.ID, Err: r})
 		}
 	}
 	return backups, skipped, nil
@@ -151,13 +151,19 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string)
 	if err := s.putHold(ctx, actor, caseID, id); err != nil {
 		return nil, err
 	}
-	return s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
+	held, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		if !slices.Contains(b.HeldBy, caseID) {
 			b.HeldBy = append(b.HeldBy, caseID)
 		}
 		b.State = catalog.StateHeld
 		return nil
 	})
+	if err != nil {
+		// The hold is recorded: whether a close opened the latch meanwhile
+		// is still to be said.
+		return nil, errors.Join(err, s.checkStillLatched(ctx, b))
+	}
+	return held, nil
 }
 
 // putHold creates caseID's hold record on id, or re-activates one that

@@ -44,7 +44,7 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 		return err
 	})
 	failed = append(failed, s.heldDuringRelease(ctx, caseID, lifted, "its storage hold was lifted",
-		"place that case's hold again (hold place) to restore a storage hold")...)
+		func(string) string { return "place that case's hold again (hold place) to restore a storage hold" })...)
 	if len(released) > 0 {
 		slices.Sort(released)
 		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldReleased, Case: caseID, Backups: released,
@@ -52,7 +52,7 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 			return released, err
 		}
 	}
-	if len(ids) == 1 && len(failed) == 1 {
+	if len(ids) == 1 && len(failed) == 1 && len(released) == 0 {
 		return nil, failed[0].Err
 	}
 	return released, batchError(len(released), failed)
@@ -77,7 +77,7 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 	if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
 		return false, fmt.Errorf("failed to release the hold: %w", err)
 	}
-	b, err := s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
+	b, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
 		if !stillHeld && len(b.HeldBy) == 0 && b.State == catalog.StateHeld {
 			b.State = catalog.StateProtected
