@@ -173,7 +173,7 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 	}
 	if stillHeld {
 		res.add(&res.StillHeld, id)
-		return s.checkLatchedWhileHeld(ctx, b)
+		return s.checkLatched(ctx, b, "another case holds it")
 	}
 	if _, err := s.liftStorageHold(ctx, caseID, b); err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 // A hold placed on a backup while a case close (or an early release)
 // works on it: no role can close a key's latch again once it is open, so
 // what cannot be prevented is reported. hold place records its case in
-// the backup's status before it reads the key again (checkStillLatched);
+// the backup's status before it reads the key again (checkLatched);
 // the close reads the status after its own update of it (heldMeanwhile),
 // which keeps the backup latched when the hold came first, and reads the
 // other cases' hold records once more after its last latch is opened
@@ -93,34 +93,18 @@ func (s *Service) latchAdvice(ctx context.Context) func(key string) string {
 	}
 }
 
-// checkLatchedWhileHeld reports a backup another case holds whose key's
-// latch is open (or whose key is gone): what a close and a hold at the
-// same moment leave when the close stopped before its last check.
-func (s *Service) checkLatchedWhileHeld(ctx context.Context, b *catalog.Backup) error {
+// checkLatched reads b's key, which must be latched for the reason what
+// gives, and reports a latch that is open (what a close and a hold at the
+// same moment can leave: no role can close it again) or a key gone.
+func (s *Service) checkLatched(ctx context.Context, b *catalog.Backup, what string) error {
 	key, err := s.keys.KeyInfo(ctx, b.Key)
 	switch {
 	case err != nil:
-		return fmt.Errorf("backup %s: another case holds it, but its key could not be read to confirm its latch is closed: %w", b.ID, err)
+		return fmt.Errorf("backup %s: %s, but its key could not be read to confirm its latch is closed: %w", b.ID, what, err)
 	case key == nil:
-		return fmt.Errorf("backup %s: another case holds it, but its key %s is not in Vault: investigate", b.ID, b.Key)
+		return fmt.Errorf("backup %s: %s, but its key %s is not in Vault: investigate", b.ID, what, b.Key)
 	case key.DeletionAllowed:
-		return fmt.Errorf("backup %s: another case holds it, but its key's deletion latch is open: %s", b.ID, s.latchAdvice(ctx)(b.Key))
-	}
-	return nil
-}
-
-// checkStillLatched reads b's key again once the hold is recorded in
-// its status: a case close that opened the latch at the same moment, not
-// having seen this hold, is reported here.
-func (s *Service) checkStillLatched(ctx context.Context, b *catalog.Backup) error {
-	key, err := s.keys.KeyInfo(ctx, b.Key)
-	switch {
-	case err != nil:
-		return fmt.Errorf("backup %s: hold recorded, but its key could not be read again to confirm its latch is closed: %w", b.ID, err)
-	case key == nil:
-		return fmt.Errorf("backup %s: hold recorded, but its key %s is no longer in Vault", b.ID, b.Key)
-	case key.DeletionAllowed:
-		return fmt.Errorf("backup %s: hold recorded, but a case close opened its key's deletion latch at the same moment: %s", b.ID, s.latchAdvice(ctx)(b.Key))
+		return fmt.Errorf("backup %s: %s, but its key's deletion latch is open (a case close and a hold at the same moment): %s", b.ID, what, s.latchAdvice(ctx)(b.Key))
 	}
 	return nil
 }

@@ -227,7 +227,7 @@ func TestHoldPlaceReportsALatchACloseOpenedMeanwhile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "case(s) B placed a hold on it while this close opened") {
 		t.Fatalf("close: %v; want the open latch of a held key reported", err)
 	}
-	if placeErr == nil || !strings.Contains(placeErr.Error(), "hold recorded, but a case close opened its key's deletion latch at the same moment") {
+	if placeErr == nil || !strings.Contains(placeErr.Error(), "hold recorded, but its key's deletion latch is open (a case close and a hold at the same moment)") {
 		t.Fatalf("hold place: %v; want the open latch reported", placeErr)
 	}
 }

@@ -57,7 +57,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		if err != nil {
 			return err
 		}
-		problems.add(s.checkStillLatched(ctx, b))
+		problems.add(s.checkLatched(ctx, b, "hold recorded"))
 		problems.add(s.holdStorage(ctx, caseID, b))
 		mu.Lock()
 		placed = append(placed, ciphertextOf(b))
@@ -161,7 +161,7 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string)
 	if err != nil {
 		// The hold is recorded: whether a close opened the latch meanwhile
 		// is still to be said.
-		return nil, errors.Join(err, s.checkStillLatched(ctx, b))
+		return nil, errors.Join(err, s.checkLatched(ctx, b, "hold recorded"))
 	}
 	return held, nil
 }
