@@ -570,3 +570,27 @@ func TestAttackUnreadableStatusRecords(t *testing.T) {
 		t.Fatalf("attested %+v, want only %s", got, b.ID)
 	}
 }
+
+// A backup whose key was destroyed outside the CLI (the compliance token
+// opened its latch and the admin's deleted the key, both with plain
+// calls), and whose status the admin then made unreadable: closing the
+// case that held it leaves that record as it is, as evidence, rather
+// than writing a fresh one from the registration.
+func TestCloseLeavesADestroyedBackupsUnreadableRecord(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	x, _ := protect(t, adminV, []byte("destroyed behind the case's back"))
+	openCase(t, complianceV, "BYPASS")
+	hold(t, complianceV, "BYPASS", x.ID)
+	officer, insider := asRole(t, srv, vault.PolicyCompliance), asRole(t, srv, vault.PolicyAdmin)
+	if _, err := officer.l.Write("cryptoshred-transit/keys/"+x.Key+"/config", map[string]any{"deletion_allowed": true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insider.l.Delete("cryptoshred-transit/keys/" + x.Key); err != nil {
+		t.Fatal(err)
+	}
+	insider.mustWrite("backups/"+x.ID, map[string]any{"junk": true})
+	closeCase(t, complianceV, "BYPASS")
+	if rec := insider.read("backups/" + x.ID); rec["junk"] != true {
+		t.Fatalf("the close wrote the record of a destroyed backup again: %v", rec)
+	}
+}
