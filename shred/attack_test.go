@@ -478,12 +478,16 @@ func TestAttackComplianceRewritesADestruction(t *testing.T) {
 	rewritten, _ := protect(t, adminV, []byte("destroyed, then rewritten"))
 	leftBehind, _ := protect(t, adminV, []byte("destroyed, file back"))
 	reused, _ := protect(t, adminV, []byte("destroyed, name reused"))
+	blocked, _ := protect(t, adminV, []byte("destroyed, a directory there"))
 	copyBack, err := os.ReadFile(leftBehind.Ciphertext.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	planOf(t, adminV, complianceV, "REWRITE", rewritten, leftBehind, reused)
+	planOf(t, adminV, complianceV, "REWRITE", rewritten, leftBehind, reused, blocked)
 	if _, err := adminV.RunShred(context.Background(), admin, "REWRITE", runOpts(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(blocked.Ciphertext.Path, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	later, _ := protect(t, adminV, []byte("a later backup of the same name"))
@@ -507,8 +511,9 @@ func TestAttackComplianceRewritesADestruction(t *testing.T) {
 	officer.mustWrite("backups/"+leftBehind.ID, rec)
 
 	a, err := adminV.Attest(context.Background(), admin, "REWRITE", runOpts(t).Attest)
-	if err == nil || !strings.Contains(err.Error(), rewritten.ID) || !strings.Contains(err.Error(), "the record was changed since") {
-		t.Fatalf("attest: %v; want %s left out as rewritten", err, rewritten.ID)
+	if err == nil || !strings.Contains(err.Error(), rewritten.ID) || !strings.Contains(err.Error(), "the record was changed since") ||
+		!strings.Contains(err.Error(), blocked.ID+": left out of the attestation: whether its ciphertext is still at") {
+		t.Fatalf("attest: %v; want %s left out as rewritten and %s as unchecked", err, rewritten.ID, blocked.ID)
 	}
 	got := attestedStatement(t, a).Predicate.Backups
 	slices.SortFunc(got, func(x, y attest.Backup) int { return strings.Compare(x.BackupID, y.BackupID) })
@@ -533,25 +538,32 @@ func TestAttackComplianceRewritesADestruction(t *testing.T) {
 }
 
 // Attack: the admin makes status records unreadable with plain Vault
-// calls. A hold is still placed on such a backup (its record is written
-// again from the registration) and the case still closes; an attestation
-// leaves out, naming why, a destroyed backup whose record it cannot
-// read, and attests the others.
+// calls. A hold, by id or by system, is still placed on such a backup
+// and reported as not shown in its status, which is left as it is (it
+// may be a newer version's record, or evidence); the case still closes;
+// an attestation leaves out, naming why, a destroyed backup whose record
+// it cannot read, and attests the others.
 func TestAttackUnreadableStatusRecords(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
 	ctx := context.Background()
 	insider := asRole(t, srv, vault.PolicyAdmin)
 	held, _ := protect(t, adminV, []byte("to be held"))
 	insider.mustWrite("backups/"+held.ID, map[string]any{"junk": true})
-	openCase(t, complianceV, "GARBLED")
-	hold(t, complianceV, "GARBLED", held.ID)
+	for _, c := range []struct {
+		caseID string
+		sel    shred.HoldSelector
+	}{{"GARBLED", shred.HoldSelector{IDs: []string{held.ID}}}, {"SYSTEM", shred.HoldSelector{System: "casework"}}} {
+		openCase(t, complianceV, c.caseID)
+		ids, err := complianceV.PlaceHolds(ctx, compliance, c.caseID, c.sel)
+		if !slices.Contains(ids, held.ID) || err == nil || !strings.Contains(err.Error(), "hold recorded, but its status record does not show it") {
+			t.Fatalf("hold for %s: %v %v, want %s held and its status reported", c.caseID, ids, err, held.ID)
+		}
+	}
 	if alive, latched := keyAlive(t, srv, held.Key); !alive || !latched {
 		t.Fatalf("held key: alive %t, latched %t", alive, latched)
 	}
-	insider.mustWrite("backups/"+held.ID, map[string]any{"junk": true})
-	openCase(t, complianceV, "SYSTEM")
-	if ids, err := complianceV.PlaceHolds(ctx, compliance, "SYSTEM", shred.HoldSelector{System: "casework"}); err != nil || !slices.Contains(ids, held.ID) {
-		t.Fatalf("hold of its system: %v %v, want %s held", ids, err, held.ID)
+	if rec := insider.read("backups/" + held.ID); rec["junk"] != true {
+		t.Fatalf("the unreadable status record was written over: %v", rec)
 	}
 	closeCase(t, complianceV, "GARBLED")
 

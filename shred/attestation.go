@@ -219,7 +219,8 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		return nil, nil, err
 	}
 	excluded = append(unreadable, excluded...)
-	s.ciphertextsAtSigning(ctx, backups)
+	backups, unchecked := s.ciphertextsAtSigning(ctx, backups)
+	excluded = append(excluded, unchecked...)
 	if len(backups) == 0 {
 		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
 	}
@@ -357,13 +358,23 @@ func (s *Service) keyGone(ctx context.Context, b *catalog.Backup, known *runRead
 }
 
 // ciphertextsAtSigning asks the storage about the ciphertext of each of
-// backups, those of the run's own records too: a record the run took from
-// another writer says what that writer wrote.
-func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.Backup) {
-	_, _ = parallel.Map(ctx, backups, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (struct{}, error) {
-		s.ciphertextAtSigning(ctx, b)
-		return struct{}{}, nil
+// backups, those of the run's own records too (a record the run took from
+// another writer says what that writer wrote), and returns those it could
+// ask and why each other one is left out.
+func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.Backup) ([]*catalog.Backup, []*ItemError) {
+	problems, _ := parallel.Map(ctx, backups, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (error, error) {
+		return s.ciphertextAtSigning(ctx, b), nil
 	})
+	var ok []*catalog.Backup
+	var excluded []*ItemError
+	for i, b := range backups {
+		if problems[i] != nil {
+			excluded = append(excluded, &ItemError{ID: b.ID, Err: errs.Refusedf("left out of the attestation: %v", problems[i])})
+		} else {
+			ok = append(ok, b)
+		}
+	}
+	return ok, excluded
 }
 
 // shreddedBackups returns the case's backups whose status record says

@@ -27,8 +27,8 @@ type CloseResult struct {
 	StillHeld []string      `json:"stillHeld"`
 
 	mu sync.Mutex
-	// unlatching are the backups whose latch the close tried to open,
-	// whether or not Vault's answer arrived.
+	// unlatching are the backups whose latch the close asked Vault to
+	// open and found open (or could not read) after an error answer.
 	unlatching []string
 }
 
@@ -156,7 +156,7 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 	if err := s.markHoldReleased(ctx, actor, caseID, id); err != nil {
 		return err
 	}
-	b, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
+	b, _, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
 		if !stillHeld && len(b.HeldBy) == 0 && (b.State == catalog.StateHeld || b.State == catalog.StateProtected) {
 			b.State, b.ReleasedAt = catalog.StateReleased, catalog.Now()
@@ -192,8 +192,10 @@ func (s *Service) openLatch(ctx context.Context, b *catalog.Backup, res *CloseRe
 		return err
 	}
 	if !key.DeletionAllowed {
-		res.add(&res.unlatching, b.ID)
 		if err := s.keys.AllowDeletion(ctx, b.Key); err != nil {
+			if k, kerr := s.keys.KeyInfo(ctx, b.Key); kerr != nil || k != nil && k.DeletionAllowed {
+				res.add(&res.unlatching, b.ID) // opened though the answer was an error, or cannot tell: checked as opened
+			}
 			return err
 		}
 	}

@@ -24,24 +24,21 @@ import (
 // first check, never the last, which lists the hold records themselves.
 
 // updateHeld applies change to the status of backup id, which a case
-// holds or held until now. A status record that cannot be read is written
-// again from the registration if Vault still has the key; one of a key
-// that is gone is left as it is, for an attestation to report, and the
-// backup is returned as its registration has it.
-func (s *Service) updateHeld(ctx context.Context, id string, change func(*catalog.Backup) error) (*catalog.Backup, error) {
-	b, err := s.catalog.UpdateBackup(ctx, id, change)
+// holds or held until now. A status record that cannot be read is left as
+// it is (a newer version's, or evidence of an edit: rewriting it would
+// lose what it holds) and the backup is returned as its registration has
+// it, with why (unreadable): the hold records and Vault decide a hold and
+// a release, not the status.
+func (s *Service) updateHeld(ctx context.Context, id string, change func(*catalog.Backup) error) (b *catalog.Backup, unreadable, err error) {
+	b, err = s.catalog.UpdateBackup(ctx, id, change)
 	if !errors.Is(err, catalog.ErrMalformed) {
-		return b, err
+		return b, nil, err
 	}
-	key, kerr := s.keys.KeyInfo(ctx, id)
-	switch {
-	case kerr != nil:
-		return nil, kerr
-	case key == nil:
-		b, _, err = s.catalog.GetBackupOrRegistration(ctx, id)
-		return b, err
+	fromRegistration, _, rerr := s.catalog.GetBackupOrRegistration(ctx, id)
+	if rerr != nil {
+		return nil, nil, rerr
 	}
-	return s.catalog.UpdateHeldBackup(ctx, id, change)
+	return fromRegistration, err, nil
 }
 
 // heldMeanwhile reports whether a case other than caseID named in heldBy

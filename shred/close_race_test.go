@@ -201,6 +201,37 @@ func TestCloseChecksALatchWhoseOpeningFailed(t *testing.T) {
 	}
 }
 
+// refusingAllowDeletion refuses to open any latch, after before.
+type refusingAllowDeletion struct {
+	shred.Keys
+	before func()
+}
+
+func (k *refusingAllowDeletion) AllowDeletion(context.Context, string) error {
+	k.before()
+	return errors.New("permission denied")
+}
+
+// A latch Vault refused to open is not reported as open, though another
+// case placed its hold meanwhile.
+func TestCloseDoesNotReportALatchVaultKeptClosed(t *testing.T) {
+	srv, complianceV, y := heldByA(t)
+	var placeErr error
+	closer := officer(t, srv, nil, func(k shred.Keys) shred.Keys {
+		return &refusingAllowDeletion{Keys: k, before: func() { placeErr = holdB(complianceV, y.ID) }}
+	})
+	_, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
+	if placeErr != nil {
+		t.Fatalf("hold place: %v", placeErr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "permission denied") || strings.Contains(err.Error(), "no longer stops") {
+		t.Fatalf("close: %v; want Vault's refusal, and no open latch reported", err)
+	}
+	if alive, latched := keyAlive(t, srv, y.Key); !alive || !latched {
+		t.Fatalf("key: alive %t, latched %t", alive, latched)
+	}
+}
+
 // B's hold, recorded before the close released the backup but marked in
 // its status only after the close opened the latch, is reported by hold
 // place, which reads the key again once its case is in the status, and

@@ -1,11 +1,13 @@
 package shred
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
 
 // destructionsDetail is the ledger detail in which a key.destroyed entry
@@ -72,51 +75,59 @@ func destructionEdited(b *catalog.Backup, facts *ledgerFacts) string {
 }
 
 // ciphertextAtSigning makes what b's destruction says of its ciphertext
-// agree with the storage now: a ciphertext still at its registered
-// location (a file there whose age header names b's key: a later backup
-// may have taken the name), or one the storage cannot be asked about, is
-// stated as not deleted, whatever the status record says; and only
-// locations of this ciphertext are named as removed.
-func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) {
+// agree with the storage now: one still at its registered location (a
+// file there whose age header names b's key) is stated as not deleted,
+// whatever the status record says, and only locations of this ciphertext
+// are named as removed. It returns an error when the storage cannot say
+// (the backup is then left out of the attestation, naming why).
+func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) error {
 	d := b.Destruction
 	d.CiphertextRemoved = slices.DeleteFunc(slices.Clone(d.CiphertextRemoved), func(r string) bool { return !sameCiphertext(b.Ciphertext.Path, r) })
-	err := s.stillThere(ctx, b)
-	switch {
-	case errors.Is(err, errs.ErrNotFound):
-		return
-	case err == nil:
-		err = errors.New("it was still at its location when the attestation was signed")
+	there, err := s.stillThere(ctx, b)
+	if err != nil || !there {
+		return err
 	}
 	d.CiphertextDeleted, d.CiphertextAbsent, d.CiphertextRemoved = false, false, nil
-	d.CiphertextNote = "not deleted: " + err.Error()
+	d.CiphertextNote = "not deleted: it was still at its location when the attestation was signed"
+	return nil
 }
 
-// stillThere returns nil if b's ciphertext is at its location, an error
-// wrapping errs.ErrNotFound if nothing is there or a file whose age
-// header names another key (a later backup that took the name), and any
-// other error (a header that cannot be read among them) if it cannot
-// say.
-func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) error {
+// stillThere reports whether b's ciphertext is at its location: false if
+// nothing is there, or something that is not an age file naming b's key
+// (a later backup that took the name, a file being written); an error if
+// the storage cannot say.
+func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) (bool, error) {
 	be, err := s.storage.For(b.Ciphertext.Path)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = be.Stat(ctx, b.Ciphertext.Path)
 	}
-	if _, err := be.Stat(ctx, b.Ciphertext.Path); err != nil {
-		return err
+	if errors.Is(err, errs.ErrNotFound) {
+		return false, nil
 	}
-	r, err := be.Open(ctx, b.Ciphertext.Path)
+	head, err := s.readHead(ctx, be, b.Ciphertext.Path, err)
 	if err != nil {
-		return err
+		return false, fmt.Errorf("whether its ciphertext is still at %s could not be checked: %w", b.Ciphertext.Path, err)
+	}
+	key, err := agefile.HeaderKey(bytes.NewReader(head))
+	return err == nil && key == b.Key, nil
+}
+
+// maxHeader is more than the header of any ciphertext protect writes (one
+// recipient stanza): a file whose header does not fit is not one of them.
+const maxHeader = 64 << 10
+
+// readHead reads the first maxHeader bytes at loc, unless statErr (from
+// asking whether anything is there) already failed.
+func (s *Service) readHead(ctx context.Context, be storage.Backend, loc string, statErr error) ([]byte, error) {
+	if statErr != nil {
+		return nil, statErr
+	}
+	r, err := be.Open(ctx, loc)
+	if err != nil {
+		return nil, err
 	}
 	defer r.Close()
-	key, err := agefile.HeaderKey(r)
-	switch {
-	case err != nil:
-		return fmt.Errorf("something is at its location whose age header could not be read: %w", err)
-	case key != b.Key:
-		return fmt.Errorf("%w: the file there is another backup's (its header names key %s)", errs.ErrNotFound, key)
-	}
-	return nil
+	return io.ReadAll(io.LimitReader(r, maxHeader))
 }
 
 // sameCiphertext reports whether removed names the ciphertext at loc: the

@@ -1,8 +1,10 @@
 package shred
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -53,10 +55,11 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	var mu sync.Mutex
 	var placed []*catalog.Backup
 	held, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
-		b, err := s.placeHold(ctx, actor, caseID, id)
+		b, statusErr, err := s.placeHold(ctx, actor, caseID, id)
 		if err != nil {
 			return err
 		}
+		problems.add(statusErr)
 		problems.add(s.checkLatched(ctx, b, "hold recorded"))
 		problems.add(s.holdStorage(ctx, caseID, b))
 		mu.Lock()
@@ -139,31 +142,31 @@ func backupDate(b *catalog.Backup) time.Time {
 
 // placeHold writes the hold record first, then marks the backup held, so a
 // crash in between is repaired by placing the hold again. It returns the
-// backup as marked, for the storage hold and the re-hash that follow.
-func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string) (*catalog.Backup, error) {
-	b, _, err := s.catalog.GetBackupOrRegistration(ctx, id)
+// backup, for the storage hold and the re-hash that follow; once the hold
+// record is written the hold stands, and a status that could not be
+// marked is returned as statusErr, to report, not as err.
+func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string) (b *catalog.Backup, statusErr, err error) {
+	b, _, err = s.catalog.GetBackupOrRegistration(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.checkHoldable(ctx, b); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.putHold(ctx, actor, caseID, id); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	held, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
+	held, unreadable, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		if !slices.Contains(b.HeldBy, caseID) {
 			b.HeldBy = append(b.HeldBy, caseID)
 		}
 		b.State = catalog.StateHeld
 		return nil
 	})
-	if err != nil {
-		// The hold is recorded: whether a close opened the latch meanwhile
-		// is still to be said.
-		return nil, errors.Join(err, s.checkLatched(ctx, b, "hold recorded"))
+	if err = cmp.Or(err, unreadable); err != nil {
+		return b, fmt.Errorf("backup %s: hold recorded, but its status record does not show it: %w", id, err), nil
 	}
-	return held, nil
+	return held, nil, nil
 }
 
 // putHold creates caseID's hold record on id, or re-activates one that

@@ -77,7 +77,7 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 	if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
 		return false, fmt.Errorf("failed to release the hold: %w", err)
 	}
-	b, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
+	b, _, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
 		if !stillHeld && len(b.HeldBy) == 0 && b.State == catalog.StateHeld {
 			b.State = catalog.StateProtected

@@ -78,8 +78,7 @@ func (c *Catalog) register(ctx context.Context, b *Backup) error {
 
 // GetBackupOrRegistration reads backup id as GetBackup does, but a status
 // record that exists and cannot be read (malformed, or naming another
-// backup) gives the backup as its registration has it, held (see
-// UpdateHeldBackup), with that record's version.
+// backup) gives the backup as its registration has it, with no state.
 func (c *Catalog) GetBackupOrRegistration(ctx context.Context, id string) (*Backup, int, error) {
 	rec, err := c.getStatus(ctx, id)
 	if err != nil {
@@ -96,19 +95,7 @@ func (c *Catalog) GetBackupOrRegistration(ctx context.Context, id string) (*Back
 	case rerr != nil:
 		return nil, 0, err
 	}
-	b = r.Backup()
-	b.State = StateHeld
-	return b, rec.Version, nil
-}
-
-// UpdateHeldBackup is UpdateBackup for a backup that a case holds, or
-// held until the change: a status record that cannot be read is replaced
-// by one made from the registration, held, and then changed, so an
-// unreadable status never stops a hold or a release (INTEGRITY.md rule
-// 4). The caller must have checked that the backup's key is still in
-// Vault: a destroyed backup's record is evidence to keep as it is.
-func (c *Catalog) UpdateHeldBackup(ctx context.Context, id string, change func(*Backup) error) (*Backup, error) {
-	return c.update(ctx, id, c.GetBackupOrRegistration, change)
+	return r.Backup(), rec.Version, nil
 }
 
 // PutBackup writes b if the stored version is still cas (0: new).
@@ -120,12 +107,8 @@ func (c *Catalog) PutBackup(ctx context.Context, b *Backup, cas int) (int, error
 // when another operator wrote first. change sees the latest record each
 // time; if it returns an error nothing is written.
 func (c *Catalog) UpdateBackup(ctx context.Context, id string, change func(*Backup) error) (*Backup, error) {
-	return c.update(ctx, id, c.GetBackup, change)
-}
-
-func (c *Catalog) update(ctx context.Context, id string, get func(context.Context, string) (*Backup, int, error), change func(*Backup) error) (*Backup, error) {
 	for attempt := 0; attempt < 50; attempt++ {
-		b, version, err := get(ctx, id)
+		b, version, err := c.GetBackup(ctx, id)
 		if err != nil {
 			return nil, err
 		}
