@@ -479,15 +479,24 @@ func TestAttackComplianceRewritesADestruction(t *testing.T) {
 	leftBehind, _ := protect(t, adminV, []byte("destroyed, file back"))
 	reused, _ := protect(t, adminV, []byte("destroyed, name reused"))
 	blocked, _ := protect(t, adminV, []byte("destroyed, a directory there"))
+	spoilt, _ := protect(t, adminV, []byte("destroyed, back with its header spoilt"))
 	copyBack, err := os.ReadFile(leftBehind.Ciphertext.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	planOf(t, adminV, complianceV, "REWRITE", rewritten, leftBehind, reused, blocked)
+	spoiltBack, err := os.ReadFile(spoilt.Ciphertext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spoiltBack[0] ^= 0xff
+	planOf(t, adminV, complianceV, "REWRITE", rewritten, leftBehind, reused, blocked, spoilt)
 	if _, err := adminV.RunShred(context.Background(), admin, "REWRITE", runOpts(t)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(blocked.Ciphertext.Path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spoilt.Ciphertext.Path, spoiltBack, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	later, _ := protect(t, adminV, []byte("a later backup of the same name"))
@@ -517,15 +526,15 @@ func TestAttackComplianceRewritesADestruction(t *testing.T) {
 	}
 	got := attestedStatement(t, a).Predicate.Backups
 	slices.SortFunc(got, func(x, y attest.Backup) int { return strings.Compare(x.BackupID, y.BackupID) })
-	want := []string{leftBehind.ID, reused.ID}
+	want := []string{leftBehind.ID, reused.ID, spoilt.ID}
 	slices.Sort(want)
-	if len(got) != 2 || got[0].BackupID != want[0] || got[1].BackupID != want[1] {
-		t.Fatalf("attested %+v, want %v", got, want)
+	if ids := backupIDsOf(got); !slices.Equal(ids, want) {
+		t.Fatalf("attested %v, want %v", ids, want)
 	}
 	for _, b := range got {
 		ct := b.Ciphertext
 		switch b.BackupID {
-		case leftBehind.ID:
+		case leftBehind.ID, spoilt.ID:
 			if ct.Deleted || ct.AbsentBeforeShred || len(ct.Removed) != 0 {
 				t.Fatalf("ciphertext stated as %+v while it is at its location", ct)
 			}
@@ -565,7 +574,9 @@ func TestAttackUnreadableStatusRecords(t *testing.T) {
 	if rec := insider.read("backups/" + held.ID); rec["junk"] != true {
 		t.Fatalf("the unreadable status record was written over: %v", rec)
 	}
-	closeCase(t, complianceV, "GARBLED")
+	if res := closeCase(t, complianceV, "GARBLED"); !slices.Equal(res.StatusUnreadable, []string{held.ID}) {
+		t.Fatalf("close of GARBLED names %v as unreadable, want %s", res.StatusUnreadable, held.ID)
+	}
 
 	a, _ := protect(t, adminV, []byte("destroyed, record garbled"))
 	b, _ := protect(t, adminV, []byte("destroyed, record intact"))
@@ -605,4 +616,12 @@ func TestCloseLeavesADestroyedBackupsUnreadableRecord(t *testing.T) {
 	if rec := insider.read("backups/" + x.ID); rec["junk"] != true {
 		t.Fatalf("the close wrote the record of a destroyed backup again: %v", rec)
 	}
+}
+
+func backupIDsOf(backups []attest.Backup) []string {
+	ids := make([]string, len(backups))
+	for i, b := range backups {
+		ids[i] = b.BackupID
+	}
+	return ids
 }

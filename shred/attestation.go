@@ -369,7 +369,7 @@ func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.B
 	var excluded []*ItemError
 	for i, b := range backups {
 		if problems[i] != nil {
-			excluded = append(excluded, &ItemError{ID: b.ID, Err: errs.Refusedf("left out of the attestation: %v", problems[i])})
+			excluded = append(excluded, &ItemError{ID: b.ID, Err: fmt.Errorf("left out of the attestation: %w", problems[i])})
 		} else {
 			ok = append(ok, b)
 		}

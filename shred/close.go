@@ -25,6 +25,10 @@ type CloseResult struct {
 	Case      *catalog.Case `json:"case"`
 	Released  []string      `json:"released"`
 	StillHeld []string      `json:"stillHeld"`
+	// StatusUnreadable are the backups whose status record could not be
+	// read: released or kept by their hold records, the record left as
+	// it is.
+	StatusUnreadable []string `json:"statusUnreadable,omitempty"`
 
 	mu sync.Mutex
 	// unlatching are the backups whose latch the close asked Vault to
@@ -32,7 +36,7 @@ type CloseResult struct {
 	unlatching []string
 }
 
-// unlatched returns the backups the close released or tried to unlatch.
+// unlatched returns the backups the close released or may have unlatched.
 func (r *CloseResult) unlatched() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -156,7 +160,7 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 	if err := s.markHoldReleased(ctx, actor, caseID, id); err != nil {
 		return err
 	}
-	b, _, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
+	b, unreadable, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
 		if !stillHeld && len(b.HeldBy) == 0 && (b.State == catalog.StateHeld || b.State == catalog.StateProtected) {
 			b.State, b.ReleasedAt = catalog.StateReleased, catalog.Now()
@@ -166,8 +170,11 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 	if err != nil {
 		return err
 	}
+	if unreadable != nil {
+		res.add(&res.StatusUnreadable, id)
+	}
 	if !stillHeld {
-		if stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy); err != nil {
+		if stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy, unreadable != nil); err != nil {
 			return err
 		}
 	}
@@ -228,6 +235,7 @@ func (s *Service) markHoldReleased(ctx context.Context, actor Actor, caseID, id 
 func (s *Service) finishClose(ctx context.Context, actor Actor, c *catalog.Case, unheld []string, res *CloseResult) error {
 	slices.Sort(res.Released)
 	slices.Sort(res.StillHeld)
+	slices.Sort(res.StatusUnreadable)
 	if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}); err != nil {
 		return err
 	}

@@ -20,8 +20,10 @@ import (
 // other cases' hold records once more after its last latch is opened
 // (heldDuringRelease), which finds any hold recorded before its key was
 // read again: one of the two always sees the other. The status only
-// says which hold records to read; an admin who rewrites it defeats the
-// first check, never the last, which lists the hold records themselves.
+// says which hold records to read (one that cannot be read, another
+// version's or an edited one, makes the close list every case's); an
+// admin who rewrites it defeats the first check, never the last, which
+// lists the hold records themselves.
 
 // updateHeld applies change to the status of backup id, which a case
 // holds or held until now. A status record that cannot be read is left as
@@ -42,8 +44,14 @@ func (s *Service) updateHeld(ctx context.Context, id string, change func(*catalo
 }
 
 // heldMeanwhile reports whether a case other than caseID named in heldBy
-// (the backup's status) holds backup id by an active hold record.
-func (s *Service) heldMeanwhile(ctx context.Context, caseID, id string, heldBy []string) (bool, error) {
+// (the backup's status) holds backup id by an active hold record; when
+// the status could not be read (statusUnreadable), every case's hold
+// records are listed instead.
+func (s *Service) heldMeanwhile(ctx context.Context, caseID, id string, heldBy []string, statusUnreadable bool) (bool, error) {
+	if statusUnreadable {
+		elsewhere, err := s.catalog.ActiveHolds(ctx, []string{id}, caseID)
+		return len(elsewhere[id]) > 0, err
+	}
 	for _, other := range heldBy {
 		if other == caseID || catalog.CheckID("case", other) != nil {
 			continue

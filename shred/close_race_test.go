@@ -73,6 +73,37 @@ func TestCloseKeepsAHoldPlacedWhileItWorks(t *testing.T) {
 	}
 }
 
+// As above, but the backup's status cannot be read when the close comes
+// to it (another version's record, or the admin's edit): the close lists
+// every case's hold records on it instead, keeps it latched, leaves the
+// record as it is and names it.
+func TestCloseKeepsAHoldPlacedWhileItWorksWhenTheStatusIsUnreadable(t *testing.T) {
+	srv, complianceV, y := heldByA(t)
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	var placeErr error
+	closer := officer(t, srv, func(s catalog.Store) catalog.Store {
+		return &shredtest.BeforeWrite{Store: s, Prefix: "holds/A/", Before: func() {
+			placeErr = holdB(complianceV, y.ID)
+			if err := insider.write("backups/"+y.ID, map[string]any{"writtenBy": "a newer version"}); err != nil {
+				placeErr = err
+			}
+		}}
+	}, nil)
+	res := closeCase(t, closer, "A")
+	if placeErr != nil {
+		t.Fatalf("hold place, or the admin's write: %v", placeErr)
+	}
+	if !slices.Equal(res.StillHeld, []string{y.ID}) || len(res.Released) != 0 || !slices.Equal(res.StatusUnreadable, []string{y.ID}) {
+		t.Fatalf("close released %v, kept %v, status unreadable %v; want %s kept and named", res.Released, res.StillHeld, res.StatusUnreadable, y.ID)
+	}
+	if alive, latched := keyAlive(t, srv, y.Key); !alive || !latched {
+		t.Fatalf("key after the close: alive %t, latched %t", alive, latched)
+	}
+	if rec := insider.read("backups/" + y.ID); rec["writtenBy"] != "a newer version" {
+		t.Fatalf("the close wrote over the status record: %v", rec)
+	}
+}
+
 // beforeAllowDeletion runs before once, just ahead of opening a latch.
 type beforeAllowDeletion struct {
 	shred.Keys

@@ -93,23 +93,28 @@ func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) er
 }
 
 // stillThere reports whether b's ciphertext is at its location: false if
-// nothing is there, or something that is not an age file naming b's key
-// (a later backup that took the name, a file being written); an error if
-// the storage cannot say.
+// nothing is there, or a file whose age header names another key (a
+// later backup that took the name); true for a file with b's key in its
+// header, or of the registered size whose header cannot be read (the
+// ciphertext with its header spoilt); an error if the storage cannot say.
 func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) (bool, error) {
 	be, err := s.storage.For(b.Ciphertext.Path)
+	var info storage.Info
 	if err == nil {
-		_, err = be.Stat(ctx, b.Ciphertext.Path)
-	}
-	if errors.Is(err, errs.ErrNotFound) {
-		return false, nil
+		info, err = be.Stat(ctx, b.Ciphertext.Path)
 	}
 	head, err := s.readHead(ctx, be, b.Ciphertext.Path, err)
-	if err != nil {
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return false, nil
+	case err != nil:
 		return false, fmt.Errorf("whether its ciphertext is still at %s could not be checked: %w", b.Ciphertext.Path, err)
 	}
 	key, err := agefile.HeaderKey(bytes.NewReader(head))
-	return err == nil && key == b.Key, nil
+	if err != nil {
+		return info.Size == b.Ciphertext.Size, nil
+	}
+	return key == b.Key, nil
 }
 
 // maxHeader is more than the header of any ciphertext protect writes (one

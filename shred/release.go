@@ -77,7 +77,7 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 	if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
 		return false, fmt.Errorf("failed to release the hold: %w", err)
 	}
-	b, _, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
+	b, unreadable, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
 		if !stillHeld && len(b.HeldBy) == 0 && b.State == catalog.StateHeld {
 			b.State = catalog.StateProtected
@@ -85,7 +85,7 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 		return nil
 	})
 	if !stillHeld && err == nil {
-		stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy)
+		stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy, unreadable != nil)
 	}
 	if err != nil || stillHeld {
 		return false, err
