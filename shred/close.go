@@ -68,6 +68,7 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 		return s.releaseHold(ctx, actor, c.ID, id, len(elsewhere[id]) > 0, res)
 	})
 	failed = append(failed, s.heldDuringRelease(ctx, c.ID, res.unlatched(), "this close opened its key's deletion latch", s.latchAdvice(ctx))...)
+	slices.Sort(res.StatusUnreadable)
 	if len(failed) > 0 {
 		return res, fmt.Errorf("case %s stays closing; run the command again to finish: %w", c.ID, batchError(len(done), failed))
 	}
@@ -235,7 +236,6 @@ func (s *Service) markHoldReleased(ctx context.Context, actor Actor, caseID, id 
 func (s *Service) finishClose(ctx context.Context, actor Actor, c *catalog.Case, unheld []string, res *CloseResult) error {
 	slices.Sort(res.Released)
 	slices.Sort(res.StillHeld)
-	slices.Sort(res.StatusUnreadable)
 	if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}); err != nil {
 		return err
 	}

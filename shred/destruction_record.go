@@ -78,11 +78,16 @@ func destructionEdited(b *catalog.Backup, facts *ledgerFacts) string {
 // agree with the storage now: one still at its registered location (a
 // file there whose age header names b's key) is stated as not deleted,
 // whatever the status record says, and only locations of this ciphertext
-// are named as removed. It returns an error when the storage cannot say
-// (the backup is then left out of the attestation, naming why).
+// are named as removed. Only a record that says the ciphertext is gone is
+// checked: one that says it is not deleted already says the least. It
+// returns an error when the storage cannot say (the backup is then left
+// out of the attestation, naming why).
 func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) error {
 	d := b.Destruction
 	d.CiphertextRemoved = slices.DeleteFunc(slices.Clone(d.CiphertextRemoved), func(r string) bool { return !sameCiphertext(b.Ciphertext.Path, r) })
+	if !d.CiphertextDeleted && !d.CiphertextAbsent {
+		return nil
+	}
 	there, err := s.stillThere(ctx, b)
 	if err != nil || !there {
 		return err
@@ -93,28 +98,27 @@ func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) er
 }
 
 // stillThere reports whether b's ciphertext is at its location: false if
-// nothing is there, or a file whose age header names another key (a
-// later backup that took the name); true for a file with b's key in its
-// header, or of the registered size whose header cannot be read (the
-// ciphertext with its header spoilt); an error if the storage cannot say.
+// nothing is there, or an age file whose header names another key (a
+// later backup that took the name); true for one whose header names b's
+// key; an error if the storage cannot say, or if what is there has no
+// age header to tell (the ciphertext with its header spoilt, or
+// something else).
 func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) (bool, error) {
 	be, err := s.storage.For(b.Ciphertext.Path)
-	var info storage.Info
 	if err == nil {
-		info, err = be.Stat(ctx, b.Ciphertext.Path)
+		_, err = be.Stat(ctx, b.Ciphertext.Path)
 	}
 	head, err := s.readHead(ctx, be, b.Ciphertext.Path, err)
-	switch {
-	case errors.Is(err, errs.ErrNotFound):
+	if err == nil {
+		var key string
+		if key, err = agefile.HeaderKey(bytes.NewReader(head)); err == nil {
+			return key == b.Key, nil
+		}
+	}
+	if errors.Is(err, errs.ErrNotFound) {
 		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("whether its ciphertext is still at %s could not be checked: %w", b.Ciphertext.Path, err)
 	}
-	key, err := agefile.HeaderKey(bytes.NewReader(head))
-	if err != nil {
-		return info.Size == b.Ciphertext.Size, nil
-	}
-	return key == b.Key, nil
+	return false, fmt.Errorf("whether its ciphertext is still at %s could not be checked: %w", b.Ciphertext.Path, err)
 }
 
 // maxHeader is more than the header of any ciphertext protect writes (one

@@ -34,8 +34,12 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	}
 	var mu sync.Mutex
 	var lifted []string
+	var problems problemList
 	released, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
-		liftedHere, err := s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0)
+		liftedHere, unreadable, err := s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0)
+		if unreadable != nil {
+			problems.add(fmt.Errorf("backup %s: hold released, but its status record does not show it: %w", id, unreadable))
+		}
 		if liftedHere {
 			mu.Lock()
 			lifted = append(lifted, id)
@@ -55,7 +59,7 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	if len(ids) == 1 && len(failed) == 1 && len(released) == 0 {
 		return nil, failed[0].Err
 	}
-	return released, batchError(len(released), failed)
+	return released, errors.Join(batchError(len(released), failed), problems.err())
 }
 
 // releaseEarly marks caseID's hold on id released with reason, then takes
@@ -63,21 +67,22 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 // the storage hold and returns the backup to protected, reporting whether
 // it lifted a storage hold. The key's latch is not touched: it was never
 // opened.
-func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool) (lifted bool, err error) {
+func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool) (lifted bool, unreadable, err error) {
 	h, version, err := s.catalog.GetHold(ctx, caseID, id)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return false, errs.Refusedf("case %s does not hold backup %s", caseID, id)
+		return false, nil, errs.Refusedf("case %s does not hold backup %s", caseID, id)
 	case err != nil:
-		return false, err
+		return false, nil, err
 	case !h.ReleasedAt.IsZero():
-		return false, errs.Refusedf("case %s's hold on %s was already released at %s", caseID, id, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"))
+		return false, nil, errs.Refusedf("case %s's hold on %s was already released at %s", caseID, id, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"))
 	}
 	h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = catalog.Now(), actor.String(), reason
 	if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
-		return false, fmt.Errorf("failed to release the hold: %w", err)
+		return false, nil, fmt.Errorf("failed to release the hold: %w", err)
 	}
-	b, unreadable, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
+	var b *catalog.Backup
+	b, unreadable, err = s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
 		if !stillHeld && len(b.HeldBy) == 0 && b.State == catalog.StateHeld {
 			b.State = catalog.StateProtected
@@ -88,9 +93,10 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 		stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy, unreadable != nil)
 	}
 	if err != nil || stillHeld {
-		return false, err
+		return false, unreadable, err
 	}
-	return s.liftStorageHold(ctx, caseID, b)
+	lifted, err = s.liftStorageHold(ctx, caseID, b)
+	return lifted, unreadable, err
 }
 
 // ListHolds returns the hold records of caseID, or of every case when it

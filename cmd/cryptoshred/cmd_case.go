@@ -174,6 +174,10 @@ func runCaseClose(ctx context.Context, o globalOptions, v *shred.Service, req sh
 		return err
 	}
 	res, err := v.CloseCase(ctx, actor, req)
+	if res != nil && len(res.StatusUnreadable) > 0 && o.Format != "json" {
+		printf(w, "note: the status record of %d backup(s) could not be read and was left as it is (the hold records decided): %s\n",
+			len(res.StatusUnreadable), strings.Join(res.StatusUnreadable, ", "))
+	}
 	if err != nil {
 		return err
 	}
@@ -182,10 +186,6 @@ func runCaseClose(ctx context.Context, o globalOptions, v *shred.Service, req sh
 	}
 	printf(w, "closed case %s with decision %s: %d backup(s) released for destruction, %d still held by other cases\n",
 		req.Case, req.Reference, len(res.Released), len(res.StillHeld))
-	if len(res.StatusUnreadable) > 0 {
-		printf(w, "note: the status record of %d backup(s) could not be read and was left as it is (the hold records decided): %s\n",
-			len(res.StatusUnreadable), strings.Join(res.StatusUnreadable, ", "))
-	}
 	return nil
 }
 
