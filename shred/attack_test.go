@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,8 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
+	"github.com/cryptoshred/cryptoshred/shred/storage/local"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -635,4 +638,44 @@ func backupIDsOf(backups []attest.Backup) []string {
 		ids[i] = b.BackupID
 	}
 	return ids
+}
+
+// vanishingStorage is the local back end whose Open finds nothing where
+// Stat found a file: one deleted between the two (another run's retry).
+type vanishingStorage struct{ *local.Backend }
+
+func (v vanishingStorage) For(string) (storage.Backend, error) { return v, nil }
+
+func (v vanishingStorage) Open(ctx context.Context, loc string) (io.ReadCloser, error) {
+	if err := os.Remove(loc); err != nil {
+		return nil, err
+	}
+	return v.Backend.Open(ctx, loc)
+}
+
+// A ciphertext found by Stat at signing and gone when opened is gone: the
+// backup is attested as its record says, not left out as unchecked.
+func TestAttestationTakesACiphertextGoneBetweenStatAndOpenAsGone(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, _ := protect(t, adminV, []byte("deleted twice over"))
+	back, err := os.ReadFile(b.Ciphertext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planOf(t, adminV, complianceV, "VANISH", b)
+	if _, err := adminV.RunShred(context.Background(), admin, "VANISH", runOpts(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b.Ciphertext.Path, back, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	attester := shred.New(shred.Config{Records: v, Keys: v, Guard: v, Signer: v, Storage: vanishingStorage{local.New()}})
+	a, err := attester.Attest(context.Background(), admin, "VANISH", runOpts(t).Attest)
+	if err != nil {
+		t.Fatalf("attest: %v", err)
+	}
+	if got := attestedStatement(t, a).Predicate.Backups; len(got) != 1 || !got[0].Ciphertext.Deleted {
+		t.Fatalf("attested %+v, want the backup with its ciphertext deleted", got)
+	}
 }
