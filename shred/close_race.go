@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
-	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
 // A hold placed on a backup while a case close (or an early release)
@@ -52,20 +51,8 @@ func (s *Service) heldMeanwhile(ctx context.Context, caseID, id string, heldBy [
 		elsewhere, err := s.catalog.ActiveHolds(ctx, []string{id}, caseID)
 		return len(elsewhere[id]) > 0, err
 	}
-	for _, other := range heldBy {
-		if other == caseID || catalog.CheckID("case", other) != nil {
-			continue
-		}
-		h, _, err := s.catalog.GetHold(ctx, other, id)
-		switch {
-		case errors.Is(err, errs.ErrNotFound):
-		case errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused):
-			return false, err
-		case err != nil || h.ReleasedAt.IsZero():
-			return true, nil
-		}
-	}
-	return false, nil
+	active, err := s.catalog.ActiveHoldsIn(ctx, id, heldBy, caseID)
+	return len(active) > 0, err
 }
 
 // heldDuringRelease lists again the hold records of every case but caseID

@@ -104,16 +104,43 @@ func TestCloseKeepsAHoldPlacedWhileItWorksWhenTheStatusIsUnreadable(t *testing.T
 	}
 }
 
-// beforeAllowDeletion runs before once, just ahead of opening a latch.
-type beforeAllowDeletion struct {
+// atUnlatch stands between the close and Vault's latches: before runs
+// once, just ahead of the first latch the close opens; Vault then opens
+// it unless refuse, and the close gets answer back.
+type atUnlatch struct {
 	shred.Keys
 	before func()
 	once   sync.Once
+	refuse bool
+	answer error
 }
 
-func (k *beforeAllowDeletion) AllowDeletion(ctx context.Context, name string) error {
+func (k *atUnlatch) AllowDeletion(ctx context.Context, name string) error {
 	k.once.Do(k.before)
-	return k.Keys.AllowDeletion(ctx, name)
+	if !k.refuse {
+		if err := k.Keys.AllowDeletion(ctx, name); err != nil {
+			return err
+		}
+	}
+	return k.answer
+}
+
+// closeWithHoldAtUnlatch closes case A through keys, B's hold placed on y
+// whole just before the close opens y's latch, and returns the close's
+// error.
+func closeWithHoldAtUnlatch(t *testing.T, srv *vaulttest.Server, complianceV *shred.Service, y *catalog.Backup, keys *atUnlatch) error {
+	t.Helper()
+	var placeErr error
+	keys.before = func() { placeErr = holdB(complianceV, y.ID) }
+	closer := officer(t, srv, nil, func(k shred.Keys) shred.Keys {
+		keys.Keys = k
+		return keys
+	})
+	_, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
+	if placeErr != nil {
+		t.Fatalf("hold place just before the latch opened: %v", placeErr)
+	}
+	return err
 }
 
 // B's hold, placed whole between the close's release of the status and
@@ -121,14 +148,7 @@ func (k *beforeAllowDeletion) AllowDeletion(ctx context.Context, name string) er
 // the holds again once it opened it and reports what to do.
 func TestCloseReportsAHoldPlacedAsItOpensTheLatch(t *testing.T) {
 	srv, complianceV, y := heldByA(t)
-	var placeErr error
-	closer := officer(t, srv, nil, func(k shred.Keys) shred.Keys {
-		return &beforeAllowDeletion{Keys: k, before: func() { placeErr = holdB(complianceV, y.ID) }}
-	})
-	_, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
-	if placeErr != nil {
-		t.Fatalf("hold place just before the latch opened: %v", placeErr)
-	}
+	err := closeWithHoldAtUnlatch(t, srv, complianceV, y, &atUnlatch{})
 	if err == nil || !strings.Contains(err.Error(), "case(s) B placed a hold on it while this close opened its key's deletion latch") ||
 		!strings.Contains(err.Error(), "deletion_allowed=false") || !strings.Contains(err.Error(), "stays closing") {
 		t.Fatalf("close: %v; want the open latch of a held key reported", err)
@@ -200,61 +220,21 @@ func insiderHold(t *testing.T, srv *vaulttest.Server, caseID, id string) map[str
 	return asRole(t, srv, vault.PolicyCompliance).read("holds/" + caseID + "/" + id)
 }
 
-// failingAllowDeletion opens the latch, after before, and then answers
-// with an error, as a connection lost on the way back would.
-type failingAllowDeletion struct {
-	shred.Keys
-	before func()
-}
-
-func (k *failingAllowDeletion) AllowDeletion(ctx context.Context, name string) error {
-	k.before()
-	if err := k.Keys.AllowDeletion(ctx, name); err != nil {
-		return err
-	}
-	return errors.New("connection reset by peer")
-}
-
 // A latch opened though Vault's answer was lost is still checked for a
 // hold placed meanwhile.
 func TestCloseChecksALatchWhoseOpeningFailed(t *testing.T) {
 	srv, complianceV, y := heldByA(t)
-	var placeErr error
-	closer := officer(t, srv, nil, func(k shred.Keys) shred.Keys {
-		return &failingAllowDeletion{Keys: k, before: func() { placeErr = holdB(complianceV, y.ID) }}
-	})
-	_, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
-	if placeErr != nil {
-		t.Fatalf("hold place: %v", placeErr)
-	}
+	err := closeWithHoldAtUnlatch(t, srv, complianceV, y, &atUnlatch{answer: errors.New("connection reset by peer")})
 	if err == nil || !strings.Contains(err.Error(), "case(s) B placed a hold on it while this close opened its key's deletion latch") {
 		t.Fatalf("close: %v; want the open latch of a held key reported", err)
 	}
-}
-
-// refusingAllowDeletion refuses to open any latch, after before.
-type refusingAllowDeletion struct {
-	shred.Keys
-	before func()
-}
-
-func (k *refusingAllowDeletion) AllowDeletion(context.Context, string) error {
-	k.before()
-	return errors.New("permission denied")
 }
 
 // A latch Vault refused to open is not reported as open, though another
 // case placed its hold meanwhile.
 func TestCloseDoesNotReportALatchVaultKeptClosed(t *testing.T) {
 	srv, complianceV, y := heldByA(t)
-	var placeErr error
-	closer := officer(t, srv, nil, func(k shred.Keys) shred.Keys {
-		return &refusingAllowDeletion{Keys: k, before: func() { placeErr = holdB(complianceV, y.ID) }}
-	})
-	_, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
-	if placeErr != nil {
-		t.Fatalf("hold place: %v", placeErr)
-	}
+	err := closeWithHoldAtUnlatch(t, srv, complianceV, y, &atUnlatch{refuse: true, answer: errors.New("permission denied")})
 	if err == nil || !strings.Contains(err.Error(), "permission denied") || strings.Contains(err.Error(), "no longer stops") {
 		t.Fatalf("close: %v; want Vault's refusal, and no open latch reported", err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
-	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
 
 // destructionsDetail is the ledger detail in which a key.destroyed entry
@@ -104,11 +103,7 @@ func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) er
 // age header to tell (the ciphertext with its header spoilt, or
 // something else).
 func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) (bool, error) {
-	be, err := s.storage.For(b.Ciphertext.Path)
-	if err == nil {
-		_, err = be.Stat(ctx, b.Ciphertext.Path)
-	}
-	head, err := s.readHead(ctx, be, b.Ciphertext.Path, err)
+	head, err := s.readHead(ctx, b.Ciphertext.Path)
 	if err == nil {
 		var key string
 		if key, err = agefile.HeaderKey(bytes.NewReader(head)); err == nil {
@@ -122,14 +117,18 @@ func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) (bool, erro
 }
 
 // maxHeader is more than the header of any ciphertext protect writes (one
-// recipient stanza): a file whose header does not fit is not one of them.
+// recipient stanza): a header that does not fit does not parse.
 const maxHeader = 64 << 10
 
-// readHead reads the first maxHeader bytes at loc, unless statErr (from
-// asking whether anything is there) already failed.
-func (s *Service) readHead(ctx context.Context, be storage.Backend, loc string, statErr error) ([]byte, error) {
-	if statErr != nil {
-		return nil, statErr
+// readHead reads the first maxHeader bytes at loc, asking first whether
+// anything is there, so that a deleted S3 object costs one HEAD.
+func (s *Service) readHead(ctx context.Context, loc string) ([]byte, error) {
+	be, err := s.storage.For(loc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := be.Stat(ctx, loc); err != nil {
+		return nil, err
 	}
 	r, err := be.Open(ctx, loc)
 	if err != nil {

@@ -26,6 +26,20 @@ func (c *Catalog) ActiveHolds(ctx context.Context, ids []string, except string) 
 	return active, err
 }
 
+// ActiveHoldsIn is ActiveHolds for one backup, reading only the hold
+// records of cases (but except): the cases its status names, say, a hint
+// that says where to look; a name without a hold record adds nothing.
+func (c *Catalog) ActiveHoldsIn(ctx context.Context, id string, cases []string, except string) ([]string, error) {
+	var pairs [][2]string
+	for _, caseID := range cases {
+		if caseID != except && CheckID("case", caseID) == nil {
+			pairs = append(pairs, [2]string{caseID, id})
+		}
+	}
+	active, _, err := c.activePairs(ctx, pairs, "")
+	return active[id], err
+}
+
 // ActiveHoldsAndOwn is ActiveHolds of every case, that also returns the
 // hold records of caseID it read on the way, so a plan reads each hold
 // record once. A record of caseID that cannot be read is an error, as in
