@@ -53,17 +53,35 @@ func holdB(v *shred.Service, id string) error {
 	return err
 }
 
+// closeWithHoldAtRelease closes case A with B's hold placed on y whole
+// after the close read the hold records and just before it releases A's
+// hold on y, followed by statusWrite (the admin's, with a plain Vault
+// call) if set; it returns what the close returned.
+func closeWithHoldAtRelease(t *testing.T, srv *vaulttest.Server, complianceV *shred.Service, y *catalog.Backup, statusWrite func() error) (*shred.CloseResult, error) {
+	t.Helper()
+	var placeErr error
+	closer := officer(t, srv, func(s catalog.Store) catalog.Store {
+		return &shredtest.BeforeWrite{Store: s, Prefix: "holds/A/", Before: func() {
+			placeErr = holdB(complianceV, y.ID)
+			if placeErr == nil && statusWrite != nil {
+				placeErr = statusWrite()
+			}
+		}}
+	}, nil)
+	res, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
+	if placeErr != nil {
+		t.Fatalf("hold place, or the status write, during the close: %v", placeErr)
+	}
+	return res, err
+}
+
 // B's hold, placed after the close read the hold records and before it
 // released the backup's status, keeps the backup held and latched.
 func TestCloseKeepsAHoldPlacedWhileItWorks(t *testing.T) {
 	srv, complianceV, y := heldByA(t)
-	var placeErr error
-	closer := officer(t, srv, func(s catalog.Store) catalog.Store {
-		return &shredtest.BeforeWrite{Store: s, Prefix: "holds/A/", Before: func() { placeErr = holdB(complianceV, y.ID) }}
-	}, nil)
-	res := closeCase(t, closer, "A")
-	if placeErr != nil {
-		t.Fatalf("hold place during the close: %v", placeErr)
+	res, err := closeWithHoldAtRelease(t, srv, complianceV, y, nil)
+	if err != nil {
+		t.Fatalf("close: %v", err)
 	}
 	if !slices.Equal(res.StillHeld, []string{y.ID}) || len(res.Released) != 0 {
 		t.Fatalf("close released %v, kept %v; want %s kept held", res.Released, res.StillHeld, y.ID)
@@ -80,18 +98,11 @@ func TestCloseKeepsAHoldPlacedWhileItWorks(t *testing.T) {
 func TestCloseKeepsAHoldPlacedWhileItWorksWhenTheStatusIsUnreadable(t *testing.T) {
 	srv, complianceV, y := heldByA(t)
 	insider := asRole(t, srv, vault.PolicyAdmin)
-	var placeErr error
-	closer := officer(t, srv, func(s catalog.Store) catalog.Store {
-		return &shredtest.BeforeWrite{Store: s, Prefix: "holds/A/", Before: func() {
-			placeErr = holdB(complianceV, y.ID)
-			if err := insider.write("backups/"+y.ID, map[string]any{"writtenBy": "a newer version"}); err != nil {
-				placeErr = err
-			}
-		}}
-	}, nil)
-	res := closeCase(t, closer, "A")
-	if placeErr != nil {
-		t.Fatalf("hold place, or the admin's write: %v", placeErr)
+	res, err := closeWithHoldAtRelease(t, srv, complianceV, y, func() error {
+		return insider.write("backups/"+y.ID, map[string]any{"writtenBy": "a newer version"})
+	})
+	if err != nil {
+		t.Fatalf("close: %v", err)
 	}
 	if !slices.Equal(res.StillHeld, []string{y.ID}) || len(res.Released) != 0 || !slices.Equal(res.StatusUnreadable, []string{y.ID}) {
 		t.Fatalf("close released %v, kept %v, status unreadable %v; want %s kept and named", res.Released, res.StillHeld, res.StatusUnreadable, y.ID)
@@ -167,21 +178,11 @@ func TestCloseReportsAHoldPlacedAsItOpensTheLatch(t *testing.T) {
 func TestCloseReportsAHoldTheStatusNoLongerNames(t *testing.T) {
 	srv, complianceV, y := heldByA(t)
 	insider := asRole(t, srv, vault.PolicyAdmin)
-	var placeErr error
-	closer := officer(t, srv, func(s catalog.Store) catalog.Store {
-		return &shredtest.BeforeWrite{Store: s, Prefix: "holds/A/", Before: func() {
-			placeErr = holdB(complianceV, y.ID)
-			rec := insider.read("backups/" + y.ID)
-			rec["heldBy"] = []string{"A"}
-			if err := insider.write("backups/"+y.ID, rec); err != nil {
-				placeErr = err
-			}
-		}}
-	}, nil)
-	_, err := closer.CloseCase(context.Background(), compliance, closeRequest("A"))
-	if placeErr != nil {
-		t.Fatalf("hold place, or the admin's rewrite: %v", placeErr)
-	}
+	_, err := closeWithHoldAtRelease(t, srv, complianceV, y, func() error {
+		rec := insider.read("backups/" + y.ID)
+		rec["heldBy"] = []string{"A"}
+		return insider.write("backups/"+y.ID, rec)
+	})
 	if err == nil || !strings.Contains(err.Error(), "case(s) B placed a hold on it while this close opened its key's deletion latch") {
 		t.Fatalf("close: %v; want the open latch of a held key reported", err)
 	}
