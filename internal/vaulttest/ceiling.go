@@ -29,8 +29,7 @@ func DeleteCeiling(ctx context.Context, creator, deleter *api.Client, transit st
 	if err != nil {
 		return 0, fmt.Errorf("failed to create the ceiling's keys: %w", err)
 	}
-	start := time.Now()
-	err = testtools.Each(n, clients, func(i int) error {
+	rate, err := WorkRate(n, clients, func(i int) error {
 		if _, err := deleter.Logical().DeleteWithContext(ctx, name(i)); err != nil {
 			return err
 		}
@@ -42,6 +41,17 @@ func DeleteCeiling(ctx context.Context, creator, deleter *api.Client, transit st
 	})
 	if err != nil {
 		return 0, fmt.Errorf("failed to delete the ceiling's keys: %w", err)
+	}
+	return rate, nil
+}
+
+// WorkRate calls work for each of 0 to n-1, clients calls at a time and
+// with no other logic, and returns calls per second. The caller prepares
+// whatever work needs beforehand, so that only the requests are timed.
+func WorkRate(n, clients int, work func(int) error) (float64, error) {
+	start := time.Now()
+	if err := testtools.Each(n, clients, work); err != nil {
+		return 0, err
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }
