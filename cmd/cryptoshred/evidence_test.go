@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // TestLedgerExportVerifiesOffline: an export verifies with the Vault
-// process stopped, a case's export too, and one edited byte fails.
+// process stopped, a case's export too (saying what it did not check),
+// and one edited byte fails.
 func TestLedgerExportVerifiesOffline(t *testing.T) {
 	env := newTestEnv(t)
 	a := protectFile(t, env, "a.tar", []byte("a"))
@@ -24,12 +27,15 @@ func TestLedgerExportVerifiesOffline(t *testing.T) {
 	env.srv.Stop()
 	t.Setenv("VAULT_TOKEN", "")
 
-	for _, f := range []string{full, one} {
+	// The case's export says which slots it could not check: another
+	// case's entry (b's protect) is a hash alone there.
+	for f, checked := range map[string]string{full: "every link and signature verified", one: "of other cases carried as hashes alone"} {
 		r := mustRun(t, env.srv, "", "ledger", "verify", "--file", f)
-		if !strings.Contains(r.stdout, "ledger OK") || !strings.Contains(r.stdout, "verified with the compliance key v1 sha256:") {
+		if !strings.Contains(r.stdout, "ledger OK") || !strings.Contains(r.stdout, checked) || !strings.Contains(r.stdout, "verified with the compliance key v1 sha256:") {
 			t.Fatalf("offline verify of %s:\n%s", f, r.stdout)
 		}
 	}
+	checkKeyPins(t, env, full)
 	caseExport, _ := os.ReadFile(one)
 	if bytes.Contains(caseExport, []byte(`b.tar.age`)) {
 		t.Fatal("the case's export holds another backup's entry")
@@ -44,6 +50,33 @@ func TestLedgerExportVerifiesOffline(t *testing.T) {
 	if !strings.Contains(r.stdout+r.stderr, "ledger") {
 		t.Fatalf("edited export: %s %s", r.stdout, r.stderr)
 	}
+}
+
+// checkKeyPins: with the published fingerprints given, the export's keys
+// must be those; one role's key given as another's is refused (exit 5),
+// as a pin without an export is (exit 2).
+func checkKeyPins(t *testing.T, env testEnv, export string) {
+	t.Helper()
+	out := mustRun(t, env.srv, "", "ledger", "verify", "--file", export).stdout
+	fp := map[string]string{}
+	for _, role := range ledger.Roles {
+		m := regexp.MustCompile(`the ` + role + ` key v1 (sha256:[0-9a-f]{64})`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no %s key fingerprint in:\n%s", role, out)
+		}
+		fp[role] = m[1]
+	}
+	pinned := mustRun(t, env.srv, "", "ledger", "verify", "--file", export,
+		"--key-fingerprint", "admin="+fp["admin"], "--key-fingerprint", "compliance="+fp["compliance"])
+	if !strings.Contains(pinned.stdout, "ledger OK") || strings.Count(pinned.stdout, "(one of the fingerprints given)") != 2 {
+		t.Fatalf("verify with the published fingerprints:\n%s", pinned.stdout)
+	}
+	swapped := expectCode(t, exitVerifyKO, env.srv, "", "ledger", "verify", "--file", export,
+		"--key-fingerprint", "admin="+fp["compliance"], "--key-fingerprint", "compliance="+fp["compliance"])
+	if !strings.Contains(swapped.stderr, "the admin key v1 "+fp["admin"]) || strings.Contains(swapped.stdout, "ledger OK") {
+		t.Fatalf("verify with the compliance key pinned as the admin's: %s %s", swapped.stdout, swapped.stderr)
+	}
+	expectCode(t, exitUsage, env.srv, env.roles.auditor, "ledger", "verify", "--key-fingerprint", "admin="+fp["admin"])
 }
 
 func mustRead(t *testing.T, path string) []byte {

@@ -15,37 +15,80 @@ type Checkpoint struct {
 // VerifyCheckpoints walks src like Verify and also checks that every
 // checkpoint's head is still in the chain. A head that is not (a restored
 // snapshot, a truncation, a rewrite) is a *BrokenError naming the
-// checkpoint.
+// checkpoint. So is one the source cannot show is: every slot after the
+// head's must be an entry whose link and signature were checked, since a
+// slot a case's export carries as a hash alone could hide a splice of
+// entries from an older chain.
 func VerifyCheckpoints(ctx context.Context, src Source, cps []Checkpoint) (*Report, error) {
-	want := map[int64][]Checkpoint{}
+	c := checkpoints{want: map[int64][]Checkpoint{}}
 	for _, cp := range cps {
 		if cp.Head.Seq == 0 && cp.Head.Hash == Genesis {
 			continue // an empty ledger's head is in every chain
 		}
-		want[cp.Head.Seq] = append(want[cp.Head.Seq], cp)
+		c.want[cp.Head.Seq] = append(c.want[cp.Head.Seq], cp)
 	}
-	var bad *BrokenError
-	rep, err := verify(ctx, src, func(seq int64, hash string) {
-		for _, cp := range want[seq] {
-			if hash != cp.Head.Hash && bad == nil {
-				bad = checkpointError(cp, fmt.Sprintf("slot %d now holds another entry", seq))
-			}
-		}
-		delete(want, seq)
-	})
-	if err == nil && bad == nil {
-		for _, cps := range want {
-			bad = checkpointError(cps[0], fmt.Sprintf("the chain ends at entry %d", rep.Entries))
-			break
-		}
+	rep, err := verify(ctx, src, c.slot)
+	if err == nil && c.bad == nil {
+		c.end(rep.Entries)
 	}
-	if err == nil && bad != nil {
-		rep.FirstBad, rep.Problem, err = bad.Seq, bad.Reason, bad
+	if err == nil && c.bad != nil {
+		rep.FirstBad, rep.Problem, err = c.bad.Seq, c.bad.Reason, c.bad
 	}
 	return rep, err
+}
+
+// checkpoints follows a walk: want are the heads not yet reached, reached
+// those whose slot the walk passed, lastChecked whether the last slot was
+// a checked entry.
+type checkpoints struct {
+	want        map[int64][]Checkpoint
+	reached     []Checkpoint
+	lastChecked bool
+	bad         *BrokenError
+}
+
+// slot checks slot seq against the heads reached before it and the heads
+// at it.
+func (c *checkpoints) slot(seq int64, hash string, checked bool) {
+	if len(c.reached) > 0 && !checked {
+		c.fail(unprovenError(c.reached[0], fmt.Sprintf("slot %d after it is not an entry whose link and signature could be checked", seq)))
+	}
+	for _, cp := range c.want[seq] {
+		if hash != cp.Head.Hash {
+			c.fail(checkpointError(cp, fmt.Sprintf("slot %d now holds another entry", seq)))
+		}
+		c.reached = append(c.reached, cp)
+	}
+	delete(c.want, seq)
+	c.lastChecked = checked
+}
+
+// end fails a head the walk never reached, or reached at the last slot
+// when that slot is a hash alone.
+func (c *checkpoints) end(entries int64) {
+	if len(c.reached) > 0 && !c.lastChecked {
+		c.fail(unprovenError(c.reached[0], fmt.Sprintf("its slot %d, the last, is a hash alone", entries)))
+	}
+	for _, cps := range c.want {
+		c.fail(checkpointError(cps[0], fmt.Sprintf("the chain ends at entry %d", entries)))
+		break
+	}
+}
+
+// fail keeps the first failure.
+func (c *checkpoints) fail(err *BrokenError) {
+	if c.bad == nil {
+		c.bad = err
+	}
 }
 
 func checkpointError(cp Checkpoint, why string) *BrokenError {
 	return &BrokenError{Reason: fmt.Sprintf("%s names ledger head %d (%s), which is no longer in the chain: %s (a restored snapshot or a truncation)",
 		cp.Name, cp.Head.Seq, cp.Head.Hash, why)}
+}
+
+// unprovenError is a head the source cannot show is still in the chain.
+func unprovenError(cp Checkpoint, why string) *BrokenError {
+	return &BrokenError{Reason: fmt.Sprintf("%s names ledger head %d (%s), which this export cannot show is still in the chain: %s "+
+		"(an export of one case carries other cases' entries as hashes alone); verify a whole-ledger export", cp.Name, cp.Head.Seq, cp.Head.Hash, why)}
 }

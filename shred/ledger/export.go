@@ -128,7 +128,9 @@ func rawKeys(keys PublicKeys) map[string]map[int][]byte {
 	return out
 }
 
-// ReadExport parses an export for verification; it implements Source.
+// ReadExport parses an export for verification; it implements Source. A
+// slot carried as a hash alone is accepted only in an export of one case,
+// and Verify counts it in Report.Redacted.
 func ReadExport(r io.Reader) (*Export, error) {
 	var x Export
 	dec := json.NewDecoder(r)
@@ -139,9 +141,15 @@ func ReadExport(r io.Reader) (*Export, error) {
 	if x.Format != ExportFormat {
 		return nil, fmt.Errorf("not a ledger export: format %q", x.Format)
 	}
+	if x.Case != "" && len(x.Slots) > 0 && !slices.ContainsFunc(x.Slots, func(s ExportSlot) bool { return s.Entry != "" }) {
+		return nil, fmt.Errorf("ledger export: the export of case %q carries hashes alone and no entry: there is nothing to verify", x.Case)
+	}
 	for i, s := range x.Slots {
-		if s.Seq != int64(i+1) {
+		switch {
+		case s.Seq != int64(i+1):
 			return nil, fmt.Errorf("ledger export: slot %d is numbered %d", i+1, s.Seq)
+		case s.Entry == "" && x.Case == "":
+			return nil, fmt.Errorf("ledger export: slot %d carries a hash alone, which only an export of one case does for other cases' entries; a whole-ledger export carries every entry", s.Seq)
 		}
 	}
 	return &x, nil

@@ -35,25 +35,49 @@ func BenchmarkVerifyExport10k(b *testing.B) {
 }
 
 func syntheticExport(b *testing.B, n int) []byte {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	x := ledger.Export{Format: ledger.ExportFormat, ExportedAt: time.Now().UTC(),
-		Keys: map[string]map[int][]byte{ledger.RoleAdmin: {1: pub}, ledger.RoleCompliance: {1: pub}}}
+	return marshalExport(b, newSigner(b).export(b, n, "bench"))
+}
+
+// signer signs ledger entries with a real ed25519 key, as Vault Transit
+// signs them.
+type signer struct {
+	pub  ed25519.PublicKey
+	priv ed25519.PrivateKey
+}
+
+func newSigner(tb testing.TB) signer {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return signer{pub: pub, priv: priv}
+}
+
+// export returns a whole-ledger export of n entries by actor, signed for
+// the admin and compliance roles.
+func (s signer) export(tb testing.TB, n int, actor string) *ledger.Export {
+	x := &ledger.Export{Format: ledger.ExportFormat, ExportedAt: time.Now().UTC(),
+		Keys: map[string]map[int][]byte{ledger.RoleAdmin: {1: s.pub}, ledger.RoleCompliance: {1: s.pub}}}
 	prev := ledger.Genesis
 	for i := 1; i <= n; i++ {
-		e := ledger.Entry{Seq: int64(i), Prev: prev, Time: time.Now().UTC(), Actor: "bench", Kind: ledger.KindBackupOpened,
+		e := ledger.Entry{Seq: int64(i), Prev: prev, Time: time.Now().UTC(), Actor: actor, Kind: ledger.KindBackupOpened,
 			Backups: []string{fmt.Sprintf("bk-%07d", i)}, Details: map[string]string{"purpose": "benchmark"}}
 		raw, err := json.Marshal(e)
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
-		sig := "vault:v1:" + base64.StdEncoding.EncodeToString(ed25519.Sign(priv, raw))
+		sig := "vault:v1:" + base64.StdEncoding.EncodeToString(ed25519.Sign(s.priv, raw))
 		x.Slots = append(x.Slots, ledger.ExportSlot{Seq: int64(i), Entry: string(raw), Sig: sig})
 		prev = ledger.HashEntry(raw)
 	}
 	x.Head = ledger.Head{Seq: int64(n), Hash: prev}
+	return x
+}
+
+func marshalExport(tb testing.TB, x *ledger.Export) []byte {
 	data, err := json.Marshal(x)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return data
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -111,6 +113,43 @@ func checkSigned(keys PublicKeys, e *Entry, raw []byte, sig string) error {
 	}
 	if err := keys.Check(role, raw, sig); err != nil {
 		return fmt.Errorf("is a %s entry whose %v (forged, or written by another role)", e.Kind, err)
+	}
+	return nil
+}
+
+// Pins are the fingerprints (Fingerprint) of the keys each role's owner
+// published, by role: what an authority trusts instead of the keys an
+// export carries.
+type Pins map[string][]string
+
+// ParsePin reads a pin written ROLE=FINGERPRINT and adds it to p.
+func (p Pins) ParsePin(pin string) error {
+	role, fp, ok := strings.Cut(pin, "=")
+	fp = strings.ToLower(fp)
+	digest, isSHA256 := strings.CutPrefix(fp, "sha256:")
+	if raw, err := hex.DecodeString(digest); !ok || !isSHA256 || err != nil || len(raw) != sha256.Size || !slices.Contains(Roles, role) {
+		return fmt.Errorf("a key fingerprint is ROLE=sha256:HEX with ROLE one of %s and 64 hex digits, not %q", strings.Join(Roles, ", "), pin)
+	}
+	p[role] = append(p[role], fp)
+	return nil
+}
+
+// CheckPinned returns an error wrapping ErrBroken that names every key of
+// k whose fingerprint is not pinned for its role: a key the export
+// carries proves nothing unless it is one its role published. A key
+// pinned for another role does not count, or one role's key could sign
+// another role's entries.
+func (k PublicKeys) CheckPinned(p Pins) error {
+	var unpinned []string
+	for _, role := range slices.Sorted(maps.Keys(k)) {
+		for _, v := range slices.Sorted(maps.Keys(k[role])) {
+			if fp := Fingerprint(k[role][v]); !slices.Contains(p[role], fp) {
+				unpinned = append(unpinned, fmt.Sprintf("the %s key v%d %s", role, v, fp))
+			}
+		}
+	}
+	if len(unpinned) > 0 {
+		return fmt.Errorf("%w: the ledger carries keys that are not among the fingerprints given: %s", ErrBroken, strings.Join(unpinned, "; "))
 	}
 	return nil
 }

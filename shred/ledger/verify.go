@@ -75,6 +75,10 @@ type Report struct {
 	Problem  string `json:"problem,omitempty"`
 	// Findings are junk slots and head edits the chain survived.
 	Findings []Finding `json:"findings,omitempty"`
+	// Redacted counts the slots a case's export carries as their chain
+	// hash alone (other cases' entries): their content, signature and
+	// link to the slot before them are not checked.
+	Redacted int64 `json:"redacted,omitempty"`
 }
 
 // Verify walks src's chain and checks every link. It returns a
@@ -82,7 +86,7 @@ type Report struct {
 // error wrapping ErrBroken that names every finding, if there are any.
 func Verify(ctx context.Context, src Source) (*Report, error) { return verify(ctx, src, nil) }
 
-func verify(ctx context.Context, src Source, onSlot func(int64, string)) (*Report, error) {
+func verify(ctx context.Context, src Source, onSlot slotFunc) (*Report, error) {
 	rep, err := walk(ctx, src, func(*Entry, []byte) error { return nil }, onSlot)
 	var be *BrokenError
 	if errors.As(err, &be) {
@@ -129,7 +133,7 @@ func Walk(ctx context.Context, src Source, fn func(*Entry, []byte) error) (*Repo
 	return walk(ctx, src, fn, nil)
 }
 
-func walk(ctx context.Context, src Source, fn func(*Entry, []byte) error, onSlot func(int64, string)) (*Report, error) {
+func walk(ctx context.Context, src Source, fn func(*Entry, []byte) error, onSlot slotFunc) (*Report, error) {
 	rep := &Report{Head: Genesis}
 	head, headErr := src.ReadHead(ctx)
 	if errors.Is(headErr, errs.ErrUnavailable) || errors.Is(headErr, errs.ErrRefused) {
@@ -166,8 +170,13 @@ type walker struct {
 	keys PublicKeys
 	done bool
 	// onSlot, if set, sees every slot's chain hash, junk included.
-	onSlot func(int64, string)
+	onSlot slotFunc
 }
+
+// slotFunc sees slot seq's chain hash; checked says the slot holds an
+// entry that links to the slot before it and carries its role's signature
+// (not junk, and not a hash alone).
+type slotFunc func(seq int64, hash string, checked bool)
 
 func (w *walker) window(from int64, slots []slot) error {
 	for i, s := range slots {
@@ -190,10 +199,12 @@ func (w *walker) window(from int64, slots []slot) error {
 
 func (w *walker) slot(seq int64, s slot) error {
 	if s.slot.Raw == nil {
-		w.advance(seq, s.slot.Hash)
+		w.rep.Redacted++
+		w.advance(seq, s.slot.Hash, false)
 		return nil
 	}
 	e, problem := linkedEntry(seq, w.prev, s.slot, s.err)
+	checked := false
 	switch {
 	case problem != "":
 		w.junk(seq, problem)
@@ -202,12 +213,12 @@ func (w *walker) slot(seq int64, s slot) error {
 			w.rep.Findings = append(w.rep.Findings, Finding{Seq: seq, Problem: err.Error()})
 			break
 		}
-		e.Hash = HashEntry(s.slot.Raw)
+		e.Hash, checked = HashEntry(s.slot.Raw), true
 		if err := w.fn(e, s.slot.Raw); err != nil {
 			return err
 		}
 	}
-	w.advance(seq, HashEntry(s.slot.Raw))
+	w.advance(seq, HashEntry(s.slot.Raw), checked)
 	return nil
 }
 
@@ -229,9 +240,9 @@ func linkedEntry(seq int64, prev string, slot Slot, readErr error) (*Entry, stri
 	return e, ""
 }
 
-func (w *walker) advance(seq int64, hash string) {
+func (w *walker) advance(seq int64, hash string, checked bool) {
 	if w.onSlot != nil {
-		w.onSlot(seq, hash)
+		w.onSlot(seq, hash, checked)
 	}
 	w.prev = hash
 	w.rep.Entries, w.rep.Head = seq, hash

@@ -1,0 +1,123 @@
+package ledger_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+)
+
+// hashAlone replaces slot seq of x with its chain hash, as an export of
+// one case carries another case's entry.
+func hashAlone(x *ledger.Export, seq int64) {
+	s := &x.Slots[seq-1]
+	*s = ledger.ExportSlot{Seq: seq, Hash: ledger.HashEntry([]byte(s.Entry))}
+}
+
+// reread writes x and reads it back as a verifier does.
+func reread(t *testing.T, x *ledger.Export) (*ledger.Export, error) {
+	t.Helper()
+	return ledger.ReadExport(bytes.NewReader(marshalExport(t, x)))
+}
+
+// A whole-ledger export must carry every entry: a slot there that carries
+// a hash alone would be taken on trust, so it is refused. In a case's
+// export such slots are other cases' entries, and the report counts them
+// as not checked.
+func TestExportSlotsCarryingAHashAlone(t *testing.T) {
+	x := newSigner(t).export(t, 5, "test")
+	hashAlone(x, 3)
+	if _, err := reread(t, x); err == nil || !strings.Contains(err.Error(), "slot 3 carries a hash alone") {
+		t.Fatalf("a whole-ledger export with a hash alone: %v", err)
+	}
+	x.Case = "C"
+	got, err := reread(t, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ledger.Verify(context.Background(), got)
+	if err != nil || rep.Entries != 5 || rep.Redacted != 1 {
+		t.Fatalf("a case's export: %+v %v", rep, err)
+	}
+	for seq := range int64(5) {
+		if x.Slots[seq].Entry != "" {
+			hashAlone(x, seq+1)
+		}
+	}
+	if _, err := reread(t, x); err == nil || !strings.Contains(err.Error(), "no entry") {
+		t.Fatalf("a case's export of hashes alone: %v", err)
+	}
+}
+
+// An attested head is in the chain only if every slot after it is an
+// entry whose link and signature were checked. Otherwise anyone can write
+// the attested hash into a case's export over a chain rewritten since (a
+// restored snapshot), or splice in an entry of the older chain that links
+// to it: the attacks this check exists for.
+func TestAttestedHeadNeedsCheckedEntriesAfterIt(t *testing.T) {
+	keys := newSigner(t)
+	before := keys.export(t, 5, "before the snapshot was restored")
+	attested := []ledger.Checkpoint{{Name: "attestation att-1", Head: ledger.Head{Seq: 3, Hash: hashOf(before, 3)}}}
+
+	hidden := caseExport(before, 5)
+	hashAlone(hidden, 2)
+	hashAlone(hidden, 3)
+	mustVerify(t, hidden, attested)
+
+	after := keys.export(t, 5, "after the snapshot was restored")
+	forged := caseExport(after, 5)
+	hashAlone(forged, 4)
+	forged.Slots[2] = ledger.ExportSlot{Seq: 3, Hash: attested[0].Head.Hash}
+	mustNotShow(t, forged, attested, "slot 4 after it is not an entry")
+
+	spliced := caseExport(after, 5)
+	spliced.Slots[2] = ledger.ExportSlot{Seq: 3, Hash: attested[0].Head.Hash}
+	spliced.Slots[3] = before.Slots[3]
+	hashAlone(spliced, 5)
+	spliced.Head = ledger.Head{Seq: 5, Hash: hashOf(after, 5)}
+	mustNotShow(t, spliced, attested, "slot 5 after it is not an entry")
+
+	last := caseExport(before, 3)
+	hashAlone(last, 3)
+	mustNotShow(t, last, attested, "its slot 3, the last, is a hash alone")
+}
+
+// caseExport returns the first n slots of x as an export of case C.
+func caseExport(x *ledger.Export, n int) *ledger.Export {
+	out := *x
+	out.Case = "C"
+	out.Slots = append([]ledger.ExportSlot(nil), x.Slots[:n]...)
+	out.Head = ledger.Head{Seq: int64(n), Hash: hashOf(x, int64(n))}
+	return &out
+}
+
+func hashOf(x *ledger.Export, seq int64) string {
+	return ledger.HashEntry([]byte(x.Slots[seq-1].Entry))
+}
+
+func mustVerify(t *testing.T, x *ledger.Export, cps []ledger.Checkpoint) {
+	t.Helper()
+	got, err := reread(t, x)
+	if err == nil {
+		_, err = ledger.VerifyCheckpoints(context.Background(), got, cps)
+	}
+	if err != nil {
+		t.Fatalf("a head every later entry was checked after: %v", err)
+	}
+}
+
+func mustNotShow(t *testing.T, x *ledger.Export, cps []ledger.Checkpoint, why string) {
+	t.Helper()
+	got, err := reread(t, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ledger.VerifyCheckpoints(context.Background(), got, cps)
+	var broken *ledger.BrokenError
+	if !errors.As(err, &broken) || !strings.Contains(err.Error(), "cannot show") || !strings.Contains(err.Error(), why) || rep.Problem == "" {
+		t.Fatalf("a head shown by a hash alone (%s): %+v %v", why, rep, err)
+	}
+}
