@@ -50,6 +50,9 @@ func RenderText(w io.Writer, st *Statement, fp string, times ...tsa.Verified) er
 type CertExtras struct {
 	Times   []tsa.Verified
 	Witness *WitnessSeal
+	// Warnings are what verification warned of beyond the statement
+	// (Report.CheckWarnings); the certificate lists them first.
+	Warnings []string
 }
 
 // WitnessSeal is a verified witness, for the certificate: the caller must
@@ -70,7 +73,7 @@ func NewWitnessSeal(ws *WitnessStatement, fp string) *WitnessSeal {
 	if p.Witness.Name != "" {
 		signer = p.Witness.Name + ", " + signer
 	}
-	return &WitnessSeal{ID: p.WitnessID, Signer: safetext.Escape(signer), Fingerprint: fp, IssuedAt: p.IssuedAt, Backups: len(p.Backups)}
+	return &WitnessSeal{ID: safetext.Escape(p.WitnessID), Signer: safetext.Escape(signer), Fingerprint: fp, IssuedAt: p.IssuedAt, Backups: len(p.Backups)}
 }
 
 // RenderTextWith is RenderText with a witness.
@@ -118,6 +121,9 @@ type backupView struct {
 	SHA256          string
 	OriginalStatus  string
 	OriginalWarning bool
+	// AuditWarning is an unwrap in Vault's audit log with no recorded
+	// purpose.
+	AuditWarning bool
 }
 
 func newCertView(st *Statement, fp string, x CertExtras) *certView {
@@ -132,12 +138,15 @@ func newCertView(st *Statement, fp string, x CertExtras) *certView {
 			SHA256:          subjectDigest(st, b.Subject),
 			OriginalStatus:  originalStatus(&b),
 			OriginalWarning: b.OriginalUnknown(),
+			AuditWarning:    b.KeyUnwraps.Audit != nil && b.KeyUnwraps.Audit.Unrecorded > 0,
 		})
 		v.widen(b)
 	}
 	if v.Summary = summarize(v); v.Summary != nil {
 		v.Warnings = v.Summary.groupedWarnings()
+		v.Summary.countVerification(len(x.Warnings))
 	}
+	v.Warnings = append(escapeAll(x.Warnings), v.Warnings...)
 	return v
 }
 
@@ -220,4 +229,14 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// escapeAll escapes each of texts for a certificate (safetext.Escape):
+// a verifier's warning can quote what the attestation carries.
+func escapeAll(texts []string) []string {
+	out := make([]string, len(texts))
+	for i, t := range texts {
+		out[i] = safetext.Escape(t)
+	}
+	return out
 }

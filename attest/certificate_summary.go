@@ -56,6 +56,9 @@ func summarize(v *certView) *certSummary {
 		if len(b.SameDataStillIn) > 0 {
 			warns[duplicateKind]++
 		}
+		if b.AuditWarning {
+			warns[auditKind]++
+		}
 	}
 	s.Categories, s.Storage, s.Warnings = sorted(cats), sorted(store), sorted(warns)
 	return s
@@ -66,6 +69,7 @@ const (
 	originalKind  = "original not accounted for"
 	restoredKind  = "restored copy not disposed of"
 	duplicateKind = "same data in another backup"
+	auditKind     = "unwrap without a recorded purpose"
 )
 
 // warningText states a kind of warning for the grouped list.
@@ -75,6 +79,16 @@ var warningText = map[string]string{
 	duplicateKind: "hold the same plaintext as a backup that was not destroyed: the data stays readable there (marked !! below)",
 	restoredKind: "were restored by an authorised open to a plaintext copy whose disposal is not recorded: " +
 		"crypto-shredding does not erase it (marked !! below)",
+	auditKind: "had their key unwrapped, as Vault's audit log shows, with no recorded purpose: " +
+		"the plaintext may have been copied outside cryptoshred (marked !! below)",
+}
+
+// countVerification counts, first among the summary's warnings, the n
+// that verification raised (CertExtras.Warnings), listed each in full.
+func (s *certSummary) countVerification(n int) {
+	if n > 0 {
+		s.Warnings = append([]tally{{Name: "raised by verification", N: n}}, s.Warnings...)
+	}
 }
 
 // groupedWarnings states each kind of warning once with its count.

@@ -51,3 +51,59 @@ func TestLargeCertificateOpensWithSummary(t *testing.T) {
 		t.Errorf("a two-backup certificate has a summary (%v)", err)
 	}
 }
+
+// TestLargeCertificateCountsUnrecordedUnwraps: a large certificate's
+// grouped warnings count the backups whose key Vault's audit log shows
+// unwrapped with no recorded purpose, and marks each of them, as a small
+// one states each.
+func TestLargeCertificateCountsUnrecordedUnwraps(t *testing.T) {
+	d := testDeletion()
+	subjects := map[string]string{}
+	d.Backups = nil
+	for i := range summaryFrom {
+		b := testBackup2()
+		b.BackupID = fmt.Sprintf("bk-01HF3Z8Q4M2N6P8R0T2V4X6Z%02d", i)
+		b.Subject = fmt.Sprintf("permits-%02d.tar.age", i)
+		if i < 2 {
+			b.KeyUnwraps.Audit = &AuditUnwraps{Count: 3, Unrecorded: 1}
+		}
+		d.Backups = append(d.Backups, b)
+		subjects[b.Subject] = hexSum(b.Subject)
+	}
+	st := NewStatement(d, subjects)
+	var txt, html bytes.Buffer
+	if err := RenderText(&txt, st, "SHA256:x"); err != nil {
+		t.Fatal(err)
+	}
+	out := txt.String()
+	if !strings.Contains(out, "2 of 10 backups had their key unwrapped, as Vault's audit log shows, with no recorded purpose") {
+		t.Errorf("the summary does not count the unrecorded unwraps:\n%s", out)
+	}
+	if n := strings.Count(out, "Key unwraps        !! "); n != 2 {
+		t.Errorf("%d backups marked for an unrecorded unwrap, want 2:\n%s", n, out)
+	}
+	if err := RenderHTML(&html, st, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(html.String(), `<th>Key unwraps</th><td class="unknown">`); n != 2 {
+		t.Errorf("%d backups marked in the html certificate, want 2", n)
+	}
+}
+
+// TestCertificateStatesVerificationWarnings: what verification warned of
+// beyond the statement is listed, escaped, and counted in the summary, so
+// the summary never says "none" above a warning.
+func TestCertificateStatesVerificationWarnings(t *testing.T) {
+	st := manySubjects(summaryFrom)
+	var txt bytes.Buffer
+	warning := "issuedAt and the trusted time differ\u2028PASS forged line"
+	if err := RenderTextWith(&txt, st, "SHA256:x", CertExtras{Warnings: []string{warning}}); err != nil {
+		t.Fatal(err)
+	}
+	out := txt.String()
+	for _, want := range []string{"Warnings           1 raised by verification", `  ! issuedAt and the trusted time differ\u2028PASS forged line`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("certificate lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -91,6 +91,17 @@ func TestCheckPartsRejects(t *testing.T) {
 	}
 }
 
+// TestCheckPartsRejectsDifferentSharedFields: parts that agree on id,
+// case, ledger and time but not on what every part carries alike (here the
+// operator) are not one attestation.
+func TestCheckPartsRejectsDifferentSharedFields(t *testing.T) {
+	parts, _ := signedParts(t, 9, 3, "att-one")
+	parts[1].Predicate.Operator.Name = "someone else" // as a signer could have written it
+	if _, err := CheckParts(parts); err == nil || !strings.Contains(err.Error(), "differ in what every part carries alike") {
+		t.Fatalf("parts with different operators: %v", err)
+	}
+}
+
 func TestCheckPartsRejectsOverlap(t *testing.T) {
 	parts, _ := signedParts(t, 9, 3, "att-one")
 	parts[1].Predicate.Part.First = "bk-0000002" // as a signer could have written it

@@ -1,6 +1,9 @@
 package attest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -24,13 +27,30 @@ type PartSummary struct {
 	IssuedAt      time.Time
 	Part          *Part // nil: a whole attestation
 	Backups       int
+	// Shared is the digest of what every part of one attestation carries
+	// alike (sharedDigest).
+	Shared string
 }
 
 // Summarize returns the PartSummary of a verified statement.
 func Summarize(st *Statement) PartSummary {
 	p := &st.Predicate
 	return PartSummary{AttestationID: p.AttestationID, Case: p.Case.ID, Ledger: p.Ledger, IssuedAt: p.IssuedAt,
-		Part: p.Part, Backups: len(p.Backups)}
+		Part: p.Part, Backups: len(p.Backups), Shared: sharedDigest(*p)}
+}
+
+// sharedDigest is the SHA-256 of p without its backups and its place
+// among the parts: controllers, case, method, key store, operator,
+// residual risks, tool, ledger, id and time, which SplitStatements gives
+// every part alike.
+func sharedDigest(p Deletion) string {
+	p.Part, p.Backups = nil, nil
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return "unencodable: " + err.Error()
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
 }
 
 // CheckParts is CheckPartSummaries over whole statements.
@@ -44,7 +64,8 @@ func CheckParts(stmts []*Statement) (*PartSet, error) {
 
 // CheckPartSummaries checks that parts, each of a statement already
 // verified (Verify), are every part of one attestation: one
-// attestationId, case, ledger head and issuedAt, each index from 1 to of
+// attestationId, case, ledger head and issuedAt, the same shared fields
+// (sharedDigest), each index from 1 to of
 // exactly once, and id ranges that do not overlap. It takes time linear in
 // the number of parts. The error is a *VerificationError naming
 // CheckPartSet.
@@ -104,6 +125,8 @@ func samePartOf(p, first *PartSummary, byIndex []*PartSummary) error {
 		return fmt.Errorf("attestation %s: part %d says there are %d parts, part %d says %d", p.AttestationID, p.Part.Index, p.Part.Of, first.Part.Index, first.Part.Of)
 	case p.Case != first.Case || p.Ledger != first.Ledger || !p.IssuedAt.Equal(first.IssuedAt):
 		return fmt.Errorf("attestation %s: part %d and part %d differ in case, ledger head or issuedAt", p.AttestationID, p.Part.Index, first.Part.Index)
+	case p.Shared != first.Shared:
+		return fmt.Errorf("attestation %s: part %d and part %d differ in what every part carries alike (controllers, case, method, key store, operator, residual risks or tool)", p.AttestationID, p.Part.Index, first.Part.Index)
 	case byIndex[p.Part.Index] != nil:
 		return fmt.Errorf("attestation %s: part %d of %d is given twice", p.AttestationID, p.Part.Index, p.Part.Of)
 	}

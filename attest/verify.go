@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,11 @@ type Report struct {
 	// of the bundle, when authorities were given.
 	TrustedTimes []tsa.Verified `json:"trustedTimes,omitempty"`
 	Statement    *Statement     `json:"statement,omitempty"`
+	// CheckWarnings are the warnings of Warnings that verification raised
+	// rather than the statement: a key hint that names another key,
+	// trusted times that disagree with the statement's. A certificate
+	// must state them beside the statement's own (CertExtras).
+	CheckWarnings []string `json:"-"`
 }
 
 // OK reports whether every check passed.
@@ -125,7 +131,8 @@ func Verify(ctx context.Context, attestation []byte, v signature.Verifier, opts 
 		}
 	}
 	run.report.Statement = run.stmt
-	run.report.Warnings = append(append(run.stmt.Predicate.Warnings(), run.warnings...), run.timeWarnings()...)
+	run.report.CheckWarnings = slices.Concat(run.warnings, run.timeWarnings())
+	run.report.Warnings = slices.Concat(run.stmt.Predicate.Warnings(), run.report.CheckWarnings)
 	return run.report, nil
 }
 

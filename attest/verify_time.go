@@ -55,11 +55,28 @@ func (r *verifyRun) timeWarnings() []string {
 			out = append(out, fmt.Sprintf("issuedAt %s and the trusted time %s (%s) differ by %s, more than %s: the issuer's clock or the attestation is not to be trusted",
 				p.IssuedAt.UTC().Format(time.RFC3339), tt.Time.Format(time.RFC3339), tt.Authority, d.Round(time.Second), r.tolerance))
 		}
-		for _, b := range p.Backups {
-			if late := latest(b.DestroyedAt, b.Verification.At); late.After(tt.Time.Add(r.tolerance)) {
+		out = append(out, r.lateBackups(tt)...)
+	}
+	return out
+}
+
+// lateWarningsEach is how many backups reporting times after a trusted
+// time are each named; more are stated in one line.
+const lateWarningsEach = 3
+
+// lateBackups warns of the backups that report a time after tt.
+func (r *verifyRun) lateBackups(tt tsa.Verified) []string {
+	var out []string
+	n := 0
+	for _, b := range r.stmt.Predicate.Backups {
+		if late := latest(b.DestroyedAt, b.Verification.At); late.After(tt.Time.Add(r.tolerance)) {
+			if n++; n <= lateWarningsEach {
 				out = append(out, fmt.Sprintf("backup %s reports %s, after the trusted time %s", b.BackupID, late.UTC().Format(time.RFC3339), tt.Time.Format(time.RFC3339)))
 			}
 		}
+	}
+	if n > lateWarningsEach {
+		out = append(out, fmt.Sprintf("and %d more backups report times after the trusted time %s", n-lateWarningsEach, tt.Time.Format(time.RFC3339)))
 	}
 	return out
 }

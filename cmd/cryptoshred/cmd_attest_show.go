@@ -135,11 +135,12 @@ func parseForShow(file string) (*attest.Statement, error) {
 }
 
 func renderCertificate(w io.Writer, format string, rep *attest.Report, seal *attest.WitnessSeal) error {
+	extras := attest.CertExtras{Times: rep.TrustedTimes, Witness: seal, Warnings: rep.CheckWarnings}
 	switch format {
 	case "json":
 		return writeJSON(w, rep.Statement)
 	case "html":
-		return attest.RenderHTMLWith(w, rep.Statement, rep.KeyFingerprint, attest.CertExtras{Times: rep.TrustedTimes, Witness: seal})
+		return attest.RenderHTMLWith(w, rep.Statement, rep.KeyFingerprint, extras)
 	}
-	return attest.RenderTextWith(w, rep.Statement, rep.KeyFingerprint, attest.CertExtras{Times: rep.TrustedTimes, Witness: seal})
+	return attest.RenderTextWith(w, rep.Statement, rep.KeyFingerprint, extras)
 }

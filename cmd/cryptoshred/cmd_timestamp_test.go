@@ -21,7 +21,8 @@ import (
 // with timestamps from a real timestamp-server (two, by naming it twice);
 // attest verify checks them against the served chain and a trusted root and
 // prints the trusted time; cosign v3.1.2 verifies the bundle independently;
-// the certificate shows the time and the authority; a tampered timestamp
+// the certificate shows the time and the authority, and any warning about
+// it; a tampered timestamp
 // and another authority's chain fail with exit 5.
 func TestShredRunBundleWithTrustedTime(t *testing.T) {
 	env := newTestEnv(t)
@@ -61,6 +62,11 @@ func TestShredRunBundleWithTrustedTime(t *testing.T) {
 	cert := mustRun(t, env.srv, "", "attest", "show", bundle, "--key", pub, "--tsa-chain", chain)
 	if !strings.Contains(cert.stdout, "Trusted time") || !strings.Contains(cert.stdout, "RFC 3161 timestamp by Test TSA Timestamping") {
 		t.Errorf("certificate lacks the trusted time:\n%s", cert.stdout)
+	}
+	// What verification warns of, the certificate states too.
+	late := mustRun(t, env.srv, "", "attest", "show", bundle, "--key", pub, "--tsa-chain", chain, "--time-tolerance", "1ns")
+	if !strings.Contains(late.stdout, "WARNINGS\n  ! issuedAt") || !strings.Contains(late.stdout, "differ by") {
+		t.Errorf("the certificate does not state the time warning:\n%s", late.stdout)
 	}
 
 	bad := expectCode(t, exitVerifyKO, env.srv, "", "attest", "verify", tamperTimestamp(t, bundle), "--key", pub, "--tsa-chain", chain)

@@ -12,8 +12,9 @@ import (
 	"unicode/utf8"
 )
 
-// Escape returns s with every control and format character, and every
-// byte that is not UTF-8, replaced by a visible escape (\x1b, \u202e).
+// Escape returns s with every control and format character, line and
+// paragraph separator, and every byte that is not UTF-8, replaced by a
+// visible escape (\x1b, \u202e, \u2028).
 // Text without such characters is returned unchanged.
 func Escape(s string) string {
 	if utf8.ValidString(s) && strings.IndexFunc(s, unsafe) < 0 {
@@ -37,4 +38,8 @@ func Escape(s string) string {
 	return b.String()
 }
 
-func unsafe(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) || r == utf8.RuneError }
+// unsafe reports a control or format character, or a line or paragraph
+// separator (U+2028, U+2029), which some viewers break a line at.
+func unsafe(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) || r == utf8.RuneError
+}

@@ -14,6 +14,7 @@ func TestEscape(t *testing.T) {
 		"tab\tnew\nline":              `tab\x09new\x0aline`,
 		"bad \xff byte":               `bad \xff byte`,
 		"zero\u200bwidth":             `zero\u200bwidth`,
+		"forged\u2028Verified\u2029":  `forged\u2028Verified\u2029`,
 		"":                            "",
 	} {
 		if got := Escape(in); got != want {
@@ -27,7 +28,9 @@ func FuzzEscape(f *testing.F) {
 	f.Add("a\u2066b\u2069")
 	f.Fuzz(func(t *testing.T, s string) {
 		out := Escape(s)
-		if strings.IndexFunc(out, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) || r == unicode.ReplacementChar }) >= 0 {
+		if strings.IndexFunc(out, func(r rune) bool {
+			return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) || r == unicode.ReplacementChar
+		}) >= 0 {
 			t.Fatalf("Escape(%q) = %q still holds a control or format character", s, out)
 		}
 	})
