@@ -10,21 +10,12 @@ import (
 // TestLargeCertificateOpensWithSummary: from summaryFrom backups on, the
 // certificate opens with counts and states each kind of warning once.
 func TestLargeCertificateOpensWithSummary(t *testing.T) {
-	d := testDeletion()
-	subjects := map[string]string{}
-	d.Backups = nil
-	for i := range 12 {
-		b := testBackup2()
-		b.BackupID = fmt.Sprintf("bk-01HF3Z8Q4M2N6P8R0T2V4X6Z%02d", i)
-		b.Subject = fmt.Sprintf("permits-%02d.tar.age", i)
+	st := largeStatement(12, func(i int, b *Backup) {
 		if i == 0 {
-			b = testBackup1()
+			*b = testBackup1()
 			b.Categories = []string{"health"}
 		}
-		d.Backups = append(d.Backups, b)
-		subjects[b.Subject] = hexSum(b.Subject)
-	}
-	st := NewStatement(d, subjects)
+	})
 	var txt, html bytes.Buffer
 	if err := RenderText(&txt, st, "SHA256:x"); err != nil {
 		t.Fatal(err)
@@ -57,20 +48,11 @@ func TestLargeCertificateOpensWithSummary(t *testing.T) {
 // unwrapped with no recorded purpose, and marks each of them, as a small
 // one states each.
 func TestLargeCertificateCountsUnrecordedUnwraps(t *testing.T) {
-	d := testDeletion()
-	subjects := map[string]string{}
-	d.Backups = nil
-	for i := range summaryFrom {
-		b := testBackup2()
-		b.BackupID = fmt.Sprintf("bk-01HF3Z8Q4M2N6P8R0T2V4X6Z%02d", i)
-		b.Subject = fmt.Sprintf("permits-%02d.tar.age", i)
+	st := largeStatement(summaryFrom, func(i int, b *Backup) {
 		if i < 2 {
 			b.KeyUnwraps.Audit = &AuditUnwraps{Count: 3, Unrecorded: 1}
 		}
-		d.Backups = append(d.Backups, b)
-		subjects[b.Subject] = hexSum(b.Subject)
-	}
-	st := NewStatement(d, subjects)
+	})
 	var txt, html bytes.Buffer
 	if err := RenderText(&txt, st, "SHA256:x"); err != nil {
 		t.Fatal(err)
@@ -106,4 +88,21 @@ func TestCertificateStatesVerificationWarnings(t *testing.T) {
 			t.Errorf("certificate lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// largeStatement returns a statement of n backups like testBackup2, each
+// with its own id and subject, after edit has changed backup i.
+func largeStatement(n int, edit func(i int, b *Backup)) *Statement {
+	d := testDeletion()
+	subjects := map[string]string{}
+	d.Backups = nil
+	for i := range n {
+		b := testBackup2()
+		b.BackupID = fmt.Sprintf("bk-01HF3Z8Q4M2N6P8R0T2V4X6Z%02d", i)
+		b.Subject = fmt.Sprintf("permits-%02d.tar.age", i)
+		edit(i, &b)
+		d.Backups = append(d.Backups, b)
+		subjects[b.Subject] = hexSum(b.Subject)
+	}
+	return NewStatement(d, subjects)
 }

@@ -103,7 +103,8 @@ var ErrWitnessMismatch = errors.New("the witness does not refer to this attestat
 
 // VerifyWitness verifies the witness envelope wenv with v and checks that
 // it refers to the attestation envelope attEnv: same SHA-256, same
-// attestation id, and every backup the witness checked found gone.
+// attestation id, each of its backups checked once and no other, and
+// every backup the witness checked found gone.
 func VerifyWitness(ctx context.Context, wenv, attEnv []byte, v signature.Verifier) (*WitnessStatement, error) {
 	var env envelope
 	if err := decodeStrict(wenv, &env); err != nil {
@@ -139,6 +140,9 @@ func checkRefers(ws *WitnessStatement, attEnv []byte) error {
 	if ws.Predicate.Attestation.EnvelopeSHA256 != want || len(ws.Subject) == 0 || ws.Subject[0].Digest["sha256"] != want {
 		return &VerificationError{Check: CheckWitness, Err: ErrWitnessMismatch}
 	}
+	if err := checkCovers(ws, attEnv); err != nil {
+		return &VerificationError{Check: CheckWitness, Err: err}
+	}
 	for _, b := range ws.Predicate.Backups {
 		if !b.KeyAbsent || !b.MountPresent || !b.CiphertextGone {
 			return &VerificationError{Check: CheckWitness, Err: fmt.Errorf("the witness found backup %s not destroyed", b.BackupID)}
@@ -146,6 +150,33 @@ func checkRefers(ws *WitnessStatement, attEnv []byte) error {
 	}
 	if !ws.Predicate.Ledger.AttestedHeadInChain {
 		return &VerificationError{Check: CheckWitness, Err: errors.New("the witness found the attested ledger head missing")}
+	}
+	return nil
+}
+
+// checkCovers checks that the witness names the attestation's id and
+// checked each of its backups once, and no other: a witness of some of
+// them must not read as a witness of all.
+func checkCovers(ws *WitnessStatement, attEnv []byte) error {
+	st, err := ParseUnverified(attEnv)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrWitnessMismatch, err)
+	}
+	if ws.Predicate.Attestation.ID != st.Predicate.AttestationID {
+		return fmt.Errorf("%w: it names attestation %q", ErrWitnessMismatch, ws.Predicate.Attestation.ID)
+	}
+	unchecked := make(map[string]bool, len(st.Predicate.Backups))
+	for _, b := range st.Predicate.Backups {
+		unchecked[b.BackupID] = true
+	}
+	for _, b := range ws.Predicate.Backups {
+		if !unchecked[b.BackupID] {
+			return fmt.Errorf("%w: it checked backup %s twice or one the attestation does not cover", ErrWitnessMismatch, b.BackupID)
+		}
+		delete(unchecked, b.BackupID)
+	}
+	if len(unchecked) > 0 {
+		return fmt.Errorf("%w: it did not check %d of the attestation's backups", ErrWitnessMismatch, len(unchecked))
 	}
 	return nil
 }
