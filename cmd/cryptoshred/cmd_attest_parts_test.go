@@ -101,6 +101,12 @@ func TestShredRunInPartsThenVerifyThem(t *testing.T) {
 	}
 	closedCaseOfCLI(t, env, "DPA-Q", 3)
 	other := partPaths(env, shredInPartsCLI(t, env, "DPA-Q", priv, "other", 2))
+	// In JSON the failed part set is a document of its own after each
+	// part's report, not left to the exit code alone.
+	missingJSON := expectCode(t, exitVerifyKO, env.srv, "", "attest", "verify", "--format", "json", "--key", pub, files[0], files[2])
+	if !strings.Contains(missingJSON.stdout, `"name": "parts"`) || !strings.Contains(missingJSON.stdout, "part(s) 2 were not given") {
+		t.Errorf("a failed part set in JSON:\n%s", missingJSON.stdout)
+	}
 	mixed := expectCode(t, exitVerifyKO, env.srv, "", "attest", "verify", "--key", pub, files[0], other[1], files[2])
 	if want := "cryptoshred: verification failed: parts: parts of 2 different attestations were given"; !strings.HasPrefix(mixed.stderr, want) {
 		t.Fatalf("mixed parts: first line of stderr %q", firstLine(mixed.stderr))

@@ -165,10 +165,13 @@ func checkPartSet(parts []attest.PartSummary, format string, w io.Writer) error 
 		return nil
 	}
 	set, err := attest.CheckPartSummaries(parts)
-	if format == "json" {
-		if err != nil {
-			return err
+	if format == "json" && err != nil {
+		if jerr := writeJSON(w, attest.Check{Name: attest.CheckPartSet, Detail: errors.Unwrap(err).Error()}); jerr != nil {
+			return jerr
 		}
+		return err
+	}
+	if format == "json" {
 		return writeJSON(w, set)
 	}
 	printf(w, "\n")
@@ -200,13 +203,27 @@ func verifyOne(ctx context.Context, opts verifyOptions, w io.Writer) (*attest.Re
 	if rep == nil {
 		return nil, verr
 	}
+	if verr == nil && opts.Witness != "" {
+		verr = addWitnessCheck(ctx, rep, env, opts)
+	}
 	if err := renderReport(w, opts.Format, rep); err != nil {
 		return rep, err
 	}
-	if verr == nil && opts.Witness != "" {
-		return rep, verifyWitness(ctx, env, opts.Witness, opts.WitnessKey, w)
-	}
 	return rep, verr
+}
+
+// addWitnessCheck verifies the witness and adds it to rep's checks; one
+// that fails leaves rep without its statement, as a failed check does,
+// so nothing is reported verified.
+func addWitnessCheck(ctx context.Context, rep *attest.Report, env []byte, opts verifyOptions) error {
+	c, err := verifyWitness(ctx, env, opts.Witness, opts.WitnessKey)
+	if c.Name != "" {
+		rep.Checks = append(rep.Checks, c)
+	}
+	if err != nil {
+		rep.Statement = nil
+	}
+	return err
 }
 
 func loadForVerify(opts verifyOptions) ([]byte, signature.Verifier, error) {

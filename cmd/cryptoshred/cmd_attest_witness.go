@@ -75,31 +75,31 @@ func runWitness(ctx context.Context, o globalOptions, v *shred.Service, opts wit
 }
 
 // verifyWitness checks a witness against the attestation env: both must
-// verify, each with its own key, and refer to each other.
-func verifyWitness(ctx context.Context, env []byte, file, keyFile string, w io.Writer) error {
+// verify, each with its own key, and refer to each other. It returns the
+// outcome as a check of the attestation's report, or no check if the
+// witness could not be read.
+func verifyWitness(ctx context.Context, env []byte, file, keyFile string) (attest.Check, error) {
 	if keyFile == "" {
-		return usagef("--witness needs --witness-key, the witness's public key")
+		return attest.Check{}, usagef("--witness needs --witness-key, the witness's public key")
 	}
 	wenv, err := os.ReadFile(file)
 	if err != nil {
-		return err
+		return attest.Check{}, err
 	}
 	pub, err := readFileLimited(keyFile, 64<<10)
 	if err != nil {
-		return err
+		return attest.Check{}, err
 	}
 	v, err := attest.LoadVerifier(pub)
 	if err != nil {
-		return fmt.Errorf("%s: %w", keyFile, err)
+		return attest.Check{}, fmt.Errorf("%s: %w", keyFile, err)
 	}
 	ws, err := attest.VerifyWitness(ctx, wenv, env, v)
 	if err != nil {
-		printf(w, "FAIL  witness         %v\n", err)
-		return err
+		return attest.Check{Name: attest.CheckWitness, Detail: err.Error()}, err
 	}
 	pk, _ := v.PublicKey()
 	fp, _ := attest.Fingerprint(pk)
-	printf(w, "PASS  witness         %s signed by %s (key %s) at %s: %d backup(s) checked in Vault and the storage, attested ledger head in the chain\n",
-		ws.Predicate.WitnessID, ws.Predicate.Witness.VaultIdentity.String(), fp, ws.Predicate.IssuedAt.Format("2006-01-02T15:04:05Z07:00"), len(ws.Predicate.Backups))
-	return nil
+	return attest.Check{Name: attest.CheckWitness, Passed: true, Detail: fmt.Sprintf("%s signed by %s (key %s) at %s: %d backup(s) checked in Vault and the storage, attested ledger head in the chain",
+		ws.Predicate.WitnessID, ws.Predicate.Witness.VaultIdentity.String(), fp, ws.Predicate.IssuedAt.Format("2006-01-02T15:04:05Z07:00"), len(ws.Predicate.Backups))}, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +38,17 @@ func TestWitness(t *testing.T) {
 	if !strings.Contains(r.stdout, "PASS  witness") {
 		t.Fatalf("attest verify with the witness:\n%s", r.stdout)
 	}
-	expectCode(t, exitVerifyKO, env.srv, "", "attest", "verify", att, "--key", adminPub, "--witness", wit, "--witness-key", adminPub)
+	// A witness that fails is reported before any verdict, and none says
+	// VERIFIED; in JSON it is a check of the one report.
+	bad := expectCode(t, exitVerifyKO, env.srv, "", "attest", "verify", att, "--key", adminPub, "--witness", wit, "--witness-key", adminPub)
+	if !strings.Contains(bad.stdout, "FAIL  witness") || strings.Contains(bad.stdout, "VERIFIED") {
+		t.Fatalf("attest verify with a witness that fails:\n%s", bad.stdout)
+	}
+	js := mustRun(t, env.srv, "", "attest", "verify", att, "--format", "json", "--key", adminPub, "--witness", wit, "--witness-key", auditorKey+".pub")
+	var rep attest.Report
+	if err := json.Unmarshal([]byte(js.stdout), &rep); err != nil || rep.Checks[len(rep.Checks)-1].Name != attest.CheckWitness || rep.Statement == nil {
+		t.Fatalf("attest verify --format json with the witness: %v\n%s", err, js.stdout)
+	}
 	r = mustRun(t, env.srv, "", "attest", "show", att, "--key", adminPub, "--witness", wit, "--witness-key", auditorKey+".pub")
 	if !strings.Contains(r.stdout, "Witnessed by       token-auditor") {
 		t.Fatalf("the certificate does not show the witness:\n%s", r.stdout)
