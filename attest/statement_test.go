@@ -32,6 +32,10 @@ type mutation struct {
 func b0(st *Statement) *Backup { return &st.Predicate.Backups[0] }
 
 var mutations = []mutation{
+	{"storage hold on a local file", "a local file has no storage hold", func(st *Statement) {
+		ct := &st.Predicate.Backups[0].Ciphertext
+		ct.Storage, ct.StorageHold = "file", &Span{From: ts("2026-11-20T10:00:00Z"), To: ts("2026-11-21T10:00:00Z")}
+	}},
 	{"_type", "_type:", func(st *Statement) { st.Type = "https://in-toto.io/Statement/v0.1" }},
 	{"predicateType", "predicateType:", func(st *Statement) { st.PredicateType = "x" }},
 	{"no subjects", "subject:", func(st *Statement) { st.Subject = nil }},

@@ -141,6 +141,9 @@ func (c *checker) ciphertext(path string, ct Ciphertext) {
 		c.fail(path+".locations", "must list where the ciphertext was deleted")
 	}
 	if h := ct.StorageHold; h != nil {
+		if ct.Storage == "file" {
+			c.fail(path+".storageHold", "a local file has no storage hold of its own")
+		}
 		c.time(path+".storageHold.from", h.From)
 		c.order(path+".storageHold.from", h.From, path+".storageHold.to", h.To)
 	}

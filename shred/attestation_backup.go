@@ -48,13 +48,16 @@ func attestOriginal(o *catalog.Original) (bool, *attest.Original) {
 	return true, ao
 }
 
+// attestCiphertext describes b's ciphertext; hold is the span of the
+// storage's own legal hold the case's hold record states, which only a
+// storage that can hold (S3 Object Lock) can have had.
 func attestCiphertext(b *catalog.Backup, hold *attest.Span) attest.Ciphertext {
 	d := b.Destruction
 	ct := attest.Ciphertext{Deleted: d.CiphertextDeleted, AbsentBeforeShred: d.CiphertextAbsent,
-		Storage: "file", Removed: slices.Clone(d.CiphertextRemoved), StorageHold: hold}
+		Storage: "file", Removed: slices.Clone(d.CiphertextRemoved)}
 	if strings.HasPrefix(b.Ciphertext.Path, "s3://") {
 		loc, _, _ := strings.Cut(b.Ciphertext.Path, "?")
-		ct.Storage, ct.Locations = "s3", []string{loc}
+		ct.Storage, ct.Locations, ct.StorageHold = "s3", []string{loc}, hold
 		return ct
 	}
 	ct.Locations = []string{fileURL(b.Ciphertext.Path)}

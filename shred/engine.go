@@ -469,6 +469,8 @@ func recordDeletion(d *catalog.Destruction, r storage.Result) {
 	switch {
 	case r.Err == nil:
 		d.CiphertextDeleted = true
+	case errors.Is(r.Err, errs.ErrNotFound) && len(r.Removed) > 0:
+		d.CiphertextAbsent, d.CiphertextNote = true, "absent before shred: "+r.Err.Error()
 	case errors.Is(r.Err, errs.ErrNotFound):
 		d.CiphertextAbsent, d.CiphertextNote = true, "absent before shred: nothing was there to delete"
 	case errors.Is(r.Err, storage.ErrNotDurable):

@@ -16,7 +16,10 @@ import (
 
 // setStorageHold puts b's ciphertext under the storage's own legal hold
 // (on) or lifts it, where the storage can hold; it reports whether it
-// could.
+// could. It lifts a hold only from b's own ciphertext, an object whose
+// age header names b's key: a registration can name any location, and
+// another backup's ciphertext must not lose its hold because a forged
+// registration names it.
 func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool) (bool, error) {
 	be, err := s.storage.For(b.Ciphertext.Path)
 	if err != nil {
@@ -28,6 +31,11 @@ func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool
 	}
 	if can, err := holder.CanHold(ctx, b.Ciphertext.Path); err != nil || !can {
 		return false, err
+	}
+	if !on {
+		if err := ownCiphertext(ctx, be, b); err != nil {
+			return false, fmt.Errorf("backup %s: its storage hold was left in place: %w", b.ID, err)
+		}
 	}
 	if err := holder.SetHold(ctx, b.Ciphertext.Path, on); err != nil {
 		return false, fmt.Errorf("backup %s: %w", b.ID, err)
@@ -114,8 +122,11 @@ func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
 		return VerifyResult{ID: id, Problem: err.Error()}
 	}
 	r := VerifyResult{ID: id, Path: b.Ciphertext.Path}
-	if b.State == catalog.StateShredded {
-		r.OK, r.Problem = true, "shredded: nothing to verify"
+	if shredded, err := s.keyDestroyed(ctx, b); err != nil || shredded {
+		r.OK, r.Problem = err == nil, "shredded: nothing to verify"
+		if err != nil {
+			r.Problem = err.Error()
+		}
 		return r
 	}
 	if err := s.VerifyCiphertext(ctx, b); err != nil {
@@ -124,6 +135,16 @@ func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
 	}
 	r.OK = true
 	return r
+}
+
+// keyDestroyed reports a backup whose status says shredded and whose key
+// Vault no longer has: a status that says shredded while Vault still
+// holds the key does not spare the ciphertext its check.
+func (s *Service) keyDestroyed(ctx context.Context, b *catalog.Backup) (bool, error) {
+	if b.State != catalog.StateShredded {
+		return false, nil
+	}
+	return s.keys.KeyAbsent(ctx, b.Key)
 }
 
 // verifyHeld re-reads and re-hashes the ciphertexts of backups against
@@ -177,6 +198,12 @@ func (s *Service) quickCheck(ctx context.Context, b *catalog.Backup) error {
 	case be.Properties().Name != "file":
 		return nil
 	}
+	return ownCiphertext(ctx, be, b)
+}
+
+// ownCiphertext checks that the object at b's location is b's
+// ciphertext: an age file whose header names b's key and no other.
+func ownCiphertext(ctx context.Context, be storage.Backend, b *catalog.Backup) error {
 	r, err := be.Open(ctx, b.Ciphertext.Path)
 	if err != nil {
 		return err

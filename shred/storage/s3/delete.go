@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -22,7 +23,9 @@ const headerBytes = 64 << 10
 // version under its key whose content the check accepts, and every delete
 // marker, then lists the key again to confirm none of those is left. A
 // version the check rejects (another backup's, written under the same key
-// later) is kept.
+// later) is kept. If the version on record was not among those deleted,
+// the result is errs.ErrNotFound with what was removed: the ciphertext was
+// gone before, whatever copies of it were found.
 func (b *Backend) Delete(ctx context.Context, objs []storage.Object) []storage.Result {
 	out := make([]storage.Result, len(objs))
 	for i, obj := range objs {
@@ -55,7 +58,17 @@ func (b *Backend) deleteOne(ctx context.Context, obj storage.Object) storage.Res
 	case len(left) > 0:
 		return storage.Result{Err: fmt.Errorf("%s: versions %v are still there after their deletion", o, left)}
 	}
-	return storage.Result{Removed: locations(o, ours)}
+	return storage.Result{Removed: locations(o, ours), Err: registeredGone(o, ours)}
+}
+
+// registeredGone is an errs.ErrNotFound when the version on record was not
+// among those deleted: what was deleted were other copies carrying this
+// backup's header, and the ciphertext itself was gone before.
+func registeredGone(o object, deleted []string) error {
+	if o.version == "" || slices.Contains(deleted, o.version) {
+		return nil
+	}
+	return fmt.Errorf("%w: version %s on record was gone before shred; %d other version(s) with this backup's header were deleted", errs.ErrNotFound, o.version, len(deleted))
 }
 
 // locations names each version of o's key as a location.

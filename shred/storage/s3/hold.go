@@ -2,10 +2,12 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // CanHold implements storage.Holder: the bucket has Object Lock enabled.
@@ -15,8 +17,12 @@ func (b *Backend) CanHold(ctx context.Context, loc string) (bool, error) {
 		return false, err
 	}
 	out, err := b.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: &o.bucket})
-	if err != nil {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ObjectLockConfigurationNotFoundError" {
 		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("failed to read the Object Lock configuration of bucket %s: %w", o.bucket, err)
 	}
 	return out.ObjectLockConfiguration != nil && out.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled, nil
 }
@@ -27,6 +33,9 @@ func (b *Backend) SetHold(ctx context.Context, loc string, on bool) error {
 	o, err := parse(loc)
 	if err != nil {
 		return err
+	}
+	if o.version == "" {
+		return fmt.Errorf("%s names no version: a legal hold set without one would apply to whichever version is newest", o)
 	}
 	want := types.ObjectLockLegalHoldStatusOff
 	if on {

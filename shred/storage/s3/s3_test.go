@@ -54,6 +54,10 @@ func TestLegalHoldRefusesDeleteForEveryone(t *testing.T) {
 	if ok, err := b.CanHold(ctx, final); !ok || err != nil {
 		t.Fatalf("CanHold on a locked bucket: %t %v", ok, err)
 	}
+	unversioned, _, _ := strings.Cut(final, "?")
+	if err := b.SetHold(ctx, unversioned, true); err == nil || !strings.Contains(err.Error(), "names no version") {
+		t.Fatalf("a hold on a location without a version, which would follow the newest: %v", err)
+	}
 	if err := b.SetHold(ctx, final, true); err != nil {
 		t.Fatal(err)
 	}

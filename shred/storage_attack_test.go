@@ -1,0 +1,157 @@
+package shred_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// An admin registers, with plain Vault calls, a backup of their own whose
+// location is another held backup's S3 object version (a key, a
+// registration and a status record, all their policy allows). Compliance
+// holds it in a second case and closes that case: the close must not lift
+// the legal hold of an object that is not that backup's ciphertext (its
+// age header names another key), or the admin could then delete a held
+// backup's only copy with their own S3 credentials.
+func TestAttackForgedRegistrationCannotLiftAnotherBackupsS3Hold(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	held, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("still under investigation"))
+	openCase(t, env.compliance, "KEEP")
+	hold(t, env.compliance, "KEEP", held.ID)
+
+	forged := forgeRegistrationOf(t, asRole(t, env.vault, vault.PolicyAdmin), held, "bk-forged")
+	openCase(t, env.compliance, "ODD")
+	hold(t, env.compliance, "ODD", forged)
+	if _, err := env.compliance.CloseCase(ctx, compliance, closeRequest("ODD")); err == nil {
+		t.Error("the close reported nothing about the hold it could not lift")
+	}
+
+	bucket, key, version := splitLoc(t, held.Ciphertext.Path)
+	lh, err := env.complyS3.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if err != nil || lh.LegalHold == nil || lh.LegalHold.Status != types.ObjectLockLegalHoldStatusOn {
+		t.Fatalf("the held backup's legal hold after the forged backup's close: %v %v", legalHold(lh), err)
+	}
+	_, err = env.adminS3.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if !s3.IsAccessDenied(err) {
+		t.Fatalf("the admin deleted the held backup's ciphertext: %v", err)
+	}
+}
+
+// forgeRegistrationOf creates, through the admin's own token, a Transit
+// key named id and a registration and status record of backup id that
+// describe of's ciphertext (location, size, digest), and returns id.
+func forgeRegistrationOf(t *testing.T, in insider, of *catalog.Backup, id string) string {
+	t.Helper()
+	if _, err := in.l.Write("cryptoshred-transit/keys/"+id, map[string]any{"type": "aes256-gcm96"}); err != nil {
+		t.Fatalf("create key %s: %v", id, err)
+	}
+	reg := in.read("registrations/" + of.ID)
+	reg["id"], reg["key"] = id, id
+	in.mustWrite("registrations/"+id, reg)
+	status := in.read("backups/" + of.ID)
+	status["id"], status["key"], status["state"], status["heldBy"] = id, id, "protected", nil
+	in.mustWrite("backups/"+id, status)
+	return id
+}
+
+func legalHold(out *awss3.GetObjectLegalHoldOutput) types.ObjectLockLegalHoldStatus {
+	if out == nil || out.LegalHold == nil {
+		return ""
+	}
+	return out.LegalHold.Status
+}
+
+// An admin writes a held backup's status record to say shredded, with a
+// destruction, and deletes its local ciphertext: backup verify must still
+// find it missing, since Vault still has the key.
+func TestAttackShreddedStatusCannotHideAMissingCiphertext(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, _ := protect(t, adminV, []byte("held, then its file removed"))
+	openCase(t, complianceV, "GONE")
+	hold(t, complianceV, "GONE", b.ID)
+	writeShreddedRecord(asRole(t, srv, vault.PolicyAdmin), b.ID, "plain API call")
+	if err := os.Remove(b.Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	res, err := adminV.VerifyBackups(context.Background(), nil, "GONE")
+	if err != nil || len(res) != 1 || res[0].OK || !strings.Contains(res[0].Problem, "missing") {
+		t.Fatalf("backup verify of a held backup whose file was removed under a shredded status: %+v %v", res, err)
+	}
+}
+
+// Once a case released an S3 backup, an admin deletes its version on
+// record and puts a copy of the same ciphertext back as a new version. The
+// run deletes that copy too (its header names the key), but must not
+// attest the ciphertext as deleted: the one on record was gone before.
+func TestAttackS3CopyPutBackIsNotTheDeletedCiphertext(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("released, then swapped"))
+	openCase(t, env.compliance, "SWAP")
+	hold(t, env.compliance, "SWAP", b.ID)
+	closeCase(t, env.compliance, "SWAP")
+
+	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+	obj, err := env.adminS3.GetObject(ctx, &awss3.GetObjectInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyOf, err := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.adminS3.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &bucket, Key: &key, VersionId: &version}); err != nil {
+		t.Fatalf("delete the released version: %v", err)
+	}
+	if _, err := env.adminS3.PutObject(ctx, &awss3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(copyOf)}); err != nil {
+		t.Fatalf("put the copy back: %v", err)
+	}
+
+	res, err := env.admin.RunShred(ctx, admin, "SWAP", runOpts(t))
+	if err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	d := res.Destroyed[0].Destruction
+	if d.CiphertextDeleted || !d.CiphertextAbsent || len(d.CiphertextRemoved) != 1 || !strings.Contains(d.CiphertextNote, "on record was gone before shred") {
+		t.Fatalf("destruction recorded: %+v", d)
+	}
+	ct := attestedStatement(t, res.Attestation).Predicate.Backups[0].Ciphertext
+	if ct.Deleted || !ct.AbsentBeforeShred {
+		t.Fatalf("attested ciphertext: %+v", ct)
+	}
+}
+
+// A compliance officer writes a storage hold into a local backup's hold
+// record with a plain API call: a local file has no storage hold of its
+// own, so the attestation states none.
+func TestAttackStorageHoldOnALocalFileIsNotAttested(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, _ := protect(t, adminV, []byte("local file"))
+	openCase(t, complianceV, "LOCAL")
+	hold(t, complianceV, "LOCAL", b.ID)
+	comp := asRole(t, srv, vault.PolicyCompliance)
+	rec := comp.read("holds/LOCAL/" + b.ID)
+	rec["storageHeldAt"] = catalog.Now().Format(time.RFC3339Nano)
+	comp.mustWrite("holds/LOCAL/"+b.ID, rec)
+	closeCase(t, complianceV, "LOCAL")
+	res, err := adminV.RunShred(context.Background(), admin0, "LOCAL", runOpts(t))
+	if err != nil || res.Attestation == nil {
+		t.Fatalf("shred run: %v", err)
+	}
+	if ct := attestedStatement(t, res.Attestation).Predicate.Backups[0].Ciphertext; ct.StorageHold != nil {
+		t.Fatalf("attested a storage hold of a local file: %+v", ct.StorageHold)
+	}
+}
