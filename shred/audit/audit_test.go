@@ -117,6 +117,11 @@ func TestLogSkipsOverlongLines(t *testing.T) {
 	if len(unwraps) != 1 || st.Garbage != 1 || st.Lines != 4 {
 		t.Fatalf("%+v %+v", unwraps, st)
 	}
+	// The skipped line could have been an unwrap: the check fails.
+	rep := Reconcile(log, nil, Options{})
+	if err := rep.Check(); !errors.Is(err, ErrUnrecorded) || !strings.Contains(err.Error(), "1 line(s) of the audit log could not be read") {
+		t.Fatalf("check of a log with a line it could not read: %v", err)
+	}
 }
 
 func open(seq int64, backup, actor, purpose string, at time.Time) *ledger.Entry {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
@@ -68,12 +69,21 @@ type Report struct {
 }
 
 // Check returns an error wrapping ErrUnrecorded if any unwrap is
-// unaccounted.
+// unaccounted, or if any line of the log could not be read: an unwrap
+// among those lines (one made long enough to pass the line limit, say)
+// would not have been counted.
 func (r *Report) Check() error {
-	if r.Unaccounted == 0 {
+	var why []string
+	if r.Unaccounted > 0 {
+		why = append(why, fmt.Sprintf("%d of %d", r.Unaccounted, len(r.Findings)))
+	}
+	if r.Log.Garbage > 0 {
+		why = append(why, fmt.Sprintf("%d line(s) of the audit log could not be read, so an unwrap among them would not be counted", r.Log.Garbage))
+	}
+	if len(why) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %d of %d", ErrUnrecorded, r.Unaccounted, len(r.Findings))
+	return fmt.Errorf("%w: %s", ErrUnrecorded, strings.Join(why, "; "))
 }
 
 // Reconcile matches every unwrap in log with the backup.opened entries of
