@@ -3,7 +3,7 @@ package agefile
 import (
 	"bufio"
 	"bytes"
-	"fmt"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -27,9 +27,20 @@ func HeaderStanzas(r io.Reader) ([]*age.Stanza, error) {
 	rec := &stanzaRecorder{}
 	_, err := age.Decrypt(dearmor(r), rec)
 	if rec.stanzas == nil {
-		return nil, fmt.Errorf("not an age file: %w", err)
+		return nil, notAgeFile(err)
 	}
 	return rec.stanzas, nil
+}
+
+// notAgeFile says why a file is not an age file without age's own error,
+// which quotes the file's first line: a registration can point at any
+// file (a token, a password file), and the error reaches the terminal and
+// the catalog.
+func notAgeFile(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return errors.New("not an age file: it ends before an age header does")
+	}
+	return errors.New("not an age file: it does not start with an age header")
 }
 
 func dearmor(r io.Reader) io.Reader {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"filippo.io/age"
 
@@ -62,6 +63,9 @@ func encryptTo(ctx context.Context, wr Wrapper, name string, src io.Reader, plai
 // file.
 func Decrypt(ctx context.Context, w Wrapper, name string, src io.Reader, dst io.Writer) error {
 	r, err := age.Decrypt(src, NewIdentity(ctx, w, name))
+	if err != nil && strings.HasPrefix(err.Error(), "failed to read header") {
+		return fmt.Errorf("failed to decrypt: %w", notAgeFile(err)) // age's own error quotes the file
+	}
 	if err != nil {
 		return fmt.Errorf("failed to decrypt: %w", err)
 	}

@@ -1,0 +1,31 @@
+package agefile_test
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
+)
+
+// TestHeaderErrorsQuoteNothing: reading the header of a file that is not
+// an age file says so without quoting the file, whatever it holds (a
+// forged registration can point a backup at a token or password file).
+func TestHeaderErrorsQuoteNothing(t *testing.T) {
+	for _, content := range []string{"hvs.CAESIsecret-token\n", "secret", "age-encryption.org/v1\n-> X25519 secret\n"} {
+		_, err := agefile.HeaderStanzas(strings.NewReader(content))
+		if err == nil || !strings.Contains(err.Error(), "not an age file") || strings.Contains(err.Error(), "secret") {
+			t.Errorf("header of %q: %v", content, err)
+		}
+	}
+}
+
+// TestDecryptErrorsQuoteNothing: the same for a decryption, which reads
+// the header first.
+func TestDecryptErrorsQuoteNothing(t *testing.T) {
+	err := agefile.Decrypt(context.Background(), nil, "bk-x", strings.NewReader("hvs.CAESIsecret-token\n"), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not an age file") || strings.Contains(err.Error(), "secret") {
+		t.Errorf("decrypt of a token file: %v", err)
+	}
+}
