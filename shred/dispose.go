@@ -49,8 +49,12 @@ func (s *Service) DisposeOriginal(ctx context.Context, actor Actor, req DisposeR
 		return nil, err
 	}
 	if req.Method == attest.DisposalDeleted {
-		if err := deleteOriginal(b.Original); err != nil {
+		absent, err := deleteOriginal(b.Original)
+		if err != nil {
 			return nil, err
+		}
+		if absent {
+			d.Note += " (cryptoshred found nothing at " + b.Original.Path + " to delete: it may have been moved rather than deleted)"
 		}
 	}
 	return s.recordDisposal(ctx, actor, b.ID, d)
@@ -92,16 +96,17 @@ func newDisposal(actor Actor, req DisposeRequest) (*catalog.Disposal, error) {
 
 // deleteOriginal removes the original only if it is the file protect
 // encrypted: a regular file, not a symbolic link, with the SHA-256 its
-// write-once registration records, and removes that very file. One that
-// is already gone is fine.
-func deleteOriginal(o *catalog.Original) error {
+// write-once registration records and no other name, and removes that
+// very file. One that is already gone is reported as absent, so that the
+// record says so.
+func deleteOriginal(o *catalog.Original) (absent bool, err error) {
 	if o.Path == "" {
-		return nil // a registered file's original is not known here: the operator declares it deleted
+		return false, nil // a registered file's original is not known here: the operator declares it deleted
 	}
 	if o.SHA256 == "" {
-		return errs.Refusedf("the original's digest is not on record, so %s cannot be recognised and is not deleted", o.Path)
+		return false, errs.Refusedf("the original's digest is not on record, so %s cannot be recognised and is not deleted", o.Path)
 	}
-	err := fsutil.RemoveChecked(o.Path, func(r io.Reader) error {
+	err = fsutil.RemoveChecked(o.Path, func(r io.Reader) error {
 		hr := fsutil.NewHashingReader(r)
 		if _, err := io.Copy(io.Discard, hr); err != nil {
 			return err
@@ -113,13 +118,13 @@ func deleteOriginal(o *catalog.Original) error {
 	})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil
+		return true, nil
 	case errors.Is(err, fsutil.ErrNotRemovable):
-		return errs.Refusedf("not deleting the original: %v", err)
+		return false, errs.Refusedf("not deleting the original: %v", err)
 	case err != nil:
-		return fmt.Errorf("failed to delete the original: %w", err)
+		return false, fmt.Errorf("failed to delete the original: %w", err)
 	}
-	return fsutil.SyncDir(filepath.Dir(o.Path))
+	return false, fsutil.SyncDir(filepath.Dir(o.Path))
 }
 
 func (s *Service) recordDisposal(ctx context.Context, actor Actor, id string, d *catalog.Disposal) (*catalog.Backup, error) {

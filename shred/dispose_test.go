@@ -47,6 +47,34 @@ func TestDisposeOriginalRefusesChangedFile(t *testing.T) {
 	}
 }
 
+// TestDisposeOriginalSaysWhatItDidNotFind: an original that is not there,
+// or that another name still links to, is not recorded as deleted by
+// cryptoshred: the first is recorded with the note that nothing was
+// there to delete, the second refused with the file left as it is.
+func TestDisposeOriginalSaysWhatItDidNotFind(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	moved, src := protect(t, v, []byte("moved away before its disposal"))
+	if err := os.Rename(src, src+".elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: moved.ID, Method: "deleted", Note: "removed"})
+	if err != nil || !strings.Contains(got.Original.Disposal.Note, "found nothing at "+src+" to delete") {
+		t.Fatalf("disposal of a missing original: %+v %v", got, err)
+	}
+	linked, src := protect(t, v, []byte("kept under a second name"))
+	if err := os.Link(src, src+".snapshot"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.DisposeOriginal(ctx, admin, shred.DisposeRequest{ID: linked.ID, Method: "deleted", Note: "removed"})
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "hard links") {
+		t.Fatalf("disposal of an original with a second name: %v", err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Fatal("an original with a second name was deleted")
+	}
+}
+
 // TestAttestationStatesProvenance: one original disposed of with deleted,
 // one declared media-sanitized with evidence, one never accounted for.
 func TestAttestationStatesProvenance(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 var ErrNotRemovable = errors.New("refused to remove")
 
 // RemoveChecked removes the regular file at path only if check accepts
-// its content, and removes that very file: the one opened and checked
+// its content and no other name links to it, and removes that very file: the one opened and checked
 // (same device and inode), not whatever the name points to a moment
 // later. It never follows a symbolic link in the last component. check
 // reads as much of the file as it needs. A missing file returns an error
@@ -44,6 +44,9 @@ func checkRegular(f *os.File, check func(io.Reader) error) error {
 	}
 	if !st.Mode().IsRegular() {
 		return errors.New("not a regular file")
+	}
+	if n := linkCount(st); n > 1 {
+		return fmt.Errorf("it has %d names (hard links): removing this one would leave its data under the others", n)
 	}
 	return check(f)
 }

@@ -37,6 +37,9 @@ func TestRemoveCheckedRefuses(t *testing.T) {
 	syscall.Mkfifo(fifo, 0o600)
 	rejected := filepath.Join(dir, "other.age")
 	os.WriteFile(rejected, []byte("not ours"), 0o600)
+	linked := filepath.Join(dir, "linked.age")
+	os.WriteFile(linked, []byte("also under another name"), 0o600)
+	os.Link(linked, filepath.Join(dir, "snapshot-of-linked.age"))
 	for name, tc := range map[string]struct {
 		path  string
 		check func(io.Reader) error
@@ -45,6 +48,7 @@ func TestRemoveCheckedRefuses(t *testing.T) {
 		"fifo":     {fifo, accept},
 		"rejected": {rejected, func(io.Reader) error { return errors.New("names another key") }},
 		"dir":      {dir, accept},
+		"linked":   {linked, accept},
 	} {
 		if err := RemoveChecked(tc.path, tc.check); !errors.Is(err, ErrNotRemovable) {
 			t.Errorf("%s: %v, want ErrNotRemovable", name, err)
