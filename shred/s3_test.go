@@ -132,8 +132,19 @@ func TestS3ProtectRefusesBucketWithoutObjectLock(t *testing.T) {
 	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "no Object Lock") {
 		t.Fatalf("protect into a bucket without Object Lock: %v", err)
 	}
-	if _, err := env.admin.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: "s3://unlocked/p", NoStorageHold: true}); err != nil {
+	b, err := env.admin.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: "s3://unlocked/p", NoStorageHold: true})
+	if err != nil {
 		t.Fatalf("protect with --no-storage-hold: %v", err)
+	}
+	// The compliance officer, who may not read this bucket's lock
+	// configuration, holds it (the key hold stands; the storage hold is
+	// reported as not placed) and closes the case: with no storage hold
+	// on record, the close has none to lift and releases it.
+	openCase(t, env.compliance, "UNLOCKED")
+	_, err = env.compliance.PlaceHolds(context.Background(), compliance, "UNLOCKED", shred.HoldSelector{IDs: []string{b.ID}})
+	t.Logf("hold of a backup in a bucket without Object Lock: %v", err)
+	if res := closeCase(t, env.compliance, "UNLOCKED"); len(res.Released) != 1 {
+		t.Fatalf("close of a backup without a storage hold: %+v", res)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
@@ -20,9 +21,9 @@ import (
 // An admin registers, with plain Vault calls, a backup of their own whose
 // location is another held backup's S3 object version (a key, a
 // registration and a status record, all their policy allows). Compliance
-// holds it in a second case and closes that case: the close must not lift
-// the legal hold of an object that is not that backup's ciphertext (its
-// age header names another key), or the admin could then delete a held
+// holds it in a second case and closes that case: neither may touch the
+// legal hold of an object that is not that backup's ciphertext (its age
+// header names another key), or the admin could then delete a held
 // backup's only copy with their own S3 credentials.
 func TestAttackForgedRegistrationCannotLiftAnotherBackupsS3Hold(t *testing.T) {
 	env := newS3Env(t)
@@ -33,10 +34,21 @@ func TestAttackForgedRegistrationCannotLiftAnotherBackupsS3Hold(t *testing.T) {
 
 	forged := forgeRegistrationOf(t, asRole(t, env.vault, vault.PolicyAdmin), held, "bk-forged")
 	openCase(t, env.compliance, "ODD")
-	hold(t, env.compliance, "ODD", forged)
-	if _, err := env.compliance.CloseCase(ctx, compliance, closeRequest("ODD")); err == nil {
-		t.Error("the close reported nothing about the hold it could not lift")
+	_, err := env.compliance.PlaceHolds(ctx, compliance, "ODD", shred.HoldSelector{IDs: []string{forged}})
+	if err == nil || !strings.Contains(err.Error(), "no storage hold placed: not this backup's ciphertext") {
+		t.Errorf("holding the forged backup: %v", err)
 	}
+	// Even with a hold record that says a storage hold was placed (a
+	// compliance officer's write, or a hold placed by an older version),
+	// releasing the forged backup lifts nothing.
+	comp := asRole(t, env.vault, vault.PolicyCompliance)
+	rec := comp.read("holds/ODD/" + forged)
+	rec["storageHeldAt"] = catalog.Now().Format(time.RFC3339Nano)
+	comp.mustWrite("holds/ODD/"+forged, rec)
+	if _, err := env.compliance.ReleaseHolds(ctx, compliance, "ODD", []string{forged}, "not ours"); err == nil || !strings.Contains(err.Error(), "storage hold was left in place") {
+		t.Errorf("releasing the forged backup early: %v", err)
+	}
+	closeCase(t, env.compliance, "ODD")
 
 	bucket, key, version := splitLoc(t, held.Ciphertext.Path)
 	lh, err := env.complyS3.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version})

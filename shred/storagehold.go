@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
@@ -16,10 +17,12 @@ import (
 
 // setStorageHold puts b's ciphertext under the storage's own legal hold
 // (on) or lifts it, where the storage can hold; it reports whether it
-// could. It lifts a hold only from b's own ciphertext, an object whose
-// age header names b's key: a registration can name any location, and
-// another backup's ciphertext must not lose its hold because a forged
-// registration names it.
+// did. A registration can name any location, so the object must be b's
+// own ciphertext, an age file whose header names b's key: a hold is not
+// placed on an object that names another key (its owner's run could not
+// delete it), and lifted only from one that names b's, never from
+// another backup's held ciphertext. A version that is gone has no hold
+// to lift.
 func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool) (bool, error) {
 	be, err := s.storage.For(b.Ciphertext.Path)
 	if err != nil {
@@ -32,10 +35,14 @@ func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool
 	if can, err := holder.CanHold(ctx, b.Ciphertext.Path); err != nil || !can {
 		return false, err
 	}
-	if !on {
-		if err := ownCiphertext(ctx, be, b); err != nil {
-			return false, fmt.Errorf("backup %s: its storage hold was left in place: %w", b.ID, err)
-		}
+	own := ownCiphertext(ctx, be, b)
+	switch {
+	case on && errors.Is(own, errNotOwnCiphertext):
+		return false, fmt.Errorf("backup %s: no storage hold placed: %w", b.ID, own)
+	case !on && errors.Is(own, errs.ErrNotFound):
+		return false, nil
+	case !on && own != nil:
+		return false, fmt.Errorf("backup %s: its storage hold was left in place: %w", b.ID, own)
 	}
 	if err := holder.SetHold(ctx, b.Ciphertext.Path, on); err != nil {
 		return false, fmt.Errorf("backup %s: %w", b.ID, err)
@@ -44,15 +51,18 @@ func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool
 }
 
 // liftStorageHold lifts the storage hold of a backup no case holds any
-// more, and records when in the case's hold record.
+// more, if the case's hold record says the case placed one (so a backup
+// protected without one, or in a bucket whose lock configuration the
+// compliance officer may not read, is released as before), and records
+// when.
 func (s *Service) liftStorageHold(ctx context.Context, caseID string, b *catalog.Backup) (lifted bool, err error) {
-	held, err := s.setStorageHold(ctx, b, false)
-	if err != nil || !held {
+	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
+	if err != nil || h.StorageHeldAt.IsZero() {
 		return false, err
 	}
-	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
-	if err != nil || !h.StorageReleasedAt.IsZero() {
-		return true, err
+	held, err := s.setStorageHold(ctx, b, false)
+	if err != nil || !held || !h.StorageReleasedAt.IsZero() {
+		return held, err
 	}
 	h.StorageReleasedAt = catalog.Now()
 	_, err = s.catalog.PutHold(ctx, h, version)
@@ -201,6 +211,10 @@ func (s *Service) quickCheck(ctx context.Context, b *catalog.Backup) error {
 	return ownCiphertext(ctx, be, b)
 }
 
+// errNotOwnCiphertext marks an object that is not the backup's
+// ciphertext: not an age file, or one whose header names another key.
+var errNotOwnCiphertext = errors.New("not this backup's ciphertext")
+
 // ownCiphertext checks that the object at b's location is b's
 // ciphertext: an age file whose header names b's key and no other.
 func ownCiphertext(ctx context.Context, be storage.Backend, b *catalog.Backup) error {
@@ -209,7 +223,10 @@ func ownCiphertext(ctx context.Context, be storage.Backend, b *catalog.Backup) e
 		return err
 	}
 	defer r.Close()
-	return headerNames(b.Key)(r)
+	if err := headerNames(b.Key)(r); err != nil {
+		return fmt.Errorf("%w%s", errNotOwnCiphertext, strings.TrimPrefix(err.Error(), errNotOwnCiphertext.Error()))
+	}
+	return nil
 }
 
 // problemList collects errors from concurrent calls.

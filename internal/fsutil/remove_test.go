@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 )
@@ -50,6 +51,9 @@ func TestRemoveCheckedRefuses(t *testing.T) {
 		"dir":      {dir, accept},
 		"linked":   {linked, accept},
 	} {
+		if name == "linked" && runtime.GOOS != "linux" {
+			continue // the link count is read on Linux only (remove_other.go)
+		}
 		if err := RemoveChecked(tc.path, tc.check); !errors.Is(err, ErrNotRemovable) {
 			t.Errorf("%s: %v, want ErrNotRemovable", name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -24,12 +25,30 @@ const maxArmorLead = 1024
 // 2 MiB) and hands its stanzas to an identity that records them and
 // unwraps nothing. r is left somewhere past the header.
 func HeaderStanzas(r io.Reader) ([]*age.Stanza, error) {
-	rec := &stanzaRecorder{}
-	_, err := age.Decrypt(dearmor(r), rec)
-	if rec.stanzas == nil {
-		return nil, notAgeFile(err)
+	rec, src := &stanzaRecorder{}, &readErr{r: r}
+	_, err := age.Decrypt(dearmor(src), rec)
+	switch {
+	case rec.stanzas != nil:
+		return rec.stanzas, nil
+	case src.err != nil:
+		return nil, fmt.Errorf("failed to read the file: %w", src.err)
 	}
-	return rec.stanzas, nil
+	return nil, notAgeFile(err)
+}
+
+// readErr keeps the first error of r other than io.EOF: a file that could
+// not be read is not thereby "not an age file".
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // notAgeFile says why a file is not an age file without age's own error,

@@ -2,9 +2,11 @@ package agefile_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 )
@@ -27,5 +29,15 @@ func TestDecryptErrorsQuoteNothing(t *testing.T) {
 	err := agefile.Decrypt(context.Background(), nil, "bk-x", strings.NewReader("hvs.CAESIsecret-token\n"), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "not an age file") || strings.Contains(err.Error(), "secret") {
 		t.Errorf("decrypt of a token file: %v", err)
+	}
+}
+
+// TestHeaderReadErrorIsNotNotAgeFile: a file that cannot be read is
+// reported as such, not as "not an age file" (which reads as tampering).
+func TestHeaderReadErrorIsNotNotAgeFile(t *testing.T) {
+	broken := io.MultiReader(strings.NewReader("age-encry"), iotest.ErrReader(errors.New("connection reset")))
+	_, err := agefile.HeaderStanzas(broken)
+	if err == nil || !strings.Contains(err.Error(), "failed to read the file: connection reset") {
+		t.Errorf("header of a file whose read fails: %v", err)
 	}
 }

@@ -62,8 +62,12 @@ func encryptTo(ctx context.Context, wr Wrapper, name string, src io.Reader, plai
 // authenticate; callers that need all-or-nothing write to a temporary
 // file.
 func Decrypt(ctx context.Context, w Wrapper, name string, src io.Reader, dst io.Writer) error {
-	r, err := age.Decrypt(src, NewIdentity(ctx, w, name))
-	if err != nil && strings.HasPrefix(err.Error(), "failed to read header") {
+	in := &readErr{r: src}
+	r, err := age.Decrypt(in, NewIdentity(ctx, w, name))
+	switch {
+	case err != nil && in.err != nil:
+		return fmt.Errorf("failed to decrypt: failed to read the file: %w", in.err)
+	case err != nil && strings.HasPrefix(err.Error(), "failed to read header"):
 		return fmt.Errorf("failed to decrypt: %w", notAgeFile(err)) // age's own error quotes the file
 	}
 	if err != nil {

@@ -117,10 +117,22 @@ func TestLogSkipsOverlongLines(t *testing.T) {
 	if len(unwraps) != 1 || st.Garbage != 1 || st.Lines != 4 {
 		t.Fatalf("%+v %+v", unwraps, st)
 	}
-	// The skipped line could have been an unwrap: the check fails.
-	rep := Reconcile(log, nil, Options{})
-	if err := rep.Check(); !errors.Is(err, ErrUnrecorded) || !strings.Contains(err.Error(), "1 line(s) of the audit log could not be read") {
-		t.Fatalf("check of a log with a line it could not read: %v", err)
+	// A skipped line that names no path under the mount cannot hide an
+	// unwrap; one that does (a request padded past the limit), or a file
+	// of which no line reads, fails the check.
+	e1 := open(1, "bk-1", "token-a (entity e-1)", "inquiry", t0)
+	u := decrypt("h", "bk-1", "token-a", t0.Add(time.Second))
+	u.entity = "e-1"
+	clean := pair(t, u)
+	if err := Reconcile(readLog(t, time.Time{}, long+clean), []*ledger.Entry{e1}, Options{}).Check(); err != nil {
+		t.Fatalf("a long line that names no mount path: %v", err)
+	}
+	padded := `{"type":"request","request":{"path":"cryptoshred-transit/decrypt/bk-2","x":"` + strings.Repeat("c", MaxLineBytes) + `"}}` + "\n"
+	for name, files := range map[string][]string{"padded": {padded + clean}, "unreadable file": {clean, "\x28\xb5\x2f\xfd zstd frame\n"}} {
+		err := Reconcile(readLog(t, time.Time{}, files...), []*ledger.Entry{e1}, Options{}).Check()
+		if !errors.Is(err, ErrUnrecorded) || !strings.Contains(err.Error(), "1 line(s) naming the Transit mount, or file(s)") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 

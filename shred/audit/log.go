@@ -47,9 +47,14 @@ type Unwrap struct {
 
 // Stats counts what the logs held.
 type Stats struct {
-	Files      int       `json:"files"`
-	Lines      int64     `json:"lines"`
-	Garbage    int64     `json:"garbageLines"`
+	Files   int   `json:"files"`
+	Lines   int64 `json:"lines"`
+	Garbage int64 `json:"garbageLines"`
+	// Unreadable counts the lines that name the Transit mount but could
+	// not be read (too long, or not an audit entry), and the files of
+	// which no line could be read (a compression the reader does not
+	// know): an unwrap among them is not counted.
+	Unreadable int64     `json:"unreadableLines"`
 	Unwraps    int       `json:"unwraps"`
 	Failed     int       `json:"failedUnwraps"`
 	Unanswered int       `json:"unansweredUnwraps"`
@@ -91,35 +96,45 @@ func (l *Log) Read(ctx context.Context, r io.Reader) error {
 		br = bufio.NewReaderSize(zr, 256<<10)
 	}
 	l.stats.Files++
-	return l.readLines(ctx, br)
+	before := l.stats
+	err := l.readLines(ctx, br)
+	if garbage := l.stats.Garbage - before.Garbage; garbage > 0 && garbage == l.stats.Lines-before.Lines {
+		l.stats.Unreadable++
+	}
+	return err
 }
+
+// mentionsMount reports whether b names a path under the Transit mount.
+func (l *Log) mentionsMount(b []byte) bool { return bytes.Contains(b, []byte(l.mount+"/")) }
 
 // readLines hands each line to l.line. A line longer than the read
 // buffer is gathered up to MaxLineBytes; a longer one is skipped to its
-// newline and counted as garbage.
+// newline and counted as garbage, and as unreadable if it names the
+// Transit mount.
 func (l *Log) readLines(ctx context.Context, br *bufio.Reader) error {
 	var long []byte
-	skipping := false
+	var skip skipped
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		part, err := br.ReadSlice('\n')
+		if skip.on || len(long)+len(part) > MaxLineBytes {
+			skip.see(l, long, part)
+			long = long[:0]
+		} else if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, part...)
+		}
 		if errors.Is(err, bufio.ErrBufferFull) {
-			skipping = skipping || len(long)+len(part) > MaxLineBytes
-			if !skipping {
-				long = append(long, part...)
-			}
 			continue
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("failed to read the log: %w", err)
 		}
 		switch {
-		case skipping || len(long)+len(part) > MaxLineBytes:
-			l.stats.Lines++
-			l.stats.Garbage++
-			skipping, long = false, long[:0]
+		case skip.on:
+			l.skippedLine(skip.mentioned)
+			skip = skipped{}
 		case len(long) > 0:
 			l.line(append(long, part...))
 			long = long[:0]
@@ -129,6 +144,28 @@ func (l *Log) readLines(ctx context.Context, br *bufio.Reader) error {
 		if err != nil {
 			return nil
 		}
+	}
+}
+
+// skipped follows a line too long to read: whether it named the mount,
+// searched chunk by chunk with the end of the chunk before, so that no
+// name is cut in two.
+type skipped struct {
+	on, mentioned bool
+	tail          []byte
+}
+
+func (s *skipped) see(l *Log, gathered, part []byte) {
+	s.on = true
+	s.mentioned = s.mentioned || l.mentionsMount(gathered) || l.mentionsMount(append(s.tail, part...))
+	s.tail = append(s.tail[:0], part[max(0, len(part)-len(l.mount)):]...)
+}
+
+func (l *Log) skippedLine(mentioned bool) {
+	l.stats.Lines++
+	l.stats.Garbage++
+	if mentioned {
+		l.stats.Unreadable++
 	}
 }
 
@@ -145,6 +182,9 @@ func (l *Log) line(raw []byte) {
 	switch {
 	case err != nil:
 		l.stats.Garbage++
+		if l.mentionsMount(raw) {
+			l.stats.Unreadable++
+		}
 	case ln != nil:
 		l.add(ln)
 	}

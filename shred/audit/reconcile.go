@@ -69,16 +69,16 @@ type Report struct {
 }
 
 // Check returns an error wrapping ErrUnrecorded if any unwrap is
-// unaccounted, or if any line of the log could not be read: an unwrap
-// among those lines (one made long enough to pass the line limit, say)
-// would not have been counted.
+// unaccounted, or if a line naming the Transit mount, or a whole file,
+// could not be read: an unwrap there (one made long enough to pass the
+// line limit, say) would not have been counted.
 func (r *Report) Check() error {
 	var why []string
 	if r.Unaccounted > 0 {
 		why = append(why, fmt.Sprintf("%d of %d", r.Unaccounted, len(r.Findings)))
 	}
-	if r.Log.Garbage > 0 {
-		why = append(why, fmt.Sprintf("%d line(s) of the audit log could not be read, so an unwrap among them would not be counted", r.Log.Garbage))
+	if r.Log.Unreadable > 0 {
+		why = append(why, fmt.Sprintf("%d line(s) naming the Transit mount, or file(s), of the audit log could not be read, so an unwrap among them would not be counted", r.Log.Unreadable))
 	}
 	if len(why) == 0 {
 		return nil
