@@ -28,9 +28,7 @@ import (
 func TestAttackForgedRegistrationCannotLiftAnotherBackupsS3Hold(t *testing.T) {
 	env := newS3Env(t)
 	ctx := context.Background()
-	held, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("still under investigation"))
-	openCase(t, env.compliance, "KEEP")
-	hold(t, env.compliance, "KEEP", held.ID)
+	held := heldOnS3(t, env, "KEEP", []byte("still under investigation"))
 
 	forged := forgeRegistrationOf(t, asRole(t, env.vault, vault.PolicyAdmin), held, "bk-forged")
 	openCase(t, env.compliance, "ODD")
@@ -59,6 +57,16 @@ func TestAttackForgedRegistrationCannotLiftAnotherBackupsS3Hold(t *testing.T) {
 	if !s3.IsAccessDenied(err) {
 		t.Fatalf("the admin deleted the held backup's ciphertext: %v", err)
 	}
+}
+
+// heldOnS3 protects data into the S3 bucket and holds it for a new case
+// caseID.
+func heldOnS3(t *testing.T, env s3Env, caseID string, data []byte) *catalog.Backup {
+	t.Helper()
+	b, _ := protectTo(t, env.admin, "s3://backups/casework", data)
+	openCase(t, env.compliance, caseID)
+	hold(t, env.compliance, caseID, b.ID)
+	return b
 }
 
 // forgeRegistrationOf creates, through the admin's own token, a Transit
@@ -110,9 +118,7 @@ func TestAttackShreddedStatusCannotHideAMissingCiphertext(t *testing.T) {
 func TestAttackS3CopyPutBackIsNotTheDeletedCiphertext(t *testing.T) {
 	env := newS3Env(t)
 	ctx := context.Background()
-	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("released, then swapped"))
-	openCase(t, env.compliance, "SWAP")
-	hold(t, env.compliance, "SWAP", b.ID)
+	b := heldOnS3(t, env, "SWAP", []byte("released, then swapped"))
 	closeCase(t, env.compliance, "SWAP")
 
 	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
