@@ -142,7 +142,9 @@ func TestS3ProtectRefusesBucketWithoutObjectLock(t *testing.T) {
 	// on record, the close has none to lift and releases it.
 	openCase(t, env.compliance, "UNLOCKED")
 	_, err = env.compliance.PlaceHolds(context.Background(), compliance, "UNLOCKED", shred.HoldSelector{IDs: []string{b.ID}})
-	t.Logf("hold of a backup in a bucket without Object Lock: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "failed to read the Object Lock configuration of bucket unlocked") {
+		t.Errorf("hold where the lock configuration cannot be read, reported as: %v", err)
+	}
 	if res := closeCase(t, env.compliance, "UNLOCKED"); len(res.Released) != 1 {
 		t.Fatalf("close of a backup without a storage hold: %+v", res)
 	}
