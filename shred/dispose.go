@@ -30,8 +30,9 @@ type DisposeRequest struct {
 
 // DisposeOriginal records the disposal of a backup's plaintext original.
 // With DisposalDeleted it deletes the original first, if it is still there
-// and still has the SHA-256 protect recorded (otherwise it refuses), and
-// syncs the directory; the other methods record the operator's declaration.
+// and still has the SHA-256 protect recorded, and the backup's ciphertext
+// checks out or its key is gone (otherwise it refuses), and syncs the
+// directory; the other methods record the operator's declaration.
 // A disposal is recorded once.
 func (s *Service) DisposeOriginal(ctx context.Context, actor Actor, req DisposeRequest) (*catalog.Backup, error) {
 	if err := checkDispose(req); err != nil {
@@ -49,6 +50,9 @@ func (s *Service) DisposeOriginal(ctx context.Context, actor Actor, req DisposeR
 		return nil, err
 	}
 	if req.Method == attest.DisposalDeleted {
+		if err := s.ciphertextKept(ctx, b); err != nil {
+			return nil, err
+		}
 		absent, err := deleteOriginal(b.Original)
 		if err != nil {
 			return nil, err
@@ -58,6 +62,21 @@ func (s *Service) DisposeOriginal(ctx context.Context, actor Actor, req DisposeR
 		}
 	}
 	return s.recordDisposal(ctx, actor, b.ID, d)
+}
+
+// ciphertextKept refuses to let the original of a backup whose key Vault
+// still has be deleted unless its ciphertext checks out against its
+// registration: with the ciphertext lost, the original may be the only
+// copy of data nobody was told to destroy.
+func (s *Service) ciphertextKept(ctx context.Context, b *catalog.Backup) error {
+	gone, err := s.keys.KeyAbsent(ctx, b.Key)
+	if err != nil || gone {
+		return err
+	}
+	if err := s.VerifyCiphertext(ctx, b); err != nil {
+		return errs.Refusedf("not deleting the original: the backup's ciphertext does not check out, so the original may be the only copy left: %v", err)
+	}
+	return nil
 }
 
 func checkDispose(req DisposeRequest) error {

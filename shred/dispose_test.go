@@ -75,6 +75,24 @@ func TestDisposeOriginalSaysWhatItDidNotFind(t *testing.T) {
 	}
 }
 
+// TestDisposeOriginalKeepsTheLastCopy: with its ciphertext gone while Vault
+// still has the key, a backup's original may be the only copy left, and
+// is not deleted.
+func TestDisposeOriginalKeepsTheLastCopy(t *testing.T) {
+	_, v := newVault(t)
+	b, src := protect(t, v, []byte("the ciphertext of this was lost"))
+	if err := os.Remove(b.Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: b.ID, Method: "deleted", Note: "removed"})
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "may be the only copy left") {
+		t.Fatalf("disposal of the original of a backup whose ciphertext is gone: %v", err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Fatal("the last copy was deleted")
+	}
+}
+
 // TestAttestationStatesProvenance: one original disposed of with deleted,
 // one declared media-sanitized with evidence, one never accounted for.
 func TestAttestationStatesProvenance(t *testing.T) {
