@@ -312,16 +312,26 @@ func (s *Service) checkSubjects(ctx context.Context, caseID string, backups []*c
 	if err := s.keys.CheckMount(ctx); err != nil {
 		return nil, nil, fmt.Errorf("could not confirm the transit mount after reading the keys back: %w", err)
 	}
-	var ok []*catalog.Backup
-	var excluded []*ItemError
+	ok, excluded := leaveOut(backups, func(i int) error {
+		if problems[i] == "" {
+			return nil
+		}
+		return errs.Refusedf("left out of the attestation: %s", problems[i])
+	})
+	return ok, excluded, nil
+}
+
+// leaveOut splits backups into those why(i) finds nothing against and,
+// for each other one, why it is left out.
+func leaveOut(backups []*catalog.Backup, why func(i int) error) (ok []*catalog.Backup, excluded []*ItemError) {
 	for i, b := range backups {
-		if problems[i] != "" {
-			excluded = append(excluded, &ItemError{ID: b.ID, Err: errs.Refusedf("left out of the attestation: %s", problems[i])})
+		if err := why(i); err != nil {
+			excluded = append(excluded, &ItemError{ID: b.ID, Err: err})
 		} else {
 			ok = append(ok, b)
 		}
 	}
-	return ok, excluded, nil
+	return ok, excluded
 }
 
 // subjectProblem says why b cannot be attested as destroyed, or "". An
@@ -365,16 +375,12 @@ func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.B
 	problems, _ := parallel.Map(ctx, backups, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (error, error) {
 		return s.ciphertextAtSigning(ctx, b), nil
 	})
-	var ok []*catalog.Backup
-	var excluded []*ItemError
-	for i, b := range backups {
-		if problems[i] != nil {
-			excluded = append(excluded, &ItemError{ID: b.ID, Err: fmt.Errorf("left out of the attestation: %w", problems[i])})
-		} else {
-			ok = append(ok, b)
+	return leaveOut(backups, func(i int) error {
+		if problems[i] == nil {
+			return nil
 		}
-	}
-	return ok, excluded
+		return fmt.Errorf("left out of the attestation: %w", problems[i])
+	})
 }
 
 // shreddedBackups returns the case's backups whose status record says

@@ -480,16 +480,20 @@ func recordDeletion(d *catalog.Destruction, r storage.Result) {
 	}
 }
 
+// errNotOwnCiphertext marks a file that is not the backup's ciphertext:
+// not an age file, or one whose header names another key.
+var errNotOwnCiphertext = errors.New("not this backup's ciphertext")
+
 // headerNames accepts an age file whose header names key and no other
-// recipient.
+// recipient; what it rejects is an errNotOwnCiphertext.
 func headerNames(key string) func(io.Reader) error {
 	return func(r io.Reader) error {
 		got, err := agefile.HeaderKey(r)
 		if err != nil {
-			return fmt.Errorf("not this backup's ciphertext: %w", err)
+			return fmt.Errorf("%w: %w", errNotOwnCiphertext, err)
 		}
 		if got != key {
-			return fmt.Errorf("not this backup's ciphertext: its header names key %s", got)
+			return fmt.Errorf("%w: its header names key %s", errNotOwnCiphertext, got)
 		}
 		return nil
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
@@ -211,10 +210,6 @@ func (s *Service) quickCheck(ctx context.Context, b *catalog.Backup) error {
 	return ownCiphertext(ctx, be, b)
 }
 
-// errNotOwnCiphertext marks an object that is not the backup's
-// ciphertext: not an age file, or one whose header names another key.
-var errNotOwnCiphertext = errors.New("not this backup's ciphertext")
-
 // ownCiphertext checks that the object at b's location is b's
 // ciphertext: an age file whose header names b's key and no other.
 func ownCiphertext(ctx context.Context, be storage.Backend, b *catalog.Backup) error {
@@ -223,10 +218,7 @@ func ownCiphertext(ctx context.Context, be storage.Backend, b *catalog.Backup) e
 		return err
 	}
 	defer r.Close()
-	if err := headerNames(b.Key)(r); err != nil {
-		return fmt.Errorf("%w%s", errNotOwnCiphertext, strings.TrimPrefix(err.Error(), errNotOwnCiphertext.Error()))
-	}
-	return nil
+	return headerNames(b.Key)(r)
 }
 
 // problemList collects errors from concurrent calls.

@@ -27,13 +27,20 @@ const maxArmorLead = 1024
 func HeaderStanzas(r io.Reader) ([]*age.Stanza, error) {
 	rec, src := &stanzaRecorder{}, &readErr{r: r}
 	_, err := age.Decrypt(dearmor(src), rec)
-	switch {
-	case rec.stanzas != nil:
-		return rec.stanzas, nil
-	case src.err != nil:
-		return nil, fmt.Errorf("failed to read the file: %w", src.err)
+	if rec.stanzas == nil {
+		return nil, headerFailure(src, err)
 	}
-	return nil, notAgeFile(err)
+	return rec.stanzas, nil
+}
+
+// headerFailure says why age could not read the header of the file read
+// through in (err is age's error): the file could not be read, or it is
+// not an age file.
+func headerFailure(in *readErr, err error) error {
+	if in.err != nil {
+		return fmt.Errorf("failed to read the file: %w", in.err)
+	}
+	return notAgeFile(err)
 }
 
 // readErr keeps the first error of r other than io.EOF: a file that could

@@ -64,11 +64,8 @@ func encryptTo(ctx context.Context, wr Wrapper, name string, src io.Reader, plai
 func Decrypt(ctx context.Context, w Wrapper, name string, src io.Reader, dst io.Writer) error {
 	in := &readErr{r: src}
 	r, err := age.Decrypt(in, NewIdentity(ctx, w, name))
-	switch {
-	case err != nil && in.err != nil:
-		return fmt.Errorf("failed to decrypt: failed to read the file: %w", in.err)
-	case err != nil && strings.HasPrefix(err.Error(), "failed to read header"):
-		return fmt.Errorf("failed to decrypt: %w", notAgeFile(err)) // age's own error quotes the file
+	if err != nil && (in.err != nil || strings.HasPrefix(err.Error(), "failed to read header")) {
+		return fmt.Errorf("failed to decrypt: %w", headerFailure(in, err)) // age's own error quotes the file
 	}
 	if err != nil {
 		return fmt.Errorf("failed to decrypt: %w", err)
