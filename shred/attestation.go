@@ -383,24 +383,34 @@ func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.B
 	})
 }
 
-// shreddedBackups returns the case's backups whose status record says
-// shredded; refuses if there are none. Whether the ledger records each
-// destruction is checked after (checkSubjects). The records a run wrote
-// itself (known) are not read again. A status record that cannot be
-// read, of a backup whose key is gone, is returned as why that backup is
-// left out: it does not stop the attestation of the others.
+// shreddedBackups returns the case's backups that its runs' destruction
+// records (or, from versions before them, their status records) say are
+// shredded; refuses if there are none. Whether Vault has the key and the
+// ledger records each destruction is checked after (checkSubjects). The
+// records a run wrote itself (known) are not read again, but what other
+// runs recorded of the same keys is kept beside them. A status record
+// that cannot be read, of a backup whose key is gone, is returned as why
+// that backup is left out: it does not stop the attestation of the others.
 func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *runReads) ([]*catalog.Backup, []*ItemError, error) {
 	ids, err := s.catalog.HeldIDs(ctx, caseID)
 	if err != nil {
 		return nil, nil, err
 	}
+	destructions, err := s.catalog.CaseDestructions(ctx, caseID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to read the case's destruction records: %w", err)
+	}
 	var mu sync.Mutex
 	var unreadable []*ItemError
 	all, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*catalog.Backup, error) {
 		if b, ok := known.record(id); ok {
+			b.OtherDestructions = othersThan(b.Destruction, destructions[id])
 			return b, nil
 		}
 		b, _, err := s.catalog.GetBackup(ctx, id)
+		if err == nil {
+			b.ApplyDestructions(destructions[id])
+		}
 		if !errors.Is(err, catalog.ErrMalformed) {
 			return b, err
 		}
@@ -422,6 +432,17 @@ func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *run
 		return nil, nil, errs.Refusedf("case %s has no shredded backup to attest%s", caseID, unreadableNote(unreadable))
 	}
 	return done, unreadable, nil
+}
+
+// othersThan returns the destructions of ds other than d.
+func othersThan(d *catalog.Destruction, ds []*catalog.Destruction) []*catalog.Destruction {
+	var out []*catalog.Destruction
+	for _, o := range ds {
+		if !d.SameKeyDestruction(o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func unreadableNote(unreadable []*ItemError) string {

@@ -163,6 +163,9 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 	}
 	b, unreadable, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		b.HeldBy = slices.DeleteFunc(b.HeldBy, func(c string) bool { return c == caseID })
+		if !slices.Contains(b.ClosedCases, caseID) {
+			b.ClosedCases = append(b.ClosedCases, caseID)
+		}
 		if !stillHeld && len(b.HeldBy) == 0 && (b.State == catalog.StateHeld || b.State == catalog.StateProtected) {
 			b.State, b.ReleasedAt = catalog.StateReleased, catalog.Now()
 		}

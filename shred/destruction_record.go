@@ -22,13 +22,12 @@ import (
 // destruction: "id=digest", space-separated.
 const destructionsDetail = "destructions"
 
-// destructionDigest digests what a status record says of a key's
+// destructionDigest digests what a destruction record says of a key's
 // destruction and never changes once the key is verified gone: the
-// versions destroyed, by whom, when, and how it was verified. The status
-// record is the admin's and the compliance officer's to update, so the
-// entry that lists the destruction, signed with the admin's ledger key,
-// records this digest, and an attestation names the destruction only if
-// the record still has it. The ciphertext's fields are left out: a later
+// versions destroyed, by whom, when, and how it was verified. The records
+// are the admin's to write, so the entry that lists the destruction,
+// signed with the admin's ledger key, records this digest, and an
+// attestation names the destruction only if a record still has it. The ciphertext's fields are left out: a later
 // run may still delete a ciphertext left behind, and the attestation asks
 // the storage instead (ciphertextAtSigning).
 func destructionDigest(d *catalog.Destruction) string {
@@ -61,16 +60,23 @@ func parseDestructions(detail string) map[string]string {
 	return out
 }
 
-// destructionEdited says why b's destruction as its status record has it
-// is not what the ledger recorded when it listed it, or "". An entry
-// written before entries carried the digest records none, and the record
-// is then taken as it is.
+// destructionEdited says why b's destruction as the catalog has it is
+// not what the ledger recorded when it listed it, or "". Where two runs
+// recorded a destruction of the key (OtherDestructions), the one the
+// ledger recorded becomes b's. An entry written before entries carried
+// the digest records none, and the record is then taken as it is.
 func destructionEdited(b *catalog.Backup, facts *ledgerFacts) string {
 	want, ok := facts.destructions[b.ID]
 	if !ok || want == destructionDigest(b.Destruction) {
 		return ""
 	}
-	return "its status record's account of the key's destruction (versions, by whom, when, how verified) is not the one the ledger recorded when it listed the destruction: the record was changed since"
+	for _, d := range b.OtherDestructions {
+		if want == destructionDigest(d) {
+			b.Destruction = d
+			return ""
+		}
+	}
+	return "the catalog's account of the key's destruction (versions, by whom, when, how verified) is not the one the ledger recorded when it listed the destruction: the record was changed since"
 }
 
 // ciphertextAtSigning makes what b's destruction says of its ciphertext

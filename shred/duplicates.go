@@ -13,8 +13,8 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
-// live reports whether b is a registered backup whose status does not
-// say that its key is gone. The protect-time duplicate check, the
+// live reports whether b is a registered backup that neither its status
+// nor its cases' destruction records (applyDestructions) say is shredded. The protect-time duplicate check, the
 // admin's own, goes by it; what plans and attestations state about other
 // copies goes by Vault (readableCopies).
 func live(b *catalog.Backup) bool {
@@ -77,6 +77,9 @@ func (s *Service) sameData(ctx context.Context, digests []string, exclude map[st
 	found, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (*catalog.Backup, error) {
 		return s.registeredCopy(ctx, id, wanted)
 	})
+	if err == nil {
+		err = s.applyDestructions(ctx, slices.DeleteFunc(slices.Clone(found), func(b *catalog.Backup) bool { return b == nil }))
+	}
 	out := map[string][]*catalog.Backup{}
 	for _, b := range found {
 		if b != nil {

@@ -115,17 +115,18 @@ func (s *Service) RunShred(ctx context.Context, actor Actor, caseID string, opts
 //
 // Backups go in batches: the run records its intent for the batch
 // (catalog.Intent), deletes and reads back the keys, deletes the
-// ciphertexts, writes each status shredded, and one ledger entry then
-// lists the batch; the statuses and the entry of one batch are written
-// while the next batch's keys are deleted. A run killed at any point is
-// finished by running it again: a key gone whose intent is on record is
-// recorded then, and so is a backup shredded earlier that the verified
-// ledger does not list. Two operators may run at once: the shredded write
-// is a check-and-set against the version the plan read, so one run writes
-// a backup's record and the other takes it as written; both list the
-// backup, but an entry leaves out what another entry of the case listed
-// since the run's plan began (ledger.Listings), so the ledger lists each
-// backup once per case, and both runs attest it.
+// ciphertexts, records the batch's destructions in one record
+// (catalog.Destructions), and one ledger entry then lists the batch; the
+// record and the entry of one batch are written while the next batch's
+// keys are deleted. No status record is written: Vault's answer that a
+// key is gone, with the case's destruction records, says a backup is
+// shredded. A run killed at any point is finished by running it again: a
+// key gone whose intent is on record is recorded then, and so is a backup
+// shredded earlier that the verified ledger does not list. Two operators
+// may run at once: both record a key both deleted, but an entry leaves
+// out what another entry of the case listed since the run's plan began
+// (ledger.Listings), so the ledger lists each backup once per case, and
+// both runs attest it with the destruction the ledger recorded.
 // What may be deleted is decided by Vault (a held key's latch stays
 // closed) and by the plan; a status changed after the plan (a grace
 // period set meanwhile) does not stop a confirmed run.
@@ -175,7 +176,7 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	}
 	close(toRecord)
 	<-recorded
-	s.retryCiphertexts(ctx, leftover, res)
+	s.retryCiphertexts(ctx, actor, leftover, res)
 	return res, batchError(len(res.Destroyed)+res.ListedElsewhere, res.Failed)
 }
 
@@ -183,8 +184,8 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 func recordBatch() int { return min(ledgerBatch, ledgerIDsPerEntry) }
 
 // destroyDue destroys due one batch at a time and sends each batch's
-// backups whose keys it verified gone to toRecord, to be marked shredded
-// and listed while it destroys the next batch.
+// backups whose keys it verified gone to toRecord, to be recorded and
+// listed while it destroys the next batch.
 func (s *Service) destroyDue(ctx context.Context, actor Actor, due []*PlanItem, opts RunOptions, res *RunResult, toRecord chan<- batch) {
 	var done atomic.Int64
 	if opts.Progress != nil && len(due) > 0 {
@@ -241,7 +242,7 @@ func (s *Service) splitDone(ctx context.Context, earlier []*PlanItem) (unrecorde
 		switch {
 		case !facts.destroyed[it.Backup.ID]:
 			unrecorded = append(unrecorded, it)
-		case ciphertextLeft(it.Backup.Destruction):
+		case it.Backup.Destruction.CiphertextLeft():
 			leftover = append(leftover, it)
 		}
 	}
@@ -322,8 +323,8 @@ func pick(byID map[string]*PlanItem, ids []string) []*PlanItem {
 }
 
 // batch is what the recorder records: backups whose keys this run
-// verified gone, marked shredded first (mark; tick after each), or
-// backups an earlier run shredded.
+// verified gone, whose destructions it records first (mark; tick after
+// each), or backups an earlier run shredded.
 type batch struct {
 	items []*PlanItem
 	mark  bool
@@ -333,7 +334,7 @@ type batch struct {
 // recorder records, one batch after another and in the order sent, the
 // batches sent on the returned channel, while the caller destroys the
 // next batch; the second channel is closed once the first is closed and
-// every batch sent is recorded. A batch's backups are marked shredded
+// every batch sent is recorded. A batch's destructions are recorded
 // before its ledger entry is written.
 func (s *Service) recorder(ctx context.Context, actor Actor, listings *ledger.Listings, opts RunOptions, res *RunResult) (chan<- batch, <-chan struct{}) {
 	in, done := make(chan batch, 1), make(chan struct{})
@@ -342,7 +343,7 @@ func (s *Service) recorder(ctx context.Context, actor Actor, listings *ledger.Li
 		for b := range in {
 			items := b.items
 			if b.mark {
-				items = s.markBatch(ctx, items, opts, res, b.tick)
+				items = s.markBatch(ctx, actor, items, res, b.tick)
 			}
 			s.record(ctx, actor, listings, items, b.mark, res)
 		}

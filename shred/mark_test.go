@@ -17,16 +17,25 @@ import (
 
 // markedByAnother leaves b as another run that deleted its key, came to
 // its ciphertext when it was gone (or could not delete it: note) and
-// wrote its record first would: through plain Vault calls with the
-// backup-admin role's token, after this run's plan. The file stays.
-func markedByAnother(t *testing.T, raw insider, b *catalog.Backup, note string) {
+// wrote its destruction record first would: through plain Vault calls
+// with the backup-admin role's token, after this run's plan. The file
+// stays.
+func markedByAnother(t *testing.T, raw insider, caseID string, b *catalog.Backup, note string) {
 	t.Helper()
 	if _, err := raw.l.Delete("cryptoshred-transit/keys/" + b.Key); err != nil {
 		t.Fatal(err)
 	}
 	d := destructionRecord("other run", "key read after delete: not found; transit mount present")
 	d["ciphertextDeleted"], d["ciphertextAbsent"], d["ciphertextNote"] = false, note == "", note
-	writeDestruction(raw, b.ID, d)
+	recordByAnother(raw, caseID, b.ID, d)
+}
+
+// recordByAnother writes, as another run would, a destruction record of
+// caseID with backup id's destruction d.
+func recordByAnother(raw insider, caseID, id string, d map[string]any) {
+	raw.t.Helper()
+	name := catalog.Now().Format("20060102T150405.000000Z") + "-otherrun00"
+	raw.mustWrite("destructions/"+caseID+"/"+name, map[string]any{"case": caseID, "by": "other run", "at": d["destroyedAt"], "backups": map[string]any{id: d}})
 }
 
 // When another run's record says the ciphertext was absent, and this run
@@ -36,7 +45,7 @@ func TestRunKeepsItsCiphertextDeletionOverAnotherRunsRecord(t *testing.T) {
 	ctx := context.Background()
 	backups := closedCase(t, v, "ABSENT", 1)
 	plan := planDestroying(t, v, "ABSENT", 1)
-	markedByAnother(t, asRole(t, srv, vault.PolicyAdmin), backups[0], "")
+	markedByAnother(t, asRole(t, srv, vault.PolicyAdmin), "ABSENT", backups[0], "")
 	res, err := v.Run(ctx, admin, plan, runOpts(t))
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -61,7 +70,7 @@ func TestRunThatOnlyDestroyedWhatAnotherListedIsPartial(t *testing.T) {
 	backups := closedCase(t, v, "LEFT", 1)
 	plan := planDestroying(t, v, "LEFT", 1)
 	swapCiphertext(t, backups[0])
-	markedByAnother(t, asRole(t, srv, vault.PolicyAdmin), backups[0], "not deleted: not this backup's ciphertext")
+	markedByAnother(t, asRole(t, srv, vault.PolicyAdmin), "LEFT", backups[0], "not deleted: not this backup's ciphertext")
 	listDestroyed(t, srv, "LEFT", backups[0].ID)
 	res, err := v.Run(ctx, admin, plan, runOpts(t))
 	var batch *shred.BatchError
@@ -112,11 +121,10 @@ func TestRetryKeepsAnotherRetrysDeletion(t *testing.T) {
 	if err := os.Remove(backups[0].Ciphertext.Path); err != nil {
 		t.Fatal(err)
 	}
-	otherRetry := asRole(t, srv, vault.PolicyAdmin) // records its deletion of the ciphertext in the record the first run wrote
-	rec := otherRetry.read("backups/" + backups[0].ID)
-	d := rec["destruction"].(map[string]any)
+	otherRetry := asRole(t, srv, vault.PolicyAdmin) // records its deletion of the ciphertext the first run left
+	d := recordedDestruction(t, otherRetry, "RETRY", backups[0].ID)
 	d["ciphertextDeleted"], d["ciphertextNote"] = true, ""
-	otherRetry.mustWrite("backups/"+backups[0].ID, rec)
+	recordByAnother(otherRetry, "RETRY", backups[0].ID, d)
 	if _, err := v.Run(ctx, admin, plan, runOpts(t)); err != nil {
 		t.Fatalf("run: %v", err)
 	}

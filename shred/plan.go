@@ -33,8 +33,7 @@ type PlanItem struct {
 	// case (an S3 Object Lock legal hold); nil where none applied.
 	StorageHold *attest.Span `json:"storageHold,omitempty"`
 
-	version int
-	key     *KeyInfo
+	key *KeyInfo
 }
 
 // Plan is what `shred run` would do for a case, computed without changing
@@ -108,14 +107,26 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 }
 
 // planKeysGone decides the items planItem left undecided, whose key is
-// gone while the status does not say shredded (interrupted). The case's
-// intents are read once, and only after every key: a run records its
-// intent before it deletes a key, so the intent of a key another run is
-// deleting now is on record by the time the key reads as gone.
+// gone while the status does not say shredded: one the case's
+// destruction records name was shredded by an earlier run, and one they
+// do not was interrupted. The records and the case's intents are read
+// once, and only after every key: a run records its intent before it
+// deletes a key, so the intent of a key another run is deleting now is on
+// record by the time the key reads as gone.
 func (s *Service) planKeysGone(ctx context.Context, caseID string, items []*PlanItem) error {
 	intents := sync.OnceValues(func() (map[string]*catalog.Intent, error) { return s.catalog.CaseIntents(ctx, caseID) })
+	destructions := sync.OnceValues(func() (map[string][]*catalog.Destruction, error) { return s.catalog.CaseDestructions(ctx, caseID) })
 	for _, it := range items {
 		if it.Action != "" {
+			continue
+		}
+		done, err := destructions()
+		if err != nil {
+			return fmt.Errorf("failed to read the destructions earlier runs recorded: %w", err)
+		}
+		if ds := done[it.Backup.ID]; len(ds) > 0 {
+			it.Backup.ApplyDestructions(ds)
+			it.Action, it.Reason = ActionDone, alreadyShredded(it.Backup)
 			continue
 		}
 		if err := interrupted(it, intents); err != nil {
@@ -123,6 +134,11 @@ func (s *Service) planKeysGone(ctx context.Context, caseID string, items []*Plan
 		}
 	}
 	return nil
+}
+
+// alreadyShredded is the reason of a plan's item an earlier run shredded.
+func alreadyShredded(b *catalog.Backup) string {
+	return "already shredded at " + b.Destruction.DestroyedAt.Format(time.RFC3339)
 }
 
 // storageSpans returns, by backup, when the storage held its ciphertext
@@ -140,7 +156,7 @@ func storageSpans(holds []*catalog.Hold) map[string]*attest.Span {
 // planItem plans backup id, but leaves the action of one whose key is
 // gone and not recorded shredded to planKeysGone.
 func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time) (*PlanItem, error) {
-	b, version, err := s.catalog.GetBackup(ctx, id)
+	b, _, err := s.catalog.GetBackup(ctx, id)
 	if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
 		return nil, err
 	}
@@ -148,7 +164,7 @@ func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at t
 		return &PlanItem{Backup: &catalog.Backup{ID: id, Key: id}, Action: ActionSkip,
 			Reason: "its catalog record is unreadable, so nothing is done to it: " + err.Error()}, nil
 	}
-	it := &PlanItem{Backup: b, version: version, Warnings: originalWarnings(b)}
+	it := &PlanItem{Backup: b, Warnings: originalWarnings(b)}
 	if reason := skipReason(b, heldBy, at); reason != "" {
 		it.Action, it.Reason = ActionSkip, reason
 		return it, nil
@@ -157,7 +173,7 @@ func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at t
 		return nil, err
 	}
 	if b.State == catalog.StateShredded && it.key == nil {
-		it.Action, it.Reason = ActionDone, "already shredded at "+b.Destruction.DestroyedAt.Format(time.RFC3339)
+		it.Action, it.Reason = ActionDone, alreadyShredded(b)
 		return it, nil
 	}
 	if it.key == nil {
@@ -172,8 +188,8 @@ func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at t
 	return it, nil
 }
 
-// interrupted plans a backup whose key is gone and whose status does not
-// say shredded: a run that stopped after deleting the key left either its
+// interrupted plans a backup whose key is gone and that no record says
+// shredded: a run that stopped after deleting the key left either its
 // intent (catalog.Intent) or, before intents, the status destroying; the
 // destruction is then finished. A key gone without either is not this
 // tool's doing and is reported.

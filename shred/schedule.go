@@ -46,8 +46,8 @@ func (s *Service) changeSchedule(ctx context.Context, actor Actor, caseID, event
 	}
 	var changed []string
 	for _, it := range plan.Items {
-		if it.Action == ActionDestroy && it.key == nil {
-			continue // a stopped run deleted its key: the next run records that, no grace applies
+		if it.Action == ActionDone || (it.Action == ActionDestroy && it.key == nil) {
+			continue // shredded, or a stopped run deleted its key (the next run records that): no grace applies
 		}
 		_, err := s.catalog.UpdateBackup(ctx, it.Backup.ID, func(b *catalog.Backup) error {
 			if !change(b) {

@@ -7,7 +7,9 @@ package shred
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
@@ -87,15 +89,56 @@ func New(cfg Config) *Service {
 // WhoAmI returns the caller's identity as the key store reports it.
 func (s *Service) WhoAmI(ctx context.Context) (Actor, error) { return s.guard.WhoAmI(ctx) }
 
-// GetBackup reads a backup and its version.
+// GetBackup reads a backup and its version; one that a run of a case
+// whose close released it recorded as destroyed reads as shredded
+// (applyDestructions).
 func (s *Service) GetBackup(ctx context.Context, id string) (*catalog.Backup, int, error) {
-	return s.catalog.GetBackup(ctx, id)
+	b, version, err := s.catalog.GetBackup(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	return b, version, s.applyDestructions(ctx, []*catalog.Backup{b})
 }
 
 // ListBackups returns the backups that match f, oldest first, and the
-// records it skipped because they are malformed.
+// records it skipped because they are malformed. A backup is in the
+// state applyDestructions gives it.
 func (s *Service) ListBackups(ctx context.Context, f catalog.BackupFilter) ([]*catalog.Backup, []*catalog.RecordError, error) {
-	return s.catalog.ListBackups(ctx, f)
+	state := f.State
+	f.State = ""
+	backups, bad, err := s.catalog.ListBackups(ctx, f)
+	if err == nil {
+		err = s.applyDestructions(ctx, backups)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return slices.DeleteFunc(backups, func(b *catalog.Backup) bool { return state != "" && b.State != state }), bad, nil
+}
+
+// applyDestructions marks shredded each of backups that a destruction
+// record of a case whose close released it names (catalog.Destructions):
+// runs write no status record. Like a status record, such a record is the
+// admin's to write, so this is for display; what decides asks Vault
+// whether the key is gone.
+func (s *Service) applyDestructions(ctx context.Context, backups []*catalog.Backup) error {
+	byCase := map[string]map[string][]*catalog.Destruction{}
+	for _, b := range backups {
+		for _, caseID := range b.ClosedCases {
+			if b.State == catalog.StateShredded && b.Destruction != nil {
+				break
+			}
+			if _, read := byCase[caseID]; !read {
+				ds, err := s.catalog.CaseDestructions(ctx, caseID)
+				if err != nil {
+					return fmt.Errorf("failed to read the destruction records of case %s: %w", caseID, err)
+				}
+				byCase[caseID] = ds
+			}
+			b.ApplyDestructions(byCase[caseID][b.ID])
+		}
+	}
+	return nil
 }
 
 // Systems returns the names of the systems that have backups, sorted.

@@ -126,7 +126,7 @@ func (s *Service) VerifyBackups(ctx context.Context, ids []string, caseID string
 }
 
 func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
-	b, _, err := s.catalog.GetBackup(ctx, id)
+	b, _, err := s.GetBackup(ctx, id)
 	if err != nil {
 		return VerifyResult{ID: id, Problem: err.Error()}
 	}
@@ -146,9 +146,9 @@ func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
 	return r
 }
 
-// keyDestroyed reports a backup whose status says shredded and whose key
-// Vault no longer has: a status that says shredded while Vault still
-// holds the key does not spare the ciphertext its check.
+// keyDestroyed reports a backup that the catalog says is shredded and
+// whose key Vault no longer has: a record that says shredded while Vault
+// still holds the key does not spare the ciphertext its check.
 func (s *Service) keyDestroyed(ctx context.Context, b *catalog.Backup) (bool, error) {
 	if b.State != catalog.StateShredded {
 		return false, nil

@@ -14,19 +14,16 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
-// runRequests is the raw capacity of a server, in backups per second, for
-// the requests a shred run makes for each backup under the present data
-// model (BenchmarkShredRunRequestMix counts them), replayed through a
+// runRequestsCeiling returns the raw capacity of a server, in backups per
+// second, for the requests a shred run makes for each backup
+// (BenchmarkShredRunRequestMix counts them), replayed through a
 // backup-admin token by 16 clients with no other logic: the plan reads a
 // status record, a registration, a key and a hold record; the run deletes
-// the key, reads it back and writes the status record (a check-and-set);
-// the attestation reads the hold record again and one ledger slot.
-// withoutStatus is the same without the status write, which a record of
-// each batch's destructions would replace. The run's rate against all is
-// how much of Vault the client leaves unused; all against the delete +
-// read-back ceiling is what the data model's requests cost.
-type runRequests struct{ all, withoutStatus float64 }
-
+// the key and reads it back (its destruction record and ledger entry are
+// one write per batch); the attestation reads the hold record again and
+// one ledger slot. The run's rate against it is how much of Vault the
+// client leaves unused; it against the delete + read-back ceiling is what
+// the data model's requests cost.
 // mixKV names the KV paths the replay reads and writes.
 type mixKV struct {
 	kv, caseID string
@@ -35,31 +32,22 @@ type mixKV struct {
 
 func (m mixKV) data(path string) string { return m.kv + "/data/" + path }
 
-// runRequestsCeiling measures runRequests on srv for up to n backups of
-// caseID, reading the case's own records (status, registration, hold,
-// ledger slots) and deleting keys and writing status records made for it
-// by root, so that the case itself is left as it was.
-func runRequestsCeiling(b *testing.B, root, admin *api.Client, caseID string, n int) runRequests {
+// It reads caseID's own records (status, registration, hold, ledger
+// slots) for up to n of its backups, and deletes keys made for it by root,
+// so that the case itself is left as it was.
+func runRequestsCeiling(b *testing.B, root, admin *api.Client, caseID string, n int) float64 {
 	ctx := context.Background()
 	m := mixKV{kv: vault.DefaultMounts.KV, caseID: caseID, ids: caseIDs(b, root, vault.DefaultMounts.KV, caseID)}
 	n = min(n, 2000, len(m.ids))
-	var out runRequests
-	for _, status := range []bool{true, false} {
-		prefix := "mix-" + rand.Text()[:8]
-		if err := m.prepare(ctx, root, prefix, n); err != nil {
-			b.Fatal(err)
-		}
-		rate, err := vaulttest.WorkRate(n, 16, func(i int) error { return m.replay(ctx, admin, prefix, i, status) })
-		if err != nil {
-			b.Fatal(err)
-		}
-		if status {
-			out.all = rate
-		} else {
-			out.withoutStatus = rate
-		}
+	prefix := "mix-" + rand.Text()[:8]
+	if err := m.prepare(ctx, root, prefix, n); err != nil {
+		b.Fatal(err)
 	}
-	return out
+	rate, err := vaulttest.WorkRate(n, 16, func(i int) error { return m.replay(ctx, admin, prefix, i) })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rate
 }
 
 // caseIDs lists the backups caseID holds.
@@ -76,8 +64,8 @@ func caseIDs(b *testing.B, root *api.Client, kv, caseID string) []string {
 	return out
 }
 
-// prepare creates, for each of n backups, a key whose deletion is allowed
-// and a copy of a real status record, both named prefix-i.
+// prepare creates, for each of n backups, a key named prefix-i whose
+// deletion is allowed.
 func (m mixKV) prepare(ctx context.Context, root *api.Client, prefix string, n int) error {
 	transit := vault.DefaultMounts.Transit
 	return testtools.Each(n, 16, func(i int) error {
@@ -85,30 +73,17 @@ func (m mixKV) prepare(ctx context.Context, root *api.Client, prefix string, n i
 		if _, err := root.Logical().WriteWithContext(ctx, transit+"/keys/"+name, map[string]any{"type": "aes256-gcm96"}); err != nil {
 			return err
 		}
-		if _, err := root.Logical().WriteWithContext(ctx, transit+"/keys/"+name+"/config", map[string]any{"deletion_allowed": true}); err != nil {
-			return err
-		}
-		status, err := root.Logical().ReadWithContext(ctx, m.data("backups/"+m.ids[i]))
-		if err != nil || status == nil {
-			return fmt.Errorf("failed to read the status record of %s: %v", m.ids[i], err)
-		}
-		_, err = root.Logical().WriteWithContext(ctx, m.data("backups/"+name), map[string]any{"data": status.Data["data"], "options": map[string]any{"cas": 0}})
+		_, err := root.Logical().WriteWithContext(ctx, transit+"/keys/"+name+"/config", map[string]any{"deletion_allowed": true})
 		return err
 	})
 }
 
-// replay makes backup i's requests with admin. The status record read
-// and written is the copy prepare made, as the run writes the version its
-// plan read.
-func (m mixKV) replay(ctx context.Context, admin *api.Client, prefix string, i int, status bool) error {
+// replay makes backup i's requests with admin, deleting key prefix-i.
+func (m mixKV) replay(ctx context.Context, admin *api.Client, prefix string, i int) error {
 	name, id := fmt.Sprintf("%s-%d", prefix, i), m.ids[i]
 	key := vault.DefaultMounts.Transit + "/keys/" + name
 	hold := m.data("holds/" + m.caseID + "/" + id)
-	rec, err := admin.Logical().ReadWithContext(ctx, m.data("backups/"+name))
-	if err != nil || rec == nil {
-		return fmt.Errorf("failed to read status record %s: %v", name, err)
-	}
-	if err := readAll(ctx, admin, m.data("registrations/"+id), key, hold); err != nil {
+	if err := readAll(ctx, admin, m.data("backups/"+id), m.data("registrations/"+id), key, hold); err != nil {
 		return err
 	}
 	if _, err := admin.Logical().DeleteWithContext(ctx, key); err != nil {
@@ -116,12 +91,6 @@ func (m mixKV) replay(ctx context.Context, admin *api.Client, prefix string, i i
 	}
 	if sec, err := admin.Logical().ReadWithContext(ctx, key); err != nil || sec != nil {
 		return fmt.Errorf("key %s not read back as gone: %v", name, err)
-	}
-	if status {
-		body := map[string]any{"data": rec.Data["data"], "options": map[string]any{"cas": 1}}
-		if _, err := admin.Logical().WriteWithContext(ctx, m.data("backups/"+name), body); err != nil {
-			return err
-		}
 	}
 	return readAll(ctx, admin, hold, m.data(fmt.Sprintf("ledger/%012d", i+1)))
 }

@@ -133,7 +133,7 @@ type BackupFilter struct {
 func (f BackupFilter) match(b *Backup) bool {
 	return (f.State == "" || b.State == f.State) &&
 		(f.System == "" || b.System == f.System) &&
-		(f.Case == "" || slices.Contains(b.HeldBy, f.Case) || b.ShredCase == f.Case)
+		(f.Case == "" || slices.Contains(b.HeldBy, f.Case) || b.ShredCase == f.Case || slices.Contains(b.ClosedCases, f.Case))
 }
 
 // BackupIDs returns the ids of the catalog's backups, sorted.

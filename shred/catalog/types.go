@@ -91,27 +91,34 @@ type Destruction struct {
 
 // Backup is a catalog entry, stored at KV backups/<id>.
 type Backup struct {
-	ID           string            `json:"id"`
-	Name         string            `json:"name"`
-	System       string            `json:"system,omitempty"`
-	Controllers  []string          `json:"controllers,omitempty"`
-	Categories   []string          `json:"categories,omitempty"`
-	Labels       map[string]string `json:"labels,omitempty"`
-	State        State             `json:"state"`
-	Key          string            `json:"key"`
-	Ciphertext   FileInfo          `json:"ciphertext"`
-	Plaintext    FileInfo          `json:"plaintext"`
-	Original     *Original         `json:"original,omitempty"`
-	CreatedAt    time.Time         `json:"createdAt"`
-	CreatedBy    string            `json:"createdBy"`
-	HeldBy       []string          `json:"heldBy,omitempty"`
-	ReleasedAt   time.Time         `json:"releasedAt,omitzero"`
-	ShredAfter   time.Time         `json:"shredAfter,omitzero"`
-	ShredCase    string            `json:"shredCase,omitempty"`
-	CancelledAt  time.Time         `json:"cancelledAt,omitzero"`
-	Destruction  *Destruction      `json:"destruction,omitempty"`
-	FailedReason string            `json:"failedReason,omitempty"`
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	System      string            `json:"system,omitempty"`
+	Controllers []string          `json:"controllers,omitempty"`
+	Categories  []string          `json:"categories,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	State       State             `json:"state"`
+	Key         string            `json:"key"`
+	Ciphertext  FileInfo          `json:"ciphertext"`
+	Plaintext   FileInfo          `json:"plaintext"`
+	Original    *Original         `json:"original,omitempty"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	CreatedBy   string            `json:"createdBy"`
+	HeldBy      []string          `json:"heldBy,omitempty"`
+	ReleasedAt  time.Time         `json:"releasedAt,omitzero"`
+	ShredAfter  time.Time         `json:"shredAfter,omitzero"`
+	ShredCase   string            `json:"shredCase,omitempty"`
+	// ClosedCases are the cases whose close lifted their hold on the
+	// backup: a run of any of them may destroy it, and records that in
+	// the case's destruction records (Destructions).
+	ClosedCases  []string     `json:"closedCases,omitempty"`
+	CancelledAt  time.Time    `json:"cancelledAt,omitzero"`
+	Destruction  *Destruction `json:"destruction,omitempty"`
+	FailedReason string       `json:"failedReason,omitempty"`
 
+	// OtherDestructions are what other runs recorded of the key's
+	// destruction besides Destruction (ApplyDestructions).
+	OtherDestructions []*Destruction `json:"-"`
 	// Registered is true when the write-once registration was found and
 	// its facts replaced the status record's.
 	Registered bool `json:"-"`

@@ -39,14 +39,16 @@ func policyPath(path string) string {
 }
 
 // RequireAdmin checks the capabilities protect and shred need. The shred
-// runs' intents are the newest path, so a policy an older init wrote is
-// refused here, before anything is written.
+// runs' destruction records are the newest path, so a policy an older
+// init wrote is refused here, before anything is written.
 func (v *Client) RequireAdmin(ctx context.Context, keyCaps ...string) error {
 	if err := v.require(ctx, PolicyAdmin, v.kvData("backups/"+preflightKey), "create", "update"); err != nil {
 		return err
 	}
-	if err := v.require(ctx, PolicyAdmin, v.kvData("intents/preflight/"+preflightKey), "create"); err != nil {
-		return err
+	for _, dir := range []string{"intents", "destructions"} {
+		if err := v.require(ctx, PolicyAdmin, v.kvData(dir+"/preflight/"+preflightKey), "create"); err != nil {
+			return err
+		}
 	}
 	return v.require(ctx, PolicyAdmin, v.keyPath(preflightKey), keyCaps...)
 }

@@ -75,6 +75,13 @@ path "cryptoshred/data/intents/*" {
   capabilities = ["create", "read"]
 }
 
+# A shred run records, once per batch and after verifying its keys gone,
+# each backup's destruction (in place of a status write per backup).
+# Created once, never updated.
+path "cryptoshred/data/destructions/*" {
+  capabilities = ["create", "read"]
+}
+
 path "cryptoshred/data/attestations/*" {
   capabilities = ["create", "read"]
 }

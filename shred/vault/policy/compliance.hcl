@@ -76,6 +76,12 @@ path "cryptoshred/data/intents/*" {
   capabilities = ["read"]
 }
 
+# The shred runs' destruction records: plans and attestations made with
+# this token read what the runs destroyed.
+path "cryptoshred/data/destructions/*" {
+  capabilities = ["read"]
+}
+
 path "cryptoshred/data/attestations/*" {
   capabilities = ["read"]
 }

@@ -1,0 +1,164 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/internal/parallel"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// Destructions is a shred run's record, written once per batch after it
+// verified the batch's keys gone and deleted their ciphertexts, of each
+// backup's destruction; a later run that deletes a ciphertext left behind
+// writes one with the outcome. One write per batch, where a status record
+// per backup would cost Vault a write per key: on integrated storage that
+// write is as dear as the key's deletion itself.
+//
+// It is written by the backup-admin role, who may also write the status
+// records, so it is trusted as a status record is: a key is never
+// deleted because of it, a backup counts as destroyed only once Vault no
+// longer has its key, and an attestation names a destruction only if the
+// ledger recorded its digest.
+type Destructions struct {
+	Case    string                  `json:"case"`
+	By      string                  `json:"by"`
+	At      time.Time               `json:"at"`
+	Backups map[string]*Destruction `json:"backups"`
+}
+
+func destructionDir(caseID string) string { return "destructions/" + caseID + "/" }
+
+// PutDestructions stores d under a new name in its case's directory; a
+// name is never written twice.
+func (c *Catalog) PutDestructions(ctx context.Context, d *Destructions) error {
+	if err := CheckID("case", d.Case); err != nil {
+		return err
+	}
+	if _, err := PutJSON(ctx, c.store, destructionDir(d.Case)+intentName(d.At), d, 0); err != nil {
+		return fmt.Errorf("failed to record the destruction of %d backup(s): %w", len(d.Backups), err)
+	}
+	return nil
+}
+
+// CaseDestructions returns, by backup id, what the runs of caseID
+// recorded of each destruction, oldest first: one entry per destruction
+// of the key (two runs that both deleted it record two), each with the
+// latest outcome for its ciphertext. A record that is malformed or names
+// another case is left out, as an intent is: it can only keep a
+// destruction from being found, and the next run then verifies and
+// records it again.
+func (c *Catalog) CaseDestructions(ctx context.Context, caseID string) (map[string][]*Destruction, error) {
+	if err := CheckID("case", caseID); err != nil {
+		return nil, err
+	}
+	names, err := c.store.List(ctx, destructionDir(caseID))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	recs, err := parallel.Map(ctx, names, parallel.DefaultLimit, func(ctx context.Context, name string) (*Destructions, error) {
+		return c.readDestructions(ctx, caseID, name)
+	})
+	out := map[string][]*Destruction{}
+	for _, rec := range recs {
+		if rec == nil { // its read failed, and err says why
+			continue
+		}
+		for _, id := range slices.Sorted(maps.Keys(rec.Backups)) {
+			if d := rec.Backups[id]; ValidID(id) && d != nil {
+				out[id] = mergeDestruction(out[id], d)
+			}
+		}
+	}
+	return out, err
+}
+
+// mergeDestruction adds d to what earlier records said of one backup: a
+// destruction of the key not seen yet is added after the others (two runs
+// that both deleted it). The ciphertext is one whatever run came to it,
+// so every destruction of the backup carries the outcome that says most:
+// deleted where another says not, or anything where another left it
+// behind (a later run's retry).
+func mergeDestruction(seen []*Destruction, d *Destruction) []*Destruction {
+	best := d
+	if len(seen) > 0 && !saysMoreOfCiphertext(d, seen[0]) {
+		best = seen[0]
+	}
+	if !slices.ContainsFunc(seen, d.SameKeyDestruction) {
+		seen = append(seen, d)
+	}
+	for i := range seen {
+		seen[i] = seen[i].WithCiphertext(best)
+	}
+	return seen
+}
+
+// saysMoreOfCiphertext reports whether d's ciphertext outcome says more
+// than s's: deleted where s's does not, or anything where s left it behind.
+func saysMoreOfCiphertext(d, s *Destruction) bool {
+	return s.CiphertextLeft() || (d.CiphertextDeleted && !s.CiphertextDeleted)
+}
+
+// readDestructions reads one record; one that is gone, malformed or
+// names another case reads as empty.
+func (c *Catalog) readDestructions(ctx context.Context, caseID, name string) (*Destructions, error) {
+	rec, err := c.store.Get(ctx, destructionDir(caseID)+name)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return &Destructions{}, nil
+	case err != nil:
+		return nil, fmt.Errorf("failed to read the destruction record %s%s: %w", destructionDir(caseID), name, err)
+	}
+	var d Destructions
+	if FromMap(rec.Data, &d) != nil || d.Case != caseID {
+		return &Destructions{}, nil
+	}
+	return &d, nil
+}
+
+// SameKeyDestruction reports whether d and o record the same destruction
+// of a key: the same versions, by the same actor, at the same time,
+// verified the same way. Their ciphertext outcomes may differ.
+func (d *Destruction) SameKeyDestruction(o *Destruction) bool {
+	return slices.Equal(d.VersionsDestroyed, o.VersionsDestroyed) && d.DestroyedBy == o.DestroyedBy &&
+		d.DestroyedAt.Equal(o.DestroyedAt) && d.VerifiedAt.Equal(o.VerifiedAt) &&
+		d.Verification == o.Verification && d.MountPresent == o.MountPresent
+}
+
+// CiphertextLeft reports a destruction whose ciphertext is neither
+// deleted nor known to be absent: the storage failed, and a later run
+// tries again.
+func (d *Destruction) CiphertextLeft() bool {
+	return d != nil && !d.CiphertextDeleted && !d.CiphertextAbsent
+}
+
+// WithCiphertext returns a copy of d with the ciphertext outcome of from.
+func (d *Destruction) WithCiphertext(from *Destruction) *Destruction {
+	out := *d
+	out.CiphertextDeleted, out.CiphertextAbsent, out.CiphertextNote = from.CiphertextDeleted, from.CiphertextAbsent, from.CiphertextNote
+	out.CiphertextRemoved = slices.Clone(from.CiphertextRemoved)
+	return &out
+}
+
+// ApplyDestructions records b as shredded with the first of ds, the
+// destructions its case's runs recorded (CaseDestructions), and keeps the
+// others in OtherDestructions (a second run that deleted the same key). A
+// status record that already says shredded, as versions before the runs'
+// destruction records wrote, keeps its destruction first and ds after it:
+// where the ledger recorded one of them, the attestation takes that one,
+// so a status record rewritten since cannot replace it. What decides must
+// also find the key gone from Vault: the records are the admin's to write.
+func (b *Backup) ApplyDestructions(ds []*Destruction) {
+	switch {
+	case len(ds) == 0:
+	case b.State == StateShredded && b.Destruction != nil:
+		b.OtherDestructions = append(b.OtherDestructions, ds...)
+	default:
+		b.State, b.Destruction, b.OtherDestructions = StateShredded, ds[0], ds[1:]
+	}
+}
