@@ -174,9 +174,12 @@ type ledgerFacts struct {
 	holds     map[string][]attest.Hold
 	placedAt  map[string]time.Time
 	destroyed map[string]bool
-	// destructions are, by backup, the digest of its destruction the
-	// first entry that listed it recorded (destructionDigest).
-	destructions map[string]string
+	// destructions are, by backup, the digests of its destruction that
+	// the first entry of each case listing it recorded, in ledger order
+	// (recordedDigest).
+	destructions map[string][]listedDigest
+	// caseID is the case being attested.
+	caseID string
 	// restored are the plaintext copies opens wrote, by backup.
 	restored map[string][]attest.RestoredCopy
 	// storageHolds are the spans of the case's storage holds, by backup.
@@ -213,7 +216,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	if err != nil {
 		return nil, nil, err
 	}
-	facts.audit = opts.Audit
+	facts.audit, facts.caseID = opts.Audit, caseID
 	backups, excluded, err := s.checkSubjects(ctx, caseID, backups, facts, known)
 	if err != nil {
 		return nil, nil, err
@@ -383,9 +386,10 @@ func (s *Service) ciphertextsAtSigning(ctx context.Context, backups []*catalog.B
 	})
 }
 
-// shreddedBackups returns the case's backups that its runs' destruction
-// records (or, from versions before them, their status records) say are
-// shredded; refuses if there are none. Whether Vault has the key and the
+// shreddedBackups returns the case's backups that the destruction
+// records of its runs, or of another case whose close released them, say
+// are shredded (or, from versions before those records, their status
+// records); refuses if there are none. Whether Vault has the key and the
 // ledger records each destruction is checked after (checkSubjects). The
 // records a run wrote itself (known) are not read again, but what other
 // runs recorded of the same keys is kept beside them. A status record
@@ -396,23 +400,23 @@ func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *run
 	if err != nil {
 		return nil, nil, err
 	}
-	destructions, err := s.catalog.CaseDestructions(ctx, caseID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("failed to read the case's destruction records: %w", err)
-	}
+	records := s.destructionRecords()
 	var mu sync.Mutex
 	var unreadable []*ItemError
 	all, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*catalog.Backup, error) {
 		if b, ok := known.record(id); ok {
-			b.OtherDestructions = othersThan(b.Destruction, destructions[id])
-			return b, nil
+			ds, err := records.of(ctx, &catalog.Backup{ID: id}, caseID)
+			b.OtherDestructions = othersThan(b.Destruction, ds)
+			return b, err
 		}
 		b, _, err := s.catalog.GetBackup(ctx, id)
 		if err == nil {
-			b.ApplyDestructions(destructions[id])
+			ds, err := records.of(ctx, b, caseID)
+			b.ApplyDestructions(ds)
+			return b, err
 		}
 		if !errors.Is(err, catalog.ErrMalformed) {
-			return b, err
+			return nil, err
 		}
 		gone, kerr := s.keys.KeyAbsent(ctx, id)
 		if kerr == nil && gone {

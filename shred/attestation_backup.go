@@ -83,7 +83,7 @@ func nonNilStrings(s []string) []string {
 // only (the facts of the whole ledger's backups could be many more).
 func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledgerFacts, error) {
 	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, placedAt: map[string]time.Time{},
-		destroyed: map[string]bool{}, destructions: map[string]string{}, restored: map[string][]attest.RestoredCopy{}}
+		destroyed: map[string]bool{}, destructions: map[string][]listedDigest{}, restored: map[string][]attest.RestoredCopy{}}
 	rep, err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
 		f.add(e, only)
 		return nil
@@ -94,7 +94,7 @@ func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledge
 
 func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 	if e.Kind == ledger.KindKeyDestroyed && e.Details[destructionsDetail] != "" {
-		f.addDestructions(parseDestructions(e.Details[destructionsDetail]), e.Backups, only)
+		f.addDestructions(e.Case, parseDestructions(e.Details[destructionsDetail]), e.Backups, only)
 	}
 	for _, id := range e.Backups {
 		if !only[id] {
@@ -121,14 +121,36 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 	}
 }
 
-// addDestructions keeps, for each of listed in only, the first digest an
-// entry recorded of its destruction.
-func (f *ledgerFacts) addDestructions(digests map[string]string, listed []string, only map[string]bool) {
+// listedDigest is the digest of a backup's destruction that an entry of
+// a case recorded when it listed it.
+type listedDigest struct{ caseID, digest string }
+
+// addDestructions keeps, for each of listed in only, the digest of its
+// destruction the entry recorded, if no earlier entry of its case did.
+func (f *ledgerFacts) addDestructions(caseID string, digests map[string]string, listed []string, only map[string]bool) {
 	for _, id := range listed {
-		if _, seen := f.destructions[id]; !seen && only[id] && digests[id] != "" {
-			f.destructions[id] = digests[id]
+		if !only[id] || digests[id] == "" || slices.ContainsFunc(f.destructions[id], func(l listedDigest) bool { return l.caseID == caseID }) {
+			continue
 		}
+		f.destructions[id] = append(f.destructions[id], listedDigest{caseID, digests[id]})
 	}
+}
+
+// recordedDigest returns the digest of backup id's destruction that the
+// first entry of the attested case listing it recorded or, if none of
+// that case did (a run of another case that also held it destroyed it),
+// the first entry of any case. Two cases' runs that both deleted a key
+// each list their own account; a later entry of a case does not replace
+// what its first entry recorded.
+func (f *ledgerFacts) recordedDigest(id string) (string, bool) {
+	listed := f.destructions[id]
+	if len(listed) == 0 {
+		return "", false
+	}
+	if i := slices.IndexFunc(listed, func(l listedDigest) bool { return l.caseID == f.caseID }); i >= 0 {
+		return listed[i].digest, true
+	}
+	return listed[0].digest, true
 }
 
 // withAudit adds what the audit log showed for backup id to its ledger

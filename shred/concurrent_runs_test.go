@@ -100,7 +100,7 @@ func TestRunDoesNotListWhatAnotherRunListedMeanwhile(t *testing.T) {
 	srv, v := newVault(t)
 	ctx := context.Background()
 	backups := closedCase(t, v, "RACE", 2)
-	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
+	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), "RACE", backups[0])
 	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "backup-admin", vault.PolicyAdmin)), vault.DefaultMounts)
 	racedRecords := &shredtest.BeforeWrite{Store: client, Prefix: "ledger/0", Before: func() {
 		ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "RACE", Backups: []string{backups[0].ID}}
@@ -127,7 +127,7 @@ func TestRunListsWhatAnotherRunMarkedMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	backups := closedCase(t, v, "MARKED", 2)
 	plan := planDestroying(t, v, "MARKED", 2)
-	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
+	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), "MARKED", backups[0])
 	res, err := v.Run(ctx, admin, plan, runOpts(t))
 	if err != nil || len(res.Destroyed) != 2 {
 		t.Fatalf("run: %+v %v", res, err)
@@ -146,7 +146,7 @@ func TestRunDoesNotListWhatAnotherRunListedAfterThePlan(t *testing.T) {
 	ctx := context.Background()
 	backups := closedCase(t, v, "AFTERPLAN", 2)
 	plan := planDestroying(t, v, "AFTERPLAN", 2)
-	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
+	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), "AFTERPLAN", backups[0])
 	listDestroyed(t, srv, "AFTERPLAN", backups[0].ID)
 	res, err := v.Run(ctx, admin, plan, runOpts(t))
 	if err != nil || len(res.Destroyed) != 1 || res.Destroyed[0].ID != backups[1].ID || res.ListedElsewhere != 1 {

@@ -66,7 +66,7 @@ func parseDestructions(detail string) map[string]string {
 // ledger recorded becomes b's. An entry written before entries carried
 // the digest records none, and the record is then taken as it is.
 func destructionEdited(b *catalog.Backup, facts *ledgerFacts) string {
-	want, ok := facts.destructions[b.ID]
+	want, ok := facts.recordedDigest(b.ID)
 	if !ok || want == destructionDigest(b.Destruction) {
 		return ""
 	}

@@ -2,6 +2,7 @@ package shred_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -130,4 +132,138 @@ func destructionRecords(t *testing.T, srv *vaulttest.Server, caseID string) []an
 		t.Fatalf("list the destruction records of %s: %v", caseID, err)
 	}
 	return sec.Data["keys"].([]any)
+}
+
+// A backup two cases held and both closed is destroyed by one case's run;
+// the other case's plan finds it shredded (not gone without a record),
+// its attestation covers it, and show and list say shredded.
+func TestBackupTwoCasesReleasedIsShreddedForBoth(t *testing.T) {
+	_, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	b, _ := protect(t, adminV, []byte("held by two cases"))
+	for _, c := range []string{"FIRST", "SECOND"} {
+		openCase(t, complianceV, c)
+		hold(t, complianceV, c, b.ID)
+	}
+	closeCase(t, complianceV, "FIRST")
+	closeCase(t, complianceV, "SECOND")
+	if res, err := adminV.RunShred(ctx, admin, "FIRST", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("run of FIRST: %+v %v", res, err)
+	}
+	plan, err := adminV.PlanShred(ctx, "SECOND", catalog.Now())
+	if err != nil || plan.Count(shred.ActionDone) != 1 {
+		t.Fatalf("plan of SECOND: %+v %v, want the backup FIRST's run destroyed done", plan.Items[0], err)
+	}
+	a, err := adminV.Attest(ctx, admin, "SECOND", runOpts(t).Attest)
+	if err != nil || len(attestedStatement(t, a).Predicate.Backups) != 1 {
+		t.Fatalf("attestation of SECOND: %v", err)
+	}
+	if listed, _, err := adminV.ListBackups(ctx, catalog.BackupFilter{Case: "SECOND"}); err != nil || len(listed) != 1 || listed[0].State != catalog.StateShredded {
+		t.Fatalf("backup list --case SECOND: %+v %v", listed, err)
+	}
+}
+
+// Attack: the admin writes names that are not case ids, and many of
+// them, into a status record's closedCases. Listings, show and runs
+// still work.
+func TestAttackJunkClosedCases(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	b, _ := protect(t, adminV, []byte("junk in closedCases"))
+	planOf(t, adminV, complianceV, "JUNK", b)
+	junk := []string{"../holds", "a/b", ""}
+	for i := range 500 {
+		junk = append(junk, fmt.Sprintf("NOCASE%d", i))
+	}
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	rec := insider.read("backups/" + b.ID)
+	rec["closedCases"] = junk
+	insider.mustWrite("backups/"+b.ID, rec)
+	if _, _, err := adminV.GetBackup(ctx, b.ID); err != nil {
+		t.Fatalf("backup show: %v", err)
+	}
+	if listed, _, err := adminV.ListBackups(ctx, catalog.BackupFilter{}); err != nil || len(listed) != 1 {
+		t.Fatalf("backup list: %d %v", len(listed), err)
+	}
+	if res, err := adminV.RunShred(ctx, admin, "JUNK", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+}
+
+// legacyShredded leaves b, in closed case caseID, as an older version's
+// run left it: key deleted, status shredded with a destruction d, and a
+// ledger entry listing it with d's digest. d's ciphertext is deleted, or
+// left behind as note says.
+func legacyShredded(t *testing.T, srv *vaulttest.Server, caseID string, b *catalog.Backup, note string) {
+	t.Helper()
+	raw := asRole(t, srv, vault.PolicyAdmin)
+	if _, err := raw.l.Delete("cryptoshred-transit/keys/" + b.Key); err != nil {
+		t.Fatal(err)
+	}
+	at := catalog.Now()
+	d := catalog.Destruction{VersionsDestroyed: []int{1}, DestroyedAt: at, DestroyedBy: "older run", VerifiedAt: at, MountPresent: true,
+		Verification: "key read after delete: not found; transit mount present", CiphertextDeleted: note == "", CiphertextNote: note}
+	m, err := catalog.ToMap(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeDestruction(raw, b.ID, m)
+	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "older-run", vault.PolicyAdmin)), vault.DefaultMounts)
+	ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: caseID, Backups: []string{b.ID},
+		Details: map[string]string{"destructions": b.ID + "=" + shred.DestructionDigest(&d)}}
+	if _, err := ledger.New(client, client).Append(context.Background(), "older-run", ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two backups an older version shredded, one whose ciphertext it could
+// not delete: this version's run finishes that one, and its retry's
+// record is merged into the status's account, which the attestation
+// states as deleted. Both accounts rewritten afterwards: the retried
+// backup's account is still on record as the ledger recorded it, and is
+// attested; the other has none left, and is left out, saying why.
+func TestOlderRunsDestructionIsFinishedAndChecked(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	backups := closedCase(t, v, "OLDER", 2)
+	retried, done := backups[0], backups[1]
+	legacyShredded(t, srv, "OLDER", retried, "not deleted: the storage failed")
+	legacyShredded(t, srv, "OLDER", done, "")
+	if err := os.Remove(done.Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.RunShred(ctx, admin, "OLDER", runOpts(t))
+	if err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	if _, err := os.Stat(retried.Ciphertext.Path); !os.IsNotExist(err) {
+		t.Fatalf("ciphertext left behind: %v", err)
+	}
+	a, err := v.Attest(ctx, admin, "OLDER", runOpts(t).Attest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := attestedStatement(t, a).Predicate.Backups
+	for _, b := range got {
+		if !b.Ciphertext.Deleted || b.DestroyedBy != "older run" {
+			t.Fatalf("attested %+v, want the older run's destruction with the ciphertext deleted", b)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("attested %d backups, want 2", len(got))
+	}
+
+	officer := asRole(t, srv, vault.PolicyCompliance)
+	for _, b := range backups {
+		rec := officer.read("backups/" + b.ID)
+		rec["destruction"].(map[string]any)["destroyedBy"] = "someone else"
+		officer.mustWrite("backups/"+b.ID, rec)
+	}
+	a, err = v.Attest(ctx, admin, "OLDER", runOpts(t).Attest)
+	if err == nil || !strings.Contains(err.Error(), done.ID) || !strings.Contains(err.Error(), "the record was changed since") {
+		t.Fatalf("attest after the accounts were rewritten: %v, want %s left out", err, done.ID)
+	}
+	if got := attestedStatement(t, a).Predicate.Backups; len(got) != 1 || got[0].BackupID != retried.ID || got[0].DestroyedBy != "older run" {
+		t.Fatalf("attested %+v, want %s as the ledger recorded it", got, retried.ID)
+	}
 }

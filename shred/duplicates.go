@@ -13,8 +13,8 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
-// live reports whether b is a registered backup that neither its status
-// nor its cases' destruction records (applyDestructions) say is shredded. The protect-time duplicate check, the
+// live reports whether b is a registered backup whose status does not
+// say that its key is gone. The protect-time duplicate check, the
 // admin's own, goes by it; what plans and attestations state about other
 // copies goes by Vault (readableCopies).
 func live(b *catalog.Backup) bool {
@@ -37,17 +37,35 @@ func (s *Service) refuseDuplicate(ctx context.Context, orig *catalog.Original) e
 		return err
 	}
 	same, err := s.sameData(ctx, []string{sum}, nil)
-	var dups []string
-	for _, b := range same[sum] {
-		if live(b) && !resumable(b, orig) {
-			dups = append(dups, b.ID+" ("+string(b.State)+")")
-		}
+	if err != nil {
+		return err
 	}
+	dups, err := s.liveCopies(ctx, same[sum], orig)
 	if err != nil || len(dups) == 0 {
 		return err
 	}
 	return errs.Refusedf("%s has the same content (sha256 %s) as backup %s: a second backup of the same data "+
 		"stays readable when one is shredded; pass --allow-duplicate to protect it anyway", orig.Path, sum, strings.Join(dups, ", "))
+}
+
+// liveCopies names the backups of same that hold orig's data readably: a
+// status that does not say shredded, and a key Vault still has (runs
+// write no status record, so Vault says which of them were destroyed).
+func (s *Service) liveCopies(ctx context.Context, same []*catalog.Backup, orig *catalog.Original) ([]string, error) {
+	var dups []string
+	for _, b := range same {
+		if !live(b) || resumable(b, orig) {
+			continue
+		}
+		gone, err := s.keys.KeyAbsent(ctx, b.Key)
+		if err != nil {
+			return nil, err
+		}
+		if !gone {
+			dups = append(dups, b.ID+" ("+string(b.State)+")")
+		}
+	}
+	return dups, nil
 }
 
 // sameData returns, by plaintext digest, the registered backups other
@@ -77,9 +95,6 @@ func (s *Service) sameData(ctx context.Context, digests []string, exclude map[st
 	found, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (*catalog.Backup, error) {
 		return s.registeredCopy(ctx, id, wanted)
 	})
-	if err == nil {
-		err = s.applyDestructions(ctx, slices.DeleteFunc(slices.Clone(found), func(b *catalog.Backup) bool { return b == nil }))
-	}
 	out := map[string][]*catalog.Backup{}
 	for _, b := range found {
 		if b != nil {

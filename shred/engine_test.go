@@ -189,7 +189,7 @@ func TestRunRecordsWhatAStoppedRunLeftOutOfTheLedger(t *testing.T) {
 	srv, v := newVault(t)
 	ctx := context.Background()
 	backups := closedCase(t, v, "STOPPED", 2)
-	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), backups[0])
+	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), "STOPPED", backups[0])
 	if n := shredtest.DestroyedInLedger(t, v)[backups[0].ID]; n != 0 {
 		t.Fatalf("set-up: destruction listed %d times", n)
 	}
@@ -206,10 +206,10 @@ func TestRunRecordsWhatAStoppedRunLeftOutOfTheLedger(t *testing.T) {
 	assertShreddedAndListedOnce(t, v, backups...)
 }
 
-// stopShredded leaves b as a run stopped before its ledger entry does:
-// key deleted, ciphertext deleted, status record shredded; through plain
-// Vault calls with the backup-admin role's token.
-func stopShredded(t *testing.T, raw insider, b *catalog.Backup) {
+// stopShredded leaves b as a run of caseID stopped before its ledger
+// entry does: key deleted, ciphertext deleted, its destruction recorded;
+// through plain Vault calls with the backup-admin role's token.
+func stopShredded(t *testing.T, raw insider, caseID string, b *catalog.Backup) {
 	t.Helper()
 	if _, err := raw.l.Delete("cryptoshred-transit/keys/" + b.Key); err != nil {
 		t.Fatal(err)
@@ -217,5 +217,5 @@ func stopShredded(t *testing.T, raw insider, b *catalog.Backup) {
 	if err := os.Remove(b.Ciphertext.Path); err != nil {
 		t.Fatal(err)
 	}
-	writeShreddedRecord(raw, b.ID, "key read after delete: not found; transit mount present")
+	recordByAnother(raw, caseID, b.ID, destructionRecord("stopped run", "key read after delete: not found; transit mount present"))
 }

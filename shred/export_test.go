@@ -1,5 +1,7 @@
 package shred
 
+import "github.com/cryptoshred/cryptoshred/shred/catalog"
+
 // SetLedgerIDsPerEntry lowers how many backup ids one ledger entry lists,
 // so a test splits entries without thousands of backups; the returned
 // function restores it.
@@ -8,3 +10,7 @@ func SetLedgerIDsPerEntry(n int) func() {
 	ledgerIDsPerEntry = n
 	return func() { ledgerIDsPerEntry = old }
 }
+
+// DestructionDigest is destructionDigest, for tests that write what an
+// older version's run listed.
+func DestructionDigest(d *catalog.Destruction) string { return destructionDigest(d) }

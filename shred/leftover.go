@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
@@ -19,13 +20,22 @@ func ciphertextError(d *catalog.Destruction) error {
 }
 
 // retryCiphertexts deletes the ciphertexts an earlier run could not, and
-// records the outcome in one destruction record, which updates what the
-// case's records say of each ciphertext (catalog.CaseDestructions).
+// records the outcome in one destruction record per batch, which updates
+// what the case's records say of each ciphertext
+// (catalog.CaseDestructions).
 func (s *Service) retryCiphertexts(ctx context.Context, actor Actor, items []*PlanItem, res *RunResult) {
 	if len(items) == 0 {
 		return
 	}
 	s.deleteCiphertexts(ctx, items)
+	for chunk := range slices.Chunk(items, recordBatch()) {
+		s.recordRetry(ctx, actor, chunk, res)
+	}
+}
+
+// recordRetry records what became of the ciphertexts of items in one
+// destruction record, and reports each as destroyed or failed.
+func (s *Service) recordRetry(ctx context.Context, actor Actor, items []*PlanItem, res *RunResult) {
 	if err := s.catalog.PutDestructions(ctx, destructionsRecord(res.Case, actor, items)); err != nil {
 		res.fail(itemErrors(itemIDs(items), fmt.Errorf("key destroyed and recorded, but what became of the ciphertext could not be recorded (run again): %w", err))...)
 		return

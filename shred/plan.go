@@ -107,25 +107,25 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 }
 
 // planKeysGone decides the items planItem left undecided, whose key is
-// gone while the status does not say shredded: one the case's
-// destruction records name was shredded by an earlier run, and one they
-// do not was interrupted. The records and the case's intents are read
+// gone: one that the destruction records of the case, or of another case
+// whose close released it, name (or, from versions before those records,
+// whose status says shredded) was shredded by an earlier run, and any
+// other was interrupted. The records and the case's intents are read
 // once, and only after every key: a run records its intent before it
 // deletes a key, so the intent of a key another run is deleting now is on
 // record by the time the key reads as gone.
 func (s *Service) planKeysGone(ctx context.Context, caseID string, items []*PlanItem) error {
 	intents := sync.OnceValues(func() (map[string]*catalog.Intent, error) { return s.catalog.CaseIntents(ctx, caseID) })
-	destructions := sync.OnceValues(func() (map[string][]*catalog.Destruction, error) { return s.catalog.CaseDestructions(ctx, caseID) })
+	records := s.destructionRecords()
 	for _, it := range items {
 		if it.Action != "" {
 			continue
 		}
-		done, err := destructions()
+		ds, err := records.of(ctx, it.Backup, caseID)
 		if err != nil {
-			return fmt.Errorf("failed to read the destructions earlier runs recorded: %w", err)
+			return err
 		}
-		if ds := done[it.Backup.ID]; len(ds) > 0 {
-			it.Backup.ApplyDestructions(ds)
+		if it.Backup.ApplyDestructions(ds); it.Backup.State == catalog.StateShredded && it.Backup.Destruction != nil {
 			it.Action, it.Reason = ActionDone, alreadyShredded(it.Backup)
 			continue
 		}
@@ -154,7 +154,7 @@ func storageSpans(holds []*catalog.Hold) map[string]*attest.Span {
 }
 
 // planItem plans backup id, but leaves the action of one whose key is
-// gone and not recorded shredded to planKeysGone.
+// gone to planKeysGone.
 func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at time.Time) (*PlanItem, error) {
 	b, _, err := s.catalog.GetBackup(ctx, id)
 	if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
@@ -171,10 +171,6 @@ func (s *Service) planItem(ctx context.Context, id string, heldBy []string, at t
 	}
 	if it.key, err = s.keys.KeyInfo(ctx, b.Key); err != nil {
 		return nil, err
-	}
-	if b.State == catalog.StateShredded && it.key == nil {
-		it.Action, it.Reason = ActionDone, alreadyShredded(b)
-		return it, nil
 	}
 	if it.key == nil {
 		return it, nil

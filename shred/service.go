@@ -7,7 +7,6 @@ package shred
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"slices"
 	"time"
@@ -122,21 +121,13 @@ func (s *Service) ListBackups(ctx context.Context, f catalog.BackupFilter) ([]*c
 // admin's to write, so this is for display; what decides asks Vault
 // whether the key is gone.
 func (s *Service) applyDestructions(ctx context.Context, backups []*catalog.Backup) error {
-	byCase := map[string]map[string][]*catalog.Destruction{}
+	records := s.destructionRecords()
 	for _, b := range backups {
-		for _, caseID := range b.ClosedCases {
-			if b.State == catalog.StateShredded && b.Destruction != nil {
-				break
-			}
-			if _, read := byCase[caseID]; !read {
-				ds, err := s.catalog.CaseDestructions(ctx, caseID)
-				if err != nil {
-					return fmt.Errorf("failed to read the destruction records of case %s: %w", caseID, err)
-				}
-				byCase[caseID] = ds
-			}
-			b.ApplyDestructions(byCase[caseID][b.ID])
+		ds, err := records.of(ctx, b, "")
+		if err != nil {
+			return err
 		}
+		b.ApplyDestructions(ds)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -33,16 +34,43 @@ type Destructions struct {
 
 func destructionDir(caseID string) string { return "destructions/" + caseID + "/" }
 
-// PutDestructions stores d under a new name in its case's directory; a
-// name is never written twice.
+// maxDestructionsBytes bounds one record's JSON, far below the 1 MiB
+// that Vault's integrated storage accepts per entry: accounts with long
+// notes or many S3 versions removed are split over more records.
+var maxDestructionsBytes = 256 << 10
+
+// PutDestructions stores d under a new name in its case's directory (a
+// name is never written twice), as several records if it is larger than
+// one should be.
 func (c *Catalog) PutDestructions(ctx context.Context, d *Destructions) error {
 	if err := CheckID("case", d.Case); err != nil {
 		return err
 	}
-	if _, err := PutJSON(ctx, c.store, destructionDir(d.Case)+intentName(d.At), d, 0); err != nil {
-		return fmt.Errorf("failed to record the destruction of %d backup(s): %w", len(d.Backups), err)
+	for _, part := range d.split() {
+		if _, err := PutJSON(ctx, c.store, destructionDir(d.Case)+intentName(d.At), part, 0); err != nil {
+			return fmt.Errorf("failed to record the destruction of %d backup(s): %w", len(part.Backups), err)
+		}
 	}
 	return nil
+}
+
+// split returns d as records of at most maxDestructionsBytes each, but
+// never splits one backup's account.
+func (d *Destructions) split() []*Destructions {
+	b, err := json.Marshal(d)
+	if err != nil || len(b) <= maxDestructionsBytes || len(d.Backups) < 2 {
+		return []*Destructions{d}
+	}
+	ids := slices.Sorted(maps.Keys(d.Backups))
+	var out []*Destructions
+	for _, half := range [][]string{ids[:len(ids)/2], ids[len(ids)/2:]} {
+		part := &Destructions{Case: d.Case, By: d.By, At: d.At, Backups: make(map[string]*Destruction, len(half))}
+		for _, id := range half {
+			part.Backups[id] = d.Backups[id]
+		}
+		out = append(out, part.split()...)
+	}
+	return out
 }
 
 // CaseDestructions returns, by backup id, what the runs of caseID
@@ -71,19 +99,26 @@ func (c *Catalog) CaseDestructions(ctx context.Context, caseID string) (map[stri
 		}
 		for _, id := range slices.Sorted(maps.Keys(rec.Backups)) {
 			if d := rec.Backups[id]; ValidID(id) && d != nil {
-				out[id] = mergeDestruction(out[id], d)
+				out[id] = MergeDestructions(out[id], d)
 			}
 		}
 	}
 	return out, err
 }
 
-// mergeDestruction adds d to what earlier records said of one backup: a
-// destruction of the key not seen yet is added after the others (two runs
-// that both deleted it). The ciphertext is one whatever run came to it,
-// so every destruction of the backup carries the outcome that says most:
-// deleted where another says not, or anything where another left it
-// behind (a later run's retry).
+// MergeDestructions adds ds to seen, accounts of one backup's
+// destruction: an account of a destruction of the key not seen yet is
+// added after the others (two runs that both deleted it). The ciphertext
+// is one whatever run came to it, so every account carries the outcome
+// that says most: deleted where another says not, or anything where
+// another left it behind (a later run's retry).
+func MergeDestructions(seen []*Destruction, ds ...*Destruction) []*Destruction {
+	for _, d := range ds {
+		seen = mergeDestruction(seen, d)
+	}
+	return seen
+}
+
 func mergeDestruction(seen []*Destruction, d *Destruction) []*Destruction {
 	best := d
 	if len(seen) > 0 && !saysMoreOfCiphertext(d, seen[0]) {
@@ -145,20 +180,23 @@ func (d *Destruction) WithCiphertext(from *Destruction) *Destruction {
 	return &out
 }
 
-// ApplyDestructions records b as shredded with the first of ds, the
-// destructions its case's runs recorded (CaseDestructions), and keeps the
-// others in OtherDestructions (a second run that deleted the same key). A
-// status record that already says shredded, as versions before the runs'
-// destruction records wrote, keeps its destruction first and ds after it:
-// where the ledger recorded one of them, the attestation takes that one,
-// so a status record rewritten since cannot replace it. What decides must
-// also find the key gone from Vault: the records are the admin's to write.
+// ApplyDestructions records b as shredded with the first of ds,
+// accounts of its destruction that runs recorded (CaseDestructions), and
+// keeps the others in OtherDestructions (a second run that deleted the
+// same key). A status record that already says shredded, as versions
+// before the destruction records wrote, keeps its account first and ds
+// after it, all with the ciphertext outcome that says most: where the
+// ledger recorded one of them, the attestation takes that one, so an
+// account rewritten since cannot replace it. What decides must also find
+// the key gone from Vault: the records are the admin's to write.
 func (b *Backup) ApplyDestructions(ds []*Destruction) {
-	switch {
-	case len(ds) == 0:
-	case b.State == StateShredded && b.Destruction != nil:
-		b.OtherDestructions = append(b.OtherDestructions, ds...)
-	default:
-		b.State, b.Destruction, b.OtherDestructions = StateShredded, ds[0], ds[1:]
+	if len(ds) == 0 {
+		return
 	}
+	var seen []*Destruction // the merge copies each account: the caller may be sharing ds
+	if b.State == StateShredded && b.Destruction != nil {
+		seen = []*Destruction{b.Destruction}
+	}
+	ds = MergeDestructions(seen, ds...)
+	b.State, b.Destruction, b.OtherDestructions = StateShredded, ds[0], ds[1:]
 }
