@@ -178,8 +178,6 @@ type ledgerFacts struct {
 	// the first entry of each case listing it recorded, in ledger order
 	// (recordedDigest).
 	destructions map[string][]listedDigest
-	// caseID is the case being attested.
-	caseID string
 	// restored are the plaintext copies opens wrote, by backup.
 	restored map[string][]attest.RestoredCopy
 	// storageHolds are the spans of the case's storage holds, by backup.
@@ -216,7 +214,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	if err != nil {
 		return nil, nil, err
 	}
-	facts.audit, facts.caseID = opts.Audit, caseID
+	facts.audit = opts.Audit
 	backups, excluded, err := s.checkSubjects(ctx, caseID, backups, facts, known)
 	if err != nil {
 		return nil, nil, err
@@ -405,7 +403,7 @@ func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *run
 	var unreadable []*ItemError
 	all, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*catalog.Backup, error) {
 		if b, ok := known.record(id); ok {
-			ds, err := records.of(ctx, &catalog.Backup{ID: id}, caseID)
+			ds, err := records.of(ctx, b, caseID)
 			b.OtherDestructions = othersThan(b.Destruction, ds)
 			return b, err
 		}

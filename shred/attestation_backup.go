@@ -137,20 +137,13 @@ func (f *ledgerFacts) addDestructions(caseID string, digests map[string]string, 
 }
 
 // recordedDigest returns the digest of backup id's destruction that the
-// first entry of the attested case listing it recorded or, if none of
-// that case did (a run of another case that also held it destroyed it),
-// the first entry of any case. Two cases' runs that both deleted a key
-// each list their own account; a later entry of a case does not replace
-// what its first entry recorded.
+// first entry listing it recorded, whatever its case: a later entry (of
+// this case or another, which the admin may append) does not replace it.
 func (f *ledgerFacts) recordedDigest(id string) (string, bool) {
-	listed := f.destructions[id]
-	if len(listed) == 0 {
-		return "", false
+	if listed := f.destructions[id]; len(listed) > 0 {
+		return listed[0].digest, true
 	}
-	if i := slices.IndexFunc(listed, func(l listedDigest) bool { return l.caseID == f.caseID }); i >= 0 {
-		return listed[i].digest, true
-	}
-	return listed[0].digest, true
+	return "", false
 }
 
 // withAudit adds what the audit log showed for backup id to its ledger

@@ -11,8 +11,10 @@ import (
 
 // maxClosedCases is how many of a backup's closedCases are looked in: the
 // field is in the status record, which the admin and the compliance
-// officer may write, so a long list must not turn into as many reads.
-const maxClosedCases = 64
+// officer may write, so a long list must not turn into as many reads. A
+// backup released by more cases than this is left to those cases' own
+// plans and attestations.
+const maxClosedCases = 8
 
 // destructionRecords reads the runs' destruction records of each case at
 // most once (catalog.CaseDestructions); it is safe for concurrent use.
@@ -27,14 +29,17 @@ func (s *Service) destructionRecords() *destructionRecords {
 }
 
 // of returns, merged (catalog.MergeDestructions), the accounts of b's
-// destruction that the records of caseID and of the other cases whose
-// close released b hold: a run of any of those cases may have destroyed
-// it. closedCases only says where to look: an account decides nothing
-// unless Vault answers that the key is gone, and an attestation takes
-// only the one the ledger recorded.
+// destruction that the records of caseID hold or, if they name none, the
+// records of the other cases whose close released b: a run of any of
+// those cases may have destroyed it. closedCases only says where to look:
+// an account decides nothing unless Vault answers that the key is gone,
+// and an attestation takes only the one the ledger recorded.
 func (r *destructionRecords) of(ctx context.Context, b *catalog.Backup, caseID string) ([]*catalog.Destruction, error) {
 	var out []*catalog.Destruction
 	for _, c := range casesToSearch(b, caseID) {
+		if len(out) > 0 {
+			break
+		}
 		byID, err := r.read(ctx, c)()
 		if err != nil {
 			return nil, fmt.Errorf("failed to read the destruction records of case %s: %w", c, err)
@@ -59,14 +64,17 @@ func (r *destructionRecords) read(ctx context.Context, caseID string) func() (ma
 	return f
 }
 
-// casesToSearch returns caseID (if set) and then b's closed cases, each
-// once, leaving out names that are not case ids.
+// casesToSearch returns caseID (if set) and then at most maxClosedCases
+// of b's closed cases, each once, leaving out names that are not case ids.
 func casesToSearch(b *catalog.Backup, caseID string) []string {
 	var out []string
 	if caseID != "" {
 		out = append(out, caseID)
 	}
-	for _, c := range b.ClosedCases[:min(len(b.ClosedCases), maxClosedCases)] {
+	for _, c := range b.ClosedCases {
+		if len(out) == maxClosedCases+1 {
+			break
+		}
 		if catalog.ValidID(c) && !slices.Contains(out, c) {
 			out = append(out, c)
 		}

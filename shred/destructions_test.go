@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
@@ -265,5 +266,95 @@ func TestOlderRunsDestructionIsFinishedAndChecked(t *testing.T) {
 	}
 	if got := attestedStatement(t, a).Predicate.Backups; len(got) != 1 || got[0].BackupID != retried.ID || got[0].DestroyedBy != "older run" {
 		t.Fatalf("attested %+v, want %s as the ledger recorded it", got, retried.ID)
+	}
+}
+
+// Attack: after case FIRST's run destroyed a backup that case SECOND also
+// held and closed, the admin plants in SECOND's directory a record with a
+// backdated account and appends a ledger entry of SECOND listing it with
+// that account's digest. SECOND's attestation does not state that account:
+// the first listing, FIRST's, decides.
+func TestAttackLaterListingCannotReplaceTheAccount(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	b, _ := protect(t, adminV, []byte("held by two cases, then forged"))
+	for _, c := range []string{"FIRST", "SECOND"} {
+		openCase(t, complianceV, c)
+		hold(t, complianceV, c, b.ID)
+	}
+	closeCase(t, complianceV, "FIRST")
+	closeCase(t, complianceV, "SECOND")
+	if res, err := adminV.RunShred(ctx, admin, "FIRST", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("run of FIRST: %+v %v", res, err)
+	}
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	forged := recordedDestruction(t, insider, "FIRST", b.ID)
+	at, _ := time.Parse(time.RFC3339Nano, forged["destroyedAt"].(string))
+	forged["destroyedAt"] = at.Add(-time.Hour).Format(time.RFC3339Nano)
+	recordByAnother(insider, "SECOND", b.ID, forged)
+	var d catalog.Destruction
+	if err := catalog.FromMap(forged, &d); err != nil {
+		t.Fatal(err)
+	}
+	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "forger", vault.PolicyAdmin)), vault.DefaultMounts)
+	ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "SECOND", Backups: []string{b.ID},
+		Details: map[string]string{"destructions": b.ID + "=" + shred.DestructionDigest(&d)}}
+	if _, err := ledger.New(client, client).Append(ctx, "forger", ev); err != nil {
+		t.Fatal(err)
+	}
+	a, err := adminV.Attest(ctx, admin, "SECOND", runOpts(t).Attest)
+	if a != nil {
+		for _, got := range attestedStatement(t, a).Predicate.Backups {
+			if !got.DestroyedAt.Equal(at) {
+				t.Fatalf("SECOND's attestation states destroyedAt %s, want %s as FIRST's run recorded it", got.DestroyedAt, at)
+			}
+		}
+	}
+	if a == nil && (err == nil || !strings.Contains(err.Error(), "the record was changed since")) {
+		t.Fatalf("attest SECOND: %v", err)
+	}
+}
+
+// Attack: a run records its destruction and stops before its ledger
+// entry; the compliance officer then writes into the status a shredded
+// account of their own. The next run lists the run's recorded account,
+// and the attestation states it.
+func TestAttackStatusAccountCannotPreemptTheRecord(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	b := closedCase(t, v, "PREEMPT", 1)[0]
+	stopShredded(t, asRole(t, srv, vault.PolicyAdmin), "PREEMPT", b)
+	officer := asRole(t, srv, vault.PolicyCompliance)
+	writeDestruction(officer, b.ID, destructionRecord("compliance officer", "key read after delete: not found; transit mount present"))
+	res, err := v.RunShred(ctx, admin, "PREEMPT", runOpts(t))
+	if err != nil {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	if got := attestedStatement(t, res.Attestation).Predicate.Backups; len(got) != 1 || got[0].DestroyedBy != "stopped run" {
+		t.Fatalf("attested %+v, want the stopped run's recorded account", got)
+	}
+}
+
+// A held backup whose key is gone (a Vault operator deleted it) and whose
+// ciphertext is missing is a problem for backup verify, not a shredded
+// backup.
+func TestVerifyReportsAHeldBackupWithItsKeyGone(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, _ := protect(t, adminV, []byte("held, key deleted by an operator"))
+	openCase(t, complianceV, "LOST")
+	hold(t, complianceV, "LOST", b.ID)
+	root := srv.Root(t).Logical()
+	if _, err := root.Write("cryptoshred-transit/keys/"+b.Key+"/config", map[string]any{"deletion_allowed": true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Delete("cryptoshred-transit/keys/" + b.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(b.Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	res, err := adminV.VerifyBackups(context.Background(), nil, "LOST")
+	if err != nil || len(res) != 1 || res[0].OK {
+		t.Fatalf("backup verify: %+v %v, want a problem", res, err)
 	}
 }

@@ -135,13 +135,25 @@ func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
 	r := VerifyResult{ID: id, Path: b.Ciphertext.Path}
 	if err := s.VerifyCiphertext(ctx, b); err != nil {
 		r.Problem = err.Error()
-		if gone, kerr := s.keys.KeyAbsent(ctx, b.Key); kerr == nil && gone {
+		if s.keyDestroyedUnheld(ctx, b) {
 			r.OK, r.Problem = true, "key destroyed: nothing to verify"
 		}
 		return r
 	}
 	r.OK = true
 	return r
+}
+
+// keyDestroyedUnheld reports whether Vault no longer has b's key and no
+// case holds b: a held backup whose key is gone is a problem to report,
+// not a shredded one.
+func (s *Service) keyDestroyedUnheld(ctx context.Context, b *catalog.Backup) bool {
+	gone, err := s.keys.KeyAbsent(ctx, b.Key)
+	if err != nil || !gone {
+		return false
+	}
+	held, err := s.catalog.ActiveHolds(ctx, []string{b.ID}, "")
+	return err == nil && len(held[b.ID]) == 0
 }
 
 // verifyHeld re-reads and re-hashes the ciphertexts of backups against

@@ -184,19 +184,20 @@ func (d *Destruction) WithCiphertext(from *Destruction) *Destruction {
 // accounts of its destruction that runs recorded (CaseDestructions), and
 // keeps the others in OtherDestructions (a second run that deleted the
 // same key). A status record that already says shredded, as versions
-// before the destruction records wrote, keeps its account first and ds
-// after it, all with the ciphertext outcome that says most: where the
-// ledger recorded one of them, the attestation takes that one, so an
-// account rewritten since cannot replace it. What decides must also find
-// the key gone from Vault: the records are the admin's to write.
+// before the destruction records wrote (or as the compliance officer may
+// write), adds its account after ds, all with the ciphertext outcome that
+// says most: where the ledger recorded one of them, the attestation takes
+// that one, so an account rewritten since cannot replace it, and a run
+// that lists a destruction lists the first a record holds. What decides
+// must also find the key gone from Vault: the records are the admin's to
+// write.
 func (b *Backup) ApplyDestructions(ds []*Destruction) {
+	ds = MergeDestructions(nil, ds...) // the merge copies each account: the caller may be sharing ds
+	if b.State == StateShredded && b.Destruction != nil {
+		ds = MergeDestructions(ds, b.Destruction)
+	}
 	if len(ds) == 0 {
 		return
 	}
-	var seen []*Destruction // the merge copies each account: the caller may be sharing ds
-	if b.State == StateShredded && b.Destruction != nil {
-		seen = []*Destruction{b.Destruction}
-	}
-	ds = MergeDestructions(seen, ds...)
 	b.State, b.Destruction, b.OtherDestructions = StateShredded, ds[0], ds[1:]
 }
