@@ -141,16 +141,7 @@ func destructionRecords(t *testing.T, srv *vaulttest.Server, caseID string) []an
 func TestBackupTwoCasesReleasedIsShreddedForBoth(t *testing.T) {
 	_, adminV, complianceV := roles(t)
 	ctx := context.Background()
-	b, _ := protect(t, adminV, []byte("held by two cases"))
-	for _, c := range []string{"FIRST", "SECOND"} {
-		openCase(t, complianceV, c)
-		hold(t, complianceV, c, b.ID)
-	}
-	closeCase(t, complianceV, "FIRST")
-	closeCase(t, complianceV, "SECOND")
-	if res, err := adminV.RunShred(ctx, admin, "FIRST", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
-		t.Fatalf("run of FIRST: %+v %v", res, err)
-	}
+	shreddedByFirstOfTwo(t, adminV, complianceV, []byte("held by two cases"))
 	plan, err := adminV.PlanShred(ctx, "SECOND", catalog.Now())
 	if err != nil || plan.Count(shred.ActionDone) != 1 {
 		t.Fatalf("plan of SECOND: %+v %v, want the backup FIRST's run destroyed done", plan.Items[0], err)
@@ -209,12 +200,36 @@ func legacyShredded(t *testing.T, srv *vaulttest.Server, caseID string, b *catal
 		t.Fatal(err)
 	}
 	writeDestruction(raw, b.ID, m)
-	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "older-run", vault.PolicyAdmin)), vault.DefaultMounts)
-	ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: caseID, Backups: []string{b.ID},
-		Details: map[string]string{"destructions": b.ID + "=" + shred.DestructionDigest(&d)}}
-	if _, err := ledger.New(client, client).Append(context.Background(), "older-run", ev); err != nil {
+	listWithDigest(t, srv, caseID, b.ID, &d)
+}
+
+// listWithDigest appends, with a backup-admin token, a key.destroyed entry
+// of caseID listing backup id with the digest of account d.
+func listWithDigest(t *testing.T, srv *vaulttest.Server, caseID, id string, d *catalog.Destruction) {
+	t.Helper()
+	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "lister", vault.PolicyAdmin)), vault.DefaultMounts)
+	ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: caseID, Backups: []string{id},
+		Details: map[string]string{"destructions": id + "=" + shred.DestructionDigest(d)}}
+	if _, err := ledger.New(client, client).Append(context.Background(), "lister", ev); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// shreddedByFirstOfTwo protects data as a backup that cases FIRST and
+// SECOND hold and then close, and shreds it in a run of FIRST.
+func shreddedByFirstOfTwo(t *testing.T, adminV, complianceV *shred.Service, data []byte) *catalog.Backup {
+	t.Helper()
+	b, _ := protect(t, adminV, data)
+	for _, c := range []string{"FIRST", "SECOND"} {
+		openCase(t, complianceV, c)
+		hold(t, complianceV, c, b.ID)
+	}
+	closeCase(t, complianceV, "FIRST")
+	closeCase(t, complianceV, "SECOND")
+	if res, err := adminV.RunShred(context.Background(), admin, "FIRST", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("run of FIRST: %+v %v", res, err)
+	}
+	return b
 }
 
 // Two backups an older version shredded, one whose ciphertext it could
@@ -277,16 +292,7 @@ func TestOlderRunsDestructionIsFinishedAndChecked(t *testing.T) {
 func TestAttackLaterListingCannotReplaceTheAccount(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
 	ctx := context.Background()
-	b, _ := protect(t, adminV, []byte("held by two cases, then forged"))
-	for _, c := range []string{"FIRST", "SECOND"} {
-		openCase(t, complianceV, c)
-		hold(t, complianceV, c, b.ID)
-	}
-	closeCase(t, complianceV, "FIRST")
-	closeCase(t, complianceV, "SECOND")
-	if res, err := adminV.RunShred(ctx, admin, "FIRST", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
-		t.Fatalf("run of FIRST: %+v %v", res, err)
-	}
+	b := shreddedByFirstOfTwo(t, adminV, complianceV, []byte("held by two cases, then forged"))
 	insider := asRole(t, srv, vault.PolicyAdmin)
 	forged := recordedDestruction(t, insider, "FIRST", b.ID)
 	at, _ := time.Parse(time.RFC3339Nano, forged["destroyedAt"].(string))
@@ -296,12 +302,7 @@ func TestAttackLaterListingCannotReplaceTheAccount(t *testing.T) {
 	if err := catalog.FromMap(forged, &d); err != nil {
 		t.Fatal(err)
 	}
-	client := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "forger", vault.PolicyAdmin)), vault.DefaultMounts)
-	ev := ledger.Event{Kind: ledger.KindKeyDestroyed, Case: "SECOND", Backups: []string{b.ID},
-		Details: map[string]string{"destructions": b.ID + "=" + shred.DestructionDigest(&d)}}
-	if _, err := ledger.New(client, client).Append(ctx, "forger", ev); err != nil {
-		t.Fatal(err)
-	}
+	listWithDigest(t, srv, "SECOND", b.ID, &d)
 	a, err := adminV.Attest(ctx, admin, "SECOND", runOpts(t).Attest)
 	if a != nil {
 		for _, got := range attestedStatement(t, a).Predicate.Backups {
