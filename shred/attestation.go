@@ -404,7 +404,7 @@ func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *run
 	all, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*catalog.Backup, error) {
 		if b, ok := known.record(id); ok {
 			ds, err := records.of(ctx, b, caseID)
-			b.OtherDestructions = othersThan(b.Destruction, ds)
+			b.OtherDestructions = slices.DeleteFunc(ds, b.Destruction.SameKeyDestruction) // ds are copies
 			return b, err
 		}
 		b, _, err := s.catalog.GetBackup(ctx, id)
@@ -434,17 +434,6 @@ func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *run
 		return nil, nil, errs.Refusedf("case %s has no shredded backup to attest%s", caseID, unreadableNote(unreadable))
 	}
 	return done, unreadable, nil
-}
-
-// othersThan returns the destructions of ds other than d.
-func othersThan(d *catalog.Destruction, ds []*catalog.Destruction) []*catalog.Destruction {
-	var out []*catalog.Destruction
-	for _, o := range ds {
-		if !d.SameKeyDestruction(o) {
-			out = append(out, o)
-		}
-	}
-	return out
 }
 
 func unreadableNote(unreadable []*ItemError) string {

@@ -125,7 +125,8 @@ func (s *Service) planKeysGone(ctx context.Context, caseID string, items []*Plan
 		if err != nil {
 			return err
 		}
-		if it.Backup.ApplyDestructions(ds); it.Backup.State == catalog.StateShredded && it.Backup.Destruction != nil {
+		it.Backup.ApplyDestructions(ds)
+		if it.Backup.State == catalog.StateShredded && it.Backup.Destruction != nil {
 			it.Action, it.Reason = ActionDone, alreadyShredded(it.Backup)
 			continue
 		}

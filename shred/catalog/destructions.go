@@ -3,14 +3,10 @@ package catalog
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
-
-	"github.com/cryptoshred/cryptoshred/internal/parallel"
-	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
 // Destructions is a shred run's record, written once per batch after it
@@ -81,17 +77,7 @@ func (d *Destructions) split() []*Destructions {
 // destruction from being found, and the next run then verifies and
 // records it again.
 func (c *Catalog) CaseDestructions(ctx context.Context, caseID string) (map[string][]*Destruction, error) {
-	if err := CheckID("case", caseID); err != nil {
-		return nil, err
-	}
-	names, err := c.store.List(ctx, destructionDir(caseID))
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(names)
-	recs, err := parallel.Map(ctx, names, parallel.DefaultLimit, func(ctx context.Context, name string) (*Destructions, error) {
-		return c.readDestructions(ctx, caseID, name)
-	})
+	recs, err := caseRecords(ctx, c, destructionDir(caseID), caseID, "destruction record", func(d *Destructions) string { return d.Case })
 	out := map[string][]*Destruction{}
 	for _, rec := range recs {
 		if rec == nil { // its read failed, and err says why
@@ -137,23 +123,6 @@ func mergeDestruction(seen []*Destruction, d *Destruction) []*Destruction {
 // than s's: deleted where s's does not, or anything where s left it behind.
 func saysMoreOfCiphertext(d, s *Destruction) bool {
 	return s.CiphertextLeft() || (d.CiphertextDeleted && !s.CiphertextDeleted)
-}
-
-// readDestructions reads one record; one that is gone, malformed or
-// names another case reads as empty.
-func (c *Catalog) readDestructions(ctx context.Context, caseID, name string) (*Destructions, error) {
-	rec, err := c.store.Get(ctx, destructionDir(caseID)+name)
-	switch {
-	case errors.Is(err, errs.ErrNotFound):
-		return &Destructions{}, nil
-	case err != nil:
-		return nil, fmt.Errorf("failed to read the destruction record %s%s: %w", destructionDir(caseID), name, err)
-	}
-	var d Destructions
-	if FromMap(rec.Data, &d) != nil || d.Case != caseID {
-		return &Destructions{}, nil
-	}
-	return &d, nil
 }
 
 // SameKeyDestruction reports whether d and o record the same destruction

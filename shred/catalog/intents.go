@@ -3,19 +3,14 @@ package catalog
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"slices"
 	"time"
-
-	"github.com/cryptoshred/cryptoshred/internal/parallel"
-	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
 // Intent is a shred run's record, written once per batch before it
 // deletes the batch's keys, of the keys it is about to delete. A run
-// stopped after a deletion and before the backup's shredded status leaves
-// a key gone and a status that does not say so; the next run's plan finds
+// stopped after a deletion and before its destruction record (Destructions)
+// leaves a key gone and no record that says so; the next run's plan finds
 // the backup here and finishes recording its destruction, where a key
 // gone with no intent on record is reported for investigation.
 //
@@ -55,17 +50,7 @@ func intentName(at time.Time) string {
 // record that is malformed or names another case is left out: it can only
 // keep a destruction from being recorded, never cause one.
 func (c *Catalog) CaseIntents(ctx context.Context, caseID string) (map[string]*Intent, error) {
-	if err := CheckID("case", caseID); err != nil {
-		return nil, err
-	}
-	names, err := c.store.List(ctx, intentDir(caseID))
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(names)
-	intents, err := parallel.Map(ctx, names, parallel.DefaultLimit, func(ctx context.Context, name string) (*Intent, error) {
-		return c.readIntent(ctx, caseID, name)
-	})
+	intents, err := caseRecords(ctx, c, intentDir(caseID), caseID, "intent", func(in *Intent) string { return in.Case })
 	out := map[string]*Intent{}
 	for _, in := range intents {
 		if in == nil { // its read failed, and err says why
@@ -78,21 +63,4 @@ func (c *Catalog) CaseIntents(ctx context.Context, caseID string) (map[string]*I
 		}
 	}
 	return out, err
-}
-
-// readIntent reads one intent; one that is gone, malformed or names
-// another case reads as empty.
-func (c *Catalog) readIntent(ctx context.Context, caseID, name string) (*Intent, error) {
-	rec, err := c.store.Get(ctx, intentDir(caseID)+name)
-	switch {
-	case errors.Is(err, errs.ErrNotFound):
-		return &Intent{}, nil
-	case err != nil:
-		return nil, fmt.Errorf("failed to read the intent %s%s: %w", intentDir(caseID), name, err)
-	}
-	var in Intent
-	if FromMap(rec.Data, &in) != nil || in.Case != caseID {
-		return &Intent{}, nil
-	}
-	return &in, nil
 }
