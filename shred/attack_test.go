@@ -384,9 +384,7 @@ func checkLateHold(t *testing.T, holder string) {
 // has yet to record it.
 func TestAttackShreddedRecordOfALiveKey(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
-	b, _ := protect(t, adminV, []byte("released, key alive"))
-	openCase(t, complianceV, "ALIVE")
-	hold(t, complianceV, "ALIVE", b.ID)
+	b := protectHeld(t, adminV, complianceV, "ALIVE", []byte("released, key alive"))
 	closeCase(t, complianceV, "ALIVE")
 	writeShreddedRecord(asRole(t, srv, vault.PolicyAdmin), b.ID, "forged")
 	_, err := adminV.Attest(context.Background(), admin0, "ALIVE", runOpts(t).Attest)

@@ -32,6 +32,16 @@ func hold(t *testing.T, v *shred.Service, caseID string, ids ...string) {
 	}
 }
 
+// protectHeld protects data with adminV and holds it in caseID, a case
+// it opens with complianceV.
+func protectHeld(t *testing.T, adminV, complianceV *shred.Service, caseID string, data []byte) *catalog.Backup {
+	t.Helper()
+	b, _ := protect(t, adminV, data)
+	openCase(t, complianceV, caseID)
+	hold(t, complianceV, caseID, b.ID)
+	return b
+}
+
 func closeCase(t *testing.T, v *shred.Service, caseID string) *shred.CloseResult {
 	t.Helper()
 	res, err := v.CloseCase(context.Background(), compliance, closeRequest(caseID))

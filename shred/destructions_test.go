@@ -341,9 +341,7 @@ func TestAttackStatusAccountCannotPreemptTheRecord(t *testing.T) {
 // backup.
 func TestVerifyReportsAHeldBackupWithItsKeyGone(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
-	b, _ := protect(t, adminV, []byte("held, key deleted by an operator"))
-	openCase(t, complianceV, "LOST")
-	hold(t, complianceV, "LOST", b.ID)
+	b := protectHeld(t, adminV, complianceV, "LOST", []byte("held, key deleted by an operator"))
 	root := srv.Root(t).Logical()
 	if _, err := root.Write("cryptoshred-transit/keys/"+b.Key+"/config", map[string]any{"deletion_allowed": true}); err != nil {
 		t.Fatal(err)

@@ -98,9 +98,7 @@ func legalHold(out *awss3.GetObjectLegalHoldOutput) types.ObjectLockLegalHoldSta
 // find it missing, since Vault still has the key.
 func TestAttackShreddedStatusCannotHideAMissingCiphertext(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
-	b, _ := protect(t, adminV, []byte("held, then its file removed"))
-	openCase(t, complianceV, "GONE")
-	hold(t, complianceV, "GONE", b.ID)
+	b := protectHeld(t, adminV, complianceV, "GONE", []byte("held, then its file removed"))
 	writeShreddedRecord(asRole(t, srv, vault.PolicyAdmin), b.ID, "plain API call")
 	if err := os.Remove(b.Ciphertext.Path); err != nil {
 		t.Fatal(err)
@@ -157,9 +155,7 @@ func TestAttackS3CopyPutBackIsNotTheDeletedCiphertext(t *testing.T) {
 // own, so the attestation states none.
 func TestAttackStorageHoldOnALocalFileIsNotAttested(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
-	b, _ := protect(t, adminV, []byte("local file"))
-	openCase(t, complianceV, "LOCAL")
-	hold(t, complianceV, "LOCAL", b.ID)
+	b := protectHeld(t, adminV, complianceV, "LOCAL", []byte("local file"))
 	comp := asRole(t, srv, vault.PolicyCompliance)
 	rec := comp.read("holds/LOCAL/" + b.ID)
 	rec["storageHeldAt"] = catalog.Now().Format(time.RFC3339Nano)
