@@ -180,7 +180,9 @@ type ledgerFacts struct {
 	destructions map[string][]listedDigest
 	// restored are the plaintext copies opens wrote, by backup.
 	restored map[string][]attest.RestoredCopy
-	// storageHolds are the spans of the case's storage holds, by backup.
+	// storage are the storage holds the ledger records, by case and
+	// backup; storageHolds are the attested case's, by backup.
+	storage      *storageHoldSpans
 	storageHolds map[string]*attest.Span
 	// audit is the audit log's reconciliation, if the caller read one.
 	audit *audit.Report
@@ -215,6 +217,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		return nil, nil, err
 	}
 	facts.audit = opts.Audit
+	facts.storageHolds = facts.storage.of(caseID)
 	backups, excluded, err := s.checkSubjects(ctx, caseID, backups, facts, known)
 	if err != nil {
 		return nil, nil, err
@@ -291,17 +294,16 @@ func backupIDs(backups []*catalog.Backup) map[string]bool {
 
 // checkSubjects keeps the backups whose destruction checks out now and
 // returns why each other one was left out. It reads every hold record on
-// them once, and keeps caseID's storage-hold spans in facts.
+// them once.
 func (s *Service) checkSubjects(ctx context.Context, caseID string, backups []*catalog.Backup, facts *ledgerFacts, known *runReads) ([]*catalog.Backup, []*ItemError, error) {
 	ids := make([]string, len(backups))
 	for i, b := range backups {
 		ids[i] = b.ID
 	}
-	held, own, err := s.catalog.ActiveHoldsAndOwn(ctx, ids, caseID)
+	held, _, err := s.catalog.ActiveHoldsAndOwn(ctx, ids, caseID)
 	if err != nil {
 		return nil, nil, err
 	}
-	facts.storageHolds = storageSpans(own)
 	problems, err := parallel.Map(ctx, backups, DefaultParallel, func(ctx context.Context, b *catalog.Backup) (string, error) {
 		return s.subjectProblem(ctx, b, held[b.ID], facts, known)
 	})

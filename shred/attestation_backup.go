@@ -49,8 +49,8 @@ func attestOriginal(o *catalog.Original) (bool, *attest.Original) {
 }
 
 // attestCiphertext describes b's ciphertext; hold is the span of the
-// storage's own legal hold the case's hold record states, which only a
-// storage that can hold (S3 Object Lock) can have had.
+// storage's own legal hold for the case that the ledger records, which
+// only a storage that can hold (S3 Object Lock) can have had.
 func attestCiphertext(b *catalog.Backup, hold *attest.Span) attest.Ciphertext {
 	d := b.Destruction
 	ct := attest.Ciphertext{Deleted: d.CiphertextDeleted, AbsentBeforeShred: d.CiphertextAbsent,
@@ -83,7 +83,8 @@ func nonNilStrings(s []string) []string {
 // only (the facts of the whole ledger's backups could be many more).
 func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledgerFacts, error) {
 	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, placedAt: map[string]time.Time{},
-		destroyed: map[string]bool{}, destructions: map[string][]listedDigest{}, restored: map[string][]attest.RestoredCopy{}}
+		destroyed: map[string]bool{}, destructions: map[string][]listedDigest{}, restored: map[string][]attest.RestoredCopy{},
+		storage: newStorageHoldSpans()}
 	rep, err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
 		f.add(e, only)
 		return nil
@@ -96,6 +97,7 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 	if e.Kind == ledger.KindKeyDestroyed && e.Details[destructionsDetail] != "" {
 		f.addDestructions(e.Case, parseDestructions(e.Details[destructionsDetail]), e.Backups, only)
 	}
+	f.storage.add(e, only)
 	for _, id := range e.Backups {
 		if !only[id] {
 			continue

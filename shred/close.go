@@ -34,6 +34,8 @@ type CloseResult struct {
 	// unlatching are the backups whose latch the close asked Vault to
 	// open and found open (or could not read) after an error answer.
 	unlatching []string
+	// storageLifted are the backups whose storage hold the close lifted.
+	storageLifted []string
 }
 
 // unlatched returns the backups the close released or may have unlatched.
@@ -186,8 +188,12 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 		res.add(&res.StillHeld, id)
 		return s.checkLatched(ctx, b, "another case holds it")
 	}
-	if _, err := s.liftStorageHold(ctx, caseID, b); err != nil {
+	lifted, err := s.liftStorageHold(ctx, caseID, b)
+	if err != nil {
 		return err
+	}
+	if lifted {
+		res.add(&res.storageLifted, b.ID)
 	}
 	return s.openLatch(ctx, b, res)
 }
@@ -239,7 +245,8 @@ func (s *Service) markHoldReleased(ctx context.Context, actor Actor, caseID, id 
 func (s *Service) finishClose(ctx context.Context, actor Actor, c *catalog.Case, unheld []string, res *CloseResult) error {
 	slices.Sort(res.Released)
 	slices.Sort(res.StillHeld)
-	if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}); err != nil {
+	lifted := idSet(res.storageLifted)
+	if err := s.appendSplitMarking(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}, storageLiftedDetail, lifted); err != nil {
 		return err
 	}
 	if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindCaseClosed, Case: c.ID, Backups: res.Released,

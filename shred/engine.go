@@ -30,13 +30,26 @@ var ledgerIDsPerEntry = 1000
 // entry carries the event's kind, case and details, so a reader adding up
 // the entries of one kind and case gets the whole list.
 func (s *Service) appendSplit(ctx context.Context, actor Actor, ev ledger.Event) error {
-	if len(ev.Backups) <= ledgerIDsPerEntry {
+	return s.appendSplitMarking(ctx, actor, ev, "", nil)
+}
+
+// appendSplitMarking is appendSplit for an event whose entries also name,
+// in detail key, which of the backups each lists are in marked.
+func (s *Service) appendSplitMarking(ctx context.Context, actor Actor, ev ledger.Event, key string, marked map[string]bool) error {
+	if len(ev.Backups) == 0 {
 		_, err := s.ledger.Append(ctx, actor.String(), ev)
 		return err
 	}
 	for part := range slices.Chunk(ev.Backups, ledgerIDsPerEntry) {
 		e := ev
 		e.Backups = part
+		if ids := markedOf(part, marked); ids != "" {
+			e.Details = maps.Clone(ev.Details)
+			if e.Details == nil {
+				e.Details = map[string]string{}
+			}
+			e.Details[key] = ids
+		}
 		if _, err := s.ledger.Append(ctx, actor.String(), e); err != nil {
 			return err
 		}

@@ -54,6 +54,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	var problems problemList
 	var mu sync.Mutex
 	var placed []*catalog.Backup
+	storageHeld := map[string]bool{}
 	held, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
 		b, statusErr, err := s.placeHold(ctx, actor, caseID, id)
 		if err != nil {
@@ -61,14 +62,17 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		}
 		problems.add(statusErr)
 		problems.add(s.checkLatched(ctx, b, "hold recorded"))
-		problems.add(s.holdStorage(ctx, caseID, b))
+		inStorage, err := s.holdStorage(ctx, caseID, b)
+		problems.add(err)
 		mu.Lock()
 		placed = append(placed, ciphertextOf(b))
+		storageHeld[id] = inStorage
 		mu.Unlock()
 		return nil
 	})
 	if len(held) > 0 {
-		if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: held}); err != nil {
+		ev := ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: held}
+		if err := s.appendSplitMarking(ctx, actor, ev, storageHeldDetail, storageHeld); err != nil {
 			return held, err
 		}
 	}

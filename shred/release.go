@@ -51,8 +51,11 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 		func(string) string { return "place that case's hold again (hold place) to restore a storage hold" })...)
 	if len(released) > 0 {
 		slices.Sort(released)
-		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldReleased, Case: caseID, Backups: released,
-			Details: map[string]string{"reason": reason, "before": "case close"}}); err != nil {
+		details := map[string]string{"reason": reason, "before": "case close"}
+		if ids := markedOf(released, idSet(lifted)); ids != "" {
+			details[storageLiftedDetail] = ids
+		}
+		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldReleased, Case: caseID, Backups: released, Details: details}); err != nil {
 			return released, err
 		}
 	}

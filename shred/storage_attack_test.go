@@ -169,3 +169,34 @@ func TestAttackStorageHoldOnALocalFileIsNotAttested(t *testing.T) {
 		t.Fatalf("attested a storage hold of a local file: %+v", ct.StorageHold)
 	}
 }
+
+// A compliance officer rewrites the storage hold's span in the case's
+// hold record with plain API calls: its start back to 2020 after the hold
+// is placed, its end forward to 2099 after the close. The attestation
+// states the span the signed ledger entries of the hold and the close
+// recorded, which no rewrite of the record reaches.
+func TestAttackRewrittenStorageHoldSpanIsNotAttested(t *testing.T) {
+	env := newS3Env(t)
+	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("held in storage"))
+	openCase(t, env.compliance, "SPAN")
+	heldFrom := catalog.Now()
+	hold(t, env.compliance, "SPAN", b.ID)
+	comp := asRole(t, env.vault, vault.PolicyCompliance)
+	rewriteHold := func(field string, at time.Time) {
+		rec := comp.read("holds/SPAN/" + b.ID)
+		rec[field] = at.Format(time.RFC3339Nano)
+		comp.mustWrite("holds/SPAN/"+b.ID, rec)
+	}
+	rewriteHold("storageHeldAt", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+	closeCase(t, env.compliance, "SPAN")
+	liftedBy := catalog.Now()
+	rewriteHold("storageReleasedAt", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC))
+	res, err := env.admin.RunShred(context.Background(), admin, "SPAN", runOpts(t))
+	if err != nil || res.Attestation == nil {
+		t.Fatalf("shred run: %v", err)
+	}
+	span := attestedStatement(t, res.Attestation).Predicate.Backups[0].Ciphertext.StorageHold
+	if span == nil || span.From.Before(heldFrom) || span.To.IsZero() || span.To.After(liftedBy) || span.To.Before(span.From) {
+		t.Fatalf("attested storage hold %+v, want one within [%s, %s]", span, heldFrom, liftedBy)
+	}
+}

@@ -164,21 +164,22 @@ func (s *Service) verifyHeld(ctx context.Context, backups []*catalog.Backup) err
 }
 
 // holdStorage follows a key hold to the ciphertext: where the storage can
-// hold it, it puts it under the storage's legal hold and records when.
-// The key hold stands whatever happens here; a storage that refuses the
-// hold is reported. PlaceHolds verifies the ciphertext afterwards.
-func (s *Service) holdStorage(ctx context.Context, caseID string, b *catalog.Backup) error {
+// hold it, it puts it under the storage's legal hold, records when, and
+// reports whether it did. The key hold stands whatever happens here; a
+// storage that refuses the hold is reported. PlaceHolds verifies the
+// ciphertext afterwards.
+func (s *Service) holdStorage(ctx context.Context, caseID string, b *catalog.Backup) (bool, error) {
 	held, err := s.setStorageHold(ctx, b, true)
 	if err != nil || !held {
-		return err
+		return false, err
 	}
 	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
 	if err != nil || !h.StorageHeldAt.IsZero() {
-		return err
+		return true, err
 	}
 	h.StorageHeldAt = catalog.Now()
 	_, err = s.catalog.PutHold(ctx, h, version)
-	return err
+	return true, err
 }
 
 // ciphertextWarning checks, for a plan, that the ciphertext is present

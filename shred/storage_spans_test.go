@@ -1,0 +1,46 @@
+package shred
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+)
+
+func TestStorageHoldSpansFollowTheLedger(t *testing.T) {
+	at := func(h int) time.Time { return time.Date(2026, 11, 30, h, 0, 0, 0, time.UTC) }
+	entry := func(kind, caseID string, h int, listed, marked string) *ledger.Entry {
+		key := map[string]string{ledger.KindHoldPlaced: storageHeldDetail, ledger.KindHoldReleased: storageLiftedDetail}[kind]
+		return &ledger.Entry{Kind: kind, Case: caseID, Time: at(h), Backups: strings.Fields(listed), Details: map[string]string{key: marked}}
+	}
+	placed, released := ledger.KindHoldPlaced, ledger.KindHoldReleased
+	sp := newStorageHoldSpans()
+	for _, e := range []*ledger.Entry{
+		entry(placed, "A", 1, "b1 b2 b3 b4", "b1 b2 b3"),
+		entry(placed, "A", 2, "b1", "b1"),   // held again while held: the first hold counts
+		entry(released, "A", 3, "b2", "b2"), // released early, then held again
+		entry(placed, "A", 4, "b2", "b2"),
+		entry(released, "A", 5, "b1 b2", "b1 b2 b4"),   // b4 marked lifted but never held: nothing
+		entry(released, "A", 6, "b1", "b3"),            // b3 marked, but the entry does not list it
+		entry(released, "B", 7, "b3", "b3"),            // another case's lift
+		entry(placed, "A", 8, "b5", "b5 other"),        // other is not asked about
+		entry(ledger.KindCaseOpened, "A", 9, "b5", ""), // not a hold entry
+	} {
+		sp.add(e, map[string]bool{"b1": true, "b2": true, "b3": true, "b4": true, "b5": true})
+	}
+	want := map[string]*attest.Span{"b1": {From: at(1), To: at(5)}, "b2": {From: at(4), To: at(5)}, "b3": {From: at(1)}, "b5": {From: at(8)}}
+	got := sp.of("A")
+	if len(got) != len(want) {
+		t.Fatalf("spans %v, want %v", got, want)
+	}
+	for id, w := range want {
+		if g := got[id]; g == nil || !g.From.Equal(w.From) || !g.To.Equal(w.To) {
+			t.Errorf("%s: span %+v, want %+v", id, g, w)
+		}
+	}
+	if len(sp.of("B")) != 0 || len(sp.of("")) != 0 {
+		t.Errorf("case B or no case: %v %v", sp.of("B"), sp.of(""))
+	}
+}
