@@ -105,16 +105,26 @@ func (s *Service) destination(ctx context.Context, req ProtectRequest) (storage.
 	if err != nil {
 		return nil, "", err
 	}
-	holder, ok := be.(storage.Holder)
-	if !ok || !be.Properties().LegalHold || req.NoStorageHold {
-		return be, out, nil
-	}
-	can, err := holder.CanHold(ctx, out)
-	if err != nil || !can {
-		return nil, "", errs.Refusedf("%s has no Object Lock, so no legal hold could protect the ciphertext there "+
-			"(create the bucket with Object Lock, or pass --no-storage-hold)%s", req.OutDir, errSuffix(err))
+	if err := requireHoldable(ctx, be, out, req.OutDir, req.NoStorageHold); err != nil {
+		return nil, "", err
 	}
 	return be, out, nil
+}
+
+// requireHoldable refuses loc, in where, if its storage can hold but its
+// bucket cannot (no Object Lock), unless allowed: a case's hold on the
+// backup could not stop the admin's own S3 credentials deleting it.
+func requireHoldable(ctx context.Context, be storage.Backend, loc, where string, allowed bool) error {
+	holder, ok := be.(storage.Holder)
+	if allowed || !ok || !be.Properties().LegalHold {
+		return nil
+	}
+	can, err := holder.CanHold(ctx, loc)
+	if err != nil || !can {
+		return errs.Refusedf("%s has no Object Lock, so no legal hold could protect the ciphertext there "+
+			"(create the bucket with Object Lock, or pass --no-storage-hold)%s", where, errSuffix(err))
+	}
+	return nil
 }
 
 func errSuffix(err error) string {

@@ -23,6 +23,9 @@ type RegisterRequest struct {
 	Controllers []string
 	Categories  []string
 	Labels      map[string]string
+	// NoStorageHold allows an object in an S3 bucket without Object
+	// Lock, where no hold can protect the ciphertext.
+	NoStorageHold bool
 }
 
 // Validate checks the request's metadata with the rules of protect.
@@ -67,7 +70,7 @@ func (s *Service) checkRegister(ctx context.Context, req RegisterRequest) (*cata
 	}
 	inspect := inspectAgeFile
 	if strings.HasPrefix(req.File, "s3://") {
-		inspect = func(loc string) (*catalog.Backup, error) { return s.inspectStoredObject(ctx, loc) }
+		inspect = func(loc string) (*catalog.Backup, error) { return s.inspectStoredObject(ctx, loc, req.NoStorageHold) }
 	}
 	b, err := inspect(req.File)
 	if err != nil {
@@ -145,10 +148,14 @@ func (s *Service) putRegistered(ctx context.Context, b *catalog.Backup) error {
 
 // inspectStoredObject is inspectAgeFile for an object in storage: it pins
 // the object's current version, so the registration names exactly what
-// was read.
-func (s *Service) inspectStoredObject(ctx context.Context, loc string) (*catalog.Backup, error) {
+// was read. As protect, it refuses a bucket that cannot hold the object
+// unless unheldAllowed.
+func (s *Service) inspectStoredObject(ctx context.Context, loc string, unheldAllowed bool) (*catalog.Backup, error) {
 	be, err := s.storage.For(loc)
 	if err != nil {
+		return nil, err
+	}
+	if err := requireHoldable(ctx, be, loc, loc, unheldAllowed); err != nil {
 		return nil, err
 	}
 	if p, ok := be.(storage.Pinner); ok {

@@ -123,9 +123,7 @@ func TestS3HoldIsEnforcedByStorageAndShredLeavesNothing(t *testing.T) {
 
 func TestS3ProtectRefusesBucketWithoutObjectLock(t *testing.T) {
 	env := newS3Env(t)
-	env.gw.SetEnv(t, env.gw.AccessKey, env.gw.SecretKey)
-	s3test.CreateBucket(t, "unlocked")
-	env.gw.PutBucketPolicy(t, "unlocked", strings.ReplaceAll(allowAll, "ADMIN", env.adminKey))
+	unlockedBucket(t, env)
 	dir := t.TempDir()
 	src := writeFile(t, dir, "x.tar", []byte("x"))
 	_, err := env.admin.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: "s3://unlocked/p"})
@@ -148,6 +146,15 @@ func TestS3ProtectRefusesBucketWithoutObjectLock(t *testing.T) {
 	if res := closeCase(t, env.compliance, "UNLOCKED"); len(res.Released) != 1 {
 		t.Fatalf("close of a backup without a storage hold: %+v", res)
 	}
+}
+
+// unlockedBucket creates the bucket "unlocked", without Object Lock, that
+// only the admin may use.
+func unlockedBucket(t *testing.T, env s3Env) {
+	t.Helper()
+	env.gw.SetEnv(t, env.gw.AccessKey, env.gw.SecretKey)
+	s3test.CreateBucket(t, "unlocked")
+	env.gw.PutBucketPolicy(t, "unlocked", strings.ReplaceAll(allowAll, "ADMIN", env.adminKey))
 }
 
 const allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["ADMIN"]},"Action":["s3:*"],"Resource":["arn:aws:s3:::unlocked","arn:aws:s3:::unlocked/*"]}]}`
@@ -176,18 +183,8 @@ func splitLoc(t *testing.T, loc string) (bucket, key, version string) {
 func TestS3RegisterAdoptsAnObject(t *testing.T) {
 	env := newS3Env(t)
 	ctx := context.Background()
-	srv := env.vault
-	key := newBackupKey(t, roleVault(t, srv, vault.PolicyAdmin))
 	data := []byte("written by a backup pipeline straight to S3")
-	local := ageFileTo(t, data, agefile.NewRecipient(ctx, rootKeys(t, srv), key))
-	body, err := os.ReadFile(local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.adminS3.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("backups"), Key: aws.String("pipeline/db.age"),
-		Body: bytes.NewReader(body), ChecksumAlgorithm: types.ChecksumAlgorithmSha256}); err != nil {
-		t.Fatal(err)
-	}
+	putAgeObject(t, env, "backups", "pipeline/db.age", data)
 	b, err := env.admin.Register(ctx, admin, shred.RegisterRequest{File: "s3://backups/pipeline/db.age"})
 	if err != nil {
 		t.Fatalf("register an S3 object: %v", err)
@@ -197,5 +194,39 @@ func TestS3RegisterAdoptsAnObject(t *testing.T) {
 	}
 	if got, err := open(t, env.admin, b.ID); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("restore of the registered object: %q %v", got, err)
+	}
+}
+
+// putAgeObject writes data, encrypted with age to a new backup key, as
+// object key of bucket with the admin's S3 credentials.
+func putAgeObject(t *testing.T, env s3Env, bucket, key string, data []byte) {
+	t.Helper()
+	ctx := context.Background()
+	name := newBackupKey(t, roleVault(t, env.vault, vault.PolicyAdmin))
+	body, err := os.ReadFile(ageFileTo(t, data, agefile.NewRecipient(ctx, rootKeys(t, env.vault), name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.adminS3.PutObject(ctx, &awss3.PutObjectInput{Bucket: &bucket, Key: &key,
+		Body: bytes.NewReader(body), ChecksumAlgorithm: types.ChecksumAlgorithmSha256}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An age file a pipeline wrote to a bucket without Object Lock is
+// refused, as protect refuses to write there, unless the request allows
+// a ciphertext no hold can protect.
+func TestS3RegisterRefusesBucketWithoutObjectLock(t *testing.T) {
+	env := newS3Env(t)
+	unlockedBucket(t, env)
+	putAgeObject(t, env, "unlocked", "pipeline/db.age", []byte("no lock here"))
+	req := shred.RegisterRequest{File: "s3://unlocked/pipeline/db.age"}
+	_, err := env.admin.Register(context.Background(), admin, req)
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "no Object Lock") {
+		t.Fatalf("register from a bucket without Object Lock: %v", err)
+	}
+	req.NoStorageHold = true
+	if b, err := env.admin.Register(context.Background(), admin, req); err != nil || b.Ciphertext.Path == "" {
+		t.Fatalf("register with --no-storage-hold: %+v %v", b, err)
 	}
 }

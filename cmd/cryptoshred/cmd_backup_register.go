@@ -20,13 +20,14 @@ func backupRegisterCommand() *cli.Command {
 			"cryptoshred key named bk-..., not yet registered, held in Vault with deletion not allowed; the key " +
 			"name becomes the backup id. The file is never modified. Its plaintext history is unknown: record " +
 			"what became of the plaintext with `backup dispose-original`.\nCategories: " + strings.Join(catalog.Categories, ", "),
-		Flags:  metadataFlags(),
+		Flags: append(metadataFlags(),
+			&cli.BoolFlag{Name: "no-storage-hold", Usage: "allow an S3 object in a bucket without Object Lock, where no hold can protect the ciphertext"}),
 		Action: fileBatchAction(runRegister),
 	}
 }
 
 func registerRequest(o protectOptions, file string) shred.RegisterRequest {
-	return shred.RegisterRequest{File: file, System: o.System,
+	return shred.RegisterRequest{File: file, System: o.System, NoStorageHold: o.NoStorageHold,
 		Controllers: o.Controllers, Categories: o.Categories, Labels: o.Labels}
 }
 
