@@ -27,6 +27,7 @@ const (
 	CheckBundle        = "bundle"
 	CheckTimestamps    = "timestamps"
 	CheckWitness       = "witness"
+	CheckTimes         = "times"
 )
 
 // ErrVerification marks an attestation that failed verification. Every
@@ -63,6 +64,10 @@ type VerifyOptions struct {
 	// TimeTolerance is how far the statement's times may stray from a
 	// trusted time before Verify warns; 0 means DefaultTimeTolerance.
 	TimeTolerance time.Duration
+	// RequireTrustedTime makes a statement whose times disagree with a
+	// trusted time fail (check "times") instead of raising warnings. It
+	// needs Authorities.
+	RequireTrustedTime bool
 }
 
 // Check is one check Verify ran.
@@ -121,6 +126,9 @@ func Verify(ctx context.Context, attestation []byte, v signature.Verifier, opts 
 		run.parseEnvelope, run.checkPayloadType, run.checkSignatures,
 		run.verifySignature, run.checkTimestamps, run.parseStatement, run.checkStatementType,
 		run.checkPredicateType, run.checkPredicate, run.checkSubjectDigest,
+	}
+	if opts.RequireTrustedTime {
+		steps = append(steps, run.checkTimes)
 	}
 	if IsBundle(attestation) {
 		steps = append([]func() error{run.parseBundle}, steps...)

@@ -56,6 +56,9 @@ func newVerifyRun(ctx context.Context, raw []byte, v signature.Verifier, opts Ve
 	if run.tolerance <= 0 {
 		run.tolerance = DefaultTimeTolerance
 	}
+	if opts.RequireTrustedTime && len(opts.Authorities) == 0 {
+		return nil, errors.New("trusted times can only be required with a trusted timestamping authority")
+	}
 	if opts.SubjectDigest != "" {
 		d, err := normalizeDigest(opts.SubjectDigest)
 		if err != nil {

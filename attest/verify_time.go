@@ -44,6 +44,16 @@ func (r *verifyRun) checkTimestamps() error {
 	return nil
 }
 
+// checkTimes fails where the statement's times disagree with a trusted
+// time (timeWarnings), for a verifier that requires trusted time.
+func (r *verifyRun) checkTimes() error {
+	if disagree := r.timeWarnings(); len(disagree) > 0 {
+		return r.report.fail(CheckTimes, errors.New(strings.Join(disagree, "; ")))
+	}
+	r.report.pass(CheckTimes, "the statement's times agree with %d trusted time(s) within %s", len(r.report.TrustedTimes), r.tolerance)
+	return nil
+}
+
 // timeWarnings compares the statement's own times with each trusted time:
 // issuedAt should be within the tolerance of it, and nothing the statement
 // reports may have happened after it.

@@ -1,9 +1,17 @@
 package attest
 
 import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/cryptoshred/cryptoshred/attest/tsa"
 )
@@ -21,5 +29,34 @@ func TestLateBackupsAreNamedThenCounted(t *testing.T) {
 	}
 	if got := run.lateBackups(tsa.Verified{Time: trusted.Add(2 * time.Hour)}); len(got) != 0 {
 		t.Fatalf("warnings for backups before the trusted time: %q", got)
+	}
+}
+
+// TestRequiredTrustedTimeFailsOnDisagreement: with RequireTrustedTime, a
+// trusted time that the statement's times disagree with is a failed check,
+// and one they agree with a passed one; without an authority to prove the
+// time the requirement is refused.
+func TestRequiredTrustedTimeFailsOnDisagreement(t *testing.T) {
+	st := manySubjects(2)
+	at := st.Predicate.IssuedAt
+	agree := &verifyRun{stmt: st, tolerance: time.Minute, report: &Report{TrustedTimes: []tsa.Verified{{Time: at}}}}
+	if err := agree.checkTimes(); err != nil || !agree.report.Checks[0].Passed {
+		t.Fatalf("times that agree: %v %+v", err, agree.report.Checks)
+	}
+	late := &verifyRun{stmt: st, tolerance: time.Minute, report: &Report{TrustedTimes: []tsa.Verified{{Time: at.Add(time.Hour)}}}}
+	var ve *VerificationError
+	if err := late.checkTimes(); !errors.As(err, &ve) || ve.Check != CheckTimes || !strings.Contains(err.Error(), "differ by 1h0m0s") {
+		t.Fatalf("times an hour apart: %v", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := signature.LoadECDSAVerifier(&key.PublicKey, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(context.Background(), nil, v, VerifyOptions{RequireTrustedTime: true}); err == nil || errors.Is(err, ErrVerification) {
+		t.Fatalf("required trusted time without an authority: %v", err)
 	}
 }

@@ -40,8 +40,12 @@ func attestShowCommand() *cli.Command {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
+			trust, err := timeTrustFrom(c)
+			if err != nil {
+				return err
+			}
 			opts := showOptions{File: c.Args().First(), Key: c.String("key"), Format: formatOption(c), Output: c.String("output"),
-				Trust: timeTrustFrom(c), Witness: c.String("witness"), WitnessKey: c.String("witness-key")}
+				Trust: trust, Witness: c.String("witness"), WitnessKey: c.String("witness-key")}
 			if opts.Witness != "" && (opts.Key == "" || opts.WitnessKey == "") {
 				return usagef("--witness needs --key and --witness-key: both signatures are verified before the certificate names them")
 			}

@@ -34,6 +34,9 @@ type timeTrust struct {
 	Chains      []string
 	TrustedRoot string
 	Tolerance   time.Duration
+	// Require fails, rather than warns, when the statement's times
+	// disagree with the trusted time.
+	Require bool
 }
 
 // timeTrustFlags are the flags of attest verify and attest show that name
@@ -43,11 +46,20 @@ func timeTrustFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "tsa-chain", Usage: "PEM `FILE` with a timestamping authority's chain, leaf first (repeatable): the bundle's timestamps must verify with it"},
 		&cli.StringFlag{Name: "trusted-root", Usage: "Sigstore trusted_root.json `FILE` whose timestampAuthorities are trusted"},
 		&cli.DurationFlag{Name: "time-tolerance", Usage: "warn when the statement's times and the trusted time differ by more than this", Value: attest.DefaultTimeTolerance},
+		&cli.BoolFlag{Name: "require-trusted-time", Usage: "fail (exit 5) instead of warning when the statement's times and the trusted time differ by more than --time-tolerance; needs --tsa-chain or --trusted-root"},
 	}
 }
 
-func timeTrustFrom(c *cli.Context) timeTrust {
-	return timeTrust{Chains: c.StringSlice("tsa-chain"), TrustedRoot: c.String("trusted-root"), Tolerance: c.Duration("time-tolerance")}
+func timeTrustFrom(c *cli.Context) (timeTrust, error) {
+	tt := timeTrust{Chains: c.StringSlice("tsa-chain"), TrustedRoot: c.String("trusted-root"), Tolerance: c.Duration("time-tolerance"),
+		Require: c.Bool("require-trusted-time")}
+	switch {
+	case tt.Tolerance <= 0:
+		return tt, usagef("--time-tolerance must be positive")
+	case tt.Require && len(tt.Chains) == 0 && tt.TrustedRoot == "":
+		return tt, usagef("--require-trusted-time needs the authority's chain (--tsa-chain or --trusted-root)")
+	}
+	return tt, nil
 }
 
 // authorities reads the trusted timestamping authorities.
@@ -80,7 +92,7 @@ func (tt timeTrust) authorities() ([]tsa.Authority, error) {
 
 func (tt timeTrust) verifyOptions(digest string) (attest.VerifyOptions, error) {
 	auths, err := tt.authorities()
-	return attest.VerifyOptions{SubjectDigest: digest, Authorities: auths, TimeTolerance: tt.Tolerance}, err
+	return attest.VerifyOptions{SubjectDigest: digest, Authorities: auths, TimeTolerance: tt.Tolerance, RequireTrustedTime: tt.Require}, err
 }
 
 func attestVerifyCommand() *cli.Command {
@@ -91,7 +103,8 @@ func attestVerifyCommand() *cli.Command {
 		Description: "Each FILE is verified in turn with the same --key (and --backup or --digest); the command " +
 			"exits 5 if any of them fails, after reporting them all.\n" +
 			"A bundle's RFC 3161 timestamps are verified when the authority's chain is given " +
-			"(--tsa-chain or --trusted-root); the trusted time is then printed, and a warning when the statement's times disagree with it.",
+			"(--tsa-chain or --trusted-root); the trusted time is then printed, and a warning when the statement's times disagree with it " +
+			"(a failed check, exit 5, with --require-trusted-time).",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "key", Usage: "the signer's public key (PEM) (required)"},
 			&cli.StringFlag{Name: "backup", Usage: "a backup ciphertext file that must be a subject"},
@@ -103,14 +116,15 @@ func attestVerifyCommand() *cli.Command {
 			if err := requireArgs(c, 1, "FILE"); err != nil {
 				return err
 			}
+			trust, err := timeTrustFrom(c)
+			if err != nil {
+				return err
+			}
 			opts := verifyOptions{Files: c.Args().Slice(), Key: c.String("key"), Backup: c.String("backup"),
-				Digest: c.String("digest"), Format: c.String("format"), Trust: timeTrustFrom(c),
+				Digest: c.String("digest"), Format: c.String("format"), Trust: trust,
 				Witness: c.String("witness"), WitnessKey: c.String("witness-key")}
 			if opts.Key == "" || (opts.Backup != "" && opts.Digest != "") {
 				return usagef("attest verify needs --key, and at most one of --backup and --digest")
-			}
-			if opts.Trust.Tolerance <= 0 {
-				return usagef("--time-tolerance must be positive")
 			}
 			if _, err := globalOpts(c); err != nil {
 				return err

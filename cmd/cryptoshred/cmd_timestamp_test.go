@@ -58,6 +58,16 @@ func TestShredRunBundleWithTrustedTime(t *testing.T) {
 	if !strings.Contains(short.stdout, "differ by") {
 		t.Errorf("no warning with a 1ns tolerance:\n%s", short.stdout)
 	}
+	// A verifier that requires trusted time gets a check, not a warning.
+	strict := mustRun(t, env.srv, "", "attest", "verify", bundle, "--key", pub, "--tsa-chain", chain, "--require-trusted-time")
+	if !strings.Contains(strict.stdout, "PASS  times") {
+		t.Errorf("required trusted time that agrees:\n%s", strict.stdout)
+	}
+	strict = expectCode(t, exitVerifyKO, env.srv, "", "attest", "verify", bundle, "--key", pub, "--tsa-chain", chain, "--require-trusted-time", "--time-tolerance", "1ns")
+	if !strings.Contains(strict.stdout, "FAIL  times") || !strings.Contains(strict.stdout, "differ by") {
+		t.Errorf("required trusted time that disagrees:\n%s", strict.stdout)
+	}
+	expectCode(t, exitUsage, env.srv, "", "attest", "verify", bundle, "--key", pub, "--require-trusted-time")
 
 	cert := mustRun(t, env.srv, "", "attest", "show", bundle, "--key", pub, "--tsa-chain", chain)
 	if !strings.Contains(cert.stdout, "Trusted time") || !strings.Contains(cert.stdout, "RFC 3161 timestamp by Test TSA Timestamping") {
