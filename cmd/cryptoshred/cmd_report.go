@@ -114,7 +114,7 @@ func runReportAccess(ctx context.Context, o globalOptions, v *shred.Service, fro
 // and renders the report; with --fail-on-unrecorded an unaccounted unwrap
 // is an error wrapping audit.ErrUnrecorded (exit 5), after the report.
 func runReportUnwraps(ctx context.Context, o globalOptions, v *shred.Service, ao accessOptions, w io.Writer) error {
-	log := audit.NewLog(o.TransitMount, ao.Since)
+	log := audit.NewLog(audit.Mounts{Transit: o.TransitMount, KV: o.KVMount}, ao.Since)
 	for _, name := range ao.Logs {
 		if err := readAuditLog(ctx, log, name); err != nil {
 			return err

@@ -308,7 +308,7 @@ func auditReport(ctx context.Context, o globalOptions, v *shred.Service, files [
 	if len(files) == 0 {
 		return nil, nil
 	}
-	log := audit.NewLog(o.TransitMount, time.Time{})
+	log := audit.NewLog(audit.Mounts{Transit: o.TransitMount, KV: o.KVMount}, time.Time{})
 	for _, name := range files {
 		if err := readAuditLog(ctx, log, name); err != nil {
 			return nil, err

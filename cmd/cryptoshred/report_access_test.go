@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // enableFileAudit enables a file audit device on env's Vault and returns
@@ -251,5 +255,54 @@ func TestAgePluginUnwrapIsUnaccounted(t *testing.T) {
 	r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "report", "access", "--vault-audit-log", logPath, "--fail-on-unrecorded")
 	if !strings.Contains(r.stdout, "NONE") || !strings.Contains(r.stdout, b.ID) || !strings.Contains(r.stdout, "token-backup-admin") {
 		t.Fatalf("the plugin's unwrap is not listed as unaccounted:\n%s", r.stdout)
+	}
+}
+
+// TestAttackBackdatedOpenCannotAccountForAPlainDecrypt: an admin unwraps a
+// backup's key with a plain Transit decrypt, then, with the same token's
+// own Transit sign and KV create rights, appends a valid open entry for
+// that backup dated before the decrypt. The chain verifies; the audit
+// report still lists the unwrap as unaccounted, because Vault logged the
+// entry's write after it.
+func TestAttackBackdatedOpenCannotAccountForAPlainDecrypt(t *testing.T) {
+	env := newTestEnv(t)
+	logPath := enableFileAudit(t, env)
+	opened := protectFile(t, env, "opened.tar", []byte("opened with a purpose"))
+	leaked := protectFile(t, env, "leaked.tar", []byte("unwrapped behind our back"))
+	mustRun(t, env.srv, env.roles.admin, "backup", "open", opened.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
+	before := time.Now().UTC()
+	plainDecrypt(t, env, leaked)
+	appendBackdatedOpen(t, env, leaked.ID, before.Add(-5*time.Second))
+	mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
+	r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "report", "access", "--vault-audit-log", logPath, "--fail-on-unrecorded")
+	if rows := tableRows(t, strings.Split(r.stdout, "\n")); len(rows) != 2 || !strings.HasPrefix(rows[0], "NONE") || !strings.Contains(rows[0], leaked.ID) {
+		t.Fatalf("the laundered unwrap is not listed as unaccounted:\n%s", r.stdout)
+	}
+}
+
+// appendBackdatedOpen appends, with the admin token's plain Transit sign
+// and KV create calls, an open of id dated at, by the actor of the
+// ledger's last entry.
+func appendBackdatedOpen(t *testing.T, env testEnv, id string, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	client := vault.New(env.srv.Client(t, env.roles.admin), vault.DefaultMounts)
+	entries, err := ledger.New(client, client).Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	e := ledger.Entry{Seq: last.Seq + 1, Prev: last.Hash, Time: at, Actor: last.Actor, Kind: ledger.KindBackupOpened,
+		Backups: []string{id}, Details: map[string]string{"purpose": "inspection"}}
+	raw, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := client.Sign(ctx, ledger.RoleAdmin, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Put(ctx, fmt.Sprintf("ledger/%012d", e.Seq), map[string]any{"entry": string(raw), "sig": sig}, 0); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -104,7 +104,7 @@ func TestLogGzipAndSince(t *testing.T) {
 	if len(unwraps) != 1 || unwraps[0].RequestID != "r2" || st.Earlier != 1 || st.Lines != 4 {
 		t.Fatalf("%+v %+v", unwraps, st)
 	}
-	if err := NewLog("m", time.Time{}).Read(t.Context(), strings.NewReader("\x1f\x8bnot gzip")); err == nil {
+	if err := NewLog(Mounts{Transit: "m", KV: "k"}, time.Time{}).Read(t.Context(), strings.NewReader("\x1f\x8bnot gzip")); err == nil {
 		t.Fatal("a broken gzip stream read without error")
 	}
 }
@@ -150,7 +150,8 @@ func TestReconcileRules(t *testing.T) {
 	replay := decrypt("replay", "bk-1", "token-a", t0.Add(time.Hour))
 	replay.header = e1.Hash
 	stranger := decrypt("s", "bk-2", "token-x", t0.Add(time.Second))
-	log := readLog(t, time.Time{}, pair(t, withHeader)+pair(t, replay)+pair(t, stranger)+
+	log := readLog(t, time.Time{}, pair(t, ledgerWrite(3, t0))+pair(t, withHeader)+pair(t, replay)+pair(t, stranger)+
+		pair(t, ledgerWrite(2, t0.Add(time.Minute)))+
 		pair(t, decrypt("t", "bk-1", "token-a", t0.Add(time.Minute+time.Second)))+
 		pair(t, decrypt("late", "bk-2", "token-b", t0.Add(10*time.Minute))))
 	rep := Reconcile(log, []*ledger.Entry{e1, e2, e3}, Options{})
@@ -180,5 +181,37 @@ func TestReconcileAllAccounted(t *testing.T) {
 	rep := Reconcile(readLog(t, time.Time{}, pair(t, u)), []*ledger.Entry{e1}, Options{})
 	if rep.Check() != nil || rep.Findings[0].Rule != RuleTimeIdentity || rep.Findings[0].Purpose != "inquiry" {
 		t.Fatalf("%+v", rep)
+	}
+}
+
+// TestReconcileGoesByVaultsTimeOfTheLedgerWrite: an open written to the
+// ledger after an unwrap, dated before it, accounts for nothing, by
+// either rule; neither does an open dated within the logs whose write
+// they do not show. Vault's time of the write decides, not the entry's.
+func TestReconcileGoesByVaultsTimeOfTheLedgerWrite(t *testing.T) {
+	direct := decrypt("direct", "bk-1", "token-a", t0.Add(10*time.Second))
+	backdated := open(5, "bk-1", "token-a", "laundered", t0.Add(5*time.Second))
+	copied := decrypt("copied", "bk-2", "token-a", t0.Add(11*time.Second))
+	backdatedHeader := open(6, "bk-2", "token-a", "laundered", t0.Add(5*time.Second))
+	copied.header = backdatedHeader.Hash
+	unlogged := open(7, "bk-3", "token-a", "never written in the logs", t0.Add(5*time.Second))
+	third := decrypt("unlogged", "bk-3", "token-a", t0.Add(12*time.Second))
+	honest := open(8, "bk-4", "token-a", "inquiry", t0.Add(30*time.Second))
+	fourth := decrypt("honest", "bk-4", "token-a", t0.Add(31*time.Second))
+	log := readLog(t, time.Time{}, pair(t, decrypt("first", "bk-9", "token-z", t0))+pair(t, direct)+pair(t, copied)+pair(t, third)+
+		pair(t, ledgerWrite(5, t0.Add(20*time.Second)))+pair(t, ledgerWrite(6, t0.Add(20*time.Second)))+
+		pair(t, ledgerWrite(8, t0.Add(30*time.Second)))+pair(t, fourth))
+	rep := Reconcile(log, []*ledger.Entry{backdated, backdatedHeader, unlogged, honest}, Options{})
+	rules := map[string]Finding{}
+	for _, f := range rep.Findings {
+		rules[f.RequestID] = f
+	}
+	for id, want := range map[string]string{"direct": RuleNone, "copied": RuleNone, "unlogged": RuleNone, "honest": RuleTimeIdentity} {
+		if got := rules[id].Rule; got != want {
+			t.Errorf("%s: rule %q, want %q", id, got, want)
+		}
+	}
+	if !strings.Contains(rules["copied"].Note, "does not show written before this unwrap") {
+		t.Errorf("copied header note: %q", rules["copied"].Note)
 	}
 }

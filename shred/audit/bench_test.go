@@ -48,7 +48,7 @@ func readBenchLog(b *testing.B, path string) *Report {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	log := NewLog("cryptoshred-transit", time.Time{})
+	log := NewLog(testMounts, time.Time{})
 	if err := log.Read(b.Context(), f); err != nil {
 		b.Fatal(err)
 	}

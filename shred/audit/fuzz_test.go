@@ -42,7 +42,7 @@ func FuzzAuditLine(f *testing.F) {
 				t.Fatalf("ParseLine accepted %+v from %q", ln, raw)
 			}
 		}
-		log := NewLog("cryptoshred-transit", time.Time{})
+		log := NewLog(testMounts, time.Time{})
 		if err := log.Read(t.Context(), bytes.NewReader(raw)); err != nil {
 			return // a line starting with the gzip magic
 		}

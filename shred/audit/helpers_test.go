@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +15,8 @@ var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 // entry describes one synthetic audit log line, shaped as Vault 1.19's
 // file audit device writes it.
 type entry struct {
-	typ, id, path, who, entity, header, err string
-	at                                      time.Time
+	typ, id, path, op, who, entity, header, err string
+	at                                          time.Time
 }
 
 // vaultLine renders e as Vault writes it: auth, error, request, response,
@@ -36,7 +38,7 @@ func vaultLine(tb testing.TB, e entry) []byte {
 	line := map[string]any{
 		"auth": auth,
 		"request": map[string]any{
-			"id": e.id, "path": e.path, "operation": "update", "headers": headers,
+			"id": e.id, "path": e.path, "operation": cmp.Or(e.op, "update"), "headers": headers,
 			"data":        map[string]any{"ciphertext": "hmac-sha256:0e0a64da"},
 			"mount_point": "cryptoshred-transit/", "mount_type": "transit",
 			"namespace": map[string]any{"id": "root"}, "remote_address": "10.0.0.7", "remote_port": 42246,
@@ -69,10 +71,15 @@ func decrypt(id, key, who string, at time.Time) entry {
 	return entry{id: id, path: "cryptoshred-transit/decrypt/" + key, who: who, at: at}
 }
 
+// ledgerWrite is a successful create of ledger slot seq at t.
+func ledgerWrite(seq int64, t time.Time) entry {
+	return entry{id: fmt.Sprintf("w%d", seq), path: fmt.Sprintf("cryptoshred/data/ledger/%012d", seq), op: "create", who: "token-a", at: t}
+}
+
 // readLog reads each text as one log file.
 func readLog(tb testing.TB, since time.Time, files ...string) *Log {
 	tb.Helper()
-	l := NewLog("cryptoshred-transit", since)
+	l := NewLog(testMounts, since)
 	for _, f := range files {
 		if err := l.Read(tb.Context(), strings.NewReader(f)); err != nil {
 			tb.Fatal(err)
@@ -80,3 +87,6 @@ func readLog(tb testing.TB, since time.Time, files ...string) *Log {
 	}
 	return l
 }
+
+// testMounts are the mounts of the synthetic logs.
+var testMounts = Mounts{Transit: "cryptoshred-transit", KV: "cryptoshred"}

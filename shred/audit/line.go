@@ -70,6 +70,7 @@ type rawLine struct {
 	Request struct {
 		ID            string              `json:"id"`
 		Path          string              `json:"path"`
+		Operation     string              `json:"operation"`
 		RemoteAddress string              `json:"remote_address"`
 		Headers       map[string][]string `json:"headers"`
 	} `json:"request"`

@@ -70,6 +70,7 @@ type Stats struct {
 // request, never a line, so memory does not grow with the log.
 type Log struct {
 	mount   string
+	ledger  *ledgerWrites
 	since   time.Time
 	pending map[string]*Unwrap // request seen, response not yet
 	settled map[string]bool    // response seen
@@ -78,9 +79,10 @@ type Log struct {
 }
 
 // NewLog returns a Log of unwraps under the Transit mount, leaving out
-// those before since (zero: none).
-func NewLog(mount string, since time.Time) *Log {
-	return &Log{mount: mount, since: since, pending: map[string]*Unwrap{}, settled: map[string]bool{}}
+// those before since (zero: none), that also dates the ledger's slot
+// writes under the KV mount.
+func NewLog(m Mounts, since time.Time) *Log {
+	return &Log{mount: m.Transit, ledger: newLedgerWrites(m.KV), since: since, pending: map[string]*Unwrap{}, settled: map[string]bool{}}
 }
 
 // Read reads one audit log file from r, plain or gzip-compressed (told by
@@ -177,6 +179,9 @@ func (l *Log) line(raw []byte) {
 	l.stats.Lines++
 	if t, ok := lineTime(raw); ok {
 		l.span(t)
+	}
+	if l.ledger.mentioned(raw) {
+		l.ledger.add(raw)
 	}
 	ln, err := ParseLine(raw, l.mount)
 	switch {

@@ -94,6 +94,7 @@ func (r *Report) Check() error {
 func Reconcile(log *Log, entries []*ledger.Entry, opts Options) *Report {
 	unwraps, stats := log.Unwraps()
 	m := newMatcher(entries, opts)
+	m.written, m.logFrom = log.ledger.written, stats.From
 	findings := make([]Finding, len(unwraps))
 	for i, u := range unwraps {
 		findings[i] = Finding{Unwrap: u, Rule: RuleNone}
@@ -135,6 +136,10 @@ type matcher struct {
 	opens  []*ledger.Entry // backup.opened with a purpose, in ledger order
 	byHash map[string]*ledger.Entry
 	used   map[*ledger.Entry]bool
+	// written is when Vault received each ledger slot's write, as the
+	// logs show; logFrom is the time of their first line.
+	written map[int64]time.Time
+	logFrom time.Time
 }
 
 func newMatcher(entries []*ledger.Entry, opts Options) *matcher {
@@ -163,6 +168,8 @@ func (m *matcher) byHeader(f *Finding) {
 		f.Note = "the ledger header names no open with a purpose in the ledger"
 	case m.used[e]:
 		f.Note = fmt.Sprintf("the ledger header names entry %d, which already accounts for another unwrap", e.Seq)
+	case !m.writtenBefore(e, f):
+		f.Note = fmt.Sprintf("the ledger header names entry %d, which the audit log does not show written before this unwrap", e.Seq)
 	case !m.fits(e, f):
 		f.Note = fmt.Sprintf("the ledger header names entry %d, which is not an open of %s by %s before this unwrap",
 			e.Seq, f.Backup, identity(f.Unwrap))
@@ -183,10 +190,23 @@ func (m *matcher) byTime(f *Finding) {
 }
 
 // fits reports whether e records an open of f's backup by f's identity,
-// no later than f (give or take the clock skew).
+// no later than f (give or take the clock skew), written to the ledger
+// before f.
 func (m *matcher) fits(e *ledger.Entry, f *Finding) bool {
 	return slices.Contains(e.Backups, f.Backup) && e.Actor == identity(f.Unwrap) &&
-		!e.Time.After(f.Time.Add(m.opts.Skew))
+		!e.Time.After(f.Time.Add(m.opts.Skew)) && m.writtenBefore(e, f)
+}
+
+// writtenBefore reports whether Vault received the write of e's slot no
+// later than f, by the audit log's times, which unlike the entry's own
+// are Vault's. An entry whose write the logs do not show counts only if
+// it says it was made before their first line: within their period it
+// could have been written at any time, dated as its writer liked.
+func (m *matcher) writtenBefore(e *ledger.Entry, f *Finding) bool {
+	if at, ok := m.written[e.Seq]; ok {
+		return !at.After(f.Time)
+	}
+	return e.Time.Before(m.logFrom)
 }
 
 func (m *matcher) claim(f *Finding, e *ledger.Entry, rule string) {
