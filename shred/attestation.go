@@ -180,8 +180,8 @@ type ledgerFacts struct {
 	destructions map[string][]listedDigest
 	// restored are the plaintext copies opens wrote, by backup.
 	restored map[string][]attest.RestoredCopy
-	// storage are the storage holds the ledger records, by case and
-	// backup; storageHolds are the attested case's, by backup.
+	// storage are the storage holds the ledger records; storageHolds,
+	// by backup, those the attestation states.
 	storage      *storageHoldSpans
 	storageHolds map[string]*attest.Span
 	// audit is the audit log's reconciliation, if the caller read one.
@@ -217,7 +217,6 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		return nil, nil, err
 	}
 	facts.audit = opts.Audit
-	facts.storageHolds = facts.storage.of(caseID)
 	backups, excluded, err := s.checkSubjects(ctx, caseID, backups, facts, known)
 	if err != nil {
 		return nil, nil, err
@@ -225,6 +224,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	excluded = append(unreadable, excluded...)
 	backups, unchecked := s.ciphertextsAtSigning(ctx, backups)
 	excluded = append(excluded, unchecked...)
+	facts.storageHolds = s.storageHoldsToState(ctx, facts.storage.spans(), backups)
 	if len(backups) == 0 {
 		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
 	}

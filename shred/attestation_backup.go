@@ -1,6 +1,7 @@
 package shred
 
 import (
+	"cmp"
 	"context"
 	"net/url"
 	"slices"
@@ -97,30 +98,51 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 	if e.Kind == ledger.KindKeyDestroyed && e.Details[destructionsDetail] != "" {
 		f.addDestructions(e.Case, parseDestructions(e.Details[destructionsDetail]), e.Backups, only)
 	}
-	f.storage.add(e, only)
+	at := entryTime(e)
+	f.storage.add(e, func(id string) bool { return only[id] && !f.destroyed[id] })
 	for _, id := range e.Backups {
 		if !only[id] {
 			continue
 		}
 		switch e.Kind {
 		case ledger.KindBackupOpened:
-			t := e.Time
-			f.unwraps[id] = attest.KeyUnwraps{Count: f.unwraps[id].Count + 1, Last: &t}
+			f.unwraps[id] = attest.KeyUnwraps{Count: f.unwraps[id].Count + 1, Last: &at}
 			if out := e.Details["output"]; out != "" {
-				f.restored[id] = append(f.restored[id], attest.RestoredCopy{At: e.Time, By: e.Actor, Purpose: e.Details["purpose"], Output: out})
+				f.restored[id] = append(f.restored[id], attest.RestoredCopy{At: at, By: e.Actor, Purpose: e.Details["purpose"], Output: out})
 			}
 		case ledger.KindRestoreDisposed:
-			markDisposed(f.restored[id], e)
-		case ledger.KindHoldPlaced:
-			if _, seen := f.placedAt[e.Case+"/"+id]; !seen {
-				f.placedAt[e.Case+"/"+id] = e.Time
-			}
+			markDisposed(f.restored[id], e, at)
 		case ledger.KindKeyDestroyed:
 			f.destroyed[id] = true
-		case ledger.KindHoldReleased:
-			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: f.placedAt[e.Case+"/"+id], ReleasedAt: e.Time})
+		}
+		if !f.destroyed[id] {
+			f.addHold(e, id, at)
 		}
 	}
+}
+
+// addHold takes e as a step of a key hold on id. The entries of a hold
+// after its key's destruction are left out: no hold stops what is done,
+// and a release dated after the destruction would make the statement
+// invalid for good.
+func (f *ledgerFacts) addHold(e *ledger.Entry, id string, at time.Time) {
+	switch e.Kind {
+	case ledger.KindHoldPlaced:
+		if _, seen := f.placedAt[e.Case+"/"+id]; !seen {
+			f.placedAt[e.Case+"/"+id] = at
+		}
+	case ledger.KindHoldReleased:
+		f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: f.placedAt[e.Case+"/"+id], ReleasedAt: at})
+	}
+}
+
+// entryTime is when Vault wrote e's slot, which no role can set, or,
+// from a store that does not say (an export), the time e's writer put in
+// it. A fact an attestation takes from the ledger is dated by it, so a
+// role that signs a planted entry cannot date it before or after the
+// facts it adds to.
+func entryTime(e *ledger.Entry) time.Time {
+	return cmp.Or(e.Written, e.Time)
 }
 
 // listedDigest is the digest of a backup's destruction that an entry of
@@ -169,12 +191,11 @@ func withAudit(u attest.KeyUnwraps, rep *audit.Report, id string) attest.KeyUnwr
 
 // markDisposed records e, a disposal of restored copies, on the copies it
 // names: those written to its output ("*" for all) before it.
-func markDisposed(copies []attest.RestoredCopy, e *ledger.Entry) {
+func markDisposed(copies []attest.RestoredCopy, e *ledger.Entry, at time.Time) {
 	for i := range copies {
 		c := &copies[i]
-		if c.DisposedAt == nil && !c.At.After(e.Time) && (e.Details["output"] == "*" || e.Details["output"] == c.Output) {
-			t := e.Time
-			c.DisposedAt, c.DisposedBy, c.Note = &t, e.Actor, e.Details["note"]
+		if c.DisposedAt == nil && !c.At.After(at) && (e.Details["output"] == "*" || e.Details["output"] == c.Output) {
+			c.DisposedAt, c.DisposedBy, c.Note = &at, e.Actor, e.Details["note"]
 		}
 	}
 }

@@ -30,7 +30,9 @@ type PlanItem struct {
 	Reason   string          `json:"reason"`
 	Warnings []string        `json:"warnings,omitempty"`
 	// StorageHold is when the storage itself held the ciphertext for the
-	// case (an S3 Object Lock legal hold); nil where none applied.
+	// case (an S3 Object Lock legal hold), as the case's hold record says;
+	// nil where it says none. The attestation takes the span from the
+	// ledger instead.
 	StorageHold *attest.Span `json:"storageHold,omitempty"`
 
 	key *KeyInfo

@@ -121,7 +121,7 @@ func requireHoldable(ctx context.Context, be storage.Backend, loc, where string,
 	}
 	can, err := holder.CanHold(ctx, loc)
 	if err != nil || !can {
-		return errs.Refusedf("%s has no Object Lock, so no legal hold could protect the ciphertext there "+
+		return errs.Refusedf("the bucket of %s has no Object Lock, so no legal hold could protect the ciphertext there "+
 			"(create the bucket with Object Lock, or pass --no-storage-hold)%s", where, errSuffix(err))
 	}
 	return nil

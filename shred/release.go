@@ -45,6 +45,13 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 			lifted = append(lifted, id)
 			mu.Unlock()
 		}
+		if liftedHere && err != nil {
+			// The hold is released and the storage hold lifted; only the
+			// hold record's note of when failed. The ledger entry must
+			// still list it, with the lift.
+			problems.add(fmt.Errorf("backup %s: storage hold lifted, but its hold record does not show it: %w", id, err))
+			return nil
+		}
 		return err
 	})
 	failed = append(failed, s.heldDuringRelease(ctx, caseID, lifted, "its storage hold was lifted",

@@ -12,8 +12,10 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
@@ -198,5 +200,103 @@ func TestAttackRewrittenStorageHoldSpanIsNotAttested(t *testing.T) {
 	span := attestedStatement(t, res.Attestation).Predicate.Backups[0].Ciphertext.StorageHold
 	if span == nil || span.From.Before(heldFrom) || span.To.IsZero() || span.To.After(liftedBy) || span.To.Before(span.From) {
 		t.Fatalf("attested storage hold %+v, want one within [%s, %s]", span, heldFrom, liftedBy)
+	}
+}
+
+// A compliance officer appends, with their token's own Transit sign and
+// KV create calls, signed hold.placed entries dated 2020 that mark
+// ciphertexts as held by the storage: one for a backup the storage did
+// hold, while the case is open and again after it closed, and one for a
+// backup in a bucket without Object Lock, which the storage never held
+// (with a hold.released entry that marks it lifted). The attestation
+// states, for the first, the span between Vault's times
+// of the real hold's and lift's entries, and none for the other; a
+// release planted after the destruction does not stop the attestation.
+func TestAttackPlantedStorageHoldMarksStateNothingFalse(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	locked, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("held in storage"))
+	unlockedBucket(t, env)
+	unheld, err := env.admin.Protect(ctx, admin, shred.ProtectRequest{Source: writeFile(t, t.TempDir(), "u.tar", []byte("no lock")),
+		OutDir: "s3://unlocked/p", NoStorageHold: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	openCase(t, env.compliance, "PLANT")
+	heldFrom := catalog.Now()
+	hold(t, env.compliance, "PLANT", locked.ID)
+	if _, err := env.compliance.PlaceHolds(ctx, compliance, "PLANT", shred.HoldSelector{IDs: []string{unheld.ID}}); err == nil {
+		t.Fatal("a hold on a ciphertext the storage cannot hold was not reported")
+	}
+	comp := vault.New(env.vault.Client(t, env.vault.TokenWithPolicies(t, "insider", vault.PolicyCompliance)), vault.DefaultMounts)
+	plant := func(ids ...string) {
+		shredtest.AppendDated(t, comp, comp, ledger.RoleCompliance, "insider", ledger.Event{Kind: ledger.KindHoldPlaced, Case: "PLANT",
+			Backups: ids, Details: map[string]string{"storageHeld": strings.Join(ids, " ")}}, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+	}
+	plant(locked.ID, unheld.ID)
+	shredtest.AppendDated(t, comp, comp, ledger.RoleCompliance, "insider", ledger.Event{Kind: ledger.KindHoldReleased, Case: "PLANT",
+		Backups: []string{unheld.ID}, Details: map[string]string{"storageHoldLifted": unheld.ID}}, time.Date(2020, 2, 1, 0, 0, 0, 0, time.UTC))
+	closeCase(t, env.compliance, "PLANT")
+	liftedBy := catalog.Now()
+	plant(locked.ID)
+	res, err := env.admin.RunShred(ctx, admin, "PLANT", runOpts(t))
+	if err != nil || res.Attestation == nil || len(res.Destroyed) != 2 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	for _, b := range attestedStatement(t, res.Attestation).Predicate.Backups {
+		span := b.Ciphertext.StorageHold
+		switch {
+		case b.BackupID == unheld.ID && span != nil:
+			t.Errorf("attested a storage hold of a bucket without Object Lock: %+v", span)
+		case b.BackupID == locked.ID && (span == nil || span.From.Before(heldFrom) || span.To.IsZero() || span.To.After(liftedBy)):
+			t.Errorf("attested storage hold %+v, want one within [%s, %s]", span, heldFrom, liftedBy)
+		}
+	}
+	// A release planted after the destruction, dated 2099, would make
+	// every later statement invalid (a hold released after its key was
+	// destroyed): the attestation is issued again all the same.
+	shredtest.AppendDated(t, comp, comp, ledger.RoleCompliance, "insider", ledger.Event{Kind: ledger.KindHoldReleased, Case: "PLANT",
+		Backups: []string{locked.ID}, Details: map[string]string{"storageHoldLifted": locked.ID}}, time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC))
+	if _, err := env.admin.Attest(ctx, admin, "PLANT", runOpts(t).Attest); err != nil {
+		t.Fatalf("attest after a release planted after the destruction: %v", err)
+	}
+}
+
+// A compliance officer keeps a case's close from lifting a ciphertext's
+// storage hold (the hold record rewritten to say none was placed), so the
+// run leaves the ciphertext behind, then lifts the legal hold with a
+// plain S3 call, and the next run deletes it. No lift is in the ledger:
+// the first attestation states the hold as still in place, which it was;
+// the second, for a ciphertext deleted, states none rather than a hold
+// without an end.
+func TestStorageHoldLiftedOutsideTheToolIsNotStatedOpen(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("lifted by hand"))
+	openCase(t, env.compliance, "BYHAND")
+	hold(t, env.compliance, "BYHAND", b.ID)
+	comp := asRole(t, env.vault, vault.PolicyCompliance)
+	rec := comp.read("holds/BYHAND/" + b.ID)
+	delete(rec, "storageHeldAt")
+	comp.mustWrite("holds/BYHAND/"+b.ID, rec)
+	closeCase(t, env.compliance, "BYHAND")
+	first, err := env.admin.RunShred(ctx, admin, "BYHAND", runOpts(t))
+	if first == nil || first.Attestation == nil {
+		t.Fatalf("first run, its ciphertext held in storage: %v", err)
+	}
+	if ct := attestedStatement(t, first.Attestation).Predicate.Backups[0].Ciphertext; ct.Deleted || ct.StorageHold == nil || !ct.StorageHold.To.IsZero() {
+		t.Fatalf("first attestation, ciphertext still held: %+v", ct)
+	}
+	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+	if _, err := env.complyS3.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version,
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := env.admin.RunShred(ctx, admin, "BYHAND", runOpts(t))
+	if err != nil || second.Attestation == nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if ct := attestedStatement(t, second.Attestation).Predicate.Backups[0].Ciphertext; !ct.Deleted || ct.StorageHold != nil {
+		t.Fatalf("second attestation, ciphertext deleted: %+v", ct)
 	}
 }

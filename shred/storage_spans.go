@@ -1,11 +1,14 @@
 package shred
 
 import (
+	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
@@ -33,58 +36,61 @@ func markedOf(part []string, marked map[string]bool) string {
 	return strings.Join(ids, " ")
 }
 
-// storageHoldSpans collects, by case and backup, the spans of the storage
-// holds the ledger records: from the hold.placed entry that marks the
-// ciphertext held to the hold.released entry that marks it lifted. Only
-// an id the entry itself lists counts.
+// storageHoldSpans collects, by backup, the spans of its ciphertext's
+// storage hold that the ledger records: from a hold.placed entry that
+// marks it held to a hold.released entry that marks it lifted. The legal
+// hold is one flag on the object, whichever case set it, so any case's
+// lift ends the span. Only an id the entry itself lists counts, and a
+// case's hold marks only until its case.closed entry. Each entry is
+// dated by when Vault wrote its slot, not by the time its writer put in
+// it: a role that signs a planted entry cannot date it.
 type storageHoldSpans struct {
-	open   map[string]time.Time
-	closed map[string]*attest.Span
+	closedCases map[string]bool
+	open        map[string]time.Time
+	closed      map[string]*attest.Span
 }
 
 func newStorageHoldSpans() *storageHoldSpans {
-	return &storageHoldSpans{open: map[string]time.Time{}, closed: map[string]*attest.Span{}}
+	return &storageHoldSpans{closedCases: map[string]bool{}, open: map[string]time.Time{}, closed: map[string]*attest.Span{}}
 }
 
-// add takes e's storage-hold marks on the backups of only.
-func (sp *storageHoldSpans) add(e *ledger.Entry, only map[string]bool) {
+// add takes e's storage-hold marks on the backups wanted says yes to.
+func (sp *storageHoldSpans) add(e *ledger.Entry, wanted func(id string) bool) {
+	if e.Kind == ledger.KindCaseClosed {
+		sp.closedCases[e.Case] = true
+	}
 	key := map[string]string{ledger.KindHoldPlaced: storageHeldDetail, ledger.KindHoldReleased: storageLiftedDetail}[e.Kind]
-	if key == "" || e.Details[key] == "" {
+	held := e.Kind == ledger.KindHoldPlaced
+	if key == "" || e.Details[key] == "" || held && sp.closedCases[e.Case] {
 		return
 	}
+	at := entryTime(e)
 	for _, id := range strings.Fields(e.Details[key]) {
-		if only[id] && slices.Contains(e.Backups, id) {
-			sp.mark(e.Case+"/"+id, e.Kind == ledger.KindHoldPlaced, e.Time)
+		if wanted(id) && slices.Contains(e.Backups, id) {
+			sp.mark(id, held, at)
 		}
 	}
 }
 
 // mark opens a span at a hold, or closes the open one at a lift; a hold
 // while one is open, or a lift while none is, changes nothing.
-func (sp *storageHoldSpans) mark(caseAndID string, held bool, at time.Time) {
-	from, isOpen := sp.open[caseAndID]
+func (sp *storageHoldSpans) mark(id string, held bool, at time.Time) {
+	from, isOpen := sp.open[id]
 	switch {
 	case held && !isOpen:
-		sp.open[caseAndID] = at
+		sp.open[id] = at
 	case !held && isOpen:
-		sp.closed[caseAndID] = &attest.Span{From: from, To: at}
-		delete(sp.open, caseAndID)
+		sp.closed[id] = &attest.Span{From: from, To: at}
+		delete(sp.open, id)
 	}
 }
 
-// of returns caseID's storage-hold spans by backup: the open one, or
-// else the last that closed.
-func (sp *storageHoldSpans) of(caseID string) map[string]*attest.Span {
-	out := map[string]*attest.Span{}
-	for k, span := range sp.closed {
-		if id, ok := strings.CutPrefix(k, caseID+"/"); ok {
-			out[id] = span
-		}
-	}
-	for k, from := range sp.open {
-		if id, ok := strings.CutPrefix(k, caseID+"/"); ok {
-			out[id] = &attest.Span{From: from}
-		}
+// spans returns the storage-hold span of each backup that has one: the
+// open one, or else the last that closed.
+func (sp *storageHoldSpans) spans() map[string]*attest.Span {
+	out := maps.Clone(sp.closed)
+	for id, from := range sp.open {
+		out[id] = &attest.Span{From: from}
 	}
 	return out
 }
@@ -96,4 +102,48 @@ func idSet(ids []string) map[string]bool {
 		out[id] = true
 	}
 	return out
+}
+
+// storageHoldsToState keeps, of the storage-hold spans the ledger records,
+// those an attestation may state: on an S3 object whose bucket can hold
+// it (asked of the storage once per bucket; an error states none), ending
+// no earlier than they begin, and ended if the ciphertext was deleted or
+// found gone, which a legal hold still in place would have prevented.
+func (s *Service) storageHoldsToState(ctx context.Context, spans map[string]*attest.Span, backups []*catalog.Backup) map[string]*attest.Span {
+	out := map[string]*attest.Span{}
+	canHold := map[string]bool{}
+	for _, b := range backups {
+		span := spans[b.ID]
+		bucket, isS3 := s3Bucket(b.Ciphertext.Path)
+		if span == nil || !isS3 || !stateable(span, b.Destruction) {
+			continue
+		}
+		can, asked := canHold[bucket]
+		if !asked {
+			_, holder, err := s.storageHolder(ctx, b.Ciphertext.Path)
+			can = err == nil && holder != nil
+			canHold[bucket] = can
+		}
+		if can {
+			out[b.ID] = span
+		}
+	}
+	return out
+}
+
+// stateable reports whether span can be true of a ciphertext whose
+// destruction is d: it ends no earlier than it begins, and if it has not
+// ended the ciphertext is still there.
+func stateable(span *attest.Span, d *catalog.Destruction) bool {
+	if span.To.IsZero() {
+		return d.CiphertextLeft()
+	}
+	return !span.To.Before(span.From)
+}
+
+// s3Bucket returns the bucket of an s3:// location.
+func s3Bucket(loc string) (string, bool) {
+	rest, ok := strings.CutPrefix(loc, "s3://")
+	bucket, _, _ := strings.Cut(rest, "/")
+	return bucket, ok
 }

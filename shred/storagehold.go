@@ -23,16 +23,14 @@ import (
 // another backup's held ciphertext. A version that is gone has no hold
 // to lift.
 func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool) (bool, error) {
-	be, err := s.storage.For(b.Ciphertext.Path)
-	if err != nil {
+	be, holder, err := s.storageHolder(ctx, b.Ciphertext.Path)
+	switch {
+	case err != nil:
 		return false, err
-	}
-	holder, ok := be.(storage.Holder)
-	if !ok || !be.Properties().LegalHold {
+	case holder == nil && on && be.Properties().LegalHold:
+		return false, fmt.Errorf("backup %s: no storage hold placed: the bucket of %s has no Object Lock, so its ciphertext is protected by the key hold alone", b.ID, b.Ciphertext.Path)
+	case holder == nil:
 		return false, nil
-	}
-	if can, err := holder.CanHold(ctx, b.Ciphertext.Path); err != nil || !can {
-		return false, err
 	}
 	own := ownCiphertext(ctx, be, b)
 	switch {
@@ -47,6 +45,23 @@ func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool
 		return false, fmt.Errorf("backup %s: %w", b.ID, err)
 	}
 	return true, nil
+}
+
+// storageHolder returns the back end of loc and, if it can put loc under
+// a legal hold (an S3 bucket with Object Lock), its Holder.
+func (s *Service) storageHolder(ctx context.Context, loc string) (storage.Backend, storage.Holder, error) {
+	be, err := s.storage.For(loc)
+	if err != nil {
+		return nil, nil, err
+	}
+	holder, ok := be.(storage.Holder)
+	if !ok || !be.Properties().LegalHold {
+		return be, nil, nil
+	}
+	if can, err := holder.CanHold(ctx, loc); err != nil || !can {
+		return be, nil, err
+	}
+	return be, holder, nil
 }
 
 // liftStorageHold lifts the storage hold of a backup no case holds any

@@ -66,7 +66,7 @@ func renderPlan(w io.Writer, plan *shred.Plan) error {
 			printf(tw, "\twarning\t%s\n", warn)
 		}
 		if h := it.StorageHold; h != nil {
-			printf(tw, "\tstorage hold\t%s to %s\n", h.From.Format(time.RFC3339), orDash(h.To))
+			printf(tw, "\tstorage hold\t%s to %s, as the case's hold record says\n", h.From.Format(time.RFC3339), orDash(h.To))
 		}
 	}
 	printf(tw, "case %s: %d to destroy, %d skipped, %d already done\n", plan.Case.ID,

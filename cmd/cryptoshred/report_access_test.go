@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -272,7 +272,9 @@ func TestAttackBackdatedOpenCannotAccountForAPlainDecrypt(t *testing.T) {
 	mustRun(t, env.srv, env.roles.admin, "backup", "open", opened.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
 	before := time.Now().UTC()
 	plainDecrypt(t, env, leaked)
-	appendBackdatedOpen(t, env, leaked.ID, before.Add(-5*time.Second))
+	admin := vault.New(env.srv.Client(t, env.roles.admin), vault.DefaultMounts)
+	shredtest.AppendDated(t, admin, admin, ledger.RoleAdmin, lastActor(t, admin), ledger.Event{Kind: ledger.KindBackupOpened,
+		Backups: []string{leaked.ID}, Details: map[string]string{"purpose": "inspection"}}, before.Add(-5*time.Second))
 	mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
 	r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "report", "access", "--vault-audit-log", logPath, "--fail-on-unrecorded")
 	if rows := tableRows(t, strings.Split(r.stdout, "\n")); len(rows) != 2 || !strings.HasPrefix(rows[0], "NONE") || !strings.Contains(rows[0], leaked.ID) {
@@ -280,29 +282,12 @@ func TestAttackBackdatedOpenCannotAccountForAPlainDecrypt(t *testing.T) {
 	}
 }
 
-// appendBackdatedOpen appends, with the admin token's plain Transit sign
-// and KV create calls, an open of id dated at, by the actor of the
-// ledger's last entry.
-func appendBackdatedOpen(t *testing.T, env testEnv, id string, at time.Time) {
+// lastActor returns the actor of the ledger's last entry.
+func lastActor(t *testing.T, client *vault.Client) string {
 	t.Helper()
-	ctx := context.Background()
-	client := vault.New(env.srv.Client(t, env.roles.admin), vault.DefaultMounts)
-	entries, err := ledger.New(client, client).Entries(ctx)
+	entries, err := ledger.New(client, client).Entries(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := entries[len(entries)-1]
-	e := ledger.Entry{Seq: last.Seq + 1, Prev: last.Hash, Time: at, Actor: last.Actor, Kind: ledger.KindBackupOpened,
-		Backups: []string{id}, Details: map[string]string{"purpose": "inspection"}}
-	raw, err := json.Marshal(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := client.Sign(ctx, ledger.RoleAdmin, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.Put(ctx, fmt.Sprintf("ledger/%012d", e.Seq), map[string]any{"entry": string(raw), "sig": sig}, 0); err != nil {
-		t.Fatal(err)
-	}
+	return entries[len(entries)-1].Actor
 }

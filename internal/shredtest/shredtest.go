@@ -3,9 +3,12 @@ package shredtest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -71,4 +74,29 @@ func (r *BeforeWrite) Put(ctx context.Context, path string, data map[string]any,
 		r.once.Do(r.Before)
 	}
 	return r.Store.Put(ctx, path, data, cas)
+}
+
+// AppendDated appends ev to the ledger in store as a role token's holder
+// can with plain calls: an entry by actor dated at, whatever the time,
+// signed with role's key through signer and created in the next slot.
+func AppendDated(t testing.TB, store catalog.Store, signer ledger.Signer, role, actor string, ev ledger.Event, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	entries, err := ledger.New(store, signer).Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	e := ledger.Entry{Seq: last.Seq + 1, Prev: last.Hash, Time: at, Actor: actor, Kind: ev.Kind, Case: ev.Case, Backups: ev.Backups, Details: ev.Details}
+	raw, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := signer.Sign(ctx, role, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Put(ctx, fmt.Sprintf("ledger/%012d", e.Seq), map[string]any{"entry": string(raw), "sig": sig}, 0); err != nil {
+		t.Fatal(err)
+	}
 }

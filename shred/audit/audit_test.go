@@ -187,7 +187,8 @@ func TestReconcileAllAccounted(t *testing.T) {
 // TestReconcileGoesByVaultsTimeOfTheLedgerWrite: an open written to the
 // ledger after an unwrap, dated before it, accounts for nothing, by
 // either rule; neither does an open dated within the logs whose write
-// they do not show. Vault's time of the write decides, not the entry's.
+// neither they nor Vault's record of it show. Vault's time of the write
+// decides, not the entry's.
 func TestReconcileGoesByVaultsTimeOfTheLedgerWrite(t *testing.T) {
 	direct := decrypt("direct", "bk-1", "token-a", t0.Add(10*time.Second))
 	backdated := open(5, "bk-1", "token-a", "laundered", t0.Add(5*time.Second))
@@ -198,15 +199,22 @@ func TestReconcileGoesByVaultsTimeOfTheLedgerWrite(t *testing.T) {
 	third := decrypt("unlogged", "bk-3", "token-a", t0.Add(12*time.Second))
 	honest := open(8, "bk-4", "token-a", "inquiry", t0.Add(30*time.Second))
 	fourth := decrypt("honest", "bk-4", "token-a", t0.Add(31*time.Second))
+	vaultSaysLater := open(9, "bk-5", "token-a", "written after, by Vault's record", t0.Add(30*time.Second))
+	vaultSaysLater.Written = t0.Add(33 * time.Second)
+	fifth := decrypt("vault-later", "bk-5", "token-a", t0.Add(32*time.Second))
+	vaultSaysBefore := open(10, "bk-6", "token-a", "written before, by Vault's record", t0.Add(30*time.Second))
+	vaultSaysBefore.Written = t0.Add(30 * time.Second)
+	sixth := decrypt("vault-before", "bk-6", "token-a", t0.Add(32*time.Second))
 	log := readLog(t, time.Time{}, pair(t, decrypt("first", "bk-9", "token-z", t0))+pair(t, direct)+pair(t, copied)+pair(t, third)+
 		pair(t, ledgerWrite(5, t0.Add(20*time.Second)))+pair(t, ledgerWrite(6, t0.Add(20*time.Second)))+
-		pair(t, ledgerWrite(8, t0.Add(30*time.Second)))+pair(t, fourth))
-	rep := Reconcile(log, []*ledger.Entry{backdated, backdatedHeader, unlogged, honest}, Options{})
+		pair(t, ledgerWrite(8, t0.Add(30*time.Second)))+pair(t, fourth)+pair(t, fifth)+pair(t, sixth))
+	rep := Reconcile(log, []*ledger.Entry{backdated, backdatedHeader, unlogged, honest, vaultSaysLater, vaultSaysBefore}, Options{})
 	rules := map[string]Finding{}
 	for _, f := range rep.Findings {
 		rules[f.RequestID] = f
 	}
-	for id, want := range map[string]string{"direct": RuleNone, "copied": RuleNone, "unlogged": RuleNone, "honest": RuleTimeIdentity} {
+	for id, want := range map[string]string{"direct": RuleNone, "copied": RuleNone, "unlogged": RuleNone, "honest": RuleTimeIdentity,
+		"vault-later": RuleNone, "vault-before": RuleTimeIdentity} {
 		if got := rules[id].Rule; got != want {
 			t.Errorf("%s: rule %q, want %q", id, got, want)
 		}

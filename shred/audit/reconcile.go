@@ -198,13 +198,17 @@ func (m *matcher) fits(e *ledger.Entry, f *Finding) bool {
 }
 
 // writtenBefore reports whether Vault received the write of e's slot no
-// later than f, by the audit log's times, which unlike the entry's own
-// are Vault's. An entry whose write the logs do not show counts only if
-// it says it was made before their first line: within their period it
-// could have been written at any time, dated as its writer liked.
+// later than f, by the audit log's time of it or else Vault's record of
+// it (e.Written), which unlike the entry's own time are Vault's. An entry
+// of an export whose write the logs do not show counts only if it says it
+// was made before their first line: within their period it could have
+// been written at any time, dated as its writer liked.
 func (m *matcher) writtenBefore(e *ledger.Entry, f *Finding) bool {
 	if at, ok := m.written[e.Seq]; ok {
 		return !at.After(f.Time)
+	}
+	if !e.Written.IsZero() {
+		return !e.Written.After(f.Time)
 	}
 	return e.Time.Before(m.logFrom)
 }

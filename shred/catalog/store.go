@@ -17,6 +17,9 @@ import (
 type Record struct {
 	Data    map[string]any
 	Version int
+	// Written is when the store wrote this version, by its own clock
+	// (Vault's created_time), which no writer sets; zero if unknown.
+	Written time.Time
 }
 
 // Store holds records at slash-separated paths ("backups/bk-1") with

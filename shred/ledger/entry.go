@@ -48,6 +48,10 @@ type Entry struct {
 	// value that names this entry elsewhere (in Vault's audit log, say).
 	// Append and Walk fill it in; it is not part of the entry's bytes.
 	Hash string `json:"-"`
+	// Written is when the store wrote the entry's slot, by the store's
+	// own clock (Vault's), unlike Time, which its writer chose. Walk fills
+	// it in from a store that says; it is zero from an export.
+	Written time.Time `json:"-"`
 }
 
 // Event is what a caller appends; the ledger fills in Seq, Prev and Time.

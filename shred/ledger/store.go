@@ -186,7 +186,7 @@ func (l *Ledger) ReadSlot(ctx context.Context, seq int64) (Slot, error) {
 	}
 	entry, ok := rec.Data["entry"].(string)
 	sig, _ := rec.Data["sig"].(string)
-	slot := Slot{Raw: []byte(entry), Sig: sig}
+	slot := Slot{Raw: []byte(entry), Sig: sig, Written: rec.Written}
 	wellFormed := ok && len(rec.Data) == 1 || ok && sig != "" && len(rec.Data) == 2
 	if !wellFormed {
 		slot.Raw, _ = json.Marshal(rec.Data)

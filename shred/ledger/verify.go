@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -35,6 +36,9 @@ type Slot struct {
 	Sig string
 	// Hash is the slot's chain hash when Raw is left out.
 	Hash string
+	// Written is when the store wrote the slot, by its own clock; zero
+	// where the source does not say (an export).
+	Written time.Time
 }
 
 // ErrBroken marks a ledger that does not verify. The CLI maps it to exit
@@ -213,7 +217,7 @@ func (w *walker) slot(seq int64, s slot) error {
 			w.rep.Findings = append(w.rep.Findings, Finding{Seq: seq, Problem: err.Error()})
 			break
 		}
-		e.Hash, checked = HashEntry(s.slot.Raw), true
+		e.Hash, e.Written, checked = HashEntry(s.slot.Raw), s.slot.Written, true
 		if err := w.fn(e, s.slot.Raw); err != nil {
 			return err
 		}

@@ -95,7 +95,7 @@ func (v *Client) Get(ctx context.Context, path string) (*catalog.Record, error) 
 	if data == nil {
 		return nil, fmt.Errorf("%s: %w", path, errs.ErrNotFound)
 	}
-	return &catalog.Record{Data: data, Version: metadataVersion(sec.Data["metadata"])}, nil
+	return &catalog.Record{Data: data, Version: metadataVersion(sec.Data["metadata"]), Written: metadataCreated(sec.Data["metadata"])}, nil
 }
 
 func metadataVersion(m any) int {
@@ -103,6 +103,17 @@ func metadataVersion(m any) int {
 	n, _ := meta["version"].(json.Number)
 	i, _ := n.Int64()
 	return int(i)
+}
+
+// metadataCreated returns when Vault wrote the version read, or zero.
+func metadataCreated(m any) time.Time {
+	meta, _ := m.(map[string]any)
+	s, _ := meta["created_time"].(string)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // Put implements catalog.Store: it writes data at path if its current
