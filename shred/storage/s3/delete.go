@@ -46,10 +46,8 @@ func (b *Backend) deleteOne(ctx context.Context, obj storage.Object) storage.Res
 	if len(ours) == 0 {
 		return storage.Result{Err: fmt.Errorf("%w: no version of %s is this backup's", errs.ErrNotFound, o)}
 	}
-	for _, v := range append(slicesClone(ours), markers...) {
-		if _, err := b.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &o.bucket, Key: &o.key, VersionId: aws.String(v)}); err != nil {
-			return storage.Result{Err: fmt.Errorf("failed to delete version %s of %s: %w", v, o, err)}
-		}
+	if err := b.deleteVersions(ctx, o, ours, markers); err != nil {
+		return storage.Result{Err: err}
 	}
 	left, _, err := b.ourVersions(ctx, o, obj.Check)
 	switch {
@@ -59,6 +57,33 @@ func (b *Backend) deleteOne(ctx context.Context, obj storage.Object) storage.Res
 		return storage.Result{Err: fmt.Errorf("%s: versions %v are still there after their deletion", o, left)}
 	}
 	return storage.Result{Removed: locations(o, ours), Err: registeredGone(o, ours)}
+}
+
+// deleteVersions deletes the versions of o's key that are this backup's
+// and its delete markers, past any that fails, and the version on record
+// last, only once every other is gone: a run that fails on a copy leaves
+// the ciphertext itself for its retry to delete, which records it as
+// deleted, not as gone before shred.
+func (b *Backend) deleteVersions(ctx context.Context, o object, ours, markers []string) error {
+	var failed []error
+	for _, v := range slices.Concat(slices.DeleteFunc(slicesClone(ours), func(v string) bool { return v == o.version }), markers) {
+		failed = append(failed, b.deleteVersion(ctx, o, v))
+	}
+	err := errors.Join(failed...)
+	switch {
+	case err != nil && slices.Contains(ours, o.version):
+		return fmt.Errorf("%w; version %s on record is left for a retry", err, o.version)
+	case err != nil || !slices.Contains(ours, o.version):
+		return err
+	}
+	return b.deleteVersion(ctx, o, o.version)
+}
+
+func (b *Backend) deleteVersion(ctx context.Context, o object, v string) error {
+	if _, err := b.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &o.bucket, Key: &o.key, VersionId: aws.String(v)}); err != nil {
+		return fmt.Errorf("failed to delete version %s of %s: %w", v, o, err)
+	}
+	return nil
 }
 
 // registeredGone is an errs.ErrNotFound when the version on record was not

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/cryptoshred/cryptoshred/internal/s3test"
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
@@ -101,4 +103,60 @@ func TestRemainsSeesVersionsBehindADeleteMarker(t *testing.T) {
 	if err != nil || len(left) != 2 {
 		t.Fatalf("Remains: %v %v, want the version and the marker", left, err)
 	}
+}
+
+// A copy of the ciphertext under the same key, older than the version on
+// record and under a legal hold, cannot be deleted: the version on record
+// is left for the retry, which, once the hold is lifted, deletes both and
+// reports the ciphertext deleted, not gone before shred.
+func TestDeleteLeavesTheVersionOnRecordWhenACopyFails(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
+	s3test.CreateLockedBucket(t, "copies")
+	b, err := s3.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	loc, _ := b.Locate("s3://copies/x", "one.age")
+	older := commit(t, b, loc)
+	put, err := srv.Client(srv.AccessKey, srv.SecretKey).PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("copies"), Key: aws.String("x/one.age"),
+		Body: strings.NewReader("age-encryption.org/v1\n"), ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onRecord := loc + "?versionId=" + aws.ToString(put.VersionId)
+	if err := b.SetHold(ctx, older, true); err != nil {
+		t.Fatal(err)
+	}
+	accept := func(io.Reader) error { return nil }
+	res := b.Delete(ctx, []storage.Object{{Loc: onRecord, Check: accept}})
+	if res[0].Err == nil || !strings.Contains(res[0].Err.Error(), "left for a retry") || len(res[0].Removed) != 0 {
+		t.Fatalf("delete with a held copy: %+v", res[0])
+	}
+	if left, err := b.Remains(ctx, loc); err != nil || len(left) != 2 {
+		t.Fatalf("after the failed delete: %v %v, want both versions", left, err)
+	}
+	if err := b.SetHold(ctx, older, false); err != nil {
+		t.Fatal(err)
+	}
+	res = b.Delete(ctx, []storage.Object{{Loc: onRecord, Check: accept}})
+	if res[0].Err != nil || !slices.Contains(res[0].Removed, onRecord) || len(res[0].Removed) != 2 {
+		t.Fatalf("retry once the hold is lifted: %+v", res[0])
+	}
+}
+
+// commit writes an age header at loc and returns the version's location.
+func commit(t *testing.T, b *s3.Backend, loc string) string {
+	t.Helper()
+	up, err := b.Create(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write([]byte("age-encryption.org/v1\n"))
+	final, err := up.Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return final
 }
