@@ -67,6 +67,31 @@ func TestRegisterAdoptsAgeFileWrappedToBackupKey(t *testing.T) {
 	}
 }
 
+// An armored age file (age -a) is registered and opens like a binary one.
+func TestRegisteredArmoredFileOpens(t *testing.T) {
+	srv, _ := newVault(t)
+	v := roleVault(t, srv, vault.PolicyAdmin)
+	ctx := context.Background()
+	key := newBackupKey(t, v)
+	data := randomBytes(t, 100000)
+	var buf bytes.Buffer
+	aw := armor.NewWriter(&buf)
+	w, err := age.Encrypt(aw, agefile.NewRecipient(ctx, rootKeys(t, srv), key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil || w.Close() != nil || aw.Close() != nil {
+		t.Fatalf("encrypt: %v", err)
+	}
+	path := writeFile(t, t.TempDir(), "backup.tar.age", buf.Bytes())
+	if _, err := v.Register(ctx, admin, shred.RegisterRequest{File: path}); err != nil {
+		t.Fatalf("register an armored file: %v", err)
+	}
+	if got, err := open(t, v, key); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("open of the registered armored file: %v", err)
+	}
+}
+
 func checkRegistered(t *testing.T, v *shred.Service, b *catalog.Backup, key, path string) {
 	t.Helper()
 	sum, size, _ := fsutil.FileSHA256(path)

@@ -57,13 +57,13 @@ func encryptTo(ctx context.Context, wr Wrapper, name string, src io.Reader, plai
 	return nil
 }
 
-// Decrypt streams the age file src to dst, accepting only a stanza that
-// names the key name. dst may receive data before a later chunk fails to
-// authenticate; callers that need all-or-nothing write to a temporary
-// file.
+// Decrypt streams the age file src, binary or armored, to dst, accepting
+// only a stanza that names the key name. dst may receive data before a
+// later chunk fails to authenticate; callers that need all-or-nothing
+// write to a temporary file.
 func Decrypt(ctx context.Context, w Wrapper, name string, src io.Reader, dst io.Writer) error {
 	in := &readErr{r: src}
-	r, err := age.Decrypt(in, NewIdentity(ctx, w, name))
+	r, err := age.Decrypt(dearmor(in), NewIdentity(ctx, w, name))
 	if err != nil && (in.err != nil || strings.HasPrefix(err.Error(), "failed to read header")) {
 		return fmt.Errorf("failed to decrypt: %w", headerFailure(in, err)) // age's own error quotes the file
 	}
