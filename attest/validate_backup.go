@@ -105,7 +105,6 @@ func (c *checker) holds(bp string, b *Backup, caseID string) {
 		c.time(hp+".placedAt", h.PlacedAt)
 		c.time(hp+".releasedAt", h.ReleasedAt)
 		c.order(hp+".placedAt", h.PlacedAt, hp+".releasedAt", h.ReleasedAt)
-		c.order(hp+".releasedAt", h.ReleasedAt, bp+".destroyedAt", b.DestroyedAt)
 		found = found || h.Case == caseID
 	}
 	if !found {

@@ -169,10 +169,12 @@ func (s *Service) GetAttestation(ctx context.Context, id string) ([]byte, error)
 
 // ledgerFacts is what the attestation takes from the (verified) ledger.
 type ledgerFacts struct {
-	head      ledger.Head
-	unwraps   map[string]attest.KeyUnwraps
-	holds     map[string][]attest.Hold
-	placedAt  map[string]time.Time
+	head    ledger.Head
+	unwraps map[string]attest.KeyUnwraps
+	holds   map[string][]attest.Hold
+	// openHolds are the placements of holds not released yet, by case
+	// and backup.
+	openHolds map[string]time.Time
 	destroyed map[string]bool
 	// destructions are, by backup, the digests of its destruction that
 	// the first entry of each case listing it recorded, in ledger order

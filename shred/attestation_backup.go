@@ -1,7 +1,6 @@
 package shred
 
 import (
-	"cmp"
 	"context"
 	"net/url"
 	"slices"
@@ -83,7 +82,7 @@ func nonNilStrings(s []string) []string {
 // opens, and its holds' placement and release times, of the backups in
 // only (the facts of the whole ledger's backups could be many more).
 func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledgerFacts, error) {
-	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, placedAt: map[string]time.Time{},
+	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, openHolds: map[string]time.Time{},
 		destroyed: map[string]bool{}, destructions: map[string][]listedDigest{}, restored: map[string][]attest.RestoredCopy{},
 		storage: newStorageHoldSpans()}
 	rep, err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
@@ -98,8 +97,8 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 	if e.Kind == ledger.KindKeyDestroyed && e.Details[destructionsDetail] != "" {
 		f.addDestructions(e.Case, parseDestructions(e.Details[destructionsDetail]), e.Backups, only)
 	}
-	at := entryTime(e)
-	f.storage.add(e, func(id string) bool { return only[id] && !f.destroyed[id] })
+	at := e.At()
+	f.storage.add(e, func(id string) bool { return only[id] })
 	for _, id := range e.Backups {
 		if !only[id] {
 			continue
@@ -114,35 +113,37 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 			markDisposed(f.restored[id], e, at)
 		case ledger.KindKeyDestroyed:
 			f.destroyed[id] = true
-		}
-		if !f.destroyed[id] {
+		case ledger.KindHoldPlaced, ledger.KindHoldReleased:
 			f.addHold(e, id, at)
 		}
 	}
 }
 
-// addHold takes e as a step of a key hold on id. The entries of a hold
-// after its key's destruction are left out: no hold stops what is done,
-// and a release dated after the destruction would make the statement
-// invalid for good.
+// addHold takes e as a step of a key hold on id, in ledger order: a
+// placement opens the case's hold unless one is open, a release closes
+// the open one into a span. A release with no open placement of its case
+// (planted, or repeated) adds nothing, so that no entry a role can sign
+// gives a span without a start. Vault's times follow ledger order but for
+// a clock stepping back across a failover; a release it dates before its
+// placement is taken as at the placement, so that the span never ends
+// before it begins, which would make every later statement invalid.
 func (f *ledgerFacts) addHold(e *ledger.Entry, id string, at time.Time) {
-	switch e.Kind {
-	case ledger.KindHoldPlaced:
-		if _, seen := f.placedAt[e.Case+"/"+id]; !seen {
-			f.placedAt[e.Case+"/"+id] = at
-		}
-	case ledger.KindHoldReleased:
-		f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: f.placedAt[e.Case+"/"+id], ReleasedAt: at})
+	key := e.Case + "/" + id
+	placed, open := f.openHolds[key]
+	switch {
+	case e.Kind == ledger.KindHoldPlaced && !open:
+		f.openHolds[key] = at
+	case e.Kind == ledger.KindHoldReleased && open:
+		f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: placed, ReleasedAt: latest(placed, at)})
+		delete(f.openHolds, key)
 	}
 }
 
-// entryTime is when Vault wrote e's slot, which no role can set, or,
-// from a store that does not say (an export), the time e's writer put in
-// it. A fact an attestation takes from the ledger is dated by it, so a
-// role that signs a planted entry cannot date it before or after the
-// facts it adds to.
-func entryTime(e *ledger.Entry) time.Time {
-	return cmp.Or(e.Written, e.Time)
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // listedDigest is the digest of a backup's destruction that an entry of

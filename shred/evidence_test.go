@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -46,4 +50,35 @@ func TestForgedEntryInAnotherRolesName(t *testing.T) {
 		t.Fatalf("the forged entry was taken as a fact: %v", err)
 	}
 	openCase(t, complianceV, "AFTER") // appends go on after it
+}
+
+// Signed entries planted with the roles' own Transit sign and KV create
+// calls: the admin lists a held backup as destroyed by another case
+// before its case closes; the compliance officer releases it for a case
+// that never held it, and, dated 2099, for its own case before the real
+// close. None may make the case's attestation invalid for good: it is
+// issued, with one span for the case that held the backup and none for
+// the other.
+func TestAttackPlantedHoldEntriesCannotBlockTheAttestation(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b := protectHeld(t, adminV, complianceV, "KD", []byte("held"))
+	client := func(policy string) *vault.Client {
+		return vault.New(srv.Client(t, srv.TokenWithPolicies(t, "insider-"+policy, policy)), vault.DefaultMounts)
+	}
+	admin, comp := client(vault.PolicyAdmin), client(vault.PolicyCompliance)
+	plant := func(c *vault.Client, role, kind, caseID string, at time.Time) {
+		shredtest.AppendDated(t, c, c, role, "insider", ledger.Event{Kind: kind, Case: caseID, Backups: []string{b.ID}}, at)
+	}
+	plant(admin, ledger.RoleAdmin, ledger.KindKeyDestroyed, "OTHER", catalog.Now())
+	plant(comp, ledger.RoleCompliance, ledger.KindHoldReleased, "NEVER", catalog.Now())
+	plant(comp, ledger.RoleCompliance, ledger.KindHoldReleased, "KD", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC))
+	closeCase(t, complianceV, "KD")
+	res, err := adminV.RunShred(context.Background(), admin0, "KD", runOpts(t))
+	if err != nil || res.Attestation == nil {
+		t.Fatalf("shred run: %v", err)
+	}
+	holds := attestedStatement(t, res.Attestation).Predicate.Backups[0].Holds
+	if len(holds) != 1 || holds[0].Case != "KD" || holds[0].ReleasedAt.Year() == 2099 {
+		t.Fatalf("attested holds %+v, want one span of KD dated by Vault", holds)
+	}
 }

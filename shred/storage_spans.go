@@ -64,7 +64,7 @@ func (sp *storageHoldSpans) add(e *ledger.Entry, wanted func(id string) bool) {
 	if key == "" || e.Details[key] == "" || held && sp.closedCases[e.Case] {
 		return
 	}
-	at := entryTime(e)
+	at := e.At()
 	for _, id := range strings.Fields(e.Details[key]) {
 		if wanted(id) && slices.Contains(e.Backups, id) {
 			sp.mark(id, held, at)

@@ -44,3 +44,27 @@ func TestStorageHoldSpansFollowTheLedger(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldSpansPairInLedgerOrder: a release closes its case's open
+// placement; one with none open adds nothing; a hold placed again after
+// an early release is a second span; a release Vault dates before its
+// placement (a clock stepping back) ends the span at the placement.
+func TestHoldSpansPairInLedgerOrder(t *testing.T) {
+	at := func(h int) time.Time { return time.Date(2026, 11, 30, h, 0, 0, 0, time.UTC) }
+	f := &ledgerFacts{holds: map[string][]attest.Hold{}, openHolds: map[string]time.Time{}}
+	for _, step := range []struct {
+		kind, caseID string
+		h            int
+	}{
+		{ledger.KindHoldReleased, "NEVER", 1},
+		{ledger.KindHoldPlaced, "A", 2}, {ledger.KindHoldPlaced, "A", 3}, {ledger.KindHoldReleased, "A", 4},
+		{ledger.KindHoldReleased, "A", 5},
+		{ledger.KindHoldPlaced, "A", 7}, {ledger.KindHoldReleased, "A", 6},
+	} {
+		f.addHold(&ledger.Entry{Kind: step.kind, Case: step.caseID}, "b", at(step.h))
+	}
+	want := []attest.Hold{{Case: "A", PlacedAt: at(2), ReleasedAt: at(4)}, {Case: "A", PlacedAt: at(7), ReleasedAt: at(7)}}
+	if got := f.holds["b"]; len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("spans %+v, want %+v", got, want)
+	}
+}

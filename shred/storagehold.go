@@ -24,13 +24,8 @@ import (
 // to lift.
 func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool) (bool, error) {
 	be, holder, err := s.storageHolder(ctx, b.Ciphertext.Path)
-	switch {
-	case err != nil:
+	if err != nil || holder == nil {
 		return false, err
-	case holder == nil && on && be.Properties().LegalHold:
-		return false, fmt.Errorf("backup %s: no storage hold placed: the bucket of %s has no Object Lock, so its ciphertext is protected by the key hold alone", b.ID, b.Ciphertext.Path)
-	case holder == nil:
-		return false, nil
 	}
 	own := ownCiphertext(ctx, be, b)
 	switch {

@@ -280,6 +280,41 @@ func TestAttackBackdatedOpenCannotAccountForAPlainDecrypt(t *testing.T) {
 	if rows := tableRows(t, strings.Split(r.stdout, "\n")); len(rows) != 2 || !strings.HasPrefix(rows[0], "NONE") || !strings.Contains(rows[0], leaked.ID) {
 		t.Fatalf("the laundered unwrap is not listed as unaccounted:\n%s", r.stdout)
 	}
+	// Over entries without Vault's record of their writes, as an export
+	// has them, Vault's audit lines of the ledger writes decide alone.
+	if unaccounted := reconcileWithoutWriteTimes(t, admin, logPath); len(unaccounted) != 1 || unaccounted[0] != leaked.ID {
+		t.Fatalf("from the audit log's lines alone, unaccounted: %v, want %s", unaccounted, leaked.ID)
+	}
+}
+
+// reconcileWithoutWriteTimes reconciles the audit log at logPath with the
+// ledger's entries stripped of Vault's write times, and returns the
+// backups of the unaccounted unwraps.
+func reconcileWithoutWriteTimes(t *testing.T, client *vault.Client, logPath string) []string {
+	t.Helper()
+	entries, err := ledger.New(client, client).Entries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		e.Written = time.Time{}
+	}
+	log := audit.NewLog(audit.Mounts{Transit: vault.DefaultMounts.Transit, KV: vault.DefaultMounts.KV}, time.Time{})
+	f, err := os.Open(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := log.Read(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, fd := range audit.Reconcile(log, entries, audit.Options{}).Findings {
+		if !fd.Accounted() {
+			out = append(out, fd.Backup)
+		}
+	}
+	return out
 }
 
 // lastActor returns the actor of the ledger's last entry.

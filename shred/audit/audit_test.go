@@ -202,19 +202,21 @@ func TestReconcileGoesByVaultsTimeOfTheLedgerWrite(t *testing.T) {
 	vaultSaysLater := open(9, "bk-5", "token-a", "written after, by Vault's record", t0.Add(30*time.Second))
 	vaultSaysLater.Written = t0.Add(33 * time.Second)
 	fifth := decrypt("vault-later", "bk-5", "token-a", t0.Add(32*time.Second))
+	beforeTheLogs := open(11, "bk-7", "token-a", "dated before the logs, written after slot 5", t0.Add(-time.Second))
+	seventh := decrypt("before-logs", "bk-7", "token-a", t0.Add(time.Second))
 	vaultSaysBefore := open(10, "bk-6", "token-a", "written before, by Vault's record", t0.Add(30*time.Second))
 	vaultSaysBefore.Written = t0.Add(30 * time.Second)
 	sixth := decrypt("vault-before", "bk-6", "token-a", t0.Add(32*time.Second))
 	log := readLog(t, time.Time{}, pair(t, decrypt("first", "bk-9", "token-z", t0))+pair(t, direct)+pair(t, copied)+pair(t, third)+
 		pair(t, ledgerWrite(5, t0.Add(20*time.Second)))+pair(t, ledgerWrite(6, t0.Add(20*time.Second)))+
-		pair(t, ledgerWrite(8, t0.Add(30*time.Second)))+pair(t, fourth)+pair(t, fifth)+pair(t, sixth))
-	rep := Reconcile(log, []*ledger.Entry{backdated, backdatedHeader, unlogged, honest, vaultSaysLater, vaultSaysBefore}, Options{})
+		pair(t, ledgerWrite(8, t0.Add(30*time.Second)))+pair(t, fourth)+pair(t, fifth)+pair(t, sixth)+pair(t, seventh))
+	rep := Reconcile(log, []*ledger.Entry{backdated, backdatedHeader, unlogged, honest, vaultSaysLater, vaultSaysBefore, beforeTheLogs}, Options{})
 	rules := map[string]Finding{}
 	for _, f := range rep.Findings {
 		rules[f.RequestID] = f
 	}
 	for id, want := range map[string]string{"direct": RuleNone, "copied": RuleNone, "unlogged": RuleNone, "honest": RuleTimeIdentity,
-		"vault-later": RuleNone, "vault-before": RuleTimeIdentity} {
+		"vault-later": RuleNone, "vault-before": RuleTimeIdentity, "before-logs": RuleNone} {
 		if got := rules[id].Rule; got != want {
 			t.Errorf("%s: rule %q, want %q", id, got, want)
 		}

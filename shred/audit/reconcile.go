@@ -93,8 +93,7 @@ func (r *Report) Check() error {
 // unused open in its window.
 func Reconcile(log *Log, entries []*ledger.Entry, opts Options) *Report {
 	unwraps, stats := log.Unwraps()
-	m := newMatcher(entries, opts)
-	m.written, m.logFrom = log.ledger.written, stats.From
+	m := newMatcher(entries, opts, log.ledger.written, stats.From)
 	findings := make([]Finding, len(unwraps))
 	for i, u := range unwraps {
 		findings[i] = Finding{Unwrap: u, Rule: RuleNone}
@@ -138,18 +137,24 @@ type matcher struct {
 	used   map[*ledger.Entry]bool
 	// written is when Vault received each ledger slot's write, as the
 	// logs show; logFrom is the time of their first line.
-	written map[int64]time.Time
-	logFrom time.Time
+	written     map[int64]time.Time
+	firstLogged int64
+	logFrom     time.Time
 }
 
-func newMatcher(entries []*ledger.Entry, opts Options) *matcher {
+func newMatcher(entries []*ledger.Entry, opts Options, written map[int64]time.Time, logFrom time.Time) *matcher {
 	if opts.Window <= 0 {
 		opts.Window = DefaultWindow
 	}
 	if opts.Skew <= 0 {
 		opts.Skew = DefaultSkew
 	}
-	m := &matcher{opts: opts, byHash: map[string]*ledger.Entry{}, used: map[*ledger.Entry]bool{}}
+	m := &matcher{opts: opts, byHash: map[string]*ledger.Entry{}, used: map[*ledger.Entry]bool{}, written: written, logFrom: logFrom}
+	for seq := range written {
+		if m.firstLogged == 0 || seq < m.firstLogged {
+			m.firstLogged = seq
+		}
+	}
 	for _, e := range entries {
 		if e.Kind == ledger.KindBackupOpened && e.Details["purpose"] != "" {
 			m.opens = append(m.opens, e)
@@ -198,19 +203,33 @@ func (m *matcher) fits(e *ledger.Entry, f *Finding) bool {
 }
 
 // writtenBefore reports whether Vault received the write of e's slot no
-// later than f, by the audit log's time of it or else Vault's record of
-// it (e.Written), which unlike the entry's own time are Vault's. An entry
-// of an export whose write the logs do not show counts only if it says it
-// was made before their first line: within their period it could have
+// later than f, by the later of the audit log's time of it and Vault's
+// record of it (e.Written), which unlike the entry's own time are
+// Vault's. An entry of an export whose write the logs do not show counts
+// only if it says it was made before their first line and no slot before
+// it was written in them: within their period, or after it, it could have
 // been written at any time, dated as its writer liked.
 func (m *matcher) writtenBefore(e *ledger.Entry, f *Finding) bool {
-	if at, ok := m.written[e.Seq]; ok {
-		return !at.After(f.Time)
-	}
-	if !e.Written.IsZero() {
-		return !e.Written.After(f.Time)
+	logged, inLogs := m.written[e.Seq]
+	switch {
+	case inLogs || !e.Written.IsZero():
+		return !later(logged, e.Written).After(f.Time)
+	case m.loggedBelow(e.Seq):
+		return false // written after a slot the logs show written, yet not in them: its time is its writer's word
 	}
 	return e.Time.Before(m.logFrom)
+}
+
+// loggedBelow reports whether the logs show a write of a slot before seq.
+func (m *matcher) loggedBelow(seq int64) bool {
+	return len(m.written) > 0 && m.firstLogged < seq
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (m *matcher) claim(f *Finding, e *ledger.Entry, rule string) {

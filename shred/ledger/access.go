@@ -15,16 +15,16 @@ type Access struct {
 	Hash   string `json:"ledgerHash"`
 }
 
-// Accesses lists every open among entries since from; a zero from means
-// all.
+// Accesses lists every open among entries since from, each dated by
+// Entry.At; a zero from means all.
 func Accesses(entries []*Entry, from time.Time) []Access {
 	var out []Access
 	for _, e := range entries {
-		if e.Kind != KindBackupOpened || e.Time.Before(from) {
+		if e.Kind != KindBackupOpened || e.At().Before(from) {
 			continue
 		}
 		for _, id := range e.Backups {
-			out = append(out, Access{At: e.Time, Who: e.Actor, Backup: id, Purpose: e.Details["purpose"], Output: e.Details["output"], Seq: e.Seq, Hash: e.Hash})
+			out = append(out, Access{At: e.At(), Who: e.Actor, Backup: id, Purpose: e.Details["purpose"], Output: e.Details["output"], Seq: e.Seq, Hash: e.Hash})
 		}
 	}
 	return out

@@ -5,6 +5,7 @@
 package ledger
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -52,6 +53,15 @@ type Entry struct {
 	// own clock (Vault's), unlike Time, which its writer chose. Walk fills
 	// it in from a store that says; it is zero from an export.
 	Written time.Time `json:"-"`
+}
+
+// At is when Vault wrote e's slot, which no role can set, or, from a
+// source that does not say (an export), the time e's writer put in it.
+// What is taken from the ledger as a fact is dated by it, so a role that
+// signs a planted entry cannot date it before or after the facts it adds
+// to.
+func (e *Entry) At() time.Time {
+	return cmp.Or(e.Written, e.Time)
 }
 
 // Event is what a caller appends; the ledger fills in Seq, Prev and Time.
