@@ -35,6 +35,19 @@ func (s *Statement) Validate() error {
 	return &SchemaError{Problems: c.problems}
 }
 
+// ValidateBackup checks one backups[] entry b, as Validate would within
+// d (its case, issue time and key store). An issuer calls it to leave
+// out a backup whose entry would make the whole statement invalid. It
+// returns a *SchemaError or nil.
+func (d *Deletion) ValidateBackup(b *Backup) error {
+	c := &checker{}
+	c.backup("backup "+b.BackupID, b, d)
+	if len(c.problems) == 0 {
+		return nil
+	}
+	return &SchemaError{Problems: c.problems}
+}
+
 type checker struct {
 	problems []string
 }

@@ -245,9 +245,33 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		return nil, nil, err
 	}
 	slices.SortFunc(backups, func(a, b *catalog.Backup) int { return strings.Compare(a.ID, b.ID) })
-	d := &deletion{predicate: s.predicate(actor, c, opts, ks, facts, backups), backups: backups, facts: facts,
-		sameDataStillIn: same, nameCounts: nameCounts(backups)}
+	d := &deletion{predicate: s.predicate(actor, c, opts, ks, facts, backups), facts: facts, sameDataStillIn: same}
+	backups, invalid := d.validBackups(backups)
+	excluded = append(excluded, invalid...)
+	if len(backups) == 0 {
+		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
+	}
+	d.backups, d.nameCounts, d.predicate.Controllers = backups, nameCounts(backups), controllers(c, backups)
 	return d, excluded, nil
+}
+
+// validBackups leaves out, naming why, each of backups whose entry would
+// make the statement invalid, as its records and the ledger describe it
+// (a hold of the case the ledger has no span of, say, after an
+// interrupted hold place): one such backup must not keep every other
+// from being attested, for good.
+func (d *deletion) validBackups(backups []*catalog.Backup) ([]*catalog.Backup, []*ItemError) {
+	names := nameCounts(backups)
+	return leaveOut(backups, func(i int) error {
+		ab, err := attestBackup(backups[i], d.facts, d.predicate.KeyStore, subjectName(backups[i], names))
+		if err == nil {
+			err = d.predicate.ValidateBackup(&ab)
+		}
+		if err != nil {
+			return errs.Refusedf("left out of the attestation: its entry would not be valid: %v", err)
+		}
+		return nil
+	})
 }
 
 // predicate returns the attestation's predicate, without its backups.
@@ -468,8 +492,8 @@ func controllers(c *catalog.Case, backups []*catalog.Backup) []string {
 
 func attestCase(c *catalog.Case) attest.Case {
 	d := c.Decision
-	return attest.Case{ID: c.ID, Authority: c.Authority, Reference: c.Reference, OpenedAt: c.OpenedAt, ClosedAt: c.ClosedAt,
-		Decision: attest.Decision{Reference: d.Reference, Document: attest.Document(d.Document), RecordedBy: d.RecordedBy, RecordedAt: d.RecordedAt}}
+	return attest.Case{ID: c.ID, Authority: c.Authority, Reference: c.Reference, OpenedAt: c.OpenedAt.UTC(), ClosedAt: c.ClosedAt.UTC(),
+		Decision: attest.Decision{Reference: d.Reference, Document: attest.Document(d.Document), RecordedBy: d.RecordedBy, RecordedAt: d.RecordedAt.UTC()}}
 }
 
 // nameCounts counts the backups of each name.

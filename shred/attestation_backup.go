@@ -16,16 +16,16 @@ import (
 // attestBackup describes one shredded backup for the predicate.
 func attestBackup(b *catalog.Backup, facts *ledgerFacts, ks attest.KeyStore, subject string) (attest.Backup, error) {
 	d := b.Destruction
-	until, err := ks.ResidualCopiesUntil(d.DestroyedAt)
+	until, err := ks.ResidualCopiesUntil(d.DestroyedAt.UTC())
 	if err != nil {
 		return attest.Backup{}, err
 	}
 	ab := attest.Backup{
-		BackupID: b.ID, Subject: subject, Categories: nonNilStrings(b.Categories), ProtectedAt: b.CreatedAt,
+		BackupID: b.ID, Subject: subject, Categories: nonNilStrings(b.Categories), ProtectedAt: b.CreatedAt.UTC(),
 		KeyUnwraps: withAudit(facts.unwraps[b.ID], facts.audit, b.ID), RestoredCopies: facts.restored[b.ID], Holds: facts.holds[b.ID],
 		Key:         attest.Key{Name: b.Key, VersionsDestroyed: d.VersionsDestroyed},
-		DestroyedAt: d.DestroyedAt, DestroyedBy: d.DestroyedBy,
-		Verification:        attest.Verification{Method: "key read after delete", Result: "not found", MountPresent: d.MountPresent, At: d.VerifiedAt},
+		DestroyedAt: d.DestroyedAt.UTC(), DestroyedBy: d.DestroyedBy,
+		Verification:        attest.Verification{Method: "key read after delete", Result: "not found", MountPresent: d.MountPresent, At: d.VerifiedAt.UTC()},
 		Ciphertext:          attestCiphertext(b, facts.storageHolds[b.ID]),
 		ResidualCopiesUntil: until,
 	}
@@ -40,7 +40,7 @@ func attestOriginal(o *catalog.Original) (bool, *attest.Original) {
 	if o.Disposal == nil {
 		return true, &attest.Original{Disposal: attest.DisposalUnknown}
 	}
-	at := o.Disposal.At
+	at := o.Disposal.At.UTC()
 	ao := &attest.Original{Disposal: o.Disposal.Method, At: &at, By: o.Disposal.By, Note: o.Disposal.Note}
 	if e := o.Disposal.Evidence; e != nil {
 		ao.Evidence = &attest.Document{Name: e.Name, SHA256: e.SHA256}

@@ -82,3 +82,59 @@ func TestAttackPlantedHoldEntriesCannotBlockTheAttestation(t *testing.T) {
 		t.Fatalf("attested holds %+v, want one span of KD dated by Vault", holds)
 	}
 }
+
+// The compliance officer creates, with a plain KV write, a released hold
+// record of case A on a backup that case B held and shredded, so that A's
+// attestation takes it in although the ledger has no hold of A on it. The
+// backup is left out, naming why, and A's own backup is attested: an
+// entry that would make the statement invalid keeps no other from it.
+func TestAttackPlantedHoldRecordCannotBlockTheAttestation(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	own := protectHeld(t, adminV, complianceV, "A", []byte("held by A"))
+	other := protectHeld(t, adminV, complianceV, "B", []byte("held by B"))
+	closeCase(t, complianceV, "B")
+	if res, err := adminV.RunShred(context.Background(), admin0, "B", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("run of B: %v", err)
+	}
+	comp := asRole(t, srv, vault.PolicyCompliance)
+	rec := comp.read("holds/B/" + other.ID)
+	rec["case"] = "A"
+	comp.mustWrite("holds/A/"+other.ID, rec)
+	closeCase(t, complianceV, "A")
+	res, err := adminV.RunShred(context.Background(), admin0, "A", runOpts(t))
+	if res == nil || res.Attestation == nil {
+		t.Fatalf("run of A: %v", err)
+	}
+	backups := attestedStatement(t, res.Attestation).Predicate.Backups
+	if len(backups) != 1 || backups[0].BackupID != own.ID || err == nil || !strings.Contains(err.Error(), "would not be valid") {
+		t.Fatalf("attested %d backup(s), error %v; want %s alone and %s left out", len(backups), err, own.ID, other.ID)
+	}
+}
+
+// Times written in another zone, the same instants: the admin plants a
+// copy of the run's destruction record sorted before it, with destroyedAt
+// in +02:00 (it still matches the digest the ledger recorded), and the
+// compliance officer writes a disposal of the original dated in +02:00
+// into the status. The attestation is issued, every time in UTC.
+func TestAttackTimesInAnotherZoneCannotBlockTheAttestation(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b := protectHeld(t, adminV, complianceV, "ZONE", []byte("zoned"))
+	closeCase(t, complianceV, "ZONE")
+	if _, err := adminV.RunShred(context.Background(), admin0, "ZONE", runOpts(t)); err != nil {
+		t.Fatal(err)
+	}
+	adm, comp := asRole(t, srv, vault.PolicyAdmin), asRole(t, srv, vault.PolicyCompliance)
+	zone := time.FixedZone("", 2*3600)
+	rec := adm.read("destructions/ZONE/" + destructionRecords(t, srv, "ZONE")[0].(string))
+	d := rec["backups"].(map[string]any)[b.ID].(map[string]any)
+	at, _ := time.Parse(time.RFC3339Nano, d["destroyedAt"].(string))
+	d["destroyedAt"] = at.In(zone).Format(time.RFC3339Nano)
+	adm.mustWrite("destructions/ZONE/00000000", rec)
+	status := comp.read("backups/" + b.ID)
+	status["original"] = map[string]any{"encryptedAfterFirstStorage": true, "path": "/srv/x",
+		"disposal": map[string]any{"method": "deleted", "at": catalog.Now().In(zone).Format(time.RFC3339Nano), "by": "someone"}}
+	comp.mustWrite("backups/"+b.ID, status)
+	if _, err := adminV.Attest(context.Background(), admin0, "ZONE", runOpts(t).Attest); err != nil {
+		t.Fatalf("attest with times in another zone: %v", err)
+	}
+}

@@ -234,7 +234,7 @@ func later(a, b time.Time) time.Time {
 
 func (m *matcher) claim(f *Finding, e *ledger.Entry, rule string) {
 	m.used[e] = true
-	f.Rule, f.LedgerSeq, f.LedgerHash, f.LedgerAt, f.Purpose = rule, e.Seq, e.Hash, e.Time, e.Details["purpose"]
+	f.Rule, f.LedgerSeq, f.LedgerHash, f.LedgerAt, f.Purpose = rule, e.Seq, e.Hash, e.At(), e.Details["purpose"]
 }
 
 // identity names u's Vault identity as the ledger names its actors.
