@@ -191,12 +191,15 @@ func withAudit(u attest.KeyUnwraps, rep *audit.Report, id string) attest.KeyUnwr
 }
 
 // markDisposed records e, a disposal of restored copies, on the copies it
-// names: those written to its output ("*" for all) before it.
+// names: those written to its output ("*" for all) before it in the
+// ledger, which are all copies has yet. A disposal a clock stepping back
+// (a failover) dates before its copy is stated at the copy's time.
 func markDisposed(copies []attest.RestoredCopy, e *ledger.Entry, at time.Time) {
 	for i := range copies {
 		c := &copies[i]
-		if c.DisposedAt == nil && !c.At.After(at) && (e.Details["output"] == "*" || e.Details["output"] == c.Output) {
-			c.DisposedAt, c.DisposedBy, c.Note = &at, e.Actor, e.Details["note"]
+		if c.DisposedAt == nil && (e.Details["output"] == "*" || e.Details["output"] == c.Output) {
+			disposed := latest(c.At, at)
+			c.DisposedAt, c.DisposedBy, c.Note = &disposed, e.Actor, e.Details["note"]
 		}
 	}
 }

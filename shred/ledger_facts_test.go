@@ -68,3 +68,15 @@ func TestHoldSpansPairInLedgerOrder(t *testing.T) {
 		t.Fatalf("spans %+v, want %+v", got, want)
 	}
 }
+
+// TestDisposalGoesByLedgerOrder: a disposal marks the copies opened before
+// it in the ledger, even one a clock stepping back dates after it, and is
+// then stated at that copy's time.
+func TestDisposalGoesByLedgerOrder(t *testing.T) {
+	at := func(h int) time.Time { return time.Date(2026, 11, 30, h, 0, 0, 0, time.UTC) }
+	copies := []attest.RestoredCopy{{At: at(5), Output: "/x"}, {At: at(2), Output: "/y"}}
+	markDisposed(copies, &ledger.Entry{Details: map[string]string{"output": "/x"}}, at(3))
+	if d := copies[0].DisposedAt; d == nil || !d.Equal(at(5)) || copies[1].DisposedAt != nil {
+		t.Fatalf("copies after the disposal of /x: %+v", copies)
+	}
+}
