@@ -212,11 +212,7 @@ func rotate(t *testing.T, env testEnv, logPath, key string) (newer, older string
 // without a recorded purpose is a warning of attest verify.
 func TestShredRunPutsAuditedUnwrapsInTheAttestation(t *testing.T) {
 	env := newTestEnv(t)
-	logPath := enableFileAudit(t, env)
-	opened := protectFile(t, env, "opened.tar", []byte("opened with a purpose"))
-	leaked := protectFile(t, env, "leaked.tar", []byte("unwrapped behind our back"))
-	mustRun(t, env.srv, env.roles.admin, "backup", "open", opened.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
-	plainDecrypt(t, env, leaked)
+	logPath, opened, leaked, _ := openedAndLeaked(t, env)
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", "AUD", "--authority", "A", "--reference", "R", "--controller", "C")
 	mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", "AUD", opened.ID, leaked.ID)
 	mustRun(t, env.srv, env.roles.compliance, "case", "close", "AUD", "--decision-ref", "D", "--decision-file", decisionFile(t, env), "--yes")
@@ -239,6 +235,20 @@ func TestShredRunPutsAuditedUnwrapsInTheAttestation(t *testing.T) {
 	if !strings.Contains(r.stdout, leaked.ID) || !strings.Contains(r.stdout, "no recorded purpose") {
 		t.Fatalf("attest verify does not warn about the unrecorded unwrap:\n%s", r.stdout)
 	}
+}
+
+// openedAndLeaked enables a file audit device on env's Vault, protects two
+// backups, opens the first through the CLI and unwraps the second's key
+// with a plain decrypt, at or after before. It returns the log's path.
+func openedAndLeaked(t *testing.T, env testEnv) (logPath string, opened, leaked *catalog.Backup, before time.Time) {
+	t.Helper()
+	logPath = enableFileAudit(t, env)
+	opened = protectFile(t, env, "opened.tar", []byte("opened with a purpose"))
+	leaked = protectFile(t, env, "leaked.tar", []byte("unwrapped behind our back"))
+	mustRun(t, env.srv, env.roles.admin, "backup", "open", opened.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
+	before = time.Now().UTC()
+	plainDecrypt(t, env, leaked)
+	return logPath, opened, leaked, before
 }
 
 // TestAgePluginUnwrapIsUnaccounted: an age -d through age-plugin-cryptoshred
@@ -266,12 +276,7 @@ func TestAgePluginUnwrapIsUnaccounted(t *testing.T) {
 // entry's write after it.
 func TestAttackBackdatedOpenCannotAccountForAPlainDecrypt(t *testing.T) {
 	env := newTestEnv(t)
-	logPath := enableFileAudit(t, env)
-	opened := protectFile(t, env, "opened.tar", []byte("opened with a purpose"))
-	leaked := protectFile(t, env, "leaked.tar", []byte("unwrapped behind our back"))
-	mustRun(t, env.srv, env.roles.admin, "backup", "open", opened.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
-	before := time.Now().UTC()
-	plainDecrypt(t, env, leaked)
+	logPath, _, leaked, before := openedAndLeaked(t, env)
 	admin := vault.New(env.srv.Client(t, env.roles.admin), vault.DefaultMounts)
 	shredtest.AppendDated(t, admin, admin, ledger.RoleAdmin, lastActor(t, admin), ledger.Event{Kind: ledger.KindBackupOpened,
 		Backups: []string{leaked.ID}, Details: map[string]string{"purpose": "inspection"}}, before.Add(-5*time.Second))
