@@ -35,6 +35,18 @@ func (s *Statement) Validate() error {
 	return &SchemaError{Problems: c.problems}
 }
 
+// ValidateCase checks k as Validate checks the statement's case. An
+// issuer calls it before acting on a case whose attestation it will have
+// to issue. It returns a *SchemaError or nil.
+func ValidateCase(k Case) error {
+	c := &checker{}
+	c.caseInfo("case", k)
+	if len(c.problems) == 0 {
+		return nil
+	}
+	return &SchemaError{Problems: c.problems}
+}
+
 // ValidateBackup checks one backups[] entry b, as Validate would within
 // d (its case, issue time and key store). An issuer calls it to leave
 // out a backup whose entry would make the whole statement invalid. It

@@ -28,7 +28,10 @@ func TestCheckAttestableAllowsPartsAndRefusesWhatCannotBeIssued(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := AttestOptions{Signer: signer, SnapshotRetention: time.Hour}
-	plan := &Plan{Case: &catalog.Case{ID: "BIG", Controllers: []string{"Example Ministry"}}}
+	closed := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	plan := &Plan{Case: &catalog.Case{ID: "BIG", Authority: "DPA", Reference: "r", Controllers: []string{"Example Ministry"},
+		OpenedAt: closed.Add(-time.Hour), ClosedAt: closed, Decision: &catalog.Decision{Reference: "d", RecordedBy: "officer", RecordedAt: closed,
+			Document: catalog.DocumentRef{Name: "decision.pdf", SHA256: strings.Repeat("ab", 32)}}}}
 	for range 100000 {
 		plan.Items = append(plan.Items, &PlanItem{Backup: &catalog.Backup{}, Action: ActionDestroy})
 	}

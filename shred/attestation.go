@@ -1,6 +1,7 @@
 package shred
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,7 +94,10 @@ func (s *Service) checkAttestable(ctx context.Context, plan *Plan, opts AttestOp
 		return errors.New("no signing key: a run must be able to sign its attestation")
 	}
 	if len(controllers(plan.Case, plan.backups())) == 0 {
-		return errs.Refusedf("no data controller is recorded for case %s or its backups: name one with case open --controller or backup protect --controller", plan.Case.ID)
+		return errNoController(plan.Case.ID)
+	}
+	if err := attest.ValidateCase(attestCase(plan.Case)); err != nil {
+		return errs.Refusedf("case %s's record could not be stated in an attestation, so nothing was destroyed: %v", plan.Case.ID, err)
 	}
 	if err := checkParts(plan, opts); err != nil {
 		return err
@@ -231,7 +235,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
 	}
 	if len(controllers(c, backups)) == 0 {
-		return nil, nil, errs.Refusedf("no data controller is recorded for case %s or its backups", caseID)
+		return nil, nil, errNoController(caseID)
 	}
 	ks, err := s.keyStore(ctx, opts.SnapshotRetention)
 	if err == nil {
@@ -245,14 +249,21 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		return nil, nil, err
 	}
 	slices.SortFunc(backups, func(a, b *catalog.Backup) int { return strings.Compare(a.ID, b.ID) })
-	d := &deletion{predicate: s.predicate(actor, c, opts, ks, facts, backups), facts: facts, sameDataStillIn: same}
+	d := &deletion{predicate: s.predicate(actor, c, opts, ks, facts, backups), facts: facts, sameDataStillIn: same, nameCounts: nameCounts(backups)}
 	backups, invalid := d.validBackups(backups)
 	excluded = append(excluded, invalid...)
-	if len(backups) == 0 {
+	switch {
+	case len(backups) == 0:
 		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
+	case len(controllers(c, backups)) == 0:
+		return nil, nil, errNoController(caseID)
 	}
-	d.backups, d.nameCounts, d.predicate.Controllers = backups, nameCounts(backups), controllers(c, backups)
+	d.backups, d.predicate.Controllers = backups, controllers(c, backups)
 	return d, excluded, nil
+}
+
+func errNoController(caseID string) error {
+	return errs.Refusedf("no data controller is recorded for case %s or its backups: name one with case controller add (or case open --controller, backup protect --controller)", caseID)
 }
 
 // validBackups leaves out, naming why, each of backups whose entry would
@@ -261,9 +272,8 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 // interrupted hold place): one such backup must not keep every other
 // from being attested, for good.
 func (d *deletion) validBackups(backups []*catalog.Backup) ([]*catalog.Backup, []*ItemError) {
-	names := nameCounts(backups)
 	return leaveOut(backups, func(i int) error {
-		ab, err := attestBackup(backups[i], d.facts, d.predicate.KeyStore, subjectName(backups[i], names))
+		ab, err := attestBackup(backups[i], d.facts, d.predicate.KeyStore, subjectName(backups[i], d.nameCounts))
 		if err == nil {
 			err = d.predicate.ValidateBackup(&ab)
 		}
@@ -477,21 +487,27 @@ func (s *Service) keyStore(ctx context.Context, retention time.Duration) (attest
 	return ks, err
 }
 
+// controllers are the data controllers of the case and of backups, each
+// once; a blank name, which a record written by hand may hold, is not one.
 func controllers(c *catalog.Case, backups []*catalog.Backup) []string {
-	out := slices.Clone(c.Controllers)
-	for _, b := range backups {
-		for _, c := range b.Controllers {
-			if !slices.Contains(out, c) {
-				out = append(out, c)
+	var out []string
+	add := func(names []string) {
+		for _, n := range names {
+			if strings.TrimSpace(n) != "" && !slices.Contains(out, n) {
+				out = append(out, n)
 			}
 		}
+	}
+	add(c.Controllers)
+	for _, b := range backups {
+		add(b.Controllers)
 	}
 	slices.Sort(out)
 	return out
 }
 
 func attestCase(c *catalog.Case) attest.Case {
-	d := c.Decision
+	d := cmp.Or(c.Decision, &catalog.Decision{}) // a closed case has one; a record written by hand may not
 	return attest.Case{ID: c.ID, Authority: c.Authority, Reference: c.Reference, OpenedAt: c.OpenedAt.UTC(), ClosedAt: c.ClosedAt.UTC(),
 		Decision: attest.Decision{Reference: d.Reference, Document: attest.Document(d.Document), RecordedBy: d.RecordedBy, RecordedAt: d.RecordedAt.UTC()}}
 }
@@ -506,9 +522,12 @@ func nameCounts(all []*catalog.Backup) map[string]int {
 }
 
 // subjectName is the ciphertext's file name, qualified by the backup id
-// when two backups of the attestation share a name.
+// when two backups of the attestation share it, or when it is blank or
+// holds a "/" (a registration written by hand may give "ID/name", which
+// would name another backup's qualified subject). An id holds no "/", so
+// qualified and unqualified names never meet.
 func subjectName(b *catalog.Backup, names map[string]int) string {
-	if names[b.Name] > 1 {
+	if names[b.Name] > 1 || strings.TrimSpace(b.Name) == "" || strings.Contains(b.Name, "/") {
 		return b.ID + "/" + b.Name
 	}
 	return b.Name

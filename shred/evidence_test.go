@@ -138,3 +138,25 @@ func TestAttackTimesInAnotherZoneCannotBlockTheAttestation(t *testing.T) {
 		t.Fatalf("attest with times in another zone: %v", err)
 	}
 }
+
+// A case whose record could not be stated (an authority of blanks, which
+// a record written by hand, or a typo, may hold) is refused before any key
+// is destroyed, not found out by an attestation that can then never be
+// issued.
+func TestCaseThatCannotBeStatedIsRefusedBeforeDestroying(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, _ := protect(t, adminV, []byte("kept"))
+	if _, err := complianceV.OpenCase(context.Background(), compliance, catalog.Case{ID: "BLANK", Authority: " ", Reference: "r",
+		Controllers: []string{"Ministry"}}); err != nil {
+		t.Fatal(err)
+	}
+	hold(t, complianceV, "BLANK", b.ID)
+	closeCase(t, complianceV, "BLANK")
+	_, err := adminV.RunShred(context.Background(), admin0, "BLANK", runOpts(t))
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "case.authority") {
+		t.Fatalf("run of a case that cannot be stated: %v", err)
+	}
+	if alive, _ := keyAlive(t, srv, b.Key); !alive {
+		t.Fatal("the key was destroyed")
+	}
+}

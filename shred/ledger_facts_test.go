@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
@@ -78,5 +79,29 @@ func TestDisposalGoesByLedgerOrder(t *testing.T) {
 	markDisposed(copies, &ledger.Entry{Details: map[string]string{"output": "/x"}}, at(3))
 	if d := copies[0].DisposedAt; d == nil || !d.Equal(at(5)) || copies[1].DisposedAt != nil {
 		t.Fatalf("copies after the disposal of /x: %+v", copies)
+	}
+}
+
+// TestSubjectNamesNeverMeet: a name two backups share, a blank one, and
+// one a registration written by hand gives as another backup's qualified
+// name are qualified by the backup id, so no two subjects share a name;
+// a blank controller is no controller.
+func TestSubjectNamesNeverMeet(t *testing.T) {
+	a := &catalog.Backup{ID: "bk-a", Name: "x.age"}
+	b := &catalog.Backup{ID: "bk-b", Name: "x.age"}
+	c := &catalog.Backup{ID: "bk-c", Name: "bk-a/x.age"}
+	d := &catalog.Backup{ID: "bk-d", Name: " "}
+	e := &catalog.Backup{ID: "bk-e", Name: "y.age", Controllers: []string{" ", "Ministry"}}
+	all := []*catalog.Backup{a, b, c, d, e}
+	seen := map[string]bool{}
+	for _, bk := range all {
+		name := subjectName(bk, nameCounts(all))
+		if seen[name] || strings.TrimSpace(name) == "" {
+			t.Fatalf("subject name %q of %s meets another or is blank", name, bk.ID)
+		}
+		seen[name] = true
+	}
+	if got := controllers(&catalog.Case{Controllers: []string{""}}, all); len(got) != 1 || got[0] != "Ministry" {
+		t.Fatalf("controllers %q", got)
 	}
 }
