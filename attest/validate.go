@@ -47,13 +47,15 @@ func ValidateCase(k Case) error {
 	return &SchemaError{Problems: c.problems}
 }
 
-// ValidateBackup checks one backups[] entry b, as Validate would within
-// d (its case, issue time and key store). An issuer calls it to leave
-// out a backup whose entry would make the whole statement invalid. It
-// returns a *SchemaError or nil.
-func (d *Deletion) ValidateBackup(b *Backup) error {
+// ValidateBackup checks one backups[] entry b, and the SHA-256 its
+// subject will carry, as Validate would within d (its case, issue time
+// and key store). An issuer calls it to leave out a backup whose entry
+// would make the whole statement invalid. It returns a *SchemaError or
+// nil.
+func (d *Deletion) ValidateBackup(b *Backup, subjectSHA256 string) error {
 	c := &checker{}
 	c.backup("backup "+b.BackupID, b, d)
+	c.sha256("backup "+b.BackupID+" subject digest", subjectSHA256)
 	if len(c.problems) == 0 {
 		return nil
 	}

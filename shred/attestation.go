@@ -275,7 +275,7 @@ func (d *deletion) validBackups(backups []*catalog.Backup) ([]*catalog.Backup, [
 	return leaveOut(backups, func(i int) error {
 		ab, err := attestBackup(backups[i], d.facts, d.predicate.KeyStore, subjectName(backups[i], d.nameCounts))
 		if err == nil {
-			err = d.predicate.ValidateBackup(&ab)
+			err = d.predicate.ValidateBackup(&ab, backups[i].Ciphertext.SHA256)
 		}
 		if err != nil {
 			return errs.Refusedf("left out of the attestation: its entry would not be valid: %v", err)

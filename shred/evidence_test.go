@@ -160,3 +160,27 @@ func TestCaseThatCannotBeStatedIsRefusedBeforeDestroying(t *testing.T) {
 		t.Fatal("the key was destroyed")
 	}
 }
+
+// The admin registers a backup by hand whose ciphertext digest is no
+// lowercase SHA-256 (the registration is create-only, so it stays); it is
+// held with an honest backup and its case closes. The honest backup is
+// attested and the other left out, naming its digest: a subject the
+// statement could not carry keeps no other from it.
+func TestAttackMalformedDigestCannotBlockTheAttestation(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	honest := protectHeld(t, adminV, complianceV, "DIGEST", []byte("honest"))
+	forged := forgeRegistrationOf(t, asRole(t, srv, vault.PolicyAdmin), honest, catalog.NewBackupID(), func(reg map[string]any) {
+		ct := reg["ciphertext"].(map[string]any)
+		ct["sha256"] = strings.ToUpper(ct["sha256"].(string))
+	})
+	_, _ = complianceV.PlaceHolds(context.Background(), compliance, "DIGEST", shred.HoldSelector{IDs: []string{forged}}) // its ciphertext check fails; the hold stands
+	closeCase(t, complianceV, "DIGEST")
+	res, err := adminV.RunShred(context.Background(), admin0, "DIGEST", runOpts(t))
+	if res == nil || res.Attestation == nil {
+		t.Fatalf("run: %v", err)
+	}
+	backups := attestedStatement(t, res.Attestation).Predicate.Backups
+	if len(backups) != 1 || backups[0].BackupID != honest.ID || err == nil || !strings.Contains(err.Error(), "subject digest") {
+		t.Fatalf("attested %d backup(s), error %v; want %s alone and %s left out", len(backups), err, honest.ID, forged)
+	}
+}

@@ -73,14 +73,18 @@ func heldOnS3(t *testing.T, env s3Env, caseID string, data []byte) *catalog.Back
 
 // forgeRegistrationOf creates, through the admin's own token, a Transit
 // key named id and a registration and status record of backup id that
-// describe of's ciphertext (location, size, digest), and returns id.
-func forgeRegistrationOf(t *testing.T, in insider, of *catalog.Backup, id string) string {
+// describe of's ciphertext (location, size, digest), each edit applied to
+// the registration first, and returns id.
+func forgeRegistrationOf(t *testing.T, in insider, of *catalog.Backup, id string, edits ...func(reg map[string]any)) string {
 	t.Helper()
 	if _, err := in.l.Write("cryptoshred-transit/keys/"+id, map[string]any{"type": "aes256-gcm96"}); err != nil {
 		t.Fatalf("create key %s: %v", id, err)
 	}
 	reg := in.read("registrations/" + of.ID)
 	reg["id"], reg["key"] = id, id
+	for _, edit := range edits {
+		edit(reg)
+	}
 	in.mustWrite("registrations/"+id, reg)
 	status := in.read("backups/" + of.ID)
 	status["id"], status["key"], status["state"], status["heldBy"] = id, id, "protected", nil
