@@ -53,6 +53,10 @@ func (b *Backend) deleteOne(ctx context.Context, obj storage.Object) storage.Res
 	switch {
 	case err != nil:
 		return storage.Result{Removed: locations(o, ours), Err: fmt.Errorf("%w: could not confirm that nothing is left of %s: %v", storage.ErrNotDurable, o, err)}
+	case len(left) > 0 && slices.Contains(ours, o.version) && !slices.ContainsFunc(left, func(v string) bool { return slices.Contains(ours, v) }):
+		// None of what was deleted is there: these were put back since,
+		// and the ciphertext on record is gone by this deletion.
+		return storage.Result{Removed: locations(o, ours), Err: fmt.Errorf("%w: versions %v with this backup's header were written to %s after its deletion", storage.ErrNotDurable, left, o)}
 	case len(left) > 0:
 		return storage.Result{Err: fmt.Errorf("%s: versions %v are still there after their deletion", o, left)}
 	}

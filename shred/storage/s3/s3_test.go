@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -160,3 +162,38 @@ func commit(t *testing.T, b *s3.Backend, loc string) string {
 	}
 	return final
 }
+
+// A copy put back under the key between the deletion and the listing that
+// confirms it (an admin racing the run with their own S3 credentials)
+// does not make the ciphertext the deletion removed look gone before
+// shred: the result names it as deleted, not confirmed durable.
+func TestCopyPutBackDuringDeleteIsStillDeleted(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
+	s3test.CreateLockedBucket(t, "race")
+	raw := srv.Client(srv.AccessKey, srv.SecretKey)
+	var armed atomic.Bool
+	var lists atomic.Int32
+	cfg := srv.Config(srv.AccessKey, srv.SecretKey)
+	cfg.HTTPClient = &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		if armed.Load() && r.Method == http.MethodGet && r.URL.Query().Has("versions") && lists.Add(1) == 2 {
+			if _, err := raw.PutObject(r.Context(), &awss3.PutObjectInput{Bucket: aws.String("race"), Key: aws.String("x/one.age"),
+				Body: strings.NewReader("age-encryption.org/v1\n"), ChecksumAlgorithm: types.ChecksumAlgorithmSha256}); err != nil {
+				t.Error(err)
+			}
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	b := s3.NewFromConfig(cfg, true)
+	loc, _ := b.Locate("s3://race/x", "one.age")
+	onRecord := commit(t, b, loc)
+	armed.Store(true)
+	res := b.Delete(context.Background(), []storage.Object{{Loc: onRecord, Check: func(io.Reader) error { return nil }}})
+	if !errors.Is(res[0].Err, storage.ErrNotDurable) || !slices.Contains(res[0].Removed, onRecord) || lists.Load() != 2 {
+		t.Fatalf("delete raced by a copy put back (%d listings): %+v", lists.Load(), res[0])
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
