@@ -93,7 +93,7 @@ func (s *Service) AddControllers(ctx context.Context, actor Actor, caseID string
 // Closing opens key latches, which cannot be undone, so this is checked
 // before anything is released.
 func (s *Service) checkCloseAttestable(ctx context.Context, c *catalog.Case) error {
-	if len(c.Controllers) > 0 {
+	if len(controllers(c, nil)) > 0 {
 		return nil
 	}
 	backups, err := s.catalog.HeldBackups(ctx, c.ID)

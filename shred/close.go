@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -130,6 +131,9 @@ func (s *Service) beginClose(ctx context.Context, actor Actor, req CloseRequest)
 	}
 	c.State = catalog.CaseClosing
 	c.Decision = &catalog.Decision{Reference: req.Reference, Document: req.Document, RecordedBy: actor.String(), RecordedAt: catalog.Now()}
+	if err := statable(*c); err != nil {
+		return nil, err
+	}
 	if _, err := s.catalog.PutCase(ctx, c, version); err != nil {
 		if errors.Is(err, errs.ErrConflict) {
 			return nil, errs.Refusedf("case %s changed while closing it (another operator?); run the command again", c.ID)
@@ -137,6 +141,18 @@ func (s *Service) beginClose(ctx context.Context, actor Actor, req CloseRequest)
 		return nil, err
 	}
 	return c, nil
+}
+
+// statable refuses to close c, before any hold is released, if its
+// attestation could not state it (a blank authority, a decision digest in
+// upper case): once closed, no command could correct it, and every run
+// would refuse to destroy what the close released.
+func statable(c catalog.Case) error {
+	c.ClosedAt = catalog.Now()
+	if err := attest.ValidateCase(attestCase(&c)); err != nil {
+		return errs.Refusedf("case %s could not be stated in an attestation, so it is not closed: %v", c.ID, err)
+	}
+	return nil
 }
 
 func checkDecision(req CloseRequest) error {

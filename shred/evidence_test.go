@@ -140,9 +140,10 @@ func TestAttackTimesInAnotherZoneCannotBlockTheAttestation(t *testing.T) {
 }
 
 // A case whose record could not be stated (an authority of blanks, which
-// a record written by hand, or a typo, may hold) is refused before any key
-// is destroyed, not found out by an attestation that can then never be
-// issued.
+// a typo or a record written by hand may give) is refused by case close,
+// before any hold is released, and, written so by hand once closed, by
+// shred run before any key is destroyed: found out only by the
+// attestation, it could never be issued.
 func TestCaseThatCannotBeStatedIsRefusedBeforeDestroying(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
 	b, _ := protect(t, adminV, []byte("kept"))
@@ -151,13 +152,45 @@ func TestCaseThatCannotBeStatedIsRefusedBeforeDestroying(t *testing.T) {
 		t.Fatal(err)
 	}
 	hold(t, complianceV, "BLANK", b.ID)
-	closeCase(t, complianceV, "BLANK")
-	_, err := adminV.RunShred(context.Background(), admin0, "BLANK", runOpts(t))
+	if _, err := complianceV.CloseCase(context.Background(), compliance, closeRequest("BLANK")); !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "case.authority") {
+		t.Fatalf("close of a case that cannot be stated: %v", err)
+	}
+	if _, latched := keyAlive(t, srv, b.Key); !latched {
+		t.Fatal("the refused close opened the key's latch")
+	}
+	other := protectHeld(t, adminV, complianceV, "HAND", []byte("closed, then its record blanked"))
+	closeCase(t, complianceV, "HAND")
+	comp := asRole(t, srv, vault.PolicyCompliance)
+	rec := comp.read("cases/HAND")
+	rec["authority"] = " "
+	comp.mustWrite("cases/HAND", rec)
+	_, err := adminV.RunShred(context.Background(), admin0, "HAND", runOpts(t))
 	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "case.authority") {
 		t.Fatalf("run of a case that cannot be stated: %v", err)
 	}
-	if alive, _ := keyAlive(t, srv, b.Key); !alive {
+	if alive, _ := keyAlive(t, srv, other.Key); !alive {
 		t.Fatal("the key was destroyed")
+	}
+}
+
+// The compliance officer writes, after a case's run, hold records under
+// the case that hold no backup: one in a sub-folder and one for an id no
+// backup has (no role may delete either). The case's attestation is
+// issued again all the same.
+func TestAttackJunkHoldRecordsCannotBlockTheAttestation(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b := protectHeld(t, adminV, complianceV, "JUNK", []byte("attested"))
+	closeCase(t, complianceV, "JUNK")
+	if _, err := adminV.RunShred(context.Background(), admin0, "JUNK", runOpts(t)); err != nil {
+		t.Fatal(err)
+	}
+	comp := asRole(t, srv, vault.PolicyCompliance)
+	rec := comp.read("holds/JUNK/" + b.ID)
+	comp.mustWrite("holds/JUNK/sub/x", rec)
+	comp.mustWrite("holds/JUNK/"+catalog.NewBackupID(), rec)
+	a, err := adminV.Attest(context.Background(), admin0, "JUNK", runOpts(t).Attest)
+	if err != nil || len(attestedStatement(t, a).Predicate.Backups) != 1 {
+		t.Fatalf("attest with junk hold records: %v", err)
 	}
 }
 

@@ -276,12 +276,15 @@ func (c *Catalog) PutHold(ctx context.Context, h *Hold, cas int) (int, error) {
 	return PutJSON(ctx, c.store, holdPath(h.Case, h.Backup), h, cas)
 }
 
-// HeldIDs returns the ids of the backups a case held, sorted.
+// HeldIDs returns the ids of the backups a case held, sorted. A name
+// under the case's holds that is no backup id (a folder, say, which the
+// compliance role may create and no role may delete) holds nothing.
 func (c *Catalog) HeldIDs(ctx context.Context, caseID string) ([]string, error) {
 	if err := CheckID("case", caseID); err != nil {
 		return nil, err
 	}
 	ids, err := c.store.List(ctx, "holds/"+caseID+"/")
+	ids = slices.DeleteFunc(ids, func(id string) bool { return CheckID("backup", id) != nil })
 	slices.Sort(ids)
 	return ids, err
 }
