@@ -451,10 +451,10 @@ func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *run
 			b.ApplyDestructions(ds)
 			return b, err
 		}
-		if errors.Is(err, errs.ErrNotFound) {
+		if errors.Is(err, errs.ErrNotFound) && !s.registered(ctx, id) {
 			return nil, nil // a hold record of no backup (one written by hand) has nothing to attest
 		}
-		if !errors.Is(err, catalog.ErrMalformed) {
+		if !errors.Is(err, catalog.ErrMalformed) && !errors.Is(err, errs.ErrNotFound) {
 			return nil, err
 		}
 		gone, kerr := s.keys.KeyAbsent(ctx, id)
@@ -475,6 +475,14 @@ func (s *Service) shreddedBackups(ctx context.Context, caseID string, known *run
 		return nil, nil, errs.Refusedf("case %s has no shredded backup to attest%s", caseID, unreadableNote(unreadable))
 	}
 	return done, unreadable, nil
+}
+
+// registered reports whether backup id has a registration, or may have
+// one (it could not be read): a status record that reads as missing, as
+// one emptied by hand does, then hides a backup, which is reported.
+func (s *Service) registered(ctx context.Context, id string) bool {
+	_, err := s.catalog.GetRegistration(ctx, id)
+	return !errors.Is(err, errs.ErrNotFound)
 }
 
 func unreadableNote(unreadable []*ItemError) string {

@@ -124,7 +124,7 @@ func (s *Service) beginClose(ctx context.Context, actor Actor, req CloseRequest)
 		return nil, errs.Refusedf("case %s was already closed at %s by %s (decision %s)", c.ID,
 			c.ClosedAt.Format("2006-01-02T15:04:05Z07:00"), c.Decision.RecordedBy, c.Decision.Reference)
 	case catalog.CaseClosing:
-		return c, sameDecision(c, req)
+		return c, errors.Join(sameDecision(c, req), statable(*c))
 	}
 	if err := s.checkCloseAttestable(ctx, c); err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func (s *Service) beginClose(ctx context.Context, actor Actor, req CloseRequest)
 func statable(c catalog.Case) error {
 	c.ClosedAt = catalog.Now()
 	if err := attest.ValidateCase(attestCase(&c)); err != nil {
-		return errs.Refusedf("case %s could not be stated in an attestation, so it is not closed: %v", c.ID, err)
+		return errs.Refusedf("case %s could not be stated in an attestation, so it is not closed (correct the case record first): %v", c.ID, err)
 	}
 	return nil
 }

@@ -158,9 +158,22 @@ func TestCaseThatCannotBeStatedIsRefusedBeforeDestroying(t *testing.T) {
 	if _, latched := keyAlive(t, srv, b.Key); !latched {
 		t.Fatal("the refused close opened the key's latch")
 	}
+	// Left closing (by an older version, say) with that record, it is
+	// not finished either.
+	comp := asRole(t, srv, vault.PolicyCompliance)
+	closing := comp.read("cases/BLANK")
+	req := closeRequest("BLANK")
+	closing["state"], closing["decision"] = "closing", map[string]any{"reference": req.Reference, "recordedBy": "older version",
+		"recordedAt": catalog.Now().Format(time.RFC3339Nano), "document": map[string]any{"name": req.Document.Name, "sha256": req.Document.SHA256}}
+	comp.mustWrite("cases/BLANK", closing)
+	if _, err := complianceV.CloseCase(context.Background(), compliance, req); !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "case.authority") {
+		t.Fatalf("finishing the close of a case that cannot be stated: %v", err)
+	}
+	if _, latched := keyAlive(t, srv, b.Key); !latched {
+		t.Fatal("the refused close opened the key's latch")
+	}
 	other := protectHeld(t, adminV, complianceV, "HAND", []byte("closed, then its record blanked"))
 	closeCase(t, complianceV, "HAND")
-	comp := asRole(t, srv, vault.PolicyCompliance)
 	rec := comp.read("cases/HAND")
 	rec["authority"] = " "
 	comp.mustWrite("cases/HAND", rec)
@@ -215,5 +228,25 @@ func TestAttackMalformedDigestCannotBlockTheAttestation(t *testing.T) {
 	backups := attestedStatement(t, res.Attestation).Predicate.Backups
 	if len(backups) != 1 || backups[0].BackupID != honest.ID || err == nil || !strings.Contains(err.Error(), "subject digest") {
 		t.Fatalf("attested %d backup(s), error %v; want %s alone and %s left out", len(backups), err, honest.ID, forged)
+	}
+}
+
+// After a case's run, the compliance officer empties a shredded backup's
+// status record with a plain KV write ({"data": null}, which Vault reads
+// back as missing). A new attestation of the case still covers the
+// other backup and names this one as left out, not silently dropped.
+func TestAttackEmptiedStatusIsReportedNotDropped(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	kept := protectHeld(t, adminV, complianceV, "EMPTY", []byte("kept in the attestation"))
+	emptied, _ := protect(t, adminV, []byte("its status emptied"))
+	hold(t, complianceV, "EMPTY", emptied.ID)
+	closeCase(t, complianceV, "EMPTY")
+	if res, err := adminV.RunShred(context.Background(), admin0, "EMPTY", runOpts(t)); err != nil || len(res.Destroyed) != 2 {
+		t.Fatalf("run: %v", err)
+	}
+	asRole(t, srv, vault.PolicyCompliance).mustWrite("backups/"+emptied.ID, nil)
+	a, err := adminV.Attest(context.Background(), admin0, "EMPTY", runOpts(t).Attest)
+	if a == nil || len(attestedStatement(t, a).Predicate.Backups) != 1 || err == nil || !strings.Contains(err.Error(), emptied.ID) {
+		t.Fatalf("attest with an emptied status: %v (kept %s)", err, kept.ID)
 	}
 }
