@@ -155,6 +155,15 @@ func statable(c catalog.Case) error {
 	return nil
 }
 
+// withPreviewDecision gives c, which a preview checks before the decision
+// is known, a well-formed stand-in decision, so that statable judges
+// only what the case record already holds.
+func withPreviewDecision(c catalog.Case) catalog.Case {
+	c.Decision = &catalog.Decision{Reference: "preview", RecordedBy: "preview", RecordedAt: catalog.Now(),
+		Document: catalog.DocumentRef{Name: "preview", SHA256: strings.Repeat("0", 64)}}
+	return c
+}
+
 func checkDecision(req CloseRequest) error {
 	if req.Reference == "" || req.Document.SHA256 == "" {
 		return errors.New("closing a case needs the decision's reference and document")
@@ -292,6 +301,9 @@ func (s *Service) PreviewClose(ctx context.Context, caseID string) (*CloseResult
 		return nil, errs.Refusedf("case %s was already closed at %s", c.ID, c.ClosedAt.Format("2006-01-02T15:04:05Z07:00"))
 	}
 	if err := s.checkCloseAttestable(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := statable(withPreviewDecision(*c)); err != nil {
 		return nil, err
 	}
 	ids, elsewhere, err := s.heldBackups(ctx, c.ID)

@@ -141,7 +141,7 @@ func TestAttackTimesInAnotherZoneCannotBlockTheAttestation(t *testing.T) {
 
 // A case whose record could not be stated (an authority of blanks, which
 // a typo or a record written by hand may give) is refused by case close,
-// before any hold is released, and, written so by hand once closed, by
+// and by its preview, before any hold is released, and, written so by hand once closed, by
 // shred run before any key is destroyed: found out only by the
 // attestation, it could never be issued.
 func TestCaseThatCannotBeStatedIsRefusedBeforeDestroying(t *testing.T) {
@@ -152,6 +152,9 @@ func TestCaseThatCannotBeStatedIsRefusedBeforeDestroying(t *testing.T) {
 		t.Fatal(err)
 	}
 	hold(t, complianceV, "BLANK", b.ID)
+	if _, err := complianceV.PreviewClose(context.Background(), "BLANK"); !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "case.authority") {
+		t.Fatalf("preview of the close of a case that cannot be stated: %v", err)
+	}
 	if _, err := complianceV.CloseCase(context.Background(), compliance, closeRequest("BLANK")); !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "case.authority") {
 		t.Fatalf("close of a case that cannot be stated: %v", err)
 	}
