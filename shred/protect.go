@@ -115,12 +115,10 @@ func (s *Service) destination(ctx context.Context, req ProtectRequest) (storage.
 // bucket cannot (no Object Lock), unless allowed: a case's hold on the
 // backup could not stop the admin's own S3 credentials deleting it.
 func requireHoldable(ctx context.Context, be storage.Backend, loc, where string, allowed bool) error {
-	holder, ok := be.(storage.Holder)
-	if allowed || !ok || !be.Properties().LegalHold {
+	if _, holds := be.(storage.Holder); allowed || !holds || !be.Properties().LegalHold {
 		return nil
 	}
-	can, err := holder.CanHold(ctx, loc)
-	if err != nil || !can {
+	if holder, err := holderOf(ctx, be, loc); err != nil || holder == nil {
 		return errs.Refusedf("the bucket of %s has no Object Lock, so no legal hold could protect the ciphertext there "+
 			"(create the bucket with Object Lock, or pass --no-storage-hold)%s", where, errSuffix(err))
 	}

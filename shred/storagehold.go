@@ -49,14 +49,21 @@ func (s *Service) storageHolder(ctx context.Context, loc string) (storage.Backen
 	if err != nil {
 		return nil, nil, err
 	}
+	holder, err := holderOf(ctx, be, loc)
+	return be, holder, err
+}
+
+// holderOf returns be's Holder if be is a storage that holds (S3) and
+// loc's bucket can (Object Lock), or nil.
+func holderOf(ctx context.Context, be storage.Backend, loc string) (storage.Holder, error) {
 	holder, ok := be.(storage.Holder)
 	if !ok || !be.Properties().LegalHold {
-		return be, nil, nil
+		return nil, nil
 	}
 	if can, err := holder.CanHold(ctx, loc); err != nil || !can {
-		return be, nil, err
+		return nil, err
 	}
-	return be, holder, nil
+	return holder, nil
 }
 
 // liftStorageHold lifts the storage hold of a backup no case holds any
