@@ -178,7 +178,7 @@ type ledgerFacts struct {
 	holds   map[string][]attest.Hold
 	// openHolds are the placements of holds not released yet, by case
 	// and backup.
-	openHolds map[string]time.Time
+	openHolds openSpans
 	destroyed map[string]bool
 	// destructions are, by backup, the digests of its destruction that
 	// the first entry of each case listing it recorded, in ledger order

@@ -82,7 +82,7 @@ func nonNilStrings(s []string) []string {
 // opens, and its holds' placement and release times, of the backups in
 // only (the facts of the whole ledger's backups could be many more).
 func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledgerFacts, error) {
-	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, openHolds: map[string]time.Time{},
+	f := &ledgerFacts{unwraps: map[string]attest.KeyUnwraps{}, holds: map[string][]attest.Hold{}, openHolds: openSpans{},
 		destroyed: map[string]bool{}, destructions: map[string][]listedDigest{}, restored: map[string][]attest.RestoredCopy{},
 		storage: newStorageHoldSpans()}
 	rep, err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
@@ -98,7 +98,7 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 		f.addDestructions(e.Case, parseDestructions(e.Details[destructionsDetail]), e.Backups, only)
 	}
 	at := e.At()
-	f.storage.add(e, func(id string) bool { return only[id] })
+	f.storage.add(e, only)
 	for _, id := range e.Backups {
 		if !only[id] {
 			continue
@@ -129,14 +129,32 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 // before it begins, which would make every later statement invalid.
 func (f *ledgerFacts) addHold(e *ledger.Entry, id string, at time.Time) {
 	key := e.Case + "/" + id
-	placed, open := f.openHolds[key]
-	switch {
-	case e.Kind == ledger.KindHoldPlaced && !open:
-		f.openHolds[key] = at
-	case e.Kind == ledger.KindHoldReleased && open:
-		f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: placed, ReleasedAt: latest(placed, at)})
-		delete(f.openHolds, key)
+	switch e.Kind {
+	case ledger.KindHoldPlaced:
+		f.openHolds.start(key, at)
+	case ledger.KindHoldReleased:
+		if placed, open := f.openHolds.end(key); open {
+			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: placed, ReleasedAt: latest(placed, at)})
+		}
 	}
+}
+
+// openSpans pairs, in ledger order, the start of a span with the next
+// end of the same key: a start while one is open, or an end while none
+// is, changes nothing.
+type openSpans map[string]time.Time
+
+func (o openSpans) start(key string, at time.Time) {
+	if _, open := o[key]; !open {
+		o[key] = at
+	}
+}
+
+// end closes key's span and returns its start, if one was open.
+func (o openSpans) end(key string) (time.Time, bool) {
+	from, open := o[key]
+	delete(o, key)
+	return from, open
 }
 
 func latest(a, b time.Time) time.Time {

@@ -46,16 +46,16 @@ func markedOf(part []string, marked map[string]bool) string {
 // it: a role that signs a planted entry cannot date it.
 type storageHoldSpans struct {
 	closedCases map[string]bool
-	open        map[string]time.Time
+	open        openSpans
 	closed      map[string]*attest.Span
 }
 
 func newStorageHoldSpans() *storageHoldSpans {
-	return &storageHoldSpans{closedCases: map[string]bool{}, open: map[string]time.Time{}, closed: map[string]*attest.Span{}}
+	return &storageHoldSpans{closedCases: map[string]bool{}, open: openSpans{}, closed: map[string]*attest.Span{}}
 }
 
-// add takes e's storage-hold marks on the backups wanted says yes to.
-func (sp *storageHoldSpans) add(e *ledger.Entry, wanted func(id string) bool) {
+// add takes e's storage-hold marks on the backups of only.
+func (sp *storageHoldSpans) add(e *ledger.Entry, only map[string]bool) {
 	if e.Kind == ledger.KindCaseClosed {
 		sp.closedCases[e.Case] = true
 	}
@@ -66,22 +66,18 @@ func (sp *storageHoldSpans) add(e *ledger.Entry, wanted func(id string) bool) {
 	}
 	at := e.At()
 	for _, id := range strings.Fields(e.Details[key]) {
-		if wanted(id) && slices.Contains(e.Backups, id) {
+		if only[id] && slices.Contains(e.Backups, id) {
 			sp.mark(id, held, at)
 		}
 	}
 }
 
-// mark opens a span at a hold, or closes the open one at a lift; a hold
-// while one is open, or a lift while none is, changes nothing.
+// mark opens a span at a hold, or closes the open one at a lift.
 func (sp *storageHoldSpans) mark(id string, held bool, at time.Time) {
-	from, isOpen := sp.open[id]
-	switch {
-	case held && !isOpen:
-		sp.open[id] = at
-	case !held && isOpen:
+	if held {
+		sp.open.start(id, at)
+	} else if from, open := sp.open.end(id); open {
 		sp.closed[id] = &attest.Span{From: from, To: at}
-		delete(sp.open, id)
 	}
 }
 
