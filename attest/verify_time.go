@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest/tsa"
+	"github.com/cryptoshred/cryptoshred/internal/timeutil"
 )
 
 // DefaultTimeTolerance is how far the statement's times may stray from the
@@ -79,7 +80,7 @@ func (r *verifyRun) lateBackups(tt tsa.Verified) []string {
 	var out []string
 	n := 0
 	for _, b := range r.stmt.Predicate.Backups {
-		if late := latest(b.DestroyedAt, b.Verification.At); late.After(tt.Time.Add(r.tolerance)) {
+		if late := timeutil.Later(b.DestroyedAt, b.Verification.At); late.After(tt.Time.Add(r.tolerance)) {
 			if n++; n <= lateWarningsEach {
 				out = append(out, fmt.Sprintf("backup %s reports %s, after the trusted time %s", b.BackupID, late.UTC().Format(time.RFC3339), tt.Time.Format(time.RFC3339)))
 			}
@@ -89,11 +90,4 @@ func (r *verifyRun) lateBackups(tt tsa.Verified) []string {
 		out = append(out, fmt.Sprintf("and %d more backups report times after the trusted time %s", n-lateWarningsEach, tt.Time.Format(time.RFC3339)))
 	}
 	return out
-}
-
-func latest(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

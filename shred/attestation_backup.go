@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/timeutil"
 	"github.com/cryptoshred/cryptoshred/shred/audit"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -134,7 +135,7 @@ func (f *ledgerFacts) addHold(e *ledger.Entry, id string, at time.Time) {
 		f.openHolds.start(key, at)
 	case ledger.KindHoldReleased:
 		if placed, open := f.openHolds.end(key); open {
-			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: placed, ReleasedAt: latest(placed, at)})
+			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: placed, ReleasedAt: timeutil.Later(placed, at)})
 		}
 	}
 }
@@ -155,13 +156,6 @@ func (o openSpans) end(key string) (time.Time, bool) {
 	from, open := o[key]
 	delete(o, key)
 	return from, open
-}
-
-func latest(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // listedDigest is the digest of a backup's destruction that an entry of
@@ -216,7 +210,7 @@ func markDisposed(copies []attest.RestoredCopy, e *ledger.Entry, at time.Time) {
 	for i := range copies {
 		c := &copies[i]
 		if c.DisposedAt == nil && (e.Details["output"] == "*" || e.Details["output"] == c.Output) {
-			disposed := latest(c.At, at)
+			disposed := timeutil.Later(c.At, at)
 			c.DisposedAt, c.DisposedBy, c.Note = &disposed, e.Actor, e.Details["note"]
 		}
 	}

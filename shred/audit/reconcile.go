@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/timeutil"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
@@ -213,7 +214,7 @@ func (m *matcher) writtenBefore(e *ledger.Entry, f *Finding) bool {
 	logged, inLogs := m.written[e.Seq]
 	switch {
 	case inLogs || !e.Written.IsZero():
-		return !later(logged, e.Written).After(f.Time)
+		return !timeutil.Later(logged, e.Written).After(f.Time)
 	case m.loggedBelow(e.Seq):
 		return false // written after a slot the logs show written, yet not in them: its time is its writer's word
 	}
@@ -223,13 +224,6 @@ func (m *matcher) writtenBefore(e *ledger.Entry, f *Finding) bool {
 // loggedBelow reports whether the logs show a write of a slot before seq.
 func (m *matcher) loggedBelow(seq int64) bool {
 	return len(m.written) > 0 && m.firstLogged < seq
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 func (m *matcher) claim(f *Finding, e *ledger.Entry, rule string) {
