@@ -102,12 +102,22 @@ func TestAttackPlantedHoldRecordCannotBlockTheAttestation(t *testing.T) {
 	comp.mustWrite("holds/A/"+other.ID, rec)
 	closeCase(t, complianceV, "A")
 	res, err := adminV.RunShred(context.Background(), admin0, "A", runOpts(t))
-	if res == nil || res.Attestation == nil {
+	if res == nil {
 		t.Fatalf("run of A: %v", err)
 	}
-	backups := attestedStatement(t, res.Attestation).Predicate.Backups
-	if len(backups) != 1 || backups[0].BackupID != own.ID || err == nil || !strings.Contains(err.Error(), "would not be valid") {
-		t.Fatalf("attested %d backup(s), error %v; want %s alone and %s left out", len(backups), err, own.ID, other.ID)
+	attestsOnly(t, res.Attestation, err, own.ID, "would not be valid")
+}
+
+// attestsOnly fails t unless a covers backup want alone and err, what the
+// run or attest returned with it, says why another was left out.
+func attestsOnly(t *testing.T, a *shred.Attestation, err error, want, why string) {
+	t.Helper()
+	if a == nil {
+		t.Fatalf("no attestation: %v", err)
+	}
+	backups := attestedStatement(t, a).Predicate.Backups
+	if len(backups) != 1 || backups[0].BackupID != want || err == nil || !strings.Contains(err.Error(), why) {
+		t.Fatalf("attested %d backup(s), error %v; want %s alone and another left out (%q)", len(backups), err, want, why)
 	}
 }
 
@@ -225,13 +235,10 @@ func TestAttackMalformedDigestCannotBlockTheAttestation(t *testing.T) {
 	_, _ = complianceV.PlaceHolds(context.Background(), compliance, "DIGEST", shred.HoldSelector{IDs: []string{forged}}) // its ciphertext check fails; the hold stands
 	closeCase(t, complianceV, "DIGEST")
 	res, err := adminV.RunShred(context.Background(), admin0, "DIGEST", runOpts(t))
-	if res == nil || res.Attestation == nil {
+	if res == nil {
 		t.Fatalf("run: %v", err)
 	}
-	backups := attestedStatement(t, res.Attestation).Predicate.Backups
-	if len(backups) != 1 || backups[0].BackupID != honest.ID || err == nil || !strings.Contains(err.Error(), "subject digest") {
-		t.Fatalf("attested %d backup(s), error %v; want %s alone and %s left out", len(backups), err, honest.ID, forged)
-	}
+	attestsOnly(t, res.Attestation, err, honest.ID, forged+": left out of the attestation: its entry would not be valid: invalid statement: backup "+forged+" subject digest")
 }
 
 // After a case's run, the compliance officer empties a shredded backup's
@@ -249,7 +256,5 @@ func TestAttackEmptiedStatusIsReportedNotDropped(t *testing.T) {
 	}
 	asRole(t, srv, vault.PolicyCompliance).mustWrite("backups/"+emptied.ID, nil)
 	a, err := adminV.Attest(context.Background(), admin0, "EMPTY", runOpts(t).Attest)
-	if a == nil || len(attestedStatement(t, a).Predicate.Backups) != 1 || err == nil || !strings.Contains(err.Error(), emptied.ID) {
-		t.Fatalf("attest with an emptied status: %v (kept %s)", err, kept.ID)
-	}
+	attestsOnly(t, a, err, kept.ID, emptied.ID)
 }
