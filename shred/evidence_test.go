@@ -91,11 +91,7 @@ func TestAttackPlantedHoldEntriesCannotBlockTheAttestation(t *testing.T) {
 func TestAttackPlantedHoldRecordCannotBlockTheAttestation(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
 	own := protectHeld(t, adminV, complianceV, "A", []byte("held by A"))
-	other := protectHeld(t, adminV, complianceV, "B", []byte("held by B"))
-	closeCase(t, complianceV, "B")
-	if res, err := adminV.RunShred(context.Background(), admin0, "B", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
-		t.Fatalf("run of B: %v", err)
-	}
+	other := heldAndShredded(t, adminV, complianceV, "B", []byte("held by B"))
 	comp := asRole(t, srv, vault.PolicyCompliance)
 	rec := comp.read("holds/B/" + other.ID)
 	rec["case"] = "A"
@@ -106,6 +102,18 @@ func TestAttackPlantedHoldRecordCannotBlockTheAttestation(t *testing.T) {
 		t.Fatalf("run of A: %v", err)
 	}
 	attestsOnly(t, res.Attestation, err, own.ID, "would not be valid")
+}
+
+// heldAndShredded protects data as a backup that a new case caseID holds
+// and closes on, and shreds it in a run of the case.
+func heldAndShredded(t *testing.T, adminV, complianceV *shred.Service, caseID string, data []byte) *catalog.Backup {
+	t.Helper()
+	b := protectHeld(t, adminV, complianceV, caseID, data)
+	closeCase(t, complianceV, caseID)
+	if res, err := adminV.RunShred(context.Background(), admin0, caseID, runOpts(t)); err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("run of %s: %v", caseID, err)
+	}
+	return b
 }
 
 // attestsOnly fails t unless a covers backup want alone and err, what the
@@ -128,11 +136,7 @@ func attestsOnly(t *testing.T, a *shred.Attestation, err error, want, why string
 // into the status. The attestation is issued, every time in UTC.
 func TestAttackTimesInAnotherZoneCannotBlockTheAttestation(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
-	b := protectHeld(t, adminV, complianceV, "ZONE", []byte("zoned"))
-	closeCase(t, complianceV, "ZONE")
-	if _, err := adminV.RunShred(context.Background(), admin0, "ZONE", runOpts(t)); err != nil {
-		t.Fatal(err)
-	}
+	b := heldAndShredded(t, adminV, complianceV, "ZONE", []byte("zoned"))
 	adm, comp := asRole(t, srv, vault.PolicyAdmin), asRole(t, srv, vault.PolicyCompliance)
 	zone := time.FixedZone("", 2*3600)
 	rec := adm.read("destructions/ZONE/" + destructionRecords(t, srv, "ZONE")[0].(string))
@@ -205,11 +209,7 @@ func TestCaseThatCannotBeStatedIsRefusedBeforeDestroying(t *testing.T) {
 // issued again all the same.
 func TestAttackJunkHoldRecordsCannotBlockTheAttestation(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
-	b := protectHeld(t, adminV, complianceV, "JUNK", []byte("attested"))
-	closeCase(t, complianceV, "JUNK")
-	if _, err := adminV.RunShred(context.Background(), admin0, "JUNK", runOpts(t)); err != nil {
-		t.Fatal(err)
-	}
+	b := heldAndShredded(t, adminV, complianceV, "JUNK", []byte("attested"))
 	comp := asRole(t, srv, vault.PolicyCompliance)
 	rec := comp.read("holds/JUNK/" + b.ID)
 	comp.mustWrite("holds/JUNK/sub/x", rec)
