@@ -72,6 +72,10 @@ type Attestation struct {
 	Timestamps int
 	Backups    int
 	Parts      []*AttestationPart
+	// LeftOut are the case's backups the attestation does not cover,
+	// each with why; the error returned with the attestation names them
+	// too.
+	LeftOut []*ItemError
 }
 
 // residualRisks are stated in every attestation.
@@ -97,7 +101,7 @@ func (s *Service) checkAttestable(ctx context.Context, plan *Plan, opts AttestOp
 		return errNoController(plan.Case.ID)
 	}
 	if err := attest.ValidateCase(attestCase(plan.Case)); err != nil {
-		return errs.Refusedf("case %s's record could not be stated in an attestation, so nothing was destroyed: %v", plan.Case.ID, err)
+		return errs.Refusedf("case %s's record could not be stated in an attestation, so %s: %v", plan.Case.ID, plan.DestroyedNothing(), err)
 	}
 	if err := checkParts(plan, opts); err != nil {
 		return err
@@ -107,7 +111,7 @@ func (s *Service) checkAttestable(ctx context.Context, plan *Plan, opts AttestOp
 	}
 	for _, t := range opts.Timestampers {
 		if _, err := t.Timestamp(ctx, timestampCheck); err != nil {
-			return errs.Refusedf("no trusted timestamp could be issued, so nothing was destroyed: %v", err)
+			return errs.Refusedf("no trusted timestamp could be issued, so %s: %v", plan.DestroyedNothing(), err)
 		}
 	}
 	return nil

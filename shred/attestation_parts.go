@@ -46,8 +46,8 @@ func checkParts(plan *Plan, opts AttestOptions) error {
 	}
 	n := plan.Count(ActionDestroy) + plan.Count(ActionDone)
 	if parts := (n + size - 1) / size; parts > attest.MaxParts {
-		return errs.Refusedf("case %s would attest %d backups in %d parts, more than an attestation has (%d): nothing was destroyed; "+
-			"hold the backups under several cases", plan.Case.ID, n, parts, attest.MaxParts)
+		return errs.Refusedf("case %s would attest %d backups in %d parts, more than an attestation has (%d): %s; "+
+			"hold the backups under several cases", plan.Case.ID, n, parts, attest.MaxParts, plan.DestroyedNothing())
 	}
 	return nil
 }
@@ -82,7 +82,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts 
 	if err != nil {
 		return nil, err
 	}
-	a := &Attestation{ID: d.predicate.AttestationID, Backups: len(d.backups), Timestamps: len(opts.Timestampers)}
+	a := &Attestation{ID: d.predicate.AttestationID, Backups: len(d.backups), Timestamps: len(opts.Timestampers), LeftOut: excluded}
 	of := (len(d.backups) + size - 1) / size
 	var writeErr error
 	index := 0

@@ -81,6 +81,9 @@ type RunResult struct {
 	// of the case listed in the ledger first; they are that run's to
 	// report as destroyed, and this run's attestation covers them too.
 	ListedElsewhere int `json:"listedElsewhere,omitempty"`
+	// LeftOut are the backups the run's attestation leaves out, and why
+	// (Attestation.LeftOut).
+	LeftOut []*ItemError `json:"leftOutOfAttestation,omitempty"`
 	// Attestation is the attestation the run issued, if it got that far.
 	Attestation *Attestation `json:"-"`
 
@@ -162,6 +165,9 @@ func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOpti
 // what the destruction reported, kept beside an attestation failure.
 func (s *Service) attest(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, res *RunResult, runErr error) (*Attestation, error) {
 	a, err := s.issue(ctx, actor, c, opts, res.reads())
+	if a != nil {
+		res.LeftOut = a.LeftOut
+	}
 	if a == nil && err != nil {
 		err = fmt.Errorf("keys destroyed and recorded, but the attestation failed (run shred run again to issue it): %w", err)
 	}

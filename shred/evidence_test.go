@@ -127,6 +127,9 @@ func attestsOnly(t *testing.T, a *shred.Attestation, err error, want, why string
 	if len(backups) != 1 || backups[0].BackupID != want || err == nil || !strings.Contains(err.Error(), why) {
 		t.Fatalf("attested %d backup(s), error %v; want %s alone and another left out (%q)", len(backups), err, want, why)
 	}
+	if len(a.LeftOut) != 1 || !strings.Contains(a.LeftOut[0].Error(), why) {
+		t.Fatalf("the attestation lists %v as left out; want one, %q", a.LeftOut, why)
+	}
 }
 
 // Times written in another zone, the same instants: the admin plants a
@@ -239,6 +242,9 @@ func TestAttackMalformedDigestCannotBlockTheAttestation(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	attestsOnly(t, res.Attestation, err, honest.ID, forged+": left out of the attestation: its entry would not be valid: invalid statement: backup "+forged+" subject digest")
+	if len(res.LeftOut) != 1 || res.LeftOut[0].ID != forged {
+		t.Fatalf("the run's result lists %v as left out of its attestation; want %s", res.LeftOut, forged)
+	}
 }
 
 // After a case's run, the compliance officer empties a shredded backup's

@@ -2,6 +2,7 @@ package shred
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
@@ -16,6 +17,15 @@ type ItemError struct {
 
 func (e *ItemError) Error() string { return e.ID + ": " + e.Err.Error() }
 func (e *ItemError) Unwrap() error { return e.Err }
+
+// MarshalJSON writes the id and the error's text, as {"id", "error"}: an
+// error value has no fields of its own to marshal.
+func (e *ItemError) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID    string `json:"id"`
+		Error string `json:"error"`
+	}{e.ID, e.Err.Error()})
+}
 
 // forEach runs fn on every id, at most limit at once, without stopping at
 // the first failure. It returns the ids that succeeded, in input order, and

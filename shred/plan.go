@@ -62,6 +62,22 @@ func (p *Plan) Count(action string) int {
 	return n
 }
 
+// DestroyedNothing says that a run of p stopped before it destroyed any
+// key. On a re-run it adds that the keys earlier runs destroyed stay gone:
+// "nothing was destroyed" alone would say they are still there.
+func (p *Plan) DestroyedNothing() string {
+	gone := 0
+	for _, it := range p.Items {
+		if it.Action == ActionDone || it.Action == ActionDestroy && it.key == nil {
+			gone++
+		}
+	}
+	if gone == 0 {
+		return "nothing was destroyed"
+	}
+	return fmt.Sprintf("this run destroyed no key (the keys of %d backup(s) that earlier runs destroyed are gone for good)", gone)
+}
+
 // PlanShred works out, for every backup the case held, whether it would
 // be destroyed now or why not. It changes nothing. The case must be closed.
 // A hold record of another case, and Vault's view of each key, decide;

@@ -259,7 +259,7 @@ func confirmPlan(plan *shred.Plan, stdin io.Reader, stderr io.Writer) error {
 		return err
 	}
 	if !confirm(stdin, stderr, "Destroy these keys for good?", plan.Case.ID) {
-		return &shred.RefusedError{Reason: "not confirmed: nothing was destroyed"}
+		return &shred.RefusedError{Reason: "not confirmed: " + plan.DestroyedNothing()}
 	}
 	return nil
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -183,5 +185,29 @@ func TestShredRunRefusesAnExistingOutputFirst(t *testing.T) {
 	show := mustRun(t, env.srv, env.roles.admin, "backup", "show", b.ID)
 	if !strings.Contains(show.stdout, "in Vault, deletion allowed") {
 		t.Fatalf("the key was touched:\n%s", show.stdout)
+	}
+}
+
+// The JSON a script reads names each failure and each backup the
+// attestation leaves out with its reason, not an empty error object.
+func TestShredRunJSONSaysWhyItemsFailedOrWereLeftOut(t *testing.T) {
+	res := &shred.RunResult{Case: "C",
+		Failed:  []*shred.ItemError{{ID: "bk-1", Err: errors.New("vault is sealed")}},
+		LeftOut: []*shred.ItemError{{ID: "bk-2", Err: errors.New("left out of the attestation: held by case(s) Q")}}}
+	var stdout, stderr strings.Builder
+	if err := renderRun(globalOptions{Format: "json"}, res, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Failed  []map[string]string `json:"failed"`
+		LeftOut []map[string]string `json:"leftOutOfAttestation"`
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]string{{"id": "bk-1", "error": "vault is sealed"}}
+	wantLeftOut := []map[string]string{{"id": "bk-2", "error": "left out of the attestation: held by case(s) Q"}}
+	if !reflect.DeepEqual(got.Failed, want) || !reflect.DeepEqual(got.LeftOut, wantLeftOut) {
+		t.Fatalf("json %s; want failed %v and left out %v", stdout.String(), want, wantLeftOut)
 	}
 }

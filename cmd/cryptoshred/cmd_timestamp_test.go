@@ -138,6 +138,24 @@ func TestShredRunRefusesWithoutTrustedTime(t *testing.T) {
 	}
 }
 
+// A re-run that the same refusal stops after an earlier run destroyed the
+// key says that this run destroyed nothing, not that nothing was destroyed:
+// the operator must not read it as "the keys are still there".
+func TestRefusedReRunDoesNotSayNothingWasDestroyed(t *testing.T) {
+	env := newTestEnv(t)
+	srv := tsatest.Start(t)
+	closedCaseCLI(t, env, "DPA-RERUN", []byte("destroyed by the first run"))
+	priv, _ := signingKey(t, env)
+	run := []string{"shred", "run", "--case", "DPA-RERUN", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "720h"}
+	mustRun(t, env.srv, env.roles.admin, append(run, "-o", filepath.Join(env.dir, "first.dsse.json"))...)
+	srv.Stop()
+	r := expectCode(t, exitRefused, env.srv, env.roles.admin, append(run, "-o", filepath.Join(env.dir, "again.dsse.json"),
+		"--bundle", filepath.Join(env.dir, "again.bundle.json"), "--timestamp-url", srv.URL, "--timestamp-timeout", "5s")...)
+	if strings.Contains(r.stderr, "nothing was destroyed") || !strings.Contains(r.stderr, "this run destroyed no key (the keys of 1 backup(s) that earlier runs destroyed are gone for good)") {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
+}
+
 // tamperTimestamp flips one byte inside every timestamp's signed time (cosign
 // accepts a bundle when one timestamp verifies) and writes the bundle beside
 // the original.
