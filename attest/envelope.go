@@ -15,6 +15,16 @@ import (
 // Verify accept.
 const MaxEnvelopeSize = 16 << 20
 
+// MaxStatementSize is the largest encoded statement Sign accepts: in
+// base64, with one signature, its envelope stays within MaxEnvelopeSize,
+// so whatever Sign issues ReadEnvelope and Verify accept.
+const MaxStatementSize = (MaxEnvelopeSize - envelopeOverhead) / 4 * 3
+
+// envelopeOverhead bounds what an envelope adds to its payload's base64:
+// the payload type, one signature (a few hundred bytes for the largest
+// keys) and the JSON around them.
+const envelopeOverhead = 8 << 10
+
 // maxSignatures bounds the work an envelope can ask of Verify.
 const maxSignatures = 8
 

@@ -11,8 +11,9 @@ import (
 // unless told otherwise: about 7 MiB of envelope at 1.4 KiB a backup.
 const DefaultPartSize = 5000
 
-// MaxPartSize is the largest part size allowed: 10,000 subjects stay well
-// within MaxEnvelopeSize (about 12,000 would reach it).
+// MaxPartSize is the largest part size allowed: 10,000 subjects of the
+// usual 1.4 KiB stay within MaxEnvelopeSize (about 12,000 would reach
+// it). An issuer closes a part earlier when its entries are larger.
 const MaxPartSize = 10000
 
 // MaxParts is the most parts one attestation may have.

@@ -28,6 +28,9 @@ func Sign(ctx context.Context, stmt *Statement, s signature.Signer) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode statement: %w", err)
 	}
+	if len(payload) > MaxStatementSize {
+		return nil, fmt.Errorf("statement is %d bytes, more than an envelope may hold (%d): issue it in smaller parts", len(payload), MaxStatementSize)
+	}
 	sig, err := signPAE(ctx, s, payload)
 	if err != nil {
 		return nil, err

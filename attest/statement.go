@@ -292,13 +292,19 @@ type Ledger struct {
 func NewStatement(d Deletion, digests map[string]string) *Statement {
 	st := &Statement{Type: StatementType, PredicateType: PredicateType, Predicate: d}
 	for _, b := range d.Backups {
-		st.Subject = append(st.Subject, Subject{
-			Name:        b.Subject,
-			Digest:      map[string]string{"sha256": digests[b.Subject]},
-			Annotations: map[string]string{"backupId": b.BackupID},
-		})
+		st.Subject = append(st.Subject, SubjectOf(b, digests[b.Subject]))
 	}
 	return st
+}
+
+// SubjectOf returns the subject that names b, whose ciphertext has the
+// SHA-256 sha256, in a statement.
+func SubjectOf(b Backup, sha256 string) Subject {
+	return Subject{
+		Name:        b.Subject,
+		Digest:      map[string]string{"sha256": sha256},
+		Annotations: map[string]string{"backupId": b.BackupID},
+	}
 }
 
 // CheckRetention reports whether the key store's snapshot retention is a

@@ -209,6 +209,8 @@ type deletion struct {
 	facts           *ledgerFacts
 	sameDataStillIn map[string][]string
 	nameCounts      map[string]int
+	// sizes are how many bytes each of backups adds to a statement.
+	sizes []int
 }
 
 // buildDeletion assembles the attestation from what it checked: each
@@ -270,24 +272,6 @@ func errNoController(caseID string) error {
 	return errs.Refusedf("no data controller is recorded for case %s or its backups: name one with case controller add (or case open --controller, backup protect --controller)", caseID)
 }
 
-// validBackups leaves out, naming why, each of backups whose entry would
-// make the statement invalid, as its records and the ledger describe it
-// (a hold of the case the ledger has no span of, say, after an
-// interrupted hold place): one such backup must not keep every other
-// from being attested, for good.
-func (d *deletion) validBackups(backups []*catalog.Backup) ([]*catalog.Backup, []*ItemError) {
-	return leaveOut(backups, func(i int) error {
-		ab, err := attestBackup(backups[i], d.facts, d.predicate.KeyStore, subjectName(backups[i], d.nameCounts))
-		if err == nil {
-			err = d.predicate.ValidateBackup(&ab, backups[i].Ciphertext.SHA256)
-		}
-		if err != nil {
-			return errs.Refusedf("left out of the attestation: its entry would not be valid: %v", err)
-		}
-		return nil
-	})
-}
-
 // predicate returns the attestation's predicate, without its backups.
 func (s *Service) predicate(actor Actor, c *catalog.Case, opts AttestOptions, ks attest.KeyStore, facts *ledgerFacts, backups []*catalog.Backup) *attest.Deletion {
 	return &attest.Deletion{
@@ -312,11 +296,10 @@ func (d *deletion) describe(backups []*catalog.Backup) (attest.Deletion, map[str
 	p.Backups = make([]attest.Backup, 0, len(backups))
 	digests := make(map[string]string, len(backups))
 	for _, b := range backups {
-		ab, err := attestBackup(b, d.facts, p.KeyStore, subjectName(b, d.nameCounts))
+		ab, err := d.entry(b)
 		if err != nil {
 			return p, nil, err
 		}
-		ab.SameDataStillIn = d.sameDataStillIn[b.ID]
 		p.Backups = append(p.Backups, ab)
 		digests[ab.Subject] = b.Ciphertext.SHA256
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -82,13 +81,16 @@ func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts 
 	if err != nil {
 		return nil, err
 	}
+	parts := d.parts(size)
+	if err := d.checkStatements(parts); err != nil {
+		return nil, err
+	}
 	a := &Attestation{ID: d.predicate.AttestationID, Backups: len(d.backups), Timestamps: len(opts.Timestampers), LeftOut: excluded}
-	of := (len(d.backups) + size - 1) / size
+	of := len(parts)
 	var writeErr error
-	index := 0
-	for chunk := range slices.Chunk(d.backups, size) {
-		index++
-		st, err := d.statement(chunk, index, of)
+	for i, part := range parts {
+		index := i + 1
+		st, err := d.statement(part, index, of)
 		var p *AttestationPart
 		if err == nil {
 			p, err = signPart(ctx, st, opts)

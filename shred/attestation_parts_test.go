@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -165,5 +167,52 @@ func TestShredRunStreamsPartsToTheWriter(t *testing.T) {
 	stored, err := v.GetAttestationParts(ctx, a.ID)
 	if err != nil || len(stored) != 3 || !bytes.Equal(stored[2], rec.envelopes[1]) {
 		t.Fatalf("stored parts: %d, %v", len(stored), err)
+	}
+}
+
+// payloadSize is the size of the statement an envelope signs.
+func payloadSize(t *testing.T, env []byte) int {
+	t.Helper()
+	var e struct{ Payload string }
+	if err := json.Unmarshal(env, &e); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := base64.StdEncoding.DecodeString(e.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(payload)
+}
+
+// Parts are split by size as well as by count: with room for fewer
+// entries than the part size, a case is attested in more parts, each
+// within the budget, and they verify as one complete attestation. With
+// room for none, nothing is signed and the refusal says why.
+func TestPartsAreSplitToFitAnEnvelope(t *testing.T) {
+	_, v := newVault(t)
+	whole, _ := shredInParts(t, v, "FITS", 5, attest.DefaultPartSize)
+	budget := payloadSize(t, whole.Envelope)
+	defer shred.SetPartBudget(budget)()
+	a, parts := shredInParts(t, v, "SPLIT", 5, attest.DefaultPartSize)
+	if len(a.Parts) < 2 {
+		t.Fatalf("%d part(s) for what took %d bytes in one, with a budget of as many", len(a.Parts), budget)
+	}
+	for _, p := range a.Parts {
+		if n := payloadSize(t, p.Envelope); n > budget {
+			t.Errorf("part %d takes %d bytes, over the budget of %d", p.Index, n, budget)
+		}
+	}
+	if set, err := attest.CheckParts(parts); err != nil || set.Backups != 5 {
+		t.Fatalf("all parts: %+v, %v", set, err)
+	}
+	if stored, err := v.GetAttestationParts(context.Background(), a.ID); err != nil || len(stored) != len(a.Parts) {
+		t.Fatalf("stored: %d parts, %v", len(stored), err)
+	}
+	defer shred.SetPartBudget(budget / 4)()
+	before, _ := v.ListAttestations(context.Background(), "SPLIT")
+	_, err := v.Attest(context.Background(), admin, "SPLIT", runOpts(t).Attest)
+	after, _ := v.ListAttestations(context.Background(), "SPLIT")
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "more than one part of an attestation holds") || len(after) != len(before) {
+		t.Fatalf("with room for no entry: %v; %d stored parts, %d before", err, len(after), len(before))
 	}
 }

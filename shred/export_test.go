@@ -14,3 +14,12 @@ func SetLedgerIDsPerEntry(n int) func() {
 // DestructionDigest is destructionDigest, for tests that write what an
 // older version's run listed.
 func DestructionDigest(d *catalog.Destruction) string { return destructionDigest(d) }
+
+// SetPartBudget lowers how many bytes one part's statement may take, so a
+// test splits parts by size with a few backups; the returned function
+// restores it.
+func SetPartBudget(n int) func() {
+	old := partBudget
+	partBudget = n
+	return func() { partBudget = old }
+}

@@ -1,0 +1,134 @@
+package shred
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
+)
+
+// partBudget is the most bytes one part's encoded statement may take:
+// what attest.Sign accepts, so every part's envelope is one that
+// attest.Verify reads. Tests lower it to split parts by size with a few
+// backups.
+var partBudget = attest.MaxStatementSize
+
+// entry returns b's backups[] entry as the statement states it.
+func (d *deletion) entry(b *catalog.Backup) (attest.Backup, error) {
+	ab, err := attestBackup(b, d.facts, d.predicate.KeyStore, subjectName(b, d.nameCounts))
+	ab.SameDataStillIn = d.sameDataStillIn[b.ID]
+	return ab, err
+}
+
+// validBackups keeps the backups whose entries would be valid and fit in
+// a part, noting in d.sizes how many bytes each adds to a statement, and
+// returns why each other one is left out. One such backup (a hold of the
+// case the ledger has no span of, after an interrupted hold place, say)
+// must not keep every other from being attested, for good.
+func (d *deletion) validBackups(backups []*catalog.Backup) ([]*catalog.Backup, []*ItemError) {
+	budget := partBudget - d.shellSize()
+	d.sizes = make([]int, 0, len(backups))
+	return leaveOut(backups, func(i int) error {
+		size, err := d.checkEntry(backups[i], budget)
+		if err != nil {
+			return errs.Refusedf("left out of the attestation: %v", err)
+		}
+		d.sizes = append(d.sizes, size) // leaveOut asks in order, so sizes line up with the backups kept
+		return nil
+	})
+}
+
+// checkEntry returns how many bytes b's subject and entry add to a
+// statement, or why they cannot be in one of at most budget bytes beside
+// its predicate.
+func (d *deletion) checkEntry(b *catalog.Backup, budget int) (int, error) {
+	ab, err := d.entry(b)
+	if err == nil {
+		err = d.predicate.ValidateBackup(&ab, b.Ciphertext.SHA256)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("its entry would not be valid: %w", err)
+	}
+	size, err := entrySize(ab, b.Ciphertext.SHA256)
+	if err == nil && size > budget {
+		err = fmt.Errorf("its entry takes %d bytes, more than one part of an attestation holds beside its predicate (%d)", size, budget)
+	}
+	return size, err
+}
+
+// entrySize is how many bytes ab and its subject add to an encoded
+// statement, with the commas between them.
+func entrySize(ab attest.Backup, sha256 string) (int, error) {
+	entry, err := json.Marshal(ab)
+	if err != nil {
+		return 0, fmt.Errorf("failed to encode its entry: %w", err)
+	}
+	subject, err := json.Marshal(attest.SubjectOf(ab, sha256))
+	if err != nil {
+		return 0, fmt.Errorf("failed to encode its subject: %w", err)
+	}
+	return len(entry) + len(subject) + 2, nil
+}
+
+// shellSize bounds the encoding of a part's statement without its
+// subjects and entries: d's predicate with the largest part fields, and
+// every controller (a part states those of its backups).
+func (d *deletion) shellSize() int {
+	p := *d.predicate
+	p.Backups = nil
+	longestID := strings.Repeat("x", 128)
+	p.Part = &attest.Part{Index: attest.MaxParts, Of: attest.MaxParts, First: longestID, Last: longestID}
+	shell, _ := json.Marshal(attest.NewStatement(p, nil))
+	return len(shell) + 1<<10
+}
+
+// parts splits d.backups, in order, into parts of at most size backups
+// whose subjects and entries fit in partBudget beside the predicate.
+// validBackups left out every backup that fits in no part.
+func (d *deletion) parts(size int) [][]*catalog.Backup {
+	budget := partBudget - d.shellSize()
+	var parts [][]*catalog.Backup
+	start, bytes := 0, 0
+	for i, n := range d.sizes {
+		if i > start && (i-start == size || bytes+n > budget) {
+			parts = append(parts, d.backups[start:i])
+			start, bytes = i, 0
+		}
+		bytes += n
+	}
+	if start < len(d.backups) {
+		parts = append(parts, d.backups[start:])
+	}
+	return parts
+}
+
+// checkStatements makes, validates and encodes the statement of every
+// part before any is signed: a part that could not be issued stops the
+// attestation before its first part is stored, not after.
+func (d *deletion) checkStatements(parts [][]*catalog.Backup) error {
+	for i, part := range parts {
+		err := d.checkStatement(part, i+1, len(parts))
+		if err != nil {
+			return fmt.Errorf("part %d of %d of the attestation could not be issued, so no part was signed: %w", i+1, len(parts), err)
+		}
+	}
+	return nil
+}
+
+func (d *deletion) checkStatement(backups []*catalog.Backup, index, of int) error {
+	st, err := d.statement(backups, index, of)
+	if err == nil {
+		err = st.Validate()
+	}
+	if err != nil {
+		return err
+	}
+	encoded, err := json.Marshal(st)
+	if err == nil && len(encoded) > partBudget {
+		err = fmt.Errorf("its statement takes %d bytes, more than an envelope may hold (%d)", len(encoded), partBudget)
+	}
+	return err
+}
