@@ -200,9 +200,26 @@ func newCheckRetry() func(context.Context, *http.Response, error) (bool, error) 
 		if resp != nil {
 			answered.Store(true)
 		}
-		if err != nil && errors.Is(err, syscall.ECONNREFUSED) && !answered.Load() {
+		refused := err != nil && errors.Is(err, syscall.ECONNREFUSED)
+		switch {
+		case refused && !answered.Load():
 			return false, err
+		case onceOnly(ctx) && !refused:
+			return false, nil
 		}
 		return api.DefaultRetryPolicy(ctx, resp, err)
 	}
 }
+
+type onceOnlyKey struct{}
+
+// sentOnceOnly marks ctx's requests as ones to send again only if the
+// connection was refused, so the first never reached Vault. A key unwrap
+// is one: Vault may have carried it out though its answer was lost, and a
+// second unwrap under the same ledger entry would count in the audit log
+// as an access no entry accounts for.
+func sentOnceOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, onceOnlyKey{}, true)
+}
+
+func onceOnly(ctx context.Context) bool { return ctx.Value(onceOnlyKey{}) != nil }

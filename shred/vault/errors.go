@@ -50,6 +50,8 @@ func responseError(op, path string, re *api.ResponseError) error {
 		return &errs.RefusedError{Reason: fmt.Sprintf("vault denied %s on %s: the token's policies lack the needed capability (%s)", op, path, msg)}
 	case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(msg, "sealed"):
 		return fmt.Errorf("%w: vault is sealed; unseal it and run the command again", errs.ErrUnavailable)
+	case re.StatusCode >= 500 && msg == "":
+		return fmt.Errorf("%w: vault answered %d to %s %s", errs.ErrUnavailable, re.StatusCode, op, path)
 	case re.StatusCode >= 500:
 		return fmt.Errorf("%w: vault answered %d to %s %s: %s", errs.ErrUnavailable, re.StatusCode, op, path, msg)
 	}

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -95,12 +96,18 @@ func (v *Client) WrapKey(ctx context.Context, name string, fileKey []byte) (stri
 // UnwrapKey decrypts a file key wrapped by WrapKey. If the key is gone it
 // returns an error wrapping errs.ErrKeyDestroyed. The ledger entry hash
 // in ctx (audit.WithLedgerEntry), if any, is sent in the audited
-// audit.LedgerHeader, so Vault's audit log names the entry.
+// audit.LedgerHeader, so Vault's audit log names the entry. The decrypt is
+// not sent again after a failure Vault may have answered (sentOnceOnly):
+// the caller opens again, under a new ledger entry.
 func (v *Client) UnwrapKey(ctx context.Context, name, ciphertext string) ([]byte, error) {
 	path := v.mounts.Transit + "/decrypt/" + name
-	sec, err := v.withLedgerHeader(ctx).Logical().WriteWithContext(ctx, path, map[string]any{"ciphertext": ciphertext})
+	sec, err := v.withLedgerHeader(ctx).Logical().WriteWithContext(sentOnceOnly(ctx), path, map[string]any{"ciphertext": ciphertext})
 	if err != nil {
-		return nil, v.keyUseError(ctx, "decrypt with", name, err)
+		err = v.keyUseError(ctx, "decrypt with", name, err)
+		if errors.Is(err, errs.ErrUnavailable) {
+			err = fmt.Errorf("%w (the unwrap was not sent again, as Vault may have carried it out: ask again once Vault answers)", err)
+		}
+		return nil, err
 	}
 	pt, _ := sec.Data["plaintext"].(string)
 	key, err := base64.StdEncoding.DecodeString(pt)
