@@ -75,6 +75,9 @@ func NewBundle(envelope []byte, pub crypto.PublicKey, timestamps [][]byte) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode bundle: %w", err)
 	}
+	if len(out) >= MaxBundleSize {
+		return nil, fmt.Errorf("bundle takes %d bytes, more than a verifier reads (%d)", len(out)+1, MaxBundleSize)
+	}
 	return append(out, '\n'), nil
 }
 

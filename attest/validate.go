@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -35,12 +36,21 @@ func (s *Statement) Validate() error {
 	return &SchemaError{Problems: c.problems}
 }
 
-// ValidateCase checks k as Validate checks the statement's case. An
-// issuer calls it before acting on a case whose attestation it will have
-// to issue. It returns a *SchemaError or nil.
+// MaxCaseSize is the most bytes a case takes in a statement that
+// ValidateCase accepts: every part of an attestation states its case,
+// and what is left of an envelope must hold the part's backups.
+const MaxCaseSize = 64 << 10
+
+// ValidateCase checks k as Validate checks the statement's case, and that
+// it takes at most MaxCaseSize bytes. An issuer calls it before acting on
+// a case whose attestation it will have to issue. It returns a
+// *SchemaError or nil.
 func ValidateCase(k Case) error {
 	c := &checker{}
 	c.caseInfo("case", k)
+	if encoded, err := json.Marshal(k); err == nil && len(encoded) > MaxCaseSize {
+		c.fail("case", "takes %d bytes, more than an issuer states (%d)", len(encoded), MaxCaseSize)
+	}
 	if len(c.problems) == 0 {
 		return nil
 	}

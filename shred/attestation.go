@@ -100,7 +100,7 @@ func (s *Service) checkAttestable(ctx context.Context, plan *Plan, opts AttestOp
 	if len(controllers(plan.Case, plan.backups())) == 0 {
 		return errNoController(plan.Case.ID)
 	}
-	if err := attest.ValidateCase(attestCase(plan.Case)); err != nil {
+	if err := checkStatable(plan.Case); err != nil {
 		return errs.Refusedf("case %s's record could not be stated in an attestation, so %s: %v", plan.Case.ID, plan.DestroyedNothing(), err)
 	}
 	if err := checkParts(plan, opts); err != nil {
@@ -209,6 +209,7 @@ type deletion struct {
 	facts           *ledgerFacts
 	sameDataStillIn map[string][]string
 	nameCounts      map[string]int
+	caseControllers []string
 	// sizes are how many bytes each of backups adds to a statement.
 	sizes []int
 }
@@ -255,7 +256,8 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 		return nil, nil, err
 	}
 	slices.SortFunc(backups, func(a, b *catalog.Backup) int { return strings.Compare(a.ID, b.ID) })
-	d := &deletion{predicate: s.predicate(actor, c, opts, ks, facts, backups), facts: facts, sameDataStillIn: same, nameCounts: nameCounts(backups)}
+	d := &deletion{predicate: s.predicate(actor, c, opts, ks, facts, backups), facts: facts, sameDataStillIn: same,
+		nameCounts: nameCounts(backups), caseControllers: controllers(c, nil)}
 	backups, invalid := d.validBackups(backups)
 	excluded = append(excluded, invalid...)
 	switch {

@@ -1,8 +1,11 @@
 package shred
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cryptoshred/cryptoshred/attest"
@@ -15,6 +18,14 @@ import (
 // attest.Verify reads. Tests lower it to split parts by size with a few
 // backups.
 var partBudget = attest.MaxStatementSize
+
+// controllersBudget bounds the bytes the data controllers take in every
+// part's predicate, which names those of the case and of all its
+// backups: a registration written by hand may name any number, and a
+// backup whose controllers would take the list past it is left out
+// rather than leave no room for any entry. The part's room for entries is
+// what the controllers named leave.
+const controllersBudget = 256 << 10
 
 // entry returns b's backups[] entry as the statement states it.
 func (d *deletion) entry(b *catalog.Backup) (attest.Backup, error) {
@@ -29,16 +40,65 @@ func (d *deletion) entry(b *catalog.Backup) (attest.Backup, error) {
 // case the ledger has no span of, after an interrupted hold place, say)
 // must not keep every other from being attested, for good.
 func (d *deletion) validBackups(backups []*catalog.Backup) ([]*catalog.Backup, []*ItemError) {
-	budget := partBudget - d.shellSize()
+	named := &controllerList{named: map[string]bool{}}
+	caseErr := named.add(d.caseControllers)
+	crowding := make([]error, len(backups))
+	for i, b := range backups {
+		crowding[i] = cmp.Or(caseErr, named.add(b.Controllers))
+	}
+	budget := partBudget - d.shellSize(slices.Collect(maps.Keys(named.named)))
 	d.sizes = make([]int, 0, len(backups))
 	return leaveOut(backups, func(i int) error {
-		size, err := d.checkEntry(backups[i], budget)
+		err := crowding[i]
+		size := 0
+		if err == nil {
+			size, err = d.checkEntry(backups[i], budget)
+		}
 		if err != nil {
 			return errs.Refusedf("left out of the attestation: %v", err)
 		}
 		d.sizes = append(d.sizes, size) // leaveOut asks in order, so sizes line up with the backups kept
 		return nil
 	})
+}
+
+// checkStatable reports why c could not be stated in an attestation: a
+// record the schema refuses, one too large, or data controllers of its
+// own that leave no room for its backups' (controllersBudget).
+func checkStatable(c *catalog.Case) error {
+	if err := attest.ValidateCase(attestCase(c)); err != nil {
+		return err
+	}
+	return (&controllerList{named: map[string]bool{}}).add(c.Controllers)
+}
+
+// controllerList is the data controllers a statement names so far, and
+// the bytes their names take in it.
+type controllerList struct {
+	named map[string]bool
+	bytes int
+}
+
+// add names the controllers of names not named yet, unless they would
+// take the list past controllersBudget.
+func (l *controllerList) add(names []string) error {
+	fresh, extra := map[string]bool{}, 0
+	for _, n := range names {
+		if strings.TrimSpace(n) == "" || l.named[n] || fresh[n] {
+			continue
+		}
+		fresh[n] = true
+		quoted, _ := json.Marshal(n)
+		extra += len(quoted) + 1
+	}
+	if l.bytes+extra > controllersBudget {
+		return fmt.Errorf("its data controllers would take the attestation's list of controllers past %d bytes", controllersBudget)
+	}
+	for n := range fresh {
+		l.named[n] = true
+	}
+	l.bytes += extra
+	return nil
 }
 
 // checkEntry returns how many bytes b's subject and entry add to a
@@ -54,7 +114,7 @@ func (d *deletion) checkEntry(b *catalog.Backup, budget int) (int, error) {
 	}
 	size, err := entrySize(ab, b.Ciphertext.SHA256)
 	if err == nil && size > budget {
-		err = fmt.Errorf("its entry takes %d bytes, more than one part of an attestation holds beside its predicate (%d)", size, budget)
+		err = fmt.Errorf("its entry takes %d bytes, more than one part of an attestation holds (%d)", size, budget)
 	}
 	return size, err
 }
@@ -74,11 +134,11 @@ func entrySize(ab attest.Backup, sha256 string) (int, error) {
 }
 
 // shellSize bounds the encoding of a part's statement without its
-// subjects and entries: d's predicate with the largest part fields, and
-// every controller (a part states those of its backups).
-func (d *deletion) shellSize() int {
+// subjects and entries: d's predicate naming controllers, with the
+// largest part fields.
+func (d *deletion) shellSize(controllers []string) int {
 	p := *d.predicate
-	p.Backups = nil
+	p.Backups, p.Controllers = nil, controllers
 	longestID := strings.Repeat("x", 128)
 	p.Part = &attest.Part{Index: attest.MaxParts, Of: attest.MaxParts, First: longestID, Last: longestID}
 	shell, _ := json.Marshal(attest.NewStatement(p, nil))
@@ -89,7 +149,7 @@ func (d *deletion) shellSize() int {
 // whose subjects and entries fit in partBudget beside the predicate.
 // validBackups left out every backup that fits in no part.
 func (d *deletion) parts(size int) [][]*catalog.Backup {
-	budget := partBudget - d.shellSize()
+	budget := partBudget - d.shellSize(d.predicate.Controllers)
 	var parts [][]*catalog.Backup
 	start, bytes := 0, 0
 	for i, n := range d.sizes {
@@ -111,7 +171,10 @@ func (d *deletion) parts(size int) [][]*catalog.Backup {
 func (d *deletion) checkStatements(parts [][]*catalog.Backup) error {
 	for i, part := range parts {
 		err := d.checkStatement(part, i+1, len(parts))
-		if err != nil {
+		switch {
+		case err != nil && len(parts) == 1:
+			return fmt.Errorf("the attestation could not be issued, so nothing was signed: %w", err)
+		case err != nil:
 			return fmt.Errorf("part %d of %d of the attestation could not be issued, so no part was signed: %w", i+1, len(parts), err)
 		}
 	}
@@ -128,7 +191,7 @@ func (d *deletion) checkStatement(backups []*catalog.Backup, index, of int) erro
 	}
 	encoded, err := json.Marshal(st)
 	if err == nil && len(encoded) > partBudget {
-		err = fmt.Errorf("its statement takes %d bytes, more than an envelope may hold (%d)", len(encoded), partBudget)
+		err = fmt.Errorf("its statement takes %d bytes, more than one envelope may hold (%d)", len(encoded), partBudget)
 	}
 	return err
 }

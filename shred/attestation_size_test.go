@@ -12,7 +12,7 @@ import (
 // past the byte budget, whichever comes first.
 func TestPartsCloseAtTheCountOrTheBudget(t *testing.T) {
 	d := &deletion{predicate: &attest.Deletion{AttestationID: "att-x"}}
-	budget := partBudget - d.shellSize()
+	budget := partBudget - d.shellSize(nil)
 	sizes := []int{budget - 5, 5, 1, budget, 10, 10, 10, 10, 10} // a and b fill the budget exactly
 	for i := range sizes {
 		d.backups = append(d.backups, &catalog.Backup{ID: string(rune('a' + i))})

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -149,7 +148,7 @@ func (s *Service) beginClose(ctx context.Context, actor Actor, req CloseRequest)
 // would refuse to destroy what the close released.
 func statable(c catalog.Case) error {
 	c.ClosedAt = catalog.Now()
-	if err := attest.ValidateCase(attestCase(&c)); err != nil {
+	if err := checkStatable(&c); err != nil {
 		return errs.Refusedf("case %s could not be stated in an attestation, so it is not closed (correct the case record first): %v", c.ID, err)
 	}
 	return nil

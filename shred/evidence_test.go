@@ -206,6 +206,38 @@ func TestCaseThatCannotBeStatedIsRefusedBeforeDestroying(t *testing.T) {
 	}
 }
 
+// A case record too large for every part of its attestation to state it,
+// written by hand with the compliance officer's token (a 70 KB reference;
+// 300 data controllers of 1 KB; case open refuses both), is refused by
+// case close before any hold is released.
+func TestOversizedCaseIsRefusedBeforeItsHoldsAreReleased(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	comp := asRole(t, srv, vault.PolicyCompliance)
+	var many []any
+	for i := range 300 {
+		many = append(many, fmt.Sprintf("%04d %s", i, strings.Repeat("x", 1000)))
+	}
+	for caseID, tc := range map[string]struct {
+		field string
+		value any
+		why   string
+	}{
+		"LONG":    {"reference", strings.Repeat("r", 70_000), "more than an issuer states"},
+		"CROWDED": {"controllers", many, "list of controllers past"},
+	} {
+		b := protectHeld(t, adminV, complianceV, caseID, []byte("held by "+caseID))
+		rec := comp.read("cases/" + caseID)
+		rec[tc.field] = tc.value
+		comp.mustWrite("cases/"+caseID, rec)
+		if _, err := complianceV.CloseCase(context.Background(), compliance, closeRequest(caseID)); !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("close of %s: %v", caseID, err)
+		}
+		if _, latched := keyAlive(t, srv, b.Key); !latched {
+			t.Errorf("the refused close of %s opened the key's latch", caseID)
+		}
+	}
+}
+
 // The compliance officer writes, after a case's run, hold records under
 // the case that hold no backup: one in a sub-folder and one for an id no
 // backup has (no role may delete either). The case's attestation is
@@ -245,6 +277,31 @@ func TestAttackMalformedDigestCannotBlockTheAttestation(t *testing.T) {
 	if len(res.LeftOut) != 1 || res.LeftOut[0].ID != forged {
 		t.Fatalf("the run's result lists %v as left out of its attestation; want %s", res.LeftOut, forged)
 	}
+}
+
+// The admin writes, with its own token, a registration naming 300 data
+// controllers of 1 KB each, and the case holds it. Every part's predicate
+// names every controller, so enough of them (13 MB) left no room in any
+// part for any backup, after the keys were gone. Past the bound of 256
+// KiB such a backup is left out, naming why, and the honest one is
+// attested.
+func TestAttackControllersCannotCrowdOutEveryBackup(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	honest := protectHeld(t, adminV, complianceV, "CROWD", []byte("honest"))
+	forged := forgeRegistrationOf(t, asRole(t, srv, vault.PolicyAdmin), honest, catalog.NewBackupID(), func(reg map[string]any) {
+		var many []any
+		for i := range 300 {
+			many = append(many, fmt.Sprintf("%04d %s", i, strings.Repeat("x", 1000)))
+		}
+		reg["controllers"] = many
+	})
+	_, _ = complianceV.PlaceHolds(context.Background(), compliance, "CROWD", shred.HoldSelector{IDs: []string{forged}}) // its ciphertext check fails; the hold stands
+	closeCase(t, complianceV, "CROWD")
+	res, err := adminV.RunShred(context.Background(), admin0, "CROWD", runOpts(t))
+	if res == nil {
+		t.Fatalf("run: %v", err)
+	}
+	attestsOnly(t, res.Attestation, err, honest.ID, forged+": left out of the attestation: its data controllers would take the attestation's list of controllers past")
 }
 
 // After a case's run, the compliance officer empties a shredded backup's

@@ -43,11 +43,11 @@ func Check(resp, digest []byte, nonce *big.Int) (*rfc3161.Timestamp, error) {
 	return ts, nil
 }
 
-// parse parses a TimeStampResp of at most MaxResponseSize bytes whose
+// parse parses a TimeStampResp of at most maxParsedSize bytes whose
 // status is granted.
 func parse(resp []byte) (*rfc3161.Timestamp, error) {
-	if len(resp) > MaxResponseSize {
-		return nil, fmt.Errorf("timestamp response is larger than %d bytes", MaxResponseSize)
+	if len(resp) > maxParsedSize {
+		return nil, fmt.Errorf("timestamp response is larger than %d bytes", maxParsedSize)
 	}
 	ts, err := rfc3161.ParseResponse(resp)
 	if err != nil {

@@ -18,8 +18,13 @@ import (
 )
 
 // MaxResponseSize is the largest timestamp response, in bytes, a Client
-// reads or Verify accepts.
-const MaxResponseSize = 256 << 10
+// reads: eight of them in base64 fit in a bundle beside the largest
+// envelope (attest.MaxBundleSize). Real responses take a few KiB.
+const MaxResponseSize = 64 << 10
+
+// maxParsedSize is the largest response Verify accepts, as it did before
+// MaxResponseSize was lowered, so bundles issued then still verify.
+const maxParsedSize = 256 << 10
 
 // DefaultTimeout bounds one request to an authority.
 const DefaultTimeout = 30 * time.Second
