@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -490,11 +491,11 @@ func (s *Service) keyStore(ctx context.Context, retention time.Duration) (attest
 // controllers are the data controllers of the case and of backups, each
 // once; a blank name, which a record written by hand may hold, is not one.
 func controllers(c *catalog.Case, backups []*catalog.Backup) []string {
-	var out []string
+	seen := map[string]bool{}
 	add := func(names []string) {
 		for _, n := range names {
-			if strings.TrimSpace(n) != "" && !slices.Contains(out, n) {
-				out = append(out, n)
+			if strings.TrimSpace(n) != "" {
+				seen[n] = true
 			}
 		}
 	}
@@ -502,8 +503,7 @@ func controllers(c *catalog.Case, backups []*catalog.Backup) []string {
 	for _, b := range backups {
 		add(b.Controllers)
 	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func attestCase(c *catalog.Case) attest.Case {

@@ -19,14 +19,6 @@ import (
 // backups.
 var partBudget = attest.MaxStatementSize
 
-// controllersBudget bounds the bytes the data controllers take in every
-// part's predicate, which names those of the case and of all its
-// backups: a registration written by hand may name any number, and a
-// backup whose controllers would take the list past it is left out
-// rather than leave no room for any entry. The part's room for entries is
-// what the controllers named leave.
-const controllersBudget = 256 << 10
-
 // entry returns b's backups[] entry as the statement states it.
 func (d *deletion) entry(b *catalog.Backup) (attest.Backup, error) {
 	ab, err := attestBackup(b, d.facts, d.predicate.KeyStore, subjectName(b, d.nameCounts))
@@ -40,71 +32,38 @@ func (d *deletion) entry(b *catalog.Backup) (attest.Backup, error) {
 // case the ledger has no span of, after an interrupted hold place, say)
 // must not keep every other from being attested, for good.
 func (d *deletion) validBackups(backups []*catalog.Backup) ([]*catalog.Backup, []*ItemError) {
-	named := &controllerList{named: map[string]bool{}}
-	caseErr := named.add(d.caseControllers)
-	crowding := make([]error, len(backups))
+	sizes, problems := make([]int, len(backups)), make([]error, len(backups))
 	for i, b := range backups {
-		crowding[i] = cmp.Or(caseErr, named.add(b.Controllers))
+		sizes[i], problems[i] = d.checkEntry(b)
 	}
-	budget := partBudget - d.shellSize(slices.Collect(maps.Keys(named.named)))
+	stated := statedControllers(d.caseControllers, backups, func(i int) bool { return problems[i] == nil })
+	budget := partBudget - d.shellSize(slices.Collect(maps.Keys(stated)))
+	caseErr := checkControllers(d.caseControllers)
 	d.sizes = make([]int, 0, len(backups))
 	return leaveOut(backups, func(i int) error {
-		err := crowding[i]
-		size := 0
-		if err == nil {
-			size, err = d.checkEntry(backups[i], budget)
-		}
+		err := cmp.Or(caseErr, problems[i], unstated(backups[i].Controllers, stated), fits(sizes[i], budget))
 		if err != nil {
 			return errs.Refusedf("left out of the attestation: %v", err)
 		}
-		d.sizes = append(d.sizes, size) // leaveOut asks in order, so sizes line up with the backups kept
+		d.sizes = append(d.sizes, sizes[i]) // leaveOut asks in order, so sizes line up with the backups kept
 		return nil
 	})
 }
 
 // checkStatable reports why c could not be stated in an attestation: a
-// record the schema refuses, one too large, or data controllers of its
-// own that leave no room for its backups' (controllersBudget).
+// record the schema refuses, one too large, or more data controllers of
+// its own than an attestation names (controllersBudget).
 func checkStatable(c *catalog.Case) error {
 	if err := attest.ValidateCase(attestCase(c)); err != nil {
 		return err
 	}
-	return (&controllerList{named: map[string]bool{}}).add(c.Controllers)
-}
-
-// controllerList is the data controllers a statement names so far, and
-// the bytes their names take in it.
-type controllerList struct {
-	named map[string]bool
-	bytes int
-}
-
-// add names the controllers of names not named yet, unless they would
-// take the list past controllersBudget.
-func (l *controllerList) add(names []string) error {
-	fresh, extra := map[string]bool{}, 0
-	for _, n := range names {
-		if strings.TrimSpace(n) == "" || l.named[n] || fresh[n] {
-			continue
-		}
-		fresh[n] = true
-		quoted, _ := json.Marshal(n)
-		extra += len(quoted) + 1
-	}
-	if l.bytes+extra > controllersBudget {
-		return fmt.Errorf("its data controllers would take the attestation's list of controllers past %d bytes", controllersBudget)
-	}
-	for n := range fresh {
-		l.named[n] = true
-	}
-	l.bytes += extra
-	return nil
+	return checkControllers(c.Controllers)
 }
 
 // checkEntry returns how many bytes b's subject and entry add to a
-// statement, or why they cannot be in one of at most budget bytes beside
-// its predicate.
-func (d *deletion) checkEntry(b *catalog.Backup, budget int) (int, error) {
+// statement, or why b cannot be stated: an entry that would not be
+// valid, or more controllers of its own than one backup may name.
+func (d *deletion) checkEntry(b *catalog.Backup) (int, error) {
 	ab, err := d.entry(b)
 	if err == nil {
 		err = d.predicate.ValidateBackup(&ab, b.Ciphertext.SHA256)
@@ -112,11 +71,19 @@ func (d *deletion) checkEntry(b *catalog.Backup, budget int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("its entry would not be valid: %w", err)
 	}
-	size, err := entrySize(ab, b.Ciphertext.SHA256)
-	if err == nil && size > budget {
-		err = fmt.Errorf("its entry takes %d bytes, more than one part of an attestation holds (%d)", size, budget)
+	if n := namesBytes(controllerNames(b.Controllers)); n > backupControllersBudget {
+		return 0, fmt.Errorf("its data controllers' names take %d bytes, more than an attestation states for one backup (%d)", n, backupControllersBudget)
 	}
-	return size, err
+	return entrySize(ab, b.Ciphertext.SHA256)
+}
+
+// fits reports why an entry of size bytes is in no part whose entries may
+// take budget bytes.
+func fits(size, budget int) error {
+	if size > budget {
+		return fmt.Errorf("its entry takes %d bytes, more than one part of an attestation holds (%d)", size, budget)
+	}
+	return nil
 }
 
 // entrySize is how many bytes ab and its subject add to an encoded

@@ -77,6 +77,9 @@ func (s *Service) AddControllers(ctx context.Context, actor Actor, caseID string
 		return c, errs.Refusedf("case %s already names %s", caseID, strings.Join(names, ", "))
 	}
 	c.Controllers = append(c.Controllers, added...)
+	if err := checkControllers(c.Controllers); err != nil {
+		return nil, errs.Refusedf("case %s: %v", caseID, err)
+	}
 	if _, err := s.catalog.PutCase(ctx, c, version); err != nil {
 		if errors.Is(err, errs.ErrConflict) {
 			return nil, errs.Refusedf("case %s changed meanwhile (another operator?); run the command again", caseID)

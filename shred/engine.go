@@ -169,7 +169,7 @@ func (s *Service) attest(ctx context.Context, actor Actor, c *catalog.Case, opts
 		res.LeftOut = a.LeftOut
 	}
 	if a == nil && err != nil {
-		err = fmt.Errorf("keys destroyed and recorded, but the attestation failed (run shred run again to issue it): %w", err)
+		err = fmt.Errorf("keys destroyed and recorded, but the attestation failed (shred run issues it once the cause is dealt with): %w", err)
 	}
 	return a, errors.Join(runErr, err)
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/shredtest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -223,7 +225,7 @@ func TestOversizedCaseIsRefusedBeforeItsHoldsAreReleased(t *testing.T) {
 		why   string
 	}{
 		"LONG":    {"reference", strings.Repeat("r", 70_000), "more than an issuer states"},
-		"CROWDED": {"controllers", many, "list of controllers past"},
+		"CROWDED": {"controllers", many, "more than an attestation names"},
 	} {
 		b := protectHeld(t, adminV, complianceV, caseID, []byte("held by "+caseID))
 		rec := comp.read("cases/" + caseID)
@@ -235,6 +237,14 @@ func TestOversizedCaseIsRefusedBeforeItsHoldsAreReleased(t *testing.T) {
 		if _, latched := keyAlive(t, srv, b.Key); !latched {
 			t.Errorf("the refused close of %s opened the key's latch", caseID)
 		}
+	}
+	var names []string
+	for i := range 1100 {
+		names = append(names, fmt.Sprintf("%04d %s", i, strings.Repeat("z", 240)))
+	}
+	openCase(t, complianceV, "ADDED")
+	if _, err := complianceV.AddControllers(context.Background(), compliance, "ADDED", names); !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "more than an attestation names") {
+		t.Errorf("adding controllers past what an attestation names: %v", err)
 	}
 }
 
@@ -279,29 +289,48 @@ func TestAttackMalformedDigestCannotBlockTheAttestation(t *testing.T) {
 	}
 }
 
-// The admin writes, with its own token, a registration naming 300 data
-// controllers of 1 KB each, and the case holds it. Every part's predicate
-// names every controller, so enough of them (13 MB) left no room in any
-// part for any backup, after the keys were gone. Past the bound of 256
-// KiB such a backup is left out, naming why, and the honest one is
-// attested.
+// The admin writes, with its own token, registrations whose controllers
+// every part's predicate would name: one naming 300 of 1 KB each, and 66
+// naming one of 4,027 bytes each, all under ids sorted before every
+// other. The first is left out for naming too many, the last two of the
+// others for what the list of controllers had no room for, and the honest
+// backup, whose controller of 200 bytes no other backup names, is
+// attested: counted in id order, the forged names crowded it out, after
+// the keys were gone.
 func TestAttackControllersCannotCrowdOutEveryBackup(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
-	honest := protectHeld(t, adminV, complianceV, "CROWD", []byte("honest"))
-	forged := forgeRegistrationOf(t, asRole(t, srv, vault.PolicyAdmin), honest, catalog.NewBackupID(), func(reg map[string]any) {
-		var many []any
-		for i := range 300 {
-			many = append(many, fmt.Sprintf("%04d %s", i, strings.Repeat("x", 1000)))
-		}
-		reg["controllers"] = many
-	})
-	_, _ = complianceV.PlaceHolds(context.Background(), compliance, "CROWD", shred.HoldSelector{IDs: []string{forged}}) // its ciphertext check fails; the hold stands
+	dir := t.TempDir()
+	honest, err := adminV.Protect(context.Background(), admin, shred.ProtectRequest{Source: writeFile(t, dir, "honest.tar", []byte("honest")),
+		OutDir: dir, System: "casework", Controllers: []string{strings.Repeat("Regional Health Authority ", 8)[:200]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	openCase(t, complianceV, "CROWD")
+	hold(t, complianceV, "CROWD", honest.ID)
+	admin := asRole(t, srv, vault.PolicyAdmin)
+	named := func(names ...string) func(reg map[string]any) {
+		return func(reg map[string]any) { reg["controllers"] = names }
+	}
+	var many []string
+	for i := range 300 {
+		many = append(many, fmt.Sprintf("%04d %s", i, strings.Repeat("x", 1000)))
+	}
+	forged := []string{forgeRegistrationOf(t, admin, honest, "bk-00000000000000000000000000", named(many...))}
+	for i := range 66 {
+		forged = append(forged, forgeRegistrationOf(t, admin, honest, fmt.Sprintf("bk-000000000000000000000001%02d", i), named(fmt.Sprintf("%04d %s", i, strings.Repeat("y", 4022)))))
+	}
+	_, _ = complianceV.PlaceHolds(context.Background(), compliance, "CROWD", shred.HoldSelector{IDs: forged}) // their ciphertext checks fail; the holds stand
 	closeCase(t, complianceV, "CROWD")
 	res, err := adminV.RunShred(context.Background(), admin0, "CROWD", runOpts(t))
 	if res == nil {
 		t.Fatalf("run: %v", err)
 	}
-	attestsOnly(t, res.Attestation, err, honest.ID, forged+": left out of the attestation: its data controllers would take the attestation's list of controllers past")
+	statement := attestedStatement(t, res.Attestation)
+	if !slices.ContainsFunc(statement.Predicate.Backups, func(b attest.Backup) bool { return b.BackupID == honest.ID }) ||
+		!strings.Contains(err.Error(), forged[0]+": left out of the attestation: its data controllers' names take") ||
+		!strings.Contains(err.Error(), forged[66]+": left out of the attestation: its data controllers do not all fit") {
+		t.Fatalf("attested %d backup(s); %v", len(statement.Predicate.Backups), err)
+	}
 }
 
 // After a case's run, the compliance officer empties a shredded backup's

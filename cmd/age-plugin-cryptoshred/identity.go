@@ -8,6 +8,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
+	shrederrs "github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -44,6 +45,9 @@ func (i *keyIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 		fileKey, err := agefile.NewIdentity(i.ctx, v, i.key).Unwrap([]*age.Stanza{s})
 		if err == nil {
 			return fileKey, nil
+		}
+		if errors.Is(err, shrederrs.ErrUnavailable) {
+			return nil, err // Vault may have unwrapped it: no second unwrap for one decryption
 		}
 		errs = append(errs, err)
 	}

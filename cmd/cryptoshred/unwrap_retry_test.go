@@ -16,10 +16,9 @@ import (
 )
 
 // answerLosingProxy forwards to Vault and loses Vault's answer to the
-// first request whose path holds lose: the client gets a 502 after Vault
-// carried the request out, as from a load balancer whose backend timed
-// out.
-func answerLosingProxy(t *testing.T, vaultAddr, lose string) *vaulttest.Server {
+// first request lose picks: the client gets a 502 after Vault carried the
+// request out, as from a load balancer whose backend timed out.
+func answerLosingProxy(t *testing.T, vaultAddr string, lose func(*http.Request) bool) *vaulttest.Server {
 	t.Helper()
 	target, err := url.Parse(vaultAddr)
 	if err != nil {
@@ -28,7 +27,7 @@ func answerLosingProxy(t *testing.T, vaultAddr, lose string) *vaulttest.Server {
 	var lost atomic.Bool
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.ModifyResponse = func(r *http.Response) error {
-		if strings.Contains(r.Request.URL.Path, lose) && lost.CompareAndSwap(false, true) {
+		if lose(r.Request) && lost.CompareAndSwap(false, true) {
 			return errors.New("answer lost")
 		}
 		return nil
@@ -47,7 +46,7 @@ func TestLostUnwrapAnswerIsNotSentAgain(t *testing.T) {
 	env := newTestEnv(t)
 	logPath := enableFileAudit(t, env)
 	b := protectFile(t, env, "casework.tar", []byte("asylum case files"))
-	lossy := answerLosingProxy(t, env.srv.Addr, "/decrypt/")
+	lossy := answerLosingProxy(t, env.srv.Addr, func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/decrypt/") })
 	out := filepath.Join(env.dir, "copy")
 	r := runCLI(t, lossy, env.roles.admin, "backup", "open", b.ID, "--purpose", "inspection", "-o", out)
 	if _, err := os.Stat(out); r.code != exitError || !os.IsNotExist(err) || !strings.Contains(r.stderr, "the unwrap was not sent again") {
@@ -61,5 +60,58 @@ func TestLostUnwrapAnswerIsNotSentAgain(t *testing.T) {
 	report = expectCode(t, 0, env.srv, env.roles.auditor, "report", "access", "--vault-audit-log", logPath, "--fail-on-unrecorded")
 	if !strings.Contains(report.stdout, "Backup key unwraps: 2 (0 without a recorded purpose)") {
 		t.Fatalf("report after the second open:\n%s", report.stdout)
+	}
+}
+
+// A ledger append whose answer is lost after Vault wrote the slot, and
+// which the client then sends again, finds its own entry there and does
+// not append the event a second time: one open, one backup.opened entry.
+func TestLostLedgerAppendAnswerIsNotAppendedTwice(t *testing.T) {
+	env := newTestEnv(t)
+	b := protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	lossy := answerLosingProxy(t, env.srv.Addr, func(r *http.Request) bool {
+		return r.Method != http.MethodGet && strings.Contains(r.URL.Path, "/ledger/0")
+	})
+	mustRun(t, lossy, env.roles.admin, "backup", "open", b.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
+	show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout
+	if n := strings.Count(show, "backup.opened"); n != 1 {
+		t.Fatalf("%d backup.opened entries for one open:\n%s", n, show)
+	}
+	mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
+}
+
+// busyOnceProxy forwards to Vault but answers the first request busy
+// picks itself with a 503, as a Vault without an active node does, so
+// Vault never sees it.
+func busyOnceProxy(t *testing.T, vaultAddr string, busy func(*http.Request) bool) *vaulttest.Server {
+	t.Helper()
+	target, err := url.Parse(vaultAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answered atomic.Bool
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if busy(r) && answered.CompareAndSwap(false, true) {
+			http.Error(w, `{"errors":["local node not active but active cluster node not found"]}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return &vaulttest.Server{Addr: srv.URL}
+}
+
+// A decrypt Vault answered with a 503, which it did not carry out, is
+// sent again: the open succeeds with one unwrap, accounted for.
+func TestUnwrapVaultDidNotCarryOutIsSentAgain(t *testing.T) {
+	env := newTestEnv(t)
+	logPath := enableFileAudit(t, env)
+	b := protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	busy := busyOnceProxy(t, env.srv.Addr, func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/decrypt/") })
+	mustRun(t, busy, env.roles.admin, "backup", "open", b.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
+	report := expectCode(t, 0, env.srv, env.roles.auditor, "report", "access", "--vault-audit-log", logPath, "--fail-on-unrecorded")
+	if !strings.Contains(report.stdout, "Backup key unwraps: 1 (0 without a recorded purpose)") {
+		t.Fatalf("report:\n%s", report.stdout)
 	}
 }

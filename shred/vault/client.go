@@ -204,11 +204,25 @@ func newCheckRetry() func(context.Context, *http.Response, error) (bool, error) 
 		switch {
 		case refused && !answered.Load():
 			return false, err
-		case onceOnly(ctx) && !refused:
+		case onceOnly(ctx) && !refused && !notCarriedOut(resp):
 			return false, nil
 		}
 		return api.DefaultRetryPolicy(ctx, resp, err)
 	}
+}
+
+// notCarriedOut reports an answer saying Vault did not carry the request
+// out: too many requests, a sealed or leaderless Vault, or a node that has
+// not seen the client's last write yet.
+func notCarriedOut(resp *http.Response) bool {
+	if resp == nil {
+		return false
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusPreconditionFailed:
+		return true
+	}
+	return false
 }
 
 type onceOnlyKey struct{}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/vault/api"
 
@@ -103,11 +104,7 @@ func (v *Client) UnwrapKey(ctx context.Context, name, ciphertext string) ([]byte
 	path := v.mounts.Transit + "/decrypt/" + name
 	sec, err := v.withLedgerHeader(ctx).Logical().WriteWithContext(sentOnceOnly(ctx), path, map[string]any{"ciphertext": ciphertext})
 	if err != nil {
-		err = v.keyUseError(ctx, "decrypt with", name, err)
-		if errors.Is(err, errs.ErrUnavailable) {
-			err = fmt.Errorf("%w (the unwrap was not sent again, as Vault may have carried it out: ask again once Vault answers)", err)
-		}
-		return nil, err
+		return nil, unwrapError(err, v.keyUseError(ctx, "decrypt with", name, err))
 	}
 	pt, _ := sec.Data["plaintext"].(string)
 	key, err := base64.StdEncoding.DecodeString(pt)
@@ -115,6 +112,16 @@ func (v *Client) UnwrapKey(ctx context.Context, name, ciphertext string) ([]byte
 		return nil, fmt.Errorf("vault returned a malformed plaintext for key %s", name)
 	}
 	return key, nil
+}
+
+// unwrapError is explained, the failure of a decrypt that sent, adding
+// why it was not sent again when Vault may have carried it out (not after
+// a refused connection or a 503, which it retries).
+func unwrapError(sent, explained error) error {
+	if !errors.Is(explained, errs.ErrUnavailable) || errors.Is(sent, syscall.ECONNREFUSED) || isStatus(sent, http.StatusServiceUnavailable) {
+		return explained
+	}
+	return fmt.Errorf("%w (the unwrap was not sent again, as Vault may have carried it out: ask again once Vault answers)", explained)
 }
 
 // withLedgerHeader returns the client to send a request with: one that
