@@ -71,8 +71,8 @@ func (d *deletion) checkEntry(b *catalog.Backup) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("its entry would not be valid: %w", err)
 	}
-	if n := namesBytes(controllerNames(b.Controllers)); n > backupControllersBudget {
-		return 0, fmt.Errorf("its data controllers' names take %d bytes, more than an attestation states for one backup (%d)", n, backupControllersBudget)
+	if n := catalog.ControllerBytes(b.Controllers); n > catalog.MaxControllerBytes {
+		return 0, fmt.Errorf("its data controllers' names take %d bytes, more than an attestation states for one backup (%d)", n, catalog.MaxControllerBytes)
 	}
 	return entrySize(ab, b.Ciphertext.SHA256)
 }

@@ -81,8 +81,8 @@ func TestLostLedgerAppendAnswerIsNotAppendedTwice(t *testing.T) {
 }
 
 // busyOnceProxy forwards to Vault but answers the first request busy
-// picks itself with a 503, as a Vault without an active node does, so
-// Vault never sees it.
+// picks itself with a 429, as a Vault over a rate-limit quota does, so
+// Vault never carries it out.
 func busyOnceProxy(t *testing.T, vaultAddr string, busy func(*http.Request) bool) *vaulttest.Server {
 	t.Helper()
 	target, err := url.Parse(vaultAddr)
@@ -93,7 +93,7 @@ func busyOnceProxy(t *testing.T, vaultAddr string, busy func(*http.Request) bool
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if busy(r) && answered.CompareAndSwap(false, true) {
-			http.Error(w, `{"errors":["local node not active but active cluster node not found"]}`, http.StatusServiceUnavailable)
+			http.Error(w, `{"errors":["request path \"cryptoshred-transit/decrypt\": rate limit quota exceeded"]}`, http.StatusTooManyRequests)
 			return
 		}
 		proxy.ServeHTTP(w, r)
@@ -102,7 +102,7 @@ func busyOnceProxy(t *testing.T, vaultAddr string, busy func(*http.Request) bool
 	return &vaulttest.Server{Addr: srv.URL}
 }
 
-// A decrypt Vault answered with a 503, which it did not carry out, is
+// A decrypt Vault answered with a 429, which it did not carry out, is
 // sent again: the open succeeds with one unwrap, accounted for.
 func TestUnwrapVaultDidNotCarryOutIsSentAgain(t *testing.T) {
 	env := newTestEnv(t)

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -69,6 +70,9 @@ func (m Metadata) Validate() error {
 			return fmt.Errorf("invalid controller %q", Truncate(c, 40))
 		}
 	}
+	if n := ControllerBytes(m.Controllers); n > MaxControllerBytes {
+		return fmt.Errorf("the data controllers' names take %d bytes in an attestation, more than one backup may name (%d)", n, MaxControllerBytes)
+	}
 	for _, c := range m.Categories {
 		if !ValidCategory(c) {
 			return fmt.Errorf("unknown category %q: use one of %s", Truncate(c, 40), strings.Join(Categories, ", "))
@@ -87,4 +91,34 @@ func checkLabels(labels map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// MaxControllerBytes is the most bytes one backup's data controllers'
+// names may take in an attestation's list of controllers, which every
+// part of the attestation states.
+const MaxControllerBytes = 4 << 10
+
+// ControllerNames returns the distinct names of names that are not
+// blank, in their order: the data controllers they name.
+func ControllerNames(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	var out []string
+	for _, n := range names {
+		if strings.TrimSpace(n) != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ControllerBytes is how many bytes the data controllers names names take
+// in an attestation's list of controllers, a comma after each.
+func ControllerBytes(names []string) int {
+	n := 0
+	for _, name := range ControllerNames(names) {
+		quoted, _ := json.Marshal(name)
+		n += len(quoted) + 1
+	}
+	return n
 }

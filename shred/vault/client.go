@@ -212,17 +212,11 @@ func newCheckRetry() func(context.Context, *http.Response, error) (bool, error) 
 }
 
 // notCarriedOut reports an answer saying Vault did not carry the request
-// out: too many requests, a sealed or leaderless Vault, or a node that has
-// not seen the client's last write yet.
+// out: too many requests (a rate-limit quota is checked first). Not a
+// 503: a standby whose forwarding failed after the active node carried
+// the request out answers one too.
 func notCarriedOut(resp *http.Response) bool {
-	if resp == nil {
-		return false
-	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusPreconditionFailed:
-		return true
-	}
-	return false
+	return resp != nil && resp.StatusCode == http.StatusTooManyRequests
 }
 
 type onceOnlyKey struct{}
