@@ -15,26 +15,33 @@ import (
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 )
 
-// answerLosingProxy forwards to Vault and loses Vault's answer to the
-// first request lose picks: the client gets a 502 after Vault carried the
-// request out, as from a load balancer whose backend timed out.
-func answerLosingProxy(t *testing.T, vaultAddr string, lose func(*http.Request) bool) *vaulttest.Server {
+// vaultProxy starts a loopback HTTP server in front of Vault that
+// serves each request through handler, given a proxy forwarding to Vault.
+func vaultProxy(t *testing.T, vaultAddr string, handler func(*httputil.ReverseProxy) http.Handler) *vaulttest.Server {
 	t.Helper()
 	target, err := url.Parse(vaultAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lost atomic.Bool
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.ModifyResponse = func(r *http.Response) error {
-		if lose(r.Request) && lost.CompareAndSwap(false, true) {
-			return errors.New("answer lost")
-		}
-		return nil
-	}
-	srv := httptest.NewServer(proxy)
+	srv := httptest.NewServer(handler(httputil.NewSingleHostReverseProxy(target)))
 	t.Cleanup(srv.Close)
 	return &vaulttest.Server{Addr: srv.URL}
+}
+
+// answerLosingProxy forwards to Vault and loses Vault's answer to the
+// first request lose picks: the client gets a 502 after Vault carried the
+// request out, as from a load balancer whose backend timed out.
+func answerLosingProxy(t *testing.T, vaultAddr string, lose func(*http.Request) bool) *vaulttest.Server {
+	var lost atomic.Bool
+	return vaultProxy(t, vaultAddr, func(proxy *httputil.ReverseProxy) http.Handler {
+		proxy.ModifyResponse = func(r *http.Response) error {
+			if lose(r.Request) && lost.CompareAndSwap(false, true) {
+				return errors.New("answer lost")
+			}
+			return nil
+		}
+		return proxy
+	})
 }
 
 // A decrypt whose answer is lost after Vault unwrapped the key is not sent
@@ -84,22 +91,16 @@ func TestLostLedgerAppendAnswerIsNotAppendedTwice(t *testing.T) {
 // picks itself with a 429, as a Vault over a rate-limit quota does, so
 // Vault never carries it out.
 func busyOnceProxy(t *testing.T, vaultAddr string, busy func(*http.Request) bool) *vaulttest.Server {
-	t.Helper()
-	target, err := url.Parse(vaultAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var answered atomic.Bool
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if busy(r) && answered.CompareAndSwap(false, true) {
-			http.Error(w, `{"errors":["request path \"cryptoshred-transit/decrypt\": rate limit quota exceeded"]}`, http.StatusTooManyRequests)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return &vaulttest.Server{Addr: srv.URL}
+	return vaultProxy(t, vaultAddr, func(proxy *httputil.ReverseProxy) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if busy(r) && answered.CompareAndSwap(false, true) {
+				http.Error(w, `{"errors":["request path \"cryptoshred-transit/decrypt\": rate limit quota exceeded"]}`, http.StatusTooManyRequests)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		})
+	})
 }
 
 // A decrypt Vault answered with a 429, which it did not carry out, is
