@@ -5,6 +5,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,17 +121,22 @@ func metadataCreated(m any) time.Time {
 // version is cas (0: must not exist). A lost race returns errs.ErrConflict.
 func (v *Client) Put(ctx context.Context, path string, data map[string]any, cas int) (int, error) {
 	body := map[string]any{"data": data, "options": map[string]any{"cas": cas}}
-	sec, err := v.client.Logical().WriteWithContext(ctx, v.kvData(path), body)
+	sent, resent := watchResends(ctx)
+	sec, err := v.client.Logical().WriteWithContext(sent, v.kvData(path), body)
 	if err != nil {
-		if isStatus(err, http.StatusBadRequest) && strings.Contains(err.Error(), "check-and-set") {
-			return 0, fmt.Errorf("%s: %w", path, errs.ErrConflict)
-		}
-		if cas == 0 && isStatus(err, http.StatusForbidden) && v.exists(ctx, path) {
+		conflict := isStatus(err, http.StatusBadRequest) && strings.Contains(err.Error(), "check-and-set") ||
 			// A create-only policy answers 403, not a check-and-set
 			// error, when the record exists: that is a lost race.
-			return 0, fmt.Errorf("%s: %w", path, errs.ErrConflict)
+			cas == 0 && isStatus(err, http.StatusForbidden) && v.exists(ctx, path)
+		if !conflict {
+			return 0, vaultError("write", v.kvData(path), err)
 		}
-		return 0, vaultError("write", v.kvData(path), err)
+		if resent.Load() {
+			if version, ok := v.ownWrite(ctx, path, data, cas); ok {
+				return version, nil
+			}
+		}
+		return 0, fmt.Errorf("%s: %w", path, errs.ErrConflict)
 	}
 	if sec == nil {
 		return 0, fmt.Errorf("failed to write %s: empty response", path)
@@ -138,6 +144,33 @@ func (v *Client) Put(ctx context.Context, path string, data map[string]any, cas 
 	n, _ := sec.Data["version"].(json.Number)
 	i, _ := n.Int64()
 	return int(i), nil
+}
+
+// ownWrite reports whether path holds, as the version right after cas,
+// exactly data. Asked only of a write sent again after Vault may have
+// carried it out: the first was carried out, its answer was lost, and the
+// second met its record. Its version is returned, and the caller goes on
+// as if the first answer had come. (Two writers of the same record, such
+// as init's markers, still conflict.)
+func (v *Client) ownWrite(ctx context.Context, path string, data map[string]any, cas int) (int, bool) {
+	rec, err := v.Get(ctx, path)
+	if err != nil || rec.Version != cas+1 {
+		return 0, false
+	}
+	return rec.Version, sameJSON(rec.Data, data)
+}
+
+// sameJSON reports whether a and b encode to the same JSON once numbers
+// are read back as Vault returns them.
+func sameJSON(a, b map[string]any) bool {
+	ja, erra := catalog.ToMap(a)
+	jb, errb := catalog.ToMap(b)
+	if erra != nil || errb != nil {
+		return false
+	}
+	ea, _ := json.Marshal(ja)
+	eb, _ := json.Marshal(jb)
+	return bytes.Equal(ea, eb)
 }
 
 func (v *Client) exists(ctx context.Context, path string) bool {
@@ -207,7 +240,26 @@ func newCheckRetry() func(context.Context, *http.Response, error) (bool, error) 
 		case onceOnly(ctx) && !refused && !notCarriedOut(resp):
 			return false, nil
 		}
-		return api.DefaultRetryPolicy(ctx, resp, err)
+		retry, err := api.DefaultRetryPolicy(ctx, resp, err)
+		if retry && !refused && !notCarriedOut(resp) {
+			noteMaybeCarriedOut(ctx)
+		}
+		return retry, err
+	}
+}
+
+type resentKey struct{}
+
+// watchResends returns ctx, and a flag set when a request made with it
+// is sent again after Vault may have carried it out.
+func watchResends(ctx context.Context) (context.Context, *atomic.Bool) {
+	resent := &atomic.Bool{}
+	return context.WithValue(ctx, resentKey{}, resent), resent
+}
+
+func noteMaybeCarriedOut(ctx context.Context) {
+	if resent, ok := ctx.Value(resentKey{}).(*atomic.Bool); ok {
+		resent.Store(true)
 	}
 }
 

@@ -116,3 +116,25 @@ func TestUnwrapVaultDidNotCarryOutIsSentAgain(t *testing.T) {
 		t.Fatalf("report:\n%s", report.stdout)
 	}
 }
+
+// A record write whose answer was lost, sent again, meets the record it
+// wrote: a case created (create-only) and a case updated (check-and-set)
+// through such an answer go on as written, each with its ledger entry,
+// instead of "case exists" and "case changed meanwhile" for writes that
+// were carried out.
+func TestLostRecordWriteAnswerMeetsItsOwnRecord(t *testing.T) {
+	env := newTestEnv(t)
+	for _, args := range [][]string{
+		{"case", "open", "LOST", "--authority", "Example DPA", "--reference", "J.nr. 1", "--controller", "Example Ministry"},
+		{"case", "controller", "add", "LOST", "Example Agency"},
+	} {
+		lossy := answerLosingProxy(t, env.srv.Addr, func(r *http.Request) bool {
+			return r.Method != http.MethodGet && strings.Contains(r.URL.Path, "/cases/LOST")
+		})
+		mustRun(t, lossy, env.roles.compliance, args...)
+	}
+	show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout
+	if strings.Count(show, "case.opened") != 1 || strings.Count(show, "case.controller") != 1 {
+		t.Fatalf("ledger:\n%s", show)
+	}
+}
