@@ -92,6 +92,42 @@ func TestRegisteredArmoredFileOpens(t *testing.T) {
 	}
 }
 
+// A registered armored file tampered with after registration (its closing
+// line rewritten to hold a token) fails to open without the error quoting
+// the line, since a registration can point at any file; a line of 8 MiB
+// fails too, without being read whole.
+func TestTamperedArmoredFileErrorQuotesNothing(t *testing.T) {
+	srv, _ := newVault(t)
+	v := roleVault(t, srv, vault.PolicyAdmin)
+	ctx := context.Background()
+	key := newBackupKey(t, v)
+	var buf bytes.Buffer
+	aw := armor.NewWriter(&buf)
+	w, err := age.Encrypt(aw, agefile.NewRecipient(ctx, rootKeys(t, srv), key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(randomBytes(t, 1000)); err != nil || w.Close() != nil || aw.Close() != nil {
+		t.Fatalf("encrypt: %v", err)
+	}
+	path := writeFile(t, t.TempDir(), "backup.tar.age", buf.Bytes())
+	if _, err := v.Register(ctx, admin, shred.RegisterRequest{File: path}); err != nil {
+		t.Fatal(err)
+	}
+	footer := []byte("-----END AGE ENCRYPTED FILE-----")
+	for name, tampered := range map[string][]byte{
+		"closing line": bytes.Replace(buf.Bytes(), footer, []byte("-----END hvs.secret-token-----"), 1),
+		"long line":    bytes.Replace(buf.Bytes(), footer, append(bytes.Repeat([]byte("hvs.secret"), 800_000), footer...), 1),
+	} {
+		if err := os.WriteFile(path, tampered, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := open(t, v, key); err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "armor is malformed") {
+			t.Errorf("open of an armored file with a tampered %s: %v", name, err)
+		}
+	}
+}
+
 func checkRegistered(t *testing.T, v *shred.Service, b *catalog.Backup, key, path string) {
 	t.Helper()
 	sum, size, _ := fsutil.FileSHA256(path)

@@ -69,13 +69,56 @@ func notAgeFile(err error) error {
 	return errors.New("not an age file: it does not start with an age header")
 }
 
-func dearmor(r io.Reader) io.Reader {
-	br := bufio.NewReader(r)
+// dearmor returns in's age file, without its armor if it has one.
+func dearmor(in *readErr) io.Reader {
+	br := bufio.NewReader(in)
 	start, _ := br.Peek(maxArmorLead + len(armor.Header))
 	if bytes.HasPrefix(bytes.TrimSpace(start), []byte(armor.Header)) {
-		return armor.NewReader(br)
+		return &armorErrors{r: armor.NewReader(&lineLimited{r: br}), in: in}
 	}
 	return br
+}
+
+// maxArmorLine bounds a line of an armored file: age writes 64 columns,
+// and the armor reader reads a whole line into memory at a time.
+const maxArmorLine = 4 << 10
+
+// errMalformedArmor replaces the armor reader's own errors, which quote
+// the file's lines: a registration can point at any file, and the error
+// reaches the terminal and the catalog.
+var errMalformedArmor = fmt.Errorf("the file's armor is malformed (not as age writes it, or a line longer than %d bytes)", maxArmorLine)
+
+// armorErrors is an armored file's reader whose errors, other than those
+// reading the file itself (in's), say errMalformedArmor.
+type armorErrors struct {
+	r  io.Reader
+	in *readErr
+}
+
+func (a *armorErrors) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err != nil && err != io.EOF && a.in.err == nil {
+		err = errMalformedArmor
+	}
+	return n, err
+}
+
+// lineLimited is r that fails on a line longer than maxArmorLine.
+type lineLimited struct {
+	r   io.Reader
+	run int
+}
+
+func (l *lineLimited) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i, c := range p[:n] {
+		if c == '\n' {
+			l.run = 0
+		} else if l.run++; l.run > maxArmorLine {
+			return i, errMalformedArmor
+		}
+	}
+	return n, err
 }
 
 // stanzaRecorder is an age.Identity that keeps the stanzas it is shown

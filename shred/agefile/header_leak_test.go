@@ -41,3 +41,24 @@ func TestHeaderReadErrorIsNotNotAgeFile(t *testing.T) {
 		t.Errorf("header of a file whose read fails: %v", err)
 	}
 }
+
+// TestArmorLineIsNotReadWhole: an armored file whose line runs on for
+// 10 MiB is refused after a few KiB of it, not read into memory whole.
+func TestArmorLineIsNotReadWhole(t *testing.T) {
+	read := &countingReader{r: io.MultiReader(strings.NewReader("-----BEGIN AGE ENCRYPTED FILE-----\n"), strings.NewReader(strings.Repeat("A", 10<<20)))}
+	_, err := agefile.HeaderStanzas(read)
+	if err == nil || read.n > 64<<10 {
+		t.Fatalf("header of a 10 MiB armored line: %v after reading %d bytes", err, read.n)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
