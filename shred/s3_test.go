@@ -34,7 +34,10 @@ type s3Env struct {
 	adminKey, adminSec string
 }
 
-func newS3Env(t *testing.T) s3Env {
+// newS3Env starts Vault and the gateway with a locked bucket "backups"
+// under examples/s3/bucket-policy.json, to which each of grants (a policy
+// statement with the principals ADMIN and COMPLIANCE) is added.
+func newS3Env(t *testing.T, grants ...string) s3Env {
 	srv, _ := newVault(t)
 	gw := s3test.Start(t)
 	ak, as := gw.CreateUser(t, "admin")
@@ -44,12 +47,40 @@ func newS3Env(t *testing.T) s3Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := strings.NewReplacer("ADMIN_ACCESS_KEY_OR_ARN", ak, "COMPLIANCE_ACCESS_KEY_OR_ARN", ck, "BUCKET", "backups").Replace(string(policy))
+	for _, g := range grants {
+		policy = bytes.Replace(policy, []byte("\n  ]\n}"), []byte(",\n"+g+"\n  ]\n}"), 1)
+	}
+	p := strings.NewReplacer("ADMIN_ACCESS_KEY_OR_ARN", ak, "COMPLIANCE_ACCESS_KEY_OR_ARN", ck, "BUCKET", "backups",
+		`"ADMIN"`, `"`+ak+`"`, `"COMPLIANCE"`, `"`+ck+`"`).Replace(string(policy))
 	gw.PutBucketPolicy(t, "backups", p)
 	return s3Env{vault: srv, gw: gw,
 		admin:      roleServiceOn(t, srv, vault.PolicyAdmin, s3.NewFromConfig(gw.Config(ak, as), true)),
 		compliance: roleServiceOn(t, srv, vault.PolicyCompliance, s3.NewFromConfig(gw.Config(ck, cs), true)),
 		adminS3:    gw.Client(ak, as), complyS3: gw.Client(ck, cs), adminKey: ak, adminSec: as}
+}
+
+// The bucket policy's Deny statements hold whatever else grants a role:
+// with every S3 action allowed to both roles besides, the admin still
+// cannot lift a legal hold and the compliance officer still cannot
+// delete a version, even of a backup no hold protects.
+func TestBucketPolicyDeniesWhatAnotherGrantGives(t *testing.T) {
+	env := newS3Env(t, `{"Effect": "Allow", "Principal": {"AWS": ["ADMIN", "COMPLIANCE"]}, "Action": ["s3:*"], "Resource": ["arn:aws:s3:::backups", "arn:aws:s3:::backups/*"]}`)
+	ctx := context.Background()
+	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("held"))
+	openCase(t, env.compliance, "DENY")
+	hold(t, env.compliance, "DENY", b.ID)
+	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+	_, err := env.adminS3.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version,
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}})
+	if !s3.IsAccessDenied(err) {
+		t.Fatalf("the admin lifted a legal hold that another statement allows it: %v", err)
+	}
+	unheld, _ := protectTo(t, env.admin, "s3://backups/unheld", []byte("not held"))
+	bucket, key, version = splitLoc(t, unheld.Ciphertext.Path)
+	_, err = env.complyS3.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if !s3.IsAccessDenied(err) {
+		t.Fatalf("the compliance officer deleted a version that another statement allows it to: %v", err)
+	}
 }
 
 // roleServiceOn is roleVault with ciphertexts on the S3 back end b.
