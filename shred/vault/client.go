@@ -201,8 +201,9 @@ func (v *Client) List(ctx context.Context, dir string) ([]string, error) {
 // ClientConfig returns a Vault client configuration for addr tuned for
 // cryptoshred: enough idle connections for parallel work (the default
 // keeps a handful and reopens the rest), and retries with backoff for
-// timeouts, dropped connections and 5xx answers, never for 4xx (4
-// retries, unless VAULT_MAX_RETRIES says otherwise). A refused connection
+// dropped connections and 5xx answers, never for 4xx (4 retries, unless
+// VAULT_MAX_RETRIES says otherwise; the client's timeout bounds them
+// all). A refused connection
 // before Vault has answered anything (nothing listens at addr) is not
 // retried: waiting would only delay the error that the address is wrong
 // or the server is down. Once Vault has answered, a refused connection is
