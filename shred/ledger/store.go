@@ -77,26 +77,11 @@ func (l *Ledger) appendAt(ctx context.Context, end Head, actor string, ev Event)
 		return nil, err
 	}
 	if _, err := l.store.Put(ctx, entryPath(e.Seq), map[string]any{"entry": string(raw), "sig": sig}, 0); err != nil {
-		if !errors.Is(err, errs.ErrConflict) || !l.holds(ctx, e.Seq, raw, sig) {
-			return nil, err
-		}
+		return nil, err
 	}
 	e.Hash = HashEntry(raw)
 	l.advanceHead(ctx, Head{Seq: e.Seq, Hash: e.Hash})
 	return e, nil
-}
-
-// holds reports whether slot seq holds raw with signature sig: a write
-// whose answer was lost and which the client sent again finds its own
-// entry in the slot, and must not append the event a second time.
-func (l *Ledger) holds(ctx context.Context, seq int64, raw []byte, sig string) bool {
-	rec, err := l.store.Get(ctx, entryPath(seq))
-	if err != nil {
-		return false
-	}
-	entry, _ := rec.Data["entry"].(string)
-	stored, _ := rec.Data["sig"].(string)
-	return entry == string(raw) && stored == sig
 }
 
 // advanceHead moves the head forward to h unless a later append already
