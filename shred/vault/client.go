@@ -235,14 +235,15 @@ func newCheckRetry() func(context.Context, *http.Response, error) (bool, error) 
 			answered.Store(true)
 		}
 		refused := err != nil && errors.Is(err, syscall.ECONNREFUSED)
+		maybeCarriedOut := !refused && !notCarriedOut(resp)
 		switch {
 		case refused && !answered.Load():
 			return false, err
-		case onceOnly(ctx) && !refused && !notCarriedOut(resp):
+		case onceOnly(ctx) && maybeCarriedOut:
 			return false, nil
 		}
 		retry, err := api.DefaultRetryPolicy(ctx, resp, err)
-		if retry && !refused && !notCarriedOut(resp) {
+		if retry && maybeCarriedOut {
 			noteMaybeCarriedOut(ctx)
 		}
 		return retry, err
@@ -275,10 +276,10 @@ func notCarriedOut(resp *http.Response) bool {
 type onceOnlyKey struct{}
 
 // sentOnceOnly marks ctx's requests as ones to send again only if the
-// connection was refused, so the first never reached Vault. A key unwrap
-// is one: Vault may have carried it out though its answer was lost, and a
-// second unwrap under the same ledger entry would count in the audit log
-// as an access no entry accounts for.
+// first was surely not carried out (a refused connection, a 429). A key
+// unwrap is one: Vault may have carried it out though its answer was
+// lost, and a second unwrap under the same ledger entry would count in
+// the audit log as an access no entry accounts for.
 func sentOnceOnly(ctx context.Context) context.Context {
 	return context.WithValue(ctx, onceOnlyKey{}, true)
 }
