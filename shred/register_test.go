@@ -69,11 +69,22 @@ func TestRegisterAdoptsAgeFileWrappedToBackupKey(t *testing.T) {
 
 // An armored age file (age -a) is registered and opens like a binary one.
 func TestRegisteredArmoredFileOpens(t *testing.T) {
-	srv, _ := newVault(t)
-	v := roleVault(t, srv, vault.PolicyAdmin)
-	ctx := context.Background()
-	key := newBackupKey(t, v)
 	data := randomBytes(t, 100000)
+	v, key, _, _ := registeredArmoredFile(t, data)
+	if got, err := open(t, v, key); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("open of the registered armored file: %v", err)
+	}
+}
+
+// registeredArmoredFile encrypts data, armored, under a new backup key,
+// registers the file with the admin's token and returns that service,
+// the key, the file's path and its bytes.
+func registeredArmoredFile(t *testing.T, data []byte) (v *shred.Service, key, path string, armored []byte) {
+	t.Helper()
+	srv, _ := newVault(t)
+	v = roleVault(t, srv, vault.PolicyAdmin)
+	ctx := context.Background()
+	key = newBackupKey(t, v)
 	var buf bytes.Buffer
 	aw := armor.NewWriter(&buf)
 	w, err := age.Encrypt(aw, agefile.NewRecipient(ctx, rootKeys(t, srv), key))
@@ -83,13 +94,11 @@ func TestRegisteredArmoredFileOpens(t *testing.T) {
 	if _, err := w.Write(data); err != nil || w.Close() != nil || aw.Close() != nil {
 		t.Fatalf("encrypt: %v", err)
 	}
-	path := writeFile(t, t.TempDir(), "backup.tar.age", buf.Bytes())
+	path = writeFile(t, t.TempDir(), "backup.tar.age", buf.Bytes())
 	if _, err := v.Register(ctx, admin, shred.RegisterRequest{File: path}); err != nil {
 		t.Fatalf("register an armored file: %v", err)
 	}
-	if got, err := open(t, v, key); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("open of the registered armored file: %v", err)
-	}
+	return v, key, path, buf.Bytes()
 }
 
 // A registered armored file tampered with after registration (its closing
@@ -97,27 +106,11 @@ func TestRegisteredArmoredFileOpens(t *testing.T) {
 // the line, since a registration can point at any file; a line of 8 MiB
 // fails too, without being read whole.
 func TestTamperedArmoredFileErrorQuotesNothing(t *testing.T) {
-	srv, _ := newVault(t)
-	v := roleVault(t, srv, vault.PolicyAdmin)
-	ctx := context.Background()
-	key := newBackupKey(t, v)
-	var buf bytes.Buffer
-	aw := armor.NewWriter(&buf)
-	w, err := age.Encrypt(aw, agefile.NewRecipient(ctx, rootKeys(t, srv), key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(randomBytes(t, 1000)); err != nil || w.Close() != nil || aw.Close() != nil {
-		t.Fatalf("encrypt: %v", err)
-	}
-	path := writeFile(t, t.TempDir(), "backup.tar.age", buf.Bytes())
-	if _, err := v.Register(ctx, admin, shred.RegisterRequest{File: path}); err != nil {
-		t.Fatal(err)
-	}
+	v, key, path, armored := registeredArmoredFile(t, randomBytes(t, 1000))
 	footer := []byte("-----END AGE ENCRYPTED FILE-----")
 	for name, tampered := range map[string][]byte{
-		"closing line": bytes.Replace(buf.Bytes(), footer, []byte("-----END hvs.secret-token-----"), 1),
-		"long line":    bytes.Replace(buf.Bytes(), footer, append(bytes.Repeat([]byte("hvs.secret"), 800_000), footer...), 1),
+		"closing line": bytes.Replace(armored, footer, []byte("-----END hvs.secret-token-----"), 1),
+		"long line":    bytes.Replace(armored, footer, append(bytes.Repeat([]byte("hvs.secret"), 800_000), footer...), 1),
 	} {
 		if err := os.WriteFile(path, tampered, 0o600); err != nil {
 			t.Fatal(err)
