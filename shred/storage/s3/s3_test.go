@@ -36,14 +36,22 @@ func TestSuite(t *testing.T) {
 	})
 }
 
-func TestLegalHoldRefusesDeleteForEveryone(t *testing.T) {
+// lockedBucket starts the gateway, creates a bucket with Object Lock and
+// returns the gateway and a backend on its root credentials.
+func lockedBucket(t *testing.T, bucket string) (*s3test.Server, *s3.Backend) {
+	t.Helper()
 	srv := s3test.Start(t)
 	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
-	s3test.CreateLockedBucket(t, "held")
+	s3test.CreateLockedBucket(t, bucket)
 	b, err := s3.New(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, b
+}
+
+func TestLegalHoldRefusesDeleteForEveryone(t *testing.T) {
+	_, b := lockedBucket(t, "held")
 	ctx := context.Background()
 	loc, _ := b.Locate("s3://held/x", "one.age")
 	up, err := b.Create(ctx, loc)
@@ -80,13 +88,7 @@ func TestLegalHoldRefusesDeleteForEveryone(t *testing.T) {
 // A key whose latest version is a delete marker answers 404 to HEAD but
 // still holds its versions: Remains lists them.
 func TestRemainsSeesVersionsBehindADeleteMarker(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
-	s3test.CreateLockedBucket(t, "marked")
-	b, err := s3.New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, b := lockedBucket(t, "marked")
 	ctx := context.Background()
 	loc, _ := b.Locate("s3://marked", "x.age")
 	up, _ := b.Create(ctx, loc)
@@ -112,13 +114,7 @@ func TestRemainsSeesVersionsBehindADeleteMarker(t *testing.T) {
 // is left for the retry, which, once the hold is lifted, deletes both and
 // reports the ciphertext deleted, not gone before shred.
 func TestDeleteLeavesTheVersionOnRecordWhenACopyFails(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
-	s3test.CreateLockedBucket(t, "copies")
-	b, err := s3.New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, b := lockedBucket(t, "copies")
 	ctx := context.Background()
 	loc, _ := b.Locate("s3://copies/x", "one.age")
 	older := commit(t, b, loc)
