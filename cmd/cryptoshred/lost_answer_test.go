@@ -138,3 +138,163 @@ func TestLostRecordWriteAnswerMeetsItsOwnRecord(t *testing.T) {
 		t.Fatalf("ledger:\n%s", show)
 	}
 }
+
+// redirectingProxy forwards to Vault, but answers the requests redirect
+// picks with a 307 to Location to, as a standby does when it could not
+// forward a request to the active node. It forwards each such request to
+// Vault first if carriedOut, and drops Vault's answer: the forward failed
+// after the active node carried the request out.
+func redirectingProxy(t *testing.T, vaultAddr string, redirect func(*http.Request) bool, carriedOut bool, to func(*http.Request) string) *vaulttest.Server {
+	return vaultProxy(t, vaultAddr, func(proxy *httputil.ReverseProxy) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !redirect(r) {
+				proxy.ServeHTTP(w, r)
+				return
+			}
+			if carriedOut {
+				proxy.ServeHTTP(httptest.NewRecorder(), r)
+			}
+			w.Header().Set("Location", to(r)) // no body, as Vault's respondStandby
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		})
+	})
+}
+
+// A standby whose forward of a decrypt failed after the active node
+// unwrapped the key redirects the client to the active node. The client
+// does not follow: the open fails and says why, and the audit log holds
+// one unwrap, accounted for. Following it sent the decrypt a second time.
+func TestRedirectedUnwrapIsNotSentAgain(t *testing.T) {
+	env := newTestEnv(t)
+	logPath := enableFileAudit(t, env)
+	b := protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	var once atomic.Bool
+	standby := redirectingProxy(t, env.srv.Addr, func(r *http.Request) bool {
+		return strings.Contains(r.URL.Path, "/decrypt/") && once.CompareAndSwap(false, true)
+	}, true, func(r *http.Request) string { return env.srv.Addr + r.URL.RequestURI() })
+	out := filepath.Join(env.dir, "copy")
+	r := runCLI(t, standby, env.roles.admin, "backup", "open", b.ID, "--purpose", "inspection", "-o", out)
+	if _, err := os.Stat(out); r.code != exitError || !os.IsNotExist(err) ||
+		!strings.Contains(r.stderr, "does not follow redirects") || !strings.Contains(r.stderr, "the unwrap was not sent again") {
+		t.Fatalf("open through a redirect: exit %d, output %v\n%s", r.code, err, r.stderr)
+	}
+	report := expectCode(t, 0, env.srv, env.roles.auditor, "report", "access", "--vault-audit-log", logPath, "--fail-on-unrecorded")
+	if !strings.Contains(report.stdout, "Backup key unwraps: 1 (0 without a recorded purpose)") {
+		t.Fatalf("report:\n%s", report.stdout)
+	}
+}
+
+// An answer cut off mid-body is no answer: `ledger verify` through a
+// connection that broke while Vault sent the last slot fails as Vault
+// unavailable. Before, it reported that entry "unreadable" (exit 5), a
+// tampering that never was.
+func TestCutAnswerIsNotTakenForATamperedLedger(t *testing.T) {
+	env := newTestEnv(t)
+	protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	last := lastLedgerSlot(t, env)
+	var cut atomic.Bool
+	broken := vaultProxy(t, env.srv.Addr, func(proxy *httputil.ReverseProxy) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, last) || !cut.CompareAndSwap(false, true) {
+				proxy.ServeHTTP(w, r)
+				return
+			}
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"data\":{\"data\":{\"entry\":\"{"))
+			conn.Close()
+		})
+	})
+	r := runCLI(t, broken, env.roles.auditor, "ledger", "verify")
+	if r.code != exitError || !strings.Contains(r.stderr, "did not arrive whole") {
+		t.Fatalf("ledger verify through a cut answer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// lastLedgerSlot returns the path suffix of the ledger's last slot.
+func lastLedgerSlot(t *testing.T, env testEnv) string {
+	slots, err := env.srv.Root(t).Logical().List("cryptoshred/metadata/ledger/")
+	if err != nil || slots == nil {
+		t.Fatalf("listing the ledger: %v", err)
+	}
+	var last string
+	for _, k := range slots.Data["keys"].([]any) {
+		if k != "head" {
+			last = "/data/ledger/" + k.(string)
+		}
+	}
+	return last
+}
+
+// A redirect that persists is an error, never an answer. The API client
+// follows one redirect and returned a second as an empty success, which a
+// read took for "not found": `ledger verify` through a standby that kept
+// redirecting the read of the last slot took the ledger to end before it
+// and reported that entry removed (exit 5), a tampering that never was.
+func TestPersistentRedirectIsNotTakenForAnAnswer(t *testing.T) {
+	env := newTestEnv(t)
+	protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	whole := mustRun(t, env.srv, env.roles.auditor, "ledger", "verify").stdout
+	last := lastLedgerSlot(t, env)
+	var standby *vaulttest.Server
+	standby = redirectingProxy(t, env.srv.Addr, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, last) },
+		false, func(r *http.Request) string { return standby.Addr + r.URL.RequestURI() })
+	r := runCLI(t, standby, env.roles.auditor, "ledger", "verify")
+	if r.code != exitError || !strings.Contains(r.stderr, "does not follow redirects") {
+		t.Fatalf("ledger verify through a standby that keeps redirecting (the whole ledger: %s): exit %d\n%s%s", whole, r.code, r.stdout, r.stderr)
+	}
+}
+
+// A ledger append whose answer was lost, sent again, meets its slot taken;
+// if reading the slot back then fails too (the read that tells a taken
+// slot from a refusal, or the one that compares the entry there with its
+// own), the append does not know whether the entry is its own. It fails,
+// rather than taking the slot for another writer's and appending the event
+// again after it (two entries for one open), or taking the 403 for a
+// missing capability: one open that failed, one backup.opened entry, which
+// over-reports the access and never under-reports it.
+func TestLostAppendWhoseReadBackFailsIsNotAppendedAgain(t *testing.T) {
+	for _, readsBefore := range []int32{0, 1} {
+		env := newTestEnv(t)
+		b := protectFile(t, env, "casework.tar", []byte("asylum case files"))
+		t.Setenv("VAULT_MAX_RETRIES", "1") // one resend of the append, and of each read back
+		flaky := readBackFailingProxy(t, env.srv.Addr, readsBefore)
+		r := runCLI(t, flaky, env.roles.admin, "backup", "open", b.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
+		if r.code != exitError || !strings.Contains(r.stderr, "reading it back failed") {
+			t.Fatalf("open whose append could not be read back after %d reads: exit %d\n%s", readsBefore, r.code, r.stderr)
+		}
+		show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout
+		if n := strings.Count(show, "backup.opened"); n != 1 {
+			t.Fatalf("%d backup.opened entries for one open:\n%s", n, show)
+		}
+		mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
+	}
+}
+
+// readBackFailingProxy loses Vault's answer to the first ledger append,
+// and then, after readsBefore reads of that slot, answers the next two
+// with a 502.
+func readBackFailingProxy(t *testing.T, vaultAddr string, readsBefore int32) *vaulttest.Server {
+	var lostSlot atomic.Value
+	var reads atomic.Int32
+	return vaultProxy(t, vaultAddr, func(proxy *httputil.ReverseProxy) http.Handler {
+		proxy.ModifyResponse = func(r *http.Response) error {
+			if r.Request.Method != http.MethodGet && strings.Contains(r.Request.URL.Path, "/ledger/0") && lostSlot.CompareAndSwap(nil, r.Request.URL.Path) {
+				return errors.New("answer lost")
+			}
+			return nil
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && r.URL.Path == lostSlot.Load() {
+				if n := reads.Add(1); n > readsBefore && n <= readsBefore+2 {
+					http.Error(w, `{"errors":["upstream timed out"]}`, http.StatusBadGateway)
+					return
+				}
+			}
+			proxy.ServeHTTP(w, r)
+		})
+	})
+}

@@ -189,7 +189,7 @@ func (w *walker) window(from int64, slots []slot) error {
 		case errors.Is(s.err, errs.ErrNotFound):
 			w.done = true
 			return nil
-		case errors.Is(s.err, errs.ErrUnavailable):
+		case errors.Is(s.err, errs.ErrUnavailable) || errors.Is(s.err, errs.ErrRefused):
 			return s.err
 		case s.slot.Raw == nil && s.slot.Hash == "" || errors.Is(s.err, ErrRewritten):
 			return &BrokenError{Seq: seq, Reason: "is unreadable: " + errString(s.err)}

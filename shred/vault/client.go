@@ -124,17 +124,16 @@ func (v *Client) Put(ctx context.Context, path string, data map[string]any, cas 
 	sent, resent := watchResends(ctx)
 	sec, err := v.client.Logical().WriteWithContext(sent, v.kvData(path), body)
 	if err != nil {
-		conflict := isStatus(err, http.StatusBadRequest) && strings.Contains(err.Error(), "check-and-set") ||
-			// A create-only policy answers 403, not a check-and-set
-			// error, when the record exists: that is a lost race.
-			cas == 0 && isStatus(err, http.StatusForbidden) && v.exists(ctx, path)
-		if !conflict {
+		conflict, unknown := v.isConflict(ctx, path, cas, err)
+		switch {
+		case unknown != nil && resent.Load():
+			return 0, readBackError(path, unknown)
+		case unknown != nil:
+			return 0, fmt.Errorf("vault refused to create %s, and whether it exists could not be read: %w", path, unknown)
+		case !conflict:
 			return 0, vaultError("write", v.kvData(path), err)
-		}
-		if resent.Load() {
-			if version, ok := v.ownWrite(ctx, path, data, cas); ok {
-				return version, nil
-			}
+		case resent.Load():
+			return v.ownWrite(ctx, path, data, cas)
 		}
 		return 0, fmt.Errorf("%s: %w", path, errs.ErrConflict)
 	}
@@ -146,18 +145,52 @@ func (v *Client) Put(ctx context.Context, path string, data map[string]any, cas 
 	return int(i), nil
 }
 
-// ownWrite reports whether path holds, as the version right after cas,
-// exactly data. Asked only of a write sent again after Vault may have
-// carried it out: the first was carried out, its answer was lost, and the
-// second met its record. Its version is returned, and the caller goes on
-// as if the first answer had come. (Two writers of the same record, such
-// as init's markers, still conflict.)
-func (v *Client) ownWrite(ctx context.Context, path string, data map[string]any, cas int) (int, bool) {
-	rec, err := v.Get(ctx, path)
-	if err != nil || rec.Version != cas+1 {
-		return 0, false
+// isConflict reports whether a failed write of path lost a race: a
+// check-and-set error, or the 403 a create-only policy answers when the
+// record exists. A read of whether it exists that Vault did not answer is
+// returned as unknown, rather than taking the 403 for a missing
+// capability.
+func (v *Client) isConflict(ctx context.Context, path string, cas int, err error) (conflict bool, unknown error) {
+	if isStatus(err, http.StatusBadRequest) && strings.Contains(err.Error(), "check-and-set") {
+		return true, nil
 	}
-	return rec.Version, sameJSON(rec.Data, data)
+	if cas != 0 || !isStatus(err, http.StatusForbidden) {
+		return false, nil
+	}
+	_, gerr := v.Get(ctx, path)
+	if errors.Is(gerr, errs.ErrUnavailable) {
+		return false, gerr
+	}
+	return gerr == nil, nil
+}
+
+// ownWrite returns the version of the write of data at path that the
+// caller sent again after Vault may have carried it out, if path holds
+// exactly data as the version right after cas: the first was carried out,
+// its answer was lost, and the second met its record; the caller goes on
+// as if the first answer had come. Any other record is a lost race (two
+// writers of the same record, such as init's markers, still conflict). A
+// failed read is no answer either way: it is returned, not taken for a
+// conflict, which would have the caller write the same thing again.
+func (v *Client) ownWrite(ctx context.Context, path string, data map[string]any, cas int) (int, error) {
+	rec, err := v.Get(ctx, path)
+	if rerr := readBackError(path, err); rerr != nil {
+		return 0, rerr
+	}
+	if err == nil && rec.Version == cas+1 && sameJSON(rec.Data, data) {
+		return rec.Version, nil
+	}
+	return 0, fmt.Errorf("%s: %w", path, errs.ErrConflict)
+}
+
+// readBackError is err, a read of path after a write of it failed, if
+// Vault did not answer it (errs.ErrUnavailable): the record may or may not
+// be there. Any answer, found or not, gives nil.
+func readBackError(path string, err error) error {
+	if !errors.Is(err, errs.ErrUnavailable) {
+		return nil
+	}
+	return fmt.Errorf("vault may have written %s, but reading it back failed: %w", path, err)
 }
 
 // sameJSON reports whether a and b encode to the same JSON once numbers
@@ -171,11 +204,6 @@ func sameJSON(a, b map[string]any) bool {
 	ea, _ := json.Marshal(ja)
 	eb, _ := json.Marshal(jb)
 	return bytes.Equal(ea, eb)
-}
-
-func (v *Client) exists(ctx context.Context, path string) bool {
-	_, err := v.Get(ctx, path)
-	return err == nil
 }
 
 // List implements catalog.Store: the keys under dir; a missing dir lists
@@ -208,7 +236,8 @@ func (v *Client) List(ctx context.Context, dir string) ([]string, error) {
 // retried: waiting would only delay the error that the address is wrong
 // or the server is down. Once Vault has answered, a refused connection is
 // retried like any other: a node restarting or a cluster electing a new
-// leader refuses connections for a few seconds mid-run.
+// leader refuses connections for a few seconds mid-run. A redirect is
+// retried at the same node, never followed (redirectError).
 func ClientConfig(addr string) (*api.Config, error) {
 	cfg := api.DefaultConfig()
 	if cfg.Error != nil {
@@ -236,13 +265,17 @@ func newCheckRetry() func(context.Context, *http.Response, error) (bool, error) 
 		}
 		refused := err != nil && errors.Is(err, syscall.ECONNREFUSED)
 		maybeCarriedOut := !refused && !notCarriedOut(resp)
+		redirect := redirected(resp)
 		switch {
 		case refused && !answered.Load():
 			return false, err
 		case onceOnly(ctx) && maybeCarriedOut:
-			return false, nil
+			return false, redirect
 		}
 		retry, err := api.DefaultRetryPolicy(ctx, resp, err)
+		if redirect != nil && err == nil {
+			retry, err = true, redirect
+		}
 		if retry && maybeCarriedOut {
 			noteMaybeCarriedOut(ctx)
 		}
@@ -271,6 +304,35 @@ func noteMaybeCarriedOut(ctx context.Context) {
 // the request out answers one too.
 func notCarriedOut(resp *http.Response) bool {
 	return resp != nil && resp.StatusCode == http.StatusTooManyRequests
+}
+
+// redirectError is a redirect where Vault's answer should be: a standby
+// answers one when it could not forward a request to the active node, and
+// it cannot tell whether the active node carried the request out before
+// the forward failed. So a redirect is not followed (a decrypt would be
+// sent twice; a write sent again meets its own record as another's) but
+// sent again to the same node, like a 5xx; nor is one that persists taken
+// for an answer (the API client's own handling returns a second redirect
+// as an empty success, which a read takes for "not found").
+type redirectError struct {
+	status int
+	to     string
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("vault answered %d, a redirect to %s, where an answer was due", e.status, e.to)
+}
+
+// redirected returns the redirect resp is, or nil.
+func redirected(resp *http.Response) error {
+	if resp == nil || resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return nil
+	}
+	to := "an unnamed node"
+	if u, err := url.Parse(resp.Header.Get("Location")); err == nil && u.Host != "" {
+		to = u.Scheme + "://" + u.Host
+	}
+	return &redirectError{status: resp.StatusCode, to: to}
 }
 
 type onceOnlyKey struct{}

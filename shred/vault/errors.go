@@ -2,8 +2,10 @@ package vault
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,6 +31,13 @@ func vaultError(op, path string, err error) error {
 	if tlsErr := tlsError(err); tlsErr != nil {
 		return tlsErr
 	}
+	var redirect *redirectError
+	if errors.As(err, &redirect) {
+		return fmt.Errorf("%w: cannot %s %s: %v. cryptoshred does not follow redirects: a standby answers one when it could not forward "+
+			"a request to the active node, which may have carried it out. Set VAULT_ADDR to the address Vault answers at (the active node, "+
+			"or a load balancer that sends requests to it; https if Vault serves TLS) and keep request forwarding between the nodes working",
+			errs.ErrUnavailable, op, path, redirect)
+	}
 	var ne net.Error
 	var oe *net.OpError
 	if errors.Is(err, syscall.ECONNREFUSED) {
@@ -38,7 +47,21 @@ func vaultError(op, path string, err error) error {
 	if errors.As(err, &ne) || errors.As(err, &oe) || strings.Contains(err.Error(), "connection refused") {
 		return fmt.Errorf("%w: cannot %s %s at %s: is VAULT_ADDR right and the server running? (%v)", errs.ErrUnavailable, op, path, serverOf(err), rootCause(err))
 	}
+	if cutShort(err) {
+		return fmt.Errorf("%w: vault's answer to %s %s did not arrive whole (%v)", errs.ErrUnavailable, op, path, err)
+	}
 	return fmt.Errorf("failed to %s %s: %w", op, path, err)
+}
+
+// cutShort reports an answer whose body ended early or is not the JSON
+// Vault sends: a connection or stream that broke mid-answer, or a proxy's
+// page. It is no answer, so no reader takes it for a record that is not
+// there or is damaged.
+func cutShort(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.As(err, &syntax) || errors.As(err, &typ) ||
+		strings.Contains(err.Error(), "stream error")
 }
 
 func responseError(op, path string, re *api.ResponseError) error {
