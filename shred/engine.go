@@ -505,10 +505,15 @@ func recordDeletion(d *catalog.Destruction, r storage.Result) {
 var errNotOwnCiphertext = errors.New("not this backup's ciphertext")
 
 // headerNames accepts an age file whose header names key and no other
-// recipient; what it rejects is an errNotOwnCiphertext.
+// recipient; what it rejects is an errNotOwnCiphertext, and a file it
+// could not read a storage.ErrUnchecked.
 func headerNames(key string) func(io.Reader) error {
 	return func(r io.Reader) error {
-		got, err := agefile.HeaderKey(r)
+		rr := &readFailure{r: r}
+		got, err := agefile.HeaderKey(rr)
+		if err != nil && rr.err != nil {
+			return fmt.Errorf("%w: %w", storage.ErrUnchecked, rr.err)
+		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", errNotOwnCiphertext, err)
 		}
@@ -517,4 +522,18 @@ func headerNames(key string) func(io.Reader) error {
 		}
 		return nil
 	}
+}
+
+// readFailure is r, noting the first error reading it other than its end.
+type readFailure struct {
+	r   io.Reader
+	err error
+}
+
+func (f *readFailure) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }

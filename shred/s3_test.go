@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +22,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/local"
 	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
@@ -27,11 +33,12 @@ import (
 // Lock and the bucket policy of examples/s3: the admin's S3 user may
 // write and delete versions, the compliance user may set legal holds.
 type s3Env struct {
-	vault              *vaulttest.Server
-	gw                 *s3test.Server
-	admin, compliance  *shred.Service
-	adminS3, complyS3  *awss3.Client
-	adminKey, adminSec string
+	vault                *vaulttest.Server
+	gw                   *s3test.Server
+	admin, compliance    *shred.Service
+	adminS3, complyS3    *awss3.Client
+	adminKey, adminSec   string
+	complyKey, complySec string
 }
 
 // newS3Env starts Vault and the gateway with a locked bucket "backups"
@@ -56,7 +63,7 @@ func newS3Env(t *testing.T, grants ...string) s3Env {
 	return s3Env{vault: srv, gw: gw,
 		admin:      roleServiceOn(t, srv, vault.PolicyAdmin, s3.NewFromConfig(gw.Config(ak, as), true)),
 		compliance: roleServiceOn(t, srv, vault.PolicyCompliance, s3.NewFromConfig(gw.Config(ck, cs), true)),
-		adminS3:    gw.Client(ak, as), complyS3: gw.Client(ck, cs), adminKey: ak, adminSec: as}
+		adminS3:    gw.Client(ak, as), complyS3: gw.Client(ck, cs), adminKey: ak, adminSec: as, complyKey: ck, complySec: cs}
 }
 
 // The bucket policy's Deny statements hold whatever else grants a role:
@@ -260,4 +267,85 @@ func TestS3RegisterRefusesBucketWithoutObjectLock(t *testing.T) {
 	if b, err := env.admin.Register(context.Background(), admin, req); err != nil || b.Ciphertext.Path == "" {
 		t.Fatalf("register with --no-storage-hold: %+v %v", b, err)
 	}
+}
+
+// A shred whose read of the recorded version's header breaks off midway
+// (the connection dropped) fails that ciphertext's deletion and reports
+// it, so the next run deletes it. Before, the unread header counted as
+// another backup's, and the ciphertext still in the bucket was recorded
+// and attested as gone before the shred.
+func TestS3HeaderReadCutShortIsNotTakenForAnAbsentCiphertext(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("file backup"))
+	openCase(t, env.compliance, "CUT")
+	hold(t, env.compliance, "CUT", b.ID)
+	closeCase(t, env.compliance, "CUT")
+	cfg := env.gw.Config(env.adminKey, env.adminSec)
+	cfg.BaseEndpoint = aws.String(headerCuttingProxy(t, env.gw.Endpoint, func(r *http.Request) bool { return r.Header.Get("Range") != "" }))
+	res, err := roleServiceOn(t, env.vault, vault.PolicyAdmin, s3.NewFromConfig(cfg, true)).RunShred(ctx, admin, "CUT", runOpts(t))
+	if len(res.Destroyed) != 1 || !errors.Is(err, errs.ErrPartial) {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	d := res.Destroyed[0].Destruction
+	if d.CiphertextAbsent || d.CiphertextDeleted || !strings.Contains(d.CiphertextNote, "could not read the object to check it") {
+		t.Fatalf("destruction after a cut header read: %+v", d)
+	}
+	if n := versionsLeft(t, env.adminS3, "casework/"); n == 0 {
+		t.Fatal("nothing left in the bucket")
+	}
+	res, err = env.admin.RunShred(ctx, admin, "CUT", runOpts(t))
+	if err != nil || versionsLeft(t, env.adminS3, "casework/") != 0 {
+		t.Fatalf("the next run: %+v %v", res, err)
+	}
+}
+
+// A hold whose check of the ciphertext's header breaks off midway places
+// no storage hold: an unread header may name another backup's key. Before,
+// only a header that named another key stopped it.
+func TestS3HoldOnAnUncheckedCiphertextIsNotPlaced(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("file backup"))
+	openCase(t, env.compliance, "CUT")
+	cfg := env.gw.Config(env.complyKey, env.complySec)
+	object := strings.TrimPrefix(strings.SplitN(b.Ciphertext.Path, "?", 2)[0], "s3:/")
+	cfg.BaseEndpoint = aws.String(headerCuttingProxy(t, env.gw.Endpoint, func(r *http.Request) bool { return r.URL.Path == object }))
+	via := roleServiceOn(t, env.vault, vault.PolicyCompliance, s3.NewFromConfig(cfg, true))
+	_, err := via.PlaceHolds(ctx, compliance, "CUT", shred.HoldSelector{IDs: []string{b.ID}})
+	if err == nil || !strings.Contains(err.Error(), "no storage hold placed") {
+		t.Fatalf("hold through a cut header read: %v", err)
+	}
+	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+	lh, _ := env.complyS3.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if legalHold(lh) == types.ObjectLockLegalHoldStatusOn {
+		t.Fatal("a legal hold was placed on a ciphertext whose header was not read")
+	}
+}
+
+// headerCuttingProxy forwards to the S3 endpoint, but breaks off the
+// first read of an object that picks (a header check) after a few bytes.
+func headerCuttingProxy(t *testing.T, endpoint string, picks func(*http.Request) bool) string {
+	target, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var cut atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !picks(r) || !cut.CompareAndSwap(false, true) {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conn.Write([]byte("HTTP/1.1 206 Partial Content\r\nContent-Type: application/octet-stream\r\nContent-Length: 4096\r\n" +
+			"Content-Range: bytes 0-4095/8192\r\n\r\nage-encryption.org/v1\n-> cryptoshred"))
+		conn.Close()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -29,7 +29,7 @@ func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool
 	}
 	own := ownCiphertext(ctx, be, b)
 	switch {
-	case on && errors.Is(own, errNotOwnCiphertext):
+	case on && own != nil:
 		return false, fmt.Errorf("backup %s: no storage hold placed: %w", b.ID, own)
 	case !on && errors.Is(own, errs.ErrNotFound):
 		return false, nil

@@ -38,9 +38,16 @@ type Backend interface {
 type Object struct {
 	Loc string
 	// Check reads the start of the object (at least its age header) and
-	// returns an error if it is not the one to delete.
+	// returns an error if it is not the one to delete, or one wrapping
+	// ErrUnchecked if reading it failed.
 	Check func(io.Reader) error
 }
+
+// ErrUnchecked marks a Check that could not read the object (the
+// connection broke, the disk failed): it says nothing of whose the object
+// is, so a back end fails the deletion rather than passing the object
+// over as another's, which would record it as gone before the shred.
+var ErrUnchecked = errors.New("could not read the object to check it")
 
 // Result is what Delete did with one object: Err is nil when it was
 // deleted and the deletion is durable; Removed names what was removed

@@ -161,7 +161,10 @@ func (b *Backend) checkVersion(ctx context.Context, o object, id string, check f
 		return fmt.Errorf("failed to read version %s of %s: %w", id, o, err)
 	}
 	defer out.Body.Close()
-	if check(out.Body) != nil {
+	switch err := check(out.Body); {
+	case errors.Is(err, storage.ErrUnchecked):
+		return fmt.Errorf("failed to read version %s of %s: %w", id, o, err)
+	case err != nil:
 		return errNotOurs
 	}
 	return nil
