@@ -13,8 +13,11 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
-// Case states.
-// OpenCase registers a new case. An existing id is refused.
+// OpenCase registers a new case and records it in the ledger. An existing
+// id is refused, unless it is this very open, begun and not finished: the
+// record was written but not its case.opened entry (the run stopped, or
+// Vault's answer was lost, between the two writes). Then the entry is
+// appended and the open is done.
 func (s *Service) OpenCase(ctx context.Context, actor Actor, c catalog.Case) (*catalog.Case, error) {
 	if err := checkCase(c); err != nil {
 		return nil, err
@@ -22,13 +25,58 @@ func (s *Service) OpenCase(ctx context.Context, actor Actor, c catalog.Case) (*c
 	c.State, c.OpenedAt, c.OpenedBy, c.Decision, c.ClosedAt = catalog.CaseOpen, catalog.Now(), actor.String(), nil, time.Time{}
 	if _, err := s.catalog.PutCase(ctx, &c, 0); err != nil {
 		if errors.Is(err, errs.ErrConflict) {
-			return nil, errs.Refusedf("case %s already exists", c.ID)
+			return s.finishOpen(ctx, actor, &c)
 		}
 		return nil, err
 	}
+	return &c, s.appendOpened(ctx, actor, &c)
+}
+
+func (s *Service) appendOpened(ctx context.Context, actor Actor, c *catalog.Case) error {
 	_, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindCaseOpened, Case: c.ID,
 		Details: map[string]string{"authority": c.Authority, "reference": c.Reference}})
-	return &c, err
+	return err
+}
+
+// finishOpen appends the case.opened entry of want, an open of a case
+// that exists, if the case on record is want opened by the same actor and
+// still open, and the verified ledger has no such entry. Anything else is
+// a case that already exists.
+func (s *Service) finishOpen(ctx context.Context, actor Actor, want *catalog.Case) (*catalog.Case, error) {
+	exists := errs.Refusedf("case %s already exists", want.ID)
+	got, _, err := s.catalog.GetCase(ctx, want.ID)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("case %s exists, and reading it failed: %w", want.ID, err)
+	case !sameOpen(got, want):
+		return nil, exists
+	}
+	recorded, err := s.caseOpenedRecorded(ctx, want.ID)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("case %s exists; whether the ledger records its opening could not be checked: %w", want.ID, err)
+	case recorded:
+		return nil, exists
+	}
+	return got, s.appendOpened(ctx, actor, got)
+}
+
+// sameOpen reports whether got is the case want opens, by the same actor,
+// and nothing has happened to it since.
+func sameOpen(got, want *catalog.Case) bool {
+	return got.State == catalog.CaseOpen && got.OpenedBy == want.OpenedBy && got.Authority == want.Authority &&
+		got.Reference == want.Reference && slices.Equal(got.Controllers, want.Controllers)
+}
+
+// caseOpenedRecorded reports whether the verified ledger has a
+// case.opened entry for caseID.
+func (s *Service) caseOpenedRecorded(ctx context.Context, caseID string) (bool, error) {
+	found := false
+	_, err := ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
+		found = found || e.Kind == ledger.KindCaseOpened && e.Case == caseID
+		return nil
+	})
+	return found, err
 }
 
 func checkCase(c catalog.Case) error {

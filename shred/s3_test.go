@@ -301,8 +301,9 @@ func TestS3HeaderReadCutShortIsNotTakenForAnAbsentCiphertext(t *testing.T) {
 }
 
 // A hold whose check of the ciphertext's header breaks off midway places
-// no storage hold: an unread header may name another backup's key. Before,
-// only a header that named another key stopped it.
+// no storage hold: an unread header may name another backup's key. (Since
+// a failed read is no longer taken for another key's header, the hold
+// refuses any failed check, not only a header naming another key.)
 func TestS3HoldOnAnUncheckedCiphertextIsNotPlaced(t *testing.T) {
 	env := newS3Env(t)
 	ctx := context.Background()

@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -239,6 +241,7 @@ func TestPersistentRedirectIsNotTakenForAnAnswer(t *testing.T) {
 	protectFile(t, env, "casework.tar", []byte("asylum case files"))
 	whole := mustRun(t, env.srv, env.roles.auditor, "ledger", "verify").stdout
 	last := lastLedgerSlot(t, env)
+	t.Setenv("VAULT_MAX_RETRIES", "1") // the redirect is sent again once before it is reported
 	var standby *vaulttest.Server
 	standby = redirectingProxy(t, env.srv.Addr, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, last) },
 		false, func(r *http.Request) string { return standby.Addr + r.URL.RequestURI() })
@@ -258,19 +261,21 @@ func TestPersistentRedirectIsNotTakenForAnAnswer(t *testing.T) {
 // over-reports the access and never under-reports it.
 func TestLostAppendWhoseReadBackFailsIsNotAppendedAgain(t *testing.T) {
 	for _, readsBefore := range []int32{0, 1} {
-		env := newTestEnv(t)
-		b := protectFile(t, env, "casework.tar", []byte("asylum case files"))
-		t.Setenv("VAULT_MAX_RETRIES", "1") // one resend of the append, and of each read back
-		flaky := readBackFailingProxy(t, env.srv.Addr, readsBefore)
-		r := runCLI(t, flaky, env.roles.admin, "backup", "open", b.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
-		if r.code != exitError || !strings.Contains(r.stderr, "reading it back failed") {
-			t.Fatalf("open whose append could not be read back after %d reads: exit %d\n%s", readsBefore, r.code, r.stderr)
-		}
-		show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout
-		if n := strings.Count(show, "backup.opened"); n != 1 {
-			t.Fatalf("%d backup.opened entries for one open:\n%s", n, show)
-		}
-		mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
+		t.Run(fmt.Sprintf("after %d reads", readsBefore), func(t *testing.T) {
+			env := newTestEnv(t)
+			b := protectFile(t, env, "casework.tar", []byte("asylum case files"))
+			t.Setenv("VAULT_MAX_RETRIES", "1") // one resend of the append, and of each read back
+			flaky := readBackFailingProxy(t, env.srv.Addr, readsBefore)
+			r := runCLI(t, flaky, env.roles.admin, "backup", "open", b.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
+			if r.code != exitError || !strings.Contains(r.stderr, "reading it back failed") {
+				t.Fatalf("open whose append could not be read back: exit %d\n%s", r.code, r.stderr)
+			}
+			show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout
+			if n := strings.Count(show, "backup.opened"); n != 1 {
+				t.Fatalf("%d backup.opened entries for one open:\n%s", n, show)
+			}
+			mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
+		})
 	}
 }
 
@@ -297,4 +302,58 @@ func readBackFailingProxy(t *testing.T, vaultAddr string, readsBefore int32) *va
 			proxy.ServeHTTP(w, r)
 		})
 	})
+}
+
+// A case open stopped between writing the case and appending its
+// case.opened entry (here: every append of the first open failed) is
+// finished by running it again: the entry is appended once. Before, the
+// re-run said the case exists and the ledger never recorded the opening.
+// A different case under the same id, or a second re-run, still finds that
+// the case exists.
+func TestInterruptedCaseOpenIsFinishedByARerun(t *testing.T) {
+	env := newTestEnv(t)
+	open := []string{"case", "open", "HALF", "--authority", "Example DPA", "--reference", "J.nr. 9", "--controller", "Example Ministry"}
+	t.Setenv("VAULT_MAX_RETRIES", "0")
+	noLedger := vaultProxy(t, env.srv.Addr, func(proxy *httputil.ReverseProxy) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && strings.Contains(r.URL.Path, "/ledger/0") {
+				http.Error(w, `{"errors":["upstream timed out"]}`, http.StatusBadGateway)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		})
+	})
+	expectCode(t, exitError, noLedger, env.roles.compliance, open...)
+	other := append(slices.Clone(open[:len(open)-3]), "J.nr. 10", "--controller", "Example Ministry")
+	expectCode(t, exitRefused, env.srv, env.roles.compliance, other...)
+	mustRun(t, env.srv, env.roles.compliance, open...)
+	r := expectCode(t, exitRefused, env.srv, env.roles.compliance, open...)
+	if !strings.Contains(r.stderr, "case HALF already exists") {
+		t.Fatalf("second re-run: %s", r.stderr)
+	}
+	show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout
+	if n := strings.Count(show, "case.opened"); n != 1 {
+		t.Fatalf("%d case.opened entries:\n%s", n, show)
+	}
+}
+
+// A record a role wrote that the client cannot parse (JSON nested past the
+// decoder's depth limit, which Vault 1.19 stores) is a damaged record, not
+// Vault unavailable: written over the ledger's head hint with the
+// compliance officer's own token, it does not stop the next append, and
+// `ledger verify` names the head as a finding.
+func TestUnparsableRecordIsNotAnOutage(t *testing.T) {
+	env := newTestEnv(t)
+	var nested any = map[string]any{}
+	for range 9998 {
+		nested = map[string]any{"a": nested}
+	}
+	if _, err := env.srv.Client(t, env.roles.compliance).Logical().Write("cryptoshred/data/ledger/head", map[string]any{"data": nested}); err != nil {
+		t.Fatalf("writing the head hint: %v", err)
+	}
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "DEEP", "--authority", "Example DPA", "--reference", "J.nr. 1", "--controller", "Example Ministry")
+	r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "ledger", "verify")
+	if !strings.Contains(r.stdout+r.stderr, "head") {
+		t.Fatalf("ledger verify:\n%s%s", r.stdout, r.stderr)
+	}
 }

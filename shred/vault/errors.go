@@ -2,7 +2,6 @@ package vault
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -53,15 +52,14 @@ func vaultError(op, path string, err error) error {
 	return fmt.Errorf("failed to %s %s: %w", op, path, err)
 }
 
-// cutShort reports an answer whose body ended early or is not the JSON
-// Vault sends: a connection or stream that broke mid-answer, or a proxy's
-// page. It is no answer, so no reader takes it for a record that is not
-// there or is damaged.
+// cutShort reports an answer whose body ended early: a connection or an
+// HTTP/2 stream that broke mid-answer. It is no answer, so no reader takes
+// it for a record that is not there or is damaged. A whole body that does
+// not parse is not one: a role can write a record whose answer the client
+// cannot parse (JSON nested past the decoder's depth limit), and that must
+// stay a damaged record, never an outage that stops every reader.
 func cutShort(err error) bool {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.As(err, &syntax) || errors.As(err, &typ) ||
-		strings.Contains(err.Error(), "stream error")
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "stream error")
 }
 
 func responseError(op, path string, re *api.ResponseError) error {
