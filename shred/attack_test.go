@@ -702,3 +702,30 @@ func TestAttestationTakesACiphertextGoneBetweenStatAndOpenAsGone(t *testing.T) {
 		t.Fatalf("attested %+v, want the backup with its ciphertext deleted", got)
 	}
 }
+
+// A status record the admin made undecodable (JSON nested past the
+// client's depth limit, which Vault stores) is an unreadable status like
+// any other: the hold is placed and reported, and the close releases the
+// backup from its registration and names the record. Before, reading it
+// failed as an error of its own that no rule knew.
+func TestAttackUndecodableStatusRecord(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	held, _ := protect(t, adminV, []byte("to be held"))
+	var nested any = map[string]any{}
+	for range 9997 {
+		nested = map[string]any{"a": nested}
+	}
+	asRole(t, srv, vault.PolicyAdmin).mustWrite("backups/"+held.ID, map[string]any{"a": nested})
+	openCase(t, complianceV, "DEEP")
+	ids, err := complianceV.PlaceHolds(ctx, compliance, "DEEP", shred.HoldSelector{IDs: []string{held.ID}})
+	if !slices.Contains(ids, held.ID) || err == nil || !strings.Contains(err.Error(), "hold recorded, but its status record does not show it") {
+		t.Fatalf("hold: %v %v, want %s held and its status reported", ids, err, held.ID)
+	}
+	if alive, latched := keyAlive(t, srv, held.Key); !alive || !latched {
+		t.Fatalf("held key: alive %t, latched %t", alive, latched)
+	}
+	if res := closeCase(t, complianceV, "DEEP"); !slices.Equal(res.StatusUnreadable, []string{held.ID}) || !slices.Contains(res.Released, held.ID) {
+		t.Fatalf("close: %+v, want %s released and named unreadable", res, held.ID)
+	}
+}

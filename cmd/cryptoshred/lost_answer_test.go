@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -216,6 +217,15 @@ func TestCutAnswerIsNotTakenForATamperedLedger(t *testing.T) {
 	}
 }
 
+// lastLedgerSeq returns the number of the ledger's last slot.
+func lastLedgerSeq(t *testing.T, env testEnv) int {
+	var seq int
+	if _, err := fmt.Sscanf(path.Base(lastLedgerSlot(t, env)), "%d", &seq); err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
 // lastLedgerSlot returns the path suffix of the ledger's last slot.
 func lastLedgerSlot(t *testing.T, env testEnv) string {
 	slots, err := env.srv.Root(t).Logical().List("cryptoshred/metadata/ledger/")
@@ -340,20 +350,56 @@ func TestInterruptedCaseOpenIsFinishedByARerun(t *testing.T) {
 // A record a role wrote that the client cannot parse (JSON nested past the
 // decoder's depth limit, which Vault 1.19 stores) is a damaged record, not
 // Vault unavailable: written over the ledger's head hint with the
-// compliance officer's own token, it does not stop the next append, and
-// `ledger verify` names the head as a finding.
+// compliance officer's own token, it does not stop the next append, which
+// replaces it (every append after it read the whole ledger before), and
+// `ledger verify` then passes.
 func TestUnparsableRecordIsNotAnOutage(t *testing.T) {
-	env := newTestEnv(t)
+	for name, junk := range map[string]map[string]any{"undecodable": deeplyNested(), "not a head": {"data": map[string]any{"seq": "x"}}} {
+		t.Run(name, func(t *testing.T) {
+			env := newTestEnv(t)
+			if _, err := env.srv.Client(t, env.roles.compliance).Logical().Write("cryptoshred/data/ledger/head", junk); err != nil {
+				t.Fatalf("writing the head hint: %v", err)
+			}
+			mustRun(t, env.srv, env.roles.compliance, "case", "open", "DEEP", "--authority", "Example DPA", "--reference", "J.nr. 1", "--controller", "Example Ministry")
+			head, err := env.srv.Root(t).Logical().Read("cryptoshred/data/ledger/head")
+			if err != nil || head == nil || head.Data["data"].(map[string]any)["hash"] == nil {
+				t.Fatalf("the head after an append: %v %v", head, err)
+			}
+			mustRun(t, env.srv, env.roles.auditor, "ledger", "verify")
+		})
+	}
+}
+
+// deeplyNested is JSON a role can write to a KV record that Vault 1.19
+// stores but the client cannot decode: Vault's answer wraps it past the
+// decoder's 10,000-level depth limit.
+func deeplyNested() map[string]any {
 	var nested any = map[string]any{}
 	for range 9998 {
 		nested = map[string]any{"a": nested}
 	}
-	if _, err := env.srv.Client(t, env.roles.compliance).Logical().Write("cryptoshred/data/ledger/head", map[string]any{"data": nested}); err != nil {
-		t.Fatalf("writing the head hint: %v", err)
+	return map[string]any{"data": nested}
+}
+
+// A ledger slot a role filled with data the client cannot decode is junk
+// that the next entry links to, like any other junk slot: the admin
+// creates the next slot with its own token, and the compliance officer's
+// next append goes on after it; `ledger verify` names that slot. Before,
+// every append of every role stopped at it, for good (no role may delete
+// a slot).
+func TestUndecodableLedgerSlotIsJunkNotABlock(t *testing.T) {
+	env := newTestEnv(t)
+	protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	next := fmt.Sprintf("cryptoshred/data/ledger/%012d", lastLedgerSeq(t, env)+1)
+	if _, err := env.srv.Client(t, env.roles.admin).Logical().Write(next, deeplyNested()); err != nil {
+		t.Fatalf("the admin creating the next slot: %v", err)
 	}
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", "DEEP", "--authority", "Example DPA", "--reference", "J.nr. 1", "--controller", "Example Ministry")
 	r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "ledger", "verify")
-	if !strings.Contains(r.stdout+r.stderr, "head") {
+	if !strings.Contains(r.stdout, "ledger slot 2 holds something other than a ledger entry") {
 		t.Fatalf("ledger verify:\n%s%s", r.stdout, r.stderr)
+	}
+	if show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout; !strings.Contains(show, "case.opened") {
+		t.Fatalf("ledger show:\n%s", show)
 	}
 }

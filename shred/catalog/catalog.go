@@ -42,8 +42,11 @@ func (c *Catalog) getStatus(ctx context.Context, id string) (*Record, error) {
 		return nil, err
 	}
 	rec, err := c.store.Get(ctx, backupPath(id))
-	if errors.Is(err, errs.ErrNotFound) {
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
 		return nil, fmt.Errorf("backup %s: %w", id, errs.ErrNotFound)
+	case errors.Is(err, ErrMalformed) && rec != nil:
+		return rec, nil // undecodable: decodeStatus says so, like any other junk
 	}
 	return rec, err
 }
@@ -53,6 +56,9 @@ func (c *Catalog) getStatus(ctx context.Context, id string) (*Record, error) {
 // ErrMalformed.
 func (c *Catalog) decodeStatus(ctx context.Context, id string, rec *Record) (*Backup, error) {
 	var b Backup
+	if rec.Data == nil {
+		return nil, fmt.Errorf("%w %s: its data cannot be decoded", ErrMalformed, backupPath(id))
+	}
 	if err := FromMap(rec.Data, &b); err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrMalformed, backupPath(id), err)
 	}

@@ -26,7 +26,9 @@ type Record struct {
 // check-and-set writes. Vault's KV v2 engine is the production store.
 type Store interface {
 	// Get reads path. A missing or deleted record returns an error
-	// wrapping errs.ErrNotFound.
+	// wrapping errs.ErrNotFound; one whose data cannot be decoded at
+	// all returns an ErrMalformed with a Record of its version and write
+	// time but no data.
 	Get(ctx context.Context, path string) (*Record, error)
 	// Put writes data at path if the current version is cas (0: the
 	// path must be empty) and returns the new version. A lost race
@@ -42,14 +44,19 @@ type Store interface {
 var ErrMalformed = errors.New("malformed catalog entry")
 
 // GetJSON reads path into out, a pointer to a struct, rejecting unknown
-// fields, and returns the record's version.
+// fields, and returns the record's version. A record that exists but is
+// not what path holds returns its version with an ErrMalformed, so that a
+// writer may replace it with check-and-set.
 func GetJSON(ctx context.Context, s Store, path string, out any) (int, error) {
 	rec, err := s.Get(ctx, path)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrMalformed) && rec != nil:
+		return rec.Version, err
+	case err != nil:
 		return 0, err
 	}
 	if err := FromMap(rec.Data, out); err != nil {
-		return 0, fmt.Errorf("%w %s: %w", ErrMalformed, path, err)
+		return rec.Version, fmt.Errorf("%w %s: %w", ErrMalformed, path, err)
 	}
 	return rec.Version, nil
 }

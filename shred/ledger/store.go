@@ -181,6 +181,9 @@ func (l *Ledger) readHead(ctx context.Context) (Head, int, error) {
 // written more than once returns its bytes with ErrRewritten.
 func (l *Ledger) ReadSlot(ctx context.Context, seq int64) (Slot, error) {
 	rec, err := l.store.Get(ctx, entryPath(seq))
+	if errors.Is(err, catalog.ErrMalformed) && rec != nil {
+		return undecodableSlot(rec)
+	}
 	if err != nil {
 		return Slot{}, err
 	}
@@ -199,6 +202,20 @@ func (l *Ledger) ReadSlot(ctx context.Context, seq int64) (Slot, error) {
 		return slot, ErrMalformedSlot
 	}
 	return slot, nil
+}
+
+// undecodableBytes stand, in the chain, for a slot whose data the store
+// cannot decode at all (catalog.ErrMalformed with no data): every reader
+// hashes these same bytes, so the slot is junk that the next entry links
+// to, like any other, and never a gap no one can append past.
+const undecodableBytes = `{"undecodable":"the slot's data could not be decoded"}`
+
+func undecodableSlot(rec *catalog.Record) (Slot, error) {
+	slot := Slot{Raw: []byte(undecodableBytes), Written: rec.Written}
+	if rec.Version != 1 {
+		return slot, fmt.Errorf("%w (KV version %d)", ErrRewritten, rec.Version)
+	}
+	return slot, ErrMalformedSlot
 }
 
 // PublicKeys returns the roles' public keys from the signer.

@@ -83,9 +83,13 @@ func (v *Client) kvData(path string) string     { return v.mounts.KV + "/data/" 
 func (v *Client) kvMetadata(path string) string { return v.mounts.KV + "/metadata/" + path }
 
 // Get implements catalog.Store over KV v2. A missing or deleted entry
-// returns errs.ErrNotFound.
+// returns errs.ErrNotFound; one whose data cannot be parsed returns its
+// version and write time with a catalog.ErrMalformed.
 func (v *Client) Get(ctx context.Context, path string) (*catalog.Record, error) {
 	sec, err := v.client.Logical().ReadWithContext(ctx, v.kvData(path))
+	if unparsable(err) {
+		return v.unparsableRecord(ctx, path, err)
+	}
 	if err != nil {
 		return nil, vaultError("read", v.kvData(path), err)
 	}
@@ -97,6 +101,32 @@ func (v *Client) Get(ctx context.Context, path string) (*catalog.Record, error) 
 		return nil, fmt.Errorf("%s: %w", path, errs.ErrNotFound)
 	}
 	return &catalog.Record{Data: data, Version: metadataVersion(sec.Data["metadata"]), Written: metadataCreated(sec.Data["metadata"])}, nil
+}
+
+// unparsable reports a read whose answer arrived but does not parse: a
+// record a role wrote that the client cannot decode (JSON nested past the
+// decoder's depth limit, which Vault stores), or a page that is not
+// Vault's at all.
+func unparsable(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &syntax) || errors.As(err, &typ)
+}
+
+// unparsableRecord returns the record at path whose data could not be
+// parsed (perr) as a catalog.ErrMalformed with its version and write
+// time from its metadata, so that a reader passes over it as junk and a
+// writer may replace it with check-and-set. If the metadata cannot be read
+// either, the answer was not Vault's and perr is returned as a failed read.
+func (v *Client) unparsableRecord(ctx context.Context, path string, perr error) (*catalog.Record, error) {
+	sec, err := v.client.Logical().ReadWithContext(ctx, v.kvMetadata(path))
+	if err != nil || sec == nil {
+		return nil, vaultError("read", v.kvData(path), perr)
+	}
+	current, _ := sec.Data["current_version"].(json.Number)
+	versions, _ := sec.Data["versions"].(map[string]any)
+	rec := &catalog.Record{Version: metadataVersion(map[string]any{"version": current}), Written: metadataCreated(versions[current.String()])}
+	return rec, fmt.Errorf("%w %s: its data cannot be parsed (%v)", catalog.ErrMalformed, path, perr)
 }
 
 func metadataVersion(m any) int {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/vault/api"
+	"golang.org/x/net/http2"
 
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
@@ -59,7 +60,11 @@ func vaultError(op, path string, err error) error {
 // cannot parse (JSON nested past the decoder's depth limit), and that must
 // stay a damaged record, never an outage that stops every reader.
 func cutShort(err error) bool {
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "stream error")
+	var stream http2.StreamError
+	var conn http2.ConnectionError
+	var goAway http2.GoAwayError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.As(err, &stream) || errors.As(err, &conn) || errors.As(err, &goAway)
 }
 
 func responseError(op, path string, re *api.ResponseError) error {
