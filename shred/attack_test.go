@@ -729,3 +729,31 @@ func TestAttackUndecodableStatusRecord(t *testing.T) {
 		t.Fatalf("close: %+v, want %s released and named unreadable", res, held.ID)
 	}
 }
+
+// Undecodable records the admin creates among a case's destruction records
+// and among the attestations (both create-only for it, and no role may
+// delete them) are junk like any other: the case's attestation is issued
+// and every attestation is listed. Before, each read failed, for good.
+func TestAttackUndecodableRecordsBlockNoReader(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	a, _ := protect(t, adminV, []byte("destroyed"))
+	planOf(t, adminV, complianceV, "DEEP", a)
+	if _, err := adminV.RunShred(ctx, admin, "DEEP", runOpts(t)); err != nil {
+		t.Fatal(err)
+	}
+	var nested any = map[string]any{}
+	for range 9997 {
+		nested = map[string]any{"a": nested}
+	}
+	insider.mustWrite("destructions/DEEP/zz-junk", map[string]any{"a": nested})
+	insider.mustWrite("attestations/att-zz-junk", map[string]any{"a": nested})
+	if _, err := adminV.Attest(ctx, admin, "DEEP", runOpts(t).Attest); err != nil {
+		t.Fatalf("attest beside an undecodable destruction record: %v", err)
+	}
+	list, err := adminV.ListAttestations(ctx, "")
+	if err != nil || len(list) != 3 {
+		t.Fatalf("attestations listed beside an undecodable one: %d %v", len(list), err)
+	}
+}

@@ -403,3 +403,51 @@ func TestUndecodableLedgerSlotIsJunkNotABlock(t *testing.T) {
 		t.Fatalf("ledger show:\n%s", show)
 	}
 }
+
+// An answer that arrived whole but is not Vault's JSON (a proxy's page
+// with status 200) is no answer: `ledger verify` fails as Vault
+// unavailable, and takes no signed entry for junk.
+func TestPageThatIsNotVaultsIsNoAnswer(t *testing.T) {
+	env := newTestEnv(t)
+	protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	last := lastLedgerSlot(t, env)
+	page := vaultProxy(t, env.srv.Addr, func(proxy *httputil.ReverseProxy) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, last) {
+				proxy.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<html><body>Please sign in to the corporate proxy</body></html>"))
+		})
+	})
+	r := runCLI(t, page, env.roles.auditor, "ledger", "verify")
+	if r.code != exitError || !strings.Contains(r.stderr, "is not Vault's JSON") {
+		t.Fatalf("ledger verify through a proxy's page: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// An append that meets, in the slot it writes, an undecodable record
+// another role created a moment before (the admin racing the compliance
+// officer with its own token) takes it for a lost race and appends after
+// it. Before, the 403 of the create-only write was taken for a missing
+// capability and the compliance officer's case open failed.
+func TestAppendRacingAnUndecodableSlotGoesOnAfterIt(t *testing.T) {
+	env := newTestEnv(t)
+	admin := env.srv.Client(t, env.roles.admin).Logical()
+	var raced atomic.Bool
+	racing := vaultProxy(t, env.srv.Addr, func(proxy *httputil.ReverseProxy) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && strings.Contains(r.URL.Path, "/ledger/0") && raced.CompareAndSwap(false, true) {
+				if _, err := admin.Write(strings.TrimPrefix(r.URL.Path, "/v1/"), deeplyNested()); err != nil {
+					t.Errorf("the admin's racing write: %v", err)
+				}
+			}
+			proxy.ServeHTTP(w, r)
+		})
+	})
+	mustRun(t, racing, env.roles.compliance, "case", "open", "RACE", "--authority", "Example DPA", "--reference", "J.nr. 1", "--controller", "Example Ministry")
+	if show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout; !strings.Contains(show, "case.opened") {
+		t.Fatalf("ledger show:\n%s", show)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -120,10 +121,10 @@ func (c *Catalog) ListAttestations(ctx context.Context, caseID string) ([]*Attes
 			continue
 		}
 		rec, err := c.store.Get(ctx, "attestations/"+n)
-		if err != nil {
+		if err != nil && (rec == nil || !errors.Is(err, ErrMalformed)) {
 			return nil, fmt.Errorf("attestation %s: %w", n, err)
 		}
-		a := attestationInfo(n, rec.Data)
+		a := attestationInfo(n, rec.Data) // an undecodable one is listed as junk is, with empty fields
 		if caseID == "" || a.Case == caseID {
 			out = append(out, a)
 		}

@@ -28,7 +28,7 @@ func caseRecords[T any](ctx context.Context, c *Catalog, dir, caseID, what strin
 	return parallel.Map(ctx, names, parallel.DefaultLimit, func(ctx context.Context, name string) (*T, error) {
 		rec, err := c.store.Get(ctx, dir+name)
 		switch {
-		case errors.Is(err, errs.ErrNotFound):
+		case errors.Is(err, errs.ErrNotFound) || errors.Is(err, ErrMalformed):
 			return new(T), nil
 		case err != nil:
 			return nil, fmt.Errorf("failed to read the %s %s%s: %w", what, dir, name, err)

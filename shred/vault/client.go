@@ -103,30 +103,38 @@ func (v *Client) Get(ctx context.Context, path string) (*catalog.Record, error) 
 	return &catalog.Record{Data: data, Version: metadataVersion(sec.Data["metadata"]), Written: metadataCreated(sec.Data["metadata"])}, nil
 }
 
-// unparsable reports a read whose answer arrived but does not parse: a
-// record a role wrote that the client cannot decode (JSON nested past the
-// decoder's depth limit, which Vault stores), or a page that is not
-// Vault's at all.
+// unparsable reports a read whose answer the client cannot decode because
+// it is nested past the decoder's depth limit: the only answer of Vault's
+// that a role's data can make undecodable (Vault stores such JSON and
+// sends it back whole). Any other answer that does not parse is not
+// Vault's (vaultError).
 func unparsable(err error) bool {
 	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	return errors.As(err, &syntax) || errors.As(err, &typ)
+	return errors.As(err, &syntax) && strings.Contains(syntax.Error(), "exceeded max depth")
 }
 
 // unparsableRecord returns the record at path whose data could not be
-// parsed (perr) as a catalog.ErrMalformed with its version and write
+// decoded (perr) as a catalog.ErrMalformed with its version and write
 // time from its metadata, so that a reader passes over it as junk and a
-// writer may replace it with check-and-set. If the metadata cannot be read
-// either, the answer was not Vault's and perr is returned as a failed read.
+// writer may replace it with check-and-set. A metadata read that fails, or
+// names no version, is a failed read.
 func (v *Client) unparsableRecord(ctx context.Context, path string, perr error) (*catalog.Record, error) {
 	sec, err := v.client.Logical().ReadWithContext(ctx, v.kvMetadata(path))
-	if err != nil || sec == nil {
-		return nil, vaultError("read", v.kvData(path), perr)
+	if err != nil {
+		return nil, vaultError("read", v.kvMetadata(path), err)
 	}
-	current, _ := sec.Data["current_version"].(json.Number)
-	versions, _ := sec.Data["versions"].(map[string]any)
-	rec := &catalog.Record{Version: metadataVersion(map[string]any{"version": current}), Written: metadataCreated(versions[current.String()])}
-	return rec, fmt.Errorf("%w %s: its data cannot be parsed (%v)", catalog.ErrMalformed, path, perr)
+	var current json.Number
+	var versions map[string]any
+	if sec != nil {
+		current, _ = sec.Data["current_version"].(json.Number)
+		versions, _ = sec.Data["versions"].(map[string]any)
+	}
+	version := metadataVersion(map[string]any{"version": current})
+	if version < 1 {
+		return nil, fmt.Errorf("%w: the data of %s cannot be decoded (%v), and its metadata names no version", errs.ErrUnavailable, path, perr)
+	}
+	rec := &catalog.Record{Version: version, Written: metadataCreated(versions[current.String()])}
+	return rec, fmt.Errorf("%w %s: its data cannot be decoded (%v)", catalog.ErrMalformed, path, perr)
 }
 
 func metadataVersion(m any) int {
@@ -191,7 +199,7 @@ func (v *Client) isConflict(ctx context.Context, path string, cas int, err error
 	if errors.Is(gerr, errs.ErrUnavailable) {
 		return false, gerr
 	}
-	return gerr == nil, nil
+	return gerr == nil || errors.Is(gerr, catalog.ErrMalformed), nil
 }
 
 // ownWrite returns the version of the write of data at path that the

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,15 +51,25 @@ func vaultError(op, path string, err error) error {
 	if cutShort(err) {
 		return fmt.Errorf("%w: vault's answer to %s %s did not arrive whole (%v)", errs.ErrUnavailable, op, path, err)
 	}
+	if notVaults(err) {
+		return fmt.Errorf("%w: the answer to %s %s is not Vault's JSON (a proxy's page?): %v", errs.ErrUnavailable, op, path, err)
+	}
 	return fmt.Errorf("failed to %s %s: %w", op, path, err)
+}
+
+// notVaults reports an answer that arrived whole but does not parse as
+// Vault's JSON. Vault sends valid JSON and wraps a record's data in its
+// own, so only data nested past the decoder's depth limit, which Get
+// reads as a malformed record (unparsable), can come from a role.
+func notVaults(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &syntax) || errors.As(err, &typ)
 }
 
 // cutShort reports an answer whose body ended early: a connection or an
 // HTTP/2 stream that broke mid-answer. It is no answer, so no reader takes
-// it for a record that is not there or is damaged. A whole body that does
-// not parse is not one: a role can write a record whose answer the client
-// cannot parse (JSON nested past the decoder's depth limit), and that must
-// stay a damaged record, never an outage that stops every reader.
+// it for a record that is not there or is damaged.
 func cutShort(err error) bool {
 	var stream http2.StreamError
 	var conn http2.ConnectionError
