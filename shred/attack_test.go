@@ -757,3 +757,26 @@ func TestAttackUndecodableRecordsBlockNoReader(t *testing.T) {
 		t.Fatalf("attestations listed beside an undecodable one: %d %v", len(list), err)
 	}
 }
+
+// A status record the admin empties (data null, which Vault stores) does
+// not hide its backup from a hold: a hold by system holds it and closes its
+// latch, reporting the record. Before, the record read as "not found", the
+// listing by system passed over the backup without a word, and after the
+// admin restored the record the first case's close released it and a run
+// destroyed its key.
+func TestAttackEmptiedStatusCannotHideABackupFromAHold(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	b, _ := protect(t, adminV, []byte("to be held"))
+	if _, err := asRole(t, srv, vault.PolicyAdmin).l.Write("cryptoshred/data/backups/"+b.ID, map[string]any{"data": nil}); err != nil {
+		t.Fatalf("emptying the status record: %v", err)
+	}
+	openCase(t, complianceV, "NULL")
+	ids, err := complianceV.PlaceHolds(ctx, compliance, "NULL", shred.HoldSelector{System: "casework"})
+	if !slices.Contains(ids, b.ID) || err == nil || !strings.Contains(err.Error(), "its status record does not show it") {
+		t.Fatalf("hold by system: %v %v, want %s held and its status reported", ids, err, b.ID)
+	}
+	if alive, latched := keyAlive(t, srv, b.Key); !alive || !latched {
+		t.Fatalf("key: alive %t, latched %t", alive, latched)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -83,11 +84,14 @@ func (v *Client) kvData(path string) string     { return v.mounts.KV + "/data/" 
 func (v *Client) kvMetadata(path string) string { return v.mounts.KV + "/metadata/" + path }
 
 // Get implements catalog.Store over KV v2. A missing or deleted entry
-// returns errs.ErrNotFound; one whose data cannot be parsed returns its
-// version and write time with a catalog.ErrMalformed.
+// returns errs.ErrNotFound. One that exists but holds no data, or whose
+// data cannot be decoded (by the client, or by Vault itself), returns its
+// version and write time with a catalog.ErrMalformed: a role wrote it,
+// and a reader must pass over it as junk, never take it for a record
+// that is not there.
 func (v *Client) Get(ctx context.Context, path string) (*catalog.Record, error) {
 	sec, err := v.client.Logical().ReadWithContext(ctx, v.kvData(path))
-	if unparsable(err) {
+	if unparsable(err) || storedUndecodable(err) {
 		return v.unparsableRecord(ctx, path, err)
 	}
 	if err != nil {
@@ -96,11 +100,31 @@ func (v *Client) Get(ctx context.Context, path string) (*catalog.Record, error) 
 	if sec == nil || sec.Data == nil {
 		return nil, fmt.Errorf("%s: %w", path, errs.ErrNotFound)
 	}
+	meta := sec.Data["metadata"]
 	data, _ := sec.Data["data"].(map[string]any)
-	if data == nil {
+	switch {
+	case data != nil:
+		return &catalog.Record{Data: data, Version: metadataVersion(meta), Written: metadataCreated(meta)}, nil
+	case deletedVersion(meta):
 		return nil, fmt.Errorf("%s: %w", path, errs.ErrNotFound)
 	}
-	return &catalog.Record{Data: data, Version: metadataVersion(sec.Data["metadata"]), Written: metadataCreated(sec.Data["metadata"])}, nil
+	return &catalog.Record{Version: metadataVersion(meta), Written: metadataCreated(meta)}, fmt.Errorf("%w %s: it holds no data", catalog.ErrMalformed, path)
+}
+
+// deletedVersion reports metadata of a version deleted or destroyed (which
+// only an operator can do), or none at all: a record that is not there.
+func deletedVersion(m any) bool {
+	meta, _ := m.(map[string]any)
+	deleted, _ := meta["deletion_time"].(string)
+	return meta == nil || deleted != "" || meta["destroyed"] == true
+}
+
+// storedUndecodable reports Vault's own failure to decode a record it
+// stored (a number past float64's range, which it accepted on write): a
+// record a role wrote, so it is neither retried (vaultCannotDecode) nor
+// taken for an outage.
+func storedUndecodable(err error) bool {
+	return isStatus(err, http.StatusInternalServerError) && strings.Contains(err.Error(), "cannot unmarshal")
 }
 
 // unparsable reports a read whose answer the client cannot decode because
@@ -307,6 +331,8 @@ func newCheckRetry() func(context.Context, *http.Response, error) (bool, error) 
 		switch {
 		case refused && !answered.Load():
 			return false, err
+		case vaultCannotDecode(resp):
+			return false, nil
 		case onceOnly(ctx) && maybeCarriedOut:
 			return false, redirect
 		}
@@ -334,6 +360,19 @@ func noteMaybeCarriedOut(ctx context.Context) {
 	if resent, ok := ctx.Value(resentKey{}).(*atomic.Bool); ok {
 		resent.Store(true)
 	}
+}
+
+// vaultCannotDecode reports Vault's 500 to a read of a record it cannot
+// decode itself (storedUndecodable). The body is read, and put back for
+// the API client.
+func vaultCannotDecode(resp *http.Response) bool {
+	if resp == nil || resp.StatusCode != http.StatusInternalServerError || resp.Request == nil || resp.Request.Method != http.MethodGet {
+		return false
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return bytes.Contains(body, []byte("cannot unmarshal"))
 }
 
 // notCarriedOut reports an answer saying Vault did not carry the request
