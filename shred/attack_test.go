@@ -780,3 +780,23 @@ func TestAttackEmptiedStatusCannotHideABackupFromAHold(t *testing.T) {
 		t.Fatalf("key: alive %t, latched %t", alive, latched)
 	}
 }
+
+// A mount whose versions are deleted after a while (delete_version_after,
+// an operator's setting) answers every present record with a deletion time
+// still to come: an emptied status record is junk there too, not a record
+// that is not there, and does not hide its backup from a hold.
+func TestAttackEmptiedStatusCannotHideABackupUnderDeleteVersionAfter(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	if _, err := srv.Root(t).Logical().Write("cryptoshred/config", map[string]any{"delete_version_after": "24h"}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := protect(t, adminV, []byte("to be held"))
+	if _, err := asRole(t, srv, vault.PolicyAdmin).l.Write("cryptoshred/data/backups/"+b.ID, map[string]any{"data": nil}); err != nil {
+		t.Fatalf("emptying the status record: %v", err)
+	}
+	openCase(t, complianceV, "LATER")
+	ids, _ := complianceV.PlaceHolds(context.Background(), compliance, "LATER", shred.HoldSelector{System: "casework"})
+	if !slices.Contains(ids, b.ID) {
+		t.Fatalf("hold by system: %v, want %s held", ids, b.ID)
+	}
+}

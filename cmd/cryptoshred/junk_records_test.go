@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 )
 
 // writeTestFile writes data to dir/name and returns its path.
@@ -79,4 +81,32 @@ func TestBackupVerifyIsNotFooledByAJunkStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRun(t, env.srv, env.roles.auditor, "backup", "verify", b.ID)
+}
+
+// An error about a record Vault cannot decode quotes neither the request's
+// URL, which carries any user:password in VAULT_ADDR, nor the record.
+func TestUndecodableRecordErrorQuotesNoAddress(t *testing.T) {
+	env := newTestEnv(t)
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "NUM", "--authority", "Example DPA", "--reference", "J.nr. 1", "--controller", "Example Ministry")
+	junk := map[string]any{"data": map[string]any{"n": json.Number("1e400")}}
+	if _, err := env.srv.Client(t, env.roles.compliance).Logical().Write("cryptoshred/data/cases/NUM", junk); err != nil {
+		t.Fatal(err)
+	}
+	withPassword := &vaulttest.Server{Addr: strings.Replace(env.srv.Addr, "http://", "http://alice:s3cret@", 1)}
+	r := runCLI(t, withPassword, env.roles.auditor, "case", "show", "NUM")
+	if out := r.stdout + r.stderr; strings.Contains(out, "s3cret") || !strings.Contains(out, "cannot be decoded") {
+		t.Fatalf("case show of an undecodable case record: exit %d\n%s", r.code, out)
+	}
+}
+
+// A plaintext-size mark the admin emptied (create-only, so it stays) does
+// not stop every later protect of a file of that size: the mark counts as
+// seen and the file is hashed for the duplicate check.
+func TestEmptiedSizeMarkDoesNotStopProtect(t *testing.T) {
+	env := newTestEnv(t)
+	data := "twelve bytes"
+	if _, err := env.srv.Client(t, env.roles.admin).Logical().Write(fmt.Sprintf("cryptoshred/data/plaintext-sizes/%d", len(data)), map[string]any{"data": nil}); err != nil {
+		t.Fatal(err)
+	}
+	protectFile(t, env, "casework.tar", []byte(data))
 }

@@ -145,11 +145,15 @@ func (c *Catalog) CompleteSharedMarks(ctx context.Context) (bool, error) {
 }
 
 // HasSize reports whether the index marks a backup with a plaintext of
-// size bytes.
+// size bytes. A mark that cannot be read counts as one: the file is then
+// hashed, as for any size seen before.
 func (c *Catalog) HasSize(ctx context.Context, size int64) (bool, error) {
 	_, err := c.store.Get(ctx, sizePath(size))
-	if errors.Is(err, errs.ErrNotFound) {
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
 		return false, nil
+	case errors.Is(err, ErrMalformed):
+		return true, nil
 	}
 	return err == nil, err
 }

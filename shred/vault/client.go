@@ -112,11 +112,14 @@ func (v *Client) Get(ctx context.Context, path string) (*catalog.Record, error) 
 }
 
 // deletedVersion reports metadata of a version deleted or destroyed (which
-// only an operator can do), or none at all: a record that is not there.
+// only an operator can do), or none at all: a record that is not there. A
+// deletion time still to come (a mount's delete_version_after) is not a
+// deletion yet.
 func deletedVersion(m any) bool {
 	meta, _ := m.(map[string]any)
-	deleted, _ := meta["deletion_time"].(string)
-	return meta == nil || deleted != "" || meta["destroyed"] == true
+	at, _ := meta["deletion_time"].(string)
+	deleted, err := time.Parse(time.RFC3339Nano, at)
+	return meta == nil || meta["destroyed"] == true || at != "" && (err != nil || !deleted.After(time.Now()))
 }
 
 // storedUndecodable reports Vault's own failure to decode a record it
@@ -124,7 +127,7 @@ func deletedVersion(m any) bool {
 // record a role wrote, so it is neither retried (vaultCannotDecode) nor
 // taken for an outage.
 func storedUndecodable(err error) bool {
-	return isStatus(err, http.StatusInternalServerError) && strings.Contains(err.Error(), "cannot unmarshal")
+	return isStatus(err, http.StatusInternalServerError) && strings.Contains(err.Error(), vaultDecodeFailure)
 }
 
 // unparsable reports a read whose answer the client cannot decode because
@@ -154,11 +157,22 @@ func (v *Client) unparsableRecord(ctx context.Context, path string, perr error) 
 		versions, _ = sec.Data["versions"].(map[string]any)
 	}
 	version := metadataVersion(map[string]any{"version": current})
+	why := undecodableWhy(perr)
 	if version < 1 {
-		return nil, fmt.Errorf("%w: the data of %s cannot be decoded (%v), and its metadata names no version", errs.ErrUnavailable, path, perr)
+		return nil, fmt.Errorf("%w: the data of %s cannot be decoded (%s), and its metadata names no version", errs.ErrUnavailable, path, why)
 	}
 	rec := &catalog.Record{Version: version, Written: metadataCreated(versions[current.String()])}
-	return rec, fmt.Errorf("%w %s: its data cannot be decoded (%v)", catalog.ErrMalformed, path, perr)
+	return rec, fmt.Errorf("%w %s: its data cannot be decoded (%s)", catalog.ErrMalformed, path, why)
+}
+
+// undecodableWhy says why a record could not be decoded without quoting
+// the API client's error, which carries the request's URL (and any
+// user:password in VAULT_ADDR) and text of the record's own size.
+func undecodableWhy(err error) string {
+	if storedUndecodable(err) {
+		return "vault itself cannot decode it: it holds a number past the range it reads"
+	}
+	return "it is nested deeper than the client's JSON decoder reads"
 }
 
 func metadataVersion(m any) int {
@@ -362,6 +376,10 @@ func noteMaybeCarriedOut(ctx context.Context) {
 	}
 }
 
+// vaultDecodeFailure is how Vault's 500 names its own failure to decode a
+// record it stored.
+const vaultDecodeFailure = "json: cannot unmarshal number"
+
 // vaultCannotDecode reports Vault's 500 to a read of a record it cannot
 // decode itself (storedUndecodable). The body is read, and put back for
 // the API client.
@@ -372,7 +390,7 @@ func vaultCannotDecode(resp *http.Response) bool {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return bytes.Contains(body, []byte("cannot unmarshal"))
+	return bytes.Contains(body, []byte(vaultDecodeFailure))
 }
 
 // notCarriedOut reports an answer saying Vault did not carry the request
