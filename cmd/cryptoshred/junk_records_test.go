@@ -110,3 +110,26 @@ func TestEmptiedSizeMarkDoesNotStopProtect(t *testing.T) {
 	}
 	protectFile(t, env, "casework.tar", []byte(data))
 }
+
+// A read Vault keeps refusing with a 429 (a rate-limit quota) is Vault
+// unavailable: `ledger verify` does not take the slot it could not read for
+// an unreadable one and report the ledger broken (exit 5).
+func TestRateLimitedReadIsNotABrokenLedger(t *testing.T) {
+	env := newTestEnv(t)
+	protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	last := lastLedgerSlot(t, env)
+	t.Setenv("VAULT_MAX_RETRIES", "0")
+	limited := vaultProxy(t, env.srv.Addr, func(proxy *httputil.ReverseProxy) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, last) {
+				http.Error(w, `{"errors":["request path \"cryptoshred/data/ledger\": rate limit quota exceeded"]}`, http.StatusTooManyRequests)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		})
+	})
+	r := runCLI(t, limited, env.roles.auditor, "ledger", "verify")
+	if r.code != exitError || !strings.Contains(r.stderr, "limiting requests") {
+		t.Fatalf("ledger verify while rate-limited: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

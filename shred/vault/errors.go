@@ -85,6 +85,8 @@ func responseError(op, path string, re *api.ResponseError) error {
 		return &errs.RefusedError{Reason: "vault rejected the token in VAULT_TOKEN: it is invalid, expired or revoked"}
 	case re.StatusCode == http.StatusForbidden:
 		return &errs.RefusedError{Reason: fmt.Sprintf("vault denied %s on %s: the token's policies lack the needed capability (%s)", op, path, msg)}
+	case re.StatusCode == http.StatusTooManyRequests:
+		return fmt.Errorf("%w: vault is limiting requests (429) to %s %s; run the command again later", errs.ErrUnavailable, op, path)
 	case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(msg, "sealed"):
 		return fmt.Errorf("%w: vault is sealed; unseal it and run the command again", errs.ErrUnavailable)
 	case re.StatusCode >= 500 && msg == "":

@@ -116,10 +116,11 @@ func (v *Client) UnwrapKey(ctx context.Context, name, ciphertext string) ([]byte
 
 // unwrapError is explained, the failure of a decrypt that sent, adding
 // why it was not sent again when Vault may have carried it out (not after
-// a refused connection or a sealed Vault).
+// a refused connection, a 429 or a sealed Vault).
 func unwrapError(sent, explained error) error {
 	sealed := isStatus(sent, http.StatusServiceUnavailable) && strings.Contains(explained.Error(), "sealed")
-	if !errors.Is(explained, errs.ErrUnavailable) || errors.Is(sent, syscall.ECONNREFUSED) || sealed {
+	notCarriedOut := errors.Is(sent, syscall.ECONNREFUSED) || isStatus(sent, http.StatusTooManyRequests) || sealed
+	if !errors.Is(explained, errs.ErrUnavailable) || notCarriedOut {
 		return explained
 	}
 	return fmt.Errorf("%w (the unwrap was not sent again, as Vault may have carried it out: ask again once Vault answers)", explained)
