@@ -509,10 +509,9 @@ var errNotOwnCiphertext = errors.New("not this backup's ciphertext")
 // could not read a storage.ErrUnchecked.
 func headerNames(key string) func(io.Reader) error {
 	return func(r io.Reader) error {
-		rr := &readFailure{r: r}
-		got, err := agefile.HeaderKey(rr)
-		if err != nil && rr.err != nil {
-			return fmt.Errorf("%w: %w", storage.ErrUnchecked, rr.err)
+		got, err := agefile.HeaderKey(r)
+		if errors.Is(err, agefile.ErrUnread) {
+			return fmt.Errorf("%w: %w", storage.ErrUnchecked, err)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", errNotOwnCiphertext, err)
@@ -522,18 +521,4 @@ func headerNames(key string) func(io.Reader) error {
 		}
 		return nil
 	}
-}
-
-// readFailure is r, noting the first error reading it other than its end.
-type readFailure struct {
-	r   io.Reader
-	err error
-}
-
-func (f *readFailure) Read(p []byte) (int, error) {
-	n, err := f.r.Read(p)
-	if err != nil && err != io.EOF && f.err == nil {
-		f.err = err
-	}
-	return n, err
 }

@@ -281,9 +281,9 @@ func TestS3HeaderReadCutShortIsNotTakenForAnAbsentCiphertext(t *testing.T) {
 	openCase(t, env.compliance, "CUT")
 	hold(t, env.compliance, "CUT", b.ID)
 	closeCase(t, env.compliance, "CUT")
-	cfg := env.gw.Config(env.adminKey, env.adminSec)
-	cfg.BaseEndpoint = aws.String(headerCuttingProxy(t, env.gw.Endpoint, func(r *http.Request) bool { return r.Header.Get("Range") != "" }))
-	res, err := roleServiceOn(t, env.vault, vault.PolicyAdmin, s3.NewFromConfig(cfg, true)).RunShred(ctx, admin, "CUT", runOpts(t))
+	ranged := func(r *http.Request) bool { return r.Header.Get("Range") != "" }
+	via := roleServiceOn(t, env.vault, vault.PolicyAdmin, cuttingBackend(t, env, env.adminKey, env.adminSec, ranged))
+	res, err := via.RunShred(ctx, admin, "CUT", runOpts(t))
 	if len(res.Destroyed) != 1 || !errors.Is(err, errs.ErrPartial) {
 		t.Fatalf("shred run: %+v %v", res, err)
 	}
@@ -309,10 +309,9 @@ func TestS3HoldOnAnUncheckedCiphertextIsNotPlaced(t *testing.T) {
 	ctx := context.Background()
 	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("file backup"))
 	openCase(t, env.compliance, "CUT")
-	cfg := env.gw.Config(env.complyKey, env.complySec)
 	object := strings.TrimPrefix(strings.SplitN(b.Ciphertext.Path, "?", 2)[0], "s3:/")
-	cfg.BaseEndpoint = aws.String(headerCuttingProxy(t, env.gw.Endpoint, func(r *http.Request) bool { return r.URL.Path == object }))
-	via := roleServiceOn(t, env.vault, vault.PolicyCompliance, s3.NewFromConfig(cfg, true))
+	ofObject := func(r *http.Request) bool { return r.URL.Path == object }
+	via := roleServiceOn(t, env.vault, vault.PolicyCompliance, cuttingBackend(t, env, env.complyKey, env.complySec, ofObject))
 	_, err := via.PlaceHolds(ctx, compliance, "CUT", shred.HoldSelector{IDs: []string{b.ID}})
 	if err == nil || !strings.Contains(err.Error(), "no storage hold placed") {
 		t.Fatalf("hold through a cut header read: %v", err)
@@ -322,6 +321,14 @@ func TestS3HoldOnAnUncheckedCiphertextIsNotPlaced(t *testing.T) {
 	if legalHold(lh) == types.ObjectLockLegalHoldStatusOn {
 		t.Fatal("a legal hold was placed on a ciphertext whose header was not read")
 	}
+}
+
+// cuttingBackend is the S3 back end of the user key, secret, reached
+// through a headerCuttingProxy that cuts the first read picks chooses.
+func cuttingBackend(t *testing.T, env s3Env, key, secret string, picks func(*http.Request) bool) storage.Backend {
+	cfg := env.gw.Config(key, secret)
+	cfg.BaseEndpoint = aws.String(headerCuttingProxy(t, env.gw.Endpoint, picks))
+	return s3.NewFromConfig(cfg, true)
 }
 
 // headerCuttingProxy forwards to the S3 endpoint, but breaks off the

@@ -33,12 +33,16 @@ func HeaderStanzas(r io.Reader) ([]*age.Stanza, error) {
 	return rec.stanzas, nil
 }
 
+// ErrUnread marks a header that could not be read at all (the disk or the
+// connection failed): it says nothing of what the file is.
+var ErrUnread = errors.New("failed to read the file")
+
 // headerFailure says why age could not read the header of the file read
-// through in (err is age's error): the file could not be read, or it is
-// not an age file.
+// through in (err is age's error): the file could not be read (ErrUnread),
+// or it is not an age file.
 func headerFailure(in *readErr, err error) error {
 	if in.err != nil {
-		return fmt.Errorf("failed to read the file: %w", in.err)
+		return fmt.Errorf("%w: %w", ErrUnread, in.err)
 	}
 	return notAgeFile(err)
 }
