@@ -133,3 +133,24 @@ func TestRateLimitedReadIsNotABrokenLedger(t *testing.T) {
 		t.Fatalf("ledger verify while rate-limited: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A head hint a role wrote past the end of the ledger is a finding of
+// `ledger verify` (exit 5), kept as the trace of entries removed, but it
+// stops no walk: the access report and a shred run with its attestation
+// go on. Before, every walk failed on it until an operator rewrote the head.
+func TestHeadPastTheEndBlocksNoWalk(t *testing.T) {
+	env := newTestEnv(t)
+	closedCaseCLI(t, env, "PAST", []byte("old casework"))
+	past := map[string]any{"data": map[string]any{"seq": 999999999, "hash": "sha256:" + strings.Repeat("0", 64)}}
+	if _, err := env.srv.Client(t, env.roles.admin).Logical().Write("cryptoshred/data/ledger/head", past); err != nil {
+		t.Fatal(err)
+	}
+	r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "ledger", "verify")
+	if !strings.Contains(r.stdout+r.stderr, "names entry 999999999 but the chain ends at") {
+		t.Fatalf("ledger verify:\n%s%s", r.stdout, r.stderr)
+	}
+	mustRun(t, env.srv, env.roles.auditor, "report", "access")
+	priv, _ := signingKey(t, env)
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "PAST", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "1h",
+		"-o", filepath.Join(env.dir, "past.dsse.json"))
+}

@@ -163,7 +163,8 @@ func walk(ctx context.Context, src Source, fn func(*Entry, []byte) error, onSlot
 	if err := checkGap(ctx, src, rep.Entries); err != nil {
 		return rep, err
 	}
-	return rep, checkHead(rep, head, headErr == nil)
+	checkHead(rep, head, headErr == nil)
+	return rep, nil
 }
 
 // walker carries the chain state across windows.
@@ -271,18 +272,20 @@ func checkGap(ctx context.Context, src Source, end int64) error {
 
 // checkHead compares the head hint with the end the walk found. A head
 // one slot behind is a writer that stopped before moving it.
-func checkHead(rep *Report, head Head, readable bool) error {
+func checkHead(rep *Report, head Head, readable bool) {
 	end := rep.Entries
 	switch {
 	case !readable:
 	case head.Seq > end:
-		return &BrokenError{Reason: fmt.Sprintf("the head names entry %d but the chain ends at %d: entries were removed or the head was edited", head.Seq, end)}
+		// A finding, not a break: any role may write the head, so it must
+		// not stop every walk (attestations, access reports) for good; it
+		// stays in every verification, as the trace of entries removed.
+		rep.Findings = append(rep.Findings, Finding{Problem: fmt.Sprintf("names entry %d but the chain ends at %d: entries were removed, or the head was written past the end", head.Seq, end)})
 	case head.Seq < end-1:
 		rep.Findings = append(rep.Findings, Finding{Problem: fmt.Sprintf("names entry %d but the chain continues to %d (moved backwards)", head.Seq, end)})
 	case head.Seq == end && head.Hash != rep.Head:
 		rep.Findings = append(rep.Findings, Finding{Problem: fmt.Sprintf("names entry %d with a hash that is not its hash (edited)", head.Seq)})
 	}
-	return nil
 }
 
 func errString(err error) string {
