@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -491,19 +490,13 @@ func (s *Service) keyStore(ctx context.Context, retention time.Duration) (attest
 // controllers are the data controllers of the case and of backups, each
 // once; a blank name, which a record written by hand may hold, is not one.
 func controllers(c *catalog.Case, backups []*catalog.Backup) []string {
-	seen := map[string]bool{}
-	add := func(names []string) {
-		for _, n := range names {
-			if strings.TrimSpace(n) != "" {
-				seen[n] = true
-			}
-		}
-	}
-	add(c.Controllers)
+	names := slices.Clone(c.Controllers)
 	for _, b := range backups {
-		add(b.Controllers)
+		names = append(names, b.Controllers...)
 	}
-	return slices.Sorted(maps.Keys(seen))
+	out := catalog.ControllerNames(names)
+	slices.Sort(out)
+	return out
 }
 
 func attestCase(c *catalog.Case) attest.Case {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/cryptoshred/cryptoshred/internal/s3test"
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
@@ -277,9 +278,7 @@ func TestS3RegisterRefusesBucketWithoutObjectLock(t *testing.T) {
 func TestS3HeaderReadCutShortIsNotTakenForAnAbsentCiphertext(t *testing.T) {
 	env := newS3Env(t)
 	ctx := context.Background()
-	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("file backup"))
-	openCase(t, env.compliance, "CUT")
-	hold(t, env.compliance, "CUT", b.ID)
+	heldOnS3(t, env, "CUT", []byte("file backup"))
 	closeCase(t, env.compliance, "CUT")
 	ranged := func(r *http.Request) bool { return r.Header.Get("Range") != "" }
 	via := roleServiceOn(t, env.vault, vault.PolicyAdmin, cuttingBackend(t, env, env.adminKey, env.adminSec, ranged))
@@ -345,14 +344,10 @@ func headerCuttingProxy(t *testing.T, endpoint string, picks func(*http.Request)
 			proxy.ServeHTTP(w, r)
 			return
 		}
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
+		if err := testtools.BreakOffAnswer(w, "HTTP/1.1 206 Partial Content\r\nContent-Type: application/octet-stream\r\nContent-Length: 4096\r\n"+
+			"Content-Range: bytes 0-4095/8192\r\n\r\nage-encryption.org/v1\n-> cryptoshred"); err != nil {
 			t.Error(err)
-			return
 		}
-		conn.Write([]byte("HTTP/1.1 206 Partial Content\r\nContent-Type: application/octet-stream\r\nContent-Length: 4096\r\n" +
-			"Content-Range: bytes 0-4095/8192\r\n\r\nage-encryption.org/v1\n-> cryptoshred"))
-		conn.Close()
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL

@@ -276,9 +276,7 @@ func TestAttackPlantedStorageHoldMarksStateNothingFalse(t *testing.T) {
 func TestStorageHoldLiftedOutsideTheToolIsNotStatedOpen(t *testing.T) {
 	env := newS3Env(t)
 	ctx := context.Background()
-	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("lifted by hand"))
-	openCase(t, env.compliance, "BYHAND")
-	hold(t, env.compliance, "BYHAND", b.ID)
+	b := heldOnS3(t, env, "BYHAND", []byte("lifted by hand"))
 	comp := asRole(t, env.vault, vault.PolicyCompliance)
 	rec := comp.read("holds/BYHAND/" + b.ID)
 	delete(rec, "storageHeldAt")

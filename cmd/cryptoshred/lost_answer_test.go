@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/cryptoshred/cryptoshred/internal/testtools"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 )
 
@@ -202,13 +203,9 @@ func TestCutAnswerIsNotTakenForATamperedLedger(t *testing.T) {
 				proxy.ServeHTTP(w, r)
 				return
 			}
-			conn, _, err := w.(http.Hijacker).Hijack()
-			if err != nil {
+			if err := testtools.BreakOffAnswer(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"data\":{\"data\":{\"entry\":\"{"); err != nil {
 				t.Error(err)
-				return
 			}
-			conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"data\":{\"data\":{\"entry\":\"{"))
-			conn.Close()
 		})
 	})
 	r := runCLI(t, broken, env.roles.auditor, "ledger", "verify")

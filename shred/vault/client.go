@@ -151,7 +151,8 @@ func (v *Client) unparsableRecord(ctx context.Context, path string, perr error) 
 		current, _ = sec.Data["current_version"].(json.Number)
 		versions, _ = sec.Data["versions"].(map[string]any)
 	}
-	version := metadataVersion(map[string]any{"version": current})
+	n, _ := current.Int64()
+	version := int(n)
 	why := undecodableWhy(perr)
 	if version < 1 {
 		return nil, fmt.Errorf("%w: the data of %s cannot be decoded (%s), and its metadata names no version", errs.ErrUnavailable, path, why)
