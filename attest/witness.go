@@ -54,6 +54,12 @@ type WitnessLedger struct {
 	Head                string `json:"head"`
 	Entries             int64  `json:"entries"`
 	AttestedHeadInChain bool   `json:"attestedHeadInChain"`
+	// Findings are the slots (0: the head hint) that the witness found
+	// written outside cryptoshred, which the chain held together through;
+	// `ledger verify` names what each holds. Omitted when there are none,
+	// so only a witness that states some is refused by the verifiers of
+	// versions before this field (they refuse unknown fields).
+	Findings []int64 `json:"findings,omitempty"`
 }
 
 // WitnessBackup is what the witness found for one attested backup.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/oklog/ulid/v2"
@@ -59,14 +60,32 @@ func (s *Service) Witness(ctx context.Context, actor Actor, env []byte, opts Wit
 }
 
 // ledgerWitness verifies the ledger and that the attested head is in it.
+// Findings (junk any role may write into the next slot, a head hint
+// edited) are stated, not refused: the chain holds together through them,
+// and no role can remove one, so refusing would let any role stop every
+// witness for good.
 func (s *Service) ledgerWitness(ctx context.Context, st *attest.Statement) (attest.WitnessLedger, error) {
 	l := st.Predicate.Ledger
 	cp := ledger.Checkpoint{Name: "attestation " + st.Predicate.AttestationID, Head: ledger.Head{Seq: l.Entries, Hash: l.Head}}
 	rep, err := ledger.VerifyCheckpoints(ctx, s.ledger, []ledger.Checkpoint{cp})
-	if err != nil {
+	var found *ledger.FindingsError
+	if err != nil && !errors.As(err, &found) {
 		return attest.WitnessLedger{}, errs.Refusedf("not witnessed: %v", err)
 	}
-	return attest.WitnessLedger{Head: rep.Head, Entries: rep.Entries, AttestedHeadInChain: true}, nil
+	return attest.WitnessLedger{Head: rep.Head, Entries: rep.Entries, AttestedHeadInChain: true, Findings: findingSlots(rep.Findings)}, nil
+}
+
+// findingSlots returns the slots of findings, 0 for the head hint's: only
+// numbers, since what a role wrote into a slot is not the witness's to
+// repeat.
+func findingSlots(findings []ledger.Finding) []int64 {
+	var out []int64
+	for _, f := range findings {
+		if !slices.Contains(out, f.Seq) {
+			out = append(out, f.Seq)
+		}
+	}
+	return out
 }
 
 // witnessBackups checks each attested backup in Vault and the storage and

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -100,6 +102,22 @@ func verifyWitness(ctx context.Context, env []byte, file, keyFile string) (attes
 	}
 	pk, _ := v.PublicKey()
 	fp, _ := attest.Fingerprint(pk)
-	return attest.Check{Name: attest.CheckWitness, Passed: true, Detail: fmt.Sprintf("%s signed by %s (key %s) at %s: %d backup(s) checked in Vault and the storage, attested ledger head in the chain",
-		ws.Predicate.WitnessID, ws.Predicate.Witness.VaultIdentity.String(), fp, ws.Predicate.IssuedAt.Format("2006-01-02T15:04:05Z07:00"), len(ws.Predicate.Backups))}, nil
+	return attest.Check{Name: attest.CheckWitness, Passed: true, Detail: fmt.Sprintf("%s signed by %s (key %s) at %s: %d backup(s) checked in Vault and the storage, attested ledger head in the chain%s",
+		ws.Predicate.WitnessID, ws.Predicate.Witness.VaultIdentity.String(), fp, ws.Predicate.IssuedAt.Format("2006-01-02T15:04:05Z07:00"), len(ws.Predicate.Backups),
+		witnessedFindings(ws.Predicate.Ledger.Findings))}, nil
+}
+
+// witnessedFindings describes the ledger findings a witness stated.
+func witnessedFindings(slots []int64) string {
+	if len(slots) == 0 {
+		return ""
+	}
+	names := make([]string, len(slots))
+	for i, seq := range slots {
+		names[i] = strconv.FormatInt(seq, 10)
+		if seq == 0 {
+			names[i] = "the head hint"
+		}
+	}
+	return fmt.Sprintf(" (through %d finding(s) written outside cryptoshred, at ledger slot(s) %s: ledger verify names them)", len(slots), strings.Join(names, ", "))
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +105,77 @@ func wantCosign(t *testing.T, ok bool, blob, envelope, key, typ string) {
 	if !ok && err == nil {
 		t.Errorf("cosign accepted %s with %s:\n%s", envelope, key, out)
 	}
+}
+
+// Junk a role writes into the next ledger slot, and a head hint it writes
+// past the end, cannot stop a witness: no role can remove either, and
+// the witness refused every attestation for good after one plain write
+// with the admin's token. The witness signs, states the slots it found
+// (which `ledger verify` still reports, exit 5), and attest verify shows
+// them; cosign still verifies the witness. An attested head that is not
+// in the chain is still refused beside such findings.
+func TestWitnessStatesLedgerJunkInsteadOfRefusing(t *testing.T) {
+	env := newTestEnv(t)
+	b := protectFile(t, env, "w.tar", []byte("witnessed through junk"))
+	shredCase(t, env, "WJ", b.ID)
+	att, adminPub := filepath.Join(env.dir, "WJ.dsse.json"), env.dir+"/attest.pub"
+	junk := int64(lastLedgerSeq(t, env) + 1)
+	admin := env.srv.Client(t, env.roles.admin).Logical()
+	if _, err := admin.Write(fmt.Sprintf("cryptoshred/data/ledger/%012d", junk), map[string]any{"data": map[string]any{"not": "an entry"}}); err != nil {
+		t.Fatalf("the admin writing junk into the next slot: %v", err)
+	}
+	past := map[string]any{"data": map[string]any{"seq": 999999999, "hash": "sha256:" + strings.Repeat("0", 64)}}
+	if _, err := admin.Write("cryptoshred/data/ledger/head", past); err != nil {
+		t.Fatalf("the admin writing the head: %v", err)
+	}
+	expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "ledger", "verify")
+
+	auditorKey := filepath.Join(env.dir, "auditor")
+	if err := attest.WriteKeyPair(auditorKey+".key", auditorKey+".pub", attest.Ed25519, nil); err != nil {
+		t.Fatal(err)
+	}
+	wit := filepath.Join(env.dir, "WJ.witness.json")
+	mustRun(t, env.srv, env.roles.auditor, "attest", "witness", att, "--key", adminPub, "--sign-key", auditorKey+".key", "-o", wit)
+	v, err := attest.LoadVerifier(mustRead(t, auditorKey+".pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := attest.VerifyWitness(context.Background(), mustRead(t, wit), mustRead(t, att), v)
+	if err != nil || !slices.Equal(ws.Predicate.Ledger.Findings, []int64{junk, 0}) || !ws.Predicate.Ledger.AttestedHeadInChain {
+		t.Fatalf("the witness's ledger: %+v, %v; want findings at slot %d and the head", ws.Predicate.Ledger, err, junk)
+	}
+	r := mustRun(t, env.srv, "", "attest", "verify", att, "--key", adminPub, "--witness", wit, "--witness-key", auditorKey+".pub")
+	if want := fmt.Sprintf("at ledger slot(s) %d, the head hint", junk); !strings.Contains(r.stdout, "PASS  witness") || !strings.Contains(r.stdout, want) {
+		t.Fatalf("attest verify with the witness, want %q:\n%s", want, r.stdout)
+	}
+	wantCosign(t, true, att, wit, auditorKey+".pub", attest.WitnessPredicateType)
+
+	moved := writeTestFile(t, env.dir, "moved.dsse.json", string(withLedgerHead(t, mustRead(t, att), "sha256:"+strings.Repeat("1", 64))))
+	r = expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "ledger", "verify", "--attestation", moved)
+	if !strings.Contains(r.stdout+r.stderr, "no longer in the chain") {
+		t.Fatalf("ledger verify of a head not in the chain, beside findings:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
+// withLedgerHead returns the envelope env with its statement's ledger
+// head replaced by head, and its signature no longer matching.
+func withLedgerHead(t *testing.T, env []byte, head string) []byte {
+	var e map[string]any
+	if err := json.Unmarshal(env, &e); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := base64.StdEncoding.DecodeString(e["payload"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := attest.ParseUnverified(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e["payload"] = base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(payload), st.Predicate.Ledger.Head, head, 1)))
+	out, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -13,14 +14,19 @@ type Checkpoint struct {
 }
 
 // VerifyCheckpoints walks src like Verify and also checks that every
-// checkpoint's head is still in the chain. A head that is not (a restored
-// snapshot, a truncation, a rewrite) is a *BrokenError naming the
-// checkpoint. So is one the source cannot show is: every slot after the
-// head's must be an entry whose link and signature were checked, since a
-// slot a case's export carries as a hash alone could hide a splice of
-// entries from an older chain.
+// checkpoint's head is still in the chain, also in a chain with findings
+// (junk a role wrote into a slot), which it returns as Verify does. A
+// head that is not in the chain (a restored snapshot, a truncation, a
+// rewrite) is a *BrokenError naming the checkpoint. In an export, so is
+// one the export cannot show is: every slot after the head's must be an
+// entry whose link and signature were checked, since a slot carried as a
+// hash alone, or junk, that no entry after the head links through could
+// hide a splice of entries from an older chain. The ledger in Vault needs
+// no such proof: each slot is read where the store keeps it, and no role
+// can rewrite one.
 func VerifyCheckpoints(ctx context.Context, src Source, cps []Checkpoint) (*Report, error) {
-	c := checkpoints{want: map[int64][]Checkpoint{}}
+	_, inStore := src.(*Ledger)
+	c := checkpoints{want: map[int64][]Checkpoint{}, proveByLaterSlots: !inStore}
 	for _, cp := range cps {
 		if cp.Head.Seq == 0 && cp.Head.Hash == Genesis {
 			continue // an empty ledger's head is in every chain
@@ -28,10 +34,14 @@ func VerifyCheckpoints(ctx context.Context, src Source, cps []Checkpoint) (*Repo
 		c.want[cp.Head.Seq] = append(c.want[cp.Head.Seq], cp)
 	}
 	rep, err := verify(ctx, src, c.slot)
-	if err == nil && c.bad == nil {
+	var found *FindingsError
+	if err != nil && !errors.As(err, &found) {
+		return rep, err
+	}
+	if c.bad == nil {
 		c.end(rep.Entries)
 	}
-	if err == nil && c.bad != nil {
+	if c.bad != nil {
 		rep.FirstBad, rep.Problem, err = c.bad.Seq, c.bad.Reason, c.bad
 	}
 	return rep, err
@@ -39,18 +49,20 @@ func VerifyCheckpoints(ctx context.Context, src Source, cps []Checkpoint) (*Repo
 
 // checkpoints follows a walk: want are the heads not yet reached, reached
 // those whose slot the walk passed, lastChecked whether the last slot was
-// a checked entry.
+// a checked entry; proveByLaterSlots whether a head reached must be
+// followed by checked entries only (an export).
 type checkpoints struct {
-	want        map[int64][]Checkpoint
-	reached     []Checkpoint
-	lastChecked bool
-	bad         *BrokenError
+	want              map[int64][]Checkpoint
+	reached           []Checkpoint
+	lastChecked       bool
+	proveByLaterSlots bool
+	bad               *BrokenError
 }
 
 // slot checks slot seq against the heads reached before it and the heads
 // at it.
 func (c *checkpoints) slot(seq int64, hash string, checked bool) {
-	if len(c.reached) > 0 && !checked {
+	if len(c.reached) > 0 && !checked && c.proveByLaterSlots {
 		c.fail(unprovenError(c.reached[0], fmt.Sprintf("slot %d after it is not an entry whose link and signature could be checked", seq)))
 	}
 	for _, cp := range c.want[seq] {
@@ -66,7 +78,7 @@ func (c *checkpoints) slot(seq int64, hash string, checked bool) {
 // end fails a head the walk never reached, or reached at the last slot
 // when that slot is a hash alone.
 func (c *checkpoints) end(entries int64) {
-	if len(c.reached) > 0 && !c.lastChecked {
+	if len(c.reached) > 0 && !c.lastChecked && c.proveByLaterSlots {
 		c.fail(unprovenError(c.reached[0], fmt.Sprintf("its slot %d, the last, is a hash alone", entries)))
 	}
 	for _, cps := range c.want {

@@ -85,9 +85,26 @@ type Report struct {
 	Redacted int64 `json:"redacted,omitempty"`
 }
 
+// FindingsError is a chain that held together but has findings: slots
+// and head hints written outside cryptoshred. It wraps ErrBroken.
+type FindingsError struct {
+	Findings []Finding
+}
+
+func (e *FindingsError) Error() string {
+	parts := make([]string, len(e.Findings))
+	for i, f := range e.Findings {
+		parts[i] = f.String()
+	}
+	return ErrBroken.Error() + ": " + strings.Join(parts, "; ")
+}
+
+// Unwrap makes a FindingsError an ErrBroken.
+func (e *FindingsError) Unwrap() error { return ErrBroken }
+
 // Verify walks src's chain and checks every link. It returns a
-// *BrokenError for the first slot that breaks the chain, and otherwise an
-// error wrapping ErrBroken that names every finding, if there are any.
+// *BrokenError for the first slot that breaks the chain, and otherwise a
+// *FindingsError naming every finding, if there are any.
 func Verify(ctx context.Context, src Source) (*Report, error) { return verify(ctx, src, nil) }
 
 func verify(ctx context.Context, src Source, onSlot slotFunc) (*Report, error) {
@@ -97,17 +114,9 @@ func verify(ctx context.Context, src Source, onSlot slotFunc) (*Report, error) {
 		rep.FirstBad, rep.Problem = be.Seq, be.Reason
 	}
 	if err == nil && len(rep.Findings) > 0 {
-		err = findingsError(rep.Findings)
+		err = &FindingsError{Findings: rep.Findings}
 	}
 	return rep, err
-}
-
-func findingsError(fs []Finding) error {
-	parts := make([]string, len(fs))
-	for i, f := range fs {
-		parts[i] = f.String()
-	}
-	return fmt.Errorf("%w: %s", ErrBroken, strings.Join(parts, "; "))
 }
 
 func (f Finding) String() string {
