@@ -140,8 +140,9 @@ func (s *Service) GetCase(ctx context.Context, id string) (*catalog.Case, int, e
 	return s.catalog.GetCase(ctx, id)
 }
 
-// ListCases returns every case.
-func (s *Service) ListCases(ctx context.Context) ([]*catalog.Case, error) {
+// ListCases returns every case, and the case records it skipped because
+// they cannot be read as one.
+func (s *Service) ListCases(ctx context.Context) ([]*catalog.Case, []*catalog.RecordError, error) {
 	return s.catalog.ListCases(ctx)
 }
 

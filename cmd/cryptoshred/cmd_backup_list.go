@@ -55,9 +55,7 @@ func runBackupList(ctx context.Context, o globalOptions, v *shred.Service, f cat
 	if err != nil {
 		return err
 	}
-	for _, r := range skipped {
-		fmt.Fprintf(ew, "warning: %s\n", safetext.Escape(r.Error()))
-	}
+	warnSkipped(ew, skipped)
 	if len(backups) == 0 && f.System != "" {
 		if err := noteUnknownSystem(ctx, v, f.System, ew); err != nil {
 			return err
@@ -104,4 +102,11 @@ func noteUnknownSystem(ctx context.Context, v *shred.Service, system string, ew 
 	printf(ew, "note: no backup in the catalog has system %q%s; systems: %s\n", system,
 		didYouMean(system, systems), dash(strings.Join(systems, ", ")))
 	return nil
+}
+
+// warnSkipped warns on w of each record a listing skipped.
+func warnSkipped(w io.Writer, skipped []*catalog.RecordError) {
+	for _, r := range skipped {
+		fmt.Fprintf(w, "warning: %s\n", safetext.Escape(r.Error()))
+	}
 }

@@ -194,10 +194,11 @@ func caseListAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cases, err := v.ListCases(c.Context)
+	cases, skipped, err := v.ListCases(c.Context)
 	if err != nil {
 		return err
 	}
+	warnSkipped(c.App.ErrWriter, skipped)
 	if o.Format == "json" {
 		return writeJSON(c.App.Writer, nonNil(cases))
 	}

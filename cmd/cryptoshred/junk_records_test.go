@@ -154,3 +154,28 @@ func TestHeadPastTheEndBlocksNoWalk(t *testing.T) {
 	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "PAST", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "1h",
 		"-o", filepath.Join(env.dir, "past.dsse.json"))
 }
+
+// A case record the compliance role overwrites with junk (a plain write
+// with its own token) hides no other case: `case list` lists the others
+// and warns of it, and `hold list` still lists the holds of every case,
+// that one's included, since its hold records, not its case record, hold
+// the backups. Before, both listings failed for every case.
+func TestJunkCaseRecordHidesNoOtherCase(t *testing.T) {
+	env := newTestEnv(t)
+	kept, junked := protectFile(t, env, "kept.tar", []byte("kept casework")), protectFile(t, env, "junked.tar", []byte("junked casework"))
+	for c, b := range map[string]string{"KEPT": kept.ID, "JUNKED": junked.ID} {
+		mustRun(t, env.srv, env.roles.compliance, "case", "open", c, "--authority", "Example DPA", "--reference", "J.nr. "+c, "--controller", "Example Ministry")
+		mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", c, b)
+	}
+	if _, err := env.srv.Client(t, env.roles.compliance).Logical().Write("cryptoshred/data/cases/JUNKED", map[string]any{"data": map[string]any{"id": 7}}); err != nil {
+		t.Fatalf("the compliance officer overwriting a case record: %v", err)
+	}
+	r := mustRun(t, env.srv, env.roles.auditor, "case", "list")
+	if !strings.Contains(r.stdout, "KEPT") || strings.Contains(r.stdout, "JUNKED") || !strings.Contains(r.stderr, "warning: skipped cases/JUNKED") {
+		t.Fatalf("case list beside a junk case record:\n%s%s", r.stdout, r.stderr)
+	}
+	holds := mustRun(t, env.srv, env.roles.auditor, "hold", "list").stdout
+	if !strings.Contains(holds, kept.ID) || !strings.Contains(holds, junked.ID) {
+		t.Fatalf("hold list beside a junk case record:\n%s", holds)
+	}
+}

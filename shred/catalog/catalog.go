@@ -204,7 +204,7 @@ func (c *Catalog) ReadBackups(ctx context.Context, ids []string) ([]*Backup, []*
 	}
 	all, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (read, error) {
 		b, _, err := c.GetBackup(ctx, id)
-		if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
+		if stopsListing(err) {
 			return read{}, err
 		}
 		return read{b, err}, nil
@@ -255,16 +255,54 @@ func (c *Catalog) PutCase(ctx context.Context, cs *Case, cas int) (int, error) {
 	return PutJSON(ctx, c.store, casePath(cs.ID), cs, cas)
 }
 
-// ListCases returns every case.
-func (c *Catalog) ListCases(ctx context.Context) ([]*Case, error) {
+// CaseIDs returns the ids of every case record, sorted, without reading
+// any. A name under cases/ that is no case id (a folder the compliance
+// role created) is none.
+func (c *Catalog) CaseIDs(ctx context.Context) ([]string, error) {
 	ids, err := c.store.List(ctx, "cases/")
+	ids = slices.DeleteFunc(ids, func(id string) bool { return CheckID("case", id) != nil })
+	slices.Sort(ids)
+	return ids, err
+}
+
+// ListCases returns every case, and the case records it skipped because
+// they cannot be read as one (junk the compliance role wrote), so that
+// one such record hides no other case. A record deleted since the
+// listing is left out.
+func (c *Catalog) ListCases(ctx context.Context) ([]*Case, []*RecordError, error) {
+	ids, err := c.CaseIDs(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (*Case, error) {
+	type read struct {
+		c   *Case
+		err error
+	}
+	all, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (read, error) {
 		cs, _, err := c.GetCase(ctx, id)
-		return cs, err
+		if stopsListing(err) {
+			return read{}, err
+		}
+		return read{cs, err}, nil
 	})
+	var cases []*Case
+	var bad []*RecordError
+	for i, r := range all {
+		switch {
+		case r.err == nil:
+			cases = append(cases, r.c)
+		case !errors.Is(r.err, errs.ErrNotFound):
+			bad = append(bad, &RecordError{ID: ids[i], Path: casePath(ids[i]), Err: r.err})
+		}
+	}
+	return cases, bad, err
+}
+
+// stopsListing reports whether err, met reading one record of a listing,
+// stops the listing: Vault did not answer, or refused the token. Any
+// other failure is the record's own.
+func stopsListing(err error) bool {
+	return errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused)
 }
 
 // GetHold reads caseID's hold on backup id and its version.

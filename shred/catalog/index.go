@@ -206,7 +206,7 @@ func (c *Catalog) IndexRegistrations(ctx context.Context) (int, error) {
 	}
 	added, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (int, error) {
 		r, err := c.GetRegistration(ctx, id)
-		if errors.Is(err, errs.ErrUnavailable) || errors.Is(err, errs.ErrRefused) {
+		if stopsListing(err) {
 			return 0, fmt.Errorf("failed to read registration %s: %w", id, err)
 		}
 		if err != nil {
