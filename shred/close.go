@@ -66,7 +66,7 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 		return nil, err
 	}
 	res := &CloseResult{Case: c, Released: []string{}, StillHeld: []string{}}
-	done, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
+	done, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
 		return s.releaseHold(ctx, actor, c.ID, id, len(elsewhere[id]) > 0, res)
 	})
 	failed = append(failed, s.heldDuringRelease(ctx, c.ID, res.unlatched(), "this close opened its key's deletion latch", s.latchAdvice(ctx))...)

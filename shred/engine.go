@@ -278,7 +278,7 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 	if err := s.recordIntent(ctx, actor, res.Case, chunk); err != nil {
 		return nil, err
 	}
-	gone, failed := forEach(ctx, slices.Sorted(maps.Keys(byID)), parallelism(opts), func(ctx context.Context, id string) error {
+	gone, failed := forEach(ctx, slices.Sorted(maps.Keys(byID)), parallelism(opts), nil, func(ctx context.Context, id string) error {
 		return s.destroyKey(ctx, byID[id])
 	})
 	res.fail(failed...)

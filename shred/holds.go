@@ -55,7 +55,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	var mu sync.Mutex
 	var placed []*catalog.Backup
 	storageHeld := map[string]bool{}
-	held, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
+	held, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
 		b, statusErr, err := s.placeHold(ctx, actor, caseID, id)
 		if err != nil {
 			return err

@@ -1,6 +1,24 @@
 package shred
 
-import "io"
+import (
+	"context"
+	"io"
+)
+
+type progressKey struct{}
+
+// WithProgress returns ctx with report, which the bulk operations run
+// under it (PlaceHolds, ReleaseHolds, CloseCase) call as each backup is
+// done: how many of how many. It is for a display; nothing depends on it.
+func WithProgress(ctx context.Context, report func(done, total int)) context.Context {
+	return context.WithValue(ctx, progressKey{}, report)
+}
+
+// progressOf returns the report WithProgress put on ctx, or nil.
+func progressOf(ctx context.Context) func(done, total int) {
+	report, _ := ctx.Value(progressKey{}).(func(done, total int))
+	return report
+}
 
 // progressReader reports the bytes read through it, and the total
 // expected (-1 if unknown), to report.

@@ -35,7 +35,7 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	var mu sync.Mutex
 	var lifted []string
 	var problems problemList
-	released, failed := forEach(ctx, ids, DefaultParallel, func(ctx context.Context, id string) error {
+	released, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
 		liftedHere, unreadable, err := s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0)
 		if unreadable != nil {
 			problems.add(fmt.Errorf("backup %s: hold released, but its status record does not show it: %w", id, unreadable))

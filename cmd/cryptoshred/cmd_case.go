@@ -117,7 +117,7 @@ func caseCloseAction(c *cli.Context) error {
 			return err
 		}
 	}
-	return runCaseClose(c.Context, o, v, req, c.App.Writer)
+	return runCaseClose(c.Context, o, v, req, c.App.Writer, c.App.ErrWriter)
 }
 
 // confirmClose shows what closing would release and asks for the case id.
@@ -168,12 +168,14 @@ func closeRequest(caseID, ref, file string) (shred.CloseRequest, error) {
 		Document: catalog.DocumentRef{Name: filepath.Base(file), SHA256: sum}}, nil
 }
 
-func runCaseClose(ctx context.Context, o globalOptions, v *shred.Service, req shred.CloseRequest, w io.Writer) error {
+func runCaseClose(ctx context.Context, o globalOptions, v *shred.Service, req shred.CloseRequest, w, stderr io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
 	}
+	ctx, finish := withProgressBar(ctx, stderr, "closing case "+req.Case)
 	res, err := v.CloseCase(ctx, actor, req)
+	finish()
 	if res != nil && len(res.StatusUnreadable) > 0 && o.Format != "json" {
 		printf(w, "note: the status record of %d backup(s) could not be read and was left as it is (the hold records decided): %s\n",
 			len(res.StatusUnreadable), strings.Join(res.StatusUnreadable, ", "))

@@ -37,7 +37,7 @@ func holdPlaceAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return runHoldPlace(c.Context, o, v, c.String("case"), sel, c.App.Writer)
+	return runHoldPlace(c.Context, o, v, c.String("case"), sel, c.App.Writer, c.App.ErrWriter)
 }
 
 func parseHoldSelector(c *cli.Context) (shred.HoldSelector, error) {
@@ -67,12 +67,14 @@ func parseDate(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339, s)
 }
 
-func runHoldPlace(ctx context.Context, o globalOptions, v *shred.Service, caseID string, sel shred.HoldSelector, w io.Writer) error {
+func runHoldPlace(ctx context.Context, o globalOptions, v *shred.Service, caseID string, sel shred.HoldSelector, w, stderr io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
 	}
+	ctx, finish := withProgressBar(ctx, stderr, "placing holds")
 	held, err := v.PlaceHolds(ctx, actor, caseID, sel)
+	finish()
 	if o.Format == "json" {
 		if jerr := writeJSON(w, map[string]any{"case": caseID, "held": nonNil(held)}); jerr != nil {
 			return jerr

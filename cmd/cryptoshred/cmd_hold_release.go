@@ -41,17 +41,19 @@ func holdReleaseCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return runHoldRelease(c.Context, o, v, opts, c.App.Writer)
+			return runHoldRelease(c.Context, o, v, opts, c.App.Writer, c.App.ErrWriter)
 		},
 	}
 }
 
-func runHoldRelease(ctx context.Context, o globalOptions, v *shred.Service, opts holdReleaseOptions, w io.Writer) error {
+func runHoldRelease(ctx context.Context, o globalOptions, v *shred.Service, opts holdReleaseOptions, w, stderr io.Writer) error {
 	actor, err := v.WhoAmI(ctx)
 	if err != nil {
 		return err
 	}
+	ctx, finish := withProgressBar(ctx, stderr, "releasing holds")
 	released, err := v.ReleaseHolds(ctx, actor, opts.Case, opts.IDs, opts.Reason)
+	finish()
 	if o.Format == "json" {
 		if jerr := writeJSON(w, map[string]any{"case": opts.Case, "released": nonNil(released)}); jerr != nil {
 			return jerr

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -516,21 +516,7 @@ func TestProgressBarsOnlyOnATerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	master, slave := openPTY(t)
-	var mu sync.Mutex
-	var drawn bytes.Buffer
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			mu.Lock()
-			drawn.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+	slave, drawn := terminalRecorder(t)
 	t.Setenv("VAULT_ADDR", env.srv.Addr)
 	t.Setenv("VAULT_TOKEN", env.roles.admin)
 	var out bytes.Buffer
@@ -546,22 +532,46 @@ func TestProgressBarsOnlyOnATerminal(t *testing.T) {
 		strings.NewReader(""), &out, slave); code != 0 {
 		t.Fatalf("open: exit %d", code)
 	}
-	var shown string
-	for range 50 {
-		mu.Lock()
-		shown = drawn.String()
-		mu.Unlock()
-		if strings.Contains(shown, "protecting "+src) && strings.Contains(shown, "opening "+bs[0].ID) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	shown := drawn("protecting "+src, "opening "+bs[0].ID)
 	if !strings.Contains(shown, "protecting "+src) || !strings.Contains(shown, "opening "+bs[0].ID) || !strings.Contains(shown, "MB") {
 		t.Fatalf("terminal shows no bars:\n%q", shown)
 	}
 	r := mustRun(t, env.srv, env.roles.admin, "backup", "open", bs[0].ID, "--purpose", "p", "-o", env.dir+"/restored2")
 	if strings.Contains(r.stderr, "opening") {
 		t.Fatalf("progress drawn on a pipe: %q", r.stderr)
+	}
+}
+
+// TestBulkHoldCommandsDrawProgressOnATerminal: hold place, hold release
+// and case close, which take minutes for a case of 100,000 backups, draw
+// a bar of backups done on a terminal stderr, and nothing on a pipe.
+func TestBulkHoldCommandsDrawProgressOnATerminal(t *testing.T) {
+	env := newTestEnv(t)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, protectFile(t, env, fmt.Sprintf("bulk-%d.tar", i), []byte(fmt.Sprintf("casework %d", i))).ID)
+	}
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "BULK", "--authority", "Example DPA", "--reference", "J.nr. 7", "--controller", "Example Ministry")
+	if r := mustRun(t, env.srv, env.roles.compliance, "hold", "place", "--case", "BULK", ids[0]); strings.Contains(r.stderr, "placing holds") {
+		t.Fatalf("progress drawn on a pipe: %q", r.stderr)
+	}
+	decision := writeTestFile(t, env.dir, "decision.pdf", "the authority's decision")
+	slave, drawn := terminalRecorder(t)
+	t.Setenv("VAULT_ADDR", env.srv.Addr)
+	t.Setenv("VAULT_TOKEN", env.roles.compliance)
+	for _, args := range [][]string{
+		append([]string{"hold", "place", "--case", "BULK"}, ids[1:]...),
+		{"hold", "release", "--case", "BULK", "--reason", "not relevant", ids[2]},
+		{"case", "close", "BULK", "--decision-ref", "J.nr. 7-final", "--decision-file", decision, "--yes"},
+	} {
+		var out bytes.Buffer
+		if code := run(context.Background(), append([]string{"cryptoshred"}, args...), strings.NewReader(""), &out, slave); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", strings.Join(args, " "), code, out.String())
+		}
+	}
+	want := []string{"placing holds", "2/2", "releasing holds", "1/1", "closing case BULK"}
+	if shown := drawn(want...); !containsAll(shown, want) {
+		t.Fatalf("terminal shows no bars of backups done:\n%q", shown)
 	}
 }
 

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,4 +34,47 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	}
 	t.Cleanup(func() { s.Close(); m.Close() })
 	return m, s
+}
+
+// terminalRecorder returns a terminal to give the CLI as stderr, and a
+// function that waits (up to 5 s) until what was drawn on it holds every
+// one of want, and returns what was drawn.
+func terminalRecorder(t *testing.T) (*os.File, func(want ...string) string) {
+	master, slave := openPTY(t)
+	var mu sync.Mutex
+	var drawn bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			drawn.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return slave, func(want ...string) string {
+		var shown string
+		for range 50 {
+			mu.Lock()
+			shown = drawn.String()
+			mu.Unlock()
+			if containsAll(shown, want) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return shown
+	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }

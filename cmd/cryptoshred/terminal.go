@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/cryptoshred/cryptoshred/shred"
 )
 
 // isTerminal reports whether v is an *os.File attached to a terminal.
@@ -37,6 +40,17 @@ func progressUpdater(stderr io.Writer, what string) (update func(done, total int
 			fmt.Fprintln(stderr)
 		}
 	}
+}
+
+// withProgressBar returns ctx with a progress report for the bulk
+// operation run under it (shred.WithProgress), drawn as a bar named what
+// on stderr when it is a terminal, and the function that ends the bar.
+func withProgressBar(ctx context.Context, stderr io.Writer, what string) (context.Context, func()) {
+	update, finish := progressUpdater(stderr, what)
+	if update == nil {
+		return ctx, finish
+	}
+	return shred.WithProgress(ctx, update), finish
 }
 
 // progressMin is the size from which protect and open draw a bar.
