@@ -284,6 +284,12 @@ type Tool struct {
 type Ledger struct {
 	Head    string `json:"head"`
 	Entries int64  `json:"entries"`
+	// Slots is the digest of the ledger's slots up to the head (SHA-256
+	// over each slot's chain hash and a newline, from slot 1), stated
+	// when a slot up to the head is not an entry whose link could be
+	// checked: junk links to nothing, so the head's hash commits to no
+	// slot before it, and this digest to all of them.
+	Slots string `json:"slots,omitempty"`
 }
 
 // NewStatement returns a statement for d whose subjects are the given

@@ -81,6 +81,7 @@ var mutations = []mutation{
 	{"residual copies", "backups[0].residualCopiesUntil: must be destroyedAt plus", func(st *Statement) { b0(st).ResidualCopiesUntil = b0(st).DestroyedAt }},
 	{"ledger head", "predicate.ledger.head", func(st *Statement) { st.Predicate.Ledger.Head = hexSum("x") }},
 	{"ledger entries", "predicate.ledger.entries", func(st *Statement) { st.Predicate.Ledger.Entries = 0 }},
+	{"ledger slots", "predicate.ledger.slots", func(st *Statement) { st.Predicate.Ledger.Slots = hexSum("x") }},
 	{"tool", "predicate.tool.version", func(st *Statement) { st.Predicate.Tool.Version = "" }},
 }
 

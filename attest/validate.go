@@ -283,4 +283,7 @@ func (c *checker) ledger(path string, l Ledger) {
 	if l.Entries < 1 {
 		c.fail(path+".entries", "must be at least 1")
 	}
+	if slots, ok := strings.CutPrefix(l.Slots, "sha256:"); l.Slots != "" && (!ok || !isSHA256Hex(slots)) {
+		c.fail(path+".slots", "must be \"sha256:\" and 64 lowercase hex digits")
+	}
 }

@@ -177,7 +177,10 @@ func (s *Service) GetAttestation(ctx context.Context, id string) ([]byte, error)
 
 // ledgerFacts is what the attestation takes from the (verified) ledger.
 type ledgerFacts struct {
-	head    ledger.Head
+	head ledger.Head
+	// slots is the digest of the slots up to head when one of them is not
+	// a checked entry (ledger.Report.AllChecked), else "".
+	slots   string
 	unwraps map[string]attest.KeyUnwraps
 	holds   map[string][]attest.Hold
 	// openHolds are the placements of holds not released yet, by case
@@ -287,7 +290,7 @@ func (s *Service) predicate(actor Actor, c *catalog.Case, opts AttestOptions, ks
 		Operator:      attest.Operator{Name: opts.Operator, VaultIdentity: attest.VaultIdentity(actor)},
 		ResidualRisks: residualRisks,
 		Tool:          attest.Tool{Name: "cryptoshred", Version: opts.ToolVersion},
-		Ledger:        attest.Ledger{Head: facts.head.Hash, Entries: facts.head.Seq},
+		Ledger:        attest.Ledger{Head: facts.head.Hash, Entries: facts.head.Seq, Slots: facts.slots},
 	}
 }
 

@@ -91,6 +91,9 @@ func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledge
 		return nil
 	})
 	f.head = ledger.Head{Seq: rep.Entries, Hash: rep.Head}
+	if !rep.AllChecked() {
+		f.slots = rep.SlotsDigest()
+	}
 	return f, err
 }
 

@@ -66,7 +66,7 @@ func (s *Service) Witness(ctx context.Context, actor Actor, env []byte, opts Wit
 // witness for good.
 func (s *Service) ledgerWitness(ctx context.Context, st *attest.Statement) (attest.WitnessLedger, error) {
 	l := st.Predicate.Ledger
-	cp := ledger.Checkpoint{Name: "attestation " + st.Predicate.AttestationID, Head: ledger.Head{Seq: l.Entries, Hash: l.Head}}
+	cp := ledger.Checkpoint{Name: "attestation " + st.Predicate.AttestationID, Head: ledger.Head{Seq: l.Entries, Hash: l.Head}, Slots: l.Slots}
 	rep, err := ledger.VerifyCheckpoints(ctx, s.ledger, []ledger.Checkpoint{cp})
 	var found *ledger.FindingsError
 	if err != nil && !errors.As(err, &found) {

@@ -93,7 +93,7 @@ func attestedHeads(files []string) ([]ledger.Checkpoint, error) {
 		}
 		l := st.Predicate.Ledger
 		out = append(out, ledger.Checkpoint{Name: "attestation " + st.Predicate.AttestationID + " (" + file + ")",
-			Head: ledger.Head{Seq: l.Entries, Hash: l.Head}})
+			Head: ledger.Head{Seq: l.Entries, Hash: l.Head}, Slots: l.Slots})
 	}
 	return out, nil
 }

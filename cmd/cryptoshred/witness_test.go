@@ -15,6 +15,8 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/testtools"
+	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 // TestWitness: the auditor witnesses an attestation with a read-only
@@ -112,8 +114,11 @@ func wantCosign(t *testing.T, ok bool, blob, envelope, key, typ string) {
 // the witness refused every attestation for good after one plain write
 // with the admin's token. The witness signs, states the slots it found
 // (which `ledger verify` still reports, exit 5), and attest verify shows
-// them; cosign still verifies the witness. An attested head that is not
-// in the chain is still refused beside such findings.
+// them; cosign still verifies the witness. An attestation issued after
+// the junk names the digest of the slots (the junk links to nothing, so
+// its head commits to no slot before it) and is witnessed too. An
+// attested head that is not in the chain, or one after junk without that
+// digest, is still refused beside such findings.
 func TestWitnessStatesLedgerJunkInsteadOfRefusing(t *testing.T) {
 	env := newTestEnv(t)
 	b := protectFile(t, env, "w.tar", []byte("witnessed through junk"))
@@ -150,32 +155,103 @@ func TestWitnessStatesLedgerJunkInsteadOfRefusing(t *testing.T) {
 	}
 	wantCosign(t, true, att, wit, auditorKey+".pub", attest.WitnessPredicateType)
 
-	moved := writeTestFile(t, env.dir, "moved.dsse.json", string(withLedgerHead(t, mustRead(t, att), "sha256:"+strings.Repeat("1", 64))))
+	closedCaseCLI(t, env, "WJ2", []byte("attested after the junk"))
+	att2 := filepath.Join(env.dir, "WJ2.dsse.json")
+	mustRun(t, env.srv, env.roles.admin, "shred", "run", "--case", "WJ2", "--yes", "--sign-key", env.dir+"/attest.key", "--vault-snapshot-retention", "720h", "-o", att2)
+	st2, err := attest.ParseUnverified(mustRead(t, att2))
+	if err != nil || st2.Predicate.Ledger.Slots == "" {
+		t.Fatalf("an attestation issued after junk names no digest of the slots: %+v %v", st2.Predicate.Ledger, err)
+	}
+	mustRun(t, env.srv, env.roles.auditor, "attest", "witness", att2, "--key", adminPub, "--sign-key", auditorKey+".key", "-o", wit+"2")
+	mustRun(t, env.srv, "", "attest", "verify", att2, "--key", adminPub, "--witness", wit+"2", "--witness-key", auditorKey+".pub")
+	undigested := writeTestFile(t, env.dir, "undigested.dsse.json", string(editStatement(t, mustRead(t, att2), `,"slots":"`+st2.Predicate.Ledger.Slots+`"`, "")))
+	r = expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "ledger", "verify", "--attestation", undigested)
+	if !strings.Contains(r.stdout+r.stderr, "names no digest of the slots") {
+		t.Fatalf("ledger verify of a head after junk without the slots' digest:\n%s%s", r.stdout, r.stderr)
+	}
+
+	st, err := attest.ParseUnverified(mustRead(t, att))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := writeTestFile(t, env.dir, "moved.dsse.json", string(editStatement(t, mustRead(t, att), st.Predicate.Ledger.Head, "sha256:"+strings.Repeat("1", 64))))
 	r = expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "ledger", "verify", "--attestation", moved)
 	if !strings.Contains(r.stdout+r.stderr, "no longer in the chain") {
 		t.Fatalf("ledger verify of a head not in the chain, beside findings:\n%s%s", r.stdout, r.stderr)
 	}
 }
 
-// withLedgerHead returns the envelope env with its statement's ledger
-// head replaced by head, and its signature no longer matching.
-func withLedgerHead(t *testing.T, env []byte, head string) []byte {
+// editStatement returns the envelope env with old replaced by new in its
+// statement, its signature no longer matching.
+func editStatement(t *testing.T, env []byte, old, new string) []byte {
 	var e map[string]any
 	if err := json.Unmarshal(env, &e); err != nil {
 		t.Fatal(err)
 	}
 	payload, err := base64.StdEncoding.DecodeString(e["payload"].(string))
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || !strings.Contains(string(payload), old) {
+		t.Fatalf("the statement holds no %q: %v", old, err)
 	}
-	st, err := attest.ParseUnverified(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e["payload"] = base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(payload), st.Predicate.Ledger.Head, head, 1)))
+	e["payload"] = base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(payload), old, new, 1)))
 	out, err := json.Marshal(e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A restored snapshot that lost the slots after a junk slot, refilled by
+// the admin with plain writes (its own validly signed entries in place of
+// the lost ones, the junk again, then copies of the slots after it), holds
+// the attested head's hash at its slot: the junk links to nothing, so the
+// head commits to no slot before it. The attestation, issued after the
+// junk, names the digest of every slot, and the witness refuses the
+// rebuilt chain. Found by a review of the witness's findings.
+func TestWitnessRefusesAChainRebuiltBehindJunk(t *testing.T) {
+	env := newTestEnv(t)
+	attested := protectFile(t, env, "a.tar", []byte("attested backup"))
+	snapshotEnd := int64(lastLedgerSeq(t, env))
+	opened := protectFile(t, env, "b.tar", []byte("evidence"))
+	mustRun(t, env.srv, env.roles.admin, "backup", "open", opened.ID, "--purpose", "copied out", "-o", filepath.Join(env.dir, "out"))
+	junk := int64(lastLedgerSeq(t, env) + 1)
+	admin := env.srv.Client(t, env.roles.admin)
+	slot := func(seq int64) string { return fmt.Sprintf("cryptoshred/data/ledger/%012d", seq) }
+	if _, err := admin.Logical().Write(slot(junk), map[string]any{"data": map[string]any{"not": "an entry"}}); err != nil {
+		t.Fatal(err)
+	}
+	shredCase(t, env, "C", attested.ID)
+	att, adminPub := filepath.Join(env.dir, "C.dsse.json"), env.dir+"/attest.pub"
+	end := int64(lastLedgerSeq(t, env))
+	saved := map[int64]any{}
+	for seq := junk; seq <= end; seq++ {
+		sec, err := admin.Logical().Read(slot(seq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved[seq] = sec.Data["data"]
+	}
+	for seq := snapshotEnd + 1; seq <= end; seq++ { // the restore, with the operator's root token
+		if _, err := env.srv.Root(t).Logical().Delete(fmt.Sprintf("cryptoshred/metadata/ledger/%012d", seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vc := vault.New(admin, vault.DefaultMounts)
+	for seq := snapshotEnd + 1; seq < junk; seq++ {
+		if _, err := ledger.New(vc, vc).Append(context.Background(), "token:admin", ledger.Event{Kind: ledger.KindBackupProtected, Backups: []string{opened.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seq := junk; seq <= end; seq++ {
+		if _, err := admin.Logical().Write(slot(seq), map[string]any{"data": saved[seq]}); err != nil {
+			t.Fatalf("slot %d: %v", seq, err)
+		}
+	}
+	auditorKey := filepath.Join(env.dir, "auditor")
+	if err := attest.WriteKeyPair(auditorKey+".key", auditorKey+".pub", attest.Ed25519, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := expectCode(t, exitRefused, env.srv, env.roles.auditor, "attest", "witness", att, "--key", adminPub, "--sign-key", auditorKey+".key", "-o", filepath.Join(env.dir, "w.json"))
+	if !strings.Contains(r.stderr, "are not those it was issued on") {
+		t.Fatalf("witness of a chain rebuilt behind junk:\n%s", r.stderr)
+	}
 }

@@ -7,10 +7,12 @@ import (
 )
 
 // Checkpoint is a head recorded elsewhere, such as in an attestation:
-// the chain must still hold that hash at that slot.
+// the chain must still hold that hash at that slot and, if Slots is set,
+// the slots up to it must have that digest (Report.SlotsDigest).
 type Checkpoint struct {
-	Name string // what recorded it, e.g. the attestation id
-	Head Head
+	Name  string // what recorded it, e.g. the attestation id
+	Head  Head
+	Slots string
 }
 
 // VerifyCheckpoints walks src like Verify and also checks that every
@@ -49,12 +51,15 @@ func VerifyCheckpoints(ctx context.Context, src Source, cps []Checkpoint) (*Repo
 
 // checkpoints follows a walk: want are the heads not yet reached, reached
 // those whose slot the walk passed, lastChecked whether the last slot was
-// a checked entry; proveByLaterSlots whether a head reached must be
-// followed by checked entries only (an export).
+// a checked entry, firstUnchecked the first slot that was not, slots the
+// digest of the slots passed; proveByLaterSlots whether a head reached
+// must be followed by checked entries only (an export).
 type checkpoints struct {
 	want              map[int64][]Checkpoint
 	reached           []Checkpoint
 	lastChecked       bool
+	firstUnchecked    int64
+	slots             slotDigest
 	proveByLaterSlots bool
 	bad               *BrokenError
 }
@@ -65,14 +70,35 @@ func (c *checkpoints) slot(seq int64, hash string, checked bool) {
 	if len(c.reached) > 0 && !checked && c.proveByLaterSlots {
 		c.fail(unprovenError(c.reached[0], fmt.Sprintf("slot %d after it is not an entry whose link and signature could be checked", seq)))
 	}
+	c.slots.add(hash)
+	if !checked && c.firstUnchecked == 0 {
+		c.firstUnchecked = seq
+	}
 	for _, cp := range c.want[seq] {
-		if hash != cp.Head.Hash {
-			c.fail(checkpointError(cp, fmt.Sprintf("slot %d now holds another entry", seq)))
-		}
+		c.at(cp, seq, hash)
 		c.reached = append(c.reached, cp)
 	}
 	delete(c.want, seq)
 	c.lastChecked = checked
+}
+
+// at checks checkpoint cp at its slot seq, whose chain hash is hash. A
+// head after a slot of junk commits only to the slots after that one:
+// without the digest of the slots up to it, a chain rebuilt behind the
+// junk (a restored snapshot refilled by hand) would hold it as well, so
+// in the ledger in Vault such a head counts as not shown to be in the
+// chain it was issued on. Exports prove heads by the slots after them.
+func (c *checkpoints) at(cp Checkpoint, seq int64, hash string) {
+	switch {
+	case hash != cp.Head.Hash:
+		c.fail(checkpointError(cp, fmt.Sprintf("slot %d now holds another entry", seq)))
+	case cp.Slots != "" && c.slots.sum() != cp.Slots:
+		c.fail(checkpointError(cp, fmt.Sprintf("slots 1 to %d are not those it was issued on (their digest differs)", seq)))
+	case cp.Slots == "" && c.firstUnchecked > 0 && !c.proveByLaterSlots:
+		c.fail(&BrokenError{Reason: fmt.Sprintf("%s names ledger head %d (%s), which cannot be shown to be in the chain it was issued on: "+
+			"slot %d before it is not an entry whose link and signature could be checked (junk links to nothing, so the head commits to no slot before it), "+
+			"and it names no digest of the slots (an attestation of an earlier version)", cp.Name, cp.Head.Seq, cp.Head.Hash, c.firstUnchecked)})
+	}
 }
 
 // end fails a head the walk never reached, or reached at the last slot

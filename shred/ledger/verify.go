@@ -2,8 +2,11 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"time"
 
@@ -83,7 +86,20 @@ type Report struct {
 	// hash alone (other cases' entries): their content, signature and
 	// link to the slot before them are not checked.
 	Redacted int64 `json:"redacted,omitempty"`
+
+	slots     slotDigest
+	unchecked bool
 }
+
+// SlotsDigest returns the digest of every slot the walk passed (see
+// slotDigest).
+func (r *Report) SlotsDigest() string { return r.slots.sum() }
+
+// AllChecked reports whether every slot the walk passed held an entry
+// whose link and signature it checked. Only then does the head's hash
+// commit to every slot before it: a slot of junk links to nothing, so a
+// hash after it commits to nothing before it.
+func (r *Report) AllChecked() bool { return !r.unchecked }
 
 // FindingsError is a chain that held together but has findings: slots
 // and head hints written outside cryptoshred. It wraps ErrBroken.
@@ -255,6 +271,8 @@ func linkedEntry(seq int64, prev string, slot Slot, readErr error) (*Entry, stri
 }
 
 func (w *walker) advance(seq int64, hash string, checked bool) {
+	w.rep.slots.add(hash)
+	w.rep.unchecked = w.rep.unchecked || !checked
 	if w.onSlot != nil {
 		w.onSlot(seq, hash, checked)
 	}
@@ -323,4 +341,25 @@ func readWindow(ctx context.Context, src Source, from, to int64) ([]slot, error)
 		s, err := src.ReadSlot(ctx, seq)
 		return slot{slot: s, err: err}, nil
 	})
+}
+
+// slotDigest is the digest of a chain's slots: SHA-256 over each slot's
+// chain hash and a newline, in order from slot 1. It commits to every
+// slot, junk included, where the chain's links do not.
+type slotDigest struct {
+	h hash.Hash
+}
+
+func (d *slotDigest) add(slotHash string) {
+	if d.h == nil {
+		d.h = sha256.New()
+	}
+	d.h.Write([]byte(slotHash + "\n"))
+}
+
+func (d *slotDigest) sum() string {
+	if d.h == nil {
+		d.h = sha256.New()
+	}
+	return "sha256:" + hex.EncodeToString(d.h.Sum(nil))
 }
