@@ -109,27 +109,39 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 	return lifted, unreadable, err
 }
 
-// ListHolds returns the hold records of caseID, or of every case when it
-// is empty, ordered by case and backup.
-func (s *Service) ListHolds(ctx context.Context, caseID string) ([]*catalog.Hold, error) {
-	cases := []string{caseID}
-	if caseID == "" {
-		// By the records' names, not their content: a case record that
-		// cannot be read still has hold records, and they decide.
-		var err error
-		if cases, err = s.catalog.CaseIDs(ctx); err != nil {
-			return nil, err
-		}
-	} else if _, _, err := s.catalog.GetCase(ctx, caseID); err != nil {
-		return nil, err
+// ListHolds returns the hold records of caseID, or of every case that
+// has any when it is empty, ordered by case and backup, and the records
+// it skipped because they cannot be read. Cases are found by their hold
+// records, not their case records, since the hold records decide. A case
+// with neither is refused as unknown.
+func (s *Service) ListHolds(ctx context.Context, caseID string) ([]*catalog.Hold, []*catalog.RecordError, error) {
+	cases, err := s.holdCases(ctx, caseID)
+	if err != nil {
+		return nil, nil, err
 	}
 	var out []*catalog.Hold
+	var skipped []*catalog.RecordError
 	for _, c := range cases {
-		holds, err := s.catalog.CaseHolds(ctx, c)
+		holds, bad, err := s.catalog.ReadHolds(ctx, c)
 		if err != nil {
-			return out, err
+			return nil, nil, err
 		}
-		out = append(out, holds...)
+		out, skipped = append(out, holds...), append(skipped, bad...)
 	}
-	return out, nil
+	return out, skipped, nil
+}
+
+// holdCases returns the cases whose holds ListHolds lists.
+func (s *Service) holdCases(ctx context.Context, caseID string) ([]string, error) {
+	if caseID == "" {
+		return s.catalog.HoldCaseIDs(ctx)
+	}
+	held, err := s.catalog.HeldIDs(ctx, caseID)
+	if err != nil || len(held) > 0 {
+		return []string{caseID}, err
+	}
+	if _, _, err := s.catalog.GetCase(ctx, caseID); errors.Is(err, errs.ErrNotFound) {
+		return nil, errs.Refusedf("case %s does not exist (see cryptoshred case list)", caseID)
+	}
+	return []string{caseID}, nil
 }

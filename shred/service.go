@@ -146,9 +146,10 @@ func (s *Service) ListCases(ctx context.Context) ([]*catalog.Case, []*catalog.Re
 	return s.catalog.ListCases(ctx)
 }
 
-// CaseHolds returns the holds a case placed.
-func (s *Service) CaseHolds(ctx context.Context, caseID string) ([]*catalog.Hold, error) {
-	return s.catalog.CaseHolds(ctx, caseID)
+// CaseHolds returns the holds a case placed, and the hold records it
+// skipped because they cannot be read (each counts as an active hold).
+func (s *Service) CaseHolds(ctx context.Context, caseID string) ([]*catalog.Hold, []*catalog.RecordError, error) {
+	return s.catalog.ReadHolds(ctx, caseID)
 }
 
 // KeyInfo reads what the key store says about a backup's key.

@@ -225,10 +225,11 @@ func caseShowAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	holds, err := v.CaseHolds(c.Context, kase.ID)
+	holds, skipped, err := v.CaseHolds(c.Context, kase.ID)
 	if err != nil {
 		return err
 	}
+	warnSkipped(c.App.ErrWriter, skipped)
 	if o.Format == "json" {
 		return writeJSON(c.App.Writer, map[string]any{"case": kase, "holds": nonNil(holds)})
 	}

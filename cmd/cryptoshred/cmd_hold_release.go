@@ -72,8 +72,26 @@ func holdListCommand() *cli.Command {
 		Usage:       "list hold records: every case's, or one case's with --case",
 		Description: "EXAMPLES:\n   cryptoshred hold list\n   cryptoshred hold list --case DPA-2021-0211 --format json",
 		Flags:       []cli.Flag{&cli.StringFlag{Name: "case", Usage: "only this case's holds"}},
-		Action:      listByCaseAction((*shred.Service).ListHolds, renderHolds),
+		Action:      holdListAction,
 	}
+}
+
+// holdListAction lists the hold records, warning of each that cannot be
+// read (it counts as an active hold).
+func holdListAction(c *cli.Context) error {
+	o, v, err := setup(c)
+	if err != nil {
+		return err
+	}
+	holds, skipped, err := v.ListHolds(c.Context, c.String("case"))
+	if err != nil {
+		return err
+	}
+	warnSkipped(c.App.ErrWriter, skipped)
+	if o.Format == "json" {
+		return writeJSON(c.App.Writer, nonNil(holds))
+	}
+	return renderHolds(c.App.Writer, holds)
 }
 
 // listByCaseAction is the action of a list command with an optional

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 )
@@ -159,7 +160,10 @@ func TestHeadPastTheEndBlocksNoWalk(t *testing.T) {
 // with its own token) hides no other case: `case list` lists the others
 // and warns of it, and `hold list` still lists the holds of every case,
 // that one's included, since its hold records, not its case record, hold
-// the backups. Before, both listings failed for every case.
+// the backups. Before, both listings failed for every case. `hold list`
+// also lists a hold written under a case that has no case record (it
+// holds the backup wherever holds decide), and warns of a hold record
+// that cannot be read instead of failing for every case.
 func TestJunkCaseRecordHidesNoOtherCase(t *testing.T) {
 	env := newTestEnv(t)
 	kept, junked := protectFile(t, env, "kept.tar", []byte("kept casework")), protectFile(t, env, "junked.tar", []byte("junked casework"))
@@ -174,8 +178,27 @@ func TestJunkCaseRecordHidesNoOtherCase(t *testing.T) {
 	if !strings.Contains(r.stdout, "KEPT") || strings.Contains(r.stdout, "JUNKED") || !strings.Contains(r.stderr, "warning: skipped cases/JUNKED") {
 		t.Fatalf("case list beside a junk case record:\n%s%s", r.stdout, r.stderr)
 	}
-	holds := mustRun(t, env.srv, env.roles.auditor, "hold", "list").stdout
-	if !strings.Contains(holds, kept.ID) || !strings.Contains(holds, junked.ID) {
-		t.Fatalf("hold list beside a junk case record:\n%s", holds)
+	if holds := mustRun(t, env.srv, env.roles.auditor, "hold", "list", "--case", "JUNKED").stdout; !strings.Contains(holds, junked.ID) {
+		t.Fatalf("hold list --case of a case whose record is junk:\n%s", holds)
+	}
+	officer := env.srv.Client(t, env.roles.compliance).Logical()
+	ghost := map[string]any{"case": "GHOST", "backup": kept.ID, "placedAt": time.Now().UTC().Format(time.RFC3339), "placedBy": "token:compliance"}
+	if _, err := officer.Write("cryptoshred/data/holds/GHOST/"+kept.ID, map[string]any{"data": ghost}); err != nil {
+		t.Fatalf("the compliance officer writing a hold of a case with no record: %v", err)
+	}
+	if _, err := officer.Write("cryptoshred/data/holds/KEPT/"+junked.ID, map[string]any{"data": map[string]any{"case": 5}}); err != nil {
+		t.Fatalf("the compliance officer writing a junk hold record: %v", err)
+	}
+	r = mustRun(t, env.srv, env.roles.auditor, "hold", "list")
+	for _, want := range []string{"KEPT    " + kept.ID, "JUNKED  " + junked.ID, "GHOST   " + kept.ID} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("hold list beside junk case and hold records lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "warning: skipped holds/KEPT/"+junked.ID) || !strings.Contains(r.stderr, "counts as an active hold") {
+		t.Fatalf("hold list does not warn of the junk hold record:\n%s", r.stderr)
+	}
+	if r := mustRun(t, env.srv, env.roles.auditor, "case", "show", "KEPT"); !strings.Contains(r.stdout, kept.ID) || !strings.Contains(r.stderr, "warning: skipped holds/KEPT/"+junked.ID) {
+		t.Fatalf("case show beside a junk hold record:\n%s%s", r.stdout, r.stderr)
 	}
 }

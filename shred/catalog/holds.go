@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -103,4 +104,50 @@ func (c *Catalog) activePairs(ctx context.Context, pairs [][2]string, own string
 		return h, nil
 	})
 	return out, slices.DeleteFunc(holds, func(h *Hold) bool { return h == nil }), err
+}
+
+// HoldCaseIDs returns, sorted, the cases that have hold records, whether
+// or not their case record exists or can be read: the hold records decide.
+func (c *Catalog) HoldCaseIDs(ctx context.Context) ([]string, error) {
+	dirs, err := c.store.List(ctx, "holds/")
+	var ids []string
+	for _, d := range dirs {
+		if id, isDir := strings.CutSuffix(d, "/"); isDir && CheckID("case", id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, err
+}
+
+// ReadHolds returns caseID's hold records, and those it skipped because
+// they cannot be read as one (junk the compliance role wrote; such a
+// record counts as an active hold wherever holds decide).
+func (c *Catalog) ReadHolds(ctx context.Context, caseID string) ([]*Hold, []*RecordError, error) {
+	ids, err := c.HeldIDs(ctx, caseID)
+	if err != nil {
+		return nil, nil, err
+	}
+	type read struct {
+		h   *Hold
+		err error
+	}
+	all, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (read, error) {
+		h, _, err := c.GetHold(ctx, caseID, id)
+		if stopsListing(err) {
+			return read{}, err
+		}
+		return read{h, err}, nil
+	})
+	var holds []*Hold
+	var bad []*RecordError
+	for i, r := range all {
+		switch {
+		case r.err == nil:
+			holds = append(holds, r.h)
+		case !errors.Is(r.err, errs.ErrNotFound):
+			bad = append(bad, &RecordError{ID: ids[i], Path: holdPath(caseID, ids[i]), Err: fmt.Errorf("%w (it counts as an active hold)", r.err)})
+		}
+	}
+	return holds, bad, err
 }
