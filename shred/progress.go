@@ -8,8 +8,9 @@ import (
 type progressKey struct{}
 
 // WithProgress returns ctx with report, which the bulk operations run
-// under it (PlaceHolds, ReleaseHolds, CloseCase) call as each backup is
-// done: how many of how many. It is for a display; nothing depends on it.
+// under it (PlaceHolds, ReleaseHolds, CloseCase, PlanShred) call as each
+// backup is done: how many of how many, from several goroutines at once.
+// It is for a display; nothing depends on it.
 func WithProgress(ctx context.Context, report func(done, total int)) context.Context {
 	return context.WithValue(ctx, progressKey{}, report)
 }

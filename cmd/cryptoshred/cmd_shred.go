@@ -47,7 +47,9 @@ func shredPlanAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	plan, err := v.PlanShred(c.Context, caseID, time.Now())
+	ctx, finish := withProgressBar(c.Context, c.App.ErrWriter, "planning")
+	plan, err := v.PlanShred(ctx, caseID, time.Now())
+	finish()
 	if err != nil {
 		return err
 	}

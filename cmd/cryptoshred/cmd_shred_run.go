@@ -170,7 +170,9 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 	noteDefaultPolicy(actor, stderr)
 	// The plan and the run share one read of each write-once registration.
 	ctx = catalog.WithRegistrationCache(ctx)
-	plan, err := v.PlanShred(ctx, opts.Case, time.Now())
+	planCtx, finish := withProgressBar(ctx, stderr, "planning")
+	plan, err := v.PlanShred(planCtx, opts.Case, time.Now())
+	finish()
 	if err != nil {
 		return err
 	}

@@ -542,10 +542,10 @@ func TestProgressBarsOnlyOnATerminal(t *testing.T) {
 	}
 }
 
-// TestBulkHoldCommandsDrawProgressOnATerminal: hold place, hold release
-// and case close, which take minutes for a case of 100,000 backups, draw
-// a bar of backups done on a terminal stderr, and nothing on a pipe.
-func TestBulkHoldCommandsDrawProgressOnATerminal(t *testing.T) {
+// TestBulkCommandsDrawProgressOnATerminal: hold place, hold release, case
+// close and shred plan, which take minutes for a case of 100,000 backups,
+// draw a bar of backups done on a terminal stderr, and nothing on a pipe.
+func TestBulkCommandsDrawProgressOnATerminal(t *testing.T) {
 	env := newTestEnv(t)
 	var ids []string
 	for i := range 3 {
@@ -563,13 +563,17 @@ func TestBulkHoldCommandsDrawProgressOnATerminal(t *testing.T) {
 		append([]string{"hold", "place", "--case", "BULK"}, ids[1:]...),
 		{"hold", "release", "--case", "BULK", "--reason", "not relevant", ids[2]},
 		{"case", "close", "BULK", "--decision-ref", "J.nr. 7-final", "--decision-file", decision, "--yes"},
+		{"shred", "plan", "--case", "BULK"},
 	} {
+		if args[0] == "shred" {
+			t.Setenv("VAULT_TOKEN", env.roles.admin)
+		}
 		var out bytes.Buffer
 		if code := run(context.Background(), append([]string{"cryptoshred"}, args...), strings.NewReader(""), &out, slave); code != 0 {
 			t.Fatalf("%s: exit %d\n%s", strings.Join(args, " "), code, out.String())
 		}
 	}
-	want := []string{"placing holds", "2/2", "releasing holds", "1/1", "closing case BULK"}
+	want := []string{"placing holds", "2/2", "releasing holds", "1/1", "closing case BULK", "planning", "3/3"}
 	if shown := drawn(want...); !containsAll(shown, want) {
 		t.Fatalf("terminal shows no bars of backups done:\n%q", shown)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -20,14 +21,18 @@ func isTerminal(v any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// progressUpdater returns a progress callback that draws a bar on stderr
-// when it is a terminal and does nothing otherwise.
+// progressUpdater returns a progress callback, safe to call from several
+// goroutines, that draws a bar on stderr when it is a terminal and does
+// nothing otherwise.
 func progressUpdater(stderr io.Writer, what string) (update func(done, total int), finish func()) {
 	if !isTerminal(stderr) {
 		return nil, func() {}
 	}
+	var mu sync.Mutex
 	var bar *progressbar.ProgressBar
 	update = func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
 		if bar == nil {
 			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr),
 				progressbar.OptionSetDescription(what), progressbar.OptionShowCount(), progressbar.OptionThrottle(100e6))
@@ -35,6 +40,8 @@ func progressUpdater(stderr io.Writer, what string) (update func(done, total int
 		_ = bar.Set(done)
 	}
 	return update, func() {
+		mu.Lock()
+		defer mu.Unlock()
 		if bar != nil {
 			_ = bar.Finish()
 			fmt.Fprintln(stderr)
