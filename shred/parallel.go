@@ -28,20 +28,21 @@ func (e *ItemError) MarshalJSON() ([]byte, error) {
 }
 
 // forEach runs fn on every id, at most limit at once, without stopping at
-// the first failure, and tells report (if not nil) how many are done. It
-// returns the ids that succeeded, in input order, and one ItemError per
-// failure.
+// the first failure, and tells report (if not nil) how many are done as
+// each is, from the goroutines that run fn. It returns the ids that
+// succeeded, in input order, and one ItemError per failure.
 func forEach(ctx context.Context, ids []string, limit int, report func(done, total int), fn func(context.Context, string) error) ([]string, []*ItemError) {
 	var ok []string
 	var failed []*ItemError
-	for i, err := range parallel.Each(ctx, ids, limit, fn) {
+	count := counter(report, len(ids))
+	for i, err := range parallel.Each(ctx, ids, limit, func(ctx context.Context, id string) error {
+		defer count()
+		return fn(ctx, id)
+	}) {
 		if err != nil {
 			failed = append(failed, &ItemError{ID: ids[i], Err: err})
 		} else {
 			ok = append(ok, ids[i])
-		}
-		if report != nil {
-			report(i+1, len(ids))
 		}
 	}
 	return ok, failed

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
@@ -108,14 +107,12 @@ func (s *Service) PlanShred(ctx context.Context, caseID string, at time.Time) (*
 		return nil, err
 	}
 	spans := storageSpans(own)
-	report, planned := progressOf(ctx), atomic.Int64{}
+	count := counter(progressOf(ctx), len(ids))
 	items, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (*PlanItem, error) {
+		defer count()
 		it, err := s.planItem(ctx, id, held[id], at)
 		if it != nil {
 			it.StorageHold = spans[id]
-		}
-		if report != nil {
-			report(int(planned.Add(1)), len(ids))
 		}
 		return it, err
 	})

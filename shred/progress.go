@@ -3,6 +3,7 @@ package shred
 import (
 	"context"
 	"io"
+	"sync/atomic"
 )
 
 type progressKey struct{}
@@ -13,6 +14,16 @@ type progressKey struct{}
 // It is for a display; nothing depends on it.
 func WithProgress(ctx context.Context, report func(done, total int)) context.Context {
 	return context.WithValue(ctx, progressKey{}, report)
+}
+
+// counter returns a function that tells report (if not nil), each time it
+// is called, how many of total are done; several goroutines may call it.
+func counter(report func(done, total int), total int) func() {
+	if report == nil {
+		return func() {}
+	}
+	var done atomic.Int64
+	return func() { report(int(done.Add(1)), total) }
 }
 
 // progressOf returns the report WithProgress put on ctx, or nil.

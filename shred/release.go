@@ -115,12 +115,11 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 // records, not their case records, since the hold records decide. A case
 // with neither is refused as unknown.
 func (s *Service) ListHolds(ctx context.Context, caseID string) ([]*catalog.Hold, []*catalog.RecordError, error) {
-	cases, err := s.holdCases(ctx, caseID)
+	cases, skipped, err := s.holdCases(ctx, caseID)
 	if err != nil {
 		return nil, nil, err
 	}
 	var out []*catalog.Hold
-	var skipped []*catalog.RecordError
 	for _, c := range cases {
 		holds, bad, err := s.catalog.ReadHolds(ctx, c)
 		if err != nil {
@@ -131,17 +130,22 @@ func (s *Service) ListHolds(ctx context.Context, caseID string) ([]*catalog.Hold
 	return out, skipped, nil
 }
 
-// holdCases returns the cases whose holds ListHolds lists.
-func (s *Service) holdCases(ctx context.Context, caseID string) ([]string, error) {
+// holdCases returns the cases whose holds ListHolds lists, and the
+// folders of hold records it cannot list.
+func (s *Service) holdCases(ctx context.Context, caseID string) ([]string, []*catalog.RecordError, error) {
 	if caseID == "" {
 		return s.catalog.HoldCaseIDs(ctx)
 	}
 	held, err := s.catalog.HeldIDs(ctx, caseID)
 	if err != nil || len(held) > 0 {
-		return []string{caseID}, err
+		return []string{caseID}, nil, err
 	}
-	if _, _, err := s.catalog.GetCase(ctx, caseID); errors.Is(err, errs.ErrNotFound) {
-		return nil, errs.Refusedf("case %s does not exist (see cryptoshred case list)", caseID)
+	_, _, err = s.catalog.GetCase(ctx, caseID)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return nil, nil, errs.Refusedf("case %s does not exist (see cryptoshred case list)", caseID)
+	case err != nil && !errors.Is(err, catalog.ErrMalformed):
+		return nil, nil, err
 	}
-	return []string{caseID}, nil
+	return []string{caseID}, nil, nil
 }

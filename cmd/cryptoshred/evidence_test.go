@@ -35,6 +35,14 @@ func TestLedgerExportVerifiesOffline(t *testing.T) {
 			t.Fatalf("offline verify of %s:\n%s", f, r.stdout)
 		}
 	}
+	// With the attestation: the whole export shows its head in the chain;
+	// the case's says its chain commits to no slot before a hash alone.
+	att := filepath.Join(env.dir, "EXP.dsse.json")
+	for f, says := range map[string]string{full: "is still in the chain", one: "commits to no slot before a slot carried as a hash alone"} {
+		if r := mustRun(t, env.srv, "", "ledger", "verify", "--file", f, "--attestation", att); !strings.Contains(r.stdout, says) {
+			t.Fatalf("offline verify of %s with the attestation, want %q:\n%s", f, says, r.stdout)
+		}
+	}
 	checkKeyPins(t, env, full)
 	caseExport, _ := os.ReadFile(one)
 	if bytes.Contains(caseExport, []byte(`b.tar.age`)) {

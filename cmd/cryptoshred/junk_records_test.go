@@ -189,13 +189,17 @@ func TestJunkCaseRecordHidesNoOtherCase(t *testing.T) {
 	if _, err := officer.Write("cryptoshred/data/holds/KEPT/"+junked.ID, map[string]any{"data": map[string]any{"case": 5}}); err != nil {
 		t.Fatalf("the compliance officer writing a junk hold record: %v", err)
 	}
+	if _, err := officer.Write("cryptoshred/data/holds/_GHOST/"+kept.ID, map[string]any{"data": ghost}); err != nil {
+		t.Fatalf("the compliance officer writing a hold under a name that is no case id: %v", err)
+	}
 	r = mustRun(t, env.srv, env.roles.auditor, "hold", "list")
 	for _, want := range []string{"KEPT    " + kept.ID, "JUNKED  " + junked.ID, "GHOST   " + kept.ID} {
 		if !strings.Contains(r.stdout, want) {
 			t.Fatalf("hold list beside junk case and hold records lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if !strings.Contains(r.stderr, "warning: skipped holds/KEPT/"+junked.ID) || !strings.Contains(r.stderr, "counts as an active hold") {
+	if !strings.Contains(r.stderr, "warning: skipped holds/KEPT/"+junked.ID) || !strings.Contains(r.stderr, "counts as an active hold") ||
+		!strings.Contains(r.stderr, "warning: skipped holds/_GHOST/: its name is no case id") {
 		t.Fatalf("hold list does not warn of the junk hold record:\n%s", r.stderr)
 	}
 	if r := mustRun(t, env.srv, env.roles.auditor, "case", "show", "KEPT"); !strings.Contains(r.stdout, kept.ID) || !strings.Contains(r.stderr, "warning: skipped holds/KEPT/"+junked.ID) {

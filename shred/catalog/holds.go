@@ -107,17 +107,26 @@ func (c *Catalog) activePairs(ctx context.Context, pairs [][2]string, own string
 }
 
 // HoldCaseIDs returns, sorted, the cases that have hold records, whether
-// or not their case record exists or can be read: the hold records decide.
-func (c *Catalog) HoldCaseIDs(ctx context.Context) ([]string, error) {
+// or not their case record exists or can be read: the hold records
+// decide. A folder of hold records whose name is no case id (the
+// compliance role may create one by hand; its records count as holds
+// where holds decide) is returned as a RecordError.
+func (c *Catalog) HoldCaseIDs(ctx context.Context) ([]string, []*RecordError, error) {
 	dirs, err := c.store.List(ctx, "holds/")
 	var ids []string
+	var odd []*RecordError
 	for _, d := range dirs {
-		if id, isDir := strings.CutSuffix(d, "/"); isDir && CheckID("case", id) == nil {
+		id, isDir := strings.CutSuffix(d, "/")
+		switch {
+		case !isDir:
+		case CheckID("case", id) != nil:
+			odd = append(odd, &RecordError{Path: "holds/" + d, Err: errors.New("its name is no case id, so its hold records are not listed, but they count as active holds of the backups they name")})
+		default:
 			ids = append(ids, id)
 		}
 	}
 	slices.Sort(ids)
-	return ids, err
+	return ids, odd, err
 }
 
 // ReadHolds returns caseID's hold records, and those it skipped because

@@ -51,14 +51,14 @@ func VerifyCheckpoints(ctx context.Context, src Source, cps []Checkpoint) (*Repo
 
 // checkpoints follows a walk: want are the heads not yet reached, reached
 // those whose slot the walk passed, lastChecked whether the last slot was
-// a checked entry, firstUnchecked the first slot that was not, slots the
-// digest of the slots passed; proveByLaterSlots whether a head reached
-// must be followed by checked entries only (an export).
+// a checked entry, firstJunk the first slot of junk, slots the digest of
+// the slots passed; proveByLaterSlots whether a head reached must be
+// followed by checked entries only (an export).
 type checkpoints struct {
 	want              map[int64][]Checkpoint
 	reached           []Checkpoint
 	lastChecked       bool
-	firstUnchecked    int64
+	firstJunk         int64
 	slots             slotDigest
 	proveByLaterSlots bool
 	bad               *BrokenError
@@ -66,38 +66,38 @@ type checkpoints struct {
 
 // slot checks slot seq against the heads reached before it and the heads
 // at it.
-func (c *checkpoints) slot(seq int64, hash string, checked bool) {
-	if len(c.reached) > 0 && !checked && c.proveByLaterSlots {
+func (c *checkpoints) slot(seq int64, hash string, kind slotKind) {
+	if len(c.reached) > 0 && kind != slotEntry && c.proveByLaterSlots {
 		c.fail(unprovenError(c.reached[0], fmt.Sprintf("slot %d after it is not an entry whose link and signature could be checked", seq)))
 	}
 	c.slots.add(hash)
-	if !checked && c.firstUnchecked == 0 {
-		c.firstUnchecked = seq
+	if kind == slotJunk && c.firstJunk == 0 {
+		c.firstJunk = seq
 	}
 	for _, cp := range c.want[seq] {
 		c.at(cp, seq, hash)
 		c.reached = append(c.reached, cp)
 	}
 	delete(c.want, seq)
-	c.lastChecked = checked
+	c.lastChecked = kind == slotEntry
 }
 
 // at checks checkpoint cp at its slot seq, whose chain hash is hash. A
 // head after a slot of junk commits only to the slots after that one:
 // without the digest of the slots up to it, a chain rebuilt behind the
-// junk (a restored snapshot refilled by hand) would hold it as well, so
-// in the ledger in Vault such a head counts as not shown to be in the
-// chain it was issued on. Exports prove heads by the slots after them.
+// junk (a restored snapshot refilled by hand, or an export made up) would
+// hold it as well, so such a head counts as not shown to be in the chain
+// it was issued on.
 func (c *checkpoints) at(cp Checkpoint, seq int64, hash string) {
 	switch {
 	case hash != cp.Head.Hash:
 		c.fail(checkpointError(cp, fmt.Sprintf("slot %d now holds another entry", seq)))
 	case cp.Slots != "" && c.slots.sum() != cp.Slots:
 		c.fail(checkpointError(cp, fmt.Sprintf("slots 1 to %d are not those it was issued on (their digest differs)", seq)))
-	case cp.Slots == "" && c.firstUnchecked > 0 && !c.proveByLaterSlots:
+	case cp.Slots == "" && c.firstJunk > 0:
 		c.fail(&BrokenError{Reason: fmt.Sprintf("%s names ledger head %d (%s), which cannot be shown to be in the chain it was issued on: "+
 			"slot %d before it is not an entry whose link and signature could be checked (junk links to nothing, so the head commits to no slot before it), "+
-			"and it names no digest of the slots (an attestation of an earlier version)", cp.Name, cp.Head.Seq, cp.Head.Hash, c.firstUnchecked)})
+			"and it names no digest of the slots (an attestation of an earlier version)", cp.Name, cp.Head.Seq, cp.Head.Hash, c.firstJunk)})
 	}
 }
 

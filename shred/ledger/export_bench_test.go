@@ -57,21 +57,30 @@ func newSigner(tb testing.TB) signer {
 // the admin and compliance roles.
 func (s signer) export(tb testing.TB, n int, actor string) *ledger.Export {
 	x := &ledger.Export{Format: ledger.ExportFormat, ExportedAt: time.Now().UTC(),
-		Keys: map[string]map[int][]byte{ledger.RoleAdmin: {1: s.pub}, ledger.RoleCompliance: {1: s.pub}}}
+		Keys: map[string]map[int][]byte{ledger.RoleAdmin: {1: s.pub}, ledger.RoleCompliance: {1: s.pub}}, Head: ledger.Head{Hash: ledger.Genesis}}
+	s.extend(tb, x, n, actor)
+	return x
+}
+
+// extend appends n signed entries to x, the first linking to its last
+// slot, whatever that holds.
+func (s signer) extend(tb testing.TB, x *ledger.Export, n int, actor string) {
 	prev := ledger.Genesis
-	for i := 1; i <= n; i++ {
-		e := ledger.Entry{Seq: int64(i), Prev: prev, Time: time.Now().UTC(), Actor: actor, Kind: ledger.KindBackupOpened,
-			Backups: []string{fmt.Sprintf("bk-%07d", i)}, Details: map[string]string{"purpose": "benchmark"}}
+	if last := len(x.Slots); last > 0 {
+		prev = ledger.HashEntry([]byte(x.Slots[last-1].Entry))
+	}
+	for seq := int64(len(x.Slots) + 1); n > 0; seq, n = seq+1, n-1 {
+		e := ledger.Entry{Seq: seq, Prev: prev, Time: time.Now().UTC(), Actor: actor, Kind: ledger.KindBackupOpened,
+			Backups: []string{fmt.Sprintf("bk-%07d", seq)}, Details: map[string]string{"purpose": "benchmark"}}
 		raw, err := json.Marshal(e)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		sig := "vault:v1:" + base64.StdEncoding.EncodeToString(ed25519.Sign(s.priv, raw))
-		x.Slots = append(x.Slots, ledger.ExportSlot{Seq: int64(i), Entry: string(raw), Sig: sig})
+		x.Slots = append(x.Slots, ledger.ExportSlot{Seq: seq, Entry: string(raw), Sig: sig})
 		prev = ledger.HashEntry(raw)
+		x.Head = ledger.Head{Seq: seq, Hash: prev}
 	}
-	x.Head = ledger.Head{Seq: int64(n), Hash: prev}
-	return x
 }
 
 func marshalExport(tb testing.TB, x *ledger.Export) []byte {

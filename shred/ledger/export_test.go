@@ -85,6 +85,50 @@ func TestAttestedHeadNeedsCheckedEntriesAfterIt(t *testing.T) {
 	mustNotShow(t, last, attested, "its slot 3, the last, is a hash alone")
 }
 
+// A head after junk commits to no slot before the junk (junk links to
+// nothing): an export whose slots before it were made up holds the head
+// too. An attestation issued over such a ledger names the digest of the
+// slots, which the made-up export fails; one without it (an earlier
+// version's) shows nothing, the real export included. Before, an export
+// was let off with the slots after the head.
+func TestAttestedHeadAfterJunkNeedsTheSlotsDigest(t *testing.T) {
+	keys := newSigner(t)
+	real := keys.export(t, 2, "before the junk")
+	real.Slots = append(real.Slots, ledger.ExportSlot{Seq: 3, Entry: `{"not":"an entry"}`})
+	keys.extend(t, real, 2, "after the junk")
+	issued, err := ledger.Walk(context.Background(), real, func(*ledger.Entry, []byte) error { return nil })
+	if err != nil || issued.AllChecked() {
+		t.Fatalf("the issuer's walk over junk: %v, all checked %t", err, issued.AllChecked())
+	}
+	head := ledger.Head{Seq: 5, Hash: issued.Head}
+	digested := []ledger.Checkpoint{{Name: "attestation att-new", Head: head, Slots: issued.SlotsDigest()}}
+	undigested := []ledger.Checkpoint{{Name: "attestation att-old", Head: head}}
+	madeUp := keys.export(t, 2, "made up after a restore")
+	madeUp.Slots, madeUp.Head = append(madeUp.Slots, real.Slots[2:]...), real.Head
+
+	for _, c := range []struct {
+		name string
+		x    *ledger.Export
+		cps  []ledger.Checkpoint
+		why  string
+	}{
+		{"the real slots, with the digest", real, digested, ""},
+		{"made-up slots, with the digest", madeUp, digested, "are not those it was issued on"},
+		{"made-up slots, without it", madeUp, undigested, "names no digest of the slots"},
+		{"the real slots, without it", real, undigested, "names no digest of the slots"},
+	} {
+		got, err := reread(t, c.x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ledger.VerifyCheckpoints(context.Background(), got, c.cps)
+		var broken *ledger.BrokenError
+		if isBroken := errors.As(err, &broken); isBroken != (c.why != "") || c.why != "" && !strings.Contains(err.Error(), c.why) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.why)
+		}
+	}
+}
+
 // caseExport returns the first n slots of x as an export of case C.
 func caseExport(x *ledger.Export, n int) *ledger.Export {
 	out := *x

@@ -203,10 +203,22 @@ type walker struct {
 	onSlot slotFunc
 }
 
-// slotFunc sees slot seq's chain hash; checked says the slot holds an
-// entry that links to the slot before it and carries its role's signature
-// (not junk, and not a hash alone).
-type slotFunc func(seq int64, hash string, checked bool)
+// slotFunc sees slot seq's chain hash and what the walk could check of
+// the slot.
+type slotFunc func(seq int64, hash string, kind slotKind)
+
+// slotKind is what the walk could check of a slot.
+type slotKind int
+
+const (
+	// slotEntry is an entry that links to the slot before it and carries
+	// its role's signature.
+	slotEntry slotKind = iota
+	// slotRedacted is a hash alone, for an entry a case's export leaves out.
+	slotRedacted
+	// slotJunk is junk, or an entry whose link or signature fails.
+	slotJunk
+)
 
 func (w *walker) window(from int64, slots []slot) error {
 	for i, s := range slots {
@@ -230,11 +242,11 @@ func (w *walker) window(from int64, slots []slot) error {
 func (w *walker) slot(seq int64, s slot) error {
 	if s.slot.Raw == nil {
 		w.rep.Redacted++
-		w.advance(seq, s.slot.Hash, false)
+		w.advance(seq, s.slot.Hash, slotRedacted)
 		return nil
 	}
 	e, problem := linkedEntry(seq, w.prev, s.slot, s.err)
-	checked := false
+	kind := slotJunk
 	switch {
 	case problem != "":
 		w.junk(seq, problem)
@@ -243,12 +255,12 @@ func (w *walker) slot(seq int64, s slot) error {
 			w.rep.Findings = append(w.rep.Findings, Finding{Seq: seq, Problem: err.Error()})
 			break
 		}
-		e.Hash, e.Written, checked = HashEntry(s.slot.Raw), s.slot.Written, true
+		e.Hash, e.Written, kind = HashEntry(s.slot.Raw), s.slot.Written, slotEntry
 		if err := w.fn(e, s.slot.Raw); err != nil {
 			return err
 		}
 	}
-	w.advance(seq, HashEntry(s.slot.Raw), checked)
+	w.advance(seq, HashEntry(s.slot.Raw), kind)
 	return nil
 }
 
@@ -270,11 +282,11 @@ func linkedEntry(seq int64, prev string, slot Slot, readErr error) (*Entry, stri
 	return e, ""
 }
 
-func (w *walker) advance(seq int64, hash string, checked bool) {
+func (w *walker) advance(seq int64, hash string, kind slotKind) {
 	w.rep.slots.add(hash)
-	w.rep.unchecked = w.rep.unchecked || !checked
+	w.rep.unchecked = w.rep.unchecked || kind != slotEntry
 	if w.onSlot != nil {
-		w.onSlot(seq, hash, checked)
+		w.onSlot(seq, hash, kind)
 	}
 	w.prev = hash
 	w.rep.Entries, w.rep.Head = seq, hash
