@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,10 +92,11 @@ func runLedgerVerify(ctx context.Context, o globalOptions, src ledger.Source, pi
 		return err
 	}
 	printLedgerOK(w, rep, exportCase(src))
+	undigested := slices.ContainsFunc(cps, func(cp ledger.Checkpoint) bool { return cp.Slots == "" })
 	switch {
-	case len(cps) > 0 && rep.Redacted > 0:
-		printf(w, "every attested head (%d) is in this export's chain, which commits to no slot before a slot carried as a hash alone: "+
-			"a whole-ledger export, or the ledger in Vault, shows the slots before it (this reads each attestation's ledger head without checking its signature: attest verify checks that)\n", len(cps))
+	case len(cps) > 0 && rep.Redacted > 0 && undigested:
+		printf(w, "every attested head (%d) is in this export's chain, but one naming no digest of the slots commits to no slot before a slot carried as a hash alone: "+
+			"verify a whole-ledger export, or the ledger in Vault, to check the slots before it (this reads each attestation's ledger head without checking its signature: attest verify checks that)\n", len(cps))
 	case len(cps) > 0:
 		printf(w, "every attested head (%d) is still in the chain (this reads each attestation's ledger head without checking its signature: attest verify checks that)\n", len(cps))
 	}

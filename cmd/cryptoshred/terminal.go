@@ -30,6 +30,7 @@ func progressUpdater(stderr io.Writer, what string) (update func(done, total int
 	}
 	var mu sync.Mutex
 	var bar *progressbar.ProgressBar
+	shown := 0
 	update = func(done, total int) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -37,7 +38,10 @@ func progressUpdater(stderr io.Writer, what string) (update func(done, total int
 			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr),
 				progressbar.OptionSetDescription(what), progressbar.OptionShowCount(), progressbar.OptionThrottle(100e6))
 		}
-		_ = bar.Set(done)
+		if done > shown { // counts from several goroutines may arrive out of order
+			shown = done
+			_ = bar.Set(done)
+		}
 	}
 	return update, func() {
 		mu.Lock()

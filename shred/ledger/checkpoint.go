@@ -96,7 +96,7 @@ func (c *checkpoints) at(cp Checkpoint, seq int64, hash string) {
 		c.fail(checkpointError(cp, fmt.Sprintf("slots 1 to %d are not those it was issued on (their digest differs)", seq)))
 	case cp.Slots == "" && c.firstJunk > 0:
 		c.fail(&BrokenError{Reason: fmt.Sprintf("%s names ledger head %d (%s), which cannot be shown to be in the chain it was issued on: "+
-			"slot %d before it is not an entry whose link and signature could be checked (junk links to nothing, so the head commits to no slot before it), "+
+			"slot %d before it holds junk or an entry that does not link, so the head commits to no slot before that one, "+
 			"and it names no digest of the slots (an attestation of an earlier version)", cp.Name, cp.Head.Seq, cp.Head.Hash, c.firstJunk)})
 	}
 }

@@ -84,14 +84,22 @@ func readAll(ctx context.Context, src Source) ([]Slot, error) {
 	}
 }
 
+// exportSlots returns slots as exported: for a case, another case's entry
+// as its hash alone. Junk, and an entry that does not link to the slot
+// before it, are never left out: as a hash alone they would pass for
+// another case's entry, and junk links to nothing, so an attested head
+// after it commits to no slot before it (see VerifyCheckpoints).
 func exportSlots(slots []Slot, caseID string) []ExportSlot {
 	keep := caseBackups(slots, caseID)
 	out := make([]ExportSlot, len(slots))
+	prev := Genesis
 	for i, s := range slots {
-		out[i] = ExportSlot{Seq: int64(i + 1), Entry: string(s.Raw), Sig: s.Sig}
-		if caseID != "" && !concerns(s.Raw, caseID, keep) {
-			out[i] = ExportSlot{Seq: int64(i + 1), Hash: HashEntry(s.Raw)}
+		seq := int64(i + 1)
+		out[i] = ExportSlot{Seq: seq, Entry: string(s.Raw), Sig: s.Sig}
+		if caseID != "" && othersLinked(s.Raw, seq, prev, caseID, keep) {
+			out[i] = ExportSlot{Seq: seq, Hash: HashEntry(s.Raw)}
 		}
+		prev = HashEntry(s.Raw)
 	}
 	return out
 }
@@ -109,12 +117,14 @@ func caseBackups(slots []Slot, caseID string) map[string]bool {
 	return ids
 }
 
-func concerns(raw []byte, caseID string, backups map[string]bool) bool {
+// othersLinked reports whether raw, slot seq, is an entry that links to
+// prev and concerns neither caseID nor its backups.
+func othersLinked(raw []byte, seq int64, prev, caseID string, backups map[string]bool) bool {
 	e, err := ParseEntry(raw)
-	if err != nil {
+	if err != nil || e.Seq != seq || e.Prev != prev {
 		return false
 	}
-	return e.Case == caseID || slices.ContainsFunc(e.Backups, func(id string) bool { return backups[id] })
+	return e.Case != caseID && !slices.ContainsFunc(e.Backups, func(id string) bool { return backups[id] })
 }
 
 func rawKeys(keys PublicKeys) map[string]map[int][]byte {

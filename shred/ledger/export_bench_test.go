@@ -62,15 +62,15 @@ func (s signer) export(tb testing.TB, n int, actor string) *ledger.Export {
 	return x
 }
 
-// extend appends n signed entries to x, the first linking to its last
-// slot, whatever that holds.
+// extend appends n signed entries of x's case to x, the first linking to
+// its last slot, whatever that holds.
 func (s signer) extend(tb testing.TB, x *ledger.Export, n int, actor string) {
 	prev := ledger.Genesis
 	if last := len(x.Slots); last > 0 {
 		prev = ledger.HashEntry([]byte(x.Slots[last-1].Entry))
 	}
 	for seq := int64(len(x.Slots) + 1); n > 0; seq, n = seq+1, n-1 {
-		e := ledger.Entry{Seq: seq, Prev: prev, Time: time.Now().UTC(), Actor: actor, Kind: ledger.KindBackupOpened,
+		e := ledger.Entry{Seq: seq, Prev: prev, Time: time.Now().UTC(), Actor: actor, Kind: ledger.KindBackupOpened, Case: x.Case,
 			Backups: []string{fmt.Sprintf("bk-%07d", seq)}, Details: map[string]string{"purpose": "benchmark"}}
 		raw, err := json.Marshal(e)
 		if err != nil {

@@ -216,7 +216,11 @@ const (
 	slotEntry slotKind = iota
 	// slotRedacted is a hash alone, for an entry a case's export leaves out.
 	slotRedacted
-	// slotJunk is junk, or an entry whose link or signature fails.
+	// slotUnsigned is an entry that links to the slot before it but whose
+	// signature fails.
+	slotUnsigned
+	// slotJunk is junk, or an entry that does not link to the slot before
+	// it: a hash after it commits to no slot before it.
 	slotJunk
 )
 
@@ -253,6 +257,7 @@ func (w *walker) slot(seq int64, s slot) error {
 	default:
 		if err := checkSigned(w.keys, e, s.slot.Raw, s.slot.Sig); err != nil {
 			w.rep.Findings = append(w.rep.Findings, Finding{Seq: seq, Problem: err.Error()})
+			kind = slotUnsigned
 			break
 		}
 		e.Hash, e.Written, kind = HashEntry(s.slot.Raw), s.slot.Written, slotEntry
