@@ -165,7 +165,7 @@ func (c *Catalog) ListBackups(ctx context.Context, f BackupFilter) ([]*Backup, [
 	backups, bad, err := c.ReadBackups(ctx, ids)
 	if indexed {
 		// An index entry whose record is gone or not yet written names nothing.
-		bad = slices.DeleteFunc(bad, func(e *RecordError) bool { return errors.Is(e.Err, errs.ErrNotFound) })
+		bad = slices.DeleteFunc(bad, gone)
 	}
 	return slices.DeleteFunc(backups, func(b *Backup) bool { return !f.match(b) }), bad, err
 }
@@ -198,28 +198,42 @@ func (c *Catalog) GetBackups(ctx context.Context, ids []string) ([]*Backup, erro
 // ReadBackups reads the backups ids, in order, skipping and reporting
 // the records that are missing or malformed.
 func (c *Catalog) ReadBackups(ctx context.Context, ids []string) ([]*Backup, []*RecordError, error) {
+	return readEach(ctx, ids, backupPath, func(ctx context.Context, id string) (*Backup, error) {
+		b, _, err := c.GetBackup(ctx, id)
+		return b, err
+	})
+}
+
+// readEach reads the record of each of ids with get, several at once,
+// and returns those it read, in order, and a RecordError naming path(id)
+// for each it could not read; Vault not answering, or refusing the
+// token, stops it (stopsListing).
+func readEach[T any](ctx context.Context, ids []string, path func(string) string, get func(context.Context, string) (*T, error)) ([]*T, []*RecordError, error) {
 	type read struct {
-		b   *Backup
+		v   *T
 		err error
 	}
 	all, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (read, error) {
-		b, _, err := c.GetBackup(ctx, id)
+		v, err := get(ctx, id)
 		if stopsListing(err) {
 			return read{}, err
 		}
-		return read{b, err}, nil
+		return read{v, err}, nil
 	})
-	var out []*Backup
+	var out []*T
 	var bad []*RecordError
 	for i, r := range all {
 		if r.err != nil {
-			bad = append(bad, &RecordError{ID: ids[i], Path: backupPath(ids[i]), Err: r.err})
-		} else if r.b != nil {
-			out = append(out, r.b)
+			bad = append(bad, &RecordError{ID: ids[i], Path: path(ids[i]), Err: r.err})
+		} else if r.v != nil {
+			out = append(out, r.v)
 		}
 	}
 	return out, bad, err
 }
+
+// gone reports whether e is a record deleted since it was listed.
+func gone(e *RecordError) bool { return errors.Is(e.Err, errs.ErrNotFound) }
 
 // RecordError is a record a listing skipped because it could not be read
 // or is malformed.
@@ -274,28 +288,11 @@ func (c *Catalog) ListCases(ctx context.Context) ([]*Case, []*RecordError, error
 	if err != nil {
 		return nil, nil, err
 	}
-	type read struct {
-		c   *Case
-		err error
-	}
-	all, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (read, error) {
+	cases, bad, err := readEach(ctx, ids, casePath, func(ctx context.Context, id string) (*Case, error) {
 		cs, _, err := c.GetCase(ctx, id)
-		if stopsListing(err) {
-			return read{}, err
-		}
-		return read{cs, err}, nil
+		return cs, err
 	})
-	var cases []*Case
-	var bad []*RecordError
-	for i, r := range all {
-		switch {
-		case r.err == nil:
-			cases = append(cases, r.c)
-		case !errors.Is(r.err, errs.ErrNotFound):
-			bad = append(bad, &RecordError{ID: ids[i], Path: casePath(ids[i]), Err: r.err})
-		}
-	}
-	return cases, bad, err
+	return cases, slices.DeleteFunc(bad, gone), err
 }
 
 // stopsListing reports whether err, met reading one record of a listing,

@@ -137,26 +137,13 @@ func (c *Catalog) ReadHolds(ctx context.Context, caseID string) ([]*Hold, []*Rec
 	if err != nil {
 		return nil, nil, err
 	}
-	type read struct {
-		h   *Hold
-		err error
-	}
-	all, err := parallel.Map(ctx, ids, parallel.DefaultLimit, func(ctx context.Context, id string) (read, error) {
+	holds, bad, err := readEach(ctx, ids, func(id string) string { return holdPath(caseID, id) }, func(ctx context.Context, id string) (*Hold, error) {
 		h, _, err := c.GetHold(ctx, caseID, id)
-		if stopsListing(err) {
-			return read{}, err
-		}
-		return read{h, err}, nil
+		return h, err
 	})
-	var holds []*Hold
-	var bad []*RecordError
-	for i, r := range all {
-		switch {
-		case r.err == nil:
-			holds = append(holds, r.h)
-		case !errors.Is(r.err, errs.ErrNotFound):
-			bad = append(bad, &RecordError{ID: ids[i], Path: holdPath(caseID, ids[i]), Err: fmt.Errorf("%w (it counts as an active hold)", r.err)})
-		}
+	bad = slices.DeleteFunc(bad, gone)
+	for _, e := range bad {
+		e.Err = fmt.Errorf("%w (it counts as an active hold)", e.Err)
 	}
 	return holds, bad, err
 }
