@@ -30,13 +30,17 @@ type Export struct {
 	Slots      []ExportSlot              `json:"slots"`
 }
 
-// ExportSlot is one slot of an export: its entry and signature, or only
-// its chain hash when the entry belongs to another case.
+// ExportSlot is one slot of an export: its entry and signature, or, in
+// an export of one case, only its chain hash for any other slot. Junk is
+// then marked as such (Junk): carried as it is, a role could copy another
+// case's entry into a slot to leak it into this case's export; as a plain
+// hash it would pass for another case's entry, though it links to nothing.
 type ExportSlot struct {
 	Seq   int64  `json:"seq"`
 	Entry string `json:"entry,omitempty"`
 	Sig   string `json:"sig,omitempty"`
 	Hash  string `json:"hash,omitempty"`
+	Junk  bool   `json:"junk,omitempty"`
 }
 
 // WriteExport reads every slot of src and writes an export to w. With
@@ -51,9 +55,9 @@ func WriteExport(ctx context.Context, src Source, w io.Writer, caseID string, no
 	if err != nil {
 		return err
 	}
-	x := Export{Format: ExportFormat, ExportedAt: now, Case: caseID, Keys: rawKeys(keys), Slots: exportSlots(slots, caseID)}
+	x := Export{Format: ExportFormat, ExportedAt: now, Case: caseID, Keys: rawKeys(keys), Slots: exportSlots(slots, caseID, keys)}
 	if n := len(slots); n > 0 {
-		x.Head = Head{Seq: int64(n), Hash: HashEntry(slots[n-1].Raw)}
+		x.Head = Head{Seq: int64(n), Hash: HashEntry(slots[n-1].slot.Raw)}
 	} else {
 		x.Head = Head{Hash: Genesis}
 	}
@@ -64,9 +68,10 @@ func WriteExport(ctx context.Context, src Source, w io.Writer, caseID string, no
 	return bw.Flush()
 }
 
-// readAll reads slots from 1 to the last filled one.
-func readAll(ctx context.Context, src Source) ([]Slot, error) {
-	var out []Slot
+// readAll reads slots from 1 to the last filled one, each with how it
+// was read (ErrMalformedSlot).
+func readAll(ctx context.Context, src Source) ([]slot, error) {
+	var out []slot
 	for from := int64(1); ; from += window {
 		got, err := readWindow(ctx, src, from, from+window-1)
 		if err != nil {
@@ -79,36 +84,49 @@ func readAll(ctx context.Context, src Source) ([]Slot, error) {
 			case s.slot.Raw == nil:
 				return nil, s.err
 			}
-			out = append(out, s.slot)
+			out = append(out, s)
 		}
 	}
 }
 
-// exportSlots returns slots as exported: for a case, another case's entry
-// as its hash alone. Junk, and an entry that does not link to the slot
-// before it, are never left out: as a hash alone they would pass for
-// another case's entry, and junk links to nothing, so an attested head
-// after it commits to no slot before it (see VerifyCheckpoints).
-func exportSlots(slots []Slot, caseID string) []ExportSlot {
-	keep := caseBackups(slots, caseID)
+// exportSlots returns slots as exported: for a case, only the entries
+// (linked and signed) of the case and of the backups they name, and the
+// chain hash of every other slot, marked when it is junk.
+func exportSlots(slots []slot, caseID string, keys PublicKeys) []ExportSlot {
+	entries, linked := checkedEntries(slots, keys)
+	keep := caseBackups(entries, caseID)
 	out := make([]ExportSlot, len(slots))
-	prev := Genesis
 	for i, s := range slots {
 		seq := int64(i + 1)
-		out[i] = ExportSlot{Seq: seq, Entry: string(s.Raw), Sig: s.Sig}
-		if caseID != "" && othersLinked(s.Raw, seq, prev, caseID, keep) {
-			out[i] = ExportSlot{Seq: seq, Hash: HashEntry(s.Raw)}
+		out[i] = ExportSlot{Seq: seq, Entry: string(s.slot.Raw), Sig: s.slot.Sig}
+		if caseID != "" && !concerns(entries[i], caseID, keep) {
+			out[i] = ExportSlot{Seq: seq, Hash: HashEntry(s.slot.Raw), Junk: !linked[i]}
 		}
-		prev = HashEntry(s.Raw)
 	}
 	return out
 }
 
+// checkedEntries returns, by slot, its entry if it links to the slot
+// before it and its signature verifies (else nil), and whether it links.
+func checkedEntries(slots []slot, keys PublicKeys) ([]*Entry, []bool) {
+	entries, linked := make([]*Entry, len(slots)), make([]bool, len(slots))
+	prev := Genesis
+	for i, s := range slots {
+		e, problem := linkedEntry(int64(i+1), prev, s.slot, s.err)
+		linked[i] = problem == ""
+		if linked[i] && checkSigned(keys, e, s.slot.Raw, s.slot.Sig) == nil {
+			entries[i] = e
+		}
+		prev = HashEntry(s.slot.Raw)
+	}
+	return entries, linked
+}
+
 // caseBackups returns the backups the case's entries name.
-func caseBackups(slots []Slot, caseID string) map[string]bool {
+func caseBackups(entries []*Entry, caseID string) map[string]bool {
 	ids := map[string]bool{}
-	for _, s := range slots {
-		if e, err := ParseEntry(s.Raw); err == nil && caseID != "" && e.Case == caseID {
+	for _, e := range entries {
+		if e != nil && caseID != "" && e.Case == caseID {
 			for _, id := range e.Backups {
 				ids[id] = true
 			}
@@ -117,14 +135,10 @@ func caseBackups(slots []Slot, caseID string) map[string]bool {
 	return ids
 }
 
-// othersLinked reports whether raw, slot seq, is an entry that links to
-// prev and concerns neither caseID nor its backups.
-func othersLinked(raw []byte, seq int64, prev, caseID string, backups map[string]bool) bool {
-	e, err := ParseEntry(raw)
-	if err != nil || e.Seq != seq || e.Prev != prev {
-		return false
-	}
-	return e.Case != caseID && !slices.ContainsFunc(e.Backups, func(id string) bool { return backups[id] })
+// concerns reports whether e, a checked entry or nil, is of caseID or
+// names one of its backups.
+func concerns(e *Entry, caseID string, backups map[string]bool) bool {
+	return e != nil && (e.Case == caseID || slices.ContainsFunc(e.Backups, func(id string) bool { return backups[id] }))
 }
 
 func rawKeys(keys PublicKeys) map[string]map[int][]byte {
@@ -160,6 +174,8 @@ func ReadExport(r io.Reader) (*Export, error) {
 			return nil, fmt.Errorf("ledger export: slot %d is numbered %d", i+1, s.Seq)
 		case s.Entry == "" && x.Case == "":
 			return nil, fmt.Errorf("ledger export: slot %d carries a hash alone, which only an export of one case does for other cases' entries; a whole-ledger export carries every entry", s.Seq)
+		case s.Junk && s.Entry != "":
+			return nil, fmt.Errorf("ledger export: slot %d carries an entry and is marked as junk carried as a hash alone", s.Seq)
 		}
 	}
 	return &x, nil
@@ -175,7 +191,7 @@ func (x *Export) ReadSlot(_ context.Context, seq int64) (Slot, error) {
 	}
 	s := x.Slots[seq-1]
 	if s.Entry == "" {
-		return Slot{Hash: s.Hash}, nil
+		return Slot{Hash: s.Hash, Junk: s.Junk}, nil
 	}
 	return Slot{Raw: []byte(s.Entry), Sig: s.Sig}, nil
 }

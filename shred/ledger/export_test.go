@@ -3,7 +3,9 @@ package ledger_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -134,31 +136,69 @@ func TestAttestedHeadAfterJunkNeedsTheSlotsDigest(t *testing.T) {
 	}
 }
 
-// A case's export carries junk as it is, never as a hash alone, where it
-// would pass for another case's entry and let an attested head after it
-// through without the slots' digest.
-func TestCaseExportCarriesJunkAsItIs(t *testing.T) {
+// A case's export carries junk as its hash alone, marked as junk: carried
+// as it is, a copy of another case's entry in a new slot would leak that
+// entry into this case's export, and as a plain hash junk would pass for
+// another case's entry, letting an attested head after it through without
+// the slots' digest. Only checked entries (linked and signed) say which
+// backups the case's export carries: junk naming the case and another
+// case's backup carries nothing of that case. A slot Vault hands over as
+// malformed (an entry's fields written as the slot's data) is junk too.
+func TestCaseExportMarksJunkAndCarriesNoneOfIt(t *testing.T) {
 	keys := newSigner(t)
-	whole := keys.export(t, 2, "another case")
-	whole.Slots = append(whole.Slots, ledger.ExportSlot{Seq: 3, Entry: `{"not":"an entry"}`})
+	whole := keys.export(t, 0, "")
+	whole.Case = "D"
+	keys.extend(t, whole, 1, "case D")
+	copied := whole.Slots[0]
+	copied.Seq = 2
+	naming, err := json.Marshal(ledger.Entry{Seq: 3, Prev: ledger.Genesis, Time: time.Now().UTC(), Actor: "a role", Kind: ledger.KindBackupOpened,
+		Case: "C", Backups: []string{"bk-0000001"}, Details: map[string]string{"purpose": "p"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole.Slots = append(whole.Slots, copied, ledger.ExportSlot{Seq: 3, Entry: string(naming)})
 	whole.Case = "C"
-	keys.extend(t, whole, 2, "case C")
+	keys.extend(t, whole, 1, "case C")
+	whole.Case = "D"
+	keys.extend(t, whole, 1, "case D, malformed in Vault")
+	whole.Case = "C"
+	keys.extend(t, whole, 1, "case C")
 	whole.Case = ""
 	var buf bytes.Buffer
-	if err := ledger.WriteExport(context.Background(), whole, &buf, "C", time.Now()); err != nil {
+	if err := ledger.WriteExport(context.Background(), malformedAt{whole, 5}, &buf, "C", time.Now()); err != nil {
 		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("bk-0000001")) || bytes.Contains(buf.Bytes(), []byte("bk-0000005")) {
+		t.Fatalf("the export of case C carries case D's entries:\n%s", buf.String())
 	}
 	x, err := ledger.ReadExport(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Slots[0].Hash == "" || x.Slots[2].Entry != `{"not":"an entry"}` {
-		t.Fatalf("the case's export: slot 1 %+v, slot 3 %+v", x.Slots[0], x.Slots[2])
+	for i, want := range []bool{false, true, true, false, true, false} {
+		if s := x.Slots[i]; s.Junk != want || (s.Entry != "") != (i == 3 || i == 5) {
+			t.Errorf("slot %d of the case's export: %+v, want junk %t", i+1, s, want)
+		}
 	}
 	_, err = ledger.VerifyCheckpoints(context.Background(), x, []ledger.Checkpoint{{Name: "attestation att-old", Head: whole.Head}})
 	if err == nil || !strings.Contains(err.Error(), "names no digest of the slots") {
 		t.Fatalf("an attested head after junk in a case's export, without the digest: %v", err)
 	}
+}
+
+// malformedAt is an export as a source whose slot seq reads as Vault
+// reads a slot that holds something other than one entry.
+type malformedAt struct {
+	*ledger.Export
+	seq int64
+}
+
+func (m malformedAt) ReadSlot(ctx context.Context, seq int64) (ledger.Slot, error) {
+	s, err := m.Export.ReadSlot(ctx, seq)
+	if seq == m.seq {
+		return s, fmt.Errorf("slot %d: %w", seq, ledger.ErrMalformedSlot)
+	}
+	return s, err
 }
 
 // caseExport returns the first n slots of x as an export of case C.

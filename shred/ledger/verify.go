@@ -42,6 +42,10 @@ type Slot struct {
 	// Written is when the store wrote the slot, by its own clock; zero
 	// where the source does not say (an export).
 	Written time.Time
+	// Junk marks a slot an export of one case carries as its Hash alone
+	// that holds junk, or an entry that does not link, rather than
+	// another case's entry.
+	Junk bool
 }
 
 // ErrBroken marks a ledger that does not verify. The CLI maps it to exit
@@ -244,7 +248,12 @@ func (w *walker) window(from int64, slots []slot) error {
 }
 
 func (w *walker) slot(seq int64, s slot) error {
-	if s.slot.Raw == nil {
+	switch {
+	case s.slot.Raw == nil && s.slot.Junk:
+		w.junk(seq, "holds junk, carried as its hash alone")
+		w.advance(seq, s.slot.Hash, slotJunk)
+		return nil
+	case s.slot.Raw == nil:
 		w.rep.Redacted++
 		w.advance(seq, s.slot.Hash, slotRedacted)
 		return nil
