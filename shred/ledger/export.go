@@ -93,14 +93,18 @@ func readAll(ctx context.Context, src Source) ([]slot, error) {
 // (linked and signed) of the case and of the backups they name, and the
 // chain hash of every other slot, marked when it is junk.
 func exportSlots(slots []slot, caseID string, keys PublicKeys) []ExportSlot {
-	entries, linked := checkedEntries(slots, keys)
-	keep := caseBackups(entries, caseID)
 	out := make([]ExportSlot, len(slots))
 	for i, s := range slots {
-		seq := int64(i + 1)
-		out[i] = ExportSlot{Seq: seq, Entry: string(s.slot.Raw), Sig: s.slot.Sig}
-		if caseID != "" && !concerns(entries[i], caseID, keep) {
-			out[i] = ExportSlot{Seq: seq, Hash: HashEntry(s.slot.Raw), Junk: !linked[i]}
+		out[i] = ExportSlot{Seq: int64(i + 1), Entry: string(s.slot.Raw), Sig: s.slot.Sig}
+	}
+	if caseID == "" {
+		return out
+	}
+	entries, linked := checkedEntries(slots, keys)
+	keep := caseBackups(entries, caseID)
+	for i, s := range slots {
+		if !concerns(entries[i], caseID, keep) {
+			out[i] = ExportSlot{Seq: int64(i + 1), Hash: HashEntry(s.slot.Raw), Junk: !linked[i]}
 		}
 	}
 	return out
@@ -126,7 +130,7 @@ func checkedEntries(slots []slot, keys PublicKeys) ([]*Entry, []bool) {
 func caseBackups(entries []*Entry, caseID string) map[string]bool {
 	ids := map[string]bool{}
 	for _, e := range entries {
-		if e != nil && caseID != "" && e.Case == caseID {
+		if e != nil && e.Case == caseID {
 			for _, id := range e.Backups {
 				ids[id] = true
 			}
