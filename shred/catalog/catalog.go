@@ -269,10 +269,10 @@ func (c *Catalog) PutCase(ctx context.Context, cs *Case, cas int) (int, error) {
 	return PutJSON(ctx, c.store, casePath(cs.ID), cs, cas)
 }
 
-// CaseIDs returns the ids of every case record, sorted, without reading
+// caseIDs returns the ids of every case record, sorted, without reading
 // any. A name under cases/ that is no case id (a folder the compliance
 // role created) is none.
-func (c *Catalog) CaseIDs(ctx context.Context) ([]string, error) {
+func (c *Catalog) caseIDs(ctx context.Context) ([]string, error) {
 	ids, err := c.store.List(ctx, "cases/")
 	ids = slices.DeleteFunc(ids, func(id string) bool { return CheckID("case", id) != nil })
 	slices.Sort(ids)
@@ -284,7 +284,7 @@ func (c *Catalog) CaseIDs(ctx context.Context) ([]string, error) {
 // one such record hides no other case. A record deleted since the
 // listing is left out.
 func (c *Catalog) ListCases(ctx context.Context) ([]*Case, []*RecordError, error) {
-	ids, err := c.CaseIDs(ctx)
+	ids, err := c.caseIDs(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

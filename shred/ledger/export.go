@@ -116,9 +116,9 @@ func checkedEntries(slots []slot, keys PublicKeys) ([]*Entry, []bool) {
 	entries, linked := make([]*Entry, len(slots)), make([]bool, len(slots))
 	prev := Genesis
 	for i, s := range slots {
-		e, problem := linkedEntry(int64(i+1), prev, s.slot, s.err)
-		linked[i] = problem == ""
-		if linked[i] && checkSigned(keys, e, s.slot.Raw, s.slot.Sig) == nil {
+		e, kind, _ := checkSlot(int64(i+1), prev, s, keys)
+		linked[i] = kind != slotJunk
+		if kind == slotEntry {
 			entries[i] = e
 		}
 		prev = HashEntry(s.slot.Raw)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,8 +92,7 @@ type Report struct {
 	// link to the slot before them are not checked.
 	Redacted int64 `json:"redacted,omitempty"`
 
-	slots     slotDigest
-	unchecked bool
+	slots slotDigest
 }
 
 // SlotsDigest returns the digest of every slot the walk passed (see
@@ -103,7 +103,9 @@ func (r *Report) SlotsDigest() string { return r.slots.sum() }
 // whose link and signature it checked. Only then does the head's hash
 // commit to every slot before it: a slot of junk links to nothing, so a
 // hash after it commits to nothing before it.
-func (r *Report) AllChecked() bool { return !r.unchecked }
+func (r *Report) AllChecked() bool {
+	return r.Redacted == 0 && !slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Seq > 0 })
+}
 
 // FindingsError is a chain that held together but has findings: slots
 // and head hints written outside cryptoshred. It wraps ErrBroken.
@@ -258,24 +260,34 @@ func (w *walker) slot(seq int64, s slot) error {
 		w.advance(seq, s.slot.Hash, slotRedacted)
 		return nil
 	}
-	e, problem := linkedEntry(seq, w.prev, s.slot, s.err)
-	kind := slotJunk
-	switch {
-	case problem != "":
+	e, kind, problem := checkSlot(seq, w.prev, s, w.keys)
+	switch kind {
+	case slotJunk:
 		w.junk(seq, problem)
+	case slotUnsigned:
+		w.rep.Findings = append(w.rep.Findings, Finding{Seq: seq, Problem: problem})
 	default:
-		if err := checkSigned(w.keys, e, s.slot.Raw, s.slot.Sig); err != nil {
-			w.rep.Findings = append(w.rep.Findings, Finding{Seq: seq, Problem: err.Error()})
-			kind = slotUnsigned
-			break
-		}
-		e.Hash, e.Written, kind = HashEntry(s.slot.Raw), s.slot.Written, slotEntry
+		e.Hash, e.Written = HashEntry(s.slot.Raw), s.slot.Written
 		if err := w.fn(e, s.slot.Raw); err != nil {
 			return err
 		}
 	}
 	w.advance(seq, HashEntry(s.slot.Raw), kind)
 	return nil
+}
+
+// checkSlot returns the entry slot seq holds (nil for junk), what of it
+// could be checked against prev, the hash of the slot before it, and the
+// role keys, and why it is not a checked entry ("" when it is).
+func checkSlot(seq int64, prev string, s slot, keys PublicKeys) (*Entry, slotKind, string) {
+	e, problem := linkedEntry(seq, prev, s.slot, s.err)
+	if problem != "" {
+		return nil, slotJunk, problem
+	}
+	if err := checkSigned(keys, e, s.slot.Raw, s.slot.Sig); err != nil {
+		return e, slotUnsigned, err.Error()
+	}
+	return e, slotEntry, ""
 }
 
 // linkedEntry returns the entry slot seq holds, or what else it holds: an
@@ -298,7 +310,6 @@ func linkedEntry(seq int64, prev string, slot Slot, readErr error) (*Entry, stri
 
 func (w *walker) advance(seq int64, hash string, kind slotKind) {
 	w.rep.slots.add(hash)
-	w.rep.unchecked = w.rep.unchecked || kind != slotEntry
 	if w.onSlot != nil {
 		w.onSlot(seq, hash, kind)
 	}
