@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -28,28 +30,62 @@ func progressUpdater(stderr io.Writer, what string) (update func(done, total int
 	if !isTerminal(stderr) {
 		return nil, func() {}
 	}
-	var mu sync.Mutex
+	return countBar(stderr, what, barInterval)
+}
+
+// barInterval is how often a count bar is redrawn.
+const barInterval = 100 * time.Millisecond
+
+// countBar returns a progress callback that only records the count, and
+// draws a bar of it on w every interval from a goroutine of its own: a
+// terminal stopped with Ctrl-S blocks that goroutine's writes, never the
+// workers that report. finish draws the last count and ends the bar.
+func countBar(w io.Writer, what string, interval time.Duration) (update func(done, total int), finish func()) {
+	var done atomic.Int64
+	var start sync.Once
+	stop, stopped := make(chan struct{}), make(chan struct{})
 	var bar *progressbar.ProgressBar
-	shown := 0
-	update = func(done, total int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if bar == nil {
-			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr),
-				progressbar.OptionSetDescription(what), progressbar.OptionShowCount(), progressbar.OptionThrottle(100e6))
-		}
-		if done > shown { // counts from several goroutines may arrive out of order
-			shown = done
-			_ = bar.Set(done)
-		}
+	draw := func() { _ = bar.Set64(done.Load()) }
+	update = func(n, of int) {
+		storeMax(&done, int64(n)) // counts from several goroutines may arrive out of order
+		start.Do(func() {
+			bar = progressbar.NewOptions64(int64(of), progressbar.OptionSetWriter(w),
+				progressbar.OptionSetDescription(what), progressbar.OptionShowCount())
+			go redraw(interval, draw, stop, stopped)
+		})
 	}
 	return update, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if bar != nil {
-			_ = bar.Finish()
-			fmt.Fprintln(stderr)
+		start.Do(func() { close(stopped) }) // never started: nothing to draw
+		if bar == nil {
+			return
 		}
+		close(stop)
+		<-stopped
+		draw()
+		_ = bar.Finish()
+		fmt.Fprintln(w)
+	}
+}
+
+// redraw calls draw every interval until stop is closed, then closes
+// stopped.
+func redraw(interval time.Duration, draw func(), stop <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			draw()
+		}
+	}
+}
+
+// storeMax sets v to n if n is larger.
+func storeMax(v *atomic.Int64, n int64) {
+	for old := v.Load(); n > old && !v.CompareAndSwap(old, n); old = v.Load() {
 	}
 }
 
