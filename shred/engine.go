@@ -154,11 +154,18 @@ func (s *Service) Run(ctx context.Context, actor Actor, plan *Plan, opts RunOpti
 		return nil, err
 	}
 	res, err := s.destroy(ctx, actor, plan, opts)
-	if res == nil || (errors.Is(err, errs.ErrRefused) && !errors.Is(err, errs.ErrPartial)) {
+	if res == nil || (errors.Is(err, errs.ErrRefused) && !errors.Is(err, errs.ErrPartial)) || nothingToAttest(plan, res) {
 		return res, err
 	}
 	res.Attestation, err = s.attest(ctx, actor, plan.Case, opts.Attest, res, err)
 	return res, err
+}
+
+// nothingToAttest reports a run that recorded no destruction, of a plan
+// that found none recorded before: every backup failed, so an attestation
+// would only fail in turn, and its error would hide theirs.
+func nothingToAttest(plan *Plan, res *RunResult) bool {
+	return len(res.Destroyed) == 0 && res.ListedElsewhere == 0 && plan.Count(ActionDone) == 0
 }
 
 // attest issues the run's attestation, using what res learnt; runErr is

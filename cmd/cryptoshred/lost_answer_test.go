@@ -448,3 +448,51 @@ func TestAppendRacingAnUndecodableSlotGoesOnAfterIt(t *testing.T) {
 		t.Fatalf("ledger show:\n%s", show)
 	}
 }
+
+// A 404 that is not Vault's (a load balancer's empty answer, a gateway's
+// own JSON) is no answer: here a proxy in front of Vault takes a backup's
+// key delete itself and then answers the key's read-back with such a 404.
+// The run must not take that for Vault saying the key is gone: it fails
+// that backup as Vault unavailable (exit 1) and records and attests
+// nothing of it, and the key is still in Vault. Before, the API client
+// read any 404 as "not found" and the run recorded the key as destroyed
+// and verified gone; and a run that destroyed nothing then said "keys
+// destroyed and recorded, but the attestation failed" (exit 4).
+func TestNotFoundThatIsNotVaultsIsNoAnswer(t *testing.T) {
+	for name, answer := range map[string]string{"empty": "", "a gateway's JSON": `{"message":"no Route matched with those values"}`} {
+		t.Run(name, func(t *testing.T) {
+			env := newTestEnv(t)
+			b := closedCaseCLI(t, env, "GONE", []byte("old casework"))
+			t.Setenv("VAULT_MAX_RETRIES", "1")
+			keyPath := "/v1/cryptoshred-transit/keys/" + b.Key
+			var deleted atomic.Bool
+			gateway := vaultProxy(t, env.srv.Addr, func(proxy *httputil.ReverseProxy) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					switch {
+					case r.URL.Path == keyPath && r.Method == http.MethodDelete:
+						deleted.Store(true)
+						w.WriteHeader(http.StatusNoContent)
+					case r.URL.Path == keyPath && r.Method == http.MethodGet && deleted.Load():
+						w.WriteHeader(http.StatusNotFound)
+						w.Write([]byte(answer))
+					default:
+						proxy.ServeHTTP(w, r)
+					}
+				})
+			})
+			priv, _ := signingKey(t, env)
+			r := runCLI(t, gateway, env.roles.admin, "--format", "json", "shred", "run", "--case", "GONE", "--yes", "--sign-key", priv,
+				"--vault-snapshot-retention", "720h", "-o", filepath.Join(env.dir, "a.dsse.json"))
+			if r.code != exitError || !strings.Contains(r.stderr, "without Vault's JSON") || strings.Contains(r.stdout, `"destroyed":[{`) ||
+				strings.Contains(r.stderr, "keys destroyed") {
+				t.Fatalf("shred run through the gateway: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			if key, err := env.srv.Root(t).Logical().Read("cryptoshred-transit/keys/" + b.Key); err != nil || key == nil {
+				t.Fatalf("the key is gone: %v %v", key, err)
+			}
+			if show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout; strings.Contains(show, "key.destroyed") {
+				t.Fatalf("the ledger records a destruction:\n%s", show)
+			}
+		})
+	}
+}

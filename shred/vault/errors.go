@@ -39,6 +39,10 @@ func vaultError(op, path string, err error) error {
 			"or a load balancer that sends requests to it; https if Vault serves TLS) and keep request forwarding between the nodes working",
 			errs.ErrUnavailable, op, path, redirect)
 	}
+	var foreign *notVaultsError
+	if errors.As(err, &foreign) {
+		return fmt.Errorf("%w: cannot %s %s: %v; a \"not found\" that is not Vault's own is no answer", errs.ErrUnavailable, op, path, foreign)
+	}
 	var ne net.Error
 	var oe *net.OpError
 	if errors.Is(err, syscall.ECONNREFUSED) {

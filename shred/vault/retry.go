@@ -2,7 +2,9 @@ package vault
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,18 +59,18 @@ func newCheckRetry() func(context.Context, *http.Response, error) (bool, error) 
 		}
 		refused := err != nil && errors.Is(err, syscall.ECONNREFUSED)
 		maybeCarriedOut := !refused && !notCarriedOut(resp)
-		redirect := redirected(resp)
+		notAnswer := cmp.Or(redirected(resp), refuseForeignNotFound(resp))
 		switch {
 		case refused && !answered.Load():
 			return false, err
 		case vaultCannotDecode(resp):
 			return false, nil
 		case onceOnly(ctx) && maybeCarriedOut:
-			return false, redirect
+			return false, notAnswer
 		}
 		retry, err := api.DefaultRetryPolicy(ctx, resp, err)
-		if redirect != nil && err == nil {
-			retry, err = true, redirect
+		if notAnswer != nil && err == nil {
+			retry, err = true, notAnswer
 		}
 		if retry && maybeCarriedOut {
 			noteMaybeCarriedOut(ctx)
@@ -103,10 +105,44 @@ func vaultCannotDecode(resp *http.Response) bool {
 	if resp == nil || resp.StatusCode != http.StatusInternalServerError || resp.Request == nil || resp.Request.Method != http.MethodGet {
 		return false
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return bytes.Contains(body, []byte(vaultDecodeFailure))
+	return bytes.Contains(peekBody(resp, 64<<10), []byte(vaultDecodeFailure))
+}
+
+// peekBody returns up to limit bytes of resp's body, and leaves the whole
+// body for the API client to read.
+func peekBody(resp *http.Response, limit int64) []byte {
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return head
+}
+
+// refuseForeignNotFound returns a notVaultsError for a 404 that is not
+// Vault's, whose status it turns into 502: the API client reads any 404
+// whose body is empty or parses as JSON as "not found", whatever error
+// comes with it, so a load balancer or a gateway answering 404 for a node
+// it cannot reach would pass for Vault saying a key is gone. Vault's 404
+// carries {"errors":[...]}, or a response with a request_id (a deleted
+// version's metadata).
+func refuseForeignNotFound(resp *http.Response) error {
+	if resp == nil || resp.StatusCode != http.StatusNotFound {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(peekBody(resp, 1<<20), &fields) == nil && (fields["errors"] != nil || fields["request_id"] != nil) {
+		return nil
+	}
+	resp.StatusCode, resp.Status = http.StatusBadGateway, "502 Bad Gateway"
+	return &notVaultsError{status: http.StatusNotFound}
+}
+
+// notVaultsError is an answer in place of Vault's that no Vault sends.
+type notVaultsError struct{ status int }
+
+func (e *notVaultsError) Error() string {
+	return fmt.Sprintf("vault answered %d without Vault's JSON: a proxy or load balancer answered in its place", e.status)
 }
 
 // notCarriedOut reports an answer saying Vault did not carry the request
