@@ -25,6 +25,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/local"
@@ -798,5 +799,48 @@ func TestAttackEmptiedStatusCannotHideABackupUnderDeleteVersionAfter(t *testing.
 	ids, _ := complianceV.PlaceHolds(context.Background(), compliance, "LATER", shred.HoldSelector{System: "casework"})
 	if !slices.Contains(ids, b.ID) {
 		t.Fatalf("hold by system: %v, want %s held", ids, b.ID)
+	}
+}
+
+// Attack: an original that is another backup's ciphertext. Every role can
+// read a registration, so the admin creates, with two plain KV writes, a
+// registration and a status record of a backup whose key never existed,
+// naming a held backup's ciphertext and its digest as the original; and a
+// backup protected from a ciphertext names that ciphertext as its
+// original. dispose-original --method deleted must delete neither: the
+// held backup's ciphertext would be gone while its key lives.
+func TestAttackOriginalThatIsAnotherBackupsCiphertext(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	ctx := context.Background()
+	victim, _ := protect(t, adminV, []byte("held backup"))
+	openCase(t, complianceV, "KEEP")
+	hold(t, complianceV, "KEEP", victim.ID)
+
+	insider := asRole(t, srv, vault.PolicyAdmin)
+	forged := catalog.NewBackupID()
+	for _, path := range []string{"registrations/", "backups/"} {
+		rec := insider.read(path + victim.ID)
+		rec["id"], rec["key"] = forged, forged
+		original := rec["original"].(map[string]any)
+		original["path"], original["size"], original["sha256"] = victim.Ciphertext.Path, victim.Ciphertext.Size, victim.Ciphertext.SHA256
+		rec["ciphertext"].(map[string]any)["path"] = filepath.Join(t.TempDir(), forged+".age")
+		if path == "backups/" {
+			rec["state"] = "protected"
+		}
+		insider.mustWrite(path+forged, rec)
+	}
+	again, err := adminV.Protect(ctx, admin0, shred.ProtectRequest{Source: victim.Ciphertext.Path, OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{forged, again.ID} {
+		_, err := adminV.DisposeOriginal(ctx, admin0, shred.DisposeRequest{ID: id, Method: attest.DisposalDeleted, Note: "deleted after protect"})
+		if !errors.Is(err, errs.ErrRefused) || !strings.Contains(err.Error(), "cryptoshred ciphertext") {
+			t.Fatalf("dispose-original of %s: %v", id, err)
+		}
+		mustExist(t, victim.Ciphertext.Path)
+	}
+	if alive, latched := keyAlive(t, srv, victim.Key); !alive || !latched {
+		t.Fatalf("held key: alive %t, latched %t", alive, latched)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
+	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -127,6 +128,9 @@ func deleteOriginal(o *catalog.Original) (absent bool, err error) {
 	}
 	err = fsutil.RemoveChecked(o.Path, func(r io.Reader) error {
 		hr := fsutil.NewHashingReader(r)
+		if err := notACiphertext(hr); err != nil {
+			return err
+		}
 		if _, err := io.Copy(io.Discard, hr); err != nil {
 			return err
 		}
@@ -144,6 +148,25 @@ func deleteOriginal(o *catalog.Original) (absent bool, err error) {
 		return false, fmt.Errorf("failed to delete the original: %w", err)
 	}
 	return false, fsutil.SyncDir(filepath.Dir(o.Path))
+}
+
+// notACiphertext refuses a file whose age header (read from r, which is
+// left past it) wraps a file key to a cryptoshred key: a backup's
+// ciphertext, which a registration can name as an original just as it
+// names its digest (both are readable by every role), or which a backup
+// protected again took as its original. Deleted as an original, it would
+// be lost while its key lives, though no one decided to destroy it.
+func notACiphertext(r io.Reader) error {
+	stanzas, err := agefile.HeaderStanzas(r)
+	if errors.Is(err, agefile.ErrUnread) {
+		return err
+	}
+	for _, st := range stanzas {
+		if st.Type == agefile.StanzaType {
+			return errors.New("it is a cryptoshred ciphertext (its age header wraps a key held in Vault), never a plaintext original")
+		}
+	}
+	return nil
 }
 
 func (s *Service) recordDisposal(ctx context.Context, actor Actor, id string, d *catalog.Disposal) (*catalog.Backup, error) {
