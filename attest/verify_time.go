@@ -3,11 +3,11 @@ package attest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest/tsa"
-	"github.com/cryptoshred/cryptoshred/internal/timeutil"
 )
 
 // DefaultTimeTolerance is how far the statement's times may stray from the
@@ -66,23 +66,72 @@ func (r *verifyRun) timeWarnings() []string {
 			out = append(out, fmt.Sprintf("issuedAt %s and the trusted time %s (%s) differ by %s, more than %s: the issuer's clock or the attestation is not to be trusted",
 				p.IssuedAt.UTC().Format(time.RFC3339), tt.Time.Format(time.RFC3339), tt.Authority, d.Round(time.Second), r.tolerance))
 		}
+		out = append(out, r.lateTimes(tt)...)
 		out = append(out, r.lateBackups(tt)...)
 	}
 	return out
+}
+
+// afterSigning are the times a statement reports that lie after its
+// signing by design (until when snapshots may still hold the keys), or
+// that timeWarnings compares on their own (issuedAt), and the backups,
+// which lateBackups compares one by one.
+var afterSigning = map[string]bool{"issuedAt": true, "residualCopiesUntil": true, "backups": true}
+
+// lateTimes warns of each time the statement reports outside its backups
+// (the case's, its decision's) that is after tt.
+func (r *verifyRun) lateTimes(tt tsa.Verified) []string {
+	var out []string
+	reportedTimes(reflect.ValueOf(r.stmt.Predicate), "", func(name string, at time.Time) {
+		if at.After(tt.Time.Add(r.tolerance)) {
+			out = append(out, fmt.Sprintf("%s %s is after the trusted time %s", name, at.UTC().Format(time.RFC3339), tt.Time.Format(time.RFC3339)))
+		}
+	})
+	return out
+}
+
+// reportedTimes calls visit with every time v holds, named by its JSON
+// path, except those afterSigning names. It walks the statement's types
+// rather than a list of their fields, so a time added to the statement is
+// compared too.
+func reportedTimes(v reflect.Value, name string, visit func(string, time.Time)) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			reportedTimes(v.Elem(), name, visit)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			reportedTimes(v.Index(i), name+"[]", visit)
+		}
+	case reflect.Struct:
+		if at, ok := v.Interface().(time.Time); ok {
+			visit(name, at)
+			return
+		}
+		for i := range v.NumField() {
+			field := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
+			if !afterSigning[field] && v.Type().Field(i).IsExported() {
+				reportedTimes(v.Field(i), strings.TrimPrefix(name+"."+field, "."), visit)
+			}
+		}
+	}
 }
 
 // lateWarningsEach is how many backups reporting times after a trusted
 // time are each named; more are stated in one line.
 const lateWarningsEach = 3
 
-// lateBackups warns of the backups that report a time after tt.
+// lateBackups warns of the backups that report a time after tt: the
+// latest of every time each reports.
 func (r *verifyRun) lateBackups(tt tsa.Verified) []string {
 	var out []string
 	n := 0
 	for _, b := range r.stmt.Predicate.Backups {
-		if late := timeutil.Later(b.DestroyedAt, b.Verification.At); late.After(tt.Time.Add(r.tolerance)) {
+		name, late := latestTime(b)
+		if late.After(tt.Time.Add(r.tolerance)) {
 			if n++; n <= lateWarningsEach {
-				out = append(out, fmt.Sprintf("backup %s reports %s, after the trusted time %s", b.BackupID, late.UTC().Format(time.RFC3339), tt.Time.Format(time.RFC3339)))
+				out = append(out, fmt.Sprintf("backup %s reports %s (%s), after the trusted time %s", b.BackupID, late.UTC().Format(time.RFC3339), name, tt.Time.Format(time.RFC3339)))
 			}
 		}
 	}
@@ -90,4 +139,14 @@ func (r *verifyRun) lateBackups(tt tsa.Verified) []string {
 		out = append(out, fmt.Sprintf("and %d more backups report times after the trusted time %s", n-lateWarningsEach, tt.Time.Format(time.RFC3339)))
 	}
 	return out
+}
+
+// latestTime returns the latest time b reports, and its name.
+func latestTime(b Backup) (name string, latest time.Time) {
+	reportedTimes(reflect.ValueOf(b), "", func(n string, at time.Time) {
+		if at.After(latest) {
+			name, latest = n, at
+		}
+	})
+	return name, latest
 }

@@ -60,3 +60,43 @@ func TestRequiredTrustedTimeFailsOnDisagreement(t *testing.T) {
 		t.Fatalf("required trusted time without an authority: %v", err)
 	}
 }
+
+// TestEveryReportedTimeIsComparedWithTheTrustedTime: a statement whose
+// case closed, whose decision was recorded or whose hold was released,
+// storage hold lifted, copy disposed or audit log read a month after a
+// trusted time fails a verifier that requires trusted time, naming the
+// time; before, only issuedAt, destroyedAt and verification.at were
+// compared. Until when snapshots hold the keys lies ahead by design.
+func TestEveryReportedTimeIsComparedWithTheTrustedTime(t *testing.T) {
+	later := func(at time.Time) time.Time { return at.Add(30 * 24 * time.Hour) }
+	for name, edit := range map[string]func(d *Deletion){
+		"case.closedAt":            func(d *Deletion) { d.Case.ClosedAt = later(d.IssuedAt) },
+		"case.decision.recordedAt": func(d *Deletion) { d.Case.Decision.RecordedAt = later(d.IssuedAt) },
+		"holds[].releasedAt":       func(d *Deletion) { d.Backups[1].Holds[0].ReleasedAt = later(d.IssuedAt) },
+		"keyUnwraps.audit.logTo": func(d *Deletion) {
+			d.Backups[0].KeyUnwraps.Audit = &AuditUnwraps{LogFrom: d.Case.OpenedAt, LogTo: later(d.IssuedAt)}
+		},
+		"ciphertext.storageHold.to": func(d *Deletion) {
+			d.Backups[0].Ciphertext.StorageHold = &Span{From: d.Case.OpenedAt, To: later(d.IssuedAt)}
+		},
+		"restoredCopies[].disposedAt": func(d *Deletion) {
+			at := later(d.IssuedAt)
+			d.Backups[0].RestoredCopies = []RestoredCopy{{At: d.Case.OpenedAt, By: "x", Purpose: "p", Output: "stdout", DisposedAt: &at, DisposedBy: "x", Note: "n"}}
+		},
+	} {
+		st := manySubjects(2)
+		edit(&st.Predicate)
+		run := &verifyRun{stmt: st, tolerance: time.Minute, report: &Report{TrustedTimes: []tsa.Verified{{Time: st.Predicate.IssuedAt}}}}
+		if err := run.checkTimes(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s a month after the trusted time: %v", name, err)
+		}
+	}
+	st := manySubjects(2)
+	for i := range st.Predicate.Backups {
+		st.Predicate.Backups[i].ResidualCopiesUntil = st.Predicate.IssuedAt.Add(365 * 24 * time.Hour)
+	}
+	run := &verifyRun{stmt: st, tolerance: time.Minute, report: &Report{TrustedTimes: []tsa.Verified{{Time: st.Predicate.IssuedAt}}}}
+	if err := run.checkTimes(); err != nil {
+		t.Fatalf("snapshots kept a year after the trusted time: %v", err)
+	}
+}
