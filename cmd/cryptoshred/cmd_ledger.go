@@ -126,8 +126,9 @@ func printLedgerOK(w io.Writer, rep *ledger.Report, caseID string) {
 		printf(w, "ledger OK: %d entries, every link and signature verified, head %s\n", rep.Entries, rep.Head)
 		return
 	}
-	printf(w, "ledger OK: export of case %s, %d entries, head %s; %d verified link by link and signature by signature; %d of other cases carried as hashes alone, "+
-		"whose content, signatures and links to the slot before them are not checked (a whole-ledger export checks them)\n",
+	printf(w, "ledger OK: export of case %s, %d entries, head %s; %d verified link by link and signature by signature; %d carried as hashes alone, "+
+		"as an export of one case carries other cases' entries: whose they are, their content, signatures and links to the slot before them are not checked "+
+		"(a whole-ledger export checks them)\n",
 		caseID, rep.Entries, rep.Head, rep.Entries-rep.Redacted, rep.Redacted)
 }
 

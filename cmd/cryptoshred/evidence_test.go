@@ -29,7 +29,7 @@ func TestLedgerExportVerifiesOffline(t *testing.T) {
 
 	// The case's export says which slots it could not check: another
 	// case's entry (b's protect) is a hash alone there.
-	for f, checked := range map[string]string{full: "every link and signature verified", one: "of other cases carried as hashes alone"} {
+	for f, checked := range map[string]string{full: "every link and signature verified", one: "carried as hashes alone, as an export of one case carries other cases' entries: whose they are"} {
 		r := mustRun(t, env.srv, "", "ledger", "verify", "--file", f)
 		if !strings.Contains(r.stdout, "ledger OK") || !strings.Contains(r.stdout, checked) || !strings.Contains(r.stdout, "verified with the compliance key v1 sha256:") {
 			t.Fatalf("offline verify of %s:\n%s", f, r.stdout)
