@@ -43,12 +43,23 @@ func checkParts(plan *Plan, opts AttestOptions) error {
 	if err := checkPartSize(size); err != nil {
 		return err
 	}
-	n := plan.Count(ActionDestroy) + plan.Count(ActionDone)
-	if parts := (n + size - 1) / size; parts > attest.MaxParts {
+	if parts := plan.AttestationParts(size); parts > attest.MaxParts {
+		n := plan.Count(ActionDestroy) + plan.Count(ActionDone)
 		return errs.Refusedf("case %s would attest %d backups in %d parts, more than an attestation has (%d): %s; "+
 			"hold the backups under several cases", plan.Case.ID, n, parts, attest.MaxParts, plan.DestroyedNothing())
 	}
 	return nil
+}
+
+// AttestationParts returns how many parts, of size backups each
+// (attest.DefaultPartSize if size is 0 or less), the attestation of a run of p has
+// at most: one per size of the backups p destroys or found destroyed.
+func (p *Plan) AttestationParts(size int) int {
+	if size <= 0 {
+		size = attest.DefaultPartSize
+	}
+	n := p.Count(ActionDestroy) + p.Count(ActionDone)
+	return (n + size - 1) / size
 }
 
 func checkPartSize(size int) error {

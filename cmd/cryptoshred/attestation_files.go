@@ -100,6 +100,62 @@ func (pf *partFiles) removeWritten() []string {
 	return removed
 }
 
+// output is a file a command will create, and which of its outputs it is
+// (for a message that names two outputs given the same file).
+type output struct{ name, what string }
+
+// outputs returns the files the parts of an attestation of parts parts
+// go to: each part's envelope (none when Out is empty: they are named
+// from an id not issued yet) and bundle, and the index of several parts.
+func (pf *partFiles) outputs(parts int) []output {
+	var outs []output
+	for _, f := range []struct{ base, flag string }{{pf.Out, "-o"}, {pf.Bundle, "--bundle"}} {
+		for i := 1; f.base != "" && i <= parts; i++ {
+			what := f.flag
+			if i > 1 {
+				what = fmt.Sprintf("part %d of %s", i, f.flag)
+			}
+			outs = append(outs, output{attest.PartFileName(f.base, i), what})
+		}
+	}
+	if pf.Out != "" && parts > 1 {
+		outs = append(outs, output{attest.IndexFileName(pf.Out), "the index of -o"})
+	}
+	return outs
+}
+
+// checkNewOutputs refuses, before anything is written or destroyed, two
+// outputs that name the same file (a usage error), and outputs that
+// could not be created: one that exists, or one whose directory does not
+// exist or takes no new file (fsutil.CheckCreatable).
+func checkNewOutputs(outs []output) error {
+	seen := make(map[string]output, len(outs))
+	names := make([]string, 0, len(outs))
+	for _, o := range outs {
+		key := sameFileKey(o.name)
+		if prev, ok := seen[key]; ok {
+			return usagef("%s and %s both name %s: each output needs a file of its own", prev.what, o.what, o.name)
+		}
+		seen[key] = o
+		names = append(names, o.name)
+	}
+	return fsutil.CheckCreatable(names...)
+}
+
+// sameFileKey is the same for two names of one file in one directory,
+// however the directory is spelt (relative, with .., through a symbolic
+// link).
+func sameFileKey(name string) string {
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return filepath.Clean(name)
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
+}
+
 func writeBytes(path string, b []byte) error {
 	return fsutil.WriteFileAtomic(path, func(w io.Writer) error { _, err := w.Write(b); return err })
 }

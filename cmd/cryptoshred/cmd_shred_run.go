@@ -82,7 +82,7 @@ func shredRunAction(c *cli.Context) error {
 	if !opts.Yes && !isTerminal(c.App.Reader) {
 		return usagef("shred run destroys keys: pass --yes when stdin is not a terminal")
 	}
-	if err := opts.checkOutputs(); err != nil {
+	if err := opts.checkOutputs(1); err != nil { // the names of more parts once the plan says how many
 		return err
 	}
 	o, v, err := setup(c)
@@ -133,17 +133,20 @@ func (o shredRunOptions) validate() error {
 }
 
 // checkOutputs refuses, before anything is destroyed, output files that
-// could not be written afterwards.
-func (o shredRunOptions) checkOutputs() error {
-	outs := []string{o.Output, o.Bundle}
-	if o.Output != "" {
-		outs = append(outs, attest.IndexFileName(o.Output), attest.PartFileName(o.Output, 2))
+// could not be written afterwards, for an attestation of parts parts: two
+// outputs naming one file, a file that exists, a directory that does not
+// exist or takes no new file. A run that only schedules writes nothing.
+func (o shredRunOptions) checkOutputs(parts int) error {
+	if o.Grace > 0 {
+		return nil
 	}
-	for _, out := range outs {
-		if out != "" {
-			if err := fsutil.CheckCreatable(out); err != nil {
-				return err
-			}
+	files := &partFiles{Out: o.Output, Bundle: o.Bundle}
+	if err := checkNewOutputs(files.outputs(max(parts, 1))); err != nil {
+		return err
+	}
+	if o.Output == "" {
+		if err := fsutil.CheckDirCreatable("."); err != nil {
+			return fmt.Errorf("cannot create the attestation file ATTESTATION-ID.dsse.json (give another with -o): %w", err)
 		}
 	}
 	return nil
@@ -175,6 +178,9 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 	finish()
 	if err != nil {
 		return err
+	}
+	if err := opts.checkOutputs(plan.AttestationParts(opts.PartSize)); err != nil {
+		return fmt.Errorf("%w; %s", err, plan.DestroyedNothing())
 	}
 	if !opts.Yes {
 		if err := confirmPlan(plan, stdin, stderr); err != nil {

@@ -3,6 +3,7 @@ package fsutil
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -42,32 +43,95 @@ func (a *AtomicFile) Write(p []byte) (int, error) {
 // Final returns the name the file gets on Commit.
 func (a *AtomicFile) Final() string { return a.final }
 
-// CheckCreatable returns an error if Create(final) would refuse now: final
-// exists or its directory does not. A command that does irreversible work
-// before it writes its output calls it first.
-func CheckCreatable(final string) error {
-	if _, err := os.Lstat(final); err == nil {
-		return fmt.Errorf("%s already exists: refusing to overwrite it", final)
-	}
-	if st, err := os.Stat(filepath.Dir(final)); err != nil || !st.IsDir() {
-		return fmt.Errorf("cannot create %s: its directory %s does not exist or is not a directory", final, filepath.Dir(final))
+// CheckCreatable returns an error if Create would refuse or fail now for
+// any of names: one exists, or its directory does not exist or no file
+// can be created in it (CheckDirCreatable, tried once per directory). A
+// command that does irreversible work before it writes its outputs calls
+// it first, with every name it will create.
+func CheckCreatable(names ...string) error {
+	dirs := map[string]error{}
+	for _, name := range names {
+		if err := checkAbsent(name); err != nil {
+			return err
+		}
+		dir := filepath.Dir(name)
+		err, tried := dirs[dir]
+		if !tried {
+			err = CheckDirCreatable(dir)
+			dirs[dir] = err
+		}
+		if err != nil {
+			return fmt.Errorf("cannot create %s: %w", name, err)
+		}
 	}
 	return nil
 }
 
+// CheckDirCreatable returns an error if Create could not create a file in
+// dir now: dir is not a directory, or a file opened there as Create opens
+// one (then closed and removed) cannot be, as in a read-only file system,
+// a directory the user may not write or /proc. The error does not name
+// the file tried.
+func CheckDirCreatable(dir string) error {
+	if err := checkDir(dir); err != nil {
+		return err
+	}
+	f, anonymous, err := openTemp(dir, ".cryptoshred-check.*.tmp")
+	if err != nil {
+		return err
+	}
+	_ = f.Close()
+	if !anonymous {
+		_ = os.Remove(f.Name())
+	}
+	return nil
+}
+
+func checkAbsent(final string) error {
+	if _, err := os.Lstat(final); err == nil {
+		return fmt.Errorf("%s already exists: refusing to overwrite it", final)
+	}
+	return nil
+}
+
+func checkDir(dir string) error {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("its directory %s does not exist or is not a directory", dir)
+	}
+	return nil
+}
+
+// openTemp opens a new file in dir: unnamed where the system allows, else
+// named from pattern (os.CreateTemp). Its error names dir, not the file.
+func openTemp(dir, pattern string) (f *os.File, anonymous bool, err error) {
+	if f := openAnonymous(dir); f != nil {
+		return f, true, nil
+	}
+	f, err = os.CreateTemp(dir, pattern)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, false, fmt.Errorf("no file can be created in its directory %s: %w", dir, err)
+	}
+	return f, false, nil
+}
+
 // Create starts writing final. It refuses if final exists.
 func Create(final string) (*AtomicFile, error) {
-	if err := CheckCreatable(final); err != nil {
+	if err := checkAbsent(final); err != nil {
 		return nil, err
 	}
-	if f := openAnonymous(filepath.Dir(final)); f != nil {
-		return &AtomicFile{File: f, final: final, anonymous: true}, nil
+	dir := filepath.Dir(final)
+	if err := checkDir(dir); err != nil {
+		return nil, fmt.Errorf("cannot create %s: %w", final, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
+	f, anonymous, err := openTemp(dir, "."+filepath.Base(final)+".*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("failed to create output: %w", err)
+		return nil, fmt.Errorf("cannot create %s: %w", final, err)
 	}
-	return &AtomicFile{File: f, final: final}, nil
+	return &AtomicFile{File: f, final: final, anonymous: anonymous}, nil
 }
 
 // Commit syncs the file and links it into place without replacing anything
