@@ -91,29 +91,42 @@ func writeEnvelope(env []byte, what, out string, stdout, stderr io.Writer) error
 }
 
 // writeStoredParts writes the of parts of attestation id, one at a time,
-// and their index, named from out as shred run names them.
+// and their index, named from out as shred run names them. It checks
+// every name first, and removes what it wrote if it fails after.
 func writeStoredParts(ctx context.Context, v *shred.Service, id string, of int, out string, stderr io.Writer) error {
 	files := &partFiles{ID: id, Out: out}
-	for i := 1; i <= of; i++ {
-		env, err := v.GetAttestationPart(ctx, id, i, of)
-		if err != nil {
-			return err
-		}
-		p, caseID, err := storedPart(env)
-		if err != nil {
-			return err
-		}
-		files.Case = caseID
-		if err := files.WritePart(p); err != nil {
-			return err
-		}
+	if err := checkNewOutputs(files.outputs(of)); err != nil {
+		return err
 	}
-	index, err := files.writeIndex()
+	index, err := writeStored(ctx, v, files, of)
 	if err != nil {
+		for _, name := range files.removeWritten() {
+			printf(stderr, "removed %s: attestation %s could not be written whole\n", name, id)
+		}
 		return err
 	}
 	printf(stderr, "wrote the %d parts of attestation %s to %s to %s (index %s)\n", of, id, out, attest.PartFileName(out, of), index)
 	return nil
+}
+
+// writeStored writes the of stored parts of files.ID and their index to
+// files, and returns the index's name.
+func writeStored(ctx context.Context, v *shred.Service, files *partFiles, of int) (string, error) {
+	for i := 1; i <= of; i++ {
+		env, err := v.GetAttestationPart(ctx, files.ID, i, of)
+		if err != nil {
+			return "", err
+		}
+		p, caseID, err := storedPart(env)
+		if err != nil {
+			return "", err
+		}
+		files.Case = caseID
+		if err := files.WritePart(p); err != nil {
+			return "", err
+		}
+	}
+	return files.writeIndex()
 }
 
 func attestListCommand() *cli.Command {

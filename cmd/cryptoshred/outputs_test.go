@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
@@ -83,5 +84,55 @@ func keysStillThere(t *testing.T, env testEnv, backups []*catalog.Backup) {
 	}
 	if show := mustRun(t, env.srv, env.roles.auditor, "ledger", "show").stdout; strings.Contains(show, "key.destroyed") {
 		t.Fatalf("the ledger records a destruction:\n%s", show)
+	}
+}
+
+// TestAttestGetPartsLeavesNoOutputBehind: attest get -o of an attestation
+// in parts checks every name before it writes any (an existing part file
+// stops it with nothing written, and it runs once that file is gone), and
+// removes what it wrote when a later part cannot be read.
+func TestAttestGetPartsLeavesNoOutputBehind(t *testing.T) {
+	env := newTestEnv(t)
+	priv, _ := signingKey(t, env)
+	closedCaseOfCLI(t, env, "DPA-GET", 3)
+	id := shredInPartsCLI(t, env, "DPA-GET", priv, "deletion", 2).AttestationID
+	dir := t.TempDir()
+	out := filepath.Join(dir, "g.dsse.json")
+	files := []string{out, attest.PartFileName(out, 2), attest.IndexFileName(out)}
+	blocker := files[1]
+	if err := os.WriteFile(blocker, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := expectCode(t, exitError, env.srv, env.roles.auditor, "attest", "get", id, "-o", out)
+	expectStderr(t, r, blocker+" already exists: refusing to overwrite it")
+	if strings.Contains(r.stderr, "removed") {
+		t.Fatalf("attest get wrote files before it checked every name:\n%s", r.stderr)
+	}
+	for _, name := range []string{out, files[2]} {
+		if _, err := os.Stat(name); !os.IsNotExist(err) {
+			t.Fatalf("%s left behind: %v", name, err)
+		}
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env.srv, env.roles.auditor, "attest", "get", id, "-o", out)
+	for _, name := range files {
+		if _, err := os.Stat(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Part 2 unreadable in Vault: part 1 was written, and is removed.
+	if _, err := env.srv.Root(t).Logical().Delete("cryptoshred/metadata/attestations/" + id + "-p0002/0"); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(dir, "h.dsse.json")
+	r = expectCode(t, exitError, env.srv, env.roles.auditor, "attest", "get", id, "-o", out2)
+	if !strings.Contains(r.stderr, "failed to read part 2 of 2") || !strings.Contains(r.stderr, "removed "+out2) {
+		t.Fatalf("attest get with part 2 unreadable:\n%s", r.stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "h.*")); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
 	}
 }
