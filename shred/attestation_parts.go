@@ -51,15 +51,23 @@ func checkParts(plan *Plan, opts AttestOptions) error {
 	return nil
 }
 
-// AttestationParts returns how many parts, of size backups each
-// (attest.DefaultPartSize if size is 0 or less), the attestation of a run of p has
-// at most: one per size of the backups p destroys or found destroyed.
+// AttestationParts returns how many parts of size backups each
+// (attest.DefaultPartSize if size is 0 or less) the attestation of a run
+// of p has by count alone: one per size of the backups p destroys or found
+// destroyed. A part is split by size too, which can add parts
+// (MostAttestationParts).
 func (p *Plan) AttestationParts(size int) int {
 	if size <= 0 {
 		size = attest.DefaultPartSize
 	}
 	n := p.Count(ActionDestroy) + p.Count(ActionDone)
 	return (n + size - 1) / size
+}
+
+// MostAttestationParts bounds how many parts the attestation of a run of
+// p can have, whatever splits them: each part holds at least one backup.
+func (p *Plan) MostAttestationParts() int {
+	return min(p.Count(ActionDestroy)+p.Count(ActionDone), attest.MaxParts)
 }
 
 func checkPartSize(size int) error {

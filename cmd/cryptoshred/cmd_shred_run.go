@@ -179,7 +179,7 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 	if err != nil {
 		return err
 	}
-	if err := opts.checkOutputs(plan.AttestationParts(opts.PartSize)); err != nil {
+	if err := opts.checkOutputs(plan.MostAttestationParts()); err != nil {
 		return fmt.Errorf("%w; %s", err, plan.DestroyedNothing())
 	}
 	if !opts.Yes {

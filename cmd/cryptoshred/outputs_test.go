@@ -55,6 +55,12 @@ func TestShredRunRefusesOutputsItCouldNotWriteFirst(t *testing.T) {
 			keysStillThere(t, env, backups)
 		})
 	}
+	// Parts are split by size as well as count, so with the default part
+	// size every part name the plan's backups could take is checked.
+	r := expectCode(t, exitError, env.srv, env.roles.admin, "shred", "run", "--case", "DPA-OUT", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "720h", "-o", in("d.dsse.json"), "--bundle", in("d.bundle.json"))
+	expectStderr(t, r, blocker+" already exists")
+	keysStillThere(t, env, backups)
 	if old, err := os.ReadFile(blocker); err != nil || string(old) != "old\n" {
 		t.Fatalf("the existing part file was touched: %q %v", old, err)
 	}
