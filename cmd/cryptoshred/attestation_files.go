@@ -131,8 +131,9 @@ func (pf *partFiles) outputs(parts int) []output {
 func checkNewOutputs(outs []output) error {
 	seen := make(map[string]output, len(outs))
 	names := make([]string, 0, len(outs))
+	dirs := map[string]string{}
 	for _, o := range outs {
-		key := sameFileKey(o.name)
+		key := sameFileKey(o.name, dirs)
 		if prev, ok := seen[key]; ok {
 			return usagef("%s and %s both name %s: each output needs a file of its own", prev.what, o.what, o.name)
 		}
@@ -144,16 +145,22 @@ func checkNewOutputs(outs []output) error {
 
 // sameFileKey is the same for two names of one file in one directory,
 // however the directory is spelt (relative, with .., through a symbolic
-// link).
-func sameFileKey(name string) string {
+// link). resolved keeps each directory's resolution: an attestation in
+// parts has thousands of names in one or two directories.
+func sameFileKey(name string, resolved map[string]string) string {
 	abs, err := filepath.Abs(name)
 	if err != nil {
 		return filepath.Clean(name)
 	}
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
-		return filepath.Join(dir, filepath.Base(abs))
+	dir := filepath.Dir(abs)
+	real, ok := resolved[dir]
+	if !ok {
+		if real, err = filepath.EvalSymlinks(dir); err != nil {
+			real = dir
+		}
+		resolved[dir] = real
 	}
-	return abs
+	return filepath.Join(real, filepath.Base(abs))
 }
 
 func writeBytes(path string, b []byte) error {
