@@ -124,6 +124,12 @@ type VerifyResult struct {
 	Path    string `json:"path"`
 	OK      bool   `json:"ok"`
 	Problem string `json:"problem,omitempty"`
+	// Err is the error Problem describes: an ErrCiphertextChanged when
+	// the ciphertext is missing or changed, or the error that kept it
+	// from being checked (Vault sealed or unreachable, a refused token,
+	// an unknown id, a cancelled run), which says nothing of the
+	// ciphertext.
+	Err error `json:"-"`
 }
 
 // VerifyBackups re-reads and re-hashes the ciphertexts of ids (or of
@@ -145,18 +151,21 @@ func (s *Service) VerifyBackups(ctx context.Context, ids []string, caseID string
 }
 
 // verifyOne checks backup id's ciphertext against its registration (a
-// status record that cannot be read says nothing of the ciphertext).
+// status record that cannot be read says nothing of the ciphertext). The
+// result keeps the error, so that a caller tells a ciphertext missing or
+// changed (ErrCiphertextChanged) from one that could not be checked.
 func (s *Service) verifyOne(ctx context.Context, id string) VerifyResult {
 	b, _, err := s.catalog.GetBackupOrRegistration(ctx, id)
 	if err != nil {
-		return VerifyResult{ID: id, Problem: err.Error()}
+		return VerifyResult{ID: id, Problem: err.Error(), Err: err}
 	}
 	r := VerifyResult{ID: id, Path: b.Ciphertext.Path}
 	if err := s.VerifyCiphertext(ctx, b); err != nil {
-		r.Problem = err.Error()
 		if s.keyDestroyedUnheld(ctx, b) {
 			r.OK, r.Problem = true, "key destroyed: nothing to verify"
+			return r
 		}
+		r.Problem, r.Err = err.Error(), err
 		return r
 	}
 	r.OK = true

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -22,7 +23,8 @@ func backupVerifyCommand() *cli.Command {
 		ArgsUsage: "ID... | --case C",
 		Description: "Checks each ciphertext (a file, or an S3 object version) against the size and SHA-256 of its " +
 			"write-once registration. A file system cannot hold a file, so run this on held backups.\n" +
-			"Exit 0 all present and unchanged, 5 some missing or changed.",
+			"Exit 0 all present and unchanged, 5 some missing or changed, 1 (or 4 when refused) some could not be checked\n" +
+			"(Vault sealed or unreachable, an unknown id) and none missing or changed.",
 		Flags: []cli.Flag{&cli.StringFlag{Name: "case", Usage: "every backup the case held"}},
 		Action: func(c *cli.Context) error {
 			opts := verifyBackupsOptions{IDs: c.Args().Slice(), Case: c.String("case")}
@@ -43,12 +45,6 @@ func runBackupVerify(ctx context.Context, o globalOptions, v *shred.Service, opt
 	if err != nil {
 		return err
 	}
-	bad := 0
-	for _, r := range results {
-		if !r.OK {
-			bad++
-		}
-	}
 	if o.Format == "json" {
 		if err := writeJSON(w, nonNil(results)); err != nil {
 			return err
@@ -58,8 +54,51 @@ func runBackupVerify(ctx context.Context, o globalOptions, v *shred.Service, opt
 			printf(w, "%-4s %s %s %s\n", passFail(r.OK), r.ID, r.Path, r.Problem)
 		}
 	}
-	if bad > 0 {
-		return fmt.Errorf("%d of %d ciphertext(s) missing or changed: %w", bad, len(results), shred.ErrCiphertextChanged)
+	return verifyOutcome(results)
+}
+
+// verifyOutcome is the error of a backup verify run: ErrCiphertextChanged
+// (exit 5, the tamper alarm) only when some ciphertext really is missing
+// or changed. A backup that could not be checked (Vault sealed or
+// unreachable, a refused token, an unknown id, a cancelled run) says
+// nothing of its ciphertext: its error is returned as it is (exit 1, or 4
+// when refused), and still reported beside a changed one.
+func verifyOutcome(results []shred.VerifyResult) error {
+	changed := 0
+	var unchecked []error
+	for _, r := range results {
+		switch {
+		case r.OK:
+		case errors.Is(r.Err, shred.ErrCiphertextChanged):
+			changed++
+		default:
+			err := r.Err
+			if err == nil {
+				err = errors.New(r.Problem)
+			}
+			unchecked = append(unchecked, err)
+		}
 	}
-	return nil
+	var out []error
+	if changed > 0 {
+		out = append(out, fmt.Errorf("%d of %d ciphertext(s) missing or changed: %w", changed, len(results), shred.ErrCiphertextChanged))
+	}
+	if len(unchecked) > 0 {
+		out = append(out, fmt.Errorf("%d of %d ciphertext(s) could not be verified: %w", len(unchecked), len(results), errors.Join(distinct(unchecked)...)))
+	}
+	return errors.Join(out...)
+}
+
+// distinct keeps the first of the errors with the same text: a sealed
+// Vault fails every backup alike, and one line says so.
+func distinct(errs []error) []error {
+	seen := map[string]bool{}
+	var out []error
+	for _, err := range errs {
+		if !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	return out
 }
