@@ -32,9 +32,9 @@ func attestWitnessCommand() *cli.Command {
 			"holds the attested head, and that each ciphertext is gone from its storage; only then signs.\n" +
 			"Verify both with: cryptoshred attest verify ATT --key ADMIN.pub --witness W --witness-key AUDITOR.pub",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "key", Usage: "the attestation signer's public key (PEM)", Required: true},
-			&cli.StringFlag{Name: "sign-key", Usage: "the witness's signing key: a PEM file or hashivault://NAME", Required: true},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the witness file to create", Required: true},
+			&cli.StringFlag{Name: "key", Usage: "the attestation signer's public key (PEM) (required)"},
+			&cli.StringFlag{Name: "sign-key", Usage: "the witness's signing key: a PEM file or hashivault://NAME (required)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the witness file to create (required)"},
 			&cli.StringFlag{Name: "operator", Usage: "the witness's name for the statement"},
 		},
 		Action: func(c *cli.Context) error {
@@ -43,6 +43,9 @@ func attestWitnessCommand() *cli.Command {
 			}
 			opts := witnessOptions{File: c.Args().First(), Key: c.String("key"), SignKey: c.String("sign-key"),
 				Output: c.String("output"), Operator: c.String("operator")}
+			if opts.Key == "" || opts.SignKey == "" || opts.Output == "" {
+				return usagef("attest witness needs --key (the attestation signer's public key), --sign-key (the witness's signing key) and --output FILE")
+			}
 			o, v, err := setup(c)
 			if err != nil {
 				return err

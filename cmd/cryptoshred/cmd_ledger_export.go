@@ -27,7 +27,7 @@ func ledgerExportCommand() *cli.Command {
 			"hash of every other entry, so the file verifies as a whole without the rest of the history.\n" +
 			"Verify it anywhere with: cryptoshred ledger verify --file FILE",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the export file to create", Required: true},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the export file to create (required)"},
 			&cli.StringFlag{Name: "case", Usage: "export only this case's entries (with the hashes that link them)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -35,6 +35,9 @@ func ledgerExportCommand() *cli.Command {
 				return err
 			}
 			opts := ledgerExportOptions{Output: c.String("output"), Case: c.String("case")}
+			if opts.Output == "" {
+				return usagef("ledger export needs --output FILE, the export file to create")
+			}
 			_, v, err := setup(c)
 			if err != nil {
 				return err

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
@@ -113,6 +116,50 @@ func TestUsageErrors(t *testing.T) {
 		r := runCLI(t, srv, srv.Token, args...)
 		if r.code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (stderr %s)", args, r.code, exitUsage, r.stderr)
+		}
+	}
+}
+
+// TestMissingRequiredFlagIsUsageError: a flag a command cannot do without,
+// left out, is a usage error (exit 2) named on stderr, with nothing on
+// stdout; urfave/cli's Required flags exited 1 and printed the whole help
+// on stdout, so no flag may use it.
+func TestMissingRequiredFlagIsUsageError(t *testing.T) {
+	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1")
+	t.Setenv("VAULT_TOKEN", "unused")
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"ledger", "export"}, "--output"},
+		{[]string{"ledger", "export", "--case", "C"}, "--output"},
+		{[]string{"attest", "witness", "att.json", "--sign-key", "w.pem", "-o", "w.json"}, "--key"},
+		{[]string{"attest", "witness", "att.json", "--key", "a.pub", "-o", "w.json"}, "--sign-key"},
+		{[]string{"attest", "witness", "att.json", "--key", "a.pub", "--sign-key", "w.pem"}, "--output"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"cryptoshred"}, tc.args...), strings.NewReader(""), &out, &errb)
+		if code != exitUsage || out.Len() != 0 || !strings.Contains(errb.String(), tc.flag) {
+			t.Errorf("%v: exit %d, want %d, with nothing on stdout and %s named on stderr\nstdout: %s\nstderr: %s",
+				tc.args, code, exitUsage, tc.flag, out.String(), errb.String())
+		}
+	}
+	var walk func(path string, cmds []*cli.Command)
+	walk = func(path string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			for _, f := range c.Flags {
+				if rf, ok := f.(cli.RequiredFlag); ok && rf.IsRequired() {
+					t.Errorf("%s %s: flag --%s is Required: check it in the action with usagef", path, c.Name, f.Names()[0])
+				}
+			}
+			walk(path+" "+c.Name, c.Subcommands)
+		}
+	}
+	app := newApp(strings.NewReader(""), io.Discard, io.Discard)
+	walk("cryptoshred", app.Commands)
+	for _, f := range app.Flags {
+		if rf, ok := f.(cli.RequiredFlag); ok && rf.IsRequired() {
+			t.Errorf("global flag --%s is Required", f.Names()[0])
 		}
 	}
 }
