@@ -87,7 +87,8 @@ func SHA256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// SignWitness signs ws as a DSSE envelope, like Sign.
+// SignWitness signs ws as a DSSE envelope, like Sign, and like Sign
+// refuses a statement whose envelope VerifyWitness would refuse.
 func SignWitness(ctx context.Context, ws *WitnessStatement, s signature.Signer) ([]byte, error) {
 	if ws.Predicate.WitnessID == "" || len(ws.Predicate.Backups) == 0 {
 		return nil, errors.New("a witness needs an id and at least one backup")
@@ -95,6 +96,9 @@ func SignWitness(ctx context.Context, ws *WitnessStatement, s signature.Signer) 
 	payload, err := json.Marshal(ws)
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode the witness statement: %w", err)
+	}
+	if len(payload) > MaxStatementSize {
+		return nil, fmt.Errorf("the witness statement is %d bytes, more than an envelope may hold (%d)", len(payload), MaxStatementSize)
 	}
 	sig, err := signPAE(ctx, s, payload)
 	if err != nil {
@@ -107,11 +111,20 @@ func SignWitness(ctx context.Context, ws *WitnessStatement, s signature.Signer) 
 // attestation it is presented with.
 var ErrWitnessMismatch = errors.New("the witness does not refer to this attestation")
 
+// ErrWitnessTooLarge marks a witness envelope larger than MaxEnvelopeSize,
+// which VerifyWitness refuses unread.
+var ErrWitnessTooLarge = fmt.Errorf("the witness envelope is larger than %d bytes", MaxEnvelopeSize)
+
 // VerifyWitness verifies the witness envelope wenv with v and checks that
 // it refers to the attestation envelope attEnv: same SHA-256, same
 // attestation id, each of its backups checked once and no other, and
-// every backup the witness checked found gone.
+// every backup the witness checked found gone. A witness envelope larger
+// than MaxEnvelopeSize is refused before it is parsed, with a
+// *VerificationError wrapping ErrWitnessTooLarge.
 func VerifyWitness(ctx context.Context, wenv, attEnv []byte, v signature.Verifier) (*WitnessStatement, error) {
+	if len(wenv) > MaxEnvelopeSize {
+		return nil, &VerificationError{Check: CheckEnvelope, Err: ErrWitnessTooLarge}
+	}
 	var env envelope
 	if err := decodeStrict(wenv, &env); err != nil {
 		return nil, &VerificationError{Check: CheckEnvelope, Err: fmt.Errorf("failed to parse the witness envelope: %w", err)}

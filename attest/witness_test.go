@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -52,4 +53,37 @@ func checkedAll(st *Statement) []WitnessBackup {
 		out[i] = WitnessBackup{BackupID: b.BackupID, Key: b.Key.Name, KeyAbsent: true, MountPresent: true, CiphertextGone: true}
 	}
 	return out
+}
+
+// TestWitnessOverTheLimitIsRefused: VerifyWitness refuses a witness
+// envelope larger than MaxEnvelopeSize before parsing it, with a
+// verification error that says so, even one that would verify (a valid
+// witness padded with white space); one of exactly MaxEnvelopeSize bytes
+// verifies. SignWitness issues none that VerifyWitness would refuse.
+func TestWitnessOverTheLimitIsRefused(t *testing.T) {
+	ctx := context.Background()
+	st := testStatement()
+	s, v, _ := newFileSigner(t, ECDSAP256, nil)
+	env, err := Sign(ctx, st, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := NewWitnessStatement(Witness{WitnessID: "wit-1", IssuedAt: time.Now().UTC(), Backups: checkedAll(st),
+		Ledger: WitnessLedger{AttestedHeadInChain: true}}, env, st)
+	wenv, err := SignWitness(ctx, ws, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := append(wenv, bytes.Repeat([]byte(" "), MaxEnvelopeSize-len(wenv))...)
+	if _, err := VerifyWitness(ctx, padded, env, v); err != nil {
+		t.Fatalf("a witness of exactly MaxEnvelopeSize bytes: %v", err)
+	}
+	_, err = VerifyWitness(ctx, append(padded, ' '), env, v)
+	if !errors.Is(err, ErrWitnessTooLarge) || !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("a witness one byte over MaxEnvelopeSize: %v", err)
+	}
+	ws.Predicate.Witness.Name = strings.Repeat("x", MaxStatementSize)
+	if _, err := SignWitness(ctx, ws, s); err == nil || !strings.Contains(err.Error(), "more than an envelope may hold") {
+		t.Fatalf("a witness statement over MaxStatementSize: %v", err)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -87,7 +86,7 @@ func verifyWitness(ctx context.Context, env []byte, file, keyFile string) (attes
 	if keyFile == "" {
 		return attest.Check{}, usagef("--witness needs --witness-key, the witness's public key")
 	}
-	wenv, err := os.ReadFile(file)
+	wenv, err := readFileLimited(file, attest.MaxEnvelopeSize)
 	if err != nil {
 		return attest.Check{}, err
 	}

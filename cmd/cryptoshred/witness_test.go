@@ -255,3 +255,28 @@ func TestWitnessRefusesAChainRebuiltBehindJunk(t *testing.T) {
 		t.Fatalf("witness of a chain rebuilt behind junk:\n%s", r.stderr)
 	}
 }
+
+// TestVerifyRefusesAWitnessOverTheLimit: attest verify --witness reads no
+// more of a witness file than an envelope may hold (attest.MaxEnvelopeSize)
+// and refuses a larger one at once, naming it (a 300 MiB witness was read
+// whole, 3.7 GiB allocated), as attest show --witness does.
+func TestVerifyRefusesAWitnessOverTheLimit(t *testing.T) {
+	env := newTestEnv(t)
+	b := protectFile(t, env, "w.tar", []byte("witnessed"))
+	shredCase(t, env, "BIGWIT", b.ID)
+	att, pub := filepath.Join(env.dir, "BIGWIT.dsse.json"), filepath.Join(env.dir, "attest.pub")
+	big := filepath.Join(env.dir, "big.witness.json")
+	if err := os.WriteFile(big, []byte(`{"payloadType":"application/vnd.in-toto+json"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, attest.MaxEnvelopeSize+1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"verify", "show"} {
+		start := time.Now()
+		r := expectCode(t, exitError, env.srv, "", "attest", cmd, att, "--key", pub, "--witness", big, "--witness-key", pub)
+		if took := time.Since(start); took > 5*time.Second || !strings.Contains(r.stderr, fmt.Sprintf("%s is larger than %d bytes", big, attest.MaxEnvelopeSize)) {
+			t.Errorf("attest %s of a witness over the limit (after %v): %s", cmd, took, r.stderr)
+		}
+	}
+}
