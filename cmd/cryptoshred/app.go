@@ -184,7 +184,7 @@ func escapeArgs(args []any) []any {
 		case string:
 			out[i] = safetext.Escape(v)
 		case error:
-			out[i] = escapeLines(v.Error())
+			out[i] = errorText(v)
 		case fmt.Stringer:
 			out[i] = safetext.Escape(v.String())
 		default:
@@ -201,6 +201,47 @@ func escapeLines(s string) string {
 		lines[i] = safetext.Escape(l)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// errorText is err's text, safe to print. Each line is escaped and the
+// line breaks stay, for the messages written over several lines on
+// purpose (a batch's failures, one a line). A failed verification is
+// different: its text may quote what was verified (a timestamp
+// response's status text, a ledger slot, a witness), which anyone can
+// write, and a line break in it would let that text print lines of its
+// own ("VERIFIED: ..."). In it only the breaks errors.Join puts between
+// errors stay, each error on one line; every other one is escaped.
+func errorText(err error) string {
+	if !verificationFailed(err) {
+		return escapeLines(err.Error())
+	}
+	return oneLinePerError(err)
+}
+
+// oneLinePerError is the text of err, a failed verification or a join
+// or wrapping of some, with each error on one line.
+func oneLinePerError(err error) string {
+	msg := err.Error()
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		var texts, parts []string
+		for _, e := range u.Unwrap() {
+			if e != nil {
+				texts, parts = append(texts, e.Error()), append(parts, errorText(e))
+			}
+		}
+		if len(texts) > 0 && strings.Join(texts, "\n") == msg {
+			return strings.Join(parts, "\n")
+		}
+	case interface{ Unwrap() error }:
+		// "N of M attestation(s) failed: " before a join of them.
+		if inner := u.Unwrap(); inner != nil && verificationFailed(inner) {
+			if prefix, ok := strings.CutSuffix(msg, inner.Error()); ok {
+				return safetext.Escape(prefix) + oneLinePerError(inner)
+			}
+		}
+	}
+	return safetext.Escape(msg)
 }
 
 // commandName is the command's full name, such as "backup show".

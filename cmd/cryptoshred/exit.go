@@ -46,8 +46,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, attest.ErrVerification), errors.Is(err, shred.ErrLedgerBroken),
-		errors.Is(err, shred.ErrCiphertextChanged), errors.Is(err, shred.ErrUnrecordedUnwrap):
+	case verificationFailed(err):
 		return exitVerifyKO
 	case errors.Is(err, shred.ErrPartial):
 		return exitPartial
@@ -57,12 +56,19 @@ func exitCode(err error) int {
 	return exitError
 }
 
+// verificationFailed reports whether err is, or holds, a failed
+// verification: the errors that exit 5.
+func verificationFailed(err error) bool {
+	return errors.Is(err, attest.ErrVerification) || errors.Is(err, shred.ErrLedgerBroken) ||
+		errors.Is(err, shred.ErrCiphertextChanged) || errors.Is(err, shred.ErrUnrecordedUnwrap)
+}
+
 // reportError prints err, if any, on stderr and returns its exit code.
 func reportError(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	msg := escapeLines(strings.TrimSpace(err.Error()))
+	msg := strings.TrimSpace(errorText(err))
 	fmt.Fprintf(stderr, "cryptoshred: %s\n", msg)
 	return exitCode(err)
 }
