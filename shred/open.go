@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/cryptoshred/cryptoshred/internal/ctxio"
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/audit"
@@ -45,7 +46,7 @@ func (r RestoreRequest) outputName() string {
 // with the purpose and where the plaintext goes, is written to the ledger
 // before the key is unwrapped, so no open goes unrecorded. A file output
 // appears only once every byte authenticated and the ciphertext matched
-// its catalog digest.
+// its catalog digest, and never after ctx is done (restoreFile).
 func (s *Service) Restore(ctx context.Context, actor Actor, req RestoreRequest) (*catalog.Backup, error) {
 	b, err := s.checkRestore(ctx, req)
 	if err != nil {
@@ -58,21 +59,34 @@ func (s *Service) Restore(ctx context.Context, actor Actor, req RestoreRequest) 
 		}
 		return b, s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, req.Writer, req.Progress)
 	}
+	if err := s.restoreFile(ctx, actor, b, req); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// restoreFile decrypts b into a temporary file that becomes req.Output
+// only once every byte authenticated, and only if ctx is still live: an
+// interrupted open commits no plaintext, and its temporary file goes.
+func (s *Service) restoreFile(ctx context.Context, actor Actor, b *catalog.Backup, req RestoreRequest) error {
 	out, err := fsutil.Create(req.Output)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer out.Abort()
 	entry, err := s.recordOpen(ctx, actor, b, req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The key store names the entry in its audit log (a Vault request
 	// header), so the unwrap is matched with its purpose exactly.
 	if err := s.decryptFile(audit.WithLedgerEntry(ctx, entry.Hash), b, out, req.Progress); err != nil {
-		return nil, err
+		return err
 	}
-	return b, out.Commit()
+	if err := ctxio.Interrupted(ctx); err != nil {
+		return err
+	}
+	return out.Commit()
 }
 
 func (s *Service) checkRestore(ctx context.Context, req RestoreRequest) (*catalog.Backup, error) {

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/cryptoshred/cryptoshred/internal/ctxio"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -261,13 +263,23 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 	if err != nil {
 		return err
 	}
+	// An interrupted protect commits nothing: a ciphertext with no
+	// registration would be left for a re-run to resume or remove.
+	if err := ctxio.Interrupted(ctx); err != nil {
+		return err
+	}
+	setDigests(b, d)
+	b.Ciphertext.Path, err = out.Commit(ctx)
+	return err
+}
+
+// setDigests fills in b's sizes and SHA-256 sums from its encryption.
+func setDigests(b *catalog.Backup, d agefile.Digests) {
 	b.Plaintext = catalog.FileInfo{Size: d.Plaintext.Size, SHA256: d.Plaintext.SHA256}
 	if b.Original != nil {
 		b.Original.SHA256 = d.Plaintext.SHA256
 	}
 	b.Ciphertext.Size, b.Ciphertext.SHA256 = d.Ciphertext.Size, d.Ciphertext.SHA256
-	b.Ciphertext.Path, err = out.Commit(ctx)
-	return err
 }
 
 // plaintextSize is the size of b's original, -1 for a stream.
@@ -318,16 +330,24 @@ func (s *Service) recordProtected(ctx context.Context, actor Actor, b *catalog.B
 }
 
 // markFailed records why protecting b failed; best effort, since the
-// original error is what the caller needs.
+// original error is what the caller needs. It is written even once ctx is
+// done, within failedRecordTimeout, so that an interrupted protect says
+// failed, and why, rather than protecting.
 func (s *Service) markFailed(ctx context.Context, id string, cause error) {
 	if errors.Is(cause, errs.ErrUnavailable) {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failedRecordTimeout)
+	defer cancel()
 	_, _ = s.catalog.UpdateBackup(ctx, id, func(b *catalog.Backup) error {
 		b.State, b.FailedReason = catalog.StateFailed, catalog.Truncate(cause.Error(), 500)
 		return nil
 	})
 }
+
+// failedRecordTimeout bounds markFailed's write after an interruption: a
+// second Ctrl-C kills the process anyway.
+const failedRecordTimeout = 30 * time.Second
 
 // ensureKey creates the per-backup key name, or accepts the one an
 // interrupted protect of the same backup created, if it is still honestly

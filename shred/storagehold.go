@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/cryptoshred/cryptoshred/internal/ctxio"
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -136,7 +137,9 @@ type VerifyResult struct {
 // every backup the case held, if caseID is set), DefaultParallel at a
 // time; the results are in the order of ids. A ciphertext that does not
 // check out is a problem unless Vault no longer has the backup's key:
-// whatever a record says, only Vault's answer spares it.
+// whatever a record says, only Vault's answer spares it. An interrupted
+// verify returns an error, not results: a ciphertext it stopped reading
+// is neither missing nor changed.
 func (s *Service) VerifyBackups(ctx context.Context, ids []string, caseID string) ([]VerifyResult, error) {
 	if caseID != "" {
 		held, err := s.catalog.HeldIDs(ctx, caseID)
@@ -145,9 +148,10 @@ func (s *Service) VerifyBackups(ctx context.Context, ids []string, caseID string
 		}
 		ids = held
 	}
-	return parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (VerifyResult, error) {
+	res, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (VerifyResult, error) {
 		return s.verifyOne(ctx, id), nil
 	})
+	return res, errors.Join(err, ctxio.Interrupted(ctx))
 }
 
 // verifyOne checks backup id's ciphertext against its registration (a
@@ -186,9 +190,14 @@ func (s *Service) keyDestroyedUnheld(ctx context.Context, b *catalog.Backup) boo
 
 // verifyHeld re-reads and re-hashes the ciphertexts of backups against
 // their registrations, DefaultParallel at a time, and returns what is
-// missing or changed.
+// missing or changed. Interrupted, it returns that alone: every backup it
+// stopped reading would say so too, and none of them is missing.
 func (s *Service) verifyHeld(ctx context.Context, backups []*catalog.Backup) error {
-	return errors.Join(parallel.Each(ctx, backups, DefaultParallel, s.VerifyCiphertext)...)
+	problems := parallel.Each(ctx, backups, DefaultParallel, s.VerifyCiphertext)
+	if err := ctxio.Interrupted(ctx); err != nil {
+		return fmt.Errorf("the holds are placed, but their ciphertexts were not all re-hashed: %w", err)
+	}
+	return errors.Join(problems...)
 }
 
 // holdStorage follows a key hold to the ciphertext: where the storage can

@@ -54,7 +54,7 @@ func attestKeygenAction(c *cli.Context) error {
 	if alg != attest.ECDSAP256 && alg != attest.Ed25519 {
 		return usagef("--algorithm must be ecdsa-p256 or ed25519")
 	}
-	password, err := newKeyPassword(c.Bool("no-password"), c.App.ErrWriter)
+	password, err := newKeyPassword(c.Context, c.Bool("no-password"), c.App.ErrWriter)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func pubFingerprint(file string) (string, error) {
 
 // newKeyPassword returns the new key's password: from the environment,
 // none with --no-password, else asked twice on the terminal.
-func newKeyPassword(none bool, stderr io.Writer) ([]byte, error) {
+func newKeyPassword(ctx context.Context, none bool, stderr io.Writer) ([]byte, error) {
 	if p := os.Getenv(passwordEnv); p != "" {
 		return []byte(p), nil
 	}
@@ -116,12 +116,15 @@ func newKeyPassword(none bool, stderr io.Writer) ([]byte, error) {
 	if !term.IsTerminal(int(os.Stdin.Fd())) {
 		return nil, usagef("attest keygen encrypts the private key: set %s, run it on a terminal to be asked, or pass --no-password", passwordEnv)
 	}
-	first, err := readPassword(stderr, "Password for the new key: ")
+	first, err := readPassword(ctx, stderr, "Password for the new key: ")
 	if err != nil {
 		return nil, err
 	}
-	second, err := readPassword(stderr, "Repeat the password: ")
-	if err != nil || string(first) != string(second) || len(first) == 0 {
+	second, err := readPassword(ctx, stderr, "Repeat the password: ")
+	if err != nil {
+		return nil, err
+	}
+	if string(first) != string(second) || len(first) == 0 {
 		return nil, usagef("the passwords are empty or do not match")
 	}
 	return first, nil
@@ -129,22 +132,30 @@ func newKeyPassword(none bool, stderr io.Writer) ([]byte, error) {
 
 // keyPassword supplies the signing key's password: from the environment,
 // else asked on the terminal.
-func keyPassword(stderr io.Writer) func() ([]byte, error) {
+func keyPassword(ctx context.Context, stderr io.Writer) func() ([]byte, error) {
 	return func() ([]byte, error) {
 		if p := os.Getenv(passwordEnv); p != "" {
 			return []byte(p), nil
 		}
-		return readPassword(stderr, "Password for the signing key: ")
+		return readPassword(ctx, stderr, "Password for the signing key: ")
 	}
 }
 
-func readPassword(stderr io.Writer, prompt string) ([]byte, error) {
-	if !term.IsTerminal(int(os.Stdin.Fd())) {
+// readPassword asks for a password on the terminal without echo. Ctrl-C
+// returns an error at once (readUnlessDone) and turns the echo back on,
+// which the abandoned read would restore only on Enter.
+func readPassword(ctx context.Context, stderr io.Writer, prompt string) ([]byte, error) {
+	fd := int(os.Stdin.Fd())
+	state, err := term.GetState(fd) // fails on anything but a terminal
+	if err != nil {
 		return nil, usagef("the key is encrypted: set %s or run on a terminal", passwordEnv)
 	}
 	fmt.Fprint(stderr, prompt)
-	p, err := term.ReadPassword(int(os.Stdin.Fd()))
+	p, err := readUnlessDone(ctx, func() ([]byte, error) { return term.ReadPassword(fd) })
 	fmt.Fprintln(stderr)
+	if ctx.Err() != nil {
+		_ = term.Restore(fd, state)
+	}
 	return p, err
 }
 
@@ -159,7 +170,7 @@ func loadSigner(ctx context.Context, ref string, o globalOptions, stderr io.Writ
 		return vaultsign.Load(ctx, ref, vaultsign.WithVaultAddress(o.VaultAddr),
 			vaultsign.WithVaultToken(token), vaultsign.WithTransitMount(o.TransitMount))
 	}
-	return attest.LoadSigner(ctx, ref, keyPassword(stderr))
+	return attest.LoadSigner(ctx, ref, keyPassword(ctx, stderr))
 }
 
 // readFileLimited reads an outside file, refusing one larger than limit.

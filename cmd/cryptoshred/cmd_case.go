@@ -130,7 +130,7 @@ func confirmClose(ctx context.Context, v *shred.Service, caseID string, stdin io
 		return err
 	}
 	renderClosePreview(stderr, res)
-	if !confirm(stdin, stderr, "Release these backups for destruction? Only a Vault operator can undo it.", caseID) {
+	if !confirm(ctx, stdin, stderr, "Release these backups for destruction? Only a Vault operator can undo it.", caseID) {
 		return &shred.RefusedError{Reason: "not confirmed: the case stays open and nothing was released"}
 	}
 	return nil

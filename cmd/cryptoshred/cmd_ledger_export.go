@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/ctxio"
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
@@ -47,8 +48,15 @@ func ledgerExportCommand() *cli.Command {
 	}
 }
 
+// runLedgerExport writes the export to a new file, which appears only
+// complete and never after an interruption.
 func runLedgerExport(ctx context.Context, v *shred.Service, opts ledgerExportOptions, stderr io.Writer) error {
-	err := fsutil.WriteFileAtomic(opts.Output, func(w io.Writer) error { return v.ExportLedger(ctx, w, opts.Case) })
+	err := fsutil.WriteFileAtomic(opts.Output, func(w io.Writer) error {
+		if err := v.ExportLedger(ctx, w, opts.Case); err != nil {
+			return err
+		}
+		return ctxio.Interrupted(ctx)
+	})
 	if err != nil {
 		return err
 	}

@@ -183,7 +183,7 @@ func runShred(ctx context.Context, o globalOptions, v *shred.Service, opts shred
 		return fmt.Errorf("%w; %s", err, plan.DestroyedNothing())
 	}
 	if !opts.Yes {
-		if err := confirmPlan(plan, stdin, stderr); err != nil {
+		if err := confirmPlan(ctx, plan, stdin, stderr); err != nil {
 			return err
 		}
 	} else {
@@ -262,11 +262,11 @@ func reportAttestationFiles(a *shred.Attestation, files *partFiles, stderr io.Wr
 	return nil
 }
 
-func confirmPlan(plan *shred.Plan, stdin io.Reader, stderr io.Writer) error {
+func confirmPlan(ctx context.Context, plan *shred.Plan, stdin io.Reader, stderr io.Writer) error {
 	if err := renderPlan(stderr, plan); err != nil {
 		return err
 	}
-	if !confirm(stdin, stderr, "Destroy these keys for good?", plan.Case.ID) {
+	if !confirm(ctx, stdin, stderr, "Destroy these keys for good?", plan.Case.ID) {
 		return &shred.RefusedError{Reason: "not confirmed: " + plan.DestroyedNothing()}
 	}
 	return nil

@@ -24,7 +24,12 @@ import (
 // TestMain lets a test run this binary as the cryptoshred CLI in a child
 // process, so it can be killed for real; with CRYPTOSHRED_TEST_PEAK_RSS
 // set, that process writes its peak RSS to the file it names as it exits.
+// With CRYPTOSHRED_TEST_STUCK it is a command that ignores interruption
+// (stuckAfterInterrupt).
 func TestMain(m *testing.M) {
+	if os.Getenv("CRYPTOSHRED_TEST_STUCK") == "1" {
+		stuckAfterInterrupt()
+	}
 	if os.Getenv("CRYPTOSHRED_TEST_AS_CLI") == "1" {
 		code := runMain()
 		if name := os.Getenv("CRYPTOSHRED_TEST_PEAK_RSS"); name != "" {

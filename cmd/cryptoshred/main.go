@@ -18,9 +18,28 @@ func main() { os.Exit(runMain()) }
 
 // runMain runs this process's command line and returns its exit code.
 func runMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	defer stop()
 	return run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// interruptContext returns a context that the first Ctrl-C or SIGTERM
+// cancels, so the command stops cleanly and commits nothing. Their default
+// handling is restored before the cancellation shows: a command that does
+// not stop soon enough dies at a second Ctrl-C, as any other does.
+func interruptContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sig:
+		case <-ctx.Done():
+		}
+		signal.Stop(sig)
+		cancel()
+	}()
+	return ctx, cancel
 }
 
 // run executes the command line args and returns the process exit code.

@@ -41,6 +41,13 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // one of want, and returns what was drawn.
 func terminalRecorder(t *testing.T) (*os.File, func(want ...string) string) {
 	master, slave := openPTY(t)
+	return slave, recordTerminal(master)
+}
+
+// recordTerminal reads what is drawn on the terminal whose master end is
+// master, and returns a function that waits (up to 5 s) until it holds
+// every one of want, and returns what was drawn.
+func recordTerminal(master *os.File) func(want ...string) string {
 	var mu sync.Mutex
 	var drawn bytes.Buffer
 	go func() {
@@ -55,7 +62,7 @@ func terminalRecorder(t *testing.T) (*os.File, func(want ...string) string) {
 			}
 		}
 	}()
-	return slave, func(want ...string) string {
+	return func(want ...string) string {
 		var shown string
 		for range 50 {
 			mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/cryptoshred/cryptoshred/internal/ctxio"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
 
@@ -130,9 +131,36 @@ func bytesProgress(stderr io.Writer, what string) (update func(done, total int64
 }
 
 // confirm asks on stderr and reads the answer from stdin; the answer must
-// be exactly want.
-func confirm(stdin io.Reader, stderr io.Writer, prompt, want string) bool {
+// be exactly want. Ctrl-C at the prompt is no: confirm returns false once
+// ctx is done, rather than wait for Enter.
+func confirm(ctx context.Context, stdin io.Reader, stderr io.Writer, prompt, want string) bool {
 	fmt.Fprintf(stderr, "%s [type %q to confirm]: ", prompt, want)
-	line, _ := bufio.NewReader(stdin).ReadString('\n')
-	return strings.TrimSpace(line) == want
+	line, _ := readUnlessDone(ctx, func() ([]byte, error) { return bufio.NewReader(stdin).ReadBytes('\n') })
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr) // end the prompt's line before the error
+		return false
+	}
+	return strings.TrimSpace(string(line)) == want
+}
+
+// readUnlessDone returns what read returns, or ctxio.Interrupted(ctx) as
+// soon as ctx is done: a read of a terminal cannot be cancelled, and
+// Ctrl-C at a prompt must not wait for Enter. read is left blocked in its
+// goroutine; the process exits soon after.
+func readUnlessDone(ctx context.Context, read func() ([]byte, error)) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := read()
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		return nil, ctxio.Interrupted(ctx)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/cryptoshred/cryptoshred/internal/ctxio"
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/storage"
@@ -51,8 +52,10 @@ func (u upload) Commit(context.Context) (string, error) { return u.Final(), u.At
 // For implements storage.Resolver: every location is a local file.
 func (b *Backend) For(string) (storage.Backend, error) { return b, nil }
 
-// Open implements storage.Backend. Only a regular file is opened.
-func (*Backend) Open(_ context.Context, loc string) (io.ReadCloser, error) {
+// Open implements storage.Backend. Only a regular file is opened. Its
+// reads fail once ctx is done (ctxio.Reader): a file never looks at a
+// context, and an interrupted open or verify must stop, not read on.
+func (*Backend) Open(ctx context.Context, loc string) (io.ReadCloser, error) {
 	// O_NONBLOCK: a FIFO planted at loc must be refused, not waited on.
 	f, err := os.OpenFile(loc, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -62,7 +65,7 @@ func (*Backend) Open(_ context.Context, loc string) (io.ReadCloser, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s is not a regular file", errs.ErrNotFound, loc) // the ciphertext is not there
 	}
-	return f, nil
+	return ctxio.ReadCloser(ctx, f), nil
 }
 
 // Stat implements storage.Backend. A symbolic link is described, not

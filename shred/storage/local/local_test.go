@@ -1,6 +1,9 @@
 package local_test
 
 import (
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +67,28 @@ func TestOpenRefusesAFIFOWithoutWaiting(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Open of a FIFO blocked")
+	}
+}
+
+// A file opened for a command that is then interrupted (its context
+// cancelled) reads no further: verify and open stop at once rather than
+// reading a large ciphertext to its end.
+func TestOpenStopsReadingOnceCancelled(t *testing.T) {
+	loc := filepath.Join(t.TempDir(), "x.age")
+	if err := os.WriteFile(loc, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := local.New().Open(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := io.ReadFull(r, make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if n, err := io.Copy(io.Discard, r); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("after cancel: read %d more bytes, %v", n, err)
 	}
 }
