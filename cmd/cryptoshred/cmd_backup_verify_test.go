@@ -30,13 +30,6 @@ func TestLocalCiphertextChangedBehindTheToolsBack(t *testing.T) {
 		!strings.Contains(r.stdout, "PASS "+intact.ID) {
 		t.Fatalf("backup verify:\n%s\n%s", r.stdout, r.stderr)
 	}
-	replaced := protectFile(t, env, "replaced.tar", []byte("to be replaced by a directory"))
-	if err := os.Remove(replaced.Ciphertext.Path); err != nil || os.Mkdir(replaced.Ciphertext.Path, 0o700) != nil {
-		t.Fatal(err)
-	}
-	if r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "backup", "verify", replaced.ID); !strings.Contains(r.stdout, "is missing") {
-		t.Fatalf("backup verify of a ciphertext replaced by a directory:\n%s\n%s", r.stdout, r.stderr)
-	}
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", "LOST", "--authority", "A", "--reference", "R", "--controller", "C")
 	r = expectCode(t, exitVerifyKO, env.srv, env.roles.compliance, "hold", "place", "--case", "LOST", gone.ID, changed.ID, intact.ID)
 	if !strings.Contains(r.stderr, gone.ID) || !strings.Contains(r.stderr, "missing or changed") {

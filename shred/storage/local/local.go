@@ -63,7 +63,7 @@ func (*Backend) Open(ctx context.Context, loc string) (io.ReadCloser, error) {
 	}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%w: %s is not a regular file", errs.ErrNotFound, loc) // the ciphertext is not there
+		return nil, fmt.Errorf("%s is not a regular file", loc)
 	}
 	return ctxio.ReadCloser(ctx, f), nil
 }
