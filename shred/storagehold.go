@@ -101,8 +101,11 @@ func (s *Service) VerifyCiphertext(ctx context.Context, b *catalog.Backup) error
 		return err
 	}
 	r, err := be.Open(ctx, b.Ciphertext.Path)
-	if errors.Is(err, errs.ErrNotFound) {
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
 		return fmt.Errorf("backup %s: %s is missing: %w", b.ID, b.Ciphertext.Path, ErrCiphertextChanged)
+	case errors.Is(err, storage.ErrNotAFile):
+		return fmt.Errorf("backup %s: its ciphertext is missing (%v): %w", b.ID, err, ErrCiphertextChanged)
 	}
 	if err != nil {
 		return err

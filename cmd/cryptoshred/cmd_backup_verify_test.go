@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
 // TestLocalCiphertextChangedBehindTheToolsBack: a held backup's local
@@ -29,6 +31,17 @@ func TestLocalCiphertextChangedBehindTheToolsBack(t *testing.T) {
 	if !strings.Contains(r.stdout, gone.ID) || !strings.Contains(r.stdout, "is missing") || !strings.Contains(r.stdout, "registered") ||
 		!strings.Contains(r.stdout, "PASS "+intact.ID) {
 		t.Fatalf("backup verify:\n%s\n%s", r.stdout, r.stderr)
+	}
+	replaced := protectFile(t, env, "replaced.tar", []byte("to be replaced by a directory"))
+	looped := protectFile(t, env, "looped.tar", []byte("to be replaced by a symbolic link to itself"))
+	if os.Remove(replaced.Ciphertext.Path) != nil || os.Mkdir(replaced.Ciphertext.Path, 0o700) != nil ||
+		os.Remove(looped.Ciphertext.Path) != nil || os.Symlink(looped.Ciphertext.Path, looped.Ciphertext.Path) != nil {
+		t.Fatal("replacing the ciphertexts")
+	}
+	for _, b := range []*catalog.Backup{replaced, looped} {
+		if r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, "backup", "verify", b.ID); !strings.Contains(r.stdout, "its ciphertext is missing") {
+			t.Fatalf("backup verify of a ciphertext replaced by something else:\n%s\n%s", r.stdout, r.stderr)
+		}
 	}
 	mustRun(t, env.srv, env.roles.compliance, "case", "open", "LOST", "--authority", "A", "--reference", "R", "--controller", "C")
 	r = expectCode(t, exitVerifyKO, env.srv, env.roles.compliance, "hold", "place", "--case", "LOST", gone.ID, changed.ID, intact.ID)

@@ -49,6 +49,12 @@ type Object struct {
 // over as another's, which would record it as gone before the shred.
 var ErrUnchecked = errors.New("could not read the object to check it")
 
+// ErrNotAFile marks an Open that found at a location something other
+// than a stored object (a directory, a FIFO, a socket, a symbolic link
+// loop): the ciphertext is not there as such, though something is, so it
+// is neither "not found" nor a storage that could not answer.
+var ErrNotAFile = errors.New("not a stored object")
+
 // Result is what Delete did with one object: Err is nil when it was
 // deleted and the deletion is durable; Removed names what was removed
 // (the file, or each S3 version).

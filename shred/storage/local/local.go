@@ -59,13 +59,23 @@ func (*Backend) Open(ctx context.Context, loc string) (io.ReadCloser, error) {
 	// O_NONBLOCK: a FIFO planted at loc must be refused, not waited on.
 	f, err := os.OpenFile(loc, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, notAFile(loc, notFound(err))
 	}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%s is not a regular file", loc)
+		return nil, fmt.Errorf("%w: %s is not a regular file", storage.ErrNotAFile, loc)
 	}
 	return ctxio.ReadCloser(ctx, f), nil
+}
+
+// notAFile marks an open's error that says something other than a
+// regular file is at loc or on its way: a parent that is a file, a
+// symbolic link loop, a socket.
+func notAFile(loc string, err error) error {
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENXIO) {
+		return fmt.Errorf("%w: %s: %w", storage.ErrNotAFile, loc, err)
+	}
+	return err
 }
 
 // Stat implements storage.Backend. A symbolic link is described, not

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/local"
 	"github.com/cryptoshred/cryptoshred/shred/storage/storagetest"
@@ -90,5 +91,29 @@ func TestOpenStopsReadingOnceCancelled(t *testing.T) {
 	cancel()
 	if n, err := io.Copy(io.Discard, r); n != 0 || !errors.Is(err, context.Canceled) {
 		t.Fatalf("after cancel: read %d more bytes, %v", n, err)
+	}
+}
+
+// TestOpenTellsSomethingElseThereFromNothing: a directory, a FIFO, a
+// symbolic link loop or a parent that is a file where a ciphertext should
+// be is storage.ErrNotAFile, not "not found" (nothing is there) and not an
+// error that says nothing of the location: backup verify raises the
+// tamper alarm for it, where an attestation cannot tell what it holds.
+func TestOpenTellsSomethingElseThereFromNothing(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	loop := filepath.Join(dir, "loop")
+	fifo := filepath.Join(dir, "fifo")
+	if os.WriteFile(file, []byte("x"), 0o600) != nil || os.Symlink(loop, loop) != nil || syscall.Mkfifo(fifo, 0o600) != nil {
+		t.Fatal("setting up the locations")
+	}
+	for _, loc := range []string{dir, fifo, loop, filepath.Join(file, "x.age")} {
+		_, err := local.New().Open(t.Context(), loc)
+		if !errors.Is(err, storage.ErrNotAFile) || errors.Is(err, errs.ErrNotFound) {
+			t.Errorf("Open(%s) = %v, want storage.ErrNotAFile", loc, err)
+		}
+	}
+	if _, err := local.New().Open(t.Context(), filepath.Join(dir, "none")); !errors.Is(err, errs.ErrNotFound) || errors.Is(err, storage.ErrNotAFile) {
+		t.Errorf("Open of nothing = %v, want errs.ErrNotFound", err)
 	}
 }
