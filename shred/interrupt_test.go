@@ -1,6 +1,7 @@
 package shred_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -233,5 +234,56 @@ func TestHoldPlaceInterruptedWhileRehashing(t *testing.T) {
 	checkInterrupted(t, err)
 	if len(held) != 2 || strings.Count(err.Error(), "interrupted") != 1 || !strings.Contains(err.Error(), "the holds are placed") {
 		t.Fatalf("held %v: %v", held, err)
+	}
+}
+
+// commitCancels is the local back end, whose uploads cancel a context as
+// their commit begins, and then commit as an S3 upload cancelled
+// mid-commit may (the server completes it) while reporting the context's
+// error, as a cancelled request does.
+type commitCancels struct {
+	*local.Backend
+	cancel context.CancelFunc
+}
+
+func (c commitCancels) For(string) (storage.Backend, error) { return c, nil }
+
+func (c commitCancels) Create(ctx context.Context, loc string) (storage.Upload, error) {
+	up, err := c.Backend.Create(ctx, loc)
+	return cancellingCommit{up, c.cancel}, err
+}
+
+type cancellingCommit struct {
+	storage.Upload
+	cancel context.CancelFunc
+}
+
+func (u cancellingCommit) Commit(ctx context.Context) (string, error) {
+	u.cancel()
+	loc, err := u.Upload.Commit(ctx)
+	return loc, cmp.Or(ctx.Err(), err)
+}
+
+// A protect interrupted while its commit is under way finishes the
+// commit, and leaves the backup protecting, as a re-run resumes it: the
+// ciphertext is registered then. Before, the interrupted commit could
+// complete in S3 while protect recorded the backup failed, which no
+// re-run resumes, beside a ciphertext it refused to overwrite.
+func TestProtectInterruptedMidCommitIsResumed(t *testing.T) {
+	srv, v := newVault(t)
+	src, out := writeFile(t, t.TempDir(), "casework.tar", []byte("casework")), t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := withStorage(t, srv, commitCancels{local.New(), cancel}).Protect(ctx, admin, shred.ProtectRequest{Source: src, OutDir: out, System: "casework"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("protect interrupted mid-commit: %v", err)
+	}
+	backups, _, err := v.ListBackups(context.Background(), catalog.BackupFilter{})
+	if err != nil || len(backups) != 1 || backups[0].State != catalog.StateProtecting {
+		t.Fatalf("backups after an interrupted commit: %+v %v", backups, err)
+	}
+	b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, System: "casework"})
+	if err != nil || !b.Registered || b.ID != backups[0].ID {
+		t.Fatalf("the re-run: %+v %v", b, err)
 	}
 }

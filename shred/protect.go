@@ -269,7 +269,11 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 		return err
 	}
 	setDigests(b, d)
-	b.Ciphertext.Path, err = out.Commit(ctx)
+	// Once begun, the commit is finished whatever comes: an S3 upload
+	// cancelled mid-commit may still complete, and a backup recorded
+	// failed beside its ciphertext would be resumed by no re-run; one
+	// left protecting is.
+	b.Ciphertext.Path, err = out.Commit(context.WithoutCancel(ctx))
 	return err
 }
 
