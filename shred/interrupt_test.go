@@ -195,14 +195,52 @@ func TestProtectInterruptedBeforeCommitLeavesNoCiphertext(t *testing.T) {
 }
 
 // An interrupted backup verify is an error, not a list of ciphertexts
-// that failed to check out (which the CLI would report as exit 5).
+// that failed to check out (which the CLI would report as exit 5); but a
+// ciphertext it found missing before it stopped is in that error.
 func TestVerifyInterruptedIsAnError(t *testing.T) {
-	_, v := newVault(t)
+	srv, v := newVault(t)
 	b, _ := protect(t, v, []byte("verify me"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := v.VerifyBackups(ctx, []string{b.ID}, "")
 	checkInterrupted(t, err)
+	if errors.Is(err, shred.ErrCiphertextChanged) {
+		t.Fatalf("an interrupted verify says a ciphertext changed: %v", err)
+	}
+	gone, _ := protect(t, v, []byte("deleted behind our back"))
+	if err := os.Remove(gone.Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	st := openCancelsAfter{Backend: local.New(), cancel: cancel, at: b.Ciphertext.Path, after: gone.Ciphertext.Path, opened: make(chan struct{})}
+	_, err = withStorage(t, srv, st).VerifyBackups(ctx, []string{gone.ID, b.ID}, "")
+	checkInterrupted(t, err)
+	if !errors.Is(err, shred.ErrCiphertextChanged) || !strings.Contains(err.Error(), gone.ID) {
+		t.Fatalf("an interrupted verify drops the ciphertext it found missing: %v", err)
+	}
+}
+
+// openCancelsAfter is the local back end, whose Open of at cancels a
+// context once after has been opened.
+type openCancelsAfter struct {
+	*local.Backend
+	cancel    context.CancelFunc
+	at, after string
+	opened    chan struct{}
+}
+
+func (o openCancelsAfter) For(string) (storage.Backend, error) { return o, nil }
+
+func (o openCancelsAfter) Open(ctx context.Context, loc string) (io.ReadCloser, error) {
+	switch loc {
+	case o.after:
+		defer close(o.opened)
+	case o.at:
+		<-o.opened
+		o.cancel()
+	}
+	return o.Backend.Open(ctx, loc)
 }
 
 // openCancels is the local back end, whose Open cancels a context: hold
@@ -234,6 +272,21 @@ func TestHoldPlaceInterruptedWhileRehashing(t *testing.T) {
 	checkInterrupted(t, err)
 	if len(held) != 2 || strings.Count(err.Error(), "interrupted") != 1 || !strings.Contains(err.Error(), "the holds are placed") {
 		t.Fatalf("held %v: %v", held, err)
+	}
+
+	// A ciphertext found missing before the interruption is reported.
+	c, _ := protect(t, v, []byte("third"))
+	gone, _ := protect(t, v, []byte("deleted behind our back"))
+	if err := os.Remove(gone.Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	st := openCancelsAfter{Backend: local.New(), cancel: cancel, at: c.Ciphertext.Path, after: gone.Ciphertext.Path, opened: make(chan struct{})}
+	_, err = withStorage(t, srv, st).PlaceHolds(ctx, compliance, "REHASH", shred.HoldSelector{IDs: []string{c.ID, gone.ID}})
+	checkInterrupted(t, err)
+	if !errors.Is(err, shred.ErrCiphertextChanged) || !strings.Contains(err.Error(), gone.ID) {
+		t.Fatalf("an interrupted re-hash drops the ciphertext it found missing: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/cryptoshred/cryptoshred/internal/ctxio"
@@ -142,7 +143,7 @@ type VerifyResult struct {
 // check out is a problem unless Vault no longer has the backup's key:
 // whatever a record says, only Vault's answer spares it. An interrupted
 // verify returns an error, not results: a ciphertext it stopped reading
-// is neither missing nor changed.
+// is neither missing nor changed, but one it found so is in the error.
 func (s *Service) VerifyBackups(ctx context.Context, ids []string, caseID string) ([]VerifyResult, error) {
 	if caseID != "" {
 		held, err := s.catalog.HeldIDs(ctx, caseID)
@@ -154,7 +155,22 @@ func (s *Service) VerifyBackups(ctx context.Context, ids []string, caseID string
 	res, err := parallel.Map(ctx, ids, DefaultParallel, func(ctx context.Context, id string) (VerifyResult, error) {
 		return s.verifyOne(ctx, id), nil
 	})
-	return res, errors.Join(err, ctxio.Interrupted(ctx))
+	if stopped := ctxio.Interrupted(ctx); stopped != nil {
+		return nil, errors.Join(append([]error{stopped}, changedOf(res)...)...)
+	}
+	return res, err
+}
+
+// changedOf returns the errors of results whose ciphertext is missing or
+// changed.
+func changedOf(results []VerifyResult) []error {
+	var out []error
+	for _, r := range results {
+		if errors.Is(r.Err, ErrCiphertextChanged) {
+			out = append(out, r.Err)
+		}
+	}
+	return out
 }
 
 // verifyOne checks backup id's ciphertext against its registration (a
@@ -193,12 +209,14 @@ func (s *Service) keyDestroyedUnheld(ctx context.Context, b *catalog.Backup) boo
 
 // verifyHeld re-reads and re-hashes the ciphertexts of backups against
 // their registrations, DefaultParallel at a time, and returns what is
-// missing or changed. Interrupted, it returns that alone: every backup it
-// stopped reading would say so too, and none of them is missing.
+// missing or changed. Interrupted, it says so once, beside those it found
+// missing or changed: every backup it stopped reading would say it was
+// interrupted too, and none of them is missing.
 func (s *Service) verifyHeld(ctx context.Context, backups []*catalog.Backup) error {
 	problems := parallel.Each(ctx, backups, DefaultParallel, s.VerifyCiphertext)
 	if err := ctxio.Interrupted(ctx); err != nil {
-		return fmt.Errorf("the holds are placed, but their ciphertexts were not all re-hashed: %w", err)
+		problems = slices.DeleteFunc(problems, func(p error) bool { return !errors.Is(p, ErrCiphertextChanged) })
+		return errors.Join(append([]error{fmt.Errorf("the holds are placed, but their ciphertexts were not all re-hashed: %w", err)}, problems...)...)
 	}
 	return errors.Join(problems...)
 }
