@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cryptoshred/cryptoshred/internal/safetext"
 	"github.com/cryptoshred/cryptoshred/shred"
 )
 
@@ -76,7 +77,7 @@ func verifyOutcome(results []shred.VerifyResult) error {
 			if err == nil {
 				err = errors.New(r.Problem)
 			}
-			unchecked = append(unchecked, err)
+			unchecked = append(unchecked, oneLineError{err})
 		}
 	}
 	var out []error
@@ -102,3 +103,12 @@ func distinct(errs []error) []error {
 	}
 	return out
 }
+
+// oneLineError is an error printed on one line: the reason a backup could
+// not be verified may quote its registration's ciphertext path, which the
+// admin writes, and a line break in it must not print a line of its own
+// ("PASS ...") under the verify's output.
+type oneLineError struct{ error }
+
+func (e oneLineError) Error() string { return safetext.Escape(e.error.Error()) }
+func (e oneLineError) Unwrap() error { return e.error }

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 )
 
@@ -118,5 +120,20 @@ func TestBackupVerifyOutageIsNoTamperAlarm(t *testing.T) {
 	notAlarm("a sealed Vault", r)
 	if !strings.Contains(r.stderr, "sealed") {
 		t.Errorf("a sealed Vault is not named: %s", r.stderr)
+	}
+}
+
+// TestUncheckedBackupPrintsNoLinesOfItsOwn: the reason a backup could not
+// be verified may quote its ciphertext path, which the admin writes; a
+// line break in it stays on the line of that backup's error, so no
+// "PASS" line of the admin's making appears under the verify's output,
+// while two backups' errors stay one a line.
+func TestUncheckedBackupPrintsNoLinesOfItsOwn(t *testing.T) {
+	forged := errors.New("open /backups/x.age\nPASS bk-forged /backups/x.age")
+	err := verifyOutcome([]shred.VerifyResult{{ID: "bk-a", Err: forged}, {ID: "bk-b", Err: errors.New("vault is sealed")}})
+	var out bytes.Buffer
+	reportError(&out, err)
+	if strings.Contains(out.String(), "\nPASS") || strings.Count(out.String(), "\n") != 2 || !strings.Contains(out.String(), "\nvault is sealed\n") {
+		t.Fatalf("printed:\n%s", out.String())
 	}
 }
