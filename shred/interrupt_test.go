@@ -340,3 +340,42 @@ func TestProtectInterruptedMidCommitIsResumed(t *testing.T) {
 		t.Fatalf("the re-run: %+v %v", b, err)
 	}
 }
+
+// syncFails is the local back end, whose uploads commit (the file is
+// linked into place) and then report the directory sync as failed.
+type syncFails struct{ *local.Backend }
+
+func (f syncFails) For(string) (storage.Backend, error) { return f, nil }
+
+func (f syncFails) Create(ctx context.Context, loc string) (storage.Upload, error) {
+	up, err := f.Backend.Create(ctx, loc)
+	return failingSync{up}, err
+}
+
+type failingSync struct{ storage.Upload }
+
+func (u failingSync) Commit(ctx context.Context) (string, error) {
+	loc, err := u.Upload.Commit(ctx)
+	return loc, cmp.Or(err, errors.New("failed to sync directory: input/output error"))
+}
+
+// A commit that fails once the ciphertext may be in place leaves the
+// backup protecting, which a re-run resumes and registers. Before, it was
+// recorded failed, which no re-run resumes, beside a ciphertext that a
+// re-run refused to overwrite and register refused as in the catalog.
+func TestProtectWhoseCommitFailedLateIsResumed(t *testing.T) {
+	srv, v := newVault(t)
+	src, out := writeFile(t, t.TempDir(), "dump.sql", []byte("pg_dump output")), t.TempDir()
+	_, err := withStorage(t, srv, syncFails{local.New()}).Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, System: "db"})
+	if err == nil || !strings.Contains(err.Error(), "protect it again") {
+		t.Fatalf("protect whose commit failed late: %v", err)
+	}
+	backups, _, err := v.ListBackups(context.Background(), catalog.BackupFilter{})
+	if err != nil || len(backups) != 1 || backups[0].State != catalog.StateProtecting {
+		t.Fatalf("backups after a commit that failed late: %+v %v", backups, err)
+	}
+	b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, System: "db"})
+	if err != nil || !b.Registered || b.ID != backups[0].ID {
+		t.Fatalf("the re-run: %+v %v", b, err)
+	}
+}

@@ -89,7 +89,9 @@ func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) 
 		return s.recordProtected(ctx, actor, b)
 	}
 	if err := s.protectData(ctx, b, be, req); err != nil {
-		s.markFailed(ctx, b.ID, err)
+		if !errors.Is(err, errMayBeCommitted) {
+			s.markFailed(ctx, b.ID, err)
+		}
 		return nil, err
 	}
 	return s.finishProtect(ctx, actor, b)
@@ -273,9 +275,18 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 	// cancelled mid-commit may still complete, and a backup recorded
 	// failed beside its ciphertext would be resumed by no re-run; one
 	// left protecting is.
-	b.Ciphertext.Path, err = out.Commit(context.WithoutCancel(ctx))
-	return err
+	if b.Ciphertext.Path, err = out.Commit(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("%w; %w", err, errMayBeCommitted)
+	}
+	return nil
 }
+
+// errMayBeCommitted marks a commit that failed but may have put the
+// ciphertext in place all the same (a directory sync that failed after
+// the file was linked, an S3 upload completed though its answer was
+// lost): the backup stays protecting, which a re-run resumes, not failed,
+// which no re-run resumes.
+var errMayBeCommitted = errors.New("the ciphertext may be in place all the same (protect it again to finish)")
 
 // setDigests fills in b's sizes and SHA-256 sums from its encryption.
 func setDigests(b *catalog.Backup, d agefile.Digests) {

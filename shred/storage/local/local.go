@@ -2,6 +2,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,9 +62,10 @@ func (*Backend) Open(ctx context.Context, loc string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, notAFile(loc, notFound(err))
 	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%w: %s is not a regular file", storage.ErrNotAFile, loc)
+		return nil, cmp.Or(err, fmt.Errorf("%w: %s is not a regular file", storage.ErrNotAFile, loc))
 	}
 	return ctxio.ReadCloser(ctx, f), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,7 +96,7 @@ func TestOpenStopsReadingOnceCancelled(t *testing.T) {
 }
 
 // TestOpenTellsSomethingElseThereFromNothing: a directory, a FIFO, a
-// symbolic link loop or a parent that is a file where a ciphertext should
+// socket, a symbolic link loop or a parent that is a file where a ciphertext should
 // be is storage.ErrNotAFile, not "not found" (nothing is there) and not an
 // error that says nothing of the location: backup verify raises the
 // tamper alarm for it, where an attestation cannot tell what it holds.
@@ -107,7 +108,13 @@ func TestOpenTellsSomethingElseThereFromNothing(t *testing.T) {
 	if os.WriteFile(file, []byte("x"), 0o600) != nil || os.Symlink(loop, loop) != nil || syscall.Mkfifo(fifo, 0o600) != nil {
 		t.Fatal("setting up the locations")
 	}
-	for _, loc := range []string{dir, fifo, loop, filepath.Join(file, "x.age")} {
+	sock := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, loc := range []string{dir, fifo, loop, sock, filepath.Join(file, "x.age")} {
 		_, err := local.New().Open(t.Context(), loc)
 		if !errors.Is(err, storage.ErrNotAFile) || errors.Is(err, errs.ErrNotFound) {
 			t.Errorf("Open(%s) = %v, want storage.ErrNotAFile", loc, err)
