@@ -290,50 +290,38 @@ func TestHoldPlaceInterruptedWhileRehashing(t *testing.T) {
 	}
 }
 
-// commitCancels is the local back end, whose uploads cancel a context as
-// their commit begins, and then commit as an S3 upload cancelled
-// mid-commit may (the server completes it) while reporting the context's
-// error, as a cancelled request does.
-type commitCancels struct {
+// lateCommit is the local back end, whose uploads commit (the file is
+// linked into place) and then report what after says, as a commit that
+// went through but whose answer was lost or failed at its last step.
+type lateCommit struct {
 	*local.Backend
-	cancel context.CancelFunc
+	after func(context.Context) error
 }
 
-func (c commitCancels) For(string) (storage.Backend, error) { return c, nil }
+func (l lateCommit) For(string) (storage.Backend, error) { return l, nil }
 
-func (c commitCancels) Create(ctx context.Context, loc string) (storage.Upload, error) {
-	up, err := c.Backend.Create(ctx, loc)
-	return cancellingCommit{up, c.cancel}, err
+func (l lateCommit) Create(ctx context.Context, loc string) (storage.Upload, error) {
+	up, err := l.Backend.Create(ctx, loc)
+	return lateUpload{up, l.after}, err
 }
 
-type cancellingCommit struct {
+type lateUpload struct {
 	storage.Upload
-	cancel context.CancelFunc
+	after func(context.Context) error
 }
 
-func (u cancellingCommit) Commit(ctx context.Context) (string, error) {
-	u.cancel()
+func (u lateUpload) Commit(ctx context.Context) (string, error) {
 	loc, err := u.Upload.Commit(ctx)
-	return loc, cmp.Or(ctx.Err(), err)
+	return loc, cmp.Or(err, u.after(ctx))
 }
 
-// A protect interrupted while its commit is under way finishes the
-// commit, and leaves the backup protecting, as a re-run resumes it: the
-// ciphertext is registered then. Before, the interrupted commit could
-// complete in S3 while protect recorded the backup failed, which no
-// re-run resumes, beside a ciphertext it refused to overwrite.
-func TestProtectInterruptedMidCommitIsResumed(t *testing.T) {
-	srv, v := newVault(t)
-	src, out := writeFile(t, t.TempDir(), "casework.tar", []byte("casework")), t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, err := withStorage(t, srv, commitCancels{local.New(), cancel}).Protect(ctx, admin, shred.ProtectRequest{Source: src, OutDir: out, System: "casework"})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("protect interrupted mid-commit: %v", err)
-	}
+// protectResumed checks that the one backup v knows is protecting, and
+// that protecting src into out again resumes and registers it.
+func protectResumed(t *testing.T, v *shred.Service, src, out string) {
+	t.Helper()
 	backups, _, err := v.ListBackups(context.Background(), catalog.BackupFilter{})
 	if err != nil || len(backups) != 1 || backups[0].State != catalog.StateProtecting {
-		t.Fatalf("backups after an interrupted commit: %+v %v", backups, err)
+		t.Fatalf("backups after the commit: %+v %v", backups, err)
 	}
 	b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, System: "casework"})
 	if err != nil || !b.Registered || b.ID != backups[0].ID {
@@ -341,41 +329,36 @@ func TestProtectInterruptedMidCommitIsResumed(t *testing.T) {
 	}
 }
 
-// syncFails is the local back end, whose uploads commit (the file is
-// linked into place) and then report the directory sync as failed.
-type syncFails struct{ *local.Backend }
-
-func (f syncFails) For(string) (storage.Backend, error) { return f, nil }
-
-func (f syncFails) Create(ctx context.Context, loc string) (storage.Upload, error) {
-	up, err := f.Backend.Create(ctx, loc)
-	return failingSync{up}, err
+// A protect interrupted while its commit is under way (the commit goes
+// through, as an S3 upload cancelled mid-commit may, but reports the
+// cancellation) finishes the commit and leaves the backup protecting, as
+// a re-run resumes it. Before, protect recorded the backup failed, which
+// no re-run resumes, beside a ciphertext it refused to overwrite.
+func TestProtectInterruptedMidCommitIsResumed(t *testing.T) {
+	srv, v := newVault(t)
+	src, out := writeFile(t, t.TempDir(), "casework.tar", []byte("casework")), t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelling := lateCommit{local.New(), func(ctx context.Context) error { cancel(); return ctx.Err() }}
+	_, err := withStorage(t, srv, cancelling).Protect(ctx, admin, shred.ProtectRequest{Source: src, OutDir: out, System: "casework"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("protect interrupted mid-commit: %v", err)
+	}
+	protectResumed(t, v, src, out)
 }
 
-type failingSync struct{ storage.Upload }
-
-func (u failingSync) Commit(ctx context.Context) (string, error) {
-	loc, err := u.Upload.Commit(ctx)
-	return loc, cmp.Or(err, errors.New("failed to sync directory: input/output error"))
-}
-
-// A commit that fails once the ciphertext may be in place leaves the
-// backup protecting, which a re-run resumes and registers. Before, it was
-// recorded failed, which no re-run resumes, beside a ciphertext that a
-// re-run refused to overwrite and register refused as in the catalog.
+// A commit that fails once the ciphertext may be in place (here its
+// directory sync) leaves the backup protecting, which a re-run resumes
+// and registers. Before, it was recorded failed, which no re-run resumes,
+// beside a ciphertext that a re-run refused to overwrite and register
+// refused as in the catalog.
 func TestProtectWhoseCommitFailedLateIsResumed(t *testing.T) {
 	srv, v := newVault(t)
-	src, out := writeFile(t, t.TempDir(), "dump.sql", []byte("pg_dump output")), t.TempDir()
-	_, err := withStorage(t, srv, syncFails{local.New()}).Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, System: "db"})
+	src, out := writeFile(t, t.TempDir(), "casework.tar", []byte("pg_dump output")), t.TempDir()
+	syncFails := lateCommit{local.New(), func(context.Context) error { return errors.New("failed to sync directory: input/output error") }}
+	_, err := withStorage(t, srv, syncFails).Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, System: "casework"})
 	if err == nil || !strings.Contains(err.Error(), "protect it again") {
 		t.Fatalf("protect whose commit failed late: %v", err)
 	}
-	backups, _, err := v.ListBackups(context.Background(), catalog.BackupFilter{})
-	if err != nil || len(backups) != 1 || backups[0].State != catalog.StateProtecting {
-		t.Fatalf("backups after a commit that failed late: %+v %v", backups, err)
-	}
-	b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, System: "db"})
-	if err != nil || !b.Registered || b.ID != backups[0].ID {
-		t.Fatalf("the re-run: %+v %v", b, err)
-	}
+	protectResumed(t, v, src, out)
 }

@@ -271,11 +271,7 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 		return err
 	}
 	setDigests(b, d)
-	// Once begun, the commit is finished whatever comes: an S3 upload
-	// cancelled mid-commit may still complete, and a backup recorded
-	// failed beside its ciphertext would be resumed by no re-run; one
-	// left protecting is.
-	if b.Ciphertext.Path, err = out.Commit(context.WithoutCancel(ctx)); err != nil {
+	if b.Ciphertext.Path, err = out.Commit(ctx); err != nil {
 		return fmt.Errorf("%w; %w", err, errMayBeCommitted)
 	}
 	return nil
@@ -283,9 +279,9 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 
 // errMayBeCommitted marks a commit that failed but may have put the
 // ciphertext in place all the same (a directory sync that failed after
-// the file was linked, an S3 upload completed though its answer was
-// lost): the backup stays protecting, which a re-run resumes, not failed,
-// which no re-run resumes.
+// the file was linked, an S3 upload that completed though its answer was
+// lost or Ctrl-C cancelled it): the backup stays protecting, which a
+// re-run resumes, not failed, which no re-run resumes.
 var errMayBeCommitted = errors.New("the ciphertext may be in place all the same (protect it again to finish)")
 
 // setDigests fills in b's sizes and SHA-256 sums from its encryption.
