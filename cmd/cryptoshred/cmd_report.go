@@ -36,7 +36,7 @@ func reportCommand() *cli.Command {
 				&cli.StringFlag{Name: "format", Usage: "output format: text, json or csv"},
 				&cli.StringSliceFlag{Name: "vault-audit-log", Usage: "Vault file audit log to reconcile with the ledger (repeat, or give more files as arguments)"},
 				&cli.BoolFlag{Name: "fail-on-unrecorded", Usage: "exit 5 if any unwrap lacks a recorded purpose (needs --vault-audit-log)"},
-				&cli.DurationFlag{Name: "match-window", Value: audit.DefaultWindow, Usage: "how long before an unwrap without the ledger header its open may have been recorded"},
+				&cli.DurationFlag{Name: "match-window", Value: audit.DefaultWindow, Usage: "how long before an unwrap without the ledger header its open may have been recorded, and before the logs' first line any open may have been written to count"},
 			},
 			Action: reportAccessAction,
 		}},

@@ -41,6 +41,13 @@ func enableFileAudit(t *testing.T, env testEnv) string {
 // admin could with `vault write cryptoshred-transit/decrypt/KEY`.
 func plainDecrypt(t *testing.T, env testEnv, b *catalog.Backup) {
 	t.Helper()
+	decryptWithHeader(t, env, b, "")
+}
+
+// decryptWithHeader is plainDecrypt sending header (if any) as the
+// ledger header, as an admin could copy it from an earlier open.
+func decryptWithHeader(t *testing.T, env testEnv, b *catalog.Backup, header string) {
+	t.Helper()
 	f, err := os.Open(b.Ciphertext.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +61,11 @@ func plainDecrypt(t *testing.T, env testEnv, b *catalog.Backup) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = env.srv.Client(t, env.roles.admin).Logical().Write("cryptoshred-transit/decrypt/"+b.Key, map[string]any{"ciphertext": ct})
+	client := env.srv.Client(t, env.roles.admin)
+	if header != "" {
+		client.AddHeader("X-Cryptoshred-Ledger-Entry", header)
+	}
+	_, err = client.Logical().Write("cryptoshred-transit/decrypt/"+b.Key, map[string]any{"ciphertext": ct})
 	if err != nil {
 		t.Fatalf("plain decrypt: %v", err)
 	}
@@ -133,6 +144,66 @@ func TestReportAccessReconcilesVaultAuditLog(t *testing.T) {
 	report(exitUsage, "--fail-on-unrecorded")
 	report(exitUsage, "--since", "18 months")
 	report(exitError, "--vault-audit-log", filepath.Join(env.dir, "missing.log"))
+}
+
+// TestReportAccessFlagsAReplayedHeader: an admin copies the ledger header
+// of an earlier open onto a plain decrypt. The report flags the replay
+// when --since leaves the open's own unwrap out of what is shown, and
+// when the logs given begin after it.
+func TestReportAccessFlagsAReplayedHeader(t *testing.T) {
+	env := newTestEnv(t)
+	logPath := enableFileAudit(t, env)
+	b := protectFile(t, env, "casework.tar", []byte("asylum case files"))
+	mustRun(t, env.srv, env.roles.admin, "backup", "open", b.ID, "--purpose", "inspection", "-o", filepath.Join(env.dir, "copy"))
+	genuine, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	since := time.Now().UTC().Format(time.RFC3339Nano)
+	decryptWithHeader(t, env, b, ledgerHeaderIn(t, genuine, b.Key))
+	whole, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := filepath.Join(env.dir, "from-the-replay.log")
+	if err := os.WriteFile(later, whole[len(genuine):], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for note, args := range map[string][]string{
+		"already accounts for another unwrap": {"--vault-audit-log", logPath, "--since", since},
+		"predates the audit logs given":       {"--vault-audit-log", later, "--match-window", "10ms"},
+	} {
+		r := expectCode(t, exitVerifyKO, env.srv, env.roles.auditor, append([]string{"report", "access", "--format", "json", "--fail-on-unrecorded"}, args...)...)
+		var rep audit.Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, r.stdout)
+		}
+		if len(rep.Findings) != 1 || rep.Findings[0].Rule != audit.RuleNone || !strings.Contains(rep.Findings[0].Note, note) {
+			t.Fatalf("%v: the replay is not flagged (%q):\n%s", args, note, r.stdout)
+		}
+	}
+}
+
+// ledgerHeaderIn returns the ledger header of the decrypt of key in the
+// audit log raw.
+func ledgerHeaderIn(t *testing.T, raw []byte, key string) string {
+	t.Helper()
+	for _, l := range bytes.Split(raw, []byte("\n")) {
+		var line struct {
+			Request struct {
+				Path    string              `json:"path"`
+				Headers map[string][]string `json:"headers"`
+			} `json:"request"`
+		}
+		if json.Unmarshal(l, &line) == nil && line.Request.Path == "cryptoshred-transit/decrypt/"+key {
+			if h := line.Request.Headers["x-cryptoshred-ledger-entry"]; len(h) == 1 {
+				return h[0]
+			}
+		}
+	}
+	t.Fatalf("no ledger header on a decrypt of %s in the log", key)
+	return ""
 }
 
 // tableRows returns the rows under the text report's PURPOSE? header.

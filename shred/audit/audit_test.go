@@ -225,3 +225,75 @@ func TestReconcileGoesByVaultsTimeOfTheLedgerWrite(t *testing.T) {
 		t.Errorf("copied header note: %q", rules["copied"].Note)
 	}
 }
+
+// replayLogs renders the logs of an open of bk-X in January, its header
+// copied onto a plain decrypt in June, and a genuine open of bk-Y just
+// before the replay: the whole log, and the part of it from June on, as
+// kept by a retention shorter than five months.
+func replayLogs(t *testing.T) (whole, fromJune string, entries []*ledger.Entry) {
+	jan, jun := time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC), time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
+	old := open(1, "bk-X", "token-a", "inquiry", jan)
+	old.Written = jan
+	recent := open(2, "bk-Y", "token-a", "second inquiry", jun.Add(-time.Hour))
+	recent.Written = jun.Add(-time.Hour)
+	genuine := decrypt("genuine", "bk-X", "token-a", jan.Add(time.Second))
+	genuine.header = old.Hash
+	ownUnwrap := decrypt("recent", "bk-Y", "token-a", jun.Add(-time.Hour+time.Second))
+	ownUnwrap.header = recent.Hash
+	replay := decrypt("replay", "bk-X", "token-a", jun)
+	replay.header = old.Hash
+	fromJune = pair(t, ledgerWrite(2, jun.Add(-time.Hour))) + pair(t, ownUnwrap) + pair(t, replay)
+	return pair(t, ledgerWrite(1, jan)) + pair(t, genuine) + fromJune, fromJune, []*ledger.Entry{old, recent}
+}
+
+// TestReconcileReplayedHeaderOfAnOldOpen: a header copied from an open
+// whose own unwrap is before --since, or before the logs given, accounts
+// for nothing; an open whose entry and unwrap are both in the logs still
+// accounts for its unwrap.
+func TestReconcileReplayedHeaderOfAnOldOpen(t *testing.T) {
+	whole, fromJune, entries := replayLogs(t)
+	since := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC) // 90 days before June 1
+	for name, c := range map[string]struct {
+		log     string
+		since   time.Time
+		note    string
+		earlier int
+	}{
+		"whole log":                      {whole, time.Time{}, "already accounts for another unwrap", 0},
+		"whole log, since after January": {whole, since, "already accounts for another unwrap", 1},
+		"logs from June":                 {fromJune, time.Time{}, "predates the audit logs given", 0},
+		"logs from June, since":          {fromJune, since, "predates the audit logs given", 0},
+	} {
+		rep := Reconcile(readLog(t, c.since, c.log), entries, Options{})
+		got := map[string]Finding{}
+		for _, f := range rep.Findings {
+			got[f.RequestID] = f
+		}
+		if f := got["replay"]; f.Rule != RuleNone || !strings.Contains(f.Note, c.note) {
+			t.Errorf("%s: replay %q, note %q; want unaccounted, %q", name, f.Rule, f.Note, c.note)
+		}
+		if f := got["recent"]; f.Rule != RuleHeader || f.LedgerSeq != 2 {
+			t.Errorf("%s: the recent open's own unwrap: %q %d", name, f.Rule, f.LedgerSeq)
+		}
+		if _, shown := got["genuine"]; shown != (c.since.IsZero() && c.log == whole) || rep.Log.Earlier != c.earlier {
+			t.Errorf("%s: January's unwrap shown %v, %d earlier", name, shown, rep.Log.Earlier)
+		}
+		if rep.Unaccounted != 1 || !errors.Is(rep.Check(), ErrUnrecorded) {
+			t.Errorf("%s: %d unaccounted, check %v", name, rep.Unaccounted, rep.Check())
+		}
+	}
+}
+
+// TestReconcileTimeRuleNeedsTheOpenInTheLogs: an open that Vault wrote
+// before the logs given, dated by its writer just before an unwrap in
+// them, accounts for nothing by time and identity either.
+func TestReconcileTimeRuleNeedsTheOpenInTheLogs(t *testing.T) {
+	old := open(1, "bk-1", "token-a", "dated by its writer", t0.Add(time.Hour-time.Second))
+	old.Written = t0.Add(-24 * time.Hour)
+	log := readLog(t, time.Time{}, pair(t, decrypt("first", "bk-9", "token-z", t0))+pair(t, decrypt("plain", "bk-1", "token-a", t0.Add(time.Hour))))
+	for _, f := range Reconcile(log, []*ledger.Entry{old}, Options{}).Findings {
+		if f.RequestID == "plain" && f.Rule != RuleNone {
+			t.Fatalf("an open written before the logs accounts for %+v", f)
+		}
+	}
+}

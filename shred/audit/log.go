@@ -78,8 +78,8 @@ type Log struct {
 	stats   Stats
 }
 
-// NewLog returns a Log of unwraps under the Transit mount, leaving out
-// those before since (zero: none), that also dates the ledger's slot
+// NewLog returns a Log of unwraps under the Transit mount, showing none
+// before since (zero: all), that also dates the ledger's slot
 // writes under the KV mount.
 func NewLog(m Mounts, since time.Time) *Log {
 	return &Log{mount: m.Transit, ledger: newLedgerWrites(m.KV), since: since, pending: map[string]*Unwrap{}, settled: map[string]bool{}}
@@ -239,28 +239,44 @@ func newUnwrap(ln *Line) *Unwrap {
 	}
 }
 
-func (l *Log) keep(u Unwrap) {
-	if u.Time.Before(l.since) {
-		l.stats.Earlier++
-		return
-	}
-	l.unwraps = append(l.unwraps, u)
+// keep records u whatever its time: an unwrap before since is not shown,
+// but it is still matched, so that the entry it used is not free for a
+// later replay of its header.
+func (l *Log) keep(u Unwrap) { l.unwraps = append(l.unwraps, u) }
+
+// Unwraps returns the unwraps read so far at or after since, oldest
+// first, and the counts; requests still without a response are included
+// as unanswered.
+func (l *Log) Unwraps() ([]Unwrap, Stats) {
+	return l.shown(l.every())
 }
 
-// Unwraps returns every unwrap read so far, oldest first, and the counts;
+// every returns every unwrap read so far, before since too, oldest first;
 // requests still without a response are included as unanswered.
-func (l *Log) Unwraps() ([]Unwrap, Stats) {
+func (l *Log) every() []Unwrap {
 	out := slices.Clone(l.unwraps)
-	st := l.stats
 	for _, u := range l.pending {
+		out = append(out, *u)
+	}
+	slices.SortStableFunc(out, func(a, b Unwrap) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+// shown returns those of all (oldest first) at or after since, and the
+// counts of what is shown.
+func (l *Log) shown(all []Unwrap) ([]Unwrap, Stats) {
+	st := l.stats
+	out := make([]Unwrap, 0, len(all))
+	for _, u := range all {
 		if u.Time.Before(l.since) {
 			st.Earlier++
 			continue
 		}
-		out = append(out, *u)
-		st.Unanswered++
+		if u.Outcome == OutcomeUnanswered {
+			st.Unanswered++
+		}
+		out = append(out, u)
 	}
-	slices.SortStableFunc(out, func(a, b Unwrap) int { return a.Time.Compare(b.Time) })
 	st.Unwraps = len(out)
 	return out, st
 }

@@ -91,12 +91,15 @@ func (r *Report) Check() error {
 // a verified ledger. Each entry accounts for one unwrap at most. Header
 // matches are taken first; the time+identity rule then pairs the
 // remaining unwraps without a header, oldest first, each with the oldest
-// unused open in its window.
+// unused open in its window. Unwraps before the log's since are matched
+// too, and only then left out of the report: an open's own unwrap must
+// use up its entry even when it is not shown, or a later replay of its
+// header would take the entry.
 func Reconcile(log *Log, entries []*ledger.Entry, opts Options) *Report {
-	unwraps, stats := log.Unwraps()
-	m := newMatcher(entries, opts, log.ledger.written, stats.From)
-	findings := make([]Finding, len(unwraps))
-	for i, u := range unwraps {
+	all := log.every()
+	m := newMatcher(entries, opts, log.ledger.written, log.stats.From)
+	findings := make([]Finding, len(all))
+	for i, u := range all {
 		findings[i] = Finding{Unwrap: u, Rule: RuleNone}
 		if u.Header != "" {
 			m.byHeader(&findings[i])
@@ -107,6 +110,8 @@ func Reconcile(log *Log, entries []*ledger.Entry, opts Options) *Report {
 			m.byTime(&findings[i])
 		}
 	}
+	_, stats := log.shown(all)
+	findings = slices.DeleteFunc(findings, func(f Finding) bool { return f.Time.Before(log.since) })
 	return newReport(findings, stats)
 }
 
@@ -179,6 +184,8 @@ func (m *matcher) byHeader(f *Finding) {
 	case !m.fits(e, f):
 		f.Note = fmt.Sprintf("the ledger header names entry %d, which is not an open of %s by %s before this unwrap",
 			e.Seq, f.Backup, identity(f.Unwrap))
+	case !m.inReach(e):
+		f.Note = fmt.Sprintf("the ledger header names entry %d, which predates the audit logs given, so whether that entry's own unwrap was this one cannot be checked", e.Seq)
 	default:
 		m.claim(f, e, RuleHeader)
 	}
@@ -188,7 +195,7 @@ func (m *matcher) byHeader(f *Finding) {
 // identity recorded within the window before it.
 func (m *matcher) byTime(f *Finding) {
 	for _, e := range m.opens {
-		if !m.used[e] && m.fits(e, f) && !e.Time.Before(f.Time.Add(-m.opts.Window)) {
+		if !m.used[e] && m.fits(e, f) && m.inReach(e) && !e.Time.Before(f.Time.Add(-m.opts.Window)) {
 			m.claim(f, e, RuleTimeIdentity)
 			return
 		}
@@ -219,6 +226,30 @@ func (m *matcher) writtenBefore(e *ledger.Entry, f *Finding) bool {
 		return false // written after a slot the logs show written, yet not in them: its time is its writer's word
 	}
 	return e.Time.Before(m.logFrom)
+}
+
+// inReach reports whether Vault wrote e's slot no earlier than the
+// window before the logs' first line. An open's own unwrap follows its
+// write within moments, so for such an entry that unwrap, if made, is in
+// the logs (but for one the window's width before them) and has used the
+// entry up before any later request naming it is matched. For an older
+// entry it is not, and a request naming the entry (a header copied from
+// it) could be a replay that the logs cannot tell from the original: it
+// accounts for nothing. The window's allowance keeps an open made just
+// before the logs begin, whose unwrap is in them, accounted.
+func (m *matcher) inReach(e *ledger.Entry) bool {
+	return !m.writeTime(e).Before(m.logFrom.Add(-m.opts.Window))
+}
+
+// writeTime is when Vault received the write of e's slot: the later of
+// the logs' time of it and Vault's record of it, or, over an export
+// whose write the logs do not show (it has no record), the entry's own
+// time, which writtenBefore accepts only if before the logs' first line.
+func (m *matcher) writeTime(e *ledger.Entry) time.Time {
+	if t := timeutil.Later(m.written[e.Seq], e.Written); !t.IsZero() {
+		return t
+	}
+	return e.Time
 }
 
 // loggedBelow reports whether the logs show a write of a slot before seq.
