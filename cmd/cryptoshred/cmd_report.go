@@ -160,6 +160,9 @@ func writeUnwrapsText(w io.Writer, rep *audit.Report) error {
 	st := rep.Log
 	printf(w, "Vault audit log: %d file(s), %d lines from %s to %s; %d garbage line(s) skipped\n",
 		st.Files, st.Lines, timeOrDash(st.From), timeOrDash(st.To), st.Garbage)
+	if st.Unreadable > 0 {
+		printf(w, "UNREADABLE: %d line(s) or file(s) could not be read (too long, not text, or not an audit entry while naming the Transit mount); an unwrap among them is not counted\n", st.Unreadable)
+	}
 	printf(w, "Backup key unwraps: %d (%d without a recorded purpose); %d failed request(s) not listed; %d unanswered\n",
 		len(rep.Findings), rep.Unaccounted, st.Failed, st.Unanswered)
 	printf(w, "Counting: %s.\n\n", rep.Counting)

@@ -57,7 +57,7 @@ func shredRunCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "timestamp-url", Usage: "RFC 3161 timestamping authority `URL` whose timestamp over the signature goes in the bundle (repeatable; tried before any key is destroyed)"},
 			&cli.DurationFlag{Name: "timestamp-timeout", Usage: "time limit of one request to a timestamping authority", Value: tsa.DefaultTimeout},
 			&cli.IntFlag{Name: "part-size", Usage: "most backups one signed attestation part covers; a larger case is attested in parts (-o FILE, FILE.part-0002..., FILE.index.json)", Value: attest.DefaultPartSize},
-			&cli.StringSliceFlag{Name: "vault-audit-log", Usage: "Vault file-audit log `FILE` (repeatable; gzip and rotated files too): each backup's unwraps in it, and those without a recorded purpose, go into the attestation"},
+			&cli.StringSliceFlag{Name: "vault-audit-log", Usage: "Vault file-audit log `FILE` (repeatable; gzip and rotated files too): each backup's unwraps in it, and those without a recorded purpose, go into the attestation; a log with lines that cannot be read is refused"},
 		},
 		Action: shredRunAction,
 	}
@@ -213,7 +213,7 @@ func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred
 		return err
 	}
 	if attestOpts.Audit, err = auditReport(ctx, o, v, opts.AuditLogs); err != nil {
-		return err
+		return fmt.Errorf("%w; %s", err, plan.DestroyedNothing())
 	}
 	files := &partFiles{Case: plan.Case.ID, Out: opts.Output, Bundle: opts.Bundle}
 	attestOpts.Parts = files
@@ -311,7 +311,8 @@ func attestOptions(signer signature.Signer, opts shredRunOptions) (shred.AttestO
 }
 
 // auditReport reads the audit logs, if any, and reconciles them with the
-// ledger, for the attestation's keyUnwraps.audit.
+// ledger, for the attestation's keyUnwraps.audit. Logs with lines or
+// files that could not be read are refused.
 func auditReport(ctx context.Context, o globalOptions, v *shred.Service, files []string) (*audit.Report, error) {
 	if len(files) == 0 {
 		return nil, nil
@@ -322,7 +323,18 @@ func auditReport(ctx context.Context, o globalOptions, v *shred.Service, files [
 			return nil, err
 		}
 	}
-	return v.ReconcileUnwraps(ctx, log, audit.Options{})
+	rep, err := v.ReconcileUnwraps(ctx, log, audit.Options{})
+	if err != nil {
+		return nil, err
+	}
+	// An unwrap without a recorded purpose is a fact the attestation
+	// states; an unwrap in a line that could not be read is one it
+	// cannot, so the run stops before it destroys anything.
+	if n := rep.Log.Unreadable; n > 0 {
+		return nil, fmt.Errorf("%d line(s) or file(s) of the Vault audit log could not be read (too long, not text, or not an audit entry while naming the Transit mount): "+
+			"an unwrap among them would not be counted, so the attestation could not state every unwrap of the keys; see `cryptoshred report access --vault-audit-log`", n)
+	}
+	return rep, nil
 }
 
 // printPlanWarnings puts the plan's warnings on stderr, for an unattended

@@ -402,3 +402,37 @@ func lastActor(t *testing.T, client *vault.Client) string {
 	}
 	return entries[len(entries)-1].Actor
 }
+
+// TestShredRunRefusesAnUnreadableAuditLog: a decrypt request padded past
+// the reader's line limit cannot be counted; shred run refuses the log
+// before it destroys any key, saying how many lines, and report access
+// prints the count of unreadable lines.
+func TestShredRunRefusesAnUnreadableAuditLog(t *testing.T) {
+	env := newTestEnv(t)
+	logPath := enableFileAudit(t, env)
+	b := closedCaseCLI(t, env, "UNR", []byte("casework"))
+	padded := `{"type":"request","time":"` + time.Now().UTC().Format(time.RFC3339Nano) +
+		`","request":{"id":"x","path":"cryptoshred-transit/decrypt/` + b.Key + `","data":{"pad":"` + strings.Repeat("a", audit.MaxLineBytes) + `"}}}` + "\n"
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(padded); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	priv, _ := signingKey(t, env)
+	r := expectCode(t, exitError, env.srv, env.roles.admin, "shred", "run", "--case", "UNR", "--yes", "--sign-key", priv,
+		"--vault-snapshot-retention", "1h", "-o", filepath.Join(env.dir, "unr.dsse.json"), "--vault-audit-log", logPath)
+	if !strings.Contains(r.stderr, "1 line(s) or file(s) of the Vault audit log could not be read") ||
+		!strings.Contains(r.stderr, "could not state every unwrap") || !strings.Contains(r.stderr, "nothing was destroyed") {
+		t.Fatalf("shred run does not refuse the unreadable log:\n%s", r.stderr)
+	}
+	if key, err := env.srv.Root(t).Logical().Read("cryptoshred-transit/keys/" + b.Key); err != nil || key == nil {
+		t.Fatalf("the key of %s is gone after a refused run: %v %v", b.ID, key, err)
+	}
+	text := expectCode(t, 0, env.srv, env.roles.auditor, "report", "access", "--vault-audit-log", logPath).stdout
+	if !strings.Contains(text, "UNREADABLE: 1 line(s)") {
+		t.Fatalf("report access does not print the unreadable count:\n%s", text)
+	}
+}
