@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -664,22 +663,23 @@ func backupIDsOf(backups []attest.Backup) []string {
 	return ids
 }
 
-// vanishingStorage is the local back end whose Open finds nothing where
-// Stat found a file: one deleted between the two (another run's retry).
+// vanishingStorage is the local back end whose file is deleted as the
+// storage is asked whether it is there (another run's retry).
 type vanishingStorage struct{ *local.Backend }
 
 func (v vanishingStorage) For(string) (storage.Backend, error) { return v, nil }
 
-func (v vanishingStorage) Open(ctx context.Context, loc string) (io.ReadCloser, error) {
-	if err := os.Remove(loc); err != nil {
+func (v vanishingStorage) Find(ctx context.Context, obj storage.Object) ([]string, error) {
+	if err := os.Remove(obj.Loc); err != nil {
 		return nil, err
 	}
-	return v.Backend.Open(ctx, loc)
+	return v.Backend.Find(ctx, obj)
 }
 
-// A ciphertext found by Stat at signing and gone when opened is gone: the
-// backup is attested as its record says, not left out as unchecked.
-func TestAttestationTakesACiphertextGoneBetweenStatAndOpenAsGone(t *testing.T) {
+// A ciphertext put back and gone when the storage is asked at signing is
+// gone: the backup is attested as its record says, not left out as
+// unchecked.
+func TestAttestationTakesACiphertextGoneWhenCheckedAsGone(t *testing.T) {
 	srv, adminV, complianceV := roles(t)
 	b, _ := protect(t, adminV, []byte("deleted twice over"))
 	back, err := os.ReadFile(b.Ciphertext.Path)

@@ -1,11 +1,9 @@
 package shred
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -14,7 +12,7 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
-	"github.com/cryptoshred/cryptoshred/shred/errs"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
 
 // destructionsDetail is the ledger detail in which a key.destroyed entry
@@ -81,10 +79,11 @@ func destructionEdited(b *catalog.Backup, facts *ledgerFacts) string {
 
 // ciphertextAtSigning makes what b's destruction says of its ciphertext
 // agree with the storage now: one still at its registered location (a
-// file there whose age header names b's key) is stated as not deleted,
-// whatever the status record says, and only locations of this ciphertext
-// are named as removed. Only a record that says the ciphertext is gone is
-// checked: one that says it is not deleted already says the least. It
+// file there, or any version of the S3 key, whose age header names b's
+// key) is stated as not deleted, whatever the status record says, and
+// only locations of this ciphertext are named as removed. Only a record
+// that says the ciphertext is gone is checked: one that says it is not
+// deleted already says the least. It
 // returns an error when the storage cannot say (the backup is then left
 // out of the attestation, naming why).
 func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) error {
@@ -102,46 +101,38 @@ func (s *Service) ciphertextAtSigning(ctx context.Context, b *catalog.Backup) er
 	return nil
 }
 
-// stillThere reports whether b's ciphertext is at its location: false if
-// nothing is there, or an age file whose header names another key (a
-// later backup that took the name); true for one whose header names b's
-// key; an error if the storage cannot say, or if what is there has no
-// age header to tell (the ciphertext with its header spoilt, or
-// something else).
+// stillThere reports whether b's ciphertext is at its location: whether
+// the storage finds there a ciphertext whose age header names b's key.
+// For S3 that is any version of the key, not only the one on record: the
+// attestation names the key without a version, and a plain read of it
+// returns a copy put back after the deletion. It returns an error if the
+// storage cannot say, or if something there has no age header to tell.
 func (s *Service) stillThere(ctx context.Context, b *catalog.Backup) (bool, error) {
-	head, err := s.readHead(ctx, b.Ciphertext.Path)
+	be, err := s.storage.For(b.Ciphertext.Path)
 	if err == nil {
-		var key string
-		if key, err = agefile.HeaderKey(bytes.NewReader(head)); err == nil {
-			return key == b.Key, nil
+		var found []string
+		if found, err = be.Find(ctx, storage.Object{Loc: b.Ciphertext.Path, Check: headerTells(b.Key)}); err == nil {
+			return len(found) > 0, nil
 		}
-	}
-	if errors.Is(err, errs.ErrNotFound) {
-		return false, nil
 	}
 	return false, fmt.Errorf("whether its ciphertext is still at %s could not be checked: %w", b.Ciphertext.Path, err)
 }
 
-// maxHeader is more than the header of any ciphertext protect writes (one
-// recipient stanza): a header that does not fit does not parse.
-const maxHeader = 64 << 10
-
-// readHead reads the first maxHeader bytes at loc, asking first whether
-// anything is there, so that a deleted S3 object costs one HEAD.
-func (s *Service) readHead(ctx context.Context, loc string) ([]byte, error) {
-	be, err := s.storage.For(loc)
-	if err != nil {
-		return nil, err
+// headerTells accepts an age file whose header names key and rejects one
+// whose header names another (a later backup that took the name).
+// Anything without an age header is unchecked (storage.ErrUnchecked): it
+// may be this ciphertext with its header spoilt, which is not gone.
+func headerTells(key string) func(io.Reader) error {
+	return func(r io.Reader) error {
+		got, err := agefile.HeaderKey(r)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%w: %w", storage.ErrUnchecked, err)
+		case got != key:
+			return fmt.Errorf("its header names key %s", got)
+		}
+		return nil
 	}
-	if _, err := be.Stat(ctx, loc); err != nil {
-		return nil, err
-	}
-	r, err := be.Open(ctx, loc)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return io.ReadAll(io.LimitReader(r, maxHeader))
 }
 
 // sameCiphertext reports whether removed names the ciphertext at loc: the

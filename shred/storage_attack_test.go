@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
@@ -153,6 +155,139 @@ func TestAttackS3CopyPutBackIsNotTheDeletedCiphertext(t *testing.T) {
 	ct := attestedStatement(t, res.Attestation).Predicate.Backups[0].Ciphertext
 	if ct.Deleted || !ct.AbsentBeforeShred {
 		t.Fatalf("attested ciphertext: %+v", ct)
+	}
+}
+
+// An admin keeps a copy of a released S3 ciphertext (their own GET of the
+// version on record) and, once a run deleted it and attested, puts the
+// same bytes back under the key as a new version. The run of the case
+// again issues the attestation anew: it names the key without a version,
+// where a plain GET returns the ciphertext, so it must not state it
+// deleted. Before, only the version on record was checked at signing.
+func TestAttackS3CiphertextPutBackAfterShredIsNotAttestedDeleted(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	b := heldOnS3(t, env, "BACK", []byte("deleted, then put back"))
+	closeCase(t, env.compliance, "BACK")
+	kept := getVersion(t, env, b.Ciphertext.Path)
+	res, err := env.admin.RunShred(ctx, admin, "BACK", runOpts(t))
+	if err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	if ct := attestedStatement(t, res.Attestation).Predicate.Backups[0].Ciphertext; !ct.Deleted {
+		t.Fatalf("attested after the deletion: %+v", ct)
+	}
+
+	putUnder(t, env, b.Ciphertext.Path, kept)
+	again, err := env.admin.RunShred(ctx, admin, "BACK", runOpts(t))
+	if err != nil || again.Attestation == nil {
+		t.Fatalf("shred run again: %+v %v", again, err)
+	}
+	got := attestedStatement(t, again.Attestation).Predicate.Backups
+	if len(got) != 1 || got[0].Ciphertext.Deleted || got[0].Ciphertext.AbsentBeforeShred || len(got[0].Ciphertext.Removed) != 0 {
+		t.Fatalf("attested with the ciphertext put back at %v: %+v", got[0].Ciphertext.Locations, got)
+	}
+}
+
+// Another backup's ciphertext put under a shredded backup's key (its
+// header names the other backup's key) is not this backup's: the
+// attestation issued again still states its ciphertext deleted.
+func TestS3OtherBackupPutUnderTheKeyLeavesItDeleted(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	b := heldOnS3(t, env, "OTHER", []byte("deleted for good"))
+	other, _ := protectTo(t, env.admin, "s3://backups/elsewhere", []byte("another backup"))
+	closeCase(t, env.compliance, "OTHER")
+	if res, err := env.admin.RunShred(ctx, admin, "OTHER", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+
+	putUnder(t, env, b.Ciphertext.Path, getVersion(t, env, other.Ciphertext.Path))
+	a, err := env.admin.Attest(ctx, admin, "OTHER", runOpts(t).Attest)
+	if err != nil {
+		t.Fatalf("attest: %v", err)
+	}
+	if got := attestedStatement(t, a).Predicate.Backups; len(got) != 1 || !got[0].Ciphertext.Deleted {
+		t.Fatalf("attested with another backup's ciphertext under the key: %+v", got)
+	}
+}
+
+// Within one run: a copy put back after the run's deletion (and its
+// listing that confirmed nothing was left) and before the attestation is
+// signed is found at signing, and the ciphertext is not stated deleted.
+func TestAttackS3CiphertextPutBackBeforeSigningIsNotAttestedDeleted(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	b := heldOnS3(t, env, "RACE", []byte("put back mid-run"))
+	closeCase(t, env.compliance, "RACE")
+	kept := getVersion(t, env, b.Ciphertext.Path)
+	st := &putBackAfterDelete{Backend: s3.NewFromConfig(env.gw.Config(env.adminKey, env.adminSec), true), put: func() { putUnder(t, env, b.Ciphertext.Path, kept) }}
+	res, err := roleServiceOn(t, env.vault, vault.PolicyAdmin, st).RunShred(ctx, admin, "RACE", runOpts(t))
+	if err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	if got := attestedStatement(t, res.Attestation).Predicate.Backups; len(got) != 1 || got[0].Ciphertext.Deleted {
+		t.Fatalf("attested with the ciphertext put back before signing: %+v", got)
+	}
+}
+
+// putBackAfterDelete is an S3 back end that calls put once its Delete is
+// done.
+type putBackAfterDelete struct {
+	storage.Backend
+	put func()
+}
+
+func (p *putBackAfterDelete) Delete(ctx context.Context, objs []storage.Object) []storage.Result {
+	defer p.put()
+	return p.Backend.Delete(ctx, objs)
+}
+
+// A version under the key whose header cannot be read at signing (the
+// connection broke off) may be the ciphertext put back: the backup is
+// left out as unchecked, not attested as deleted.
+func TestS3UnreadableVersionAtSigningIsUnchecked(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	b := heldOnS3(t, env, "UNREAD", []byte("put back, then unreadable"))
+	closeCase(t, env.compliance, "UNREAD")
+	kept := getVersion(t, env, b.Ciphertext.Path)
+	if res, err := env.admin.RunShred(ctx, admin, "UNREAD", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	putUnder(t, env, b.Ciphertext.Path, kept)
+	ranged := func(r *http.Request) bool { return r.Header.Get("Range") != "" }
+	via := roleServiceOn(t, env.vault, vault.PolicyAdmin, cuttingBackend(t, env, env.adminKey, env.adminSec, ranged))
+	_, err := via.Attest(ctx, admin, "UNREAD", runOpts(t).Attest)
+	if err == nil || !strings.Contains(err.Error(), "could not be checked") || !strings.Contains(err.Error(), b.ID) {
+		t.Fatalf("attest with the put-back version unreadable: %v", err)
+	}
+}
+
+// getVersion reads the object version loc names with the admin's own S3
+// credentials.
+func getVersion(t *testing.T, env s3Env, loc string) []byte {
+	t.Helper()
+	bucket, key, version := splitLoc(t, loc)
+	obj, err := env.adminS3.GetObject(context.Background(), &awss3.GetObjectInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Body.Close()
+	data, err := io.ReadAll(obj.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// putUnder writes data as a new version of loc's key with a plain
+// PutObject of the admin's own S3 client.
+func putUnder(t *testing.T, env s3Env, loc string, data []byte) {
+	t.Helper()
+	bucket, key, _ := splitLoc(t, loc)
+	if _, err := env.adminS3.PutObject(context.Background(), &awss3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(data)}); err != nil {
+		t.Fatalf("put back under %s: %v", key, err)
 	}
 }
 

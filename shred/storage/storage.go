@@ -30,6 +30,12 @@ type Backend interface {
 	// Result per object, in order. It removes exactly what was checked,
 	// never what a name points to a moment later.
 	Delete(ctx context.Context, objs []Object) []Result
+	// Find returns where at obj.Loc a ciphertext is stored that obj.Check
+	// accepts: the file, or each version of the S3 key, whichever version
+	// obj.Loc names, since a plain read of the key returns whatever was
+	// written under it last. Nothing accepted is no error; something that
+	// could not be read or checked (Check wraps ErrUnchecked) is one.
+	Find(ctx context.Context, obj Object) ([]string, error)
 	// Properties declares what the back end can do.
 	Properties() Properties
 }

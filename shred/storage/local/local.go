@@ -114,6 +114,32 @@ func (*Backend) Delete(_ context.Context, objs []storage.Object) []storage.Resul
 	return out
 }
 
+// headerBytes is how much of a file Find's check sees, as the S3 back
+// end's: enough for any age header cryptoshred writes, and a large file
+// that is no age file is not read to its end.
+const headerBytes = 64 << 10
+
+// Find implements storage.Backend: the file at obj.Loc, if the check
+// accepts it. What Open refuses (something other than a regular file)
+// is an error: it cannot be checked.
+func (b *Backend) Find(ctx context.Context, obj storage.Object) ([]string, error) {
+	r, err := b.Open(ctx, obj.Loc)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	switch err := obj.Check(io.LimitReader(r, headerBytes)); {
+	case errors.Is(err, storage.ErrUnchecked):
+		return nil, fmt.Errorf("failed to read %s: %w", obj.Loc, err)
+	case err != nil:
+		return nil, nil
+	}
+	return []string{obj.Loc}, nil
+}
+
 func notFound(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %w", errs.ErrNotFound, err)

@@ -186,3 +186,18 @@ func (b *Backend) Remains(ctx context.Context, loc string) ([]string, error) {
 	}
 	return locations(o, append(versions, markers...)), nil
 }
+
+// Find implements storage.Backend: every version of loc's key that the
+// check accepts, listed as Delete lists them, so that a copy put back
+// under the key after its deletion (a new version) is found.
+func (b *Backend) Find(ctx context.Context, obj storage.Object) ([]string, error) {
+	o, err := parse(obj.Loc)
+	if err != nil {
+		return nil, err
+	}
+	ours, _, err := b.ourVersions(ctx, o, obj.Check)
+	if err != nil {
+		return nil, err
+	}
+	return locations(o, ours), nil
+}

@@ -35,6 +35,7 @@ func Run(t *testing.T, newBackend NewFunc) {
 		{"DeleteMissing", testDeleteMissing},
 		{"DeleteRefusedByCheck", testDeleteRefusedByCheck},
 		{"MissingIsNotFound", testMissingIsNotFound},
+		{"Find", testFind},
 		{"LocateDistinct", testLocateDistinct},
 		{"Properties", testProperties},
 	}
@@ -220,6 +221,29 @@ func testDeleteRefusedByCheck(t *testing.T, b storage.Backend, dest string) {
 	}
 	if string(read(t, b, loc)) != "age-encryption.org/v1\n-> cryptoshred bk-held\n" {
 		t.Fatal("a rejected object changed")
+	}
+}
+
+// testFind: Find names the stored ciphertext its check accepts, nothing
+// for one it rejects or one missing, and fails when the check could not
+// read it (that says nothing of whose it is).
+func testFind(t *testing.T, b storage.Backend, dest string) {
+	ctx := context.Background()
+	loc := store(t, b, dest, "found.age", []byte("found"))
+	if got, err := b.Find(ctx, storage.Object{Loc: loc, Check: accept}); err != nil || len(got) != 1 {
+		t.Fatalf("Find of a stored ciphertext: %v %v", got, err)
+	}
+	reject := func(io.Reader) error { return errors.New("names another key") }
+	if got, err := b.Find(ctx, storage.Object{Loc: loc, Check: reject}); err != nil || len(got) != 0 {
+		t.Fatalf("Find of a rejected ciphertext: %v %v, want nothing", got, err)
+	}
+	unread := func(io.Reader) error { return storage.ErrUnchecked }
+	if got, err := b.Find(ctx, storage.Object{Loc: loc, Check: unread}); err == nil {
+		t.Fatalf("Find of a ciphertext that could not be read: %v, want an error", got)
+	}
+	missing := locate(t, b, dest, "never-written.age")
+	if got, err := b.Find(ctx, storage.Object{Loc: missing, Check: accept}); err != nil || len(got) != 0 {
+		t.Fatalf("Find at a missing location: %v %v, want nothing", got, err)
 	}
 }
 
