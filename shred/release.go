@@ -34,17 +34,22 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	}
 	var mu sync.Mutex
 	var lifted []string
+	untimed := map[string]bool{}
 	var problems problemList
+	rec := &recordedReleases{}
 	released, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
-		liftedHere, unreadable, err := s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0)
+		liftedHere, liftUntimed, unreadable, err := s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0, rec)
 		if unreadable != nil {
 			problems.add(fmt.Errorf("backup %s: hold released, but its status record does not show it: %w", id, unreadable))
 		}
+		mu.Lock()
 		if liftedHere {
-			mu.Lock()
 			lifted = append(lifted, id)
-			mu.Unlock()
 		}
+		if liftUntimed {
+			untimed[id] = true
+		}
+		mu.Unlock()
 		if liftedHere && err != nil {
 			// The hold is released and the storage hold lifted; only the
 			// hold record's note of when failed. The ledger entry must
@@ -59,8 +64,12 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	if len(released) > 0 {
 		slices.Sort(released)
 		details := map[string]string{"reason": reason, "before": "case close"}
-		if ids := markedOf(released, idSet(lifted)); ids != "" {
+		timed := idSet(slices.DeleteFunc(slices.Clone(lifted), func(id string) bool { return untimed[id] }))
+		if ids := markedOf(released, timed); ids != "" {
 			details[storageLiftedDetail] = ids
+		}
+		if ids := markedOf(released, untimed); ids != "" {
+			details[storageLiftedUntimedDetail] = ids
 		}
 		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldReleased, Case: caseID, Backups: released, Details: details}); err != nil {
 			return released, err
@@ -77,19 +86,30 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 // the storage hold and returns the backup to protected, reporting whether
 // it lifted a storage hold. The key's latch is not touched: it was never
 // opened.
-func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool) (lifted bool, unreadable, err error) {
+//
+// A hold already released early is refused, unless the ledger does not
+// record its release: a release interrupted before its ledger entry is
+// finished by running it again with the same reason. Its steps are taken
+// again, and untimed reports that the ledger entry must mark the storage
+// hold lifted at a time it cannot state: the interrupted run may have
+// lifted it long before, and another case may have placed it again since.
+func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool, rec *recordedReleases) (lifted, untimed bool, unreadable, err error) {
 	h, version, err := s.catalog.GetHold(ctx, caseID, id)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return false, nil, errs.Refusedf("case %s does not hold backup %s", caseID, id)
+		return false, false, nil, errs.Refusedf("case %s does not hold backup %s", caseID, id)
 	case err != nil:
-		return false, nil, err
+		return false, false, nil, err
 	case !h.ReleasedAt.IsZero():
-		return false, nil, errs.Refusedf("case %s's hold on %s was already released at %s", caseID, id, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"))
-	}
-	h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = catalog.Now(), actor.String(), reason
-	if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
-		return false, nil, fmt.Errorf("failed to release the hold: %w", err)
+		if err := s.unrecordedRelease(ctx, h, reason, rec); err != nil {
+			return false, false, nil, err
+		}
+		untimed = !h.StorageHeldAt.IsZero()
+	default:
+		h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = catalog.Now(), actor.String(), reason
+		if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
+			return false, false, nil, fmt.Errorf("failed to release the hold: %w", err)
+		}
 	}
 	var b *catalog.Backup
 	b, unreadable, err = s.updateHeld(ctx, id, func(b *catalog.Backup) error {
@@ -103,10 +123,50 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 		stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy, unreadable != nil)
 	}
 	if err != nil || stillHeld {
-		return false, unreadable, err
+		return false, untimed, unreadable, err
 	}
 	lifted, err = s.liftStorageHold(ctx, caseID, b)
-	return lifted, unreadable, err
+	return lifted, untimed, unreadable, err
+}
+
+// recordedReleases is, for one hold release, which backups' holds of its
+// case the ledger records released since the case last placed them; it
+// is read at most once, and only if a hold is found already released.
+type recordedReleases struct {
+	once sync.Once
+	ids  map[string]bool
+	err  error
+}
+
+// unrecordedRelease returns nil if h, a hold released early, is one
+// whose release the verified ledger does not record and reason is its
+// reason: a hold release to finish. Otherwise it refuses.
+func (s *Service) unrecordedRelease(ctx context.Context, h *catalog.Hold, reason string, rec *recordedReleases) error {
+	released := errs.Refusedf("case %s's hold on %s was already released at %s", h.Case, h.Backup, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"))
+	if h.ReleaseReason == "" {
+		return released
+	}
+	rec.once.Do(func() {
+		rec.ids = map[string]bool{}
+		_, rec.err = ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
+			if e.Case == h.Case && (e.Kind == ledger.KindHoldPlaced || e.Kind == ledger.KindHoldReleased) {
+				for _, id := range e.Backups {
+					rec.ids[id] = e.Kind == ledger.KindHoldReleased
+				}
+			}
+			return nil
+		})
+	})
+	switch {
+	case rec.err != nil:
+		return fmt.Errorf("case %s's hold on %s was released; whether the ledger records it could not be checked: %w", h.Case, h.Backup, rec.err)
+	case rec.ids[h.Backup]:
+		return released
+	case h.ReleaseReason != reason:
+		return errs.Refusedf("case %s's hold on %s was released at %s with reason %q, which the ledger does not record; run hold release again with that reason to record it",
+			h.Case, h.Backup, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"), h.ReleaseReason)
+	}
+	return nil
 }
 
 // ListHolds returns the hold records of caseID, or of every case that

@@ -20,9 +20,15 @@ import (
 // rewrite without a trace. Details of the existing kinds, not kinds of
 // their own, so that a ledger written by this version still verifies
 // with an older one.
+//
+// storageHoldLiftedUntimed marks, in the hold.released entry of a hold
+// release that finishes an interrupted one, the backups whose storage
+// hold the interrupted run may have lifted at a time the ledger does not
+// record: it ends the open span and states none from it.
 const (
-	storageHeldDetail   = "storageHeld"
-	storageLiftedDetail = "storageHoldLifted"
+	storageHeldDetail          = "storageHeld"
+	storageLiftedDetail        = "storageHoldLifted"
+	storageLiftedUntimedDetail = "storageHoldLiftedUntimed"
 )
 
 // markedOf returns the ids of part that are in marked, space-separated.
@@ -41,7 +47,9 @@ func markedOf(part []string, marked map[string]bool) string {
 // marks it held to a hold.released entry that marks it lifted. The legal
 // hold is one flag on the object, whichever case set it, so any case's
 // lift ends the span. Only an id the entry itself lists counts, and a
-// case's hold marks only until its case.closed entry. Each entry is
+// case's hold marks only until its case.closed entry. A lift whose time
+// the ledger does not know (storageHoldLiftedUntimed) drops the open span:
+// the storage may not have held from its start. Each entry is
 // dated by when Vault wrote its slot, not by the time its writer put in
 // it: a role that signs a planted entry cannot date it.
 type storageHoldSpans struct {
@@ -61,6 +69,13 @@ func (sp *storageHoldSpans) add(e *ledger.Entry, only map[string]bool) {
 	}
 	key := map[string]string{ledger.KindHoldPlaced: storageHeldDetail, ledger.KindHoldReleased: storageLiftedDetail}[e.Kind]
 	held := e.Kind == ledger.KindHoldPlaced
+	if e.Kind == ledger.KindHoldReleased {
+		for _, id := range strings.Fields(e.Details[storageLiftedUntimedDetail]) {
+			if only[id] && slices.Contains(e.Backups, id) {
+				sp.open.end(id)
+			}
+		}
+	}
 	if key == "" || e.Details[key] == "" || held && sp.closedCases[e.Case] {
 		return
 	}

@@ -1,0 +1,115 @@
+package shred_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// liftCancels is the compliance officer's S3 back end whose lift of a
+// legal hold cancels the command right after the storage took it: a hold
+// release interrupted (Ctrl-C, a kill, a Vault error) after lifting the
+// storage hold and before its ledger entry.
+type liftCancels struct {
+	*s3.Backend
+	cancel context.CancelFunc
+}
+
+func (l liftCancels) SetHold(ctx context.Context, loc string, on bool) error {
+	err := l.Backend.SetHold(ctx, loc, on)
+	if !on {
+		l.cancel()
+	}
+	return err
+}
+
+// interruptedRelease holds a new S3 backup for case ONE, then releases
+// the hold with a hold release interrupted right after it lifted the
+// storage hold, and returns the backup.
+func interruptedRelease(t *testing.T, env s3Env) *catalog.Backup {
+	t.Helper()
+	b := heldOnS3(t, env, "ONE", []byte("released by mistake"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cut := roleServiceOn(t, env.vault, vault.PolicyCompliance,
+		liftCancels{Backend: s3.NewFromConfig(env.gw.Config(env.complyKey, env.complySec), true), cancel: cancel})
+	if _, err := cut.ReleaseHolds(ctx, compliance, "ONE", []string{b.ID}, "placed by mistake"); err == nil {
+		t.Fatal("a hold release cancelled after its lift returned no error")
+	}
+	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+	out, err := env.complyS3.GetObjectLegalHold(context.Background(), &awss3.GetObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if err != nil || legalHold(out) != types.ObjectLockLegalHoldStatusOff {
+		t.Fatalf("legal hold after the interrupted release: %v %v", legalHold(out), err)
+	}
+	return b
+}
+
+// shredThree closes case THREE, which holds b, runs its shred and returns
+// the storage-hold span the attestation states for b.
+func shredThree(t *testing.T, env s3Env, b *catalog.Backup) *attest.Span {
+	t.Helper()
+	closeCase(t, env.compliance, "THREE")
+	res, err := env.admin.RunShred(context.Background(), admin, "THREE", runOpts(t))
+	if err != nil || res.Attestation == nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	return attestedStatement(t, res.Attestation).Predicate.Backups[0].Ciphertext.StorageHold
+}
+
+// A hold release interrupted after it lifted the S3 legal hold, before
+// its ledger entry, is finished by running it again: the re-run records
+// the release, with the lift. Case THREE then holds the backup again
+// (legal hold on) and closes (lifted), and the shred's attestation states
+// the storage hold from THREE's hold, not from ONE's: nothing held the
+// version between the interrupted lift and THREE's hold.
+func TestS3InterruptedHoldReleaseIsFinishedByItsRerun(t *testing.T) {
+	env := newS3Env(t)
+	b := interruptedRelease(t, env)
+	released, err := env.compliance.ReleaseHolds(context.Background(), compliance, "ONE", []string{b.ID}, "placed by mistake")
+	if err != nil || len(released) != 1 {
+		t.Errorf("re-run of the interrupted hold release: %v %v", released, err)
+	}
+	if _, err := env.compliance.ReleaseHolds(context.Background(), compliance, "ONE", []string{b.ID}, "placed by mistake"); err == nil ||
+		!strings.Contains(err.Error(), "already released") {
+		t.Errorf("a release the ledger records, run again: %v", err)
+	}
+	openCase(t, env.compliance, "THREE")
+	heldAgain := catalog.Now()
+	hold(t, env.compliance, "THREE", b.ID)
+	span := shredThree(t, env, b)
+	if span == nil || span.From.Before(heldAgain) || span.To.IsZero() || span.To.After(catalog.Now()) {
+		t.Fatalf("attested storage hold %+v, want one from THREE's hold (%s) on", span, heldAgain.Format(time.RFC3339Nano))
+	}
+}
+
+// The same, with the re-run after case THREE held the backup again: the
+// re-run does not lift THREE's storage hold, and the ledger cannot say
+// when the interrupted run lifted ONE's, so the attestation states no
+// span starting before THREE's hold.
+func TestS3InterruptedHoldReleaseFinishedWhileAnotherCaseHolds(t *testing.T) {
+	env := newS3Env(t)
+	b := interruptedRelease(t, env)
+	openCase(t, env.compliance, "THREE")
+	heldAgain := catalog.Now()
+	hold(t, env.compliance, "THREE", b.ID)
+	if _, err := env.compliance.ReleaseHolds(context.Background(), compliance, "ONE", []string{b.ID}, "placed by mistake"); err != nil {
+		t.Errorf("re-run of the interrupted hold release: %v", err)
+	}
+	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+	out, err := env.complyS3.GetObjectLegalHold(context.Background(), &awss3.GetObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if err != nil || legalHold(out) != types.ObjectLockLegalHoldStatusOn {
+		t.Fatalf("THREE's legal hold after ONE's re-run: %v %v", legalHold(out), err)
+	}
+	if span := shredThree(t, env, b); span != nil && span.From.Before(heldAgain) {
+		t.Fatalf("attested storage hold %+v, from before THREE's hold (%s)", span, heldAgain.Format(time.RFC3339Nano))
+	}
+}
