@@ -270,7 +270,7 @@ func (s *Service) finishClose(ctx context.Context, actor Actor, c *catalog.Case,
 	slices.Sort(res.Released)
 	slices.Sort(res.StillHeld)
 	lifted := idSet(res.storageLifted)
-	if err := s.appendSplitMarking(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}, storageLiftedDetail, lifted); err != nil {
+	if err := s.appendSplitMarking(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}, marking{storageLiftedDetail: lifted}); err != nil {
 		return err
 	}
 	if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindCaseClosed, Case: c.ID, Backups: res.Released,

@@ -30,12 +30,16 @@ var ledgerIDsPerEntry = 1000
 // entry carries the event's kind, case and details, so a reader adding up
 // the entries of one kind and case gets the whole list.
 func (s *Service) appendSplit(ctx context.Context, actor Actor, ev ledger.Event) error {
-	return s.appendSplitMarking(ctx, actor, ev, "", nil)
+	return s.appendSplitMarking(ctx, actor, ev, nil)
 }
 
+// marking maps a detail key to the backups an entry marks in it.
+type marking map[string]map[string]bool
+
 // appendSplitMarking is appendSplit for an event whose entries also name,
-// in detail key, which of the backups each lists are in marked.
-func (s *Service) appendSplitMarking(ctx context.Context, actor Actor, ev ledger.Event, key string, marked map[string]bool) error {
+// in each detail key of marks, which of the backups each lists are marked
+// in it.
+func (s *Service) appendSplitMarking(ctx context.Context, actor Actor, ev ledger.Event, marks marking) error {
 	if len(ev.Backups) == 0 {
 		_, err := s.ledger.Append(ctx, actor.String(), ev)
 		return err
@@ -43,18 +47,32 @@ func (s *Service) appendSplitMarking(ctx context.Context, actor Actor, ev ledger
 	for part := range slices.Chunk(ev.Backups, ledgerIDsPerEntry) {
 		e := ev
 		e.Backups = part
-		if ids := markedOf(part, marked); ids != "" {
-			e.Details = maps.Clone(ev.Details)
-			if e.Details == nil {
-				e.Details = map[string]string{}
-			}
-			e.Details[key] = ids
-		}
+		e.Details = marks.details(ev.Details, part)
 		if _, err := s.ledger.Append(ctx, actor.String(), e); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// details returns base with, for each key of m under which some of part
+// is marked, those ids; base itself if none is.
+func (m marking) details(base map[string]string, part []string) map[string]string {
+	out, cloned := base, false
+	for key, marked := range m {
+		ids := markedOf(part, marked)
+		if ids == "" {
+			continue
+		}
+		if !cloned {
+			out, cloned = maps.Clone(base), true
+			if out == nil {
+				out = map[string]string{}
+			}
+		}
+		out[key] = ids
+	}
+	return out
 }
 
 // RunOptions tune a shred run and describe its attestation.

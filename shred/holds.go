@@ -54,7 +54,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	var problems problemList
 	var mu sync.Mutex
 	var placed []*catalog.Backup
-	storageHeld := map[string]bool{}
+	storageHeld, afresh := map[string]bool{}, map[string]bool{}
 	held, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
 		b, statusErr, err := s.placeHold(ctx, actor, caseID, id)
 		if err != nil {
@@ -62,17 +62,17 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		}
 		problems.add(statusErr)
 		problems.add(s.checkLatched(ctx, b, "hold recorded"))
-		inStorage, err := s.holdStorage(ctx, caseID, b)
+		inStorage, wasOff, err := s.holdStorage(ctx, caseID, b)
 		problems.add(err)
 		mu.Lock()
 		placed = append(placed, ciphertextOf(b))
-		storageHeld[id] = inStorage
+		storageHeld[id], afresh[id] = inStorage, inStorage && wasOff
 		mu.Unlock()
 		return nil
 	})
 	if len(held) > 0 {
 		ev := ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: held}
-		if err := s.appendSplitMarking(ctx, actor, ev, storageHeldDetail, storageHeld); err != nil {
+		if err := s.appendSplitMarking(ctx, actor, ev, marking{storageHeldDetail: storageHeld, storageHeldAfreshDetail: afresh}); err != nil {
 			return held, err
 		}
 	}

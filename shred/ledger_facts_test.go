@@ -17,6 +17,10 @@ func TestStorageHoldSpansFollowTheLedger(t *testing.T) {
 		key := map[string]string{ledger.KindHoldPlaced: storageHeldDetail, ledger.KindHoldReleased: storageLiftedDetail}[kind]
 		return &ledger.Entry{Kind: kind, Case: caseID, Time: forged, Written: at(h), Backups: strings.Fields(listed), Details: map[string]string{key: marked}}
 	}
+	afresh := func(e *ledger.Entry, ids string) *ledger.Entry {
+		e.Details[storageHeldAfreshDetail] = ids
+		return e
+	}
 	placed, released := ledger.KindHoldPlaced, ledger.KindHoldReleased
 	sp := newStorageHoldSpans()
 	for _, e := range []*ledger.Entry{
@@ -31,10 +35,19 @@ func TestStorageHoldSpansFollowTheLedger(t *testing.T) {
 		{Kind: ledger.KindCaseClosed, Case: "A", Written: at(9)},
 		entry(placed, "A", 10, "b6", "b6"),                                                 // a closed case's hold marks count no more
 		{Kind: ledger.KindCaseOpened, Case: "C", Written: at(11), Backups: []string{"b7"}}, // not a hold entry
+		entry(placed, "C", 12, "b8", "b8"),
+		entry(placed, "D", 13, "b8", "b8"), // a second case while held: the first hold counts
+		entry(placed, "C", 14, "b9", "b9"),
+		afresh(entry(placed, "D", 15, "b9", "b9"), "b9"), // found the hold off: the span restarts
+		entry(placed, "C", 16, "b10", "b10"),
+		afresh(entry(placed, "D", 17, "b10", ""), "b10"), // an afresh mark alone drops the span
+		entry(placed, "C", 18, "b11", "b11"),
+		afresh(entry(placed, "A", 19, "b11", "b11"), "b11"), // even a closed case's mark drops it
 	} {
-		sp.add(e, map[string]bool{"b1": true, "b2": true, "b3": true, "b4": true, "b5": true, "b6": true, "b7": true})
+		sp.add(e, idSet(strings.Fields("b1 b2 b3 b4 b5 b6 b7 b8 b9 b10 b11")))
 	}
-	want := map[string]*attest.Span{"b1": {From: at(1), To: at(5)}, "b2": {From: at(4), To: at(5)}, "b3": {From: at(1), To: at(7)}, "b5": {From: at(8)}}
+	want := map[string]*attest.Span{"b1": {From: at(1), To: at(5)}, "b2": {From: at(4), To: at(5)}, "b3": {From: at(1), To: at(7)}, "b5": {From: at(8)},
+		"b8": {From: at(12)}, "b9": {From: at(15)}}
 	got := sp.spans()
 	if len(got) != len(want) {
 		t.Fatalf("spans %v, want %v", got, want)

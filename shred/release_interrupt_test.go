@@ -113,3 +113,62 @@ func TestS3InterruptedHoldReleaseFinishedWhileAnotherCaseHolds(t *testing.T) {
 		t.Fatalf("attested storage hold %+v, from before THREE's hold (%s)", span, heldAgain.Format(time.RFC3339Nano))
 	}
 }
+
+// The reviewer's sequence, with no re-run of the interrupted release: case
+// ONE's hold release is killed after it lifted the S3 legal hold, so the
+// ledger records no lift; case THREE then holds the backup and closes.
+// THREE's hold place finds the legal hold off and marks its placement
+// afresh, so the attestation states the storage hold from THREE's hold,
+// not from ONE's: nothing held the version in between.
+func TestS3HoldPlacedAfterAnUnrecordedLiftStatesFromThatHold(t *testing.T) {
+	env := newS3Env(t)
+	b := interruptedRelease(t, env)
+	openCase(t, env.compliance, "THREE")
+	heldAgain := catalog.Now()
+	hold(t, env.compliance, "THREE", b.ID)
+	span := shredThree(t, env, b)
+	if span == nil || span.From.Before(heldAgain) || span.To.IsZero() || span.To.After(catalog.Now()) {
+		t.Fatalf("attested storage hold %+v, want one from THREE's hold (%s) on", span, heldAgain.Format(time.RFC3339Nano))
+	}
+}
+
+// The compliance officer lifts case ONE's S3 legal hold with a plain S3
+// call of their own; case THREE then holds the backup, ONE closes (THREE
+// still holds, so nothing is lifted) and THREE closes. The attestation
+// states the storage hold from THREE's hold, not from ONE's.
+func TestS3HoldPlacedAfterALiftByHandStatesFromThatHold(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	b := heldOnS3(t, env, "ONE", []byte("lifted by hand"))
+	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+	if _, err := env.complyS3.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version,
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}}); err != nil {
+		t.Fatal(err)
+	}
+	openCase(t, env.compliance, "THREE")
+	heldAgain := catalog.Now()
+	hold(t, env.compliance, "THREE", b.ID)
+	closeCase(t, env.compliance, "ONE")
+	span := shredThree(t, env, b)
+	if span == nil || span.From.Before(heldAgain) || span.To.IsZero() || span.To.After(catalog.Now()) {
+		t.Fatalf("attested storage hold %+v, want one from THREE's hold (%s) on", span, heldAgain.Format(time.RFC3339Nano))
+	}
+}
+
+// Two cases hold the backup at once: case TWO's hold place finds the legal
+// hold ONE set still on, which restarts nothing, so the attestation states
+// the storage hold from ONE's hold to TWO's close.
+func TestS3SecondCaseHoldKeepsTheSpanFromTheFirst(t *testing.T) {
+	env := newS3Env(t)
+	heldFrom := catalog.Now()
+	b := heldOnS3(t, env, "ONE", []byte("held twice"))
+	openCase(t, env.compliance, "THREE")
+	heldAgain := catalog.Now()
+	hold(t, env.compliance, "THREE", b.ID)
+	closeCase(t, env.compliance, "ONE")
+	span := shredThree(t, env, b)
+	if span == nil || span.From.Before(heldFrom) || !span.From.Before(heldAgain) || span.To.IsZero() {
+		t.Fatalf("attested storage hold %+v, want one from ONE's hold (%s to %s)", span,
+			heldFrom.Format(time.RFC3339Nano), heldAgain.Format(time.RFC3339Nano))
+	}
+}

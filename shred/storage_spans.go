@@ -25,8 +25,16 @@ import (
 // release that finishes an interrupted one, the backups whose storage
 // hold the interrupted run may have lifted at a time the ledger does not
 // record: it ends the open span and states none from it.
+//
+// storageHeldAfresh marks, in a hold.placed entry, the backups whose
+// legal hold hold place found off before it set it: whatever span the
+// ledger still shows open was cut by a lift it does not record (a hold
+// release killed after its lift, a plain S3 call), so the open span is
+// dropped unstated and a new one starts at this entry. Without it the
+// ledger cannot tell that from two cases holding at once.
 const (
 	storageHeldDetail          = "storageHeld"
+	storageHeldAfreshDetail    = "storageHeldAfresh"
 	storageLiftedDetail        = "storageHoldLifted"
 	storageLiftedUntimedDetail = "storageHoldLiftedUntimed"
 )
@@ -48,8 +56,10 @@ func markedOf(part []string, marked map[string]bool) string {
 // hold is one flag on the object, whichever case set it, so any case's
 // lift ends the span. Only an id the entry itself lists counts, and a
 // case's hold marks only until its case.closed entry. A lift whose time
-// the ledger does not know (storageHoldLiftedUntimed) drops the open span:
-// the storage may not have held from its start. Each entry is
+// the ledger does not know (storageHoldLiftedUntimed), or a placement that
+// found the hold off (storageHeldAfresh), drops the open span: the storage
+// did not hold all along from its start. Either mark, even forged, only
+// states less, so it is taken from any case's entry. Each entry is
 // dated by when Vault wrote its slot, not by the time its writer put in
 // it: a role that signs a planted entry cannot date it.
 type storageHoldSpans struct {
@@ -69,13 +79,8 @@ func (sp *storageHoldSpans) add(e *ledger.Entry, only map[string]bool) {
 	}
 	key := map[string]string{ledger.KindHoldPlaced: storageHeldDetail, ledger.KindHoldReleased: storageLiftedDetail}[e.Kind]
 	held := e.Kind == ledger.KindHoldPlaced
-	if e.Kind == ledger.KindHoldReleased {
-		for _, id := range strings.Fields(e.Details[storageLiftedUntimedDetail]) {
-			if only[id] && slices.Contains(e.Backups, id) {
-				sp.open.end(id)
-			}
-		}
-	}
+	drop := map[string]string{ledger.KindHoldPlaced: storageHeldAfreshDetail, ledger.KindHoldReleased: storageLiftedUntimedDetail}[e.Kind]
+	sp.drop(e, drop, only)
 	if key == "" || e.Details[key] == "" || held && sp.closedCases[e.Case] {
 		return
 	}
@@ -83,6 +88,20 @@ func (sp *storageHoldSpans) add(e *ledger.Entry, only map[string]bool) {
 	for _, id := range strings.Fields(e.Details[key]) {
 		if only[id] && slices.Contains(e.Backups, id) {
 			sp.mark(id, held, at)
+		}
+	}
+}
+
+// drop ends, stating nothing, the open span of each backup of only that e
+// lists and marks in detail key: the ledger does not know when the
+// storage stopped holding it.
+func (sp *storageHoldSpans) drop(e *ledger.Entry, key string, only map[string]bool) {
+	if key == "" {
+		return
+	}
+	for _, id := range strings.Fields(e.Details[key]) {
+		if only[id] && slices.Contains(e.Backups, id) {
+			sp.open.end(id)
 		}
 	}
 }

@@ -18,30 +18,44 @@ import (
 
 // setStorageHold puts b's ciphertext under the storage's own legal hold
 // (on) or lifts it, where the storage can hold; it reports whether it
-// did. A registration can name any location, so the object must be b's
+// did and, placing one, whether it found the hold off (afresh; see
+// heldNow). A registration can name any location, so the object must be b's
 // own ciphertext, an age file whose header names b's key: a hold is not
 // placed on an object that names another key (its owner's run could not
 // delete it), and lifted only from one that names b's, never from
 // another backup's held ciphertext. A version that is gone has no hold
 // to lift.
-func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool) (bool, error) {
+func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool) (set, afresh bool, err error) {
 	be, holder, err := s.storageHolder(ctx, b.Ciphertext.Path)
 	if err != nil || holder == nil {
-		return false, err
+		return false, false, err
 	}
 	own := ownCiphertext(ctx, be, b)
 	switch {
 	case on && own != nil:
-		return false, fmt.Errorf("backup %s: no storage hold placed: %w", b.ID, own)
+		return false, false, fmt.Errorf("backup %s: no storage hold placed: %w", b.ID, own)
 	case !on && errors.Is(own, errs.ErrNotFound):
-		return false, nil
+		return false, false, nil
 	case !on && own != nil:
-		return false, fmt.Errorf("backup %s: its storage hold was left in place: %w", b.ID, own)
+		return false, false, fmt.Errorf("backup %s: its storage hold was left in place: %w", b.ID, own)
 	}
+	afresh = on && !heldNow(ctx, holder, b.Ciphertext.Path)
 	if err := holder.SetHold(ctx, b.Ciphertext.Path, on); err != nil {
-		return false, fmt.Errorf("backup %s: %w", b.ID, err)
+		return false, false, fmt.Errorf("backup %s: %w", b.ID, err)
 	}
-	return true, nil
+	return true, afresh, nil
+}
+
+// heldNow reports whether the storage holds loc now. hold place asks
+// before it sets the hold: one found off means that nothing held the
+// object since whatever span the ledger may still show open (a hold
+// release killed after its lift, a lift made with plain S3 calls), so the
+// ledger entry marks the placement afresh and the span restarts there. A
+// status that cannot be read counts as off: the span restarts, stating
+// less, never more.
+func heldNow(ctx context.Context, holder storage.Holder, loc string) bool {
+	held, err := holder.Held(ctx, loc)
+	return err == nil && held
 }
 
 // storageHolder returns the back end of loc and, if it can put loc under
@@ -78,7 +92,7 @@ func (s *Service) liftStorageHold(ctx context.Context, caseID string, b *catalog
 	if err != nil || h.StorageHeldAt.IsZero() {
 		return false, err
 	}
-	held, err := s.setStorageHold(ctx, b, false)
+	held, _, err := s.setStorageHold(ctx, b, false)
 	if err != nil || !held || !h.StorageReleasedAt.IsZero() {
 		return held, err
 	}
@@ -223,21 +237,21 @@ func (s *Service) verifyHeld(ctx context.Context, backups []*catalog.Backup) err
 
 // holdStorage follows a key hold to the ciphertext: where the storage can
 // hold it, it puts it under the storage's legal hold, records when, and
-// reports whether it did. The key hold stands whatever happens here; a
-// storage that refuses the hold is reported. PlaceHolds verifies the
-// ciphertext afterwards.
-func (s *Service) holdStorage(ctx context.Context, caseID string, b *catalog.Backup) (bool, error) {
-	held, err := s.setStorageHold(ctx, b, true)
+// reports whether it did and whether it found the hold off (afresh). The
+// key hold stands whatever happens here; a storage that refuses the hold
+// is reported. PlaceHolds verifies the ciphertext afterwards.
+func (s *Service) holdStorage(ctx context.Context, caseID string, b *catalog.Backup) (held, afresh bool, err error) {
+	held, afresh, err = s.setStorageHold(ctx, b, true)
 	if err != nil || !held {
-		return false, err
+		return false, false, err
 	}
 	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
 	if err != nil || !h.StorageHeldAt.IsZero() {
-		return true, err
+		return true, afresh, err
 	}
 	h.StorageHeldAt = catalog.Now()
 	_, err = s.catalog.PutHold(ctx, h, version)
-	return true, err
+	return true, afresh, err
 }
 
 // ciphertextWarning checks, for a plan, that the ciphertext is present

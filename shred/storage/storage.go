@@ -102,6 +102,10 @@ type Holder interface {
 	// SetHold puts the object at loc under a legal hold (on) or lifts
 	// it, and reads the hold back to confirm.
 	SetHold(ctx context.Context, loc string, on bool) error
+	// Held reports whether the object at loc is under a legal hold now.
+	// hold place asks before it sets one: a hold found off means nothing
+	// held the object since the last hold the ledger may still show open.
+	Held(ctx context.Context, loc string) (bool, error)
 }
 
 // Remainder is a back end that can list everything left at a location,

@@ -45,12 +45,48 @@ func (b *Backend) SetHold(ctx context.Context, loc string, on bool) error {
 		VersionId: version(o), LegalHold: &types.ObjectLockLegalHold{Status: want}}); err != nil {
 		return fmt.Errorf("failed to set the legal hold of %s to %s: %w", o, want, notFound(err))
 	}
-	got, err := b.client.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: &o.bucket, Key: &o.key, VersionId: version(o)})
+	got, err := b.legalHold(ctx, o)
 	if err != nil {
 		return fmt.Errorf("failed to read back the legal hold of %s: %w", o, err)
 	}
-	if got.LegalHold == nil || got.LegalHold.Status != want {
-		return fmt.Errorf("the legal hold of %s reads back as %v, not %s", o, got.LegalHold, want)
+	if got != want {
+		return fmt.Errorf("the legal hold of %s reads back as %q, not %s", o, got, want)
 	}
 	return nil
+}
+
+// Held implements storage.Holder: the legal hold of the recorded version
+// is on. A location without a version is refused, as SetHold refuses it:
+// the newest version's hold says nothing of the one on record.
+func (b *Backend) Held(ctx context.Context, loc string) (bool, error) {
+	o, err := parse(loc)
+	if err != nil {
+		return false, err
+	}
+	if o.version == "" {
+		return false, fmt.Errorf("%s names no version: its newest version's legal hold says nothing of the one on record", o)
+	}
+	got, err := b.legalHold(ctx, o)
+	if err != nil {
+		return false, fmt.Errorf("failed to read the legal hold of %s: %w", o, err)
+	}
+	return got == types.ObjectLockLegalHoldStatusOn, nil
+}
+
+// legalHold reads the legal-hold status of o's version; a version on
+// which no legal hold was ever set (S3 answers
+// NoSuchObjectLockConfiguration) has it off.
+func (b *Backend) legalHold(ctx context.Context, o object) (types.ObjectLockLegalHoldStatus, error) {
+	out, err := b.client.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: &o.bucket, Key: &o.key, VersionId: version(o)})
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchObjectLockConfiguration" {
+		return types.ObjectLockLegalHoldStatusOff, nil
+	}
+	if err != nil {
+		return "", notFound(err)
+	}
+	if out.LegalHold == nil {
+		return "", nil
+	}
+	return out.LegalHold.Status, nil
 }

@@ -70,8 +70,17 @@ func TestLegalHoldRefusesDeleteForEveryone(t *testing.T) {
 	if err := b.SetHold(ctx, unversioned, true); err == nil || !strings.Contains(err.Error(), "names no version") {
 		t.Fatalf("a hold on a location without a version, which would follow the newest: %v", err)
 	}
+	if held, err := b.Held(ctx, final); held || err != nil {
+		t.Fatalf("Held of a version never held: %t %v", held, err)
+	}
+	if _, err := b.Held(ctx, unversioned); err == nil || !strings.Contains(err.Error(), "names no version") {
+		t.Fatalf("Held of a location without a version: %v", err)
+	}
 	if err := b.SetHold(ctx, final, true); err != nil {
 		t.Fatal(err)
+	}
+	if held, err := b.Held(ctx, final); !held || err != nil {
+		t.Fatalf("Held of a held version: %t %v", held, err)
 	}
 	res := b.Delete(ctx, []storage.Object{{Loc: final, Check: func(r io.Reader) error { return nil }}})
 	if res[0].Err == nil || !s3.IsAccessDenied(errors.Unwrap(res[0].Err)) && !strings.Contains(res[0].Err.Error(), "AccessDenied") {
@@ -79,6 +88,9 @@ func TestLegalHoldRefusesDeleteForEveryone(t *testing.T) {
 	}
 	if err := b.SetHold(ctx, final, false); err != nil {
 		t.Fatal(err)
+	}
+	if held, err := b.Held(ctx, final); held || err != nil {
+		t.Fatalf("Held of a version whose hold was lifted: %t %v", held, err)
 	}
 	if res := b.Delete(ctx, []storage.Object{{Loc: final, Check: func(io.Reader) error { return nil }}}); res[0].Err != nil {
 		t.Fatalf("delete after the hold was lifted: %v", res[0].Err)
