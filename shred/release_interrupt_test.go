@@ -55,6 +55,24 @@ func interruptedRelease(t *testing.T, env s3Env) *catalog.Backup {
 
 // shredThree closes case THREE, which holds b, runs its shred and returns
 // the storage-hold span the attestation states for b.
+// holdByThree opens case THREE and holds b for it, and returns when.
+func holdByThree(t *testing.T, env s3Env, b *catalog.Backup) time.Time {
+	t.Helper()
+	openCase(t, env.compliance, "THREE")
+	at := catalog.Now()
+	hold(t, env.compliance, "THREE", b.ID)
+	return at
+}
+
+// spanFromThree fails unless span is a storage hold that began no earlier
+// than THREE's hold (at heldAgain) and has ended.
+func spanFromThree(t *testing.T, span *attest.Span, heldAgain time.Time) {
+	t.Helper()
+	if span == nil || span.From.Before(heldAgain) || span.To.IsZero() || span.To.After(catalog.Now()) {
+		t.Fatalf("attested storage hold %+v, want one from THREE's hold (%s) on", span, heldAgain.Format(time.RFC3339Nano))
+	}
+}
+
 func shredThree(t *testing.T, env s3Env, b *catalog.Backup) *attest.Span {
 	t.Helper()
 	closeCase(t, env.compliance, "THREE")
@@ -82,13 +100,8 @@ func TestS3InterruptedHoldReleaseIsFinishedByItsRerun(t *testing.T) {
 		!strings.Contains(err.Error(), "already released") {
 		t.Errorf("a release the ledger records, run again: %v", err)
 	}
-	openCase(t, env.compliance, "THREE")
-	heldAgain := catalog.Now()
-	hold(t, env.compliance, "THREE", b.ID)
-	span := shredThree(t, env, b)
-	if span == nil || span.From.Before(heldAgain) || span.To.IsZero() || span.To.After(catalog.Now()) {
-		t.Fatalf("attested storage hold %+v, want one from THREE's hold (%s) on", span, heldAgain.Format(time.RFC3339Nano))
-	}
+	heldAgain := holdByThree(t, env, b)
+	spanFromThree(t, shredThree(t, env, b), heldAgain)
 }
 
 // The same, with the re-run after case THREE held the backup again: the
@@ -98,9 +111,7 @@ func TestS3InterruptedHoldReleaseIsFinishedByItsRerun(t *testing.T) {
 func TestS3InterruptedHoldReleaseFinishedWhileAnotherCaseHolds(t *testing.T) {
 	env := newS3Env(t)
 	b := interruptedRelease(t, env)
-	openCase(t, env.compliance, "THREE")
-	heldAgain := catalog.Now()
-	hold(t, env.compliance, "THREE", b.ID)
+	heldAgain := holdByThree(t, env, b)
 	if _, err := env.compliance.ReleaseHolds(context.Background(), compliance, "ONE", []string{b.ID}, "placed by mistake"); err != nil {
 		t.Errorf("re-run of the interrupted hold release: %v", err)
 	}
@@ -123,13 +134,8 @@ func TestS3InterruptedHoldReleaseFinishedWhileAnotherCaseHolds(t *testing.T) {
 func TestS3HoldPlacedAfterAnUnrecordedLiftStatesFromThatHold(t *testing.T) {
 	env := newS3Env(t)
 	b := interruptedRelease(t, env)
-	openCase(t, env.compliance, "THREE")
-	heldAgain := catalog.Now()
-	hold(t, env.compliance, "THREE", b.ID)
-	span := shredThree(t, env, b)
-	if span == nil || span.From.Before(heldAgain) || span.To.IsZero() || span.To.After(catalog.Now()) {
-		t.Fatalf("attested storage hold %+v, want one from THREE's hold (%s) on", span, heldAgain.Format(time.RFC3339Nano))
-	}
+	heldAgain := holdByThree(t, env, b)
+	spanFromThree(t, shredThree(t, env, b), heldAgain)
 }
 
 // The compliance officer lifts case ONE's S3 legal hold with a plain S3
@@ -145,14 +151,9 @@ func TestS3HoldPlacedAfterALiftByHandStatesFromThatHold(t *testing.T) {
 		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}}); err != nil {
 		t.Fatal(err)
 	}
-	openCase(t, env.compliance, "THREE")
-	heldAgain := catalog.Now()
-	hold(t, env.compliance, "THREE", b.ID)
+	heldAgain := holdByThree(t, env, b)
 	closeCase(t, env.compliance, "ONE")
-	span := shredThree(t, env, b)
-	if span == nil || span.From.Before(heldAgain) || span.To.IsZero() || span.To.After(catalog.Now()) {
-		t.Fatalf("attested storage hold %+v, want one from THREE's hold (%s) on", span, heldAgain.Format(time.RFC3339Nano))
-	}
+	spanFromThree(t, shredThree(t, env, b), heldAgain)
 }
 
 // Two cases hold the backup at once: case TWO's hold place finds the legal
@@ -162,9 +163,7 @@ func TestS3SecondCaseHoldKeepsTheSpanFromTheFirst(t *testing.T) {
 	env := newS3Env(t)
 	heldFrom := catalog.Now()
 	b := heldOnS3(t, env, "ONE", []byte("held twice"))
-	openCase(t, env.compliance, "THREE")
-	heldAgain := catalog.Now()
-	hold(t, env.compliance, "THREE", b.ID)
+	heldAgain := holdByThree(t, env, b)
 	closeCase(t, env.compliance, "ONE")
 	span := shredThree(t, env, b)
 	if span == nil || span.From.Before(heldFrom) || !span.From.Before(heldAgain) || span.To.IsZero() {
