@@ -49,6 +49,11 @@ type Object struct {
 	Check func(io.Reader) error
 }
 
+// CheckBytes is how much of an object a back end hands its Check, where
+// it reads only the start: more than any age header cryptoshred writes,
+// and a large object that is no age file is not read to its end.
+const CheckBytes = 64 << 10
+
 // ErrUnchecked marks a Check that could not read the object (the
 // connection broke, the disk failed): it says nothing of whose the object
 // is, so a back end fails the deletion rather than passing the object

@@ -114,11 +114,6 @@ func (*Backend) Delete(_ context.Context, objs []storage.Object) []storage.Resul
 	return out
 }
 
-// headerBytes is how much of a file Find's check sees, as the S3 back
-// end's: enough for any age header cryptoshred writes, and a large file
-// that is no age file is not read to its end.
-const headerBytes = 64 << 10
-
 // Find implements storage.Backend: the file at obj.Loc, if the check
 // accepts it. What Open refuses (something other than a regular file)
 // is an error: it cannot be checked.
@@ -131,7 +126,7 @@ func (b *Backend) Find(ctx context.Context, obj storage.Object) ([]string, error
 		return nil, err
 	}
 	defer r.Close()
-	switch err := obj.Check(io.LimitReader(r, headerBytes)); {
+	switch err := obj.Check(io.LimitReader(r, storage.CheckBytes)); {
 	case errors.Is(err, storage.ErrUnchecked):
 		return nil, fmt.Errorf("failed to read %s: %w", obj.Loc, err)
 	case err != nil:

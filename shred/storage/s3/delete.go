@@ -15,10 +15,6 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
 
-// headerBytes is how much of an object Check sees: enough for any age
-// header cryptoshred writes.
-const headerBytes = 64 << 10
-
 // Delete implements storage.Backend. For each object it deletes every
 // version under its key whose content the check accepts, and every delete
 // marker, then lists the key again to confirm none of those is left. A
@@ -156,7 +152,7 @@ var errNotOurs = errors.New("not this backup's")
 
 func (b *Backend) checkVersion(ctx context.Context, o object, id string, check func(io.Reader) error) error {
 	out, err := b.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: &o.bucket, Key: &o.key, VersionId: &id,
-		Range: aws.String(fmt.Sprintf("bytes=0-%d", headerBytes-1))})
+		Range: aws.String(fmt.Sprintf("bytes=0-%d", storage.CheckBytes-1))})
 	if err != nil {
 		return fmt.Errorf("failed to read version %s of %s: %w", id, o, err)
 	}
