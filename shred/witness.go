@@ -33,7 +33,9 @@ type WitnessOptions struct {
 // Vault and the storage themselves, not any record, that every subject's
 // key is gone with the mount present, that the ledger verifies and still
 // holds the attested head, and that each ciphertext is gone from where it
-// was stored. Only if all of that holds does it sign a witness statement.
+// was stored; the key and the ciphertext are those each backup's
+// write-once registration names. Only if all of that holds does it sign
+// a witness statement.
 func (s *Service) Witness(ctx context.Context, actor Actor, env []byte, opts WitnessOptions) ([]byte, error) {
 	rep, err := attest.Verify(ctx, env, opts.Verifier, attest.VerifyOptions{})
 	if err != nil {
@@ -91,7 +93,10 @@ func findingSlots(findings []ledger.Finding) []int64 {
 // witnessBackups checks each attested backup in Vault and the storage and
 // refuses, naming them, if any is not destroyed.
 func (s *Service) witnessBackups(ctx context.Context, st *attest.Statement) ([]attest.WitnessBackup, error) {
-	out, err := parallel.Map(ctx, st.Predicate.Backups, DefaultParallel, s.witnessBackup)
+	digests := subjectDigests(st)
+	out, err := parallel.Map(ctx, st.Predicate.Backups, DefaultParallel, func(ctx context.Context, b attest.Backup) (attest.WitnessBackup, error) {
+		return s.witnessBackup(ctx, b, digests[b.Subject])
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -107,21 +112,56 @@ func (s *Service) witnessBackups(ctx context.Context, st *attest.Statement) ([]a
 	return out, nil
 }
 
-func (s *Service) witnessBackup(ctx context.Context, b attest.Backup) (attest.WitnessBackup, error) {
+// witnessBackup checks the key and the ciphertext that b's registration
+// names, and the locations the attestation adds: whoever signs
+// attestations can sign any statement, so only the write-once
+// registration says which key and file a backup id stands for.
+func (s *Service) witnessBackup(ctx context.Context, b attest.Backup, digest string) (attest.WitnessBackup, error) {
 	w := attest.WitnessBackup{BackupID: b.BackupID, Key: b.Key.Name}
-	key, err := s.keys.KeyInfo(ctx, b.Key.Name)
+	reg, err := s.registeredAs(ctx, b, digest)
+	if err != nil {
+		return w, err
+	}
+	key, err := s.keys.KeyInfo(ctx, reg.Key)
 	if err != nil {
 		return w, err
 	}
 	// KeyInfo answers "absent" only after confirming the mount exists.
 	w.KeyAbsent, w.MountPresent = key == nil, key == nil
-	w.CiphertextGone, err = s.ciphertextGone(ctx, b.Ciphertext.Locations)
+	w.CiphertextGone, err = s.ciphertextGone(ctx, append([]string{reg.Ciphertext.Path}, b.Ciphertext.Locations...))
 	w.CheckedAt = catalog.Now()
 	return w, err
 }
 
-// ciphertextGone asks each storage whether anything is left where the
-// attestation says the ciphertext was.
+// registeredAs returns b's registration, and refuses b unless the
+// attestation names the key it registers and states its ciphertext's
+// digest as the subject's (digest).
+func (s *Service) registeredAs(ctx context.Context, b attest.Backup, digest string) (*catalog.Registration, error) {
+	reg, err := s.catalog.GetRegistration(ctx, b.BackupID)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return nil, errs.Refusedf("not witnessed: backup %s has no registration in Vault", b.BackupID)
+	case err != nil:
+		return nil, fmt.Errorf("failed to read the registration of backup %s: %w", b.BackupID, err)
+	case b.Key.Name != reg.Key:
+		return nil, errs.Refusedf("not witnessed: backup %s is attested with key %s, but its registration names key %s", b.BackupID, b.Key.Name, reg.Key)
+	case digest != reg.Ciphertext.SHA256:
+		return nil, errs.Refusedf("not witnessed: backup %s is attested with a subject digest that is not its registered ciphertext's", b.BackupID)
+	}
+	return reg, nil
+}
+
+// subjectDigests returns each subject's SHA-256 by name.
+func subjectDigests(st *attest.Statement) map[string]string {
+	out := make(map[string]string, len(st.Subject))
+	for _, sub := range st.Subject {
+		out[sub.Name] = sub.Digest["sha256"]
+	}
+	return out
+}
+
+// ciphertextGone asks each storage whether anything is left at
+// locations.
 func (s *Service) ciphertextGone(ctx context.Context, locations []string) (bool, error) {
 	for _, loc := range locations {
 		if u, err := url.Parse(loc); err == nil && u.Scheme == "file" {
