@@ -212,7 +212,7 @@ func withAudit(u attest.KeyUnwraps, rep *audit.Report, id string) attest.KeyUnwr
 func markDisposed(copies []attest.RestoredCopy, e *ledger.Entry, at time.Time) {
 	for i := range copies {
 		c := &copies[i]
-		if c.DisposedAt == nil && (e.Details["output"] == "*" || e.Details["output"] == c.Output) {
+		if c.DisposedAt == nil && (e.Details["output"] == allRestoredCopies || e.Details["output"] == c.Output) {
 			disposed := timeutil.Later(c.At, at)
 			c.DisposedAt, c.DisposedBy, c.Note = &disposed, e.Actor, e.Details["note"]
 		}

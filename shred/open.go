@@ -31,10 +31,15 @@ type RestoreRequest struct {
 	Progress func(done, total int64)
 }
 
+// maxOutputName is the longest output name an open records: a longer
+// path is refused, not cut, so the ledger names the copy exactly and
+// dispose-restore of the same path matches it.
+const maxOutputName = 1024
+
 // outputName is where the plaintext goes, as the ledger records it.
 func (r RestoreRequest) outputName() string {
 	if r.Writer != nil {
-		return "stdout"
+		return streamOutput
 	}
 	if abs, err := filepath.Abs(r.Output); err == nil {
 		return abs
@@ -96,6 +101,9 @@ func (s *Service) checkRestore(ctx context.Context, req RestoreRequest) (*catalo
 	if err := catalog.CheckText("purpose", req.Purpose, 1024); err != nil {
 		return nil, err
 	}
+	if name := req.outputName(); len(name) > maxOutputName {
+		return nil, fmt.Errorf("the output path is %d bytes long, more than the %d the ledger records of it: give a shorter one", len(name), maxOutputName)
+	}
 	b, _, err := s.catalog.GetBackup(ctx, req.ID)
 	if err != nil {
 		return nil, err
@@ -117,7 +125,7 @@ func (s *Service) checkRestore(ctx context.Context, req RestoreRequest) (*catalo
 
 func (s *Service) recordOpen(ctx context.Context, actor Actor, b *catalog.Backup, req RestoreRequest) (*ledger.Entry, error) {
 	e, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupOpened, Backups: []string{b.ID},
-		Details: map[string]string{"purpose": req.Purpose, "output": catalog.Truncate(req.outputName(), 1024)}})
+		Details: map[string]string{"purpose": req.Purpose, "output": req.outputName()}})
 	if err != nil {
 		return nil, fmt.Errorf("failed to record the access in the ledger, so the backup was not opened: %w", err)
 	}

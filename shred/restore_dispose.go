@@ -3,32 +3,52 @@ package shred
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 
+	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
 )
 
-// AllRestoredCopies names every restored copy of a backup in
-// DisposeRestore.
-const AllRestoredCopies = "*"
+// RestoredCopies names the restored copies DisposeRestore covers: every
+// copy of the backup not yet disposed of (All), or those an open wrote to
+// Output, a file path or "-" for the stream open -o - wrote to stdout.
+// Only All covers every copy and only "-" the stream: a file named "*" or
+// "stdout" is a file, as open recorded it, so no declaration about one
+// copy is recorded as one about others.
+type RestoredCopies struct {
+	All    bool
+	Output string
+}
 
-// DisposeRestore records that the plaintext copies an open of backup id
-// wrote to output (a file path, "-" or "stdout", or AllRestoredCopies)
-// were disposed of, as note says. It is a declaration, like
-// dispose-original's media-sanitized: cryptoshred does not delete the
-// copy. It refuses when no undisposed copy matches, and returns the
-// outputs it covers. Attestations warn about each copy until then.
-func (s *Service) DisposeRestore(ctx context.Context, actor Actor, id, output, note string) ([]string, error) {
+// allRestoredCopies and streamOutput are the ledger's names for every
+// restored copy of a backup and for an open's stream to stdout; a file is
+// recorded by its absolute path, which is neither.
+const (
+	allRestoredCopies = "*"
+	streamOutput      = "stdout"
+)
+
+// DisposeRestore records that the plaintext copies named by copies, which
+// opens of backup id wrote, were disposed of, as note says. It is a
+// declaration, like dispose-original's media-sanitized: cryptoshred does
+// not delete the copy. It refuses when no undisposed copy matches, and
+// returns the outputs it covers. Attestations warn about each copy until
+// then.
+func (s *Service) DisposeRestore(ctx context.Context, actor Actor, id string, copies RestoredCopies, note string) ([]string, error) {
 	if note == "" {
 		return nil, errors.New("a note saying what was done with the restored copy is required")
 	}
 	if err := catalog.CheckText("note", note, 1024); err != nil {
 		return nil, err
 	}
-	output = restoreOutput(output)
+	output, err := copies.ledgerOutput()
+	if err != nil {
+		return nil, err
+	}
 	if _, _, err := s.catalog.GetBackup(ctx, id); err != nil {
 		return nil, err
 	}
@@ -36,16 +56,7 @@ func (s *Service) DisposeRestore(ctx context.Context, actor Actor, id, output, n
 	if err != nil {
 		return nil, err
 	}
-	var covered, pending []string
-	for _, c := range facts.restored[id] {
-		if c.DisposedAt != nil {
-			continue
-		}
-		pending = append(pending, c.Output)
-		if output == AllRestoredCopies || c.Output == output {
-			covered = append(covered, c.Output)
-		}
-	}
+	covered, pending := matchRestored(facts.restored[id], output)
 	if len(covered) == 0 {
 		return nil, errs.Refusedf("no restored copy of %s at %s awaits disposal (copies not yet disposed of: %s)", id, output, orNone(pending))
 	}
@@ -54,19 +65,39 @@ func (s *Service) DisposeRestore(ctx context.Context, actor Actor, id, output, n
 	return covered, err
 }
 
-// restoreOutput names an output as the ledger recorded it: an absolute
-// path, or "stdout".
-func restoreOutput(output string) string {
-	switch output {
-	case AllRestoredCopies, "stdout":
-		return output
-	case "-":
-		return "stdout"
+// matchRestored returns the outputs of the undisposed copies output
+// covers, and of all undisposed copies.
+func matchRestored(copies []attest.RestoredCopy, output string) (covered, pending []string) {
+	for _, c := range copies {
+		if c.DisposedAt != nil {
+			continue
+		}
+		pending = append(pending, c.Output)
+		if output == allRestoredCopies || c.Output == output {
+			covered = append(covered, c.Output)
+		}
 	}
-	if abs, err := filepath.Abs(output); err == nil {
-		return abs
+	return covered, pending
+}
+
+// ledgerOutput names the copies as the ledger records them: "*", "stdout"
+// or a file's absolute path.
+func (r RestoredCopies) ledgerOutput() (string, error) {
+	switch {
+	case r.All && r.Output != "":
+		return "", errors.New("name one restored copy or all of them, not both")
+	case r.All:
+		return allRestoredCopies, nil
+	case r.Output == "":
+		return "", errors.New("no restored copy named: give its output, or all")
+	case r.Output == "-":
+		return streamOutput, nil
 	}
-	return output
+	abs, err := filepath.Abs(r.Output)
+	if err != nil {
+		return "", fmt.Errorf("cannot resolve %s: %w", r.Output, err)
+	}
+	return abs, nil
 }
 
 func orNone(s []string) string {

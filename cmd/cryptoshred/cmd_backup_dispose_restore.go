@@ -12,7 +12,7 @@ import (
 // disposeRestoreOptions are dispose-restore's settings.
 type disposeRestoreOptions struct {
 	ID     string
-	Output string
+	Copies shred.RestoredCopies
 	Note   string
 }
 
@@ -24,7 +24,8 @@ func backupDisposeRestoreCommand() *cli.Command {
 		Description: "A restored copy is as dangerous as an undisposed original: crypto-shredding does not erase it. " +
 			"Every open records where its plaintext went (a file's absolute path, or stdout), and attestations and " +
 			"certificates warn about each copy until its disposal is recorded here. This records your declaration; " +
-			"it deletes nothing. --output names the copy (a path, or - for stdout); --all covers every copy.\n\n" +
+			"it deletes nothing. --output names the copy (a path, or - for what open -o - wrote to stdout; any other value, " +
+			"even * or stdout, is a file's path); --all covers every copy.\n\n" +
 			"EXAMPLES:\n   cryptoshred backup dispose-restore bk-01m8... --output /srv/restore/casework.tar --note \"deleted after the inspection\"\n" +
 			"   cryptoshred backup dispose-restore bk-01m8... --all --note \"restore test copies wiped\"",
 		Flags: []cli.Flag{
@@ -36,13 +37,11 @@ func backupDisposeRestoreCommand() *cli.Command {
 			if err := requireArgs(c, 1, "ID"); err != nil {
 				return err
 			}
-			opts := disposeRestoreOptions{ID: c.Args().First(), Output: c.String("output"), Note: c.String("note")}
-			if (opts.Output == "") == !c.Bool("all") {
+			copies := shred.RestoredCopies{All: c.Bool("all"), Output: c.String("output")}
+			if (copies.Output == "") == !copies.All {
 				return usagef("dispose-restore needs --output PATH (- for stdout) or --all, not both")
 			}
-			if c.Bool("all") {
-				opts.Output = shred.AllRestoredCopies
-			}
+			opts := disposeRestoreOptions{ID: c.Args().First(), Copies: copies, Note: c.String("note")}
 			if opts.Note == "" {
 				return usagef("--note is required: say what was done with the restored copy")
 			}
@@ -60,7 +59,7 @@ func runDisposeRestore(ctx context.Context, o globalOptions, v *shred.Service, o
 	if err != nil {
 		return err
 	}
-	covered, err := v.DisposeRestore(ctx, actor, opts.ID, opts.Output, opts.Note)
+	covered, err := v.DisposeRestore(ctx, actor, opts.ID, opts.Copies, opts.Note)
 	if err != nil {
 		return err
 	}
