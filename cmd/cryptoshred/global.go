@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"github.com/urfave/cli/v2"
 
+	"github.com/cryptoshred/cryptoshred/internal/safetext"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/local"
@@ -138,10 +140,19 @@ func newStorage() storage.Resolver {
 	}}
 }
 
+// writeJSON writes v as indented JSON with every control or format
+// character escaped (safetext.JSON): the values may be text someone else
+// wrote (an output path, a statement's names), which must not drive the
+// terminal that shows them.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(safetext.JSON(buf.Bytes()))
+	return err
 }
 
 // noteDefaultPolicy tells the operator of a bulk command whose token

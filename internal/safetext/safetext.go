@@ -6,9 +6,11 @@
 package safetext
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -36,6 +38,39 @@ func Escape(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// JSON returns the encoded JSON b with every character Escape would
+// escape from U+007F on written as a JSON \u escape: encoding/json
+// escapes only those below U+0020 (and U+2028, U+2029), so DEL, the
+// 8-bit CSI (U+009B) and bidirectional overrides in a value would reach a
+// terminal raw. Such characters appear only inside strings, so the JSON
+// stays valid and decodes to the same values.
+func JSON(b []byte) []byte {
+	if utf8.Valid(b) && bytes.IndexFunc(b, unsafe) < 0 {
+		return b
+	}
+	var out bytes.Buffer
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if unsafe(r) && r >= 0x7f {
+			writeJSONEscape(&out, r)
+		} else {
+			out.Write(b[:n])
+		}
+		b = b[n:]
+	}
+	return out.Bytes()
+}
+
+// writeJSONEscape writes r as JSON's \u escape: a surrogate pair above
+// U+FFFF (format characters such as the tags from U+E0001 are there).
+func writeJSONEscape(out *bytes.Buffer, r rune) {
+	if hi, lo := utf16.EncodeRune(r); hi != utf8.RuneError {
+		fmt.Fprintf(out, `\u%04x\u%04x`, hi, lo)
+		return
+	}
+	fmt.Fprintf(out, `\u%04x`, r)
 }
 
 // unsafe reports a control or format character, or a line or paragraph

@@ -1,6 +1,7 @@
 package safetext
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode"
@@ -34,4 +35,25 @@ func FuzzEscape(f *testing.F) {
 			t.Fatalf("Escape(%q) = %q still holds a control or format character", s, out)
 		}
 	})
+}
+
+// JSON leaves no character Escape would escape raw in encoded JSON, and
+// the JSON decodes to the same values, those above U+FFFF included.
+func TestJSON(t *testing.T) {
+	in := map[string]string{"csi\u009b[2J": "del\x7f bidi\u202e tag\U000e0001 bom\ufeff fffd\ufffd ünï\t\x1b"}
+	enc, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := JSON(enc)
+	if i := strings.IndexFunc(string(out), unsafe); i >= 0 {
+		t.Fatalf("raw %q left in %s", []rune(string(out[i:]))[0], out)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(out, &back); err != nil || back["csi\u009b[2J"] != in["csi\u009b[2J"] || len(back) != 1 {
+		t.Fatalf("%s decodes to %q, %v", out, back, err)
+	}
+	if plain := []byte(`{"a": "ünïcödé"}`); string(JSON(plain)) != string(plain) {
+		t.Errorf("JSON changed %s", plain)
+	}
 }
