@@ -55,14 +55,17 @@ func (s *Service) heldMeanwhile(ctx context.Context, caseID, id string, heldBy [
 	return len(active) > 0, err
 }
 
-// heldDuringRelease lists again the hold records of every case but caseID
-// on ids, the backups caseID just released (what says how), and returns
-// one error for each that another case now holds, with advice for its key.
-func (s *Service) heldDuringRelease(ctx context.Context, caseID string, ids []string, what string, advice func(key string) string) []*ItemError {
+// heldDuringRelease lists again the hold records of every case but
+// except on ids, the backups a case just released (what says how), and
+// returns one error for each that a case now holds, with advice for its
+// key. A close excludes its own case, whose released records no hold
+// place re-activates; a hold release excludes none (""), since hold
+// place re-activates its case's record released early.
+func (s *Service) heldDuringRelease(ctx context.Context, except string, ids []string, what string, advice func(key string) string) []*ItemError {
 	if len(ids) == 0 {
 		return nil
 	}
-	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, caseID)
+	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, except)
 	if err != nil {
 		return itemErrors(ids, fmt.Errorf("released, but whether another case placed a hold meanwhile could not be read: %w", err))
 	}
