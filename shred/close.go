@@ -45,6 +45,17 @@ func (r *CloseResult) unlatched() []string {
 	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(r.Released), r.unlatching...))))
 }
 
+// liftedOnly returns the backups whose storage hold the close lifted but
+// which it did not release or unlatch (killed, or a Vault error, before
+// the latch; a key gone): a hold another case placed just before the lift
+// is without its storage hold, and only the re-check after it says so.
+func (r *CloseResult) liftedOnly() []string {
+	unlatched := r.unlatched()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.DeleteFunc(slices.Clone(r.storageLifted), func(id string) bool { return slices.Contains(unlatched, id) })
+}
+
 func (r *CloseResult) add(list *[]string, id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -70,6 +81,7 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 		return s.releaseHold(ctx, actor, c.ID, id, len(elsewhere[id]) > 0, res)
 	})
 	failed = append(failed, s.heldDuringRelease(ctx, c.ID, res.unlatched(), "this close opened its key's deletion latch", s.latchAdvice(ctx))...)
+	failed = append(failed, s.heldDuringRelease(ctx, c.ID, res.liftedOnly(), "this close lifted its storage hold", placeAgainAdvice)...)
 	slices.Sort(res.StatusUnreadable)
 	if len(failed) > 0 {
 		return res, fmt.Errorf("case %s stays closing; run the command again to finish: %w", c.ID, batchError(len(done), failed))
@@ -210,16 +222,47 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 	}
 	if stillHeld {
 		res.add(&res.StillHeld, id)
-		return s.checkLatched(ctx, b, "another case holds it")
+		return errors.Join(s.checkLatched(ctx, b, "another case holds it"), s.checkStorageStillHeld(ctx, caseID, b))
 	}
 	lifted, err := s.liftStorageHold(ctx, caseID, b)
+	if lifted {
+		res.add(&res.storageLifted, b.ID) // even if its note in the hold record failed: the lift is done
+	}
 	if err != nil {
 		return err
 	}
-	if lifted {
-		res.add(&res.storageLifted, b.ID)
-	}
 	return s.openLatch(ctx, b, res)
+}
+
+// checkStorageStillHeld reads the legal hold of b, which another case
+// holds, if caseID's hold record says caseID placed one: a run of this
+// close killed (or failed) after its lift, with the other case's hold
+// placed just before the lift, left it off, and the re-run, which finds
+// the backup held and lifts nothing, is the last to look. One found off,
+// or that cannot be read, is reported with the advice that restores it.
+func (s *Service) checkStorageStillHeld(ctx context.Context, caseID string, b *catalog.Backup) error {
+	h, _, err := s.catalog.GetHold(ctx, caseID, b.ID)
+	if err != nil || h.StorageHeldAt.IsZero() {
+		return err
+	}
+	_, holder, err := s.storageHolder(ctx, b.Ciphertext.Path)
+	if err != nil || holder == nil {
+		return err
+	}
+	held, err := holder.Held(ctx, b.Ciphertext.Path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("backup %s: another case holds it, but whether its storage hold is on could not be read: %w", b.ID, err)
+	case !held:
+		return fmt.Errorf("backup %s: another case holds it, but its storage hold is off (lifted by an earlier run of this close): %s", b.ID, placeAgainAdvice(b.Key))
+	}
+	return nil
+}
+
+// placeAgainAdvice says what restores the storage hold of a backup whose
+// hold a case placed while it was lifted.
+func placeAgainAdvice(string) string {
+	return "place that case's hold again (hold place) to restore a storage hold"
 }
 
 // openLatch lets Vault delete a released backup's key. Only a registered
