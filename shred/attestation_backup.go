@@ -123,11 +123,20 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 	}
 }
 
+// holdReleasedUntimedDetail marks, in the hold.released entry of a hold
+// release that finishes an interrupted one, the backups whose hold the
+// interrupted run released at a time the ledger does not record (the
+// re-run may come days later): it ends the case's open hold unstated.
+const holdReleasedUntimedDetail = "holdReleasedUntimed"
+
 // addHold takes e as a step of a key hold on id, in ledger order: a
 // placement opens the case's hold unless one is open, a release closes
 // the open one into a span. A release with no open placement of its case
 // (planted, or repeated) adds nothing, so that no entry a role can sign
-// gives a span without a start. Vault's times follow ledger order but for
+// gives a span without a start. A release marked untimed
+// (holdReleasedUntimedDetail) ends the open one and states nothing of it:
+// a hold has no statement without its end, and an end at the re-run's
+// time would state the hold for longer than the case held. Vault's times follow ledger order but for
 // a clock stepping back across a failover; a release it dates before its
 // placement is taken as at the placement, so that the span never ends
 // before it begins, which would make every later statement invalid.
@@ -137,7 +146,7 @@ func (f *ledgerFacts) addHold(e *ledger.Entry, id string, at time.Time) {
 	case ledger.KindHoldPlaced:
 		f.openHolds.start(key, at)
 	case ledger.KindHoldReleased:
-		if placed, open := f.openHolds.end(key); open {
+		if placed, open := f.openHolds.end(key); open && !slices.Contains(strings.Fields(e.Details[holdReleasedUntimedDetail]), id) {
 			f.holds[id] = append(f.holds[id], attest.Hold{Case: e.Case, PlacedAt: placed, ReleasedAt: timeutil.Later(placed, at)})
 		}
 	}

@@ -34,11 +34,12 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	}
 	var mu sync.Mutex
 	var lifted []string
-	untimed := map[string]bool{}
+	untimed, finished := map[string]bool{}, map[string]bool{}
 	var problems problemList
 	rec := &recordedReleases{}
 	released, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
-		liftedHere, liftUntimed, unreadable, err := s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0, rec)
+		done, unreadable, err := s.releaseEarly(ctx, actor, caseID, id, reason, len(elsewhere[id]) > 0, rec)
+		liftedHere := done.lifted
 		if unreadable != nil {
 			problems.add(fmt.Errorf("backup %s: hold released, but its status record does not show it: %w", id, unreadable))
 		}
@@ -46,9 +47,7 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 		if liftedHere {
 			lifted = append(lifted, id)
 		}
-		if liftUntimed {
-			untimed[id] = true
-		}
+		untimed[id], finished[id] = done.liftUntimed, done.finished
 		mu.Unlock()
 		if liftedHere && err != nil {
 			// The hold is released and the storage hold lifted; only the
@@ -72,6 +71,9 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 		if ids := markedOf(released, untimed); ids != "" {
 			details[storageLiftedUntimedDetail] = ids
 		}
+		if ids := markedOf(released, finished); ids != "" {
+			details[holdReleasedUntimedDetail] = ids
+		}
 		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldReleased, Case: caseID, Backups: released, Details: details}); err != nil {
 			return released, err
 		}
@@ -91,25 +93,26 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 // A hold already released early is refused, unless the ledger does not
 // record its release: a release interrupted before its ledger entry is
 // finished by running it again with the same reason. Its steps are taken
-// again, and untimed reports that the ledger entry must mark the storage
-// hold lifted at a time it cannot state: the interrupted run may have
-// lifted it long before, and another case may have placed it again since.
-func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool, rec *recordedReleases) (lifted, untimed bool, unreadable, err error) {
+// again, and the ledger entry must mark the hold released (finished), and
+// the storage hold lifted if the case placed one (liftUntimed), at a time
+// it cannot state: the interrupted run may have released and lifted long
+// before, and another case may have placed the storage hold again since.
+func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool, rec *recordedReleases) (done earlyRelease, unreadable, err error) {
 	h, version, err := s.catalog.GetHold(ctx, caseID, id)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return false, false, nil, errs.Refusedf("case %s does not hold backup %s", caseID, id)
+		return done, nil, errs.Refusedf("case %s does not hold backup %s", caseID, id)
 	case err != nil:
-		return false, false, nil, err
+		return done, nil, err
 	case !h.ReleasedAt.IsZero():
 		if err := s.unrecordedRelease(ctx, h, reason, rec); err != nil {
-			return false, false, nil, err
+			return done, nil, err
 		}
-		untimed = !h.StorageHeldAt.IsZero()
+		done.finished, done.liftUntimed = true, !h.StorageHeldAt.IsZero()
 	default:
 		h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = catalog.Now(), actor.String(), reason
 		if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
-			return false, false, nil, fmt.Errorf("failed to release the hold: %w", err)
+			return done, nil, fmt.Errorf("failed to release the hold: %w", err)
 		}
 	}
 	var b *catalog.Backup
@@ -124,11 +127,17 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 		stillHeld, err = s.heldMeanwhile(ctx, caseID, id, b.HeldBy, unreadable != nil)
 	}
 	if err != nil || stillHeld {
-		return false, untimed, unreadable, err
+		return done, unreadable, err
 	}
-	lifted, err = s.liftStorageHold(ctx, caseID, b)
-	return lifted, untimed, unreadable, err
+	done.lifted, err = s.liftStorageHold(ctx, caseID, b)
+	return done, unreadable, err
 }
+
+// earlyRelease is what releaseEarly did to one backup: whether it lifted
+// its storage hold, whether it finished a release an interrupted run
+// began (finished), and whether that run may have lifted a storage hold
+// the case placed (liftUntimed).
+type earlyRelease struct{ lifted, finished, liftUntimed bool }
 
 // recordedReleases is, for one hold release, which backups' holds of its
 // case the ledger records released since the case last placed them; it

@@ -171,3 +171,29 @@ func TestS3SecondCaseHoldKeepsTheSpanFromTheFirst(t *testing.T) {
 			heldFrom.Format(time.RFC3339Nano), heldAgain.Format(time.RFC3339Nano))
 	}
 }
+
+// A hold release of case ONE interrupted after its lift is finished by a
+// re-run some seconds later (in practice possibly days). The ledger does
+// not know when the interrupted run released the hold, so case THREE's
+// attestation states no span of ONE's hold, rather than one ending at the
+// re-run, which would state that ONE held the backup until then.
+func TestS3InterruptedHoldReleaseRerunStatesNoHoldUntilTheRerun(t *testing.T) {
+	env := newS3Env(t)
+	b := interruptedRelease(t, env)
+	time.Sleep(2 * time.Second)
+	rerunAt := catalog.Now()
+	if _, err := env.compliance.ReleaseHolds(context.Background(), compliance, "ONE", []string{b.ID}, "placed by mistake"); err != nil {
+		t.Fatalf("re-run of the interrupted hold release: %v", err)
+	}
+	holdByThree(t, env, b)
+	closeCase(t, env.compliance, "THREE")
+	res, err := env.admin.RunShred(context.Background(), admin, "THREE", runOpts(t))
+	if err != nil || res.Attestation == nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	for _, h := range attestedStatement(t, res.Attestation).Predicate.Backups[0].Holds {
+		if h.Case == "ONE" && !h.ReleasedAt.Before(rerunAt) {
+			t.Fatalf("attested hold %+v: ONE's hold stated until the re-run (%s)", h, rerunAt.Format(time.RFC3339Nano))
+		}
+	}
+}
