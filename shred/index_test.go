@@ -111,3 +111,20 @@ func TestInitIndexesAnOldCatalog(t *testing.T) {
 		t.Fatalf("after init: %v", got)
 	}
 }
+
+// TestPlantedSystemFolderHoldsNothing: a folder the admin plants in the
+// system index (create is allowed there, delete is not) is no backup id;
+// it names nothing, and holds and listings by system go on without it.
+func TestPlantedSystemFolderHoldsNothing(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	a := protectIn(t, adminV, "casework", []byte("a"))
+	asRole(t, srv, vault.PolicyAdmin).mustWrite("systems/casework/junk/x", map[string]any{"id": "x"})
+	if got := listIDs(t, complianceV, catalog.BackupFilter{System: "casework"}); !slices.Equal(got, []string{a.ID}) {
+		t.Fatalf("casework lists %v, want %s", got, a.ID)
+	}
+	openCase(t, complianceV, "F")
+	held, err := complianceV.PlaceHolds(context.Background(), compliance, "F", shred.HoldSelector{System: "casework"})
+	if err != nil || !slices.Equal(held, []string{a.ID}) {
+		t.Fatalf("hold by system with a planted folder in the index: held %v, %v", held, err)
+	}
+}

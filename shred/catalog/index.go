@@ -183,12 +183,16 @@ func (c *Catalog) Systems(ctx context.Context) ([]string, error) {
 	return dirs, nil
 }
 
-// SystemIDs returns the ids the system index names for system, sorted.
+// SystemIDs returns the ids the system index names for system, sorted. A
+// name there that is no backup id (a folder, say, which the admin role
+// may create and no role may delete) names nothing: read as a backup, it
+// would fail every later listing and hold by system.
 func (c *Catalog) SystemIDs(ctx context.Context, system string) ([]string, error) {
 	if !ValidID(system) {
 		return nil, fmt.Errorf("invalid system name %q", Truncate(system, 40))
 	}
 	ids, err := c.store.List(ctx, "systems/"+system+"/")
+	ids = slices.DeleteFunc(ids, func(id string) bool { return CheckID("backup", id) != nil })
 	slices.Sort(ids)
 	return ids, err
 }
