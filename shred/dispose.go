@@ -90,8 +90,14 @@ func checkDispose(req DisposeRequest) error {
 	return catalog.CheckText("note", req.Note, 1024)
 }
 
+// disposable refuses a disposal of b's original that its records do not
+// support. A status record with no registration is refused: the admin
+// writes it, and its path and SHA-256 could name another backup's
+// original, perhaps the last copy of data whose ciphertext was lost.
 func disposable(b *catalog.Backup) error {
 	switch {
+	case !b.Registered:
+		return errs.Refusedf("backup %s has no registration (it was never completely protected or registered): what its status record says of an original is not acted on", b.ID)
 	case b.Original == nil || !b.Original.EncryptedAfterFirstStorage:
 		return errs.Refusedf("backup %s has no plaintext original on record", b.ID)
 	case b.Original.Disposal != nil:

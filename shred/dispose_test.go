@@ -11,6 +11,8 @@ import (
 
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
 func TestDisposeOriginalDeleted(t *testing.T) {
@@ -90,6 +92,35 @@ func TestDisposeOriginalKeepsTheLastCopy(t *testing.T) {
 	}
 	if _, err := os.Stat(src); err != nil {
 		t.Fatal("the last copy was deleted")
+	}
+}
+
+// TestDisposeOriginalRefusesAStatusRecordWithNoRegistration: the admin,
+// with a plain Vault call, writes a status record for a new id that
+// copies another backup's original (its path and digest are in that
+// backup's registration, which every role may read), whose ciphertext was
+// lost. Disposing of the planted id's original is refused, and the last
+// copy of the other backup's data stays.
+func TestDisposeOriginalRefusesAStatusRecordWithNoRegistration(t *testing.T) {
+	srv, adminV, _ := roles(t)
+	b, src := protect(t, adminV, []byte("the ciphertext of this was lost"))
+	if err := os.Remove(b.Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	in := asRole(t, srv, vault.PolicyAdmin)
+	orig := in.read("registrations/" + b.ID)["original"].(map[string]any)
+	orig["encryptedAfterFirstStorage"] = true
+	planted := catalog.NewBackupID()
+	in.mustWrite("backups/"+planted, map[string]any{"id": planted, "key": planted, "name": "x.age", "state": "protected",
+		"ciphertext": map[string]any{"path": "/nonexistent/x.age", "size": 1, "sha256": ""},
+		"plaintext":  map[string]any{"path": "", "size": 1, "sha256": ""},
+		"original":   orig, "createdAt": "2026-01-01T00:00:00Z", "createdBy": "x"})
+	_, err := adminV.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: planted, Method: "deleted", Note: "removed"})
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "has no registration") {
+		t.Errorf("disposal of the original a status record with no registration names: %v", err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Fatalf("the last copy of %s's data was deleted through a record with no registration: %v", b.ID, err)
 	}
 }
 
