@@ -128,3 +128,21 @@ func TestPlantedSystemFolderHoldsNothing(t *testing.T) {
 		t.Fatalf("hold by system with a planted folder in the index: held %v, %v", held, err)
 	}
 }
+
+// TestListByCaseGoesByTheHoldRecords: the admin rewrites a held backup's
+// status record (theirs to write) so that it names no case; `backup list
+// --case` still lists it, since the case's hold record, which only the
+// compliance role writes, names it.
+func TestListByCaseGoesByTheHoldRecords(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, _ := protect(t, adminV, []byte("held"))
+	openCase(t, complianceV, "LIT")
+	hold(t, complianceV, "LIT", b.ID)
+	in := asRole(t, srv, vault.PolicyAdmin)
+	rec := in.read("backups/" + b.ID)
+	rec["heldBy"], rec["state"] = []string{}, "protected"
+	in.mustWrite("backups/"+b.ID, rec)
+	if got := listIDs(t, complianceV, catalog.BackupFilter{Case: "LIT"}); !slices.Equal(got, []string{b.ID}) {
+		t.Fatalf("list --case LIT after the status dropped the case: %v, want %s", got, b.ID)
+	}
+}

@@ -136,10 +136,13 @@ type BackupFilter struct {
 	Case   string
 }
 
+// match reports whether b has f's state and system. It does not ask
+// about f's case: the case's hold records chose the backups (the status
+// fields naming cases are the admin's to write, and a protect's last
+// status write may drop a hold placed during it).
 func (f BackupFilter) match(b *Backup) bool {
 	return (f.State == "" || b.State == f.State) &&
-		(f.System == "" || b.System == f.System) &&
-		(f.Case == "" || slices.Contains(b.HeldBy, f.Case) || b.ShredCase == f.Case || slices.Contains(b.ClosedCases, f.Case))
+		(f.System == "" || b.System == f.System)
 }
 
 // BackupIDs returns the ids of the catalog's backups, sorted.
@@ -155,8 +158,9 @@ func (c *Catalog) BackupIDs(ctx context.Context) ([]string, error) {
 // to reach the store is an error.
 //
 // A filter by case reads only the backups the case held (its hold
-// records), and one by system only those the system index names; every
-// record read is still matched against f.
+// records), which decide (INTEGRITY rule 6): what a status record says of
+// cases is not asked. One by system reads only those the system index
+// names; every record read is still matched against f's state and system.
 func (c *Catalog) ListBackups(ctx context.Context, f BackupFilter) ([]*Backup, []*RecordError, error) {
 	ids, indexed, err := c.candidateIDs(ctx, f)
 	if err != nil {
