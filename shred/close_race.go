@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
 )
 
 // A hold placed on a backup while a case close (or an early release)
@@ -27,12 +28,13 @@ import (
 // updateHeld applies change to the status of backup id, which a case
 // holds or held until now. A status record that cannot be read is left as
 // it is (a newer version's, or evidence of an edit: rewriting it would
-// lose what it holds) and the backup is returned as its registration has
-// it, with why (unreadable): the hold records and Vault decide a hold and
-// a release, not the status.
+// lose what it holds), and one that is missing (a register stopped before
+// writing it) is not written; the backup is returned as its registration
+// has it, with why (unreadable): the hold records and Vault decide a hold
+// and a release, not the status.
 func (s *Service) updateHeld(ctx context.Context, id string, change func(*catalog.Backup) error) (b *catalog.Backup, unreadable, err error) {
 	b, err = s.catalog.UpdateBackup(ctx, id, change)
-	if !errors.Is(err, catalog.ErrMalformed) {
+	if !errors.Is(err, catalog.ErrMalformed) && !errors.Is(err, errs.ErrNotFound) {
 		return b, nil, err
 	}
 	fromRegistration, _, rerr := s.catalog.GetBackupOrRegistration(ctx, id)

@@ -40,7 +40,10 @@ func (r *RegisterRequest) Validate() error {
 // honestly shreddable, and a key that is already a backup. The
 // plaintext's history is unknown, so the original is recorded as having
 // existed before encryption, with no path, until dispose-original records
-// what became of it.
+// what became of it. A register stopped after the registration, before
+// the status record, leaves a backup that holds take as its registration
+// has it (catalog.GetBackupOrRegistration); running it again writes the
+// status.
 func (s *Service) Register(ctx context.Context, actor Actor, req RegisterRequest) (*catalog.Backup, error) {
 	b, err := s.checkRegister(ctx, req)
 	if err != nil {

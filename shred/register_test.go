@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/ledger"
+	"github.com/cryptoshred/cryptoshred/shred/storage/local"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
@@ -265,5 +267,77 @@ func TestHeaderStanzasOfBinaryAndArmoredFiles(t *testing.T) {
 	}
 	if _, err := agefile.HeaderStanzas(strings.NewReader("age-encryption.org/v1\n")); err == nil || !strings.Contains(err.Error(), "not an age file") {
 		t.Fatalf("truncated header: %v", err)
+	}
+}
+
+// failingStatusWrite is the admin's Vault, whose writes of status records
+// fail: a register stopped between its registration and its status write.
+type failingStatusWrite struct{ *vault.Client }
+
+func (f failingStatusWrite) Put(ctx context.Context, path string, data map[string]any, cas int) (int, error) {
+	if strings.HasPrefix(path, "backups/") {
+		return 0, errors.New("stopped")
+	}
+	return f.Client.Put(ctx, path, data, cas)
+}
+
+// TestInterruptedRegisterIsStillHeld: a register stopped after its
+// registration and before its status record leaves a registered backup
+// with no status. The listing by system reports it, and a hold by system
+// or by id holds it as its registration has it, saying that its status
+// does not show the hold: a missing status hides no backup from a hold.
+func TestInterruptedRegisterIsStillHeld(t *testing.T) {
+	srv, _ := newVault(t)
+	ctx := context.Background()
+	vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	stopped := shred.New(shred.Config{Records: failingStatusWrite{vc}, Keys: vc, Guard: vc, Signer: vc, Storage: local.New()})
+	complianceV := roleVault(t, srv, vault.PolicyCompliance)
+	other := protectIn(t, roleVault(t, srv, vault.PolicyAdmin), "casework", []byte("another casework backup"))
+	key := newBackupKey(t, stopped)
+	path := ageFileTo(t, []byte("registered data"), agefile.NewRecipient(ctx, rootKeys(t, srv), key))
+	if _, err := stopped.Register(ctx, admin, shred.RegisterRequest{File: path, System: "casework"}); err == nil {
+		t.Fatal("a register whose status write failed succeeded")
+	}
+	list, skipped, err := complianceV.ListBackups(ctx, catalog.BackupFilter{System: "casework"})
+	if err != nil || len(list) != 1 || len(skipped) != 1 || skipped[0].ID != key || !strings.Contains(skipped[0].Error(), "registered") {
+		t.Fatalf("list --system casework: %d backups, skipped %v, %v; want %s listed and %s reported", len(list), skipped, err, other.ID, key)
+	}
+	openCase(t, complianceV, "LIT")
+	held, err := complianceV.PlaceHolds(ctx, compliance, "LIT", shred.HoldSelector{System: "casework"})
+	if !slices.Contains(held, key) || !slices.Contains(held, other.ID) || err == nil || !strings.Contains(err.Error(), "status record does not show it") {
+		t.Fatalf("hold by system: held %v, %v; want %s and %s held, and the missing status reported", held, err, other.ID, key)
+	}
+	openCase(t, complianceV, "LIT-2")
+	if held, err := complianceV.PlaceHolds(ctx, compliance, "LIT-2", shred.HoldSelector{IDs: []string{key}}); !slices.Equal(held, []string{key}) {
+		t.Fatalf("hold by id: held %v, %v", held, err)
+	}
+	if res := closeCase(t, complianceV, "LIT-2"); !slices.Equal(res.StillHeld, []string{key}) || !slices.Equal(res.StatusUnreadable, []string{key}) {
+		t.Fatalf("close of LIT-2 kept %v, status unreadable %v; want %s kept (LIT holds it) and named", res.StillHeld, res.StatusUnreadable, key)
+	}
+	if res := closeCase(t, complianceV, "LIT"); !slices.Contains(res.Released, key) || !slices.Equal(res.StatusUnreadable, []string{key}) {
+		t.Fatalf("close of LIT released %v, status unreadable %v; want %s released and named", res.Released, res.StatusUnreadable, key)
+	}
+}
+
+// TestInterruptedRegisterRunAgainWritesTheStatus: a register stopped
+// before its status write, run again as the listing advises, finishes:
+// the backup is then listed with its status.
+func TestInterruptedRegisterRunAgainWritesTheStatus(t *testing.T) {
+	srv, _ := newVault(t)
+	ctx := context.Background()
+	vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	stopped := shred.New(shred.Config{Records: failingStatusWrite{vc}, Keys: vc, Guard: vc, Signer: vc, Storage: local.New()})
+	adminV := roleVault(t, srv, vault.PolicyAdmin)
+	key := newBackupKey(t, adminV)
+	path := ageFileTo(t, []byte("registered data"), agefile.NewRecipient(ctx, rootKeys(t, srv), key))
+	req := shred.RegisterRequest{File: path, System: "casework"}
+	if _, err := stopped.Register(ctx, admin, req); err == nil {
+		t.Fatal("a register whose status write failed succeeded")
+	}
+	if _, err := adminV.Register(ctx, admin, req); err != nil {
+		t.Fatalf("register run again: %v", err)
+	}
+	if got := listIDs(t, adminV, catalog.BackupFilter{System: "casework"}); !slices.Equal(got, []string{key}) {
+		t.Fatalf("casework lists %v, want %s", got, key)
 	}
 }

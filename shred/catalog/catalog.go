@@ -83,10 +83,15 @@ func (c *Catalog) register(ctx context.Context, b *Backup) error {
 }
 
 // GetBackupOrRegistration reads backup id as GetBackup does, but a status
-// record that exists and cannot be read (malformed, or naming another
-// backup) gives the backup as its registration has it, with no state.
+// record that cannot be read (malformed, or naming another backup) or is
+// missing (a register stopped between its registration and its status
+// write) gives the backup as its registration has it, with no state: a
+// hold rests on the registration, never on the status.
 func (c *Catalog) GetBackupOrRegistration(ctx context.Context, id string) (*Backup, int, error) {
 	rec, err := c.getStatus(ctx, id)
+	if errors.Is(err, errs.ErrNotFound) {
+		return c.registrationOnly(ctx, id, 0, err)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -94,14 +99,21 @@ func (c *Catalog) GetBackupOrRegistration(ctx context.Context, id string) (*Back
 	if !errors.Is(err, ErrMalformed) {
 		return b, rec.Version, err
 	}
-	r, rerr := c.GetRegistration(ctx, id)
+	return c.registrationOnly(ctx, id, rec.Version, err)
+}
+
+// registrationOnly returns backup id as its registration has it, and
+// version, its status record's; with no registration to read, it returns
+// statusErr, why the status record was not taken.
+func (c *Catalog) registrationOnly(ctx context.Context, id string, version int, statusErr error) (*Backup, int, error) {
+	r, err := c.GetRegistration(ctx, id)
 	switch {
-	case errors.Is(rerr, errs.ErrUnavailable) || errors.Is(rerr, errs.ErrRefused):
-		return nil, 0, rerr
-	case rerr != nil:
+	case stopsListing(err):
 		return nil, 0, err
+	case err != nil:
+		return nil, 0, statusErr
 	}
-	return r.Backup(), rec.Version, nil
+	return r.Backup(), version, nil
 }
 
 // PutBackup writes b if the stored version is still cas (0: new).
@@ -167,9 +179,8 @@ func (c *Catalog) ListBackups(ctx context.Context, f BackupFilter) ([]*Backup, [
 		return nil, nil, err
 	}
 	backups, bad, err := c.ReadBackups(ctx, ids)
-	if indexed {
-		// An index entry whose record is gone or not yet written names nothing.
-		bad = slices.DeleteFunc(bad, gone)
+	if indexed && err == nil {
+		bad, err = c.withoutUnwritten(ctx, bad)
 	}
 	return slices.DeleteFunc(backups, func(b *Backup) bool { return !f.match(b) }), bad, err
 }
@@ -234,6 +245,30 @@ func readEach[T any](ctx context.Context, ids []string, path func(string) string
 		}
 	}
 	return out, bad, err
+}
+
+// withoutUnwritten returns bad, the records an indexed listing skipped,
+// without those whose status record is not written (an index entry is
+// written before the records it indexes) and that have no registration
+// either: they name nothing. One with a registration is kept, and said
+// to be registered: its status record is missing (a register stopped
+// before writing it), which must hide it from no hold.
+func (c *Catalog) withoutUnwritten(ctx context.Context, bad []*RecordError) ([]*RecordError, error) {
+	var out []*RecordError
+	for _, e := range bad {
+		if !gone(e) {
+			out = append(out, e)
+			continue
+		}
+		_, err := c.GetRegistration(ctx, e.ID)
+		switch {
+		case stopsListing(err):
+			return nil, err
+		case !errors.Is(err, errs.ErrNotFound):
+			out = append(out, &RecordError{ID: e.ID, Path: e.Path, Err: fmt.Errorf("%w, though the backup is registered (a register stopped before writing it: run it again)", e.Err)})
+		}
+	}
+	return out, nil
 }
 
 // gone reports whether e is a record deleted since it was listed.
