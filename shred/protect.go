@@ -197,10 +197,26 @@ func (s *Service) unfinishedAt(ctx context.Context, be storage.Backend, path str
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil, nil
 	}
-	if err != nil || b.State != catalog.StateProtecting || b.Ciphertext.Path != path {
+	if err != nil || b.State != catalog.StateProtecting {
+		return nil, err
+	}
+	if at, err := namesCurrent(ctx, be, b.Ciphertext.Path, path); err != nil || !at {
 		return nil, err
 	}
 	return b, nil
+}
+
+// namesCurrent reports whether recorded, a backup's recorded location,
+// names what is at path now: path itself (a file, or an S3 key recorded
+// before its commit) or, where a location names a version (S3, once
+// registered), the version path holds now, as the storage pins it.
+func namesCurrent(ctx context.Context, be storage.Backend, recorded, path string) (bool, error) {
+	pinner, ok := be.(storage.Pinner)
+	if recorded == path || !ok {
+		return recorded == path, nil
+	}
+	pinned, err := pinner.Pin(ctx, path)
+	return recorded == pinned, err
 }
 
 // sameOriginal reports whether a resumed backup was made from the file
