@@ -81,20 +81,60 @@ func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) 
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.startProtect(ctx, actor, req, be, orig, out)
+	p, err := s.startProtect(ctx, actor, req, be, orig, out)
 	if err != nil {
 		return nil, err
 	}
-	if b.Registered {
-		return s.recordProtected(ctx, actor, b)
+	return s.continueProtect(ctx, actor, p, be, req)
+}
+
+// continueProtect takes the protect p from where it stands: registered
+// (only its status and ledger entry are left), committed (its ciphertext
+// is in place and recorded, its registration is left) or started (its
+// data is to be written).
+func (s *Service) continueProtect(ctx context.Context, actor Actor, p protecting, be storage.Backend, req ProtectRequest) (*catalog.Backup, error) {
+	switch {
+	case p.b.Registered:
+		return s.recordProtected(ctx, actor, p.b)
+	case p.b.Ciphertext.SHA256 != "":
+		return s.finishProtect(ctx, actor, p.b)
 	}
-	if err := s.protectData(ctx, b, be, req); err != nil {
+	if err := s.protectData(ctx, p.b, be, req); err != nil {
 		if !errors.Is(err, errMayBeCommitted) {
-			s.markFailed(ctx, b.ID, err)
+			s.markFailed(ctx, p.b.ID, err)
 		}
 		return nil, err
 	}
-	return s.finishProtect(ctx, actor, b)
+	if err := s.recordCommitted(ctx, p); err != nil {
+		return nil, err
+	}
+	return s.finishProtect(ctx, actor, p.b)
+}
+
+// protecting is a protect under way: its backup and the version of the
+// status record it wrote last. The version is its claim on the backup: a
+// re-run that takes the protect over writes the record first, and this
+// protect then registers nothing (recordCommitted).
+type protecting struct {
+	b       *catalog.Backup
+	version int
+}
+
+// recordCommitted writes the committed ciphertext's location and digests
+// into the status record, if it is still the version p wrote. Another
+// version means a re-run took this protect for an interrupted one and
+// writes the backup's data itself (it may have removed this ciphertext
+// already), so this protect stops before its registration.
+func (s *Service) recordCommitted(ctx context.Context, p protecting) error {
+	_, err := s.catalog.PutBackup(ctx, p.b, p.version)
+	if errors.Is(err, errs.ErrConflict) {
+		return fmt.Errorf("backup %s: another protect took over its output %s while this one ran; this one registered nothing: %w",
+			p.b.ID, p.b.Ciphertext.Path, errs.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("backup %s encrypted to %s but not recorded (run protect again): %w", p.b.ID, p.b.Ciphertext.Path, err)
+	}
+	return nil
 }
 
 // destination returns the back end and location of the new ciphertext.
@@ -142,74 +182,110 @@ func errSuffix(err error) string {
 // A resumed backup whose registration was written is returned registered,
 // its ciphertext checked against the registration: only its status and
 // ledger entry are left to write.
-func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequest, be storage.Backend, orig *catalog.Original, out string) (*catalog.Backup, error) {
+func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequest, be storage.Backend, orig *catalog.Original, out string) (protecting, error) {
 	b := newBackup(actor, req, orig, out)
 	if _, err := be.Stat(ctx, out); err == nil {
 		return s.resumeProtect(ctx, be, out, orig)
 	}
-	if _, err := s.catalog.PutBackup(ctx, b, 0); err != nil {
-		return nil, fmt.Errorf("failed to register backup: %w", err)
+	version, err := s.catalog.PutBackup(ctx, b, 0)
+	if err != nil {
+		return protecting{}, fmt.Errorf("failed to register backup: %w", err)
 	}
-	return b, nil
+	return protecting{b, version}, nil
 }
 
 // resumeProtect finishes or restarts the interrupted protect that left a
 // ciphertext at path. The ciphertext's age header names its key, and so
 // its backup: only that backup's record is read, never the whole catalog.
-func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path string, orig *catalog.Original) (*catalog.Backup, error) {
-	exists := fmt.Errorf("%s already exists: refusing to overwrite it", path)
-	b, err := s.unfinishedAt(ctx, be, path)
+// Only a protect of the same file is resumed: another file's, or a
+// stream's, which cannot be read again, may still be running (two files
+// of one name protected into one directory at once) and is refused.
+func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path string, orig *catalog.Original) (protecting, error) {
+	p, err := s.unfinishedAt(ctx, be, path)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("failed to check what left %s: %w", path, err)
-	case b == nil:
-		return nil, exists
-	case b.Registered && sameOriginal(b.Original, orig):
-		return b, s.VerifyCiphertext(ctx, b)
-	case b.Registered:
-		return nil, exists
+		return protecting{}, fmt.Errorf("failed to check what left %s: %w", path, err)
+	case p.b == nil:
+		return protecting{}, fmt.Errorf("%s already exists: refusing to overwrite it", path)
+	case !sameOriginal(p.b.Original, orig):
+		return protecting{}, fmt.Errorf("%s already exists: refusing to overwrite it (it is the ciphertext of backup %s, "+
+			"protected from %s and not finished: only a protect of that same file resumes it)", path, p.b.ID, originalName(p.b.Original))
+	case p.b.Registered:
+		return p, s.VerifyCiphertext(ctx, p.b)
+	case p.b.Ciphertext.SHA256 != "":
+		return p, s.verifyCommitted(ctx, p.b)
 	}
-	obj := storage.Object{Loc: path, Check: headerNames(b.Key)}
+	return s.restartProtect(ctx, be, p, orig)
+}
+
+// restartProtect takes over a protect of the same file that committed its
+// ciphertext but did not record it: it writes the status record first, so
+// the protect it takes over, if it still runs, registers nothing
+// (recordCommitted), then removes the ciphertext to write it again.
+func (s *Service) restartProtect(ctx context.Context, be storage.Backend, p protecting, orig *catalog.Original) (protecting, error) {
+	p.b.Original = orig
+	version, err := s.catalog.PutBackup(ctx, p.b, p.version)
+	if err != nil {
+		return protecting{}, fmt.Errorf("failed to take over the unfinished protect of backup %s (another protect may be writing it): %w", p.b.ID, err)
+	}
+	obj := storage.Object{Loc: p.b.Ciphertext.Path, Check: headerNames(p.b.Key)}
 	if err := be.Delete(ctx, []storage.Object{obj})[0].Err; err != nil {
-		return nil, fmt.Errorf("failed to remove the unfinished output of %s: %w", b.ID, err)
+		return protecting{}, fmt.Errorf("failed to remove the unfinished output of %s: %w", p.b.ID, err)
 	}
-	b.Original = orig
-	return b, nil
+	return protecting{p.b, version}, nil
+}
+
+// verifyCommitted checks that the ciphertext of b, a protect that recorded
+// its commit and stopped before its registration, is the one recorded.
+func (s *Service) verifyCommitted(ctx context.Context, b *catalog.Backup) error {
+	recorded := *b
+	recorded.Registered = true // VerifyCiphertext checks the record it is given
+	return s.VerifyCiphertext(ctx, &recorded)
 }
 
 // unfinishedAt returns the backup whose protect wrote the ciphertext at
-// path and did not finish, or nil if there is none. A file that is not
-// such a ciphertext is not an error; failing to read it or the catalog is.
-func (s *Service) unfinishedAt(ctx context.Context, be storage.Backend, path string) (*catalog.Backup, error) {
-	r, err := be.Open(ctx, path)
+// path and did not finish, or none. A file that is not such a ciphertext
+// is not an error; failing to read it or the catalog is.
+func (s *Service) unfinishedAt(ctx context.Context, be storage.Backend, path string) (protecting, error) {
+	key, err := headerKeyAt(ctx, be, path)
+	if err != nil || key == "" {
+		return protecting{}, err
+	}
+	b, version, err := s.catalog.GetBackup(ctx, key)
 	if errors.Is(err, errs.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	key, err := agefile.HeaderKey(r)
-	r.Close()
-	if err != nil {
-		return nil, nil
-	}
-	b, _, err := s.catalog.GetBackup(ctx, key)
-	if errors.Is(err, errs.ErrNotFound) {
-		return nil, nil
+		return protecting{}, nil
 	}
 	if err != nil || b.State != catalog.StateProtecting {
-		return nil, err
+		return protecting{}, err
 	}
 	if at, err := namesCurrent(ctx, be, b.Ciphertext.Path, path); err != nil || !at {
-		return nil, err
+		return protecting{}, err
 	}
-	return b, nil
+	return protecting{b, version}, nil
+}
+
+// headerKeyAt returns the key the age header at path names, or "" if
+// nothing or no such ciphertext is there.
+func headerKeyAt(ctx context.Context, be storage.Backend, path string) (string, error) {
+	r, err := be.Open(ctx, path)
+	if errors.Is(err, errs.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	key, err := agefile.HeaderKey(r)
+	if err != nil {
+		return "", nil
+	}
+	return key, nil
 }
 
 // namesCurrent reports whether recorded, a backup's recorded location,
 // names what is at path now: path itself (a file, or an S3 key recorded
 // before its commit) or, where a location names a version (S3, once
-// registered), the version path holds now, as the storage pins it.
+// committed), the version path holds now, as the storage pins it.
 func namesCurrent(ctx context.Context, be storage.Backend, recorded, path string) (bool, error) {
 	pinner, ok := be.(storage.Pinner)
 	if recorded == path || !ok {
@@ -223,6 +299,14 @@ func namesCurrent(ctx context.Context, be storage.Backend, recorded, path string
 // being protected now (neither is a stream, and the path is the same).
 func sameOriginal(registered, now *catalog.Original) bool {
 	return registered != nil && now != nil && registered.Path == now.Path
+}
+
+// originalName names what a backup was protected from, for an error.
+func originalName(o *catalog.Original) string {
+	if o == nil {
+		return "a stream"
+	}
+	return o.Path
 }
 
 // originalOf describes the plaintext original. A stream has none: its

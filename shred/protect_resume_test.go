@@ -1,22 +1,79 @@
 package shred_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/errs"
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 	"github.com/cryptoshred/cryptoshred/shred/storage/local"
 	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
 
-// atRegistration matches a protect's registration write.
+// pausingRecords is the admin's Vault, where the first write that at
+// matches waits until release: a protect stopped at that step while
+// another runs.
+type pausingRecords struct {
+	*vault.Client
+	at               func(path string, cas int) bool
+	reached, release chan struct{}
+	paused           *atomic.Bool
+}
+
+func pauseAt(c *vault.Client, at func(path string, cas int) bool) pausingRecords {
+	return pausingRecords{c, at, make(chan struct{}), make(chan struct{}), new(atomic.Bool)}
+}
+
+func (p pausingRecords) Put(ctx context.Context, path string, data map[string]any, cas int) (int, error) {
+	if p.at(path, cas) && p.paused.CompareAndSwap(false, true) {
+		close(p.reached)
+		<-p.release
+	}
+	return p.Client.Put(ctx, path, data, cas)
+}
+
+// atRegistration pauses a protect between its commit and its
+// registration, once it recorded the commit.
 func atRegistration(path string, _ int) bool { return strings.HasPrefix(path, "registrations/") }
+
+// atCommitRecord pauses a protect between its commit and the status
+// write that records it.
+func atCommitRecord(path string, cas int) bool {
+	return cas != 0 && strings.HasPrefix(path, "backups/")
+}
+
+type protected struct {
+	b   *catalog.Backup
+	err error
+}
+
+// protectPaused starts protecting req with the admin's Vault paused at
+// the step at, and returns once it got there; closing the returned
+// pausingRecords' release lets it finish into the channel returned.
+func protectPaused(t *testing.T, srv *vaulttest.Server, req shred.ProtectRequest, at func(string, int) bool) (pausingRecords, chan protected) {
+	t.Helper()
+	vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	p := pauseAt(vc, at)
+	svc := shred.New(shred.Config{Records: p, Keys: vc, Guard: vc, Signer: vc, Storage: local.New()})
+	done := make(chan protected, 1)
+	go func() {
+		b, err := svc.Protect(context.Background(), admin, req)
+		done <- protected{b, err}
+	}()
+	<-p.reached
+	return p, done
+}
 
 // opensAs checks that backup id opens to want and that its ciphertext is
 // the one registered.
@@ -34,6 +91,105 @@ func opensAs(t *testing.T, v *shred.Service, id, want string) {
 	}
 }
 
+// Two files of one name protected into one directory at once (a batch
+// with --parallel, or two operators): the second meets the first's
+// ciphertext, committed and not yet registered, and is refused, naming
+// the first's backup. Before, it took the first for an interrupted
+// protect: it deleted the first's ciphertext and wrote its own data under
+// the first's key, in the first's system, and the first then reported
+// success for a backup that did not hold its data.
+func TestProtectOfAnotherFileOfTheSameNameLeavesARunningProtectAlone(t *testing.T) {
+	for name, at := range map[string]func(string, int) bool{"before its commit record": atCommitRecord, "before its registration": atRegistration} {
+		t.Run(name, func(t *testing.T) {
+			srv, v := newVault(t)
+			out := t.TempDir()
+			a := writeFile(t, t.TempDir(), "db.tar", []byte("data of system A"))
+			b := writeFile(t, t.TempDir(), "db.tar", []byte("data of system B, other"))
+			p, first := protectPaused(t, srv, shred.ProtectRequest{Source: a, OutDir: out, System: "sysa"}, at)
+			_, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: b, OutDir: out, System: "sysb"})
+			close(p.release)
+			r := <-first
+			if r.err != nil {
+				t.Fatalf("the first protect: %v", r.err)
+			}
+			if err == nil || !strings.Contains(err.Error(), "already exists") || !strings.Contains(err.Error(), r.b.ID) {
+				t.Fatalf("the second protect, of another file of the same name: %v", err)
+			}
+			opensAs(t, v, r.b.ID, "data of system A")
+			if l, _, err := v.ListBackups(context.Background(), catalog.BackupFilter{System: "sysb"}); err != nil || len(l) != 0 {
+				t.Errorf("backups of the refused protect's system: %+v %v", l, err)
+			}
+		})
+	}
+}
+
+// A stream protect is never resumed by another: the stream cannot be
+// read again, so a second protect of a stream of the same name, while
+// the first is under way, is refused and the first's data stays.
+func TestProtectOfAStreamOfTheSameNameLeavesARunningProtectAlone(t *testing.T) {
+	srv, v := newVault(t)
+	out := t.TempDir()
+	p, first := protectPaused(t, srv, shred.ProtectRequest{Input: strings.NewReader("first dump"), Name: "dump.sql", OutDir: out, System: "casework"}, atCommitRecord)
+	_, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Input: strings.NewReader("second dump"), Name: "dump.sql", OutDir: out, System: "casework"})
+	close(p.release)
+	r := <-first
+	if r.err != nil {
+		t.Fatalf("the first protect: %v", r.err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "a stream") || !strings.Contains(err.Error(), r.b.ID) {
+		t.Fatalf("the second stream protect of the same name: %v", err)
+	}
+	opensAs(t, v, r.b.ID, "first dump")
+}
+
+// A re-run of a protect of the same file, while that protect still runs
+// between its commit and recording it, takes it over: it writes the
+// status record first, so the protect it took over registers nothing and
+// says so, even when it goes on while the re-run writes the ciphertext
+// again, and the backup holds the re-run's ciphertext, registered.
+// Without the claim, the protect taken over registered the ciphertext
+// the re-run had deleted, and the re-run's was refused.
+func TestProtectRerunTakingOverARunningProtectStopsItsRegistration(t *testing.T) {
+	srv, v := newVault(t)
+	out := t.TempDir()
+	src := writeFile(t, t.TempDir(), "db.tar", []byte("the same file"))
+	req := shred.ProtectRequest{Source: src, OutDir: out, System: "casework"}
+	p1, first := protectPaused(t, srv, req, atCommitRecord)
+	p2, rerun := protectPaused(t, srv, req, afterFirst(atCommitRecord, atCommitRecord))
+	close(p1.release)
+	r1 := <-first
+	close(p2.release)
+	r2 := <-rerun
+	if !errors.Is(r1.err, errs.ErrConflict) || !strings.Contains(r1.err.Error(), "registered nothing") {
+		t.Fatalf("the protect taken over: %+v %v", r1.b, r1.err)
+	}
+	if r2.err != nil || !r2.b.Registered {
+		t.Fatalf("the re-run: %+v %v", r2.b, r2.err)
+	}
+	opensAs(t, v, r2.b.ID, "the same file")
+}
+
+// A protect that recorded its commit and stopped before its registration
+// is finished by a re-run without writing its ciphertext again: the
+// ciphertext in place is the one recorded, so nothing is deleted.
+func TestProtectFinishesARecordedCommitWithoutWritingItAgain(t *testing.T) {
+	srv, v := newVault(t)
+	b, src := protect(t, v, []byte("cut before registration"))
+	unregister(t, srv, b, true)
+	before, err := os.ReadFile(b.Ciphertext.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: filepath.Dir(b.Ciphertext.Path), System: "casework", AllowDuplicate: true})
+	if err != nil || again.ID != b.ID || !again.Registered {
+		t.Fatalf("re-run of a protect stopped before its registration: %+v %v", again, err)
+	}
+	if after, err := os.ReadFile(b.Ciphertext.Path); err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("the recorded ciphertext was written again: %v", err)
+	}
+	opensAs(t, v, b.ID, "cut before registration")
+}
+
 // killedRecords is the admin's Vault, failing each write after stop: a
 // protect killed at that step.
 type killedRecords struct {
@@ -49,12 +205,12 @@ func (k killedRecords) Put(ctx context.Context, path string, data map[string]any
 	return k.Client.Put(ctx, path, data, cas)
 }
 
-// An S3 protect killed at its registration or after it is finished by a
-// re-run, as its error says: the registered location names the object's
-// version, which the re-run compares with the version the output holds
-// now, as the storage pins it. Before, the re-run compared it with the
-// unversioned output and refused it as a foreign object, and the backup
-// stayed protecting.
+// An S3 protect killed after its commit record or after its registration
+// is finished by a re-run, as its error says: the location recorded once
+// committed names the object's version, which the re-run compares with
+// the version the output holds now, as the storage pins it. Before, the
+// re-run compared it with the unversioned output and refused it as a
+// foreign object, and the backup stayed protecting.
 func TestS3ProtectKilledAfterItsCommitIsFinishedByARerun(t *testing.T) {
 	registered := func(path string, cas int) bool { return cas != 0 && strings.HasPrefix(path, "backups/") }
 	for name, at := range map[string]func(string, int) bool{"at its registration": atRegistration, "after its registration": afterFirst(atRegistration, registered)} {

@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/cryptoshred/cryptoshred/internal/fsutil"
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
@@ -234,23 +235,36 @@ func TestProtectResumesFromTheOutputsHeader(t *testing.T) {
 	}
 }
 
-// A protect interrupted after its ciphertext was committed but before its
-// registration (the record says protecting, unregistered) is restarted by
-// a re-run: the output its header ties to that backup is removed and
-// written again, and the backup is registered and opens.
-func TestProtectRestartsAnUnregisteredOutput(t *testing.T) {
-	srv, v := newVault(t)
-	ctx := context.Background()
-	b, src := protect(t, v, []byte("cut before registration"))
-	// Simulate the interruption: the registration was never written (root
-	// removes it; no role may) and the status record still says protecting.
+// unregister makes b a protect interrupted after its commit: its
+// registration was never written (root removes it; no role may) and its
+// status record says protecting; committed says whether the record keeps
+// the ciphertext's location and digests, which protect writes right after
+// its commit.
+func unregister(t *testing.T, srv *vaulttest.Server, b *catalog.Backup, committed bool) {
+	t.Helper()
 	if _, err := srv.Root(t).Logical().Delete("cryptoshred/metadata/registrations/" + b.ID); err != nil {
 		t.Fatal(err)
 	}
 	kv := asRole(t, srv, vault.PolicyAdmin)
 	rec := kv.read("backups/" + b.ID)
 	rec["state"] = string(catalog.StateProtecting)
+	if !committed {
+		rec["ciphertext"] = map[string]any{"path": b.Ciphertext.Path}
+		delete(rec, "plaintext")
+	}
 	kv.mustWrite("backups/"+b.ID, rec)
+}
+
+// A protect interrupted after its ciphertext was committed but before it
+// recorded the commit (the record says protecting, unregistered, with no
+// digests) is restarted by a re-run: the output its header ties to that
+// backup is removed and written again, and the backup is registered and
+// opens.
+func TestProtectRestartsAnUnregisteredOutput(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	b, src := protect(t, v, []byte("cut before registration"))
+	unregister(t, srv, b, false)
 	before, err := os.ReadFile(b.Ciphertext.Path)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -37,7 +38,8 @@ func backupProtectCommand() *cli.Command {
 			"Object Lock, so a legal hold can protect the ciphertext, unless --no-storage-hold). The original is never " +
 			"modified or deleted (see `backup dispose-original`); a stream has no original left behind. A file whose " +
 			"content (SHA-256) a live backup already holds is refused (exit 4) unless --allow-duplicate: shredding one " +
-			"copy would leave the other readable. Standard input is not checked.\nCategories: " +
+			"copy would leave the other readable. Standard input is not checked. Two FILEs of one name would both be " +
+			"written to OUT/NAME.age, so such a batch is refused before anything is written.\nCategories: " +
 			strings.Join(catalog.Categories, ", "),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "output directory or s3://BUCKET/PREFIX (the files written are named after the inputs)", Value: "."},
@@ -124,6 +126,21 @@ func (o protectOptions) request(file string, stdin io.Reader) shred.ProtectReque
 	return req
 }
 
+// checkDistinctOutputs refuses, before anything is written, a batch in
+// which two files would be written to one NAME.age: the second would find
+// the first's ciphertext in place and fail beside it.
+func checkDistinctOutputs(files []string) error {
+	seen := make(map[string]string, len(files))
+	for _, f := range files {
+		name := filepath.Base(f) + ".age"
+		if other, ok := seen[name]; ok {
+			return usagef("%s and %s would both be written to %s: protect them into different --out directories", other, f, name)
+		}
+		seen[name] = f
+	}
+	return nil
+}
+
 func parseLabels(kvs []string) (map[string]string, error) {
 	if len(kvs) == 0 {
 		return nil, nil
@@ -140,6 +157,9 @@ func parseLabels(kvs []string) (map[string]string, error) {
 }
 
 func runProtect(ctx context.Context, o globalOptions, v *shred.Service, opts protectOptions, stdin io.Reader, stdout, stderr io.Writer) error {
+	if err := checkDistinctOutputs(opts.Files); err != nil {
+		return err
+	}
 	return runEachFile(ctx, o, v, opts.Files, opts.Parallel, stdout, stderr, "protect",
 		func(actor shred.Actor, file string) (*catalog.Backup, error) {
 			req := opts.request(file, stdin)
