@@ -23,6 +23,10 @@ const (
 	MethodTechnique = "Cryptographic Erase"
 )
 
+// VerificationResult is the only Verification.Result that shows a key
+// destroyed: Vault's answer when the key is read back after its deletion.
+const VerificationResult = "not found"
+
 // Values of Original.Disposal.
 const (
 	// DisposalDeleted means the plaintext original was deleted.
@@ -103,7 +107,7 @@ type Document struct {
 	SHA256 string `json:"sha256"`
 }
 
-// Method is the sanitization method, normally MethodStandard, MethodCategory
+// Method is the sanitization method: Validate requires MethodStandard, MethodCategory
 // and MethodTechnique.
 type Method struct {
 	Standard        string `json:"standard"`

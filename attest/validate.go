@@ -86,6 +86,13 @@ func (c *checker) str(path, v string) {
 	}
 }
 
+// constant requires v to be exactly want, the one value the schema allows.
+func (c *checker) constant(path, v, want string) {
+	if v != want {
+		c.fail(path, "must be %q, not %q", want, v)
+	}
+}
+
 func (c *checker) strs(path string, vs []string, min int) {
 	if len(vs) < min {
 		c.fail(path, "needs at least %d entries", min)
@@ -245,10 +252,13 @@ func (c *checker) document(path string, d Document) {
 	c.sha256(path+".sha256", d.SHA256)
 }
 
+// method requires the NIST SP 800-88 Cryptographic Erase the tool
+// performs: a statement naming another standard, category or technique
+// does not say the keys were destroyed the way an auditor relies on.
 func (c *checker) method(path string, m Method) {
-	c.str(path+".standard", m.Standard)
-	c.str(path+".category", m.Category)
-	c.str(path+".technique", m.Technique)
+	c.constant(path+".standard", m.Standard, MethodStandard)
+	c.constant(path+".category", m.Category, MethodCategory)
+	c.constant(path+".technique", m.Technique, MethodTechnique)
 	c.str(path+".cipher", m.Cipher)
 	if m.KeyStrengthBits < 128 {
 		c.fail(path+".keyStrengthBits", "must be at least 128")

@@ -127,10 +127,17 @@ func (c *checker) key(path string, k Key) {
 	}
 }
 
+// verification requires what every run of the tool has written once it
+// read the key back: not found, with the Transit mount present. Any other
+// result, or a mount that was gone (every key "not found"), does not show
+// the key destroyed.
 func (c *checker) verification(bp string, b *Backup) {
 	path, v := bp+".verification", b.Verification
 	c.str(path+".method", v.Method)
-	c.str(path+".result", v.Result)
+	c.constant(path+".result", v.Result, VerificationResult)
+	if !v.MountPresent {
+		c.fail(path+".mountPresent", "must be true: with the Transit mount gone every key reads as not found")
+	}
 	c.time(path+".at", v.At)
 	c.order(bp+".destroyedAt", b.DestroyedAt, path+".at", v.At)
 }
