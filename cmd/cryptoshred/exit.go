@@ -18,7 +18,7 @@ const (
 	exitUsage    = 2
 	exitPartial  = 3
 	exitRefused  = 4
-	exitVerifyKO = 5 // also: report access --fail-on-unrecorded found an unwrap without a purpose
+	exitVerifyKO = 5 // also: a ciphertext missing or changed, an unwrap without a recorded purpose
 )
 
 const exitCodesHelp = `EXIT CODES:
@@ -27,7 +27,8 @@ const exitCodesHelp = `EXIT CODES:
    2  usage error
    3  partial: some backups failed, the rest are done
    4  refused: a hold, a Vault policy or a precondition forbids it
-   5  verification failed (attestation, ledger, or a key unwrap without a recorded purpose)`
+   5  verification failed: an attestation, the ledger, a ciphertext missing or changed
+      (backup verify, hold place), or a key unwrap without a recorded purpose`
 
 // usageError marks a mistake on the command line.
 type usageError struct{ msg string }
