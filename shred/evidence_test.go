@@ -150,12 +150,30 @@ func TestAttackTimesInAnotherZoneCannotBlockTheAttestation(t *testing.T) {
 	d["destroyedAt"] = at.In(zone).Format(time.RFC3339Nano)
 	adm.mustWrite("destructions/ZONE/00000000", rec)
 	status := comp.read("backups/" + b.ID)
+	disposed := catalog.Now()
 	status["original"] = map[string]any{"encryptedAfterFirstStorage": true, "path": "/srv/x",
-		"disposal": map[string]any{"method": "deleted", "at": catalog.Now().In(zone).Format(time.RFC3339Nano), "by": "someone"}}
+		"disposal": map[string]any{"method": "deleted", "at": disposed.In(zone).Format(time.RFC3339Nano), "by": "someone"}}
 	comp.mustWrite("backups/"+b.ID, status)
-	if _, err := adminV.Attest(context.Background(), admin0, "ZONE", runOpts(t).Attest); err != nil {
+	if got, _, err := adminV.GetBackup(context.Background(), b.ID); err != nil || !inZone(got.Destruction.DestroyedAt, 2*3600) {
+		t.Fatalf("the planted record, sorted first, was not read: %+v %v", got, err)
+	}
+	a, err := adminV.Attest(context.Background(), admin0, "ZONE", runOpts(t).Attest)
+	if err != nil {
 		t.Fatalf("attest with times in another zone: %v", err)
 	}
+	stated := attestedStatement(t, a).Predicate.Backups[0]
+	if !stated.DestroyedAt.Equal(at) || !inZone(stated.DestroyedAt, 0) {
+		t.Fatalf("destroyedAt stated as %s, want %s in UTC", stated.DestroyedAt, at.UTC())
+	}
+	if o := stated.Original; o == nil || o.By != "someone" || o.At == nil || !o.At.Equal(disposed) || !inZone(*o.At, 0) {
+		t.Fatalf("original stated as %+v, want the planted disposal at %s in UTC", o, disposed.UTC())
+	}
+}
+
+// inZone reports whether t is written with the offset offset (0 for UTC).
+func inZone(t time.Time, offset int) bool {
+	name, off := t.Zone()
+	return off == offset && (offset != 0 || name == "UTC")
 }
 
 // A case whose record could not be stated (an authority of blanks, which

@@ -24,6 +24,7 @@ func TestLedgerExportVerifiesOffline(t *testing.T) {
 	full, one := filepath.Join(env.dir, "ledger.json"), filepath.Join(env.dir, "case.json")
 	mustRun(t, env.srv, env.roles.auditor, "ledger", "export", "-o", full)
 	mustRun(t, env.srv, env.roles.auditor, "ledger", "export", "--case", "EXP", "-o", one)
+	foreign := foreignExport(t, filepath.Join(env.dir, "foreign.json"))
 	env.srv.Stop()
 	t.Setenv("VAULT_TOKEN", "")
 
@@ -43,7 +44,7 @@ func TestLedgerExportVerifiesOffline(t *testing.T) {
 			t.Fatalf("offline verify of %s with the attestation, want %q:\n%s", f, says, r.stdout)
 		}
 	}
-	checkKeyPins(t, env, full)
+	checkKeyPins(t, env, full, foreign)
 	caseExport, _ := os.ReadFile(one)
 	if bytes.Contains(caseExport, []byte(`b.tar.age`)) {
 		t.Fatal("the case's export holds another backup's entry")
@@ -60,10 +61,22 @@ func TestLedgerExportVerifiesOffline(t *testing.T) {
 	}
 }
 
+// foreignExport writes to path the export of another Vault's ledger, one
+// a forger made and signed with keys of their own, and returns path.
+func foreignExport(t *testing.T, path string) string {
+	t.Helper()
+	forger := newTestEnv(t)
+	b := protectFile(t, forger, "f.tar", []byte("forged"))
+	shredCase(t, forger, "EXP", b.ID)
+	mustRun(t, forger.srv, forger.roles.auditor, "ledger", "export", "-o", path)
+	return path
+}
+
 // checkKeyPins: with the published fingerprints given, the export's keys
-// must be those; one role's key given as another's is refused (exit 5),
-// as a pin without an export is (exit 2).
-func checkKeyPins(t *testing.T, env testEnv, export string) {
+// must be those; one role's key given as another's, the two roles' keys
+// swapped, or an export carrying a forger's keys (foreign) is refused
+// (exit 5), as a pin without an export is (exit 2).
+func checkKeyPins(t *testing.T, env testEnv, export, foreign string) {
 	t.Helper()
 	out := mustRun(t, env.srv, "", "ledger", "verify", "--file", export).stdout
 	fp := map[string]string{}
@@ -84,7 +97,23 @@ func checkKeyPins(t *testing.T, env testEnv, export string) {
 	if !strings.Contains(swapped.stderr, "the admin key v1 "+fp["admin"]) || strings.Contains(swapped.stdout, "ledger OK") {
 		t.Fatalf("verify with the compliance key pinned as the admin's: %s %s", swapped.stdout, swapped.stderr)
 	}
+	refusedPins(t, env, export, "the roles' keys swapped", "the admin key v1 "+fp["admin"], "admin="+fp["compliance"], "compliance="+fp["admin"])
+	refusedPins(t, env, foreign, "a forger's keys", "key v1 sha256:", "admin="+fp["admin"], "compliance="+fp["compliance"])
 	expectCode(t, exitUsage, env.srv, env.roles.auditor, "ledger", "verify", "--key-fingerprint", "admin="+fp["admin"])
+}
+
+// refusedPins fails unless ledger verify of export with pins exits 5
+// naming a key (want) and does not say the ledger is OK.
+func refusedPins(t *testing.T, env testEnv, export, what, want string, pins ...string) {
+	t.Helper()
+	args := []string{"ledger", "verify", "--file", export}
+	for _, p := range pins {
+		args = append(args, "--key-fingerprint", p)
+	}
+	r := expectCode(t, exitVerifyKO, env.srv, "", args...)
+	if !strings.Contains(r.stderr, want) || strings.Contains(r.stdout, "ledger OK") {
+		t.Fatalf("verify of an export with %s: %s %s", what, r.stdout, r.stderr)
+	}
 }
 
 func mustRead(t *testing.T, path string) []byte {
