@@ -26,7 +26,7 @@ func attestBackup(b *catalog.Backup, facts *ledgerFacts, ks attest.KeyStore, sub
 		KeyUnwraps: withAudit(facts.unwraps[b.ID], facts.audit, b.ID), RestoredCopies: facts.restored[b.ID], Holds: facts.holds[b.ID],
 		Key:         attest.Key{Name: b.Key, VersionsDestroyed: d.VersionsDestroyed},
 		DestroyedAt: d.DestroyedAt.UTC(), DestroyedBy: d.DestroyedBy,
-		Verification:        attest.Verification{Method: "key read after delete", Result: "not found", MountPresent: d.MountPresent, At: d.VerifiedAt.UTC()},
+		Verification:        attest.Verification{Method: "key read after delete", Result: attest.VerificationResult, MountPresent: d.MountPresent, At: d.VerifiedAt.UTC()},
 		Ciphertext:          attestCiphertext(b, facts.storageHolds[b.ID]),
 		ResidualCopiesUntil: until,
 	}

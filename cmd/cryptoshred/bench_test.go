@@ -30,7 +30,8 @@ import (
 // printed, and the run's rate next to the server's raw delete + read-back
 // ceiling, measured just before and just after it, with the same token
 // and with the root token. ns/op counts the commands and ceilings, not the
-// set-up.
+// set-up. CLI_BENCH_RUN_CPU_PROFILE names a file for a CPU profile of the
+// shred run process.
 func BenchmarkShredRunCommand(b *testing.B) {
 	for _, target := range []struct {
 		name  string
@@ -63,7 +64,11 @@ func benchShredCommands(b *testing.B, name string, srv *vaulttest.Server, n int)
 	planAgain := timeCommand(b, child(srv, admin, "shred", "plan", "--case", "BENCH"))
 	before := ceilings(b, srv, root, admin, n)
 	mixBefore := runRequestsCeiling(b, root, srv.Client(b, admin), "BENCH", n)
-	run := timeCommand(b, child(srv, admin, files.args("BENCH")...))
+	runCmd := child(srv, admin, files.args("BENCH")...)
+	if name := os.Getenv("CLI_BENCH_RUN_CPU_PROFILE"); name != "" {
+		runCmd.Env = append(runCmd.Env, "CRYPTOSHRED_TEST_CPU_PROFILE="+name)
+	}
+	run := timeCommand(b, runCmd)
 	after := ceilings(b, srv, root, admin, n)
 	mixAfter := runRequestsCeiling(b, root, srv.Client(b, admin), "BENCH", n)
 	parts := attestationFiles(b, files.out)
@@ -75,9 +80,9 @@ func benchShredCommands(b *testing.B, name string, srv *vaulttest.Server, n int)
 	b.ReportMetric(rate/best, "x-ceiling-best")
 	b.ReportMetric(float64(run.peakKiB>>10), "run-peak-MiB")
 	fmt.Printf("%s, %d backups, whole processes with a backup-admin token: shred plan %v and %v (peak RSS %d MiB; %v with Vault's default policy on the token); "+
-		"shred run %v = %.0f backups/s (peak RSS %d MiB); attest verify of %d file(s) %v (peak RSS %d MiB)\n",
+		"shred run %v = %.0f backups/s (peak RSS %d MiB, processor time %v); attest verify of %d file(s) %v (peak RSS %d MiB)\n",
 		name, n, plan.took.Round(time.Millisecond), planAgain.took.Round(time.Millisecond), plan.peakKiB>>10, planDefault.took.Round(time.Millisecond),
-		run.took.Round(time.Millisecond), rate, run.peakKiB>>10, len(parts), verify.took.Round(time.Millisecond), verify.peakKiB>>10)
+		run.took.Round(time.Millisecond), rate, run.peakKiB>>10, run.cpu.Round(time.Millisecond), len(parts), verify.took.Round(time.Millisecond), verify.peakKiB>>10)
 	fmt.Printf("%s: raw delete+read-back ceiling, before / after the run: backup-admin token with 16 clients %.0f / %.0f keys/s, best of 16, 32 and 64 clients %.0f / %.0f; "+
 		"root token with 16 clients %.0f / %.0f; shred run at %.2fx the backup-admin 16-client ceiling, %.2fx its best, %.2fx the root one\n",
 		name, before.at16, after.at16, before.best, after.best, before.root16, after.root16, rate/at16, rate/best, rate/root16)
@@ -172,6 +177,10 @@ func benchCase(b *testing.B, srv *vaulttest.Server, dir, caseID string, n int) s
 type commandRun struct {
 	took    time.Duration
 	peakKiB int64
+	// cpu is the processor time the process used, user and system: on a
+	// machine whose cores the Vault server shares, what the client takes
+	// from it.
+	cpu time.Duration
 }
 
 // timeCommand runs cmd, this test binary as the CLI, and returns its wall
@@ -194,7 +203,7 @@ func timeCommand(b *testing.B, cmd *exec.Cmd) commandRun {
 	if err != nil || perr != nil {
 		b.Fatalf("%v: no peak RSS reported: %v %v", cmd.Args[1:], err, perr)
 	}
-	return commandRun{took: took, peakKiB: peak}
+	return commandRun{took: took, peakKiB: peak, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 }
 
 // attestationFiles returns the attestation files shred run wrote to out:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"testing"
@@ -25,19 +26,39 @@ import (
 // process, so it can be killed for real; with CRYPTOSHRED_TEST_PEAK_RSS
 // set, that process writes its peak RSS to the file it names as it exits.
 // With CRYPTOSHRED_TEST_STUCK it is a command that ignores interruption
-// (stuckAfterInterrupt).
+// (stuckAfterInterrupt). With CRYPTOSHRED_TEST_CPU_PROFILE it writes a CPU
+// profile of the command to the file that names.
 func TestMain(m *testing.M) {
 	if os.Getenv("CRYPTOSHRED_TEST_STUCK") == "1" {
 		stuckAfterInterrupt()
 	}
 	if os.Getenv("CRYPTOSHRED_TEST_AS_CLI") == "1" {
+		stop := profileCPU(os.Getenv("CRYPTOSHRED_TEST_CPU_PROFILE"))
 		code := runMain()
+		stop()
 		if name := os.Getenv("CRYPTOSHRED_TEST_PEAK_RSS"); name != "" {
 			_ = os.WriteFile(name, []byte(strconv.FormatInt(testtools.PeakRSSKiB(), 10)), 0o600)
 		}
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
+}
+
+// profileCPU writes a CPU profile of the process to name until the
+// returned function is called; with no name it does nothing. A benchmark
+// sets it to see where a command's own processor time goes.
+func profileCPU(name string) func() {
+	if name == "" {
+		return func() {}
+	}
+	f, err := os.Create(name)
+	if err != nil || pprof.StartCPUProfile(f) != nil {
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }
 
 // child returns the CLI as a child process with the given token.
