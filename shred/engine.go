@@ -99,6 +99,12 @@ type RunResult struct {
 	// of the case listed in the ledger first; they are that run's to
 	// report as destroyed, and this run's attestation covers them too.
 	ListedElsewhere int `json:"listedElsewhere,omitempty"`
+	// KeysDestroyed counts the keys this run deleted and read back as
+	// gone, and KeysNotRecorded those of them whose destruction record or
+	// ledger entry then failed: they are gone for good, and a re-run
+	// records them.
+	KeysDestroyed   int `json:"keysDestroyed"`
+	KeysNotRecorded int `json:"keysNotRecorded,omitempty"`
 	// LeftOut are the backups the run's attestation leaves out, and why
 	// (Attestation.LeftOut).
 	LeftOut []*ItemError `json:"leftOutOfAttestation,omitempty"`
@@ -119,6 +125,21 @@ func (r *RunResult) destroyedListedElsewhere() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ListedElsewhere++
+}
+
+// countKeys counts, once the run is recorded, the keys it read back as
+// gone and those of them neither listed by it nor by another run: their
+// destruction record or ledger entry failed.
+func (r *RunResult) countKeys() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	listed := r.ListedElsewhere
+	for _, b := range r.Destroyed {
+		if r.readBack[b.ID] {
+			listed++
+		}
+	}
+	r.KeysDestroyed, r.KeysNotRecorded = len(r.readBack), len(r.readBack)-listed
 }
 
 // fail adds failures; destruction and recording add them concurrently.
@@ -196,8 +217,22 @@ func (s *Service) attest(ctx context.Context, actor Actor, c *catalog.Case, opts
 	if a == nil && err != nil {
 		err = fmt.Errorf("keys destroyed and recorded, but the attestation failed (shred run issues it once the cause is dealt with): %w", err)
 	}
+	if err != nil && res.KeysDestroyed > 0 {
+		err = &destroyedError{err}
+	}
 	return a, errors.Join(runErr, err)
 }
+
+// destroyedError is a failure after the run destroyed keys: the run is
+// partial, never refused (exit 4 says nothing was destroyed), whatever
+// refused the step that failed, an expired token say.
+type destroyedError struct{ err error }
+
+func (e *destroyedError) Error() string { return e.err.Error() }
+func (e *destroyedError) Unwrap() error { return e.err }
+
+// Is makes a destroyedError an errs.ErrPartial.
+func (e *destroyedError) Is(target error) bool { return target == errs.ErrPartial }
 
 func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts RunOptions) (*RunResult, error) {
 	if err := s.guard.RequireAdmin(ctx, "delete"); err != nil {
@@ -221,7 +256,8 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	close(toRecord)
 	<-recorded
 	s.retryCiphertexts(ctx, actor, leftover, res)
-	return res, batchError(len(res.Destroyed)+res.ListedElsewhere, res.Failed)
+	res.countKeys()
+	return res, batchError(len(res.Destroyed)+res.ListedElsewhere+res.KeysNotRecorded, res.Failed)
 }
 
 // recordBatch is how many backups one batch destroys and records.

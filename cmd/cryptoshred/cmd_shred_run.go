@@ -300,8 +300,19 @@ func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) 
 	if res.ListedElsewhere > 0 {
 		elsewhere = fmt.Sprintf(" (%d more listed by another run)", res.ListedElsewhere)
 	}
-	fmt.Fprintf(stderr, "case %s: %d destroyed%s, %d skipped, %d failed\n", res.Case, len(res.Destroyed), elsewhere, len(res.Skipped), len(res.Failed))
+	fmt.Fprintf(stderr, "case %s: %d destroyed%s, %d skipped, %d failed%s\n", res.Case, len(res.Destroyed), elsewhere, len(res.Skipped), len(res.Failed), unrecordedNote(res))
 	return nil
+}
+
+// unrecordedNote says, of a run that destroyed keys it could not all
+// record, how many it destroyed and how many are not yet recorded: those
+// count as failed, but their keys are gone for good.
+func unrecordedNote(res *shred.RunResult) string {
+	if res.KeysNotRecorded == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; this run destroyed %d key(s) (verified gone), %d of them not yet recorded (run again to record and attest them)",
+		res.KeysDestroyed, res.KeysNotRecorded)
 }
 
 func attestOptions(signer signature.Signer, opts shredRunOptions) (shred.AttestOptions, error) {

@@ -264,3 +264,17 @@ func (s *Server) KVDelete(t testing.TB, path string) {
 		t.Fatal(err)
 	}
 }
+
+// ShortToken returns a token with only policy that expires after ttl (a
+// Go duration), renewable or not, for tests of a token running out.
+func (s *Server) ShortToken(t testing.TB, policy string, ttl time.Duration, renewable bool) string {
+	t.Helper()
+	sec, err := s.Root(t).Auth().Token().Create(&api.TokenCreateRequest{
+		Policies: []string{policy}, DisplayName: policy, NoParent: true, NoDefaultPolicy: true,
+		TTL: ttl.String(), ExplicitMaxTTL: "4h", Renewable: &renewable,
+	})
+	if err != nil {
+		t.Fatalf("create token: %v", err)
+	}
+	return sec.Auth.ClientToken
+}
