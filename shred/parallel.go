@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/cryptoshred/cryptoshred/internal/parallel"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -55,15 +56,25 @@ type BatchError struct {
 	Failed []*ItemError
 }
 
+// maxListedFailures is how many failures a BatchError's text lists: a
+// run of 100,000 backups that fails them all must not build (and print
+// twice) a text of every one. Callers that list them all read Failed.
+const maxListedFailures = 20
+
 func (e *BatchError) Error() string {
 	if e.Done == 0 && len(e.Failed) == 1 {
 		return e.Failed[0].Error()
 	}
-	msg := fmt.Sprintf("%d done, %d failed", e.Done, len(e.Failed))
-	for _, f := range e.Failed {
-		msg += "\n  " + f.Error()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d done, %d failed", e.Done, len(e.Failed))
+	for _, f := range e.Failed[:min(len(e.Failed), maxListedFailures)] {
+		b.WriteString("\n  ")
+		b.WriteString(f.Error())
 	}
-	return msg
+	if more := len(e.Failed) - maxListedFailures; more > 0 {
+		fmt.Fprintf(&b, "\n  ... and %d more", more)
+	}
+	return b.String()
 }
 
 // Is makes a BatchError with some successes an errs.ErrPartial.
