@@ -12,10 +12,13 @@ import (
 // (catalog.Destructions), and returns them to be listed. If the record
 // cannot be written none of them is listed: the next run finds their
 // keys gone and their intent on record, and verifies and records them
-// again. Two runs that destroyed the same key both record it; the ledger
+// again. A batch of no backups writes no record. Two runs that destroyed the same key both record it; the ledger
 // lists it once (ledger.Listings), and an attestation states the
 // destruction whose digest the ledger recorded.
 func (s *Service) markBatch(ctx context.Context, actor Actor, items []*PlanItem, res *RunResult, tick func()) []*PlanItem {
+	if len(items) == 0 {
+		return nil // a batch whose keys all failed: an empty record is junk every plan reads
+	}
 	err := s.catalog.PutDestructions(ctx, destructionsRecord(res.Case, actor, items))
 	for range items {
 		tick()
