@@ -88,6 +88,31 @@ func New(cfg Config) *Service {
 // WhoAmI returns the caller's identity as the key store reports it.
 func (s *Service) WhoAmI(ctx context.Context) (Actor, error) { return s.guard.WhoAmI(ctx) }
 
+// TokenLife is how long the token in use still lives: a TTL of 0 is a
+// token that does not expire (or a Guard that cannot tell).
+type TokenLife struct {
+	TTL       time.Duration
+	Renewable bool
+	Renewed   bool // KeepToken renewed it
+}
+
+// tokenKeeper is a Guard whose token expires and can be renewed (Vault's).
+type tokenKeeper interface {
+	KeepToken(ctx context.Context, margin time.Duration) (TokenLife, error)
+}
+
+// KeepToken renews the token in use if it expires within margin and may
+// be renewed, and says how long it then lives, so that an operation that
+// destroys keys, opens latches or places holds by the thousand does not
+// stop halfway because its token ran out.
+func (s *Service) KeepToken(ctx context.Context, margin time.Duration) (TokenLife, error) {
+	k, ok := s.guard.(tokenKeeper)
+	if !ok {
+		return TokenLife{}, nil
+	}
+	return k.KeepToken(ctx, margin)
+}
+
 // GetBackup reads a backup and its version; one that a run of a case
 // whose close released it recorded as destroyed reads as shredded
 // (applyDestructions).

@@ -173,6 +173,7 @@ func runCaseClose(ctx context.Context, o globalOptions, v *shred.Service, req sh
 	if err != nil {
 		return err
 	}
+	keepToken(ctx, v, stderr)
 	ctx, finish := withProgressBar(ctx, stderr, "closing case "+req.Case)
 	res, err := v.CloseCase(ctx, actor, req)
 	finish()

@@ -72,6 +72,7 @@ func runHoldPlace(ctx context.Context, o globalOptions, v *shred.Service, caseID
 	if err != nil {
 		return err
 	}
+	keepToken(ctx, v, stderr)
 	ctx, finish := withProgressBar(ctx, stderr, "placing holds")
 	held, err := v.PlaceHolds(ctx, actor, caseID, sel)
 	finish()

@@ -217,6 +217,7 @@ func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred
 	}
 	files := &partFiles{Case: plan.Case.ID, Out: opts.Output, Bundle: opts.Bundle}
 	attestOpts.Parts = files
+	keepToken(ctx, v, stderr)
 	update, finish := progressUpdater(stderr, "shredding")
 	res, err := v.Run(ctx, actor, plan, shred.RunOptions{Parallel: opts.Parallel,
 		RequireOriginalsDisposed: opts.RequireOriginalsDisposed, Progress: update, Attest: attestOpts})

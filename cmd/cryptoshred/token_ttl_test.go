@@ -44,3 +44,50 @@ func TestShredRunTokenExpiringMidRunExitsPartial(t *testing.T) {
 		t.Fatalf("re-run:\n%s%s", again.stdout, again.stderr)
 	}
 }
+
+// A token that expires within half an hour is renewed before shred run
+// destroys keys (here one living 10 minutes lives about an hour after the
+// run); one that cannot be renewed gets a warning naming when it expires,
+// at hold place and case close too, and the command goes on. Before,
+// nothing looked at the token's TTL, and a long run stopped halfway.
+func TestShortTokenIsRenewedOrWarned(t *testing.T) {
+	env := newTestEnv(t)
+	closedCaseCLI(t, env, "RENEW", []byte("old casework"))
+	priv, _ := signingKey(t, env)
+	renewable := env.srv.ShortToken(t, vault.PolicyAdmin, 10*time.Minute, true)
+	r := mustRun(t, env.srv, renewable, "shred", "run", "--case", "RENEW", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "720h",
+		"-o", filepath.Join(env.dir, "renew.dsse.json"))
+	if !strings.Contains(r.stderr, "note: renewed the Vault token") || strings.Contains(r.stderr, renewable) {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
+	if ttl := tokenTTL(t, env, renewable); ttl < 50*time.Minute {
+		t.Fatalf("the token's TTL after the run: %s", ttl)
+	}
+	b := protectFile(t, env, "held.tar", []byte("still held"))
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "WARN", "--authority", "Example DPA", "--reference", "r", "--controller", "Example Ministry")
+	fixed := env.srv.ShortToken(t, vault.PolicyCompliance, 10*time.Minute, false)
+	for _, args := range [][]string{{"hold", "place", "--case", "WARN", b.ID},
+		{"case", "close", "WARN", "--decision-ref", "r", "--decision-file", decisionFile(t, env), "--yes"}} {
+		r := mustRun(t, env.srv, fixed, args...)
+		if !strings.Contains(r.stderr, "warning: the Vault token expires at ") || !strings.Contains(r.stderr, "cannot be renewed") {
+			t.Fatalf("%s: stderr: %s", args[0], r.stderr)
+		}
+	}
+	if ttl := tokenTTL(t, env, fixed); ttl > 10*time.Minute {
+		t.Fatalf("the non-renewable token's TTL: %s", ttl)
+	}
+}
+
+// tokenTTL looks token up with the root token and returns its TTL.
+func tokenTTL(t *testing.T, env testEnv, token string) time.Duration {
+	t.Helper()
+	sec, err := env.srv.Root(t).Auth().Token().Lookup(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := sec.TokenTTL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ttl
+}
