@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/cryptoshred/cryptoshred/internal/s3test"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -248,5 +254,45 @@ func afterFirst(first, then func(string, int) bool) func(string, int) bool {
 		}
 		seen = seen || first(path, cas)
 		return false
+	}
+}
+
+// A stream protect and a file protect to one name in one S3 prefix, both
+// past their look at the output before either commits: the file's
+// commits first, and the stream's commit is refused (If-None-Match), so
+// it reports no success and the file's backup keeps its data. Before, in
+// a bucket without versioning (--no-storage-hold), the stream's upload
+// replaced the file's ciphertext and both reported protected.
+func TestS3TwoProtectsToOneNameNeverReplaceEachOther(t *testing.T) {
+	for name, versioning := range map[string]bool{"unversioned": false, "versioned": true} {
+		t.Run(name, func(t *testing.T) {
+			srv, _ := newVault(t)
+			gw := s3test.Start(t)
+			gw.SetEnv(t, gw.AccessKey, gw.SecretKey)
+			if versioning {
+				s3test.CreateBucket(t, "plain")
+			} else if _, err := gw.Client(gw.AccessKey, gw.SecretKey).CreateBucket(context.Background(), &awss3.CreateBucketInput{Bucket: aws.String("plain")}); err != nil {
+				t.Fatal(err)
+			}
+			v := roleServiceOn(t, srv, vault.PolicyAdmin, s3.NewFromConfig(gw.Config(gw.AccessKey, gw.SecretKey), true))
+			stream, write := io.Pipe()
+			first := make(chan protected, 1)
+			go func() {
+				b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Input: stream, Name: "dump.sql", OutDir: "s3://plain/dumps", NoStorageHold: true, System: "hosta"})
+				first <- protected{b, err}
+			}()
+			write.Write([]byte("host A ")) // the stream protect is past its look at the output
+			src := writeFile(t, t.TempDir(), "dump.sql", []byte("host B data"))
+			b, err := v.Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: "s3://plain/dumps", NoStorageHold: true, System: "hostb"})
+			if err != nil {
+				t.Fatalf("the file protect: %v", err)
+			}
+			write.Write([]byte("data"))
+			write.Close()
+			if r := <-first; !errors.Is(r.err, fs.ErrExist) {
+				t.Fatalf("the stream protect committed onto the file's ciphertext: %+v %v", r.b, r.err)
+			}
+			opensAs(t, v, b.ID, "host B data")
+		})
 	}
 }

@@ -79,7 +79,9 @@ type Result struct {
 type Upload interface {
 	io.Writer
 	// Commit makes the object appear and returns its final location,
-	// which may name the version written (S3).
+	// which may name the version written (S3). It never replaces an
+	// object put at the location since Create: it fails with an error
+	// wrapping fs.ErrExist instead.
 	Commit(ctx context.Context) (string, error)
 	Abort()
 }

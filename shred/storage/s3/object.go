@@ -3,14 +3,17 @@ package s3
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/cryptoshred/cryptoshred/shred/storage"
 )
@@ -24,7 +27,8 @@ const (
 )
 
 // Create implements storage.Backend. It refuses a key that holds an
-// object already; the object appears only on Commit.
+// object already; the object appears only on Commit, which refuses one
+// put there since (ifAbsent).
 func (b *Backend) Create(ctx context.Context, loc string) (storage.Upload, error) {
 	o, err := parse(loc)
 	if err != nil {
@@ -146,9 +150,9 @@ func (u *upload) Commit(ctx context.Context) (string, error) {
 func (u *upload) finish(ctx context.Context) (string, error) {
 	if u.id == "" {
 		out, err := u.b.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: &u.o.bucket, Key: &u.o.key,
-			Body: bytes.NewReader(u.buf), ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+			Body: bytes.NewReader(u.buf), ChecksumAlgorithm: types.ChecksumAlgorithmSha256, IfNoneMatch: ifAbsent})
 		if err != nil {
-			return "", fmt.Errorf("failed to write %s: %w", u.o, err)
+			return "", fmt.Errorf("failed to write %s: %w", u.o, exists(err))
 		}
 		return aws.ToString(out.VersionId), nil
 	}
@@ -163,11 +167,29 @@ func (u *upload) finish(ctx context.Context) (string, error) {
 	}
 	slices.SortFunc(u.parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	out, err := u.b.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: &u.o.bucket, Key: &u.o.key,
-		UploadId: &u.id, MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts}})
+		UploadId: &u.id, MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts}, IfNoneMatch: ifAbsent})
 	if err != nil {
-		return "", fmt.Errorf("failed to complete the upload of %s: %w", u.o, err)
+		return "", fmt.Errorf("failed to complete the upload of %s: %w", u.o, exists(err))
 	}
 	return aws.ToString(out.VersionId), nil
+}
+
+// ifAbsent makes a commit conditional on the key holding no object: S3
+// checks it as it writes, so an object put there after Create looked (a
+// second protect to the same name) is never replaced, which in a bucket
+// without versioning would lose it.
+var ifAbsent = aws.String("*")
+
+// exists marks S3's refusal of a conditional commit (412 Precondition
+// Failed) as fs.ErrExist, as a local link onto an existing name fails.
+// The object there may be this upload's own, if S3 wrote it and the SDK
+// retried the commit after losing its answer.
+func exists(err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "412") {
+		return fmt.Errorf("an object is already there, refusing to overwrite it: %w: %w", fs.ErrExist, err)
+	}
+	return err
 }
 
 // Abort implements storage.Upload.

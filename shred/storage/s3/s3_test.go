@@ -1,10 +1,12 @@
 package s3_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strings"
@@ -205,3 +207,61 @@ func TestCopyPutBackDuringDeleteIsStillDeleted(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// In a bucket without versioning (--no-storage-hold allows one) a commit
+// that replaced the key would lose what is there: two uploads to one key
+// that both passed Create, as single PUTs and as multipart uploads, and
+// the second commit fails with fs.ErrExist, leaving the first whole.
+func TestCommitNeverReplacesInAnUnversionedBucket(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
+	ctx := context.Background()
+	if _, err := srv.Client(srv.AccessKey, srv.SecretKey).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("plain")}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s3.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, size := range map[string]int{"put": 10, "multipart": 16<<20 + 1} {
+		loc, _ := b.Locate("s3://plain/dumps", name+".age")
+		first, second := uploadOf(t, b, loc, size, 'a'), uploadOf(t, b, loc, size, 'b')
+		if _, err := first.Commit(ctx); err != nil {
+			t.Fatalf("%s: first Commit: %v", name, err)
+		}
+		if _, err := second.Commit(ctx); !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("%s: second Commit onto the first: %v, want fs.ErrExist", name, err)
+		}
+		if got := readAll(t, b, loc); len(got) != size || got[size-1] != 'a' {
+			t.Fatalf("%s: the first object was replaced (%d bytes ending %q)", name, len(got), got[len(got)-1])
+		}
+	}
+}
+
+// uploadOf starts an upload at loc and writes size bytes of fill to it.
+func uploadOf(t *testing.T, b *s3.Backend, loc string, size int, fill byte) storage.Upload {
+	t.Helper()
+	up, err := b.Create(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(up.Abort)
+	if _, err := up.Write(bytes.Repeat([]byte{fill}, size)); err != nil {
+		t.Fatal(err)
+	}
+	return up
+}
+
+func readAll(t *testing.T, b *s3.Backend, loc string) []byte {
+	t.Helper()
+	r, err := b.Open(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"io/fs"
 	"slices"
 	"testing"
 
@@ -29,6 +30,7 @@ func Run(t *testing.T, newBackend NewFunc) {
 		{"RoundTrip", testRoundTrip},
 		{"LargeStream", testLargeStream},
 		{"CreateRefusesExisting", testCreateRefusesExisting},
+		{"CommitRefusesExisting", testCommitRefusesExisting},
 		{"AbortLeavesNothing", testAbortLeavesNothing},
 		{"AbortAfterCommitKeeps", testAbortAfterCommitKeeps},
 		{"Delete", testDelete},
@@ -141,6 +143,42 @@ func testCreateRefusesExisting(t *testing.T, b storage.Backend, dest string) {
 	if got := read(t, b, loc); string(got) != "first" {
 		t.Fatalf("existing ciphertext changed to %q", got)
 	}
+}
+
+// testCommitRefusesExisting: two uploads to one location both pass
+// Create before either commits (two protects to one name); the second
+// commit fails with fs.ErrExist and the first object stays, whole.
+func testCommitRefusesExisting(t *testing.T, b storage.Backend, dest string) {
+	ctx := context.Background()
+	loc := locate(t, b, dest, "raced.age")
+	first, second := create(t, b, loc, "first"), create(t, b, loc, "second")
+	final, err := first.Commit(ctx)
+	if err != nil {
+		t.Fatalf("first Commit: %v", err)
+	}
+	if got, err := second.Commit(ctx); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second Commit onto the first: %q %v, want fs.ErrExist", got, err)
+	}
+	if got := read(t, b, loc); string(got) != "first" {
+		t.Fatalf("the first object changed to %q", got)
+	}
+	if got := read(t, b, final); string(got) != "first" {
+		t.Fatalf("the first object's location reads %q", got)
+	}
+}
+
+// create starts an upload at loc and writes data to it.
+func create(t *testing.T, b storage.Backend, loc, data string) storage.Upload {
+	t.Helper()
+	up, err := b.Create(context.Background(), loc)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	t.Cleanup(up.Abort)
+	if _, err := up.Write([]byte(data)); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	return up
 }
 
 func testAbortLeavesNothing(t *testing.T, b storage.Backend, dest string) {
