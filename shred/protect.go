@@ -1,6 +1,7 @@
 package shred
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -201,7 +202,7 @@ func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequ
 // stream's, which cannot be read again, may still be running (two files
 // of one name protected into one directory at once) and is refused.
 func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path string, orig *catalog.Original) (protecting, error) {
-	p, err := s.unfinishedAt(ctx, be, path)
+	p, head, err := s.unfinishedAt(ctx, be, path)
 	switch {
 	case err != nil:
 		return protecting{}, fmt.Errorf("failed to check what left %s: %w", path, err)
@@ -215,20 +216,23 @@ func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path st
 	case p.b.Ciphertext.SHA256 != "":
 		return p, s.verifyCommitted(ctx, p.b)
 	}
-	return s.restartProtect(ctx, be, p, orig)
+	return s.restartProtect(ctx, be, p, orig, head)
 }
 
 // restartProtect takes over a protect of the same file that committed its
 // ciphertext but did not record it: it writes the status record first, so
 // the protect it takes over, if it still runs, registers nothing
-// (recordCommitted), then removes the ciphertext to write it again.
-func (s *Service) restartProtect(ctx context.Context, be storage.Backend, p protecting, orig *catalog.Original) (protecting, error) {
+// (recordCommitted), then removes the ciphertext to write it again: only
+// the one it inspected, whose start was head, never one that a second
+// re-run, which took the protect over after this one, wrote under the
+// same key since.
+func (s *Service) restartProtect(ctx context.Context, be storage.Backend, p protecting, orig *catalog.Original, head []byte) (protecting, error) {
 	p.b.Original = orig
 	version, err := s.catalog.PutBackup(ctx, p.b, p.version)
 	if err != nil {
 		return protecting{}, fmt.Errorf("failed to take over the unfinished protect of backup %s (another protect may be writing it): %w", p.b.ID, err)
 	}
-	obj := storage.Object{Loc: p.b.Ciphertext.Path, Check: headerNames(p.b.Key)}
+	obj := storage.Object{Loc: p.b.Ciphertext.Path, Check: startsWith(head)}
 	if err := be.Delete(ctx, []storage.Object{obj})[0].Err; err != nil {
 		return protecting{}, fmt.Errorf("failed to remove the unfinished output of %s: %w", p.b.ID, err)
 	}
@@ -244,42 +248,57 @@ func (s *Service) verifyCommitted(ctx context.Context, b *catalog.Backup) error 
 }
 
 // unfinishedAt returns the backup whose protect wrote the ciphertext at
-// path and did not finish, or none. A file that is not such a ciphertext
-// is not an error; failing to read it or the catalog is.
-func (s *Service) unfinishedAt(ctx context.Context, be storage.Backend, path string) (protecting, error) {
-	key, err := headerKeyAt(ctx, be, path)
-	if err != nil || key == "" {
-		return protecting{}, err
+// path and did not finish, or none, and the start of that ciphertext as
+// read. A file that is not such a ciphertext is not an error; failing to
+// read it or the catalog is.
+func (s *Service) unfinishedAt(ctx context.Context, be storage.Backend, path string) (protecting, []byte, error) {
+	head, err := headAt(ctx, be, path)
+	key, kerr := agefile.HeaderKey(bytes.NewReader(head))
+	if err != nil || kerr != nil {
+		return protecting{}, nil, err
 	}
 	b, version, err := s.catalog.GetBackup(ctx, key)
 	if errors.Is(err, errs.ErrNotFound) {
-		return protecting{}, nil
+		return protecting{}, nil, nil
 	}
 	if err != nil || b.State != catalog.StateProtecting {
-		return protecting{}, err
+		return protecting{}, nil, err
 	}
 	if at, err := namesCurrent(ctx, be, b.Ciphertext.Path, path); err != nil || !at {
-		return protecting{}, err
+		return protecting{}, nil, err
 	}
-	return protecting{b, version}, nil
+	return protecting{b, version}, head, nil
 }
 
-// headerKeyAt returns the key the age header at path names, or "" if
-// nothing or no such ciphertext is there.
-func headerKeyAt(ctx context.Context, be storage.Backend, path string) (string, error) {
+// headAt returns the first storage.CheckBytes of what is at path, which
+// hold its age header, or nothing if nothing is there.
+func headAt(ctx context.Context, be storage.Backend, path string) ([]byte, error) {
 	r, err := be.Open(ctx, path)
 	if errors.Is(err, errs.ErrNotFound) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer r.Close()
-	key, err := agefile.HeaderKey(r)
-	if err != nil {
-		return "", nil
+	return io.ReadAll(io.LimitReader(r, storage.CheckBytes))
+}
+
+// startsWith accepts, to delete, only an object whose first
+// storage.CheckBytes are head: the age header's wrapped file key differs
+// on every write, so this is the ciphertext inspected, not another
+// written under the same key since.
+func startsWith(head []byte) func(io.Reader) error {
+	return func(r io.Reader) error {
+		got, err := io.ReadAll(io.LimitReader(r, storage.CheckBytes))
+		switch {
+		case err != nil:
+			return fmt.Errorf("%w: %w", storage.ErrUnchecked, err)
+		case !bytes.Equal(got, head):
+			return errors.New("not the ciphertext inspected: another protect wrote it since")
+		}
+		return nil
 	}
-	return key, nil
 }
 
 // namesCurrent reports whether recorded, a backup's recorded location,

@@ -296,3 +296,54 @@ func TestS3TwoProtectsToOneNameNeverReplaceEachOther(t *testing.T) {
 		})
 	}
 }
+
+// pausingDelete is the local back end, where the first Delete waits
+// until release: a re-run stopped between taking a protect over and
+// removing its ciphertext.
+type pausingDelete struct {
+	*local.Backend
+	reached, release chan struct{}
+}
+
+func (p *pausingDelete) For(string) (storage.Backend, error) { return p, nil }
+
+func (p *pausingDelete) Delete(ctx context.Context, objs []storage.Object) []storage.Result {
+	close(p.reached)
+	<-p.release
+	return p.Backend.Delete(ctx, objs)
+}
+
+// Two re-runs of one interrupted protect: the first stops between taking
+// it over and deleting its ciphertext, the second takes it over after
+// it, writes the ciphertext again and registers it; the first then
+// deletes only the ciphertext it inspected, which is gone, so it fails
+// and the registered one stays. Before, its delete accepted any
+// ciphertext under the backup's key and removed the one just registered.
+func TestProtectRerunDeletesOnlyTheCiphertextItInspected(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	src := writeFile(t, t.TempDir(), "db.tar", []byte("the same file"))
+	req := shred.ProtectRequest{Source: src, OutDir: t.TempDir(), System: "casework"}
+	vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	killed := shred.New(shred.Config{Records: killedRecords{vc, atCommitRecord, new(bool)}, Keys: vc, Guard: vc, Signer: vc, Storage: local.New()})
+	if _, err := killed.Protect(ctx, admin, req); err == nil {
+		t.Fatal("the protect was not killed after its commit")
+	}
+	stalled := &pausingDelete{local.New(), make(chan struct{}), make(chan struct{})}
+	first := make(chan protected, 1)
+	go func() {
+		b, err := shred.New(shred.Config{Records: vc, Keys: vc, Guard: vc, Signer: vc, Storage: stalled}).Protect(ctx, admin, req)
+		first <- protected{b, err}
+	}()
+	<-stalled.reached
+	b, err := v.Protect(ctx, admin, req)
+	if err != nil || !b.Registered {
+		t.Fatalf("the second re-run: %+v %v", b, err)
+	}
+	close(stalled.release)
+	r := <-first
+	opensAs(t, v, b.ID, "the same file")
+	if r.err == nil || !strings.Contains(r.err.Error(), "not the ciphertext inspected") {
+		t.Fatalf("the first re-run, resumed after the second registered: %+v %v", r.b, r.err)
+	}
+}
