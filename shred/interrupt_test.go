@@ -357,7 +357,7 @@ func TestProtectWhoseCommitFailedLateIsResumed(t *testing.T) {
 	src, out := writeFile(t, t.TempDir(), "casework.tar", []byte("pg_dump output")), t.TempDir()
 	syncFails := lateCommit{local.New(), func(context.Context) error { return errors.New("failed to sync directory: input/output error") }}
 	_, err := withStorage(t, srv, syncFails).Protect(context.Background(), admin, shred.ProtectRequest{Source: src, OutDir: out, System: "casework"})
-	if err == nil || !strings.Contains(err.Error(), "protect it again") {
+	if err == nil || !strings.Contains(err.Error(), "protect the same file again") {
 		t.Fatalf("protect whose commit failed late: %v", err)
 	}
 	protectResumed(t, v, src, out)

@@ -133,7 +133,7 @@ func (s *Service) recordCommitted(ctx context.Context, p protecting) error {
 			p.b.ID, p.b.Ciphertext.Path, errs.ErrConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("backup %s encrypted to %s but not recorded (run protect again): %w", p.b.ID, p.b.Ciphertext.Path, err)
+		return fmt.Errorf("backup %s encrypted to %s but not recorded (%s): %w", p.b.ID, p.b.Ciphertext.Path, rerunAdvice(p.b), err)
 	}
 	return nil
 }
@@ -391,7 +391,7 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 	}
 	setDigests(b, d)
 	if b.Ciphertext.Path, err = out.Commit(ctx); err != nil {
-		return fmt.Errorf("%w; %w", err, errMayBeCommitted)
+		return fmt.Errorf("%w; %w (%s)", err, errMayBeCommitted, rerunAdvice(b))
 	}
 	return nil
 }
@@ -400,8 +400,19 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 // ciphertext in place all the same (a directory sync that failed after
 // the file was linked, an S3 upload that completed though its answer was
 // lost or Ctrl-C cancelled it): the backup stays protecting, which a
-// re-run resumes, not failed, which no re-run resumes.
-var errMayBeCommitted = errors.New("the ciphertext may be in place all the same (protect it again to finish)")
+// re-run of a file's protect resumes, not failed, which no re-run resumes.
+var errMayBeCommitted = errors.New("the ciphertext may be in place all the same")
+
+// rerunAdvice says what finishes b's interrupted protect: protecting the
+// same file again resumes it, but a stream, which cannot be read again,
+// is never resumed (resumeProtect), so its backup stays protecting and
+// the stream is protected again under another name.
+func rerunAdvice(b *catalog.Backup) string {
+	if b.Original == nil {
+		return "a stream is never resumed: this backup stays protecting; protect the stream again under another --name"
+	}
+	return "protect the same file again to finish"
+}
 
 // setDigests fills in b's sizes and SHA-256 sums from its encryption.
 func setDigests(b *catalog.Backup, d agefile.Digests) {
@@ -445,7 +456,7 @@ func (s *Service) finishProtect(ctx context.Context, actor Actor, b *catalog.Bac
 func (s *Service) recordProtected(ctx context.Context, actor Actor, b *catalog.Backup) (*catalog.Backup, error) {
 	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupProtected, Backups: []string{b.ID},
 		Details: map[string]string{"sha256": b.Ciphertext.SHA256, "system": b.System}}); err != nil {
-		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but not recorded in the ledger (run protect again): %w", b.ID, b.Ciphertext.Path, err)
+		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but not recorded in the ledger (%s): %w", b.ID, b.Ciphertext.Path, rerunAdvice(b), err)
 	}
 	done := *b
 	done.Registered = true
@@ -454,7 +465,7 @@ func (s *Service) recordProtected(ctx context.Context, actor Actor, b *catalog.B
 		*cur = done
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but its status not recorded (run protect again): %w", b.ID, b.Ciphertext.Path, err)
+		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but its status not recorded (%s): %w", b.ID, b.Ciphertext.Path, rerunAdvice(b), err)
 	}
 	return &done, nil
 }

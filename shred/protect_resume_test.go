@@ -347,3 +347,37 @@ func TestProtectRerunDeletesOnlyTheCiphertextItInspected(t *testing.T) {
 		t.Fatalf("the first re-run, resumed after the second registered: %+v %v", r.b, r.err)
 	}
 }
+
+// A stream protect interrupted once its ciphertext may be in place (its
+// commit failed late, or Vault failed at its commit record or after its
+// registration) does not tell the user to run it again, which would be
+// refused: a stream is never resumed. It says the backup stays
+// protecting and the stream is to be protected under another --name,
+// and a file protect cut at the same steps still says to re-run it.
+func TestInterruptedStreamProtectAdvisesAnotherName(t *testing.T) {
+	registered := func(path string, cas int) bool { return cas != 0 && strings.HasPrefix(path, "backups/") }
+	for name, at := range map[string]func(string, int) bool{"at its commit record": atCommitRecord, "after its registration": afterFirst(atRegistration, registered), "at its commit": nil} {
+		t.Run(name, func(t *testing.T) {
+			srv, _ := newVault(t)
+			vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+			cut := func(req shred.ProtectRequest) error {
+				var records catalog.Store = killedRecords{vc, at, new(bool)}
+				var st storage.Resolver = local.New()
+				if at == nil {
+					records, st = vc, lateCommit{local.New(), func(context.Context) error { return errors.New("failed to sync directory: input/output error") }}
+				}
+				_, err := shred.New(shred.Config{Records: records, Keys: vc, Guard: vc, Signer: vc, Storage: st}).Protect(context.Background(), admin, req)
+				return err
+			}
+			out := t.TempDir()
+			err := cut(shred.ProtectRequest{Input: strings.NewReader("dump"), Name: "dump.sql", OutDir: out, System: "casework"})
+			if err == nil || !strings.Contains(err.Error(), "under another --name") || strings.Contains(err.Error(), "to finish") {
+				t.Fatalf("the interrupted stream protect: %v", err)
+			}
+			err = cut(shred.ProtectRequest{Source: writeFile(t, t.TempDir(), "db.tar", []byte("file")), OutDir: out, System: "casework"})
+			if err == nil || !strings.Contains(err.Error(), "protect the same file again to finish") {
+				t.Fatalf("the interrupted file protect: %v", err)
+			}
+		})
+	}
+}
