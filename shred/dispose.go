@@ -51,7 +51,7 @@ func (s *Service) DisposeOriginal(ctx context.Context, actor Actor, req DisposeR
 		return nil, err
 	}
 	if req.Method == attest.DisposalDeleted {
-		if err := s.ciphertextKept(ctx, b); err != nil {
+		if err := s.copiesKept(ctx, b); err != nil {
 			return nil, err
 		}
 		absent, err := deleteOriginal(b.Original)
@@ -68,14 +68,72 @@ func (s *Service) DisposeOriginal(ctx context.Context, actor Actor, req DisposeR
 // ciphertextKept refuses to let the original of a backup whose key Vault
 // still has be deleted unless its ciphertext checks out against its
 // registration: with the ciphertext lost, the original may be the only
-// copy of data nobody was told to destroy.
+// copy of data nobody was told to destroy. A key gone with no destruction
+// a run recorded is not this tool's doing (a plan says to investigate),
+// and that backup's original is kept too.
 func (s *Service) ciphertextKept(ctx context.Context, b *catalog.Backup) error {
 	gone, err := s.keys.KeyAbsent(ctx, b.Key)
-	if err != nil || gone {
+	if err != nil {
 		return err
+	}
+	if gone {
+		return s.destructionRecorded(ctx, b)
 	}
 	if err := s.VerifyCiphertext(ctx, b); err != nil {
 		return errs.Refusedf("not deleting the original: the backup's ciphertext does not check out, so the original may be the only copy left: %v", err)
+	}
+	return nil
+}
+
+// copiesKept refuses to delete b's original unless every backup the
+// digest index names for its plaintext keeps its data elsewhere: its
+// ciphertext checks out, or its key is gone by a destruction a run
+// recorded. b's own registration may have been planted (the admin may
+// create one, with no key in Vault, copying another backup's original),
+// but the index is create-only, so the backup whose ciphertext was lost is
+// still named there, and the file is kept as what may be its last copy.
+func (s *Service) copiesKept(ctx context.Context, b *catalog.Backup) error {
+	ids, err := s.catalog.DigestIDs(ctx, b.Original.SHA256)
+	if err != nil {
+		return fmt.Errorf("failed to list the backups of the original's digest: %w", err)
+	}
+	for _, id := range append([]string{b.ID}, ids...) {
+		if err := s.copyKept(ctx, b, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyKept checks one backup of the original's plaintext (copiesKept). An
+// index entry naming no registered backup names nothing.
+func (s *Service) copyKept(ctx context.Context, b *catalog.Backup, id string) error {
+	other := b
+	if id != b.ID {
+		o, _, err := s.catalog.GetBackupOrRegistration(ctx, id)
+		switch {
+		case errors.Is(err, errs.ErrNotFound) || errors.Is(err, catalog.ErrMalformed) || o != nil && !o.Registered:
+			return nil
+		case err != nil:
+			return fmt.Errorf("not deleting the original: failed to read backup %s, which has the same plaintext: %w", id, err)
+		}
+		other = o
+	}
+	if err := s.ciphertextKept(ctx, other); err != nil {
+		return fmt.Errorf("backup %s has the same plaintext: %w", other.ID, err)
+	}
+	return nil
+}
+
+// destructionRecorded refuses unless a run's destruction record (in one
+// of the cases whose close released b) accounts for b's key being gone.
+func (s *Service) destructionRecorded(ctx context.Context, b *catalog.Backup) error {
+	ds, err := s.destructionRecords().of(ctx, b, "")
+	if err != nil {
+		return err
+	}
+	if len(ds) == 0 {
+		return errs.Refusedf("not deleting the original: key %s of backup %s is not in Vault, but no run recorded destroying it (investigate), so the original may be the only copy left", b.Key, b.ID)
 	}
 	return nil
 }

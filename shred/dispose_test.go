@@ -3,6 +3,7 @@ package shred_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
@@ -121,6 +123,84 @@ func TestDisposeOriginalRefusesAStatusRecordWithNoRegistration(t *testing.T) {
 	}
 	if _, err := os.Stat(src); err != nil {
 		t.Fatalf("the last copy of %s's data was deleted through a record with no registration: %v", b.ID, err)
+	}
+}
+
+// plantRegistration writes, as the admin with plain Vault calls, a
+// registration and a status record for a new id that name original, the
+// registered original of another backup, with the ciphertext given, and
+// returns the new id (also its key's name).
+func plantRegistration(t *testing.T, in insider, ciphertext, original map[string]any) string {
+	t.Helper()
+	planted := catalog.NewBackupID()
+	rec := map[string]any{"id": planted, "key": planted, "name": "x.age", "ciphertext": ciphertext,
+		"plaintext": map[string]any{"path": "", "size": 1, "sha256": ""},
+		"original":  original, "createdAt": "2026-01-01T00:00:00Z", "createdBy": "x"}
+	in.mustWrite("registrations/"+planted, rec)
+	st := maps.Clone(rec)
+	st["state"] = "protected"
+	in.mustWrite("backups/"+planted, st)
+	return planted
+}
+
+// lostCiphertext protects data as the admin and removes its ciphertext, so
+// the original is the last copy; it returns the backup, its original and
+// the original as its registration records it.
+func lostCiphertext(t *testing.T, srv *vaulttest.Server, adminV *shred.Service) (*catalog.Backup, string, map[string]any) {
+	t.Helper()
+	b, src := protect(t, adminV, []byte("the ciphertext of this was lost"))
+	if err := os.Remove(b.Ciphertext.Path); err != nil {
+		t.Fatal(err)
+	}
+	orig := asRole(t, srv, vault.PolicyAdmin).read("registrations/" + b.ID)["original"].(map[string]any)
+	return b, src, orig
+}
+
+// TestDisposeOriginalRefusesThroughAPlantedRegistrationWithoutKey: the
+// admin creates a registration (create is allowed) and a status record
+// for a new id, with no key in Vault, copying the original of a backup
+// whose ciphertext was lost. Disposing of the new id with deleted is
+// refused, and the last copy stays: the new id's key is gone with no
+// destruction recorded, and the digest index still names the backup
+// whose ciphertext was lost.
+func TestDisposeOriginalRefusesThroughAPlantedRegistrationWithoutKey(t *testing.T) {
+	srv, adminV, _ := roles(t)
+	b, src, orig := lostCiphertext(t, srv, adminV)
+	if _, err := adminV.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: b.ID, Method: "deleted", Note: "removed"}); !errors.Is(err, shred.ErrRefused) {
+		t.Fatalf("disposal of the backup's own original: %v", err)
+	}
+	planted := plantRegistration(t, asRole(t, srv, vault.PolicyAdmin),
+		map[string]any{"path": "/nonexistent/x.age", "size": 1, "sha256": ""}, orig)
+	_, err := adminV.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: planted, Method: "deleted", Note: "removed"})
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "may be the only copy left") {
+		t.Errorf("disposal of the original a planted registration names: %v", err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Fatalf("the last copy of %s's data was deleted through a planted registration: %v", b.ID, err)
+	}
+}
+
+// TestDisposeOriginalRefusesWhileAnotherBackupOfItHasLostItsCiphertext:
+// the planted registration names the intact ciphertext of another backup
+// of the admin's, and the admin creates its key in Vault (the admin role
+// may create Transit keys), so its own checks pass; the digest index
+// still names the backup whose ciphertext was lost, with its key in
+// Vault, and the original is kept as that backup's last copy.
+func TestDisposeOriginalRefusesWhileAnotherBackupOfItHasLostItsCiphertext(t *testing.T) {
+	srv, adminV, _ := roles(t)
+	b, src, orig := lostCiphertext(t, srv, adminV)
+	in := asRole(t, srv, vault.PolicyAdmin)
+	intact, _ := protect(t, adminV, []byte("another backup, intact"))
+	planted := plantRegistration(t, in, in.read("registrations/" + intact.ID)["ciphertext"].(map[string]any), orig)
+	if _, err := in.l.Write("cryptoshred-transit/keys/"+planted, map[string]any{"type": "aes256-gcm96"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := adminV.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: planted, Method: "deleted", Note: "removed"})
+	if !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "backup "+b.ID+" has the same plaintext") {
+		t.Errorf("disposal of an original whose other backup lost its ciphertext: %v", err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Fatalf("the last copy of %s's data was deleted: %v", b.ID, err)
 	}
 }
 
