@@ -36,6 +36,9 @@ type CloseResult struct {
 	unlatching []string
 	// storageLifted are the backups whose storage hold the close lifted.
 	storageLifted []string
+	// liftedUntimed are those of storageLifted whose legal hold the close
+	// found off already: lifted before, at a time the ledger does not know.
+	liftedUntimed []string
 }
 
 // unlatched returns the backups the close released or may have unlatched.
@@ -224,9 +227,12 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 		res.add(&res.StillHeld, id)
 		return errors.Join(s.checkLatched(ctx, b, "another case holds it"), s.checkStorageStillHeld(ctx, caseID, b))
 	}
-	lifted, err := s.liftStorageHold(ctx, caseID, b)
+	lifted, untimed, err := s.liftStorageHold(ctx, caseID, b)
 	if lifted {
 		res.add(&res.storageLifted, b.ID) // even if its note in the hold record failed: the lift is done
+	}
+	if lifted && untimed {
+		res.add(&res.liftedUntimed, b.ID)
 	}
 	if err != nil {
 		return err
@@ -312,8 +318,10 @@ func (s *Service) markHoldReleased(ctx context.Context, actor Actor, caseID, id 
 func (s *Service) finishClose(ctx context.Context, actor Actor, c *catalog.Case, unheld []string, res *CloseResult) error {
 	slices.Sort(res.Released)
 	slices.Sort(res.StillHeld)
-	lifted := idSet(res.storageLifted)
-	if err := s.appendSplitMarking(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}, marking{storageLiftedDetail: lifted}); err != nil {
+	untimed := idSet(res.liftedUntimed)
+	lifted := idSet(slices.DeleteFunc(slices.Clone(res.storageLifted), func(id string) bool { return untimed[id] }))
+	marks := marking{storageLiftedDetail: lifted, storageLiftedUntimedDetail: untimed}
+	if err := s.appendSplitMarking(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}, marks); err != nil {
 		return err
 	}
 	if err := s.appendSplit(ctx, actor, ledger.Event{Kind: ledger.KindCaseClosed, Case: c.ID, Backups: res.Released,

@@ -129,14 +129,16 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 	if err != nil || stillHeld {
 		return done, unreadable, err
 	}
-	done.lifted, err = s.liftStorageHold(ctx, caseID, b)
+	var untimed bool
+	done.lifted, untimed, err = s.liftStorageHold(ctx, caseID, b)
+	done.liftUntimed = done.liftUntimed || untimed
 	return done, unreadable, err
 }
 
 // earlyRelease is what releaseEarly did to one backup: whether it lifted
 // its storage hold, whether it finished a release an interrupted run
 // began (finished), and whether that run may have lifted a storage hold
-// the case placed (liftUntimed).
+// the case placed or this one found it lifted already (liftUntimed).
 type earlyRelease struct{ lifted, finished, liftUntimed bool }
 
 // recordedReleases is, for one hold release, which backups' holds of its

@@ -215,3 +215,60 @@ func TestS3CloseReportsAHoldPlacedAsItLiftsWhenTheLatchStaysClosed(t *testing.T)
 	closeCase(t, env.compliance, "A")
 	spanFromPlacedAgain(t, env, "B", heldAgain)
 }
+
+// Case A's close is killed right after it lifts b's legal hold, with case
+// B's hold placed just before the lift; case B closes before anyone runs
+// A's close again. B's close finds no other case holding and the legal
+// hold already off: its lift is untimed (storageHoldLiftedUntimed), so
+// B's attestation states no storage hold across the time it was off,
+// rather than one from the placement until B's close.
+func TestS3OtherCaseCloseFindingTheLegalHoldOffStatesNoSpanAcrossIt(t *testing.T) {
+	env := newS3Env(t)
+	b := heldOnS3(t, env, "A", []byte("two cases"))
+	openCase(t, env.compliance, "B")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	closer := secondOfficer(t, env, nil, nil, placeBBeforeLift(t, env, b, cancel))
+	if _, err := closer.CloseCase(ctx, compliance, closeRequest("A")); err == nil {
+		t.Fatal("a close killed after its lift returned no error")
+	}
+	if got := legalHoldOf(t, env, b); got != types.ObjectLockLegalHoldStatusOff {
+		t.Fatalf("legal hold after A's killed close: %q", got)
+	}
+	noSpanAfterTheLift(t, env, "B")
+}
+
+// A close killed right after it lifts b's legal hold, with no other case
+// holding, is finished by its re-run, which finds the legal hold off: the
+// ledger marks the lift untimed, and A's attestation states no storage
+// hold ending at the re-run's time, later than the lift.
+func TestS3CloseRerunAfterItsKilledLiftStatesNoSpanUntilTheRerun(t *testing.T) {
+	env := newS3Env(t)
+	heldOnS3(t, env, "A", []byte("one case"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	killed := &liftHook{Backend: s3.NewFromConfig(env.gw.Config(env.complyKey, env.complySec), true), after: cancel}
+	if _, err := secondOfficer(t, env, nil, nil, killed).CloseCase(ctx, compliance, closeRequest("A")); err == nil {
+		t.Fatal("a close killed after its lift returned no error")
+	}
+	noSpanAfterTheLift(t, env, "A")
+}
+
+// noSpanAfterTheLift waits, closes caseID (finishing a close that is
+// closing) after the legal hold was lifted, shreds it and checks that the
+// attestation states no storage hold: the ledger does not know when it
+// ended, and the close's time is later than the lift.
+func noSpanAfterTheLift(t *testing.T, env s3Env, caseID string) {
+	t.Helper()
+	liftedBy := catalog.Now()
+	time.Sleep(1100 * time.Millisecond)
+	closeCase(t, env.compliance, caseID)
+	res, err := env.admin.RunShred(context.Background(), admin, caseID, runOpts(t))
+	if err != nil || res.Attestation == nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	if span := attestedStatement(t, res.Attestation).Predicate.Backups[0].Ciphertext.StorageHold; span != nil {
+		t.Errorf("storage hold stated %s to %s, though the legal hold was off since before %s",
+			span.From.Format(time.RFC3339Nano), span.To.Format(time.RFC3339Nano), liftedBy.Format(time.RFC3339Nano))
+	}
+}

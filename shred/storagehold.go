@@ -18,14 +18,14 @@ import (
 
 // setStorageHold puts b's ciphertext under the storage's own legal hold
 // (on) or lifts it, where the storage can hold; it reports whether it
-// did and, placing one, whether it found the hold off (afresh; see
-// heldNow). A registration can name any location, so the object must be b's
+// did and whether it found the hold off before (foundOff; see heldNow):
+// a placement that did is afresh, a lift that did is untimed. A registration can name any location, so the object must be b's
 // own ciphertext, an age file whose header names b's key: a hold is not
 // placed on an object that names another key (its owner's run could not
 // delete it), and lifted only from one that names b's, never from
 // another backup's held ciphertext. A version that is gone has no hold
 // to lift.
-func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool) (set, afresh bool, err error) {
+func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool) (set, foundOff bool, err error) {
 	be, holder, err := s.storageHolder(ctx, b.Ciphertext.Path)
 	if err != nil || holder == nil {
 		return false, false, err
@@ -39,11 +39,11 @@ func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool
 	case !on && own != nil:
 		return false, false, fmt.Errorf("backup %s: its storage hold was left in place: %w", b.ID, own)
 	}
-	afresh = on && !heldNow(ctx, holder, b.Ciphertext.Path)
+	foundOff = !heldNow(ctx, holder, b.Ciphertext.Path)
 	if err := holder.SetHold(ctx, b.Ciphertext.Path, on); err != nil {
 		return false, false, fmt.Errorf("backup %s: %w", b.ID, err)
 	}
-	return true, afresh, nil
+	return true, foundOff, nil
 }
 
 // heldNow reports whether the storage holds loc now. hold place asks
@@ -51,8 +51,12 @@ func (s *Service) setStorageHold(ctx context.Context, b *catalog.Backup, on bool
 // object since whatever span the ledger may still show open (a hold
 // release killed after its lift, a lift made with plain S3 calls), so the
 // ledger entry marks the placement afresh and the span restarts there. A
-// status that cannot be read counts as off: the span restarts, stating
-// less, never more.
+// lift asks too: one found off was lifted before, at a time the ledger
+// does not know (a close or a release killed after its lift, another
+// case's close that lifted it just after this case's hold was placed),
+// so the entry marks the lift untimed and the span ends unstated. A
+// status that cannot be read counts as off: the span restarts or ends
+// unstated, stating less, never more.
 func heldNow(ctx context.Context, holder storage.Holder, loc string) bool {
 	held, err := holder.Held(ctx, loc)
 	return err == nil && held
@@ -86,19 +90,20 @@ func holderOf(ctx context.Context, be storage.Backend, loc string) (storage.Hold
 // more, if the case's hold record says the case placed one (so a backup
 // protected without one, or in a bucket whose lock configuration the
 // compliance officer may not read, is released as before), and records
-// when.
-func (s *Service) liftStorageHold(ctx context.Context, caseID string, b *catalog.Backup) (lifted bool, err error) {
+// when. A lift that found the legal hold already off is untimed (see
+// heldNow): the ledger must not end a span at this time.
+func (s *Service) liftStorageHold(ctx context.Context, caseID string, b *catalog.Backup) (lifted, untimed bool, err error) {
 	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
 	if err != nil || h.StorageHeldAt.IsZero() {
-		return false, err
+		return false, false, err
 	}
-	held, _, err := s.setStorageHold(ctx, b, false)
+	held, foundOff, err := s.setStorageHold(ctx, b, false)
 	if err != nil || !held || !h.StorageReleasedAt.IsZero() {
-		return held, err
+		return held, held && foundOff, err
 	}
 	h.StorageReleasedAt = catalog.Now()
 	_, err = s.catalog.PutHold(ctx, h, version)
-	return true, err
+	return true, foundOff, err
 }
 
 // ErrCiphertextChanged marks a ciphertext that is missing, or whose size
