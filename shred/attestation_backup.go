@@ -129,11 +129,21 @@ func (f *ledgerFacts) add(e *ledger.Entry, only map[string]bool) {
 // re-run may come days later): it ends the case's open hold unstated.
 const holdReleasedUntimedDetail = "holdReleasedUntimed"
 
+// holdPlacedAfreshDetail marks, in a hold.placed entry, the backups on
+// which hold place re-activated its case's hold record released by a hold
+// release the ledger does not record (interrupted before its entry): the
+// case's hold the ledger still shows open from its earlier placement
+// ended at a time it does not know, so that one is dropped unstated and a
+// new one starts at this entry.
+const holdPlacedAfreshDetail = "holdPlacedAfresh"
+
 // addHold takes e as a step of a key hold on id, in ledger order: a
 // placement opens the case's hold unless one is open, a release closes
 // the open one into a span. A release with no open placement of its case
 // (planted, or repeated) adds nothing, so that no entry a role can sign
-// gives a span without a start. A release marked untimed
+// gives a span without a start. A placement marked afresh
+// (holdPlacedAfreshDetail) drops the open one unstated and opens its own;
+// forged, it only states less. A release marked untimed
 // (holdReleasedUntimedDetail) ends the open one and states nothing of it:
 // a hold has no statement without its end, and an end at the re-run's
 // time would state the hold for longer than the case held. Vault's times follow ledger order but for
@@ -144,6 +154,9 @@ func (f *ledgerFacts) addHold(e *ledger.Entry, id string, at time.Time) {
 	key := e.Case + "/" + id
 	switch e.Kind {
 	case ledger.KindHoldPlaced:
+		if slices.Contains(strings.Fields(e.Details[holdPlacedAfreshDetail]), id) {
+			f.openHolds.end(key)
+		}
 		f.openHolds.start(key, at)
 	case ledger.KindHoldReleased:
 		if placed, open := f.openHolds.end(key); open && !slices.Contains(strings.Fields(e.Details[holdReleasedUntimedDetail]), id) {

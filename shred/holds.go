@@ -54,9 +54,10 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	var problems problemList
 	var mu sync.Mutex
 	var placed []*catalog.Backup
-	storageHeld, afresh := map[string]bool{}, map[string]bool{}
+	storageHeld, afresh, holdAfresh := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	rec := &recordedReleases{}
 	held, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
-		b, statusErr, err := s.placeHold(ctx, actor, caseID, id)
+		b, reopened, statusErr, err := s.placeHold(ctx, actor, caseID, id, rec)
 		if err != nil {
 			return err
 		}
@@ -66,13 +67,14 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		problems.add(err)
 		mu.Lock()
 		placed = append(placed, ciphertextOf(b))
-		storageHeld[id], afresh[id] = inStorage, inStorage && wasOff
+		storageHeld[id], afresh[id], holdAfresh[id] = inStorage, inStorage && wasOff, reopened
 		mu.Unlock()
 		return nil
 	})
 	if len(held) > 0 {
 		ev := ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: held}
-		if err := s.appendSplitMarking(ctx, actor, ev, marking{storageHeldDetail: storageHeld, storageHeldAfreshDetail: afresh}); err != nil {
+		marks := marking{storageHeldDetail: storageHeld, storageHeldAfreshDetail: afresh, holdPlacedAfreshDetail: holdAfresh}
+		if err := s.appendSplitMarking(ctx, actor, ev, marks); err != nil {
 			return held, err
 		}
 	}
@@ -146,19 +148,21 @@ func backupDate(b *catalog.Backup) time.Time {
 
 // placeHold writes the hold record first, then marks the backup held, so a
 // crash in between is repaired by placing the hold again. It returns the
-// backup, for the storage hold and the re-hash that follow; once the hold
-// record is written the hold stands, and a status that could not be
-// marked is returned as statusErr, to report, not as err.
-func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string) (b *catalog.Backup, statusErr, err error) {
+// backup, for the storage hold and the re-hash that follow, and whether
+// it re-activated a hold whose release the ledger does not record
+// (putHold); once the hold record is written the hold stands, and a
+// status that could not be marked is returned as statusErr, to report,
+// not as err.
+func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (b *catalog.Backup, reopened bool, statusErr, err error) {
 	b, _, err = s.catalog.GetBackupOrRegistration(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, false, nil, err
 	}
 	if err := s.checkHoldable(ctx, b); err != nil {
-		return nil, nil, err
+		return nil, false, nil, err
 	}
-	if err := s.putHold(ctx, actor, caseID, id); err != nil {
-		return nil, nil, err
+	if reopened, err = s.putHold(ctx, actor, caseID, id, rec); err != nil {
+		return nil, false, nil, err
 	}
 	held, unreadable, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		if !slices.Contains(b.HeldBy, caseID) {
@@ -168,30 +172,40 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string)
 		return nil
 	})
 	if err = cmp.Or(err, unreadable); err != nil {
-		return b, fmt.Errorf("backup %s: hold recorded, but its status record does not show it: %w", id, err), nil
+		return b, reopened, fmt.Errorf("backup %s: hold recorded, but its status record does not show it: %w", id, err), nil
 	}
-	return held, nil, nil
+	return held, reopened, nil, nil
 }
 
 // putHold creates caseID's hold record on id, or re-activates one that
-// hold release released early (the ledger keeps that history); an active
-// record is left as it is. One the case's close released (the close began
-// after this hold place checked that the case is open) stays released.
-func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string) error {
+// hold release released early; an active record is left as it is. One
+// the case's close released (the close began after this hold place
+// checked that the case is open) stays released. It reports whether the
+// record it re-activated was released by a hold release the ledger does
+// not record (interrupted before its entry): the ledger still shows the
+// case's hold from its earlier placement open, and the new entry must
+// mark this placement afresh (holdPlacedAfreshDetail), or the attestation
+// would state the hold across the time it was released. The placement
+// is never refused for this: a ledger that cannot be read marks it too,
+// which states less.
+func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (reopened bool, err error) {
 	h := catalog.Hold{Case: caseID, Backup: id, PlacedAt: catalog.Now(), PlacedBy: actor.String()}
-	_, err := s.catalog.PutHold(ctx, &h, 0)
+	_, err = s.catalog.PutHold(ctx, &h, 0)
 	if !errors.Is(err, errs.ErrConflict) {
-		return err
+		return false, err
 	}
 	old, version, err := s.catalog.GetHold(ctx, caseID, id)
 	switch {
 	case err != nil || old.ReleasedAt.IsZero():
-		return err
+		return false, err
 	case old.ReleaseReason == "":
-		return errs.Refusedf("case %s is closing: its close released the hold on %s", caseID, id)
+		return false, errs.Refusedf("case %s is closing: its close released the hold on %s", caseID, id)
 	}
-	_, err = s.catalog.PutHold(ctx, &h, version)
-	return err
+	if _, err = s.catalog.PutHold(ctx, &h, version); err != nil {
+		return false, err
+	}
+	recorded, err := s.releaseRecorded(ctx, old, rec)
+	return err != nil || !recorded, nil
 }
 
 // checkHoldable refuses a hold that Vault would not enforce: something

@@ -158,6 +158,23 @@ func (s *Service) unrecordedRelease(ctx context.Context, h *catalog.Hold, reason
 	if h.ReleaseReason == "" {
 		return released
 	}
+	recorded, err := s.releaseRecorded(ctx, h, rec)
+	switch {
+	case err != nil:
+		return fmt.Errorf("case %s's hold on %s was released; whether the ledger records it could not be checked: %w", h.Case, h.Backup, err)
+	case recorded:
+		return released
+	case h.ReleaseReason != reason:
+		return errs.Refusedf("case %s's hold on %s was released at %s with reason %q, which the ledger does not record; run hold release again with that reason to record it",
+			h.Case, h.Backup, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"), h.ReleaseReason)
+	}
+	return nil
+}
+
+// releaseRecorded reports whether the verified ledger's last hold entry
+// of h's case for h's backup is a release (rec reads the ledger once, for
+// one case).
+func (s *Service) releaseRecorded(ctx context.Context, h *catalog.Hold, rec *recordedReleases) (bool, error) {
 	rec.once.Do(func() {
 		rec.ids = map[string]bool{}
 		_, rec.err = ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
@@ -169,16 +186,7 @@ func (s *Service) unrecordedRelease(ctx context.Context, h *catalog.Hold, reason
 			return nil
 		})
 	})
-	switch {
-	case rec.err != nil:
-		return fmt.Errorf("case %s's hold on %s was released; whether the ledger records it could not be checked: %w", h.Case, h.Backup, rec.err)
-	case rec.ids[h.Backup]:
-		return released
-	case h.ReleaseReason != reason:
-		return errs.Refusedf("case %s's hold on %s was released at %s with reason %q, which the ledger does not record; run hold release again with that reason to record it",
-			h.Case, h.Backup, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"), h.ReleaseReason)
-	}
-	return nil
+	return rec.ids[h.Backup], rec.err
 }
 
 // ListHolds returns the hold records of caseID, or of every case that

@@ -197,3 +197,31 @@ func TestS3InterruptedHoldReleaseRerunStatesNoHoldUntilTheRerun(t *testing.T) {
 		}
 	}
 }
+
+// A hold release of case ONE interrupted after its hold record and its
+// lift (before its ledger entry), then ONE's hold placed again instead of
+// the release being run again: hold place re-activates the record and
+// marks its placement afresh (holdPlacedAfresh), so ONE's attestation
+// states ONE's hold from the new placement, not one continuous hold from
+// the first placement across the time its record was released.
+func TestS3HoldPlacedAgainAfterAnInterruptedReleaseStatesNoHoldAcrossTheGap(t *testing.T) {
+	env := newS3Env(t)
+	b := interruptedRelease(t, env)
+	time.Sleep(1100 * time.Millisecond)
+	placedAgain := catalog.Now()
+	hold(t, env.compliance, "ONE", b.ID)
+	closeCase(t, env.compliance, "ONE")
+	res, err := env.admin.RunShred(context.Background(), admin, "ONE", runOpts(t))
+	if err != nil || res.Attestation == nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	var ones []attest.Hold
+	for _, h := range attestedStatement(t, res.Attestation).Predicate.Backups[0].Holds {
+		if h.Case == "ONE" {
+			ones = append(ones, h)
+		}
+	}
+	if len(ones) != 1 || ones[0].PlacedAt.Before(placedAgain) {
+		t.Fatalf("attested holds of ONE %+v: want one, from the placement again at %s", ones, placedAgain.Format(time.RFC3339Nano))
+	}
+}
