@@ -83,8 +83,11 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 	done, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
 		return s.releaseHold(ctx, actor, c.ID, id, len(elsewhere[id]) > 0, res)
 	})
-	failed = append(failed, s.heldDuringRelease(ctx, c.ID, res.unlatched(), "this close opened its key's deletion latch", s.latchAdvice(ctx))...)
-	failed = append(failed, s.heldDuringRelease(ctx, c.ID, res.liftedOnly(), "this close lifted its storage hold", placeAgainAdvice)...)
+	// The case's own records count too: a hold place of this case that
+	// passed its open-case check before the close began can re-activate
+	// a record a hold release marked released just after the close read it.
+	failed = append(failed, s.heldDuringRelease(ctx, res.unlatched(), "this close opened its key's deletion latch", s.latchAdvice(ctx))...)
+	failed = append(failed, s.heldDuringRelease(ctx, res.liftedOnly(), "this close lifted its storage hold", placeAgainAdvice)...)
 	slices.Sort(res.StatusUnreadable)
 	if len(failed) > 0 {
 		return res, fmt.Errorf("case %s stays closing; run the command again to finish: %w", c.ID, batchError(len(done), failed))

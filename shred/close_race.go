@@ -16,8 +16,9 @@ import (
 // what cannot be prevented is reported. hold place records its case in
 // the backup's status before it reads the key again (checkLatched);
 // the close reads the status after its own update of it (heldMeanwhile),
-// which keeps the backup latched when the hold came first, and reads the
-// other cases' hold records once more after its last latch is opened
+// which keeps the backup latched when the hold came first, and reads
+// every case's hold records, its own included, once more after its last
+// latch is opened
 // (heldDuringRelease), which finds any hold recorded before its key was
 // read again: one of the two always sees the other. The status only
 // says which hold records to read (one that cannot be read, another
@@ -57,17 +58,20 @@ func (s *Service) heldMeanwhile(ctx context.Context, caseID, id string, heldBy [
 	return len(active) > 0, err
 }
 
-// heldDuringRelease lists again the hold records of every case but
-// except on ids, the backups a case just released (what says how), and
-// returns one error for each that a case now holds, with advice for its
-// key. A close excludes its own case, whose released records no hold
-// place re-activates; a hold release excludes none (""), since hold
-// place re-activates its case's record released early.
-func (s *Service) heldDuringRelease(ctx context.Context, except string, ids []string, what string, advice func(key string) string) []*ItemError {
+// heldDuringRelease lists again the hold records of every case on ids,
+// the backups a case just released (what says how), and returns one
+// error for each that a case now holds, with advice for its key. The
+// releasing case's own records count too: hold place re-activates a record a hold release released early, and one of the
+// closing case can be too, by a hold place and a hold release that both
+// checked the case open before the close began, the release marking the
+// record released just after the close read it (the close then writes
+// nothing to it) and the place re-activating it before the close looks
+// again.
+func (s *Service) heldDuringRelease(ctx context.Context, ids []string, what string, advice func(key string) string) []*ItemError {
 	if len(ids) == 0 {
 		return nil
 	}
-	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, except)
+	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, "")
 	if err != nil {
 		return itemErrors(ids, fmt.Errorf("released, but whether another case placed a hold meanwhile could not be read: %w", err))
 	}

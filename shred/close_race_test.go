@@ -274,3 +274,86 @@ func TestHoldPlaceReportsALatchACloseOpenedMeanwhile(t *testing.T) {
 		t.Fatalf("hold place: %v; want the open latch reported", placeErr)
 	}
 }
+
+// beforeNthGet is a catalog.Store that runs Before once, just ahead of
+// its nth read of Path: a reader's read between two others.
+type beforeNthGet struct {
+	catalog.Store
+	Path   string
+	N      int
+	Before func()
+	mu     sync.Mutex
+	reads  int
+}
+
+func (r *beforeNthGet) Get(ctx context.Context, path string) (*catalog.Record, error) {
+	if path == r.Path {
+		r.mu.Lock()
+		r.reads++
+		nth := r.reads == r.N
+		r.mu.Unlock()
+		if nth {
+			r.Before()
+		}
+	}
+	return r.Store.Get(ctx, path)
+}
+
+// pausedAtWrite returns a records wrapper that, at its first write of a
+// path starting with prefix, signals reached and waits for resume.
+func pausedAtWrite(prefix string, reached, resume chan struct{}) func(catalog.Store) catalog.Store {
+	return func(s catalog.Store) catalog.Store {
+		return &shredtest.BeforeWrite{Store: s, Prefix: prefix, Before: func() { close(reached); <-resume }}
+	}
+}
+
+// A hold release and a hold place of case ONE both find ONE open before
+// its close begins. The close reads ONE's hold record active; the release
+// then marks it released with its reason, so the close's own release of
+// it writes nothing; the place then re-activates it, before the close
+// opens the key's latch. The close, which lists every case's hold records
+// again after its latches, ONE's included, reports ONE's active hold on
+// the unlatched backup and stays closing, rather than marking ONE closed
+// with it.
+func TestCloseReportsItsOwnHoldReactivatedDuringIt(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	y, _ := protect(t, adminV, []byte("released, placed and closed at once"))
+	openCase(t, complianceV, "ONE")
+	hold(t, complianceV, "ONE", y.ID)
+	path := "holds/ONE/" + y.ID
+	relReached, relResume, relDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	plReached, plResume, plDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	releaser := officer(t, srv, pausedAtWrite(path, relReached, relResume), nil)
+	placer := officer(t, srv, pausedAtWrite(path, plReached, plResume), nil)
+	var relErr, plErr error
+	go func() {
+		_, relErr = releaser.ReleaseHolds(context.Background(), compliance, "ONE", []string{y.ID}, "placed by mistake")
+		close(relDone)
+	}()
+	go func() {
+		_, plErr = placer.PlaceHolds(context.Background(), compliance, "ONE", shred.HoldSelector{IDs: []string{y.ID}})
+		close(plDone)
+	}()
+	<-relReached
+	<-plReached
+	closer := officer(t, srv, func(s catalog.Store) catalog.Store {
+		released := &beforeNthGet{Store: s, Path: path, N: 2, Before: func() { close(relResume); <-relDone }}
+		return &shredtest.BeforeWrite{Store: released, Prefix: "backups/" + y.ID, Before: func() { close(plResume); <-plDone }}
+	}, nil)
+	res, err := closer.CloseCase(context.Background(), compliance, closeRequest("ONE"))
+	if relErr != nil || plErr != nil {
+		t.Fatalf("hold release %v, hold place %v during the close", relErr, plErr)
+	}
+	if h := insiderHold(t, srv, "ONE", y.ID); h["releasedAt"] != nil {
+		t.Fatalf("ONE's hold record was not re-activated during the close: %v", h)
+	}
+	if alive, latched := keyAlive(t, srv, y.Key); !alive || latched {
+		t.Fatalf("key after the close: alive %t, latched %t; want it unlatched", alive, latched)
+	}
+	if err == nil || !strings.Contains(err.Error(), "case(s) ONE placed a hold on it while this close opened its key's deletion latch") {
+		t.Fatalf("close with its own hold re-activated during it: %+v %v", res, err)
+	}
+	if c, _, _ := complianceV.GetCase(context.Background(), "ONE"); c == nil || c.State != catalog.CaseClosing {
+		t.Fatalf("case ONE after the close: %+v, want closing", c)
+	}
+}

@@ -60,7 +60,7 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	})
 	// The case's own record counts too: a hold place of this case that
 	// re-activated it before the lift is a hold the lift undid.
-	failed = append(failed, s.heldDuringRelease(ctx, "", lifted, "its storage hold was lifted", placeAgainAdvice)...)
+	failed = append(failed, s.heldDuringRelease(ctx, lifted, "its storage hold was lifted", placeAgainAdvice)...)
 	if len(released) > 0 {
 		slices.Sort(released)
 		details := map[string]string{"reason": reason, "before": "case close"}
