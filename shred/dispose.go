@@ -97,7 +97,8 @@ func (s *Service) copiesKept(ctx context.Context, b *catalog.Backup) error {
 	if err != nil {
 		return fmt.Errorf("failed to list the backups of the original's digest: %w", err)
 	}
-	for _, id := range append([]string{b.ID}, ids...) {
+	others := slices.DeleteFunc(ids, func(id string) bool { return id == b.ID })
+	for _, id := range append([]string{b.ID}, others...) {
 		if err := s.copyKept(ctx, b, id); err != nil {
 			return err
 		}
@@ -108,19 +109,18 @@ func (s *Service) copiesKept(ctx context.Context, b *catalog.Backup) error {
 // copyKept checks one backup of the original's plaintext (copiesKept). An
 // index entry naming no registered backup names nothing.
 func (s *Service) copyKept(ctx context.Context, b *catalog.Backup, id string) error {
-	other := b
-	if id != b.ID {
-		o, _, err := s.catalog.GetBackupOrRegistration(ctx, id)
-		switch {
-		case errors.Is(err, errs.ErrNotFound) || errors.Is(err, catalog.ErrMalformed) || o != nil && !o.Registered:
-			return nil
-		case err != nil:
-			return fmt.Errorf("not deleting the original: failed to read backup %s, which has the same plaintext: %w", id, err)
-		}
-		other = o
+	if id == b.ID {
+		return s.ciphertextKept(ctx, b)
+	}
+	other, _, err := s.catalog.GetBackupOrRegistration(ctx, id)
+	switch {
+	case errors.Is(err, errs.ErrNotFound) || errors.Is(err, catalog.ErrMalformed) || other != nil && !other.Registered:
+		return nil
+	case err != nil:
+		return fmt.Errorf("not deleting the original: failed to read backup %s, which has the same plaintext: %w", id, err)
 	}
 	if err := s.ciphertextKept(ctx, other); err != nil {
-		return fmt.Errorf("backup %s has the same plaintext: %w", other.ID, err)
+		return fmt.Errorf("backup %s has the same plaintext: %w", id, err)
 	}
 	return nil
 }

@@ -204,6 +204,29 @@ func TestDisposeOriginalRefusesWhileAnotherBackupOfItHasLostItsCiphertext(t *tes
 	}
 }
 
+// TestDisposeOriginalAfterItsShredDeletesIt: a backup whose key a run
+// destroyed, and recorded destroying, has its original deleted, though
+// its key is gone and its ciphertext with it.
+func TestDisposeOriginalAfterItsShredDeletesIt(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, src := protect(t, adminV, []byte("shredded, then its staging copy removed"))
+	openCase(t, complianceV, "GONE")
+	hold(t, complianceV, "GONE", b.ID)
+	closeCase(t, complianceV, "GONE")
+	if res, err := adminV.RunShred(context.Background(), admin, "GONE", runOpts(t)); err != nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	if alive, _ := keyAlive(t, srv, b.Key); alive {
+		t.Fatal("the key outlived its shred")
+	}
+	if _, err := adminV.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: b.ID, Method: "deleted", Note: "removed"}); err != nil {
+		t.Fatalf("disposal of a shredded backup's original: %v", err)
+	}
+	if _, err := os.Stat(src); !os.IsNotExist(err) {
+		t.Fatalf("the original is still there: %v", err)
+	}
+}
+
 // TestAttestationStatesProvenance: one original disposed of with deleted,
 // one declared media-sanitized with evidence, one never accounted for.
 func TestAttestationStatesProvenance(t *testing.T) {
