@@ -252,8 +252,9 @@ func (s *Service) sameDataElsewhere(ctx context.Context, backups []*catalog.Back
 	return out, err
 }
 
-// resumable reports an unfinished protect of this very file, which a
-// re-run resumes rather than duplicates.
+// resumable reports an unfinished protect of this very file (its path,
+// size and modification time, as resumeProtect requires), which a re-run
+// resumes rather than duplicates.
 func resumable(b *catalog.Backup, orig *catalog.Original) bool {
-	return b.State == catalog.StateProtecting && b.Original != nil && b.Original.Path == orig.Path
+	return b.State == catalog.StateProtecting && sameOriginal(b.Original, orig)
 }

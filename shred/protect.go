@@ -208,9 +208,11 @@ func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path st
 		return protecting{}, fmt.Errorf("failed to check what left %s: %w", path, err)
 	case p.b == nil:
 		return protecting{}, fmt.Errorf("%s already exists: refusing to overwrite it", path)
-	case !sameOriginal(p.b.Original, orig):
+	case !samePath(p.b.Original, orig):
 		return protecting{}, fmt.Errorf("%s already exists: refusing to overwrite it (it is the ciphertext of backup %s, "+
 			"protected from %s and not finished: only a protect of that same file resumes it)", path, p.b.ID, originalName(p.b.Original))
+	case !sameOriginal(p.b.Original, orig):
+		return protecting{}, changedOriginal(p.b, orig)
 	case p.b.Registered:
 		return p, s.VerifyCiphertext(ctx, p.b)
 	case p.b.Ciphertext.SHA256 != "":
@@ -314,10 +316,42 @@ func namesCurrent(ctx context.Context, be storage.Backend, recorded, path string
 	return recorded == pinned, err
 }
 
-// sameOriginal reports whether a resumed backup was made from the file
-// being protected now (neither is a stream, and the path is the same).
-func sameOriginal(registered, now *catalog.Original) bool {
+// samePath reports whether a resumed backup was protected from the path
+// being protected now (neither is a stream).
+func samePath(registered, now *catalog.Original) bool {
 	return registered != nil && now != nil && registered.Path == now.Path
+}
+
+// sameOriginal reports whether a resumed backup was made from the file
+// being protected now: the same path, and the size and modification time
+// its status record gives. A file written again since (a nightly dump to
+// one path) is other data: resuming would delete the ciphertext of the
+// earlier data, its only copy, and register the new data in its place.
+func sameOriginal(registered, now *catalog.Original) bool {
+	return samePath(registered, now) && registered.Size == now.Size && registered.Mtime.Equal(now.Mtime)
+}
+
+// changedOriginal refuses to resume b, whose file has changed since its
+// protect was interrupted, and says what keeps the earlier data.
+func changedOriginal(b *catalog.Backup, now *catalog.Original) error {
+	was := b.Original
+	return errs.Refusedf("%s already exists: refusing to overwrite it (it is the ciphertext of backup %s, the unfinished protect of %s "+
+		"as it was then, %d bytes modified %s; the file is now %d bytes modified %s). The ciphertext and backup %s are kept, "+
+		"protecting: they may be the only copy of the earlier data. %s; protect the file as it is now into another directory "+
+		"or under another name", b.Ciphertext.Path, b.ID, was.Path, was.Size, was.Mtime.Format(time.RFC3339Nano),
+		now.Size, now.Mtime.Format(time.RFC3339Nano), b.ID, finishEarlier(b))
+}
+
+// finishEarlier says how b's interrupted protect of a file that changed
+// since is still finished: only a protect of that same file resumes it.
+func finishEarlier(b *catalog.Backup) string {
+	if b.Ciphertext.SHA256 != "" {
+		return fmt.Sprintf("Its commit is recorded (ciphertext sha256 %s), so the ciphertext is complete: putting the earlier "+
+			"file back at %s, with its size and modification time, and protecting it again finishes backup %s without "+
+			"writing anything again", b.Ciphertext.SHA256, b.Original.Path, b.ID)
+	}
+	return fmt.Sprintf("Its commit is not recorded, so the ciphertext may be incomplete: putting the earlier file back at %s, "+
+		"with its size and modification time, and protecting it again finishes backup %s", b.Original.Path, b.ID)
 }
 
 // originalName names what a backup was protected from, for an error.

@@ -381,3 +381,51 @@ func TestInterruptedStreamProtectAdvisesAnotherName(t *testing.T) {
 		})
 	}
 }
+
+// A protect killed after its commit, before its commit record, and the
+// file at its path written again since (a nightly dump to one path): the
+// re-run refuses, naming the backup, and keeps its ciphertext, the only
+// copy of the earlier data; putting the earlier file back as it was, as
+// the error says, and protecting it again finishes that backup. Before,
+// the re-run compared only the path: it deleted the earlier ciphertext
+// and registered the new data under the earlier backup's id and time.
+func TestProtectRerunOfAFileWrittenAgainKeepsTheEarlierCiphertext(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	killed := shred.New(shred.Config{Records: killedRecords{vc, atCommitRecord, new(bool)}, Keys: vc, Guard: vc, Signer: vc, Storage: local.New()})
+	out := t.TempDir()
+	src := writeFile(t, t.TempDir(), "dump.sql", []byte("monday's dump"))
+	monday, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := shred.ProtectRequest{Source: src, OutDir: out, System: "casework"}
+	if _, err := killed.Protect(ctx, admin, req); err == nil {
+		t.Fatal("the protect was not killed after its commit")
+	}
+	earlier, err := os.ReadFile(filepath.Join(out, "dump.sql.age"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := v.ListBackups(ctx, catalog.BackupFilter{})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("backups after the killed protect: %+v %v", list, err)
+	}
+	writeFile(t, filepath.Dir(src), "dump.sql", []byte("tuesday's dump"))
+	_, err = v.Protect(ctx, admin, req)
+	if !errors.Is(err, errs.ErrRefused) || !strings.Contains(err.Error(), list[0].ID) || !strings.Contains(err.Error(), "putting the earlier file back") {
+		t.Fatalf("the re-run of a file written again since: %v", err)
+	}
+	if now, err := os.ReadFile(filepath.Join(out, "dump.sql.age")); err != nil || !bytes.Equal(now, earlier) {
+		t.Fatalf("the earlier ciphertext was not kept: %v", err)
+	}
+	writeFile(t, filepath.Dir(src), "dump.sql", []byte("monday's dump"))
+	if err := os.Chtimes(src, monday.ModTime(), monday.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := v.Protect(ctx, admin, req); err != nil || b.ID != list[0].ID {
+		t.Fatalf("the re-run with the earlier file put back: %+v %v", b, err)
+	}
+	opensAs(t, v, list[0].ID, "monday's dump")
+}
