@@ -448,6 +448,20 @@ func rerunAdvice(b *catalog.Backup) string {
 	return "protect the same file again to finish"
 }
 
+// registeredAdvice says what is left of b's protect, cut after its
+// registration, where missing names what was not written. A file's
+// re-run writes it; a stream's backup is protected all the same (its
+// ciphertext, key and registration are in place, so it is held and
+// shredded as any other), and protecting the stream again would make a
+// second live backup of the same data.
+func registeredAdvice(b *catalog.Backup, missing string) string {
+	if b.Original != nil {
+		return rerunAdvice(b)
+	}
+	return fmt.Sprintf("the backup is protected and registered, and can be held and shredded: no new protect is needed; "+
+		"only its record is incomplete: %s not written, and no command writes that for a stream", missing)
+}
+
 // setDigests fills in b's sizes and SHA-256 sums from its encryption.
 func setDigests(b *catalog.Backup, d agefile.Digests) {
 	b.Plaintext = catalog.FileInfo{Size: d.Plaintext.Size, SHA256: d.Plaintext.SHA256}
@@ -490,7 +504,8 @@ func (s *Service) finishProtect(ctx context.Context, actor Actor, b *catalog.Bac
 func (s *Service) recordProtected(ctx context.Context, actor Actor, b *catalog.Backup) (*catalog.Backup, error) {
 	if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindBackupProtected, Backups: []string{b.ID},
 		Details: map[string]string{"sha256": b.Ciphertext.SHA256, "system": b.System}}); err != nil {
-		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but not recorded in the ledger (%s): %w", b.ID, b.Ciphertext.Path, rerunAdvice(b), err)
+		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but not recorded in the ledger (%s): %w", b.ID, b.Ciphertext.Path,
+			registeredAdvice(b, "its backup.protected ledger entry and its status record (which says protecting) are"), err)
 	}
 	done := *b
 	done.Registered = true
@@ -499,7 +514,8 @@ func (s *Service) recordProtected(ctx context.Context, actor Actor, b *catalog.B
 		*cur = done
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but its status not recorded (%s): %w", b.ID, b.Ciphertext.Path, rerunAdvice(b), err)
+		return nil, fmt.Errorf("backup %s encrypted to %s and registered, but its status not recorded (%s): %w", b.ID, b.Ciphertext.Path,
+			registeredAdvice(b, "its status record (which says protecting) is"), err)
 	}
 	return &done, nil
 }

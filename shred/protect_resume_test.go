@@ -349,14 +349,13 @@ func TestProtectRerunDeletesOnlyTheCiphertextItInspected(t *testing.T) {
 }
 
 // A stream protect interrupted once its ciphertext may be in place (its
-// commit failed late, or Vault failed at its commit record or after its
-// registration) does not tell the user to run it again, which would be
-// refused: a stream is never resumed. It says the backup stays
-// protecting and the stream is to be protected under another --name,
-// and a file protect cut at the same steps still says to re-run it.
+// commit failed late, or Vault failed at its commit record) does not tell
+// the user to run it again, which would be refused: a stream is never
+// resumed. It says the backup stays protecting and the stream is to be
+// protected under another --name, and a file protect cut at the same
+// steps still says to re-run it.
 func TestInterruptedStreamProtectAdvisesAnotherName(t *testing.T) {
-	registered := func(path string, cas int) bool { return cas != 0 && strings.HasPrefix(path, "backups/") }
-	for name, at := range map[string]func(string, int) bool{"at its commit record": atCommitRecord, "after its registration": afterFirst(atRegistration, registered), "at its commit": nil} {
+	for name, at := range map[string]func(string, int) bool{"at its commit record": atCommitRecord, "at its commit": nil} {
 		t.Run(name, func(t *testing.T) {
 			srv, _ := newVault(t)
 			vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
@@ -428,4 +427,50 @@ func TestProtectRerunOfAFileWrittenAgainKeepsTheEarlierCiphertext(t *testing.T) 
 		t.Fatalf("the re-run with the earlier file put back: %+v %v", b, err)
 	}
 	opensAs(t, v, list[0].ID, "monday's dump")
+}
+
+// A stream protect cut after its registration, at its ledger entry or at
+// its status record, says that the backup is protected and registered and
+// no new protect is needed, and names what its record lacks; a hold is
+// placed on it. Before, it said to protect the stream again under another
+// --name, which made a second live backup of the same data; a file
+// protect cut there still says to protect the same file again.
+func TestStreamProtectCutAfterItsRegistrationSaysNoNewProtectIsNeeded(t *testing.T) {
+	ledgerEntry := func(path string, _ int) bool { return strings.Contains(path, "ledger") }
+	statusRecord := func(path string, cas int) bool { return cas != 0 && strings.HasPrefix(path, "backups/") }
+	type step struct {
+		at      func(string, int) bool
+		missing string
+	}
+	for name, c := range map[string]step{"at its ledger entry": {ledgerEntry, "its backup.protected ledger entry and its status record"},
+		"at its status record": {statusRecord, "only its record is incomplete: its status record"}} {
+		t.Run(name, func(t *testing.T) {
+			at := c.at
+			srv, _ := newVault(t)
+			ctx := context.Background()
+			vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+			cut := func(req shred.ProtectRequest) error {
+				records := killedRecords{vc, afterFirst(atRegistration, at), new(bool)}
+				_, err := shred.New(shred.Config{Records: records, Keys: vc, Guard: vc, Signer: vc, Storage: local.New()}).Protect(ctx, admin, req)
+				return err
+			}
+			out := t.TempDir()
+			err := cut(shred.ProtectRequest{Input: strings.NewReader("dump"), Name: "dump.sql", OutDir: out, System: "casework"})
+			if err == nil || !strings.Contains(err.Error(), "no new protect is needed") || !strings.Contains(err.Error(), c.missing) ||
+				strings.Contains(err.Error(), "another --name") {
+				t.Fatalf("the stream protect cut after its registration: %v", err)
+			}
+			list, _, lerr := roleVault(t, srv, vault.PolicyAdmin).ListBackups(ctx, catalog.BackupFilter{})
+			if lerr != nil || len(list) != 1 || !strings.Contains(err.Error(), list[0].ID) {
+				t.Fatalf("backups after the cut: %+v %v", list, lerr)
+			}
+			comp := roleVault(t, srv, vault.PolicyCompliance)
+			openCase(t, comp, "S")
+			hold(t, comp, "S", list[0].ID)
+			err = cut(shred.ProtectRequest{Source: writeFile(t, t.TempDir(), "db.tar", []byte("file")), OutDir: out, System: "casework"})
+			if err == nil || !strings.Contains(err.Error(), "protect the same file again to finish") {
+				t.Fatalf("the file protect cut after its registration: %v", err)
+			}
+		})
+	}
 }
