@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/cryptoshred/cryptoshred/internal/s3test"
 	"github.com/cryptoshred/cryptoshred/internal/vaulttest"
@@ -472,5 +474,58 @@ func TestStreamProtectCutAfterItsRegistrationSaysNoNewProtectIsNeeded(t *testing
 				t.Fatalf("the file protect cut after its registration: %v", err)
 			}
 		})
+	}
+}
+
+// losingFirstAnswer is an HTTP transport that loses S3's answer to the
+// first request lost matches, after S3 carried it out: the SDK sends it
+// again.
+func losingFirstAnswer(lost func(*http.Request) bool) http.RoundTripper {
+	var dropped atomic.Bool
+	return roundTrip(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err == nil && lost(r) && dropped.CompareAndSwap(false, true) {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return nil, io.ErrUnexpectedEOF
+		}
+		return resp, err
+	})
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A multipart protect whose CompleteMultipartUpload answer is lost: the
+// SDK sends it again and versitygw answers 200 with no version id. The
+// protect fails and its backup stays protecting; the re-run, as its
+// error says, registers a location naming a version, and a case's hold
+// puts the legal hold on it. Before, the commit returned the location
+// with no version, protect registered it (write-once) and every legal
+// hold on it failed while the key hold was placed.
+func TestS3ProtectWhoseCommitAnswerIsLostRegistersAVersionOnItsRerun(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	cfg := env.gw.Config(env.adminKey, env.adminSec)
+	cfg.HTTPClient = &http.Client{Transport: losingFirstAnswer(func(r *http.Request) bool {
+		return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+	})}
+	lossy := roleServiceOn(t, env.vault, vault.PolicyAdmin, s3.NewFromConfig(cfg, true))
+	src := writeFile(t, t.TempDir(), "big.tar", bytes.Repeat([]byte("x"), 17<<20))
+	req := shred.ProtectRequest{Source: src, OutDir: "s3://backups/casework", System: "casework"}
+	if b, err := lossy.Protect(ctx, admin, req); err == nil || !strings.Contains(err.Error(), "protect the same file again to finish") {
+		t.Fatalf("the protect whose commit answer was lost: %+v %v", b, err)
+	}
+	b, err := env.admin.Protect(ctx, admin, req)
+	if err != nil || !b.Registered || !strings.Contains(b.Ciphertext.Path, "?versionId=") {
+		t.Fatalf("the re-run: %+v %v", b, err)
+	}
+	openCase(t, env.compliance, "LOST")
+	hold(t, env.compliance, "LOST", b.ID)
+	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+	lh, err := env.complyS3.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if err != nil || legalHold(lh) != types.ObjectLockLegalHoldStatusOn {
+		t.Fatalf("the legal hold on the re-run's version: %+v %v", lh, err)
 	}
 }

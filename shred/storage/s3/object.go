@@ -154,7 +154,7 @@ func (u *upload) finish(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("failed to write %s: %w", u.o, exists(err))
 		}
-		return aws.ToString(out.VersionId), nil
+		return u.versionOf(ctx, out.VersionId)
 	}
 	if len(u.buf) > 0 {
 		if err := u.flush(ctx); err != nil {
@@ -171,7 +171,29 @@ func (u *upload) finish(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("failed to complete the upload of %s: %w", u.o, exists(err))
 	}
-	return aws.ToString(out.VersionId), nil
+	return u.versionOf(ctx, out.VersionId)
+}
+
+// versionOf returns the version id of S3's answer to the commit. An
+// answer without one is refused in a bucket with Object Lock, which is
+// versioned: S3 wrote a version (an answer lost, and the commit sent
+// again, is answered so), but which one is unknown, and a location
+// naming none could never be held while the admin's own S3 keys delete
+// the version unheld. The error leaves the protect to its re-run, which
+// writes the ciphertext again; the bucket is asked only then.
+func (u *upload) versionOf(ctx context.Context, id *string) (string, error) {
+	if aws.ToString(id) != "" {
+		return *id, nil
+	}
+	locked, err := u.b.CanHold(ctx, u.o.String())
+	if err != nil {
+		return "", fmt.Errorf("%s was written with no version id in S3's answer: %w", u.o, err)
+	}
+	if locked {
+		return "", fmt.Errorf("%s was written, but S3's answer names no version, in a bucket with Object Lock "+
+			"(the answer to a commit sent again after its first answer was lost): its version is not known, so it is not recorded", u.o)
+	}
+	return "", nil
 }
 
 // ifAbsent makes a commit conditional on the key holding no object: S3

@@ -265,3 +265,40 @@ func readAll(t *testing.T, b *s3.Backend, loc string) []byte {
 	}
 	return data
 }
+
+// A commit whose answer is lost after S3 wrote the object, sent again by
+// the SDK, in a bucket with Object Lock: versitygw answers a single PUT
+// 412 (fs.ErrExist) and a multipart completion 200 with no version id.
+// Neither commit returns a location, since one naming no version could
+// never be held; the object S3 wrote is left for the protect's re-run.
+// Before, the multipart commit returned the key without a version.
+func TestCommitWhoseAnswerIsLostReturnsNoUnversionedLocation(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
+	s3test.CreateLockedBucket(t, "lost")
+	var dropped atomic.Bool
+	cfg := srv.Config(srv.AccessKey, srv.SecretKey)
+	cfg.HTTPClient = &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		commit := (r.Method == http.MethodPut && r.URL.Query().Get("x-id") == "PutObject") || (r.Method == http.MethodPost && r.URL.Query().Has("uploadId"))
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if commit && err == nil && dropped.CompareAndSwap(false, true) {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return nil, io.ErrUnexpectedEOF
+		}
+		return resp, err
+	})}
+	b := s3.NewFromConfig(cfg, true)
+	ctx := context.Background()
+	for name, size := range map[string]int{"put": 10, "multipart": 16<<20 + 1} {
+		dropped.Store(false)
+		loc, _ := b.Locate("s3://lost/x", name+".age")
+		final, err := uploadOf(t, b, loc, size, 'n').Commit(ctx)
+		if err == nil || final != "" || !dropped.Load() {
+			t.Fatalf("%s: commit whose answer was lost: %q %v", name, final, err)
+		}
+		if left, err := b.Remains(ctx, loc); err != nil || len(left) != 1 {
+			t.Fatalf("%s: versions S3 wrote: %v %v", name, left, err)
+		}
+	}
+}
