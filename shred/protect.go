@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -424,10 +425,48 @@ func (s *Service) protectData(ctx context.Context, b *catalog.Backup, be storage
 		return err
 	}
 	setDigests(b, d)
+	loc := b.Ciphertext.Path
 	if b.Ciphertext.Path, err = out.Commit(ctx); err != nil {
-		return fmt.Errorf("%w; %w (%s)", err, errMayBeCommitted, rerunAdvice(b))
+		return s.commitFailed(ctx, be, b, loc, err)
 	}
 	return nil
+}
+
+// commitFailed returns the error of b's failed commit to loc. A commit
+// refused because the name is taken failed for certain when what holds
+// the name is not b's own ciphertext, which a commit sent again after
+// its answer was lost would find there: the backup is then failed, not
+// left protecting for re-runs that would each fail the same way.
+func (s *Service) commitFailed(ctx context.Context, be storage.Backend, b *catalog.Backup, loc string, err error) error {
+	if errors.Is(err, fs.ErrExist) {
+		if other := takenBy(ctx, be, loc, b.Key); other != "" {
+			return fmt.Errorf("%s is taken by %s, so backup %s stored nothing there; protect it under another --name or into another "+
+				"directory, or, if what is there is no backup, remove it with the storage's own tools and protect again: %w", loc, other, b.ID, err)
+		}
+	}
+	return fmt.Errorf("%w; %w (%s)", err, errMayBeCommitted, rerunAdvice(b))
+}
+
+// takenBy says what holds loc, whose commit the storage refused as taken,
+// if it is not the ciphertext under key, or "" if it is, or if it cannot
+// be read (it may be).
+func takenBy(ctx context.Context, be storage.Backend, loc, key string) string {
+	head, err := headAt(ctx, be, loc)
+	switch {
+	case err != nil:
+		return ""
+	case head == nil:
+		return "no object that can be read: on S3, a delete marker (left by a plain S3 delete) over an older version, " +
+			"which the storage does not write over (remove both, if they are no backup)"
+	}
+	other, err := agefile.HeaderKey(bytes.NewReader(head))
+	switch {
+	case err != nil:
+		return "an object that is no cryptoshred ciphertext"
+	case other != key:
+		return "the ciphertext of backup " + other
+	}
+	return ""
 }
 
 // errMayBeCommitted marks a commit that failed but may have put the

@@ -497,35 +497,118 @@ type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// A multipart protect whose CompleteMultipartUpload answer is lost: the
-// SDK sends it again and versitygw answers 200 with no version id. The
+// A protect whose commit answer is lost: the SDK sends the commit again,
+// and versitygw answers a CompleteMultipartUpload 200 with no version id,
+// and a single PUT 412, the object there being the protect's own. Either
 // protect fails and its backup stays protecting; the re-run, as its
 // error says, registers a location naming a version, and a case's hold
-// puts the legal hold on it. Before, the commit returned the location
-// with no version, protect registered it (write-once) and every legal
-// hold on it failed while the key hold was placed.
+// puts the legal hold on it. Before, the multipart commit returned the
+// location with no version, protect registered it (write-once) and every
+// legal hold on it failed while the key hold was placed.
 func TestS3ProtectWhoseCommitAnswerIsLostRegistersAVersionOnItsRerun(t *testing.T) {
+	type commit struct {
+		size int
+		is   func(*http.Request) bool
+	}
+	for name, c := range map[string]commit{
+		"multipart": {17 << 20, func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Query().Has("uploadId") }},
+		"put": {10, func(r *http.Request) bool {
+			return r.Method == http.MethodPut && r.URL.Query().Get("x-id") == "PutObject"
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := newS3Env(t)
+			ctx := context.Background()
+			cfg := env.gw.Config(env.adminKey, env.adminSec)
+			cfg.HTTPClient = &http.Client{Transport: losingFirstAnswer(c.is)}
+			lossy := roleServiceOn(t, env.vault, vault.PolicyAdmin, s3.NewFromConfig(cfg, true))
+			src := writeFile(t, t.TempDir(), "big.tar", bytes.Repeat([]byte("x"), c.size))
+			req := shred.ProtectRequest{Source: src, OutDir: "s3://backups/casework", System: "casework"}
+			if b, err := lossy.Protect(ctx, admin, req); err == nil || !strings.Contains(err.Error(), "protect the same file again to finish") {
+				t.Fatalf("the protect whose commit answer was lost: %+v %v", b, err)
+			}
+			b, err := env.admin.Protect(ctx, admin, req)
+			if err != nil || !b.Registered || !strings.Contains(b.Ciphertext.Path, "?versionId=") {
+				t.Fatalf("the re-run: %+v %v", b, err)
+			}
+			openCase(t, env.compliance, "LOST")
+			hold(t, env.compliance, "LOST", b.ID)
+			bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+			lh, err := env.complyS3.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version})
+			if err != nil || legalHold(lh) != types.ObjectLockLegalHoldStatusOn {
+				t.Fatalf("the legal hold on the re-run's version: %+v %v", lh, err)
+			}
+		})
+	}
+}
+
+// A name whose current version is a delete marker over an older version
+// (a plain S3 delete of a backup's ciphertext) cannot be written again
+// on versitygw, which refuses the conditional commit with 412: each
+// protect to it fails for certain, says a delete marker is there and
+// what to do, and its backup is failed, not left protecting. Before, the
+// refusal was taken for a commit that may be in place: each protect left
+// a backup protecting, whose re-run failed the same way.
+func TestS3ProtectOntoADeleteMarkerFailsSayingWhatIsThere(t *testing.T) {
 	env := newS3Env(t)
 	ctx := context.Background()
-	cfg := env.gw.Config(env.adminKey, env.adminSec)
-	cfg.HTTPClient = &http.Client{Transport: losingFirstAnswer(func(r *http.Request) bool {
-		return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
-	})}
-	lossy := roleServiceOn(t, env.vault, vault.PolicyAdmin, s3.NewFromConfig(cfg, true))
-	src := writeFile(t, t.TempDir(), "big.tar", bytes.Repeat([]byte("x"), 17<<20))
-	req := shred.ProtectRequest{Source: src, OutDir: "s3://backups/casework", System: "casework"}
-	if b, err := lossy.Protect(ctx, admin, req); err == nil || !strings.Contains(err.Error(), "protect the same file again to finish") {
-		t.Fatalf("the protect whose commit answer was lost: %+v %v", b, err)
+	first, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("one"))
+	bucket, key, _ := splitLoc(t, first.Ciphertext.Path)
+	if _, err := env.adminS3.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil {
+		t.Fatal(err)
 	}
-	b, err := env.admin.Protect(ctx, admin, req)
-	if err != nil || !b.Registered || !strings.Contains(b.Ciphertext.Path, "?versionId=") {
-		t.Fatalf("the re-run: %+v %v", b, err)
+	src := writeFile(t, t.TempDir(), filepath.Base(key[:len(key)-len(".age")]), []byte("two"))
+	for range 2 {
+		_, err := env.admin.Protect(ctx, admin, shred.ProtectRequest{Source: src, OutDir: "s3://backups/casework", System: "casework"})
+		if !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "a delete marker") || !strings.Contains(err.Error(), "another --name") ||
+			strings.Contains(err.Error(), "again to finish") {
+			t.Fatalf("a protect onto a delete marker: %v", err)
+		}
 	}
-	openCase(t, env.compliance, "LOST")
-	hold(t, env.compliance, "LOST", b.ID)
-	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
-	lh, err := env.complyS3.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version})
-	if err != nil || legalHold(lh) != types.ObjectLockLegalHoldStatusOn {
-		t.Fatalf("the legal hold on the re-run's version: %+v %v", lh, err)
+	list, _, err := env.admin.ListBackups(ctx, catalog.BackupFilter{})
+	if err != nil || len(list) != 3 {
+		t.Fatalf("backups: %+v %v", list, err)
 	}
+	for _, b := range list {
+		if b.ID != first.ID && (b.State != catalog.StateFailed || !strings.Contains(b.FailedReason, "delete marker")) {
+			t.Errorf("backup %s of a protect onto a delete marker: %s %q", b.ID, b.State, b.FailedReason)
+		}
+	}
+}
+
+// On local storage as on S3, a protect whose commit finds its name taken
+// by another backup's ciphertext (two protects to one name, both past
+// their look at the output) fails for certain, naming that backup, and
+// its backup is failed; the other keeps its data.
+func TestProtectWhoseNameIsTakenByAnotherBackupFailsNamingIt(t *testing.T) {
+	_, v := newVault(t)
+	ctx := context.Background()
+	out := t.TempDir()
+	stream, write := io.Pipe()
+	first := make(chan protected, 1)
+	go func() {
+		b, err := v.Protect(ctx, admin, shred.ProtectRequest{Input: stream, Name: "dump.sql", OutDir: out, System: "hosta"})
+		first <- protected{b, err}
+	}()
+	write.Write([]byte("host A ")) // the stream protect is past its look at the output
+	b, err := v.Protect(ctx, admin, shred.ProtectRequest{Source: writeFile(t, t.TempDir(), "dump.sql", []byte("host B data")), OutDir: out, System: "hostb"})
+	if err != nil {
+		t.Fatalf("the file protect: %v", err)
+	}
+	write.Write([]byte("data"))
+	write.Close()
+	r := <-first
+	if !errors.Is(r.err, fs.ErrExist) || !strings.Contains(r.err.Error(), "the ciphertext of backup "+b.ID) {
+		t.Fatalf("the stream protect whose name was taken: %+v %v", r.b, r.err)
+	}
+	all, _, err := v.ListBackups(ctx, catalog.BackupFilter{})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("backups: %+v %v", all, err)
+	}
+	for _, x := range all {
+		if x.ID != b.ID && x.State != catalog.StateFailed {
+			t.Errorf("the stream's backup %s: %s", x.ID, x.State)
+		}
+	}
+	opensAs(t, v, b.ID, "host B data")
 }
