@@ -125,14 +125,19 @@ func (s *Service) copyKept(ctx context.Context, b *catalog.Backup, id string) er
 	return nil
 }
 
-// destructionRecorded refuses unless a run's destruction record (in one
-// of the cases whose close released b) accounts for b's key being gone.
+// destructionRecorded refuses unless an account of a destruction
+// accounts for b's key being gone: a run's destruction record (in one of
+// the cases whose close released b) or, from versions before those
+// records, a status record saying shredded with its destruction, as a
+// plan and an attestation count them (catalog.Backup.ApplyDestructions).
 func (s *Service) destructionRecorded(ctx context.Context, b *catalog.Backup) error {
 	ds, err := s.destructionRecords().of(ctx, b, "")
 	if err != nil {
 		return err
 	}
-	if len(ds) == 0 {
+	accounted := *b
+	accounted.ApplyDestructions(ds)
+	if accounted.State != catalog.StateShredded || accounted.Destruction == nil {
 		return errs.Refusedf("not deleting the original: key %s of backup %s is not in Vault, but no run recorded destroying it (investigate), so the original may be the only copy left", b.Key, b.ID)
 	}
 	return nil

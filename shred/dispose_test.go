@@ -303,3 +303,22 @@ func TestRequireOriginalsDisposedSkipsUndisposed(t *testing.T) {
 		t.Fatal("the backup whose original is unaccounted for lost its key")
 	}
 }
+
+// TestDisposeOriginalOfABackupShreddedByAnOlderVersion: a backup a version
+// before the destruction records shredded (its status says shredded with
+// its destruction, its key is gone, the ledger lists it), which plans and
+// attestations count as shredded, has its original deleted.
+func TestDisposeOriginalOfABackupShreddedByAnOlderVersion(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	b, src := protect(t, adminV, []byte("shredded by an older version"))
+	openCase(t, complianceV, "OLD")
+	hold(t, complianceV, "OLD", b.ID)
+	closeCase(t, complianceV, "OLD")
+	legacyShredded(t, srv, "OLD", b, "")
+	if _, err := adminV.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: b.ID, Method: "deleted", Note: "removed"}); err != nil {
+		t.Fatalf("disposal of the original of a backup an older version shredded: %v", err)
+	}
+	if _, err := os.Stat(src); !os.IsNotExist(err) {
+		t.Fatalf("the original is still there: %v", err)
+	}
+}
