@@ -107,7 +107,9 @@ func (s *Service) copiesKept(ctx context.Context, b *catalog.Backup) error {
 }
 
 // copyKept checks one backup of the original's plaintext (copiesKept). An
-// index entry naming no registered backup names nothing.
+// index entry naming no registered backup, or one whose write-once
+// registration records another plaintext digest (an entry the admin
+// planted), names nothing: it holds no copy of this original.
 func (s *Service) copyKept(ctx context.Context, b *catalog.Backup, id string) error {
 	if id == b.ID {
 		return s.ciphertextKept(ctx, b)
@@ -115,6 +117,8 @@ func (s *Service) copyKept(ctx context.Context, b *catalog.Backup, id string) er
 	other, _, err := s.catalog.GetBackupOrRegistration(ctx, id)
 	switch {
 	case errors.Is(err, errs.ErrNotFound) || errors.Is(err, catalog.ErrMalformed) || other != nil && !other.Registered:
+		return nil
+	case err == nil && other.Plaintext.SHA256 != b.Original.SHA256:
 		return nil
 	case err != nil:
 		return fmt.Errorf("not deleting the original: failed to read backup %s, which has the same plaintext: %w", id, err)

@@ -322,3 +322,36 @@ func TestDisposeOriginalOfABackupShreddedByAnOlderVersion(t *testing.T) {
 		t.Fatalf("the original is still there: %v", err)
 	}
 }
+
+// TestDisposeOriginalIgnoresAFolderInItsDigestIndex: a folder the admin
+// creates under the original's digest (create-only, so no role can remove
+// it) names no backup and does not block the disposal.
+func TestDisposeOriginalIgnoresAFolderInItsDigestIndex(t *testing.T) {
+	srv, adminV, _ := roles(t)
+	b, src := protect(t, adminV, []byte("an ordinary backup"))
+	asRole(t, srv, vault.PolicyAdmin).mustWrite("digests/"+b.Original.SHA256+"/junk/x", map[string]any{"x": 1})
+	if _, err := adminV.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: b.ID, Method: "deleted", Note: "removed"}); err != nil {
+		t.Fatalf("disposal with a folder in the digest index: %v", err)
+	}
+	if _, err := os.Stat(src); !os.IsNotExist(err) {
+		t.Fatalf("the original is still there: %v", err)
+	}
+}
+
+// TestDisposeOriginalIgnoresAnIndexEntryOfAnotherPlaintext: an entry the
+// admin creates under the original's digest naming an unrelated backup
+// (one whose ciphertext was lost, so checking it would refuse) names no
+// copy of this original: that backup's registration records another
+// digest, and the disposal goes ahead.
+func TestDisposeOriginalIgnoresAnIndexEntryOfAnotherPlaintext(t *testing.T) {
+	srv, adminV, _ := roles(t)
+	unrelated, _, _ := lostCiphertext(t, srv, adminV)
+	b, src := protect(t, adminV, []byte("an ordinary backup"))
+	asRole(t, srv, vault.PolicyAdmin).mustWrite("digests/"+b.Original.SHA256+"/"+unrelated.ID, map[string]any{"id": unrelated.ID})
+	if _, err := adminV.DisposeOriginal(context.Background(), admin, shred.DisposeRequest{ID: b.ID, Method: "deleted", Note: "removed"}); err != nil {
+		t.Fatalf("disposal with an index entry naming an unrelated backup: %v", err)
+	}
+	if _, err := os.Stat(src); !os.IsNotExist(err) {
+		t.Fatalf("the original is still there: %v", err)
+	}
+}

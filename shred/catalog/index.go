@@ -160,12 +160,16 @@ func (c *Catalog) HasSize(ctx context.Context, size int64) (bool, error) {
 
 // DigestIDs returns the ids the index names for plaintexts of SHA-256
 // digest sum (lowercase hex). A malformed digest, as a hand-written
-// registration may carry, names nothing: it must not stop a plan.
+// registration may carry, names nothing: it must not stop a plan. Nor
+// does a name there that is no backup id (a folder, say, which the admin
+// may create and no role may delete): read as a backup, it would fail
+// every later disposal of the original and every duplicate check of it.
 func (c *Catalog) DigestIDs(ctx context.Context, sum string) ([]string, error) {
 	if !digestRE.MatchString(sum) {
 		return nil, nil
 	}
-	return c.store.List(ctx, "digests/"+sum+"/")
+	ids, err := c.store.List(ctx, "digests/"+sum+"/")
+	return slices.DeleteFunc(ids, func(id string) bool { return CheckID("backup", id) != nil }), err
 }
 
 var digestRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
