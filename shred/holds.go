@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -149,8 +150,7 @@ func backupDate(b *catalog.Backup) time.Time {
 // placeHold writes the hold record first, then marks the backup held, so a
 // crash in between is repaired by placing the hold again. It returns the
 // backup, for the storage hold and the re-hash that follow, and whether
-// it re-activated a hold whose release the ledger does not record
-// (putHold); once the hold record is written the hold stands, and a
+// its entry must mark the placement afresh (putHold); once the hold record is written the hold stands, and a
 // status that could not be marked is returned as statusErr, to report,
 // not as err.
 func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (b *catalog.Backup, reopened bool, statusErr, err error) {
@@ -181,14 +181,16 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string,
 // hold release released early; an active record is left as it is. One
 // the case's close released (the close began after this hold place
 // checked that the case is open) stays released. It reports whether the
-// record it re-activated was released by a hold release the ledger does
-// not record (interrupted before its entry): the ledger still shows the
-// case's hold from its earlier placement open, and the new entry must
-// mark this placement afresh (holdPlacedAfreshDetail), or the attestation
-// would state the hold across the time it was released. The placement
-// is never refused for this: a ledger that cannot be read marks it too,
-// which states less.
-func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (reopened bool, err error) {
+// new hold.placed entry must mark this placement afresh
+// (holdPlacedAfreshDetail): the record it re-activated was released by a
+// hold release the ledger does not record (interrupted before its
+// entry), so the ledger still shows the case's hold from its earlier
+// placement open, and the attestation would state the hold across the
+// time it was released; or the record it found active was re-activated
+// so by a hold place whose marked entry the ledger does not hold
+// (stopped before it: afreshDue). The placement is never refused for
+// this: a ledger that cannot be read marks it too, which states less.
+func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (afresh bool, err error) {
 	h := catalog.Hold{Case: caseID, Backup: id, PlacedAt: catalog.Now(), PlacedBy: actor.String()}
 	_, err = s.catalog.PutHold(ctx, &h, 0)
 	if !errors.Is(err, errs.ErrConflict) {
@@ -196,16 +198,46 @@ func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string, r
 	}
 	old, version, err := s.catalog.GetHold(ctx, caseID, id)
 	switch {
-	case err != nil || old.ReleasedAt.IsZero():
+	case err != nil:
 		return false, err
+	case old.ReleasedAt.IsZero():
+		return s.afreshDue(ctx, old, rec), nil
 	case old.ReleaseReason == "":
 		return false, errs.Refusedf("case %s is closing: its close released the hold on %s", caseID, id)
 	}
+	h.PlacedAfreshFrom = s.afreshFrom(ctx, old, rec)
 	if _, err = s.catalog.PutHold(ctx, &h, version); err != nil {
 		return false, err
 	}
+	return h.PlacedAfreshFrom != 0, nil
+}
+
+// afreshFrom returns, for a hold place about to re-activate old (released
+// early), the PlacedAfreshFrom of its record: zero if the verified ledger
+// records old's release, else the sequence number after the last entry
+// it read, or the largest there is if it could not read the ledger.
+func (s *Service) afreshFrom(ctx context.Context, old *catalog.Hold, rec *recordedReleases) int64 {
 	recorded, err := s.releaseRecorded(ctx, old, rec)
-	return err != nil || !recorded, nil
+	switch {
+	case err != nil:
+		return math.MaxInt64
+	case recorded:
+		return 0
+	}
+	return rec.last + 1
+}
+
+// afreshDue reports whether a hold place that finds h active must mark
+// its entry afresh: h was re-activated after an unrecorded release and
+// the verified ledger holds no hold.placed entry of h's case marking h's
+// backup afresh since (or cannot be read). A forged PlacedAfreshFrom only
+// marks a later placement afresh, which states less.
+func (s *Service) afreshDue(ctx context.Context, h *catalog.Hold, rec *recordedReleases) bool {
+	if h.PlacedAfreshFrom == 0 {
+		return false
+	}
+	recorded, err := s.afreshRecorded(ctx, h, rec)
+	return err != nil || !recorded
 }
 
 // checkHoldable refuses a hold that Vault would not enforce: something

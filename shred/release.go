@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
@@ -141,13 +142,17 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 // the case placed or this one found it lifted already (liftUntimed).
 type earlyRelease struct{ lifted, finished, liftUntimed bool }
 
-// recordedReleases is, for one hold release, which backups' holds of its
-// case the ledger records released since the case last placed them; it
-// is read at most once, and only if a hold is found already released.
+// recordedReleases is, for one hold release or hold place, which
+// backups' holds of its case the ledger records released since the case
+// last placed them, the sequence number of the last hold.placed entry of
+// the case marking each backup afresh, and the last sequence number
+// read; it is read at most once, and only if a hold record asks for it.
 type recordedReleases struct {
-	once sync.Once
-	ids  map[string]bool
-	err  error
+	once   sync.Once
+	ids    map[string]bool
+	afresh map[string]int64
+	last   int64
+	err    error
 }
 
 // unrecordedRelease returns nil if h, a hold released early, is one
@@ -175,18 +180,43 @@ func (s *Service) unrecordedRelease(ctx context.Context, h *catalog.Hold, reason
 // of h's case for h's backup is a release (rec reads the ledger once, for
 // one case).
 func (s *Service) releaseRecorded(ctx context.Context, h *catalog.Hold, rec *recordedReleases) (bool, error) {
+	err := rec.read(ctx, s.ledger, h.Case)
+	return rec.ids[h.Backup], err
+}
+
+// afreshRecorded reports whether the verified ledger holds, from h's
+// PlacedAfreshFrom on, a hold.placed entry of h's case marking h's
+// backup afresh: the entry of the hold place that re-activated h.
+func (s *Service) afreshRecorded(ctx context.Context, h *catalog.Hold, rec *recordedReleases) (bool, error) {
+	err := rec.read(ctx, s.ledger, h.Case)
+	return rec.afresh[h.Backup] >= h.PlacedAfreshFrom, err
+}
+
+// read walks src once, keeping what rec holds of caseID's hold entries.
+func (rec *recordedReleases) read(ctx context.Context, src ledger.Source, caseID string) error {
 	rec.once.Do(func() {
-		rec.ids = map[string]bool{}
-		_, rec.err = ledger.Walk(ctx, s.ledger, func(e *ledger.Entry, _ []byte) error {
-			if e.Case == h.Case && (e.Kind == ledger.KindHoldPlaced || e.Kind == ledger.KindHoldReleased) {
-				for _, id := range e.Backups {
-					rec.ids[id] = e.Kind == ledger.KindHoldReleased
-				}
+		rec.ids, rec.afresh = map[string]bool{}, map[string]int64{}
+		_, rec.err = ledger.Walk(ctx, src, func(e *ledger.Entry, _ []byte) error {
+			rec.last = max(rec.last, e.Seq)
+			if e.Case == caseID && (e.Kind == ledger.KindHoldPlaced || e.Kind == ledger.KindHoldReleased) {
+				rec.add(e)
 			}
 			return nil
 		})
 	})
-	return rec.ids[h.Backup], rec.err
+	return rec.err
+}
+
+// add takes e, a hold entry of rec's case.
+func (rec *recordedReleases) add(e *ledger.Entry) {
+	for _, id := range e.Backups {
+		rec.ids[id] = e.Kind == ledger.KindHoldReleased
+	}
+	for _, id := range strings.Fields(e.Details[holdPlacedAfreshDetail]) {
+		if e.Kind == ledger.KindHoldPlaced {
+			rec.afresh[id] = e.Seq
+		}
+	}
 }
 
 // ListHolds returns the hold records of caseID, or of every case that

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/cryptoshred/cryptoshred/attest"
+	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
@@ -223,5 +224,56 @@ func TestS3HoldPlacedAgainAfterAnInterruptedReleaseStatesNoHoldAcrossTheGap(t *t
 	}
 	if len(ones) != 1 || ones[0].PlacedAt.Before(placedAgain) {
 		t.Fatalf("attested holds of ONE %+v: want one, from the placement again at %s", ones, placedAgain.Format(time.RFC3339Nano))
+	}
+}
+
+// holdCancels cancels its hold place once the storage hold is on: the
+// hold record is written, the ledger entry not yet.
+type holdCancels struct {
+	*s3.Backend
+	cancel context.CancelFunc
+}
+
+func (h holdCancels) SetHold(ctx context.Context, loc string, on bool) error {
+	err := h.Backend.SetHold(ctx, loc, on)
+	if on {
+		h.cancel()
+	}
+	return err
+}
+
+// TestS3HoldPlaceStoppedAfterReactivatingStatesNoHoldAcrossTheGap: a hold
+// place re-activates the record an interrupted hold release left
+// released and is stopped before its hold.placed entry; its re-run finds
+// the record active, and must still mark its entry afresh, or the
+// attestation states ONE's hold from the first placement across the time
+// it was released.
+func TestS3HoldPlaceStoppedAfterReactivatingStatesNoHoldAcrossTheGap(t *testing.T) {
+	env := newS3Env(t)
+	b := interruptedRelease(t, env)
+	time.Sleep(1100 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cut := roleServiceOn(t, env.vault, vault.PolicyCompliance,
+		holdCancels{Backend: s3.NewFromConfig(env.gw.Config(env.complyKey, env.complySec), true), cancel: cancel})
+	if _, err := cut.PlaceHolds(ctx, compliance, "ONE", shred.HoldSelector{IDs: []string{b.ID}}); err == nil {
+		t.Fatal("a hold place cancelled before its ledger entry returned no error")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	placedAgain := catalog.Now()
+	hold(t, env.compliance, "ONE", b.ID)
+	closeCase(t, env.compliance, "ONE")
+	res, err := env.admin.RunShred(context.Background(), admin, "ONE", runOpts(t))
+	if err != nil || res.Attestation == nil || len(res.Destroyed) != 1 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	var ones []attest.Hold
+	for _, h := range attestedStatement(t, res.Attestation).Predicate.Backups[0].Holds {
+		if h.Case == "ONE" {
+			ones = append(ones, h)
+		}
+	}
+	if len(ones) != 1 || ones[0].PlacedAt.Before(placedAgain) {
+		t.Fatalf("attested holds of ONE %+v: want one, from the re-run's placement at %s", ones, placedAgain.Format(time.RFC3339Nano))
 	}
 }

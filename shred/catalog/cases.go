@@ -48,4 +48,13 @@ type Hold struct {
 	// ciphertext for this case; zero where the storage cannot hold.
 	StorageHeldAt     time.Time `json:"storageHeldAt,omitzero"`
 	StorageReleasedAt time.Time `json:"storageReleasedAt,omitzero"`
+	// PlacedAfreshFrom is set by a hold place that re-activated this
+	// record after a hold release the ledger does not record: the
+	// sequence number its hold.placed entry will have at least (the
+	// largest there is when the ledger could not be read). Until the
+	// ledger holds, from there, a hold.placed entry of the case marking
+	// the backup afresh, a hold place that finds the record active marks
+	// its own entry afresh: the one that re-activated it may have been
+	// stopped before its entry. Zero when no mark is due.
+	PlacedAfreshFrom int64 `json:"placedAfreshFrom,omitempty"`
 }
