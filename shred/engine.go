@@ -105,6 +105,12 @@ type RunResult struct {
 	// records them.
 	KeysDestroyed   int `json:"keysDestroyed"`
 	KeysNotRecorded int `json:"keysNotRecorded,omitempty"`
+	// KeysUnconfirmed counts the keys this run deleted and read back as
+	// not found, but whose transit mount it could not then confirm (an
+	// expired token, say): they are most likely gone, so the run is
+	// partial, not refused, but they are not counted as destroyed, and
+	// their backups are failed items a re-run finishes.
+	KeysUnconfirmed int `json:"keysUnconfirmed,omitempty"`
 	// LeftOut are the backups the run's attestation leaves out, and why
 	// (Attestation.LeftOut).
 	LeftOut []*ItemError `json:"leftOutOfAttestation,omitempty"`
@@ -140,6 +146,14 @@ func (r *RunResult) countKeys() {
 		}
 	}
 	r.KeysDestroyed, r.KeysNotRecorded = len(r.readBack), len(r.readBack)-listed
+}
+
+// unconfirmed counts n keys deleted and read back as not found whose
+// mount could not be confirmed (KeysUnconfirmed).
+func (r *RunResult) unconfirmed(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.KeysUnconfirmed += n
 }
 
 // fail adds failures; destruction and recording add them concurrently.
@@ -257,7 +271,7 @@ func (s *Service) destroy(ctx context.Context, actor Actor, plan *Plan, opts Run
 	<-recorded
 	s.retryCiphertexts(ctx, actor, leftover, res)
 	res.countKeys()
-	return res, batchError(len(res.Destroyed)+res.ListedElsewhere+res.KeysNotRecorded, res.Failed)
+	return res, batchError(len(res.Destroyed)+res.ListedElsewhere+res.KeysNotRecorded+res.KeysUnconfirmed, res.Failed)
 }
 
 // recordBatch is how many backups one batch destroys and records.
@@ -345,6 +359,7 @@ func (s *Service) destroyChunk(ctx context.Context, actor Actor, chunk []*PlanIt
 	res.fail(failed...)
 	if err := s.keys.CheckMount(ctx); err != nil {
 		res.fail(itemErrors(gone, fmt.Errorf("could not confirm the transit mount after deleting the key: %w", err))...)
+		res.unconfirmed(len(gone))
 		return nil, nil
 	}
 	res.readBackGone(gone)

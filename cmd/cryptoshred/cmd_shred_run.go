@@ -301,8 +301,21 @@ func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) 
 	if res.ListedElsewhere > 0 {
 		elsewhere = fmt.Sprintf(" (%d more listed by another run)", res.ListedElsewhere)
 	}
-	fmt.Fprintf(stderr, "case %s: %d destroyed%s, %d skipped, %d failed%s\n", res.Case, len(res.Destroyed), elsewhere, len(res.Skipped), len(res.Failed), unrecordedNote(res))
+	fmt.Fprintf(stderr, "case %s: %d destroyed%s, %d skipped, %d failed%s%s\n", res.Case, len(res.Destroyed), elsewhere, len(res.Skipped), len(res.Failed),
+		unrecordedNote(res), unconfirmedNote(res))
 	return nil
+}
+
+// unconfirmedNote says, of a run that deleted keys and read them back as
+// not found but could not confirm the transit mount after (an expired
+// token, say), that those keys are most likely gone: they count as
+// failed, but a re-run, not a new decision, finishes them.
+func unconfirmedNote(res *shred.RunResult) string {
+	if res.KeysUnconfirmed == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d key(s) deleted and read back as not found, but their absence is not confirmed (the transit mount could not be checked): run again to confirm, record and attest them",
+		res.KeysUnconfirmed)
 }
 
 // unrecordedNote says, of a run that destroyed keys it could not all

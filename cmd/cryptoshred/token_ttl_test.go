@@ -45,6 +45,43 @@ func TestShredRunTokenExpiringMidRunExitsPartial(t *testing.T) {
 	}
 }
 
+// A shred run whose admin token expires after a key was deleted and read
+// back as not found, before the mount check that confirms its absence,
+// exits 3 (partial), not 4 (refused, which says nothing was destroyed),
+// and says the key was deleted but its absence not confirmed; the re-run
+// with a fresh token records and attests it. A proxy in front of Vault
+// holds the first key-mount read after the delete until the token has
+// expired.
+func TestShredRunTokenExpiringBeforeTheMountCheckExitsPartial(t *testing.T) {
+	env := newTestEnv(t)
+	b := closedCaseCLI(t, env, "TTL", []byte("old casework"))
+	priv, _ := signingKey(t, env)
+	const ttl = 4 * time.Second
+	expires := time.Now().Add(ttl)
+	token := env.srv.ShortToken(t, vault.PolicyAdmin, ttl, false)
+	var deleted, held atomic.Bool
+	slow := vaultProxy(t, env.srv.Addr, func(proxy *httputil.ReverseProxy) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/keys/") {
+				deleted.Store(true)
+			}
+			if deleted.Load() && strings.HasSuffix(r.URL.Path, "/config/keys") && !held.Swap(true) {
+				time.Sleep(time.Until(expires) + time.Second)
+			}
+			proxy.ServeHTTP(w, r)
+		})
+	})
+	run := []string{"shred", "run", "--case", "TTL", "--yes", "--sign-key", priv, "--vault-snapshot-retention", "720h"}
+	r := expectCode(t, exitPartial, slow, token, append(run, "-o", filepath.Join(env.dir, "first.dsse.json"))...)
+	if !strings.Contains(r.stderr, "case TTL: 0 destroyed, 0 skipped, 1 failed; 1 key(s) deleted and read back as not found, but their absence is not confirmed") {
+		t.Fatalf("stderr: %s", r.stderr)
+	}
+	again := mustRun(t, env.srv, env.roles.admin, append(run, "-o", filepath.Join(env.dir, "again.dsse.json"))...)
+	if !strings.Contains(again.stdout, "destroyed "+b.ID) || !strings.Contains(again.stderr, "covering 1 backup(s)") {
+		t.Fatalf("re-run:\n%s%s", again.stdout, again.stderr)
+	}
+}
+
 // A token that expires within half an hour is renewed before shred run
 // destroys keys (here one living 10 minutes lives about an hour after the
 // run); one that cannot be renewed gets a warning naming when it expires,
