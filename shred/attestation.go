@@ -242,7 +242,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	excluded = append(excluded, unchecked...)
 	facts.storageHolds = s.storageHoldsToState(ctx, facts.storage.spans(), backups)
 	if len(backups) == 0 {
-		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
+		return nil, nil, errNothingToAttest(caseID, excluded)
 	}
 	if len(controllers(c, backups)) == 0 {
 		return nil, nil, errNoController(caseID)
@@ -265,7 +265,7 @@ func (s *Service) buildDeletion(ctx context.Context, actor Actor, c *catalog.Cas
 	excluded = append(excluded, invalid...)
 	switch {
 	case len(backups) == 0:
-		return nil, nil, errs.Refusedf("case %s has no key destruction that checks out to attest: %v", caseID, batchError(0, excluded))
+		return nil, nil, errNothingToAttest(caseID, excluded)
 	case len(controllers(c, backups)) == 0:
 		return nil, nil, errNoController(caseID)
 	}
@@ -527,4 +527,27 @@ func subjectName(b *catalog.Backup, names map[string]int) string {
 		return b.ID + "/" + b.Name
 	}
 	return b.Name
+}
+
+// LeftOutError is the refusal of an attestation that no backup of the
+// case checks out for. Its text lists only the first of the backups left
+// out (BatchError); LeftOut holds them all, for a run to report
+// (RunResult.LeftOut). It unwraps to the refusal alone: why a backup was
+// left out (a changed ciphertext, say) is not why the command failed.
+type LeftOutError struct {
+	error
+	LeftOut []*ItemError
+}
+
+// Unwrap returns the refusal.
+func (e *LeftOutError) Unwrap() error { return e.error }
+
+// errNothingToAttest refuses the attestation of caseID, none of whose
+// backups checks out, naming those excluded and why.
+func errNothingToAttest(caseID string, excluded []*ItemError) error {
+	reason := "case " + caseID + " has no key destruction that checks out to attest"
+	if len(excluded) > 0 {
+		reason += ": " + batchError(0, excluded).Error()
+	}
+	return &LeftOutError{error: &errs.RefusedError{Reason: reason}, LeftOut: excluded}
 }

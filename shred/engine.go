@@ -225,8 +225,12 @@ func nothingToAttest(plan *Plan, res *RunResult) bool {
 // what the destruction reported, kept beside an attestation failure.
 func (s *Service) attest(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, res *RunResult, runErr error) (*Attestation, error) {
 	a, err := s.issue(ctx, actor, c, opts, res.reads())
-	if a != nil {
+	var refused *LeftOutError
+	switch {
+	case a != nil:
 		res.LeftOut = a.LeftOut
+	case errors.As(err, &refused):
+		res.LeftOut = refused.LeftOut
 	}
 	if a == nil && err != nil {
 		err = fmt.Errorf("keys destroyed and recorded, but the attestation failed (shred run issues it once the cause is dealt with): %w", err)

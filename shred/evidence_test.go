@@ -368,3 +368,26 @@ func TestAttackEmptiedStatusIsReportedNotDropped(t *testing.T) {
 	a, err := adminV.Attest(context.Background(), admin0, "EMPTY", runOpts(t).Attest)
 	attestsOnly(t, a, err, kept.ID, emptied.ID)
 }
+
+// A run whose attestation is refused because no backup of the case checks
+// out (case A's only hold record is one the compliance officer planted,
+// copied from case B's on a backup B shredded) still lists every backup
+// left out, and why, in its result: the refusal's text lists only the
+// first twenty, and nothing else named the rest.
+func TestRunRefusedAttestationListsEveryBackupLeftOut(t *testing.T) {
+	srv, adminV, complianceV := roles(t)
+	openCase(t, complianceV, "A")
+	other := heldAndShredded(t, adminV, complianceV, "B", []byte("held by B"))
+	comp := asRole(t, srv, vault.PolicyCompliance)
+	rec := comp.read("holds/B/" + other.ID)
+	rec["case"] = "A"
+	comp.mustWrite("holds/A/"+other.ID, rec)
+	closeCase(t, complianceV, "A")
+	res, err := adminV.RunShred(context.Background(), admin0, "A", runOpts(t))
+	if res == nil || res.Attestation != nil || !errors.Is(err, shred.ErrRefused) || !strings.Contains(err.Error(), "no key destruction that checks out to attest") {
+		t.Fatalf("run of A: %+v %v", res, err)
+	}
+	if len(res.LeftOut) != 1 || res.LeftOut[0].ID != other.ID || !strings.Contains(res.LeftOut[0].Error(), "would not be valid") {
+		t.Fatalf("the run's result lists %v as left out of its attestation; want %s", res.LeftOut, other.ID)
+	}
+}

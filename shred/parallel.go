@@ -56,10 +56,10 @@ type BatchError struct {
 	Failed []*ItemError
 }
 
-// maxListedFailures is how many failures a BatchError's text lists: a
+// MaxListedFailures is how many failures a BatchError's text lists: a
 // run of 100,000 backups that fails them all must not build (and print
 // twice) a text of every one. Callers that list them all read Failed.
-const maxListedFailures = 20
+const MaxListedFailures = 20
 
 func (e *BatchError) Error() string {
 	if e.Done == 0 && len(e.Failed) == 1 {
@@ -67,11 +67,11 @@ func (e *BatchError) Error() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d done, %d failed", e.Done, len(e.Failed))
-	for _, f := range e.Failed[:min(len(e.Failed), maxListedFailures)] {
+	for _, f := range e.Failed[:min(len(e.Failed), MaxListedFailures)] {
 		b.WriteString("\n  ")
 		b.WriteString(f.Error())
 	}
-	if more := len(e.Failed) - maxListedFailures; more > 0 {
+	if more := len(e.Failed) - MaxListedFailures; more > 0 {
 		fmt.Fprintf(&b, "\n  ... and %d more", more)
 	}
 	return b.String()

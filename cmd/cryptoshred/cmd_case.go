@@ -181,15 +181,26 @@ func runCaseClose(ctx context.Context, o globalOptions, v *shred.Service, req sh
 		printf(w, "note: the status record of %d backup(s) could not be read and was left as it is (the hold records decided): %s\n",
 			len(res.StatusUnreadable), strings.Join(res.StatusUnreadable, ", "))
 	}
-	if err != nil {
+	if o.Format == "json" && res != nil {
+		if jerr := writeJSON(w, closeJSON{CloseResult: res, Failed: failedItems(err)}); jerr != nil {
+			return jerr
+		}
 		return err
 	}
-	if o.Format == "json" {
-		return writeJSON(w, res)
+	if err != nil {
+		printUnlisted(stderr, "failed", failedItems(err))
+		return err
 	}
 	printf(w, "closed case %s with decision %s: %d backup(s) released for destruction, %d still held by other cases\n",
 		req.Case, req.Reference, len(res.Released), len(res.StillHeld))
 	return nil
+}
+
+// closeJSON is case close's JSON output: what the close did, and every
+// backup that failed and why (failed; empty once the case is closed).
+type closeJSON struct {
+	*shred.CloseResult
+	Failed []*shred.ItemError `json:"failed"`
 }
 
 func caseListAction(c *cli.Context) error {

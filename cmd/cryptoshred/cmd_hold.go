@@ -77,13 +77,14 @@ func runHoldPlace(ctx context.Context, o globalOptions, v *shred.Service, caseID
 	held, err := v.PlaceHolds(ctx, actor, caseID, sel)
 	finish()
 	if o.Format == "json" {
-		if jerr := writeJSON(w, map[string]any{"case": caseID, "held": nonNil(held)}); jerr != nil {
+		if jerr := writeJSON(w, map[string]any{"case": caseID, "held": nonNil(held), "failed": failedItems(err)}); jerr != nil {
 			return jerr
 		}
-	} else {
-		for _, id := range held {
-			printf(w, "held %s for case %s\n", id, caseID)
-		}
+		return err
 	}
+	for _, id := range held {
+		printf(w, "held %s for case %s\n", id, caseID)
+	}
+	printUnlisted(stderr, "not held:", failedItems(err))
 	return err
 }

@@ -55,7 +55,7 @@ func runHoldRelease(ctx context.Context, o globalOptions, v *shred.Service, opts
 	released, err := v.ReleaseHolds(ctx, actor, opts.Case, opts.IDs, opts.Reason)
 	finish()
 	if o.Format == "json" {
-		if jerr := writeJSON(w, map[string]any{"case": opts.Case, "released": nonNil(released)}); jerr != nil {
+		if jerr := writeJSON(w, map[string]any{"case": opts.Case, "released": nonNil(released), "failed": failedItems(err)}); jerr != nil {
 			return jerr
 		}
 		return err
@@ -63,6 +63,7 @@ func runHoldRelease(ctx context.Context, o globalOptions, v *shred.Service, opts
 	for _, id := range released {
 		printf(w, "released case %s's hold on %s (its key stays undeletable in Vault)\n", opts.Case, id)
 	}
+	printUnlisted(stderr, "failed", failedItems(err))
 	return err
 }
 

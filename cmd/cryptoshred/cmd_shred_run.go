@@ -297,6 +297,7 @@ func renderRun(o globalOptions, res *shred.RunResult, stdout, stderr io.Writer) 
 	for _, f := range res.Failed {
 		printf(stderr, "failed %s: %v\n", f.ID, f.Err)
 	}
+	printUnlisted(stderr, "left out of the attestation:", res.LeftOut)
 	elsewhere := ""
 	if res.ListedElsewhere > 0 {
 		elsewhere = fmt.Sprintf(" (%d more listed by another run)", res.ListedElsewhere)
