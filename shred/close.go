@@ -75,8 +75,11 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 	if err != nil {
 		return nil, err
 	}
-	ids, elsewhere, err := s.heldBackups(ctx, c.ID)
+	ids, elsewhere, holds, err := s.heldBackups(ctx, c.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.recordReactivations(ctx, actor, c.ID, holds); err != nil {
 		return nil, err
 	}
 	res := &CloseResult{Case: c, Released: []string{}, StillHeld: []string{}}
@@ -96,18 +99,42 @@ func (s *Service) CloseCase(ctx context.Context, actor Actor, req CloseRequest) 
 }
 
 // heldBackups returns the backups caseID holds and, for each, the other
-// cases that hold it too.
-func (s *Service) heldBackups(ctx context.Context, caseID string) ([]string, map[string][]string, error) {
+// cases that hold it too, and caseID's hold records.
+func (s *Service) heldBackups(ctx context.Context, caseID string) ([]string, map[string][]string, []*catalog.Hold, error) {
 	holds, err := s.catalog.CaseHolds(ctx, caseID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ids := holdBackups(holds)
 	elsewhere, err := s.catalog.ActiveHolds(ctx, ids, caseID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return ids, elsewhere, nil
+	return ids, elsewhere, holds, nil
+}
+
+// recordReactivations writes, before the close releases anything, the
+// hold.placed entry marked afresh (holdPlacedAfreshDetail) that a hold
+// place stopped after re-activating one of caseID's hold records (holds)
+// did not write (afreshDue): without it the ledger shows the case's
+// earlier placement open, and the close's entry would end it, stating the
+// hold across the time an interrupted hold release had released it. The
+// hold stated instead runs from this entry, when the record was active,
+// to the close's release, and the case still has the hold its close's
+// attestation must state.
+func (s *Service) recordReactivations(ctx context.Context, actor Actor, caseID string, holds []*catalog.Hold) error {
+	rec := &recordedReleases{}
+	var unrecorded []string
+	for _, h := range holds {
+		if h.ReleasedAt.IsZero() && s.afreshDue(ctx, h, rec) {
+			unrecorded = append(unrecorded, h.Backup)
+		}
+	}
+	if len(unrecorded) == 0 {
+		return nil
+	}
+	ev := ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: unrecorded, Details: map[string]string{"by": "case close"}}
+	return s.appendSplitMarking(ctx, actor, ev, marking{holdPlacedAfreshDetail: idSet(unrecorded)})
 }
 
 // holdBackups returns the backups of the holds that closing the case
@@ -359,7 +386,7 @@ func (s *Service) PreviewClose(ctx context.Context, caseID string) (*CloseResult
 	if err := statable(withPreviewDecision(*c)); err != nil {
 		return nil, err
 	}
-	ids, elsewhere, err := s.heldBackups(ctx, c.ID)
+	ids, elsewhere, _, err := s.heldBackups(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -98,6 +98,9 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 // the storage hold lifted if the case placed one (liftUntimed), at a time
 // it cannot state: the interrupted run may have released and lifted long
 // before, and another case may have placed the storage hold again since.
+// An active hold re-activated by a hold place stopped before its entry
+// (afreshDue) is released untimed too (finished): the ledger still shows
+// the case's earlier placement open, across the time it was released.
 func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, reason string, stillHeld bool, rec *recordedReleases) (done earlyRelease, unreadable, err error) {
 	h, version, err := s.catalog.GetHold(ctx, caseID, id)
 	switch {
@@ -111,6 +114,7 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 		}
 		done.finished, done.liftUntimed = true, !h.StorageHeldAt.IsZero()
 	default:
+		done.finished = s.afreshDue(ctx, h, rec)
 		h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = catalog.Now(), actor.String(), reason
 		if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
 			return done, nil, fmt.Errorf("failed to release the hold: %w", err)
@@ -137,8 +141,9 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 }
 
 // earlyRelease is what releaseEarly did to one backup: whether it lifted
-// its storage hold, whether it finished a release an interrupted run
-// began (finished), and whether that run may have lifted a storage hold
+// its storage hold, whether its entry ends the open hold unstated
+// (finished: it finished a release an interrupted run began, or released
+// a re-activation the ledger does not record), and whether that run may have lifted a storage hold
 // the case placed or this one found it lifted already (liftUntimed).
 type earlyRelease struct{ lifted, finished, liftUntimed bool }
 

@@ -277,3 +277,67 @@ func TestS3HoldPlaceStoppedAfterReactivatingStatesNoHoldAcrossTheGap(t *testing.
 		t.Fatalf("attested holds of ONE %+v: want one, from the re-run's placement at %s", ones, placedAgain.Format(time.RFC3339Nano))
 	}
 }
+
+// stoppedReactivation releases ONE's hold on a new S3 backup with an
+// interrupted hold release, then re-activates the record with a hold
+// place stopped after its storage hold, before its hold.placed entry,
+// and returns the backup and a time between the two.
+func stoppedReactivation(t *testing.T, env s3Env) (*catalog.Backup, time.Time) {
+	t.Helper()
+	b := interruptedRelease(t, env)
+	time.Sleep(1100 * time.Millisecond)
+	reactivated := catalog.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cut := roleServiceOn(t, env.vault, vault.PolicyCompliance,
+		holdCancels{Backend: s3.NewFromConfig(env.gw.Config(env.complyKey, env.complySec), true), cancel: cancel})
+	if _, err := cut.PlaceHolds(ctx, compliance, "ONE", shred.HoldSelector{IDs: []string{b.ID}}); err == nil {
+		t.Fatal("a hold place cancelled before its ledger entry returned no error")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	return b, reactivated
+}
+
+// noHoldOfOneBefore fails unless the attestation of res states no hold
+// of case ONE placed before at.
+func noHoldOfOneBefore(t *testing.T, res *shred.RunResult, err error, at time.Time) {
+	t.Helper()
+	if res == nil || res.Attestation == nil {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	for _, h := range attestedStatement(t, res.Attestation).Predicate.Backups[0].Holds {
+		if h.Case == "ONE" && h.PlacedAt.Before(at) {
+			t.Errorf("attested hold of ONE %+v, from before the hold place that re-activated it (%s): across the time it was released",
+				h, at.Format(time.RFC3339Nano))
+		}
+	}
+}
+
+// TestS3CaseCloseAfterAStoppedReactivationStatesNoHoldAcrossTheGap: a
+// hold place that re-activated the record an interrupted hold release
+// left released was stopped before its entry and never run again; the
+// case's close must end the hold the ledger shows open from the first
+// placement unstated, or the attestation states it across the gap.
+func TestS3CaseCloseAfterAStoppedReactivationStatesNoHoldAcrossTheGap(t *testing.T) {
+	env := newS3Env(t)
+	_, reactivated := stoppedReactivation(t, env)
+	closeCase(t, env.compliance, "ONE")
+	res, err := env.admin.RunShred(context.Background(), admin, "ONE", runOpts(t))
+	noHoldOfOneBefore(t, res, err, reactivated)
+}
+
+// TestS3HoldReleaseAfterAStoppedReactivationStatesNoHoldAcrossTheGap: as
+// above, but the re-activated hold is released with hold release, and
+// the backup shredded by another case's close.
+func TestS3HoldReleaseAfterAStoppedReactivationStatesNoHoldAcrossTheGap(t *testing.T) {
+	env := newS3Env(t)
+	b, reactivated := stoppedReactivation(t, env)
+	if _, err := env.compliance.ReleaseHolds(context.Background(), compliance, "ONE", []string{b.ID}, "placed by mistake again"); err != nil {
+		t.Fatal(err)
+	}
+	openCase(t, env.compliance, "TWO")
+	hold(t, env.compliance, "TWO", b.ID)
+	closeCase(t, env.compliance, "TWO")
+	res, err := env.admin.RunShred(context.Background(), admin, "TWO", runOpts(t))
+	noHoldOfOneBefore(t, res, err, reactivated)
+}
