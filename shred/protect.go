@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cryptoshred/cryptoshred/internal/ctxio"
+	"github.com/cryptoshred/cryptoshred/internal/fsutil"
 	"github.com/cryptoshred/cryptoshred/shred/agefile"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -218,6 +219,8 @@ func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path st
 		return p, s.VerifyCiphertext(ctx, p.b)
 	case p.b.Ciphertext.SHA256 != "":
 		return p, s.verifyCommitted(ctx, p.b)
+	case !sameFile(p.b.Original, orig):
+		return protecting{}, changedOriginal(p.b, orig)
 	}
 	return s.restartProtect(ctx, be, p, orig, head)
 }
@@ -332,6 +335,20 @@ func sameOriginal(registered, now *catalog.Original) bool {
 	return samePath(registered, now) && registered.Size == now.Size && registered.Mtime.Equal(now.Mtime)
 }
 
+// sameFile reports whether the file being protected now is the very file
+// whose protect recorded was (sameOriginal, and its device, inode and
+// change time when was recorded them): the check before restartProtect
+// removes a ciphertext, since a file written again with its size and
+// modification time set back (cp -p, rsync -t, tar x, a coarse clock) is
+// other data. A status record from before they were recorded keeps the
+// size and modification time alone.
+func sameFile(was, now *catalog.Original) bool {
+	if !sameOriginal(was, now) || was.File == nil {
+		return sameOriginal(was, now)
+	}
+	return now.File != nil && was.File.Device == now.File.Device && was.File.Inode == now.File.Inode && was.File.Ctime.Equal(now.File.Ctime)
+}
+
 // changedOriginal refuses to resume b, whose file has changed since its
 // protect was interrupted, and says what keeps the earlier data.
 func changedOriginal(b *catalog.Backup, now *catalog.Original) error {
@@ -350,6 +367,10 @@ func finishEarlier(b *catalog.Backup) string {
 		return fmt.Sprintf("Its commit is recorded (ciphertext sha256 %s), so the ciphertext is complete: putting the earlier "+
 			"file back at %s, with its size and modification time, and protecting it again finishes backup %s without "+
 			"writing anything again", b.Ciphertext.SHA256, b.Original.Path, b.ID)
+	}
+	if b.Original.File != nil {
+		return fmt.Sprintf("Its commit is not recorded, so the ciphertext may be incomplete, and only that very file (its inode "+
+			"and change time) resumes backup %s", b.ID)
 	}
 	return fmt.Sprintf("Its commit is not recorded, so the ciphertext may be incomplete: putting the earlier file back at %s, "+
 		"with its size and modification time, and protecting it again finishes backup %s", b.Original.Path, b.ID)
@@ -386,7 +407,18 @@ func originalOf(req ProtectRequest) (*catalog.Original, error) {
 	return &catalog.Original{
 		FileInfo:                   catalog.FileInfo{Path: abs, Size: st.Size(), Mtime: st.ModTime().UTC()},
 		EncryptedAfterFirstStorage: true,
+		File:                       fileIDOf(st),
 	}, nil
+}
+
+// fileIDOf returns st's device, inode and change time, or nil where the
+// system does not give them.
+func fileIDOf(st os.FileInfo) *catalog.FileID {
+	dev, ino, ctime, ok := fsutil.FileIDOf(st)
+	if !ok {
+		return nil
+	}
+	return &catalog.FileID{Device: dev, Inode: ino, Ctime: ctime}
 }
 
 func newBackup(actor Actor, req ProtectRequest, orig *catalog.Original, out string) *catalog.Backup {

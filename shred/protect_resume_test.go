@@ -386,10 +386,11 @@ func TestInterruptedStreamProtectAdvisesAnotherName(t *testing.T) {
 // A protect killed after its commit, before its commit record, and the
 // file at its path written again since (a nightly dump to one path): the
 // re-run refuses, naming the backup, and keeps its ciphertext, the only
-// copy of the earlier data; putting the earlier file back as it was, as
-// the error says, and protecting it again finishes that backup. Before,
-// the re-run compared only the path: it deleted the earlier ciphertext
-// and registered the new data under the earlier backup's id and time.
+// copy of the earlier data; so does a re-run with the earlier data put
+// back with its size and modification time, a file written again all the
+// same (its change time). Before, the re-run compared only the path: it
+// deleted the earlier ciphertext and registered the new data under the
+// earlier backup's id and time.
 func TestProtectRerunOfAFileWrittenAgainKeepsTheEarlierCiphertext(t *testing.T) {
 	srv, v := newVault(t)
 	ctx := context.Background()
@@ -415,20 +416,58 @@ func TestProtectRerunOfAFileWrittenAgainKeepsTheEarlierCiphertext(t *testing.T) 
 	}
 	writeFile(t, filepath.Dir(src), "dump.sql", []byte("tuesday's dump"))
 	_, err = v.Protect(ctx, admin, req)
-	if !errors.Is(err, errs.ErrRefused) || !strings.Contains(err.Error(), list[0].ID) || !strings.Contains(err.Error(), "putting the earlier file back") {
+	if !errors.Is(err, errs.ErrRefused) || !strings.Contains(err.Error(), list[0].ID) || !strings.Contains(err.Error(), "only that very file") {
 		t.Fatalf("the re-run of a file written again since: %v", err)
-	}
-	if now, err := os.ReadFile(filepath.Join(out, "dump.sql.age")); err != nil || !bytes.Equal(now, earlier) {
-		t.Fatalf("the earlier ciphertext was not kept: %v", err)
 	}
 	writeFile(t, filepath.Dir(src), "dump.sql", []byte("monday's dump"))
 	if err := os.Chtimes(src, monday.ModTime(), monday.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := v.Protect(ctx, admin, req); err != nil || b.ID != list[0].ID {
-		t.Fatalf("the re-run with the earlier file put back: %+v %v", b, err)
+	if _, err = v.Protect(ctx, admin, req); !errors.Is(err, errs.ErrRefused) || !strings.Contains(err.Error(), list[0].ID) {
+		t.Fatalf("the re-run with the earlier data put back: %v", err)
 	}
-	opensAs(t, v, list[0].ID, "monday's dump")
+	if now, err := os.ReadFile(filepath.Join(out, "dump.sql.age")); err != nil || !bytes.Equal(now, earlier) {
+		t.Fatalf("the earlier ciphertext was not kept: %v", err)
+	}
+}
+
+// TestProtectRerunOfAFileWrittenAgainWithItsSizeAndMtimeKeepsTheEarlierCiphertext:
+// a protect killed after its commit, before its commit record, and the
+// file written again since with other data of the same size, its
+// modification time set back (cp -p, rsync -t, tar x): the re-run must
+// tell it from the file it protected by its inode change time, refuse,
+// and keep the earlier ciphertext, the only copy of the earlier data.
+// Before, size and modification time matched, and the re-run deleted it
+// and registered the new data under the earlier backup's id.
+func TestProtectRerunOfAFileWrittenAgainWithItsSizeAndMtimeKeepsTheEarlierCiphertext(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	killed := shred.New(shred.Config{Records: killedRecords{vc, atCommitRecord, new(bool)}, Keys: vc, Guard: vc, Signer: vc, Storage: local.New()})
+	out := t.TempDir()
+	src := writeFile(t, t.TempDir(), "dump.sql", []byte("monday's dump"))
+	monday, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := shred.ProtectRequest{Source: src, OutDir: out, System: "casework"}
+	if _, err := killed.Protect(ctx, admin, req); err == nil {
+		t.Fatal("the protect was not killed after its commit")
+	}
+	earlier, err := os.ReadFile(filepath.Join(out, "dump.sql.age"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Dir(src), "dump.sql", []byte("friday's dump"))
+	if err := os.Chtimes(src, monday.ModTime(), monday.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Protect(ctx, admin, req); !errors.Is(err, errs.ErrRefused) {
+		t.Errorf("the re-run with other data of the same size and modification time: %v", err)
+	}
+	if now, err := os.ReadFile(filepath.Join(out, "dump.sql.age")); err != nil || !bytes.Equal(now, earlier) {
+		t.Fatalf("the earlier ciphertext, monday's only copy, was not kept: %v", err)
+	}
 }
 
 // A stream protect cut after its registration, at its ledger entry or at

@@ -50,6 +50,20 @@ type Original struct {
 	// before protect: crypto-shredding alone does not erase that copy.
 	EncryptedAfterFirstStorage bool      `json:"encryptedAfterFirstStorage"`
 	Disposal                   *Disposal `json:"disposal,omitempty"`
+	// File is the file as the system knows it when its protect began. It
+	// is written in the status record only, never registered or attested
+	// (the registration takes FileInfo alone), and decides only whether a
+	// re-run may remove an unfinished protect's ciphertext as its own.
+	File *FileID `json:"file,omitempty"`
+}
+
+// FileID identifies a file beyond its size and modification time, which
+// cp -p, rsync -t or tar x reproduce for other data: its device, inode
+// and inode change time, which no user sets.
+type FileID struct {
+	Device uint64    `json:"device"`
+	Inode  uint64    `json:"inode"`
+	Ctime  time.Time `json:"ctime"`
 }
 
 // Disposal records what became of the plaintext original.
