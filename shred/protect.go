@@ -88,7 +88,11 @@ func (s *Service) Protect(ctx context.Context, actor Actor, req ProtectRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return s.continueProtect(ctx, actor, p, be, req)
+	b, err := s.continueProtect(ctx, actor, p, be, req)
+	if err == nil && p.changed != nil {
+		return nil, p.changed
+	}
+	return b, err
 }
 
 // continueProtect takes the protect p from where it stands: registered
@@ -121,6 +125,10 @@ func (s *Service) continueProtect(ctx context.Context, actor Actor, p protecting
 type protecting struct {
 	b       *catalog.Backup
 	version int
+	// changed is the refusal to return once an earlier backup, resumed
+	// though the file changed since (it had nothing left to read of it),
+	// is finished: the file as it is now was not protected.
+	changed error
 }
 
 // recordCommitted writes the committed ciphertext's location and digests
@@ -194,7 +202,7 @@ func (s *Service) startProtect(ctx context.Context, actor Actor, req ProtectRequ
 	if err != nil {
 		return protecting{}, fmt.Errorf("failed to register backup: %w", err)
 	}
-	return protecting{b, version}, nil
+	return protecting{b: b, version: version}, nil
 }
 
 // resumeProtect finishes or restarts the interrupted protect that left a
@@ -213,16 +221,39 @@ func (s *Service) resumeProtect(ctx context.Context, be storage.Backend, path st
 	case !samePath(p.b.Original, orig):
 		return protecting{}, fmt.Errorf("%s already exists: refusing to overwrite it (it is the ciphertext of backup %s, "+
 			"protected from %s and not finished: only a protect of that same file resumes it)", path, p.b.ID, originalName(p.b.Original))
-	case !sameOriginal(p.b.Original, orig):
-		return protecting{}, changedOriginal(p.b, orig)
-	case p.b.Registered:
-		return p, s.VerifyCiphertext(ctx, p.b)
-	case p.b.Ciphertext.SHA256 != "":
-		return p, s.verifyCommitted(ctx, p.b)
+	case p.b.Registered || p.b.Ciphertext.SHA256 != "":
+		return s.resumeFinishable(ctx, p, orig)
 	case !sameFile(p.b.Original, orig):
 		return protecting{}, changedOriginal(p.b, orig)
 	}
 	return s.restartProtect(ctx, be, p, orig, head)
+}
+
+// resumeFinishable takes over an interrupted protect with nothing left
+// to write: registered, or its commit recorded. Finishing it reads
+// nothing of the file, so one changed since (a nightly dump written
+// again) does not leave the earlier complete ciphertext unregistered, out
+// of every hold's reach: the backup is finished from its recorded
+// original, and the protect then reports (changed) that the file as it is
+// now was not protected.
+func (s *Service) resumeFinishable(ctx context.Context, p protecting, orig *catalog.Original) (protecting, error) {
+	if !sameOriginal(p.b.Original, orig) {
+		p.changed = finishedNotProtected(p.b, orig)
+	}
+	if p.b.Registered {
+		return p, s.VerifyCiphertext(ctx, p.b)
+	}
+	return p, s.verifyCommitted(ctx, p.b)
+}
+
+// finishedNotProtected is the refusal after finishing b, whose protect's
+// file has changed since: the file as it is now was not protected.
+func finishedNotProtected(b *catalog.Backup, now *catalog.Original) error {
+	was := b.Original
+	return errs.Refusedf("%s was not protected: it changed since the interrupted protect of backup %s (then %d bytes modified %s, "+
+		"now %d bytes modified %s). That protect had nothing left to write, so backup %s was finished as the earlier file; "+
+		"protect the file as it is now into another directory or under another name", now.Path, b.ID, was.Size,
+		was.Mtime.Format(time.RFC3339Nano), now.Size, now.Mtime.Format(time.RFC3339Nano), b.ID)
 }
 
 // restartProtect takes over a protect of the same file that committed its
@@ -242,7 +273,7 @@ func (s *Service) restartProtect(ctx context.Context, be storage.Backend, p prot
 	if err := be.Delete(ctx, []storage.Object{obj})[0].Err; err != nil {
 		return protecting{}, fmt.Errorf("failed to remove the unfinished output of %s: %w", p.b.ID, err)
 	}
-	return protecting{p.b, version}, nil
+	return protecting{b: p.b, version: version}, nil
 }
 
 // verifyCommitted checks that the ciphertext of b, a protect that recorded
@@ -273,7 +304,7 @@ func (s *Service) unfinishedAt(ctx context.Context, be storage.Backend, path str
 	if at, err := namesCurrent(ctx, be, b.Ciphertext.Path, path); err != nil || !at {
 		return protecting{}, nil, err
 	}
-	return protecting{b, version}, head, nil
+	return protecting{b: b, version: version}, head, nil
 }
 
 // headAt returns the first storage.CheckBytes of what is at path, which
@@ -363,11 +394,6 @@ func changedOriginal(b *catalog.Backup, now *catalog.Original) error {
 // finishEarlier says how b's interrupted protect of a file that changed
 // since is still finished: only a protect of that same file resumes it.
 func finishEarlier(b *catalog.Backup) string {
-	if b.Ciphertext.SHA256 != "" {
-		return fmt.Sprintf("Its commit is recorded (ciphertext sha256 %s), so the ciphertext is complete: putting the earlier "+
-			"file back at %s, with its size and modification time, and protecting it again finishes backup %s without "+
-			"writing anything again", b.Ciphertext.SHA256, b.Original.Path, b.ID)
-	}
 	if b.Original.File != nil {
 		return fmt.Sprintf("Its commit is not recorded, so the ciphertext may be incomplete, and only that very file (its inode "+
 			"and change time) resumes backup %s", b.ID)

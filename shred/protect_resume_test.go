@@ -651,3 +651,37 @@ func TestProtectWhoseNameIsTakenByAnotherBackupFailsNamingIt(t *testing.T) {
 	}
 	opensAs(t, v, b.ID, "host B data")
 }
+
+// TestProtectRerunOfAFileWrittenAgainFinishesTheEarlierCommittedBackup: a
+// protect killed at its registration, its commit recorded, and the file
+// written again since (a nightly dump): finishing it reads nothing of the
+// file, so the re-run registers the earlier backup, from its recorded
+// original, and then refuses, saying the file as it is now was not
+// protected and naming the backup it finished. Before, the changed file
+// refused the re-run, and the earlier complete ciphertext stayed
+// protecting, unregistered, where no hold reaches it.
+func TestProtectRerunOfAFileWrittenAgainFinishesTheEarlierCommittedBackup(t *testing.T) {
+	srv, v := newVault(t)
+	ctx := context.Background()
+	vc := vault.New(srv.Client(t, srv.TokenWithPolicies(t, "admin", vault.PolicyAdmin)), vault.DefaultMounts)
+	killed := shred.New(shred.Config{Records: killedRecords{vc, atRegistration, new(bool)}, Keys: vc, Guard: vc, Signer: vc, Storage: local.New()})
+	src := writeFile(t, t.TempDir(), "dump.sql", []byte("monday's dump"))
+	req := shred.ProtectRequest{Source: src, OutDir: t.TempDir(), System: "casework"}
+	if _, err := killed.Protect(ctx, admin, req); err == nil {
+		t.Fatal("the protect was not killed at its registration")
+	}
+	list, _, err := v.ListBackups(ctx, catalog.BackupFilter{})
+	if err != nil || len(list) != 1 || list[0].Ciphertext.SHA256 == "" {
+		t.Fatalf("backups after the killed protect: %+v %v", list, err)
+	}
+	writeFile(t, filepath.Dir(src), "dump.sql", []byte("tuesday's dump!!"))
+	_, err = v.Protect(ctx, admin, req)
+	if !errors.Is(err, errs.ErrRefused) || !strings.Contains(err.Error(), "was not protected") || !strings.Contains(err.Error(), list[0].ID) {
+		t.Errorf("the re-run of a file written again since: %v", err)
+	}
+	b, _, err := v.GetBackup(ctx, list[0].ID)
+	if err != nil || !b.Registered || b.State != catalog.StateProtected {
+		t.Fatalf("the earlier backup after the re-run: %+v %v", b, err)
+	}
+	opensAs(t, v, list[0].ID, "monday's dump")
+}
