@@ -80,7 +80,7 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 		}
 	}
 	if len(ids) == 1 && len(failed) == 1 && len(released) == 0 {
-		return nil, failed[0].Err
+		return nil, batchError(0, failed) // its text is the one failure's, and --format json lists it
 	}
 	return released, errors.Join(batchError(len(released), failed), problems.err())
 }

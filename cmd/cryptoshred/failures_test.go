@@ -109,3 +109,27 @@ func TestCaseCloseNamesEveryBackupNotReleased(t *testing.T) {
 	}
 	wantEveryID(t, "case close's JSON", "", failed, missing)
 }
+
+// TestSingleFailureIsListedInJSON: hold release, hold place and case
+// close of one backup that fails list it under failed in --format json.
+// Before, hold release of a single id returned the item's own error
+// rather than the batch's, and its JSON said "failed": [].
+func TestSingleFailureIsListedInJSON(t *testing.T) {
+	env := newTestEnv(t)
+	b := protectFile(t, env, "held.tar", []byte("x"))
+	mustRun(t, env.srv, env.roles.compliance, "case", "open", "CAP", "--authority", "Example DPA", "--reference", "r", "--controller", "Example Ministry")
+	missing := missingIDs(b.ID[:8], 1)
+	for _, args := range [][]string{
+		{"hold", "release", "--case", "CAP", "--reason", "placed by mistake", missing[0]},
+		{"hold", "place", "--case", "CAP", missing[0]},
+	} {
+		r := runCLI(t, env.srv, env.roles.compliance, append([]string{"--format", "json"}, args...)...)
+		if r.code != exitRefused && r.code != exitError {
+			t.Fatalf("%s %s of one backup that fails: exit %d\n%s", args[0], args[1], r.code, r.stderr)
+		}
+		failed := failedJSON(t, r.stdout)
+		if len(failed) != 1 || failed[0]["id"] != missing[0] {
+			t.Errorf("%s %s of one backup that fails: JSON lists %v, want it:\n%s", args[0], args[1], failed, r.stdout)
+		}
+	}
+}
