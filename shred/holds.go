@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -56,9 +55,10 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	var mu sync.Mutex
 	var placed []*catalog.Backup
 	storageHeld, afresh, holdAfresh := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	markedAt := map[string]time.Time{}
 	rec := &recordedReleases{}
 	held, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
-		b, reopened, statusErr, err := s.placeHold(ctx, actor, caseID, id, rec)
+		b, afreshAt, statusErr, err := s.placeHold(ctx, actor, caseID, id, rec)
 		if err != nil {
 			return err
 		}
@@ -68,7 +68,10 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		problems.add(err)
 		mu.Lock()
 		placed = append(placed, ciphertextOf(b))
-		storageHeld[id], afresh[id], holdAfresh[id] = inStorage, inStorage && wasOff, reopened
+		storageHeld[id], afresh[id], holdAfresh[id] = inStorage, inStorage && wasOff, !afreshAt.IsZero()
+		if !afreshAt.IsZero() {
+			markedAt[id] = afreshAt
+		}
 		mu.Unlock()
 		return nil
 	})
@@ -78,6 +81,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		if err := s.appendSplitMarking(ctx, actor, ev, marks); err != nil {
 			return held, err
 		}
+		s.settleAfreshFrom(ctx, caseID, markedAt)
 	}
 	problems.add(s.verifyHeld(ctx, placed))
 	return held, errors.Join(batchError(len(held), append(skipped, failed...)), problems.err())
@@ -149,20 +153,21 @@ func backupDate(b *catalog.Backup) time.Time {
 
 // placeHold writes the hold record first, then marks the backup held, so a
 // crash in between is repaired by placing the hold again. It returns the
-// backup, for the storage hold and the re-hash that follow, and whether
-// its entry must mark the placement afresh (putHold); once the hold record is written the hold stands, and a
+// backup, for the storage hold and the re-hash that follow, and, if its
+// entry must mark the placement afresh (putHold), the hold record's
+// PlacedAt (afreshAt; zero otherwise); once the hold record is written the hold stands, and a
 // status that could not be marked is returned as statusErr, to report,
 // not as err.
-func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (b *catalog.Backup, reopened bool, statusErr, err error) {
+func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (b *catalog.Backup, afreshAt time.Time, statusErr, err error) {
 	b, _, err = s.catalog.GetBackupOrRegistration(ctx, id)
 	if err != nil {
-		return nil, false, nil, err
+		return nil, time.Time{}, nil, err
 	}
 	if err := s.checkHoldable(ctx, b); err != nil {
-		return nil, false, nil, err
+		return nil, time.Time{}, nil, err
 	}
-	if reopened, err = s.putHold(ctx, actor, caseID, id, rec); err != nil {
-		return nil, false, nil, err
+	if afreshAt, err = s.putHold(ctx, actor, caseID, id, rec); err != nil {
+		return nil, time.Time{}, nil, err
 	}
 	held, unreadable, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
 		if !slices.Contains(b.HeldBy, caseID) {
@@ -172,16 +177,17 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string,
 		return nil
 	})
 	if err = cmp.Or(err, unreadable); err != nil {
-		return b, reopened, fmt.Errorf("backup %s: hold recorded, but its status record does not show it: %w", id, err), nil
+		return b, afreshAt, fmt.Errorf("backup %s: hold recorded, but its status record does not show it: %w", id, err), nil
 	}
-	return held, reopened, nil, nil
+	return held, afreshAt, nil, nil
 }
 
 // putHold creates caseID's hold record on id, or re-activates one that
 // hold release released early; an active record is left as it is. One
 // the case's close released (the close began after this hold place
-// checked that the case is open) stays released. It reports whether the
-// new hold.placed entry must mark this placement afresh
+// checked that the case is open) stays released. It returns, if the new
+// hold.placed entry must mark this placement afresh, the PlacedAt of the
+// record it leaves active (zero otherwise)
 // (holdPlacedAfreshDetail): the record it re-activated was released by a
 // hold release the ledger does not record (interrupted before its
 // entry), so the ledger still shows the case's hold from its earlier
@@ -190,37 +196,70 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string,
 // so by a hold place whose marked entry the ledger does not hold
 // (stopped before it: afreshDue). The placement is never refused for
 // this: a ledger that cannot be read marks it too, which states less.
-func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (afresh bool, err error) {
+func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (afreshAt time.Time, err error) {
 	h := catalog.Hold{Case: caseID, Backup: id, PlacedAt: catalog.Now(), PlacedBy: actor.String()}
 	_, err = s.catalog.PutHold(ctx, &h, 0)
 	if !errors.Is(err, errs.ErrConflict) {
-		return false, err
+		return time.Time{}, err
 	}
 	old, version, err := s.catalog.GetHold(ctx, caseID, id)
 	switch {
 	case err != nil:
-		return false, err
+		return time.Time{}, err
 	case old.ReleasedAt.IsZero():
-		return s.afreshDue(ctx, old, rec), nil
+		return timeIf(s.afreshDue(ctx, old, rec), old.PlacedAt), nil
 	case old.ReleaseReason == "":
-		return false, errs.Refusedf("case %s is closing: its close released the hold on %s", caseID, id)
+		return time.Time{}, errs.Refusedf("case %s is closing: its close released the hold on %s", caseID, id)
 	}
 	h.PlacedAfreshFrom = s.afreshFrom(ctx, old, rec)
 	if _, err = s.catalog.PutHold(ctx, &h, version); err != nil {
-		return false, err
+		return time.Time{}, err
 	}
-	return h.PlacedAfreshFrom != 0, nil
+	return timeIf(h.PlacedAfreshFrom != 0, h.PlacedAt), nil
+}
+
+// timeIf returns at if cond holds, else the zero time.
+func timeIf(cond bool, at time.Time) time.Time {
+	if cond {
+		return at
+	}
+	return time.Time{}
+}
+
+// afreshUnknown is the PlacedAfreshFrom of a record re-activated while
+// the ledger could not be read: larger than any sequence number, and the
+// largest integer a record holds exactly (2^53), since the records' JSON
+// passes through float64; math.MaxInt64 came back as 9223372036854776000,
+// which no longer fits, and left the hold record unreadable.
+const afreshUnknown = 1 << 53
+
+// settleAfreshFrom clears, once the hold.placed entry marking each of
+// markedAt's backups afresh is written, the PlacedAfreshFrom a hold
+// record carries at afreshUnknown (its re-activation could not read the
+// ledger): no entry ever reaches it, so every later hold
+// place of the case would mark the backup afresh again. Only the record
+// this placement marked (the same PlacedAt, still active) is cleared, by
+// check-and-set; a failure leaves it as it is, which only states less.
+func (s *Service) settleAfreshFrom(ctx context.Context, caseID string, markedAt map[string]time.Time) {
+	for id, placedAt := range markedAt {
+		h, version, err := s.catalog.GetHold(ctx, caseID, id)
+		if err != nil || h.PlacedAfreshFrom != afreshUnknown || !h.ReleasedAt.IsZero() || !h.PlacedAt.Equal(placedAt) {
+			continue
+		}
+		h.PlacedAfreshFrom = 0
+		_, _ = s.catalog.PutHold(ctx, h, version)
+	}
 }
 
 // afreshFrom returns, for a hold place about to re-activate old (released
 // early), the PlacedAfreshFrom of its record: zero if the verified ledger
 // records old's release, else the sequence number after the last entry
-// it read, or the largest there is if it could not read the ledger.
+// it read, or afreshUnknown if it could not read the ledger.
 func (s *Service) afreshFrom(ctx context.Context, old *catalog.Hold, rec *recordedReleases) int64 {
 	recorded, err := s.releaseRecorded(ctx, old, rec)
 	switch {
 	case err != nil:
-		return math.MaxInt64
+		return afreshUnknown
 	case recorded:
 		return 0
 	}

@@ -2,6 +2,7 @@ package shred_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/cryptoshred/cryptoshred/attest"
 	"github.com/cryptoshred/cryptoshred/shred"
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/storage"
+	"github.com/cryptoshred/cryptoshred/shred/storage/local"
 	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
 	"github.com/cryptoshred/cryptoshred/shred/vault"
 )
@@ -340,4 +343,57 @@ func TestS3HoldReleaseAfterAStoppedReactivationStatesNoHoldAcrossTheGap(t *testi
 	closeCase(t, env.compliance, "TWO")
 	res, err := env.admin.RunShred(context.Background(), admin, "TWO", runOpts(t))
 	noHoldOfOneBefore(t, res, err, reactivated)
+}
+
+// unreadableLedger fails every read of the ledger's first entry, so a
+// walk of the ledger fails as for a ledger that cannot be read, while an
+// append, which reads only from its head on, still succeeds.
+type unreadableLedger struct{ *vault.Client }
+
+func (u unreadableLedger) Get(ctx context.Context, path string) (*catalog.Record, error) {
+	if path == "ledger/000000000001" {
+		return nil, errors.New("ledger entry unreadable")
+	}
+	return u.Client.Get(ctx, path)
+}
+
+// TestS3HoldPlacedAgainOnceItsAfreshMarkIsRecordedKeepsTheHoldStated: a
+// hold place re-activates the record an interrupted hold release left
+// released while the ledger cannot be read, so it writes the largest
+// placedAfreshFrom there is, and its entry marks the placement afresh. A
+// later hold place of the same backup must not mark its own afresh
+// again: the attestation states ONE's hold from the re-activation. Before,
+// the record kept the largest value, which no entry reaches, so every
+// later hold place of the case dropped the hold stated so far.
+func TestS3HoldPlacedAgainOnceItsAfreshMarkIsRecordedKeepsTheHoldStated(t *testing.T) {
+	env := newS3Env(t)
+	b := interruptedRelease(t, env)
+	time.Sleep(1100 * time.Millisecond)
+	reactivated := catalog.Now()
+	v := vault.New(env.vault.Client(t, env.vault.TokenWithPolicies(t, vault.PolicyCompliance, vault.PolicyCompliance)), vault.DefaultMounts)
+	blind := shred.New(shred.Config{Records: unreadableLedger{v}, Keys: v, Guard: v, Signer: v, Storage: &storage.Router{Local: local.New(),
+		NewS3: func() (storage.Backend, error) {
+			return s3.NewFromConfig(env.gw.Config(env.complyKey, env.complySec), true), nil
+		}}})
+	if _, err := blind.PlaceHolds(context.Background(), compliance, "ONE", shred.HoldSelector{IDs: []string{b.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	placedAgain := catalog.Now()
+	hold(t, env.compliance, "ONE", b.ID)
+	closeCase(t, env.compliance, "ONE")
+	res, err := env.admin.RunShred(context.Background(), admin, "ONE", runOpts(t))
+	if res == nil || res.Attestation == nil {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	var ones []attest.Hold
+	for _, h := range attestedStatement(t, res.Attestation).Predicate.Backups[0].Holds {
+		if h.Case == "ONE" {
+			ones = append(ones, h)
+		}
+	}
+	if len(ones) != 1 || ones[0].PlacedAt.Before(reactivated) || !ones[0].PlacedAt.Before(placedAgain) {
+		t.Fatalf("attested holds of ONE %+v: want one, from the re-activation (%s), not the placement again (%s)",
+			ones, reactivated.Format(time.RFC3339Nano), placedAgain.Format(time.RFC3339Nano))
+	}
 }
