@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -125,16 +126,25 @@ func (s *Service) heldBackups(ctx context.Context, caseID string) ([]string, map
 func (s *Service) recordReactivations(ctx context.Context, actor Actor, caseID string, holds []*catalog.Hold) error {
 	rec := &recordedReleases{}
 	var unrecorded []string
+	markedAt := map[string]time.Time{}
 	for _, h := range holds {
 		if h.ReleasedAt.IsZero() && s.afreshDue(ctx, h, rec) {
 			unrecorded = append(unrecorded, h.Backup)
+			markedAt[h.Backup] = h.PlacedAt
 		}
 	}
 	if len(unrecorded) == 0 {
 		return nil
 	}
 	ev := ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: unrecorded, Details: map[string]string{"by": "case close"}}
-	return s.appendSplitMarking(ctx, actor, ev, marking{holdPlacedAfreshDetail: idSet(unrecorded)})
+	if err := s.appendSplitMarking(ctx, actor, ev, marking{holdPlacedAfreshDetail: idSet(unrecorded)}); err != nil {
+		return err
+	}
+	// As after a hold place: a record marked afreshUnknown is never
+	// satisfied by the ledger, and each re-run of a stopped close would
+	// write the entry again.
+	s.settleAfreshFrom(ctx, caseID, markedAt)
+	return nil
 }
 
 // holdBackups returns the backups of the holds that closing the case

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cryptoshred/cryptoshred/shred/catalog"
 	"github.com/cryptoshred/cryptoshred/shred/errs"
@@ -156,8 +157,10 @@ type recordedReleases struct {
 	once   sync.Once
 	ids    map[string]bool
 	afresh map[string]int64
-	last   int64
-	err    error
+	// afreshAt is when Vault wrote the last of them, by backup.
+	afreshAt map[string]time.Time
+	last     int64
+	err      error
 }
 
 // unrecordedRelease returns nil if h, a hold released early, is one
@@ -191,16 +194,24 @@ func (s *Service) releaseRecorded(ctx context.Context, h *catalog.Hold, rec *rec
 
 // afreshRecorded reports whether the verified ledger holds, from h's
 // PlacedAfreshFrom on, a hold.placed entry of h's case marking h's
-// backup afresh: the entry of the hold place that re-activated h.
+// backup afresh: the entry of the hold place that re-activated h. Where
+// the re-activation could not read the ledger (afreshUnknown, which no
+// sequence number reaches), an entry Vault wrote after h's placement
+// counts; a writer's clock ahead of Vault's only marks once more, which
+// states less.
 func (s *Service) afreshRecorded(ctx context.Context, h *catalog.Hold, rec *recordedReleases) (bool, error) {
 	err := rec.read(ctx, s.ledger, h.Case)
+	if h.PlacedAfreshFrom == afreshUnknown {
+		at, ok := rec.afreshAt[h.Backup]
+		return ok && at.After(h.PlacedAt), err
+	}
 	return rec.afresh[h.Backup] >= h.PlacedAfreshFrom, err
 }
 
 // read walks src once, keeping what rec holds of caseID's hold entries.
 func (rec *recordedReleases) read(ctx context.Context, src ledger.Source, caseID string) error {
 	rec.once.Do(func() {
-		rec.ids, rec.afresh = map[string]bool{}, map[string]int64{}
+		rec.ids, rec.afresh, rec.afreshAt = map[string]bool{}, map[string]int64{}, map[string]time.Time{}
 		_, rec.err = ledger.Walk(ctx, src, func(e *ledger.Entry, _ []byte) error {
 			rec.last = max(rec.last, e.Seq)
 			if e.Case == caseID && (e.Kind == ledger.KindHoldPlaced || e.Kind == ledger.KindHoldReleased) {
@@ -219,7 +230,7 @@ func (rec *recordedReleases) add(e *ledger.Entry) {
 	}
 	for _, id := range strings.Fields(e.Details[holdPlacedAfreshDetail]) {
 		if e.Kind == ledger.KindHoldPlaced {
-			rec.afresh[id] = e.Seq
+			rec.afresh[id], rec.afreshAt[id] = e.Seq, e.At()
 		}
 	}
 }

@@ -59,10 +59,13 @@ type Original struct {
 
 // FileID identifies a file beyond its size and modification time, which
 // cp -p, rsync -t or tar x reproduce for other data: its device, inode
-// and inode change time, which no user sets.
+// and inode change time, which no user sets. Device and inode are
+// decimal strings in JSON: Vault decodes numbers as float64, which keeps
+// 53 bits, and inode numbers above that (Lustre, GlusterFS) would come
+// back changed, so an unchanged file would never match.
 type FileID struct {
-	Device uint64    `json:"device"`
-	Inode  uint64    `json:"inode"`
+	Device uint64    `json:"device,string"`
+	Inode  uint64    `json:"inode,string"`
 	Ctime  time.Time `json:"ctime"`
 }
 
