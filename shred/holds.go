@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -54,8 +55,8 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	var problems problemList
 	var mu sync.Mutex
 	var placed []*catalog.Backup
-	storageHeld, afresh, holdAfresh := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	markedAt := map[string]time.Time{}
+	storageHeld, afresh := map[string]bool{}, map[string]bool{}
+	markedAt := map[string]time.Time{} // the placements marked holdPlacedAfresh, by backup
 	rec := &recordedReleases{}
 	held, failed := forEach(ctx, ids, DefaultParallel, progressOf(ctx), func(ctx context.Context, id string) error {
 		b, afreshAt, statusErr, err := s.placeHold(ctx, actor, caseID, id, rec)
@@ -68,7 +69,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 		problems.add(err)
 		mu.Lock()
 		placed = append(placed, ciphertextOf(b))
-		storageHeld[id], afresh[id], holdAfresh[id] = inStorage, inStorage && wasOff, !afreshAt.IsZero()
+		storageHeld[id], afresh[id] = inStorage, inStorage && wasOff
 		if !afreshAt.IsZero() {
 			markedAt[id] = afreshAt
 		}
@@ -77,7 +78,7 @@ func (s *Service) PlaceHolds(ctx context.Context, actor Actor, caseID string, se
 	})
 	if len(held) > 0 {
 		ev := ledger.Event{Kind: ledger.KindHoldPlaced, Case: caseID, Backups: held}
-		marks := marking{storageHeldDetail: storageHeld, storageHeldAfreshDetail: afresh, holdPlacedAfreshDetail: holdAfresh}
+		marks := marking{storageHeldDetail: storageHeld, storageHeldAfreshDetail: afresh, holdPlacedAfreshDetail: idSet(slices.Collect(maps.Keys(markedAt)))}
 		if err := s.appendSplitMarking(ctx, actor, ev, marks); err != nil {
 			return held, err
 		}

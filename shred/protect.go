@@ -374,10 +374,10 @@ func sameOriginal(registered, now *catalog.Original) bool {
 // other data. A status record from before they were recorded keeps the
 // size and modification time alone.
 func sameFile(was, now *catalog.Original) bool {
-	if !sameOriginal(was, now) || was.File == nil {
-		return sameOriginal(was, now)
+	if !sameOriginal(was, now) {
+		return false
 	}
-	return now.File != nil && was.File.Device == now.File.Device && was.File.Inode == now.File.Inode && was.File.Ctime.Equal(now.File.Ctime)
+	return was.File == nil || now.File != nil && was.File.Device == now.File.Device && was.File.Inode == now.File.Inode && was.File.Ctime.Equal(now.File.Ctime)
 }
 
 // changedOriginal refuses to resume b, whose file has changed since its

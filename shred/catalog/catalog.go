@@ -364,9 +364,7 @@ func (c *Catalog) HeldIDs(ctx context.Context, caseID string) ([]string, error) 
 		return nil, err
 	}
 	ids, err := c.store.List(ctx, "holds/"+caseID+"/")
-	ids = slices.DeleteFunc(ids, func(id string) bool { return CheckID("backup", id) != nil })
-	slices.Sort(ids)
-	return ids, err
+	return sortedBackupIDs(ids), err
 }
 
 // CaseHolds returns the holds a case placed.

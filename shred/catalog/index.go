@@ -169,7 +169,7 @@ func (c *Catalog) DigestIDs(ctx context.Context, sum string) ([]string, error) {
 		return nil, nil
 	}
 	ids, err := c.store.List(ctx, "digests/"+sum+"/")
-	return slices.DeleteFunc(ids, func(id string) bool { return CheckID("backup", id) != nil }), err
+	return backupIDsOnly(ids), err
 }
 
 var digestRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -196,9 +196,21 @@ func (c *Catalog) SystemIDs(ctx context.Context, system string) ([]string, error
 		return nil, fmt.Errorf("invalid system name %q", Truncate(system, 40))
 	}
 	ids, err := c.store.List(ctx, "systems/"+system+"/")
-	ids = slices.DeleteFunc(ids, func(id string) bool { return CheckID("backup", id) != nil })
+	return sortedBackupIDs(ids), err
+}
+
+// backupIDsOnly returns the names of a listing that are backup ids: a
+// folder or other name a role planted under an index or a case's holds
+// names nothing.
+func backupIDsOnly(names []string) []string {
+	return slices.DeleteFunc(names, func(id string) bool { return CheckID("backup", id) != nil })
+}
+
+// sortedBackupIDs returns backupIDsOnly(names), sorted.
+func sortedBackupIDs(names []string) []string {
+	ids := backupIDsOnly(names)
 	slices.Sort(ids)
-	return ids, err
+	return ids
 }
 
 // IndexRegistrations adds the index entries and shared marks missing for
