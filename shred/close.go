@@ -358,9 +358,7 @@ func (s *Service) markHoldReleased(ctx context.Context, actor Actor, caseID, id 
 func (s *Service) finishClose(ctx context.Context, actor Actor, c *catalog.Case, unheld []string, res *CloseResult) error {
 	slices.Sort(res.Released)
 	slices.Sort(res.StillHeld)
-	untimed := idSet(res.liftedUntimed)
-	lifted := idSet(slices.DeleteFunc(slices.Clone(res.storageLifted), func(id string) bool { return untimed[id] }))
-	marks := marking{storageLiftedDetail: lifted, storageLiftedUntimedDetail: untimed}
+	marks := liftMarks(res.storageLifted, idSet(res.liftedUntimed))
 	if err := s.appendSplitMarking(ctx, actor, ledger.Event{Kind: ledger.KindHoldReleased, Case: c.ID, Backups: unheld}, marks); err != nil {
 		return err
 	}

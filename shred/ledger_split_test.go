@@ -52,3 +52,40 @@ func TestLedgerEntriesSplit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHoldReleaseEntriesSplit: an early release of 7 holds, with the ids
+// per entry lowered to 3, is recorded in entries of at most 3 ids that
+// together list all 7 with the reason, as every other bulk entry.
+func TestHoldReleaseEntriesSplit(t *testing.T) {
+	defer shred.SetLedgerIDsPerEntry(3)()
+	_, v := newVault(t)
+	ctx := context.Background()
+	var want []string
+	for i := range 7 {
+		b, _ := protect(t, v, []byte{byte(i)})
+		want = append(want, b.ID)
+	}
+	openCase(t, v, "EARLY")
+	hold(t, v, "EARLY", want...)
+	if _, err := v.ReleaseHolds(ctx, compliance, "EARLY", want, "placed by mistake"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := v.Entries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if e.Case != "EARLY" || e.Kind != ledger.KindHoldReleased {
+			continue
+		}
+		if len(e.Backups) > 3 || e.Details["reason"] != "placed by mistake" {
+			t.Fatalf("hold.released entry lists %d backups with details %v", len(e.Backups), e.Details)
+		}
+		got = append(got, e.Backups...)
+	}
+	slices.Sort(want)
+	if slices.Sort(got); !slices.Equal(got, want) {
+		t.Fatalf("hold.released entries list %v, want %v", got, want)
+	}
+}

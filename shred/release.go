@@ -18,8 +18,8 @@ import (
 // for a documented reason (a hold placed by mistake). Unlike CloseCase it
 // never opens a key's deletion latch: a backup no other case holds goes
 // back to protected, its key still latched in Vault. Each hold record is
-// marked released with the reason, and one hold.released ledger entry
-// records the reason.
+// marked released with the reason, and hold.released ledger entries
+// record the reason, split as every bulk entry is (appendSplit).
 func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, ids []string, reason string) ([]string, error) {
 	if reason == "" {
 		return nil, errors.New("releasing a hold before its case closes needs a reason")
@@ -65,18 +65,11 @@ func (s *Service) ReleaseHolds(ctx context.Context, actor Actor, caseID string, 
 	failed = append(failed, s.heldDuringRelease(ctx, lifted, "its storage hold was lifted", placeAgainAdvice)...)
 	if len(released) > 0 {
 		slices.Sort(released)
-		details := map[string]string{"reason": reason, "before": "case close"}
-		timed := idSet(slices.DeleteFunc(slices.Clone(lifted), func(id string) bool { return untimed[id] }))
-		if ids := markedOf(released, timed); ids != "" {
-			details[storageLiftedDetail] = ids
-		}
-		if ids := markedOf(released, untimed); ids != "" {
-			details[storageLiftedUntimedDetail] = ids
-		}
-		if ids := markedOf(released, finished); ids != "" {
-			details[holdReleasedUntimedDetail] = ids
-		}
-		if _, err := s.ledger.Append(ctx, actor.String(), ledger.Event{Kind: ledger.KindHoldReleased, Case: caseID, Backups: released, Details: details}); err != nil {
+		ev := ledger.Event{Kind: ledger.KindHoldReleased, Case: caseID, Backups: released,
+			Details: map[string]string{"reason": reason, "before": "case close"}}
+		marks := liftMarks(lifted, untimed)
+		marks[holdReleasedUntimedDetail] = finished
+		if err := s.appendSplitMarking(ctx, actor, ev, marks); err != nil {
 			return released, err
 		}
 	}
@@ -167,7 +160,7 @@ type recordedReleases struct {
 // whose release the verified ledger does not record and reason is its
 // reason: a hold release to finish. Otherwise it refuses.
 func (s *Service) unrecordedRelease(ctx context.Context, h *catalog.Hold, reason string, rec *recordedReleases) error {
-	released := errs.Refusedf("case %s's hold on %s was already released at %s", h.Case, h.Backup, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"))
+	released := errs.Refusedf("case %s's hold on %s was already released at %s", h.Case, h.Backup, h.ReleasedAt.Format(time.RFC3339))
 	if h.ReleaseReason == "" {
 		return released
 	}
@@ -179,7 +172,7 @@ func (s *Service) unrecordedRelease(ctx context.Context, h *catalog.Hold, reason
 		return released
 	case h.ReleaseReason != reason:
 		return errs.Refusedf("case %s's hold on %s was released at %s with reason %q, which the ledger does not record; run hold release again with that reason to record it",
-			h.Case, h.Backup, h.ReleasedAt.Format("2006-01-02T15:04:05Z07:00"), h.ReleaseReason)
+			h.Case, h.Backup, h.ReleasedAt.Format(time.RFC3339), h.ReleaseReason)
 	}
 	return nil
 }

@@ -315,3 +315,12 @@ func (p *problemList) add(err error) {
 }
 
 func (p *problemList) err() error { return errors.Join(p.errs...) }
+
+// liftMarks returns the marks of a hold.released entry for the storage
+// holds a release lifted: those it found on, lifted at its time
+// (storageLiftedDetail), and those it found off already (untimed), lifted
+// at a time the ledger does not know (storageLiftedUntimedDetail).
+func liftMarks(lifted []string, untimed map[string]bool) marking {
+	timed := idSet(slices.DeleteFunc(slices.Clone(lifted), func(id string) bool { return untimed[id] }))
+	return marking{storageLiftedDetail: timed, storageLiftedUntimedDetail: untimed}
+}
