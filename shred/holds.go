@@ -167,7 +167,7 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string,
 	if err := s.checkHoldable(ctx, b); err != nil {
 		return nil, time.Time{}, nil, err
 	}
-	if afreshAt, err = s.putHold(ctx, actor, caseID, id, rec); err != nil {
+	if afreshAt, err = s.putHold(ctx, actor, caseID, id, s.canHoldStorage(ctx, b), rec); err != nil {
 		return nil, time.Time{}, nil, err
 	}
 	held, unreadable, err := s.updateHeld(ctx, id, func(b *catalog.Backup) error {
@@ -196,9 +196,11 @@ func (s *Service) placeHold(ctx context.Context, actor Actor, caseID, id string,
 // time it was released; or the record it found active was re-activated
 // so by a hold place whose marked entry the ledger does not hold
 // (stopped before it: afreshDue). The placement is never refused for
-// this: a ledger that cannot be read marks it too, which states less.
-func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string, rec *recordedReleases) (afreshAt time.Time, err error) {
-	h := catalog.Hold{Case: caseID, Backup: id, PlacedAt: catalog.Now(), PlacedBy: actor.String()}
+// this: a ledger that cannot be read marks it too, which states less. A
+// record it writes for a ciphertext on a storage that can hold (ahead)
+// is marked StorageHoldAhead (see writeAhead).
+func (s *Service) putHold(ctx context.Context, actor Actor, caseID, id string, ahead bool, rec *recordedReleases) (afreshAt time.Time, err error) {
+	h := catalog.Hold{Case: caseID, Backup: id, PlacedAt: catalog.Now(), PlacedBy: actor.String(), StorageHoldAhead: ahead}
 	_, err = s.catalog.PutHold(ctx, &h, 0)
 	if !errors.Is(err, errs.ErrConflict) {
 		return time.Time{}, err

@@ -106,7 +106,7 @@ func (s *Service) releaseEarly(ctx context.Context, actor Actor, caseID, id, rea
 		if err := s.unrecordedRelease(ctx, h, reason, rec); err != nil {
 			return done, nil, err
 		}
-		done.finished, done.liftUntimed = true, !h.StorageHeldAt.IsZero()
+		done.finished, done.liftUntimed = true, mayHaveHeldStorage(h)
 	default:
 		done.finished = s.afreshDue(ctx, h, rec)
 		h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = catalog.Now(), actor.String(), reason

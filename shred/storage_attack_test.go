@@ -402,9 +402,9 @@ func TestAttackPlantedStorageHoldMarksStateNothingFalse(t *testing.T) {
 }
 
 // A compliance officer keeps a case's close from lifting a ciphertext's
-// storage hold (the hold record rewritten to say none was placed), so the
-// run leaves the ciphertext behind, then lifts the legal hold with a
-// plain S3 call, and the next run deletes it. No lift is in the ledger:
+// storage hold (the hold record rewritten to say none was placed, nor
+// about to be), so the run leaves the ciphertext behind, then lifts the
+// legal hold with a plain S3 call, and the next run deletes it. No lift is in the ledger:
 // the first attestation states the hold as still in place, which it was;
 // the second, for a ciphertext deleted, states none rather than a hold
 // without an end.
@@ -415,6 +415,7 @@ func TestStorageHoldLiftedOutsideTheToolIsNotStatedOpen(t *testing.T) {
 	comp := asRole(t, env.vault, vault.PolicyCompliance)
 	rec := comp.read("holds/BYHAND/" + b.ID)
 	delete(rec, "storageHeldAt")
+	delete(rec, "storageHoldAhead")
 	comp.mustWrite("holds/BYHAND/"+b.ID, rec)
 	closeCase(t, env.compliance, "BYHAND")
 	first, err := env.admin.RunShred(ctx, admin, "BYHAND", runOpts(t))

@@ -87,23 +87,34 @@ func holderOf(ctx context.Context, be storage.Backend, loc string) (storage.Hold
 }
 
 // liftStorageHold lifts the storage hold of a backup no case holds any
-// more, if the case's hold record says the case placed one (so a backup
-// protected without one, or in a bucket whose lock configuration the
-// compliance officer may not read, is released as before), and records
-// when. A lift that found the legal hold already off is untimed (see
-// heldNow): the ledger must not end a span at this time.
+// more, if the case's hold record says the case placed one, or may have
+// (StorageHoldAhead: a hold place stopped between setting the legal hold
+// and noting it), so a backup protected without one, or in a bucket whose
+// lock configuration the compliance officer may not read, is released as
+// before, and records when. A lift that found the legal hold already off,
+// or of a hold the record does not note as placed, is untimed (see
+// heldNow): the ledger must not end a span at this time, nor state one
+// whose start it may not know.
 func (s *Service) liftStorageHold(ctx context.Context, caseID string, b *catalog.Backup) (lifted, untimed bool, err error) {
 	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
-	if err != nil || h.StorageHeldAt.IsZero() {
+	if err != nil || !mayHaveHeldStorage(h) {
 		return false, false, err
 	}
 	held, foundOff, err := s.setStorageHold(ctx, b, false)
+	untimed = held && (foundOff || h.StorageHeldAt.IsZero())
 	if err != nil || !held || !h.StorageReleasedAt.IsZero() {
-		return held, held && foundOff, err
+		return held, untimed, err
 	}
 	h.StorageReleasedAt = catalog.Now()
 	_, err = s.catalog.PutHold(ctx, h, version)
-	return true, foundOff, err
+	return true, untimed, err
+}
+
+// mayHaveHeldStorage reports whether h's case placed a storage hold, or
+// wrote ahead that it was about to (StorageHoldAhead). A record of an
+// earlier version without that mark counts only what it noted.
+func mayHaveHeldStorage(h *catalog.Hold) bool {
+	return !h.StorageHeldAt.IsZero() || h.StorageHoldAhead
 }
 
 // ErrCiphertextChanged marks a ciphertext that is missing, or whose size
@@ -241,11 +252,15 @@ func (s *Service) verifyHeld(ctx context.Context, backups []*catalog.Backup) err
 }
 
 // holdStorage follows a key hold to the ciphertext: where the storage can
-// hold it, it puts it under the storage's legal hold, records when, and
-// reports whether it did and whether it found the hold off (afresh). The
-// key hold stands whatever happens here; a storage that refuses the hold
-// is reported. PlaceHolds verifies the ciphertext afterwards.
+// hold it, it notes ahead in the hold record that the case may set the
+// legal hold (writeAhead), puts the ciphertext under it, records when,
+// and reports whether it did and whether it found the hold off (afresh).
+// The key hold stands whatever happens here; a storage that refuses the
+// hold is reported. PlaceHolds verifies the ciphertext afterwards.
 func (s *Service) holdStorage(ctx context.Context, caseID string, b *catalog.Backup) (held, afresh bool, err error) {
+	if err := s.writeAhead(ctx, caseID, b); err != nil {
+		return false, false, err
+	}
 	held, afresh, err = s.setStorageHold(ctx, b, true)
 	if err != nil || !held {
 		return false, false, err
@@ -257,6 +272,39 @@ func (s *Service) holdStorage(ctx context.Context, caseID string, b *catalog.Bac
 	h.StorageHeldAt = catalog.Now()
 	_, err = s.catalog.PutHold(ctx, h, version)
 	return true, afresh, err
+}
+
+// writeAhead marks caseID's hold record on b StorageHoldAhead before hold
+// place sets b's legal hold, so that a hold place stopped (or whose Vault
+// write fails) between setting it and noting StorageHeldAt leaves a record
+// that case close and hold release lift from; otherwise the legal hold
+// would outlive the case, and shred run could never delete the
+// ciphertext. putHold writes the mark with the record, at no extra write;
+// this writes it only on a record that notes neither (an earlier
+// version's, or one whose storage could not be asked then), and only for
+// a ciphertext on a storage that can hold.
+func (s *Service) writeAhead(ctx context.Context, caseID string, b *catalog.Backup) error {
+	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
+	if err != nil || mayHaveHeldStorage(h) {
+		return err
+	}
+	if _, holder, err := s.storageHolder(ctx, b.Ciphertext.Path); err != nil || holder == nil {
+		return err
+	}
+	h.StorageHoldAhead = true
+	if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
+		return fmt.Errorf("backup %s: no storage hold placed: its hold record could not note it first: %w", b.ID, err)
+	}
+	return nil
+}
+
+// canHoldStorage reports whether b's ciphertext is on a storage that can
+// put it under a legal hold, for putHold to mark the hold record it writes
+// StorageHoldAhead. One that cannot be asked counts as not: writeAhead
+// asks again before any hold is set.
+func (s *Service) canHoldStorage(ctx context.Context, b *catalog.Backup) bool {
+	_, holder, err := s.storageHolder(ctx, b.Ciphertext.Path)
+	return err == nil && holder != nil
 }
 
 // ciphertextWarning checks, for a plan, that the ciphertext is present

@@ -57,4 +57,11 @@ type Hold struct {
 	// its own entry afresh: the one that re-activated it may have been
 	// stopped before its entry. Zero when no mark is due.
 	PlacedAfreshFrom int64 `json:"placedAfreshFrom,omitempty"`
+	// StorageHoldAhead is written before hold place sets the storage's
+	// legal hold (with the record itself when its ciphertext is on a
+	// storage that can hold): this case may have set it, even where
+	// StorageHeldAt is zero because hold place stopped between setting
+	// it and noting it. case close and hold release lift such a hold
+	// too, as untimed: the ledger may not know when it began.
+	StorageHoldAhead bool `json:"storageHoldAhead,omitempty"`
 }

@@ -1,0 +1,99 @@
+package shred_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/cryptoshred/cryptoshred/shred"
+	"github.com/cryptoshred/cryptoshred/shred/catalog"
+	"github.com/cryptoshred/cryptoshred/shred/storage/s3"
+	"github.com/cryptoshred/cryptoshred/shred/vault"
+)
+
+// noteFails is a compliance officer's store whose updates of hold records
+// fail: a hold place whose Vault write noting the legal hold fails once
+// the storage took it (its ledger entry is written).
+type noteFails struct{ catalog.Store }
+
+func (n noteFails) Put(ctx context.Context, path string, data map[string]any, cas int) (int, error) {
+	if strings.HasPrefix(path, "holds/") && cas != 0 {
+		return 0, errors.New("vault is sealed")
+	}
+	return n.Store.Put(ctx, path, data, cas)
+}
+
+// A hold place whose Vault write noting the S3 legal hold fails, after
+// the storage took it, leaves the hold record marked ahead
+// (storageHoldAhead): case close lifts the legal hold, shred run deletes
+// the ciphertext and exits 0, and the attestation states no storage hold,
+// whose start the hold record does not note (the lift is untimed).
+func TestS3HoldPlaceWhoseNoteFailsIsLiftedByClose(t *testing.T) {
+	env := newS3Env(t)
+	noting := secondOfficer(t, env, func(s catalog.Store) catalog.Store { return noteFails{s} }, nil, nil)
+	cutHoldPlace(context.Background(), t, env, noting)
+	closeCase(t, env.compliance, "ONE")
+	res, err := shredDeletes(t, env, "ONE")
+	if err != nil || res.Attestation == nil {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	for _, ab := range attestedStatement(t, res.Attestation).Predicate.Backups {
+		if ab.Ciphertext.StorageHold != nil {
+			t.Errorf("%s: storage hold stated %+v, though its hold record never noted it", ab.BackupID, ab.Ciphertext.StorageHold)
+		}
+	}
+}
+
+// The same with the hold place killed right after the storage took the
+// legal hold, before its note and its ledger entry: case close lifts the
+// legal hold and shred run deletes the ciphertext. (The ledger has no
+// hold.placed entry of the case, so the attestation leaves the backup
+// out, stating nothing of it.)
+func TestS3HoldPlaceKilledBeforeNotingItsLegalHoldIsLiftedByClose(t *testing.T) {
+	env := newS3Env(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	killed := roleServiceOn(t, env.vault, vault.PolicyCompliance, holdCancels{complianceBackend(env), cancel})
+	cutHoldPlace(ctx, t, env, killed)
+	closeCase(t, env.compliance, "ONE")
+	shredDeletes(t, env, "ONE")
+}
+
+// cutHoldPlace protects a backup to S3, opens case ONE and holds the
+// backup with officer, whose hold place must fail after it set the legal
+// hold; it returns the backup.
+func cutHoldPlace(ctx context.Context, t *testing.T, env s3Env, officer *shred.Service) *catalog.Backup {
+	t.Helper()
+	b, _ := protectTo(t, env.admin, "s3://backups/casework", []byte("held, then cut"))
+	openCase(t, env.compliance, "ONE")
+	_, err := officer.PlaceHolds(ctx, compliance, "ONE", shred.HoldSelector{IDs: []string{b.ID}})
+	if err == nil {
+		t.Fatal("a hold place cut before noting its legal hold returned no error")
+	}
+	if got := legalHoldOf(t, env, b); got != types.ObjectLockLegalHoldStatusOn {
+		t.Fatalf("legal hold after the cut hold place (%v): %q", err, got)
+	}
+	return b
+}
+
+// complianceBackend is the compliance officer's own S3 back end on env.
+func complianceBackend(env s3Env) *s3.Backend {
+	return s3.NewFromConfig(env.gw.Config(env.complyKey, env.complySec), true)
+}
+
+// shredDeletes runs caseID's shred, which must destroy its one backup
+// and delete its ciphertext, and returns its result and error.
+func shredDeletes(t *testing.T, env s3Env, caseID string) (*shred.RunResult, error) {
+	t.Helper()
+	res, err := env.admin.RunShred(context.Background(), admin, caseID, runOpts(t))
+	if res == nil || len(res.Destroyed) != 1 || len(res.Failed) != 0 {
+		t.Fatalf("shred run: %+v %v", res, err)
+	}
+	if n := versionsLeft(t, env.adminS3, "casework/"); n != 0 {
+		t.Fatalf("%d versions or delete markers left after shred (%v)", n, err)
+	}
+	return res, err
+}
