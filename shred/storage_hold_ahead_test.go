@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/cryptoshred/cryptoshred/shred"
@@ -96,4 +97,42 @@ func shredDeletes(t *testing.T, env s3Env, caseID string) (*shred.RunResult, err
 		t.Fatalf("%d versions or delete markers left after shred (%v)", n, err)
 	}
 	return res, err
+}
+
+// A legal hold set with a plain S3 call on a held backup whose hold
+// record neither notes a storage hold nor announces one (an earlier
+// version's record) is not this tool's to lift: case close leaves it in
+// place, and shred run's failure for that ciphertext names the object and
+// says the compliance officer lifts it, not only to run again.
+func TestS3LegalHoldNoHoldRecordNotesStaysAfterClose(t *testing.T) {
+	env := newS3Env(t)
+	b := heldOnS3(t, env, "ONE", []byte("held by hand"))
+	comp := asRole(t, env.vault, vault.PolicyCompliance)
+	rec := comp.read("holds/ONE/" + b.ID)
+	delete(rec, "storageHeldAt")
+	delete(rec, "storageHoldAhead")
+	comp.mustWrite("holds/ONE/"+b.ID, rec)
+	setLegalHold(t, env, b, types.ObjectLockLegalHoldStatusOff)
+	setLegalHold(t, env, b, types.ObjectLockLegalHoldStatusOn)
+	closeCase(t, env.compliance, "ONE")
+	if got := legalHoldOf(t, env, b); got != types.ObjectLockLegalHoldStatusOn {
+		t.Fatalf("case close lifted a legal hold no hold record notes: %q", got)
+	}
+	_, err := env.admin.RunShred(context.Background(), admin, "ONE", runOpts(t))
+	_, key, version := splitLoc(t, b.Ciphertext.Path)
+	if err == nil || !strings.Contains(err.Error(), "compliance officer lifts it") || !strings.Contains(err.Error(), "--key "+key+" --version-id "+version) {
+		t.Fatalf("shred run of a ciphertext under a legal hold: %v", err)
+	}
+}
+
+// setLegalHold sets b's legal hold to status with the compliance
+// officer's own S3 credentials, as a plain S3 call.
+func setLegalHold(t *testing.T, env s3Env, b *catalog.Backup, status types.ObjectLockLegalHoldStatus) {
+	t.Helper()
+	bucket, key, version := splitLoc(t, b.Ciphertext.Path)
+	_, err := env.complyS3.PutObjectLegalHold(context.Background(), &awss3.PutObjectLegalHoldInput{Bucket: &bucket, Key: &key, VersionId: &version,
+		LegalHold: &types.ObjectLockLegalHold{Status: status}})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
