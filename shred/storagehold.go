@@ -258,44 +258,61 @@ func (s *Service) verifyHeld(ctx context.Context, backups []*catalog.Backup) err
 // The key hold stands whatever happens here; a storage that refuses the
 // hold is reported. PlaceHolds verifies the ciphertext afterwards.
 func (s *Service) holdStorage(ctx context.Context, caseID string, b *catalog.Backup) (held, afresh bool, err error) {
-	if err := s.writeAhead(ctx, caseID, b); err != nil {
+	h, version, err := s.writeAhead(ctx, caseID, b)
+	if err != nil || h == nil {
 		return false, false, err
 	}
 	held, afresh, err = s.setStorageHold(ctx, b, true)
 	if err != nil || !held {
 		return false, false, err
 	}
-	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
-	if err != nil || !h.StorageHeldAt.IsZero() {
-		return true, afresh, err
-	}
-	h.StorageHeldAt = catalog.Now()
-	_, err = s.catalog.PutHold(ctx, h, version)
-	return true, afresh, err
+	return true, afresh, s.noteStorageHeld(ctx, h, version)
 }
 
-// writeAhead marks caseID's hold record on b StorageHoldAhead before hold
-// place sets b's legal hold, so that a hold place stopped (or whose Vault
-// write fails) between setting it and noting StorageHeldAt leaves a record
-// that case close and hold release lift from; otherwise the legal hold
-// would outlive the case, and shred run could never delete the
-// ciphertext. putHold writes the mark with the record, at no extra write;
-// this writes it only on a record that notes neither (an earlier
-// version's, or one whose storage could not be asked then), and only for
-// a ciphertext on a storage that can hold.
-func (s *Service) writeAhead(ctx context.Context, caseID string, b *catalog.Backup) error {
+// noteStorageHeld notes in h, read at version, when the storage took its
+// legal hold, unless a record noted it before. A record changed since it
+// was read is read again: another hold place of the case may have noted
+// it meanwhile.
+func (s *Service) noteStorageHeld(ctx context.Context, h *catalog.Hold, version int) error {
+	for range 2 {
+		if !h.StorageHeldAt.IsZero() {
+			return nil
+		}
+		h.StorageHeldAt = catalog.Now()
+		_, err := s.catalog.PutHold(ctx, h, version)
+		if !errors.Is(err, errs.ErrConflict) {
+			return err
+		}
+		if h, version, err = s.catalog.GetHold(ctx, h.Case, h.Backup); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("backup %s: its storage hold is set, but its hold record kept changing while it was noted", h.Backup)
+}
+
+// writeAhead reads caseID's hold record on b and, before hold place sets
+// b's legal hold, marks it StorageHoldAhead, so that a hold place stopped
+// (or whose Vault write fails) between setting it and noting
+// StorageHeldAt leaves a record that case close and hold release lift
+// from; otherwise the legal hold would outlive the case, and shred run
+// could never delete the ciphertext. putHold writes the mark with the
+// record, at no extra write; this writes it only on a record that notes
+// neither (an earlier version's, or one whose storage could not be asked
+// then). It returns the record and its version, or a nil record if b's
+// storage cannot hold.
+func (s *Service) writeAhead(ctx context.Context, caseID string, b *catalog.Backup) (*catalog.Hold, int, error) {
 	h, version, err := s.catalog.GetHold(ctx, caseID, b.ID)
 	if err != nil || mayHaveHeldStorage(h) {
-		return err
+		return h, version, err
 	}
 	if _, holder, err := s.storageHolder(ctx, b.Ciphertext.Path); err != nil || holder == nil {
-		return err
+		return nil, 0, err
 	}
 	h.StorageHoldAhead = true
-	if _, err := s.catalog.PutHold(ctx, h, version); err != nil {
-		return fmt.Errorf("backup %s: no storage hold placed: its hold record could not note it first: %w", b.ID, err)
+	if version, err = s.catalog.PutHold(ctx, h, version); err != nil {
+		return nil, 0, fmt.Errorf("backup %s: no storage hold placed: its hold record could not note it first: %w", b.ID, err)
 	}
-	return nil
+	return h, version, nil
 }
 
 // canHoldStorage reports whether b's ciphertext is on a storage that can

@@ -16,13 +16,25 @@ func (b *Backend) CanHold(ctx context.Context, loc string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	out, err := b.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: &o.bucket})
+	if _, ok := b.locked.Load(o.bucket); ok {
+		return true, nil
+	}
+	can, err := b.lockEnabled(ctx, o.bucket)
+	if can {
+		b.locked.Store(o.bucket, true)
+	}
+	return can, err
+}
+
+// lockEnabled asks S3 whether bucket has Object Lock enabled.
+func (b *Backend) lockEnabled(ctx context.Context, bucket string) (bool, error) {
+	out, err := b.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: &bucket})
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ObjectLockConfigurationNotFoundError" {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("failed to read the Object Lock configuration of bucket %s: %w", o.bucket, err)
+		return false, fmt.Errorf("failed to read the Object Lock configuration of bucket %s: %w", bucket, err)
 	}
 	return out.ObjectLockConfiguration != nil && out.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled, nil
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -30,6 +31,10 @@ import (
 // Backend stores ciphertexts at locations s3://BUCKET/KEY?versionId=V.
 type Backend struct {
 	client *awss3.Client
+	// locked are the buckets CanHold found with Object Lock enabled: S3
+	// never turns it off again, so a bucket is asked once, not once per
+	// object a hold place holds or a close releases.
+	locked sync.Map
 }
 
 // New returns a back end configured from the environment. Path-style

@@ -302,3 +302,32 @@ func TestCommitWhoseAnswerIsLostReturnsNoUnversionedLocation(t *testing.T) {
 		}
 	}
 }
+
+// A hold place or a close asks, for every object, whether its bucket can
+// hold: a bucket found with Object Lock enabled is asked once (S3 never
+// turns the lock off), and one found without it every time (it may be
+// enabled later).
+func TestCanHoldAsksALockedBucketOnce(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.SetEnv(t, srv.AccessKey, srv.SecretKey)
+	s3test.CreateLockedBucket(t, "locked")
+	s3test.CreateBucket(t, "plain")
+	asked := map[string]int{}
+	cfg := srv.Config(srv.AccessKey, srv.SecretKey)
+	cfg.HTTPClient = &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Query().Has("object-lock") {
+			asked[strings.Trim(r.URL.Path, "/")]++
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	b := s3.NewFromConfig(cfg, true)
+	for _, loc := range []string{"s3://locked/a.age", "s3://locked/b.age", "s3://plain/a.age", "s3://plain/b.age"} {
+		can, err := b.CanHold(context.Background(), loc)
+		if err != nil || can != strings.HasPrefix(loc, "s3://locked/") {
+			t.Fatalf("CanHold(%s): %v %v", loc, can, err)
+		}
+	}
+	if asked["locked"] != 1 || asked["plain"] != 2 {
+		t.Fatalf("Object Lock configuration asked %v times, want locked once and plain twice", asked)
+	}
+}
