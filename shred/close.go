@@ -281,14 +281,15 @@ func (s *Service) releaseHold(ctx context.Context, actor Actor, caseID, id strin
 }
 
 // checkStorageStillHeld reads the legal hold of b, which another case
-// holds, if caseID's hold record says caseID placed one: a run of this
+// holds, if caseID's hold record says caseID placed one or may have
+// (mayHaveHeldStorage; the close lifts such a hold too): a run of this
 // close killed (or failed) after its lift, with the other case's hold
 // placed just before the lift, left it off, and the re-run, which finds
 // the backup held and lifts nothing, is the last to look. One found off,
 // or that cannot be read, is reported with the advice that restores it.
 func (s *Service) checkStorageStillHeld(ctx context.Context, caseID string, b *catalog.Backup) error {
 	h, _, err := s.catalog.GetHold(ctx, caseID, b.ID)
-	if err != nil || h.StorageHeldAt.IsZero() {
+	if err != nil || !mayHaveHeldStorage(h) {
 		return err
 	}
 	_, holder, err := s.storageHolder(ctx, b.Ciphertext.Path)

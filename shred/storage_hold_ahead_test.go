@@ -3,6 +3,7 @@ package shred_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,5 +135,30 @@ func setLegalHold(t *testing.T, env s3Env, b *catalog.Backup, status types.Objec
 		LegalHold: &types.ObjectLockLegalHold{Status: status}})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A close killed after lifting the legal hold of a record marked only
+// ahead (its hold place's note failed), with case B's hold placed just
+// before that lift, left B's backup without its legal hold: the re-run,
+// which lifts nothing since B holds the backup, must read the legal hold
+// and report it off, as it does for a record that notes its hold.
+func TestS3CloseRerunReportsALegalHoldItsKilledRunLiftedFromAnAheadRecord(t *testing.T) {
+	env := newS3Env(t)
+	noting := secondOfficer(t, env, func(s catalog.Store) catalog.Store { return noteFails{s} }, nil, nil)
+	b := cutHoldPlace(context.Background(), t, env, noting)
+	openCase(t, env.compliance, "B")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	closer := secondOfficer(t, env, nil, nil, placeBBeforeLift(t, env, b, cancel))
+	if _, err := closer.CloseCase(ctx, compliance, closeRequest("ONE")); err == nil {
+		t.Fatal("a close killed after its lift returned no error")
+	}
+	res, err := env.compliance.CloseCase(context.Background(), compliance, closeRequest("ONE"))
+	if res == nil || !slices.Equal(res.StillHeld, []string{b.ID}) {
+		t.Fatalf("re-run of the close: %+v %v; want %s still held", res, err, b.ID)
+	}
+	if legalHoldOf(t, env, b) == types.ObjectLockLegalHoldStatusOff && err == nil {
+		t.Fatalf("case B holds %s, its legal hold is off, and the close re-run reported nothing", b.ID)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -93,11 +94,19 @@ func (b *Backend) deleteVersion(ctx context.Context, o object, v string) error {
 // refusedAdvice says who ends a refused deletion: a run retried as it is
 // is refused again. A legal hold that no case's close lifted (one set by
 // hand, or by a hold place cut before its hold record noted it) is lifted
-// only by the compliance officer; the admin may not read it to tell.
+// only by the compliance officer; the admin may not read it to tell. The
+// command's arguments are quoted: a key is whatever a registration names,
+// and pasted unquoted it could run more than this one command.
 func refusedAdvice(o object, v string) string {
 	return fmt.Sprintf("if it is under a legal hold no case needs, the compliance officer lifts it "+
-		"(aws s3api put-object-legal-hold --bucket %s --key %s --version-id %s --legal-hold Status=OFF); otherwise the bucket policy denies the deletion",
-		o.bucket, o.key, v)
+		"(aws s3api put-object-legal-hold --bucket %s --key %s --version-id %s --legal-hold Status=OFF); "+
+		"otherwise a retention period or the bucket policy denies the deletion",
+		shellQuoted(o.bucket), shellQuoted(o.key), shellQuoted(v))
+}
+
+// shellQuoted quotes s as one word of a POSIX shell command.
+func shellQuoted(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // registeredGone is an errs.ErrNotFound when the version on record was not
