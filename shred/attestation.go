@@ -48,6 +48,11 @@ type AttestOptions struct {
 	// does not grow with the number of parts. A part it fails to take is
 	// still stored in Vault; the first such error is returned.
 	Parts PartWriter
+	// DiscardWritten, with Parts, drops the bytes of every part Parts
+	// took, the first's too: the Attestation then keeps no envelope or
+	// bundle (Envelope and Bundle are nil), only the parts' descriptions.
+	// The CLI writes every part to a file and needs none of them after.
+	DiscardWritten bool
 }
 
 // Timestamper obtains a checked RFC 3161 timestamp (a DER TimeStampResp)

@@ -120,7 +120,7 @@ func (s *Service) issue(ctx context.Context, actor Actor, c *catalog.Case, opts 
 		if err != nil {
 			return nil, a.partFailed(index, of, err)
 		}
-		if err := a.add(p, opts.Parts); err != nil && writeErr == nil {
+		if err := a.add(p, opts.Parts, opts.DiscardWritten); err != nil && writeErr == nil {
 			writeErr = fmt.Errorf("attestation %s is stored in Vault (its envelopes, not its bundles), but not all its files were written: %w", a.ID, err)
 		}
 	}
@@ -149,7 +149,7 @@ func (a *Attestation) partFailed(index, of int, err error) error {
 // add keeps p as a's next part and hands it to w, if set; once w has
 // taken a part after the first, the part's bytes are dropped (a part w
 // could not take keeps them: its bundle is stored nowhere else).
-func (a *Attestation) add(p *AttestationPart, w PartWriter) error {
+func (a *Attestation) add(p *AttestationPart, w PartWriter, discard bool) error {
 	if len(a.Parts) == 0 {
 		a.Envelope, a.Bundle = p.Envelope, p.Bundle
 	}
@@ -158,8 +158,11 @@ func (a *Attestation) add(p *AttestationPart, w PartWriter) error {
 		return nil
 	}
 	err := w.WritePart(p)
-	if err == nil && p.Index > 1 {
+	if err == nil && (p.Index > 1 || discard) {
 		p.Envelope, p.Bundle = nil, nil
+		if p.Index == 1 {
+			a.Envelope, a.Bundle = nil, nil
+		}
 	}
 	return err
 }

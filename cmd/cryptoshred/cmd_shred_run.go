@@ -216,7 +216,7 @@ func runPlan(ctx context.Context, o globalOptions, v *shred.Service, actor shred
 		return fmt.Errorf("%w; %s", err, plan.DestroyedNothing())
 	}
 	files := &partFiles{Case: plan.Case.ID, Out: opts.Output, Bundle: opts.Bundle}
-	attestOpts.Parts = files
+	attestOpts.Parts, attestOpts.DiscardWritten = files, true
 	keepToken(ctx, v, stderr)
 	update, finish := progressUpdater(stderr, "shredding")
 	res, err := v.Run(ctx, actor, plan, shred.RunOptions{Parallel: opts.Parallel,
