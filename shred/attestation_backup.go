@@ -90,6 +90,7 @@ func (s *Service) ledgerFacts(ctx context.Context, only map[string]bool) (*ledge
 		f.add(e, only)
 		return nil
 	})
+	f.openHolds = f.openHolds.compact()
 	f.head = ledger.Head{Seq: rep.Entries, Hash: rep.Head}
 	if !rep.AllChecked() {
 		f.slots = rep.SlotsDigest()
@@ -169,6 +170,16 @@ func (f *ledgerFacts) addHold(e *ledger.Entry, id string, at time.Time) {
 // end of the same key: a start while one is open, or an end while none
 // is, changes nothing.
 type openSpans map[string]time.Time
+
+// compact returns o in a map of its size: a Go map keeps the room of the
+// entries deleted from it, here every hold placed and released since.
+func (o openSpans) compact() openSpans {
+	out := make(openSpans, len(o))
+	for k, v := range o {
+		out[k] = v
+	}
+	return out
+}
 
 func (o openSpans) start(key string, at time.Time) {
 	if _, open := o[key]; !open {

@@ -224,7 +224,11 @@ func nothingToAttest(plan *Plan, res *RunResult) bool {
 // attest issues the run's attestation, using what res learnt; runErr is
 // what the destruction reported, kept beside an attestation failure.
 func (s *Service) attest(ctx context.Context, actor Actor, c *catalog.Case, opts AttestOptions, res *RunResult, runErr error) (*Attestation, error) {
-	a, err := s.issue(ctx, actor, c, opts, res.reads())
+	known := res.reads()
+	// The attestation takes the backups the run destroyed from its own
+	// records (runReads.record), never their registrations again.
+	catalog.ForgetRegistrations(ctx, maps.Keys(known.shredded))
+	a, err := s.issue(ctx, actor, c, opts, known)
 	var refused *LeftOutError
 	switch {
 	case a != nil:

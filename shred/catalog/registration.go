@@ -164,3 +164,28 @@ func (r *Registration) apply(b *Backup) {
 	}
 	b.Original = &Original{FileInfo: *r.Original, EncryptedAfterFirstStorage: true, Disposal: disposal}
 }
+
+// ForgetRegistrations drops ids from ctx's registration cache, for a
+// caller that will not read them again under ctx (a run whose attestation
+// takes the backups it destroyed from its own records). A Go map keeps its
+// size after deletes, so the cache is copied into one of the size left.
+func ForgetRegistrations(ctx context.Context, ids func(yield func(string) bool)) {
+	rc, _ := ctx.Value(registrationCacheKey{}).(*registrationCache)
+	if rc == nil {
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := len(rc.m)
+	for id := range ids {
+		delete(rc.m, id)
+	}
+	if len(rc.m) == n {
+		return
+	}
+	m := make(map[string]Registration, len(rc.m))
+	for id, r := range rc.m {
+		m[id] = r
+	}
+	rc.m = m
+}
