@@ -47,7 +47,9 @@ func Escape(s string) string {
 // terminal raw. Such characters appear only inside strings, so the JSON
 // stays valid and decodes to the same values.
 func JSON(b []byte) []byte {
-	if utf8.Valid(b) && bytes.IndexFunc(b, unsafe) < 0 {
+	// Only runes from U+007F are escaped below: JSON's own newlines
+	// (Cc) must not send every indented document down the copying path.
+	if utf8.Valid(b) && bytes.IndexFunc(b, func(r rune) bool { return r >= 0x7f && unsafe(r) }) < 0 {
 		return b
 	}
 	var out bytes.Buffer
