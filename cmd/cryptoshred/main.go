@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -18,9 +19,21 @@ func main() { os.Exit(runMain()) }
 
 // runMain runs this process's command line and returns its exit code.
 func runMain() int {
+	lessGCHeadroom()
 	ctx, stop := interruptContext()
 	defer stop()
 	return run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// lessGCHeadroom lets the heap grow to 1.5 times what is live between
+// collections instead of Go's default of twice, unless GOGC says
+// otherwise: a run or attestation of a large case keeps every backup's
+// records live, so the default headroom was most of its peak RSS, while
+// collecting costs it a few per cent of its processor time.
+func lessGCHeadroom() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 }
 
 // interruptContext returns a context that the first Ctrl-C or SIGTERM
