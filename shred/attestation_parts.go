@@ -147,8 +147,9 @@ func (a *Attestation) partFailed(index, of int, err error) error {
 }
 
 // add keeps p as a's next part and hands it to w, if set; once w has
-// taken a part after the first, the part's bytes are dropped (a part w
-// could not take keeps them: its bundle is stored nowhere else).
+// taken a part after the first (with discard, any part), the part's bytes
+// are dropped (a part w could not take keeps them: its bundle is stored
+// nowhere else).
 func (a *Attestation) add(p *AttestationPart, w PartWriter, discard bool) error {
 	if len(a.Parts) == 0 {
 		a.Envelope, a.Bundle = p.Envelope, p.Bundle
