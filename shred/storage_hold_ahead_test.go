@@ -121,7 +121,7 @@ func TestS3LegalHoldNoHoldRecordNotesStaysAfterClose(t *testing.T) {
 	}
 	_, err := env.admin.RunShred(context.Background(), admin, "ONE", runOpts(t))
 	_, key, version := splitLoc(t, b.Ciphertext.Path)
-	if err == nil || !strings.Contains(err.Error(), "compliance officer lifts it") || !strings.Contains(err.Error(), "--key "+key+" --version-id "+version) {
+	if err == nil || !strings.Contains(err.Error(), "compliance officer lifts it") || !strings.Contains(err.Error(), "--key '"+key+"' --version-id '"+version+"'") {
 		t.Fatalf("shred run of a ciphertext under a legal hold: %v", err)
 	}
 }
