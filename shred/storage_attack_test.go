@@ -412,11 +412,7 @@ func TestStorageHoldLiftedOutsideTheToolIsNotStatedOpen(t *testing.T) {
 	env := newS3Env(t)
 	ctx := context.Background()
 	b := heldOnS3(t, env, "BYHAND", []byte("lifted by hand"))
-	comp := asRole(t, env.vault, vault.PolicyCompliance)
-	rec := comp.read("holds/BYHAND/" + b.ID)
-	delete(rec, "storageHeldAt")
-	delete(rec, "storageHoldAhead")
-	comp.mustWrite("holds/BYHAND/"+b.ID, rec)
+	unnoteStorageHold(t, env, "BYHAND", b)
 	closeCase(t, env.compliance, "BYHAND")
 	first, err := env.admin.RunShred(ctx, admin, "BYHAND", runOpts(t))
 	if first == nil || first.Attestation == nil {

@@ -178,17 +178,7 @@ func placeBBeforeLift(t *testing.T, env s3Env, b *catalog.Backup, after func()) 
 func TestS3CloseRerunReportsAStorageHoldItsKilledRunLifted(t *testing.T) {
 	env := newS3Env(t)
 	b := heldOnS3(t, env, "A", []byte("two cases"))
-	openCase(t, env.compliance, "B")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	closer := secondOfficer(t, env, nil, nil, placeBBeforeLift(t, env, b, cancel))
-	if _, err := closer.CloseCase(ctx, compliance, closeRequest("A")); err == nil {
-		t.Fatal("a close killed after its lift returned no error")
-	}
-	res, err := env.compliance.CloseCase(context.Background(), compliance, closeRequest("A"))
-	if res == nil || !slices.Equal(res.StillHeld, []string{b.ID}) {
-		t.Fatalf("re-run of the close: %+v %v; want %s still held", res, err, b.ID)
-	}
+	err := rerunCloseKilledAfterItsLift(t, env, b, "A")
 	heldAgain := placeAgainAsAdvised(t, env, b, "B", err, "its storage hold is off (lifted by an earlier run of this close)")
 	closeCase(t, env.compliance, "A")
 	spanFromPlacedAgain(t, env, "B", heldAgain)
@@ -271,4 +261,24 @@ func noSpanAfterTheLift(t *testing.T, env s3Env, caseID string) {
 		t.Errorf("storage hold stated %s to %s, though the legal hold was off since before %s",
 			span.From.Format(time.RFC3339Nano), span.To.Format(time.RFC3339Nano), liftedBy.Format(time.RFC3339Nano))
 	}
+}
+
+// rerunCloseKilledAfterItsLift opens case B, has caseID's close killed
+// just after it lifted b's legal hold, with B's hold placed on b just
+// before that lift, and runs the close again, which must find b still
+// held; it returns the re-run's error.
+func rerunCloseKilledAfterItsLift(t *testing.T, env s3Env, b *catalog.Backup, caseID string) error {
+	t.Helper()
+	openCase(t, env.compliance, "B")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	closer := secondOfficer(t, env, nil, nil, placeBBeforeLift(t, env, b, cancel))
+	if _, err := closer.CloseCase(ctx, compliance, closeRequest(caseID)); err == nil {
+		t.Fatal("a close killed after its lift returned no error")
+	}
+	res, err := env.compliance.CloseCase(context.Background(), compliance, closeRequest(caseID))
+	if res == nil || !slices.Equal(res.StillHeld, []string{b.ID}) {
+		t.Fatalf("re-run of the close: %+v %v; want %s still held", res, err, b.ID)
+	}
+	return err
 }
