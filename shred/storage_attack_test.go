@@ -434,3 +434,34 @@ func TestStorageHoldLiftedOutsideTheToolIsNotStatedOpen(t *testing.T) {
 		t.Fatalf("second attestation, ciphertext deleted: %+v", ct)
 	}
 }
+
+// The same with the hold record marked only storageHoldAhead (written by
+// the compliance officer's own token, or left by a hold place cut before
+// noting its legal hold): the mark lets a close lift a legal hold only
+// from the backup's own ciphertext, so the forged backup's close leaves
+// the held backup's legal hold on and says so, and the admin's deletion
+// is refused.
+func TestAttackAheadMarkCannotLiftAnotherBackupsS3Hold(t *testing.T) {
+	env := newS3Env(t)
+	ctx := context.Background()
+	held := heldOnS3(t, env, "KEEP", []byte("still under investigation"))
+	forged := forgeRegistrationOf(t, asRole(t, env.vault, vault.PolicyAdmin), held, "bk-forged")
+	openCase(t, env.compliance, "ODD")
+	_, _ = env.compliance.PlaceHolds(ctx, compliance, "ODD", shred.HoldSelector{IDs: []string{forged}})
+	comp := asRole(t, env.vault, vault.PolicyCompliance)
+	rec := comp.read("holds/ODD/" + forged)
+	delete(rec, "storageHeldAt")
+	rec["storageHoldAhead"] = true
+	comp.mustWrite("holds/ODD/"+forged, rec)
+	if _, err := env.compliance.CloseCase(ctx, compliance, closeRequest("ODD")); err == nil || !strings.Contains(err.Error(), "storage hold was left in place") {
+		t.Errorf("closing the forged backup's case: %v", err)
+	}
+	if got := legalHoldOf(t, env, held); got != types.ObjectLockLegalHoldStatusOn {
+		t.Fatalf("the held backup's legal hold after the forged backup's close: %q", got)
+	}
+	bucket, key, version := splitLoc(t, held.Ciphertext.Path)
+	_, err := env.adminS3.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &bucket, Key: &key, VersionId: &version})
+	if !s3.IsAccessDenied(err) {
+		t.Fatalf("the admin deleted the held backup's ciphertext: %v", err)
+	}
+}
